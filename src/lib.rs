@@ -1,0 +1,13 @@
+//! snatch: declarative, resumable downloads of segmented video streams.
+//!
+//! The code follows the data: [`manifest`] (load and validate job files) →
+//! [`plan`] (expand jobs into segment lists; pure) → fetch → merge → report.
+//! The command line in `main.rs` only wires these stages together.
+
+pub mod cli;
+pub mod diag;
+pub mod manifest;
+pub mod plan;
+pub mod source;
+pub mod template;
+pub mod new;

@@ -1,0 +1,203 @@
+//! `${NAME}` placeholders: which names a job file may read, and the two
+//! renderings of a value that holds them — the real one, sent to the server,
+//! and the shown one, with every secret as `***`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// The prefix every readable variable has, unless `--allow-env` names it.
+pub const PREFIX: &str = "SNATCH_";
+
+/// The variables a run may read, and their values. Made once from the
+/// process environment at the command line, so later stages stay pure.
+#[derive(Debug, Clone, Default)]
+pub struct EnvPolicy {
+    pub allowed: BTreeSet<String>,
+    pub values: BTreeMap<String, String>,
+}
+
+impl EnvPolicy {
+    /// Reads the environment for every name that is allowed to be read.
+    pub fn from_process(allow: &[String]) -> EnvPolicy {
+        let allowed: BTreeSet<String> = allow.iter().cloned().collect();
+        let values = std::env::vars()
+            .filter(|(k, _)| k.starts_with(PREFIX) || allowed.contains(k))
+            .collect();
+        EnvPolicy { allowed, values }
+    }
+
+    pub fn may_read(&self, name: &str) -> bool {
+        name.starts_with(PREFIX) || self.allowed.contains(name)
+    }
+}
+
+/// A piece of a value: literal text or a placeholder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Text(String),
+    Var(String),
+}
+
+/// Splits a value into literal text and `${NAME}` placeholders. `$` not
+/// followed by `{` is literal; `$${` is a literal `${`.
+pub fn parse(value: &str) -> Result<Vec<Piece>, String> {
+    let mut out = Vec::new();
+    let mut text = String::new();
+    let mut rest = value;
+    while let Some(i) = rest.find('$') {
+        text.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(a) = after.strip_prefix("${") {
+            text.push_str("${");
+            rest = a;
+            continue;
+        }
+        if let Some(body) = after.strip_prefix('{') {
+            let Some(end) = body.find('}') else {
+                return Err("`${` has no closing `}`".into());
+            };
+            let name = &body[..end];
+            let valid = !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !name.starts_with(|c: char| c.is_ascii_digit());
+            if !valid {
+                return Err(format!(
+                    "`${{{name}}}` is not a variable name (letters, digits and `_`, not starting with a digit)"
+                ));
+            }
+            if !text.is_empty() {
+                out.push(Piece::Text(std::mem::take(&mut text)));
+            }
+            out.push(Piece::Var(name.to_string()));
+            rest = &body[end + 1..];
+        } else {
+            text.push('$');
+            rest = after;
+        }
+    }
+    text.push_str(rest);
+    if !text.is_empty() {
+        out.push(Piece::Text(text));
+    }
+    Ok(out)
+}
+
+pub fn vars(pieces: &[Piece]) -> impl Iterator<Item = &str> {
+    pieces.iter().filter_map(|p| match p {
+        Piece::Var(v) => Some(v.as_str()),
+        Piece::Text(_) => None,
+    })
+}
+
+/// A value that may hold secrets. `Debug`, `Display` and `Serialize` show
+/// only the redacted form; the real one is reached through [`Secret::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret {
+    real: String,
+    shown: String,
+}
+
+impl Secret {
+    pub fn plain(s: impl Into<String>) -> Secret {
+        let s = s.into();
+        Secret {
+            real: s.clone(),
+            shown: s,
+        }
+    }
+
+    /// Joins pieces, taking variables from `values`. A missing variable
+    /// comes back as the error.
+    pub fn resolve(pieces: &[Piece], values: &BTreeMap<String, String>) -> Result<Secret, String> {
+        let mut real = String::new();
+        let mut shown = String::new();
+        for p in pieces {
+            match p {
+                Piece::Text(t) => {
+                    real.push_str(t);
+                    shown.push_str(t);
+                }
+                Piece::Var(v) => {
+                    let value = values.get(v).ok_or_else(|| v.clone())?;
+                    real.push_str(value);
+                    shown.push_str("***");
+                }
+            }
+        }
+        Ok(Secret { real, shown })
+    }
+
+    /// The value as sent to the server. Never log or write it.
+    pub fn expose(&self) -> &str {
+        &self.real
+    }
+
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    pub fn is_secret(&self) -> bool {
+        self.real != self.shown
+    }
+
+    /// Applies the same text change to both forms (for a value rendered
+    /// around placeholders).
+    pub fn map(&self, f: impl Fn(&str) -> String) -> Secret {
+        Secret {
+            real: f(&self.real),
+            shown: f(&self.shown),
+        }
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.shown, f)
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.shown)
+    }
+}
+
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.shown)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_placeholders_and_literals() {
+        assert_eq!(
+            parse("a=${SNATCH_X};b=$5;c=$${lit}").unwrap(),
+            vec![
+                Piece::Text("a=".into()),
+                Piece::Var("SNATCH_X".into()),
+                Piece::Text(";b=$5;c=${lit}".into()),
+            ]
+        );
+        assert!(parse("${unclosed").is_err());
+        assert!(parse("${1BAD}").is_err());
+        assert!(parse("${}").is_err());
+    }
+
+    #[test]
+    fn secret_shows_stars_and_sends_the_value() {
+        let values = BTreeMap::from([("SNATCH_T".to_string(), "hunter2".to_string())]);
+        let s = Secret::resolve(&parse("Bearer ${SNATCH_T}").unwrap(), &values).unwrap();
+        assert_eq!(s.expose(), "Bearer hunter2");
+        assert_eq!(s.to_string(), "Bearer ***");
+        assert_eq!(format!("{s:?}"), "\"Bearer ***\"");
+        assert_eq!(serde_json::to_string(&s).unwrap(), "\"Bearer ***\"");
+        assert_eq!(
+            Secret::resolve(&parse("${SNATCH_MISSING}").unwrap(), &values).unwrap_err(),
+            "SNATCH_MISSING"
+        );
+    }
+}

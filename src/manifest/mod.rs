@@ -1,0 +1,50 @@
+//! The job-file model, loading with spans, `${ENV}` and redaction, and
+//! validation with `file:line:col`.
+
+pub mod env;
+mod load;
+mod model;
+mod settings;
+mod validate;
+
+use std::path::PathBuf;
+
+pub use load::{expand_inputs, load_file, LoadedFile, MAX_FILE_BYTES};
+pub use model::{JobFile, Loc, OnMissing, Sp};
+pub use settings::{
+    parse_time, Limit, Rate, RetryPolicy, RunLimits, Timeouts, DEFAULT_GLOBAL_CONCURRENCY,
+    DEFAULT_HOST_CONCURRENCY, DEFAULT_JOB_CONCURRENCY,
+};
+pub use validate::{validate, IndexSource, JobSpec, Manifest, MAX_SEGMENTS};
+
+use crate::diag::Problem;
+use env::EnvPolicy;
+
+/// Loads and validates every job file the paths name. Every file is read
+/// and every problem returned, so one run shows them all.
+pub fn load(paths: &[PathBuf], policy: &EnvPolicy) -> Result<Manifest, Vec<Problem>> {
+    let files = expand_inputs(paths)?;
+    let mut loaded = Vec::new();
+    let mut problems = Vec::new();
+    for f in &files {
+        match load_file(f) {
+            Ok(l) => loaded.push(l),
+            Err(p) => problems.push(p),
+        }
+    }
+    match validate(loaded, policy) {
+        Ok(m) if problems.is_empty() => Ok(m),
+        Ok(_) => Err(problems),
+        Err(mut more) => {
+            problems.append(&mut more);
+            Err(problems)
+        }
+    }
+}
+
+/// The JSON Schema (draft-07) of a job file, from the loader's own types.
+pub fn schema() -> serde_json::Value {
+    let generator = schemars::generate::SchemaSettings::draft07().into_generator();
+    let schema = generator.into_root_schema_for::<JobFile>();
+    serde_json::to_value(schema).expect("a schema is JSON")
+}

@@ -1,0 +1,268 @@
+//! The job-file model: the Rust types that serde-saphyr loads and schemars
+//! describes. One set of types serves both, so `snatch schema` can never
+//! drift from what the loader accepts.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Deserializer};
+
+/// Where a value stood in its file: 1-based line and column, and the byte
+/// range of the value for underlining.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Loc {
+    pub line: u64,
+    pub column: u64,
+    pub offset: usize,
+    pub len: usize,
+}
+
+impl Loc {
+    fn from_saphyr(loc: serde_saphyr::Location) -> Loc {
+        let span = loc.span();
+        Loc {
+            line: loc.line(),
+            column: loc.column(),
+            offset: span.byte_offset().unwrap_or(0) as usize,
+            len: span.byte_len().unwrap_or(0) as usize,
+        }
+    }
+}
+
+/// A value with the place it came from. Deserialises through
+/// `serde_saphyr::Spanned` and is transparent in the JSON Schema.
+#[derive(Debug, Clone)]
+pub struct Sp<T> {
+    pub value: T,
+    pub loc: Loc,
+}
+
+impl<T> Sp<T> {
+    pub fn new(value: T, loc: Loc) -> Sp<T> {
+        Sp { value, loc }
+    }
+}
+
+impl<T> std::ops::Deref for Sp<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Sp<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = serde_saphyr::Spanned::<T>::deserialize(d)?;
+        Ok(Sp {
+            value: s.value,
+            loc: Loc::from_saphyr(s.referenced),
+        })
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Sp<T> {
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+    fn schema_name() -> Cow<'static, str> {
+        T::schema_name()
+    }
+    fn schema_id() -> Cow<'static, str> {
+        T::schema_id()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        T::json_schema(generator)
+    }
+}
+
+/// A length of time: a number of seconds (may be fractional) or a string
+/// such as `500ms`, `2m`, `1h2m3s`, or a clock time `H:MM:SS` / `MM:SS`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct TimeValue(pub String);
+
+impl JsonSchema for TimeValue {
+    fn schema_name() -> Cow<'static, str> {
+        "TimeValue".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A length of time: seconds as a number (may be fractional), a humantime string (`500ms`, `2m`, `1h2m3s`), or a clock time `H:MM:SS` / `MM:SS`.",
+            "type": ["string", "number"]
+        })
+    }
+}
+
+/// A template value for `vars`: any scalar, used as text.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct VarValue(pub String);
+
+impl JsonSchema for VarValue {
+    fn schema_name() -> Cow<'static, str> {
+        "VarValue".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": ["string", "number", "boolean"] })
+    }
+}
+
+/// A snatch job file, version 1.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "snatch job file")]
+pub struct JobFile {
+    /// Format version; must be 1.
+    pub version: Sp<u32>,
+    /// Settings every job of this file inherits; a job's own keys win.
+    #[serde(default)]
+    pub defaults: Option<Sp<Settings>>,
+    /// Limits shared by all jobs of the run. Where several files set the
+    /// same limit, the stricter value wins.
+    #[serde(default)]
+    pub limits: Option<Sp<Limits>>,
+    /// The jobs: one merged video each.
+    pub jobs: Sp<Vec<Sp<Job>>>,
+}
+
+/// Settings a job inherits from `defaults` and may override itself.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Folder for merged files and download state, relative to the job file's
+    /// folder. Default `out`; `--output-dir` overrides it.
+    pub output_dir: Option<Sp<String>>,
+    /// Segments in flight for one job. Default 8.
+    pub concurrency: Option<Sp<i64>>,
+    /// HTTP headers sent with every request; merged key by key with a job's
+    /// own. `${SNATCH_NAME}` takes a value from the environment.
+    pub headers: Option<BTreeMap<String, Sp<String>>>,
+    /// Retries of a failed segment.
+    pub retry: Option<Sp<Retry>>,
+    /// Timeouts for one request.
+    pub timeout: Option<Sp<Timeout>>,
+    /// What a segment that cannot be had does to the job: `fail` (default)
+    /// or `skip` (merge without it; the report still lists it).
+    pub on_missing: Option<Sp<OnMissing>>,
+}
+
+/// Retry policy: exponential backoff with jitter.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// Attempts in all, the first included. Default 5; at least 1.
+    pub attempts: Option<Sp<i64>>,
+    /// Wait before the first retry, doubled each time. Default `500ms`.
+    pub backoff: Option<Sp<TimeValue>>,
+    /// The longest wait between two attempts. Default `30s`.
+    pub max_backoff: Option<Sp<TimeValue>>,
+}
+
+/// Request timeouts.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Timeout {
+    /// Time to open a connection. Default `10s`.
+    pub connect: Option<Sp<TimeValue>>,
+    /// Deadline for one whole segment, body included. Default `2m`.
+    pub segment: Option<Sp<TimeValue>>,
+}
+
+/// What to do about a segment that cannot be had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnMissing {
+    /// The job fails and names the missing indices.
+    #[default]
+    Fail,
+    /// The video is merged without the missing segments.
+    Skip,
+}
+
+/// Limits shared by all jobs of a run.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// For the whole run. Default: 64 requests in flight, no rate limit.
+    pub global: Option<Sp<Limit>>,
+    /// For every host not listed under `hosts`. Default: 8 in flight, no rate limit.
+    pub per_host: Option<Sp<Limit>>,
+    /// For named hosts (the URL's host name; the port is ignored).
+    pub hosts: Option<BTreeMap<String, Sp<Limit>>>,
+}
+
+/// One set of limits. A rate applies only where one is set.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Limit {
+    /// Requests in flight at once.
+    pub concurrency: Option<Sp<i64>>,
+    /// Requests started per second (may be fractional).
+    pub requests_per_second: Option<Sp<f64>>,
+    /// Requests that may start at once above the rate. Default 1.
+    pub burst: Option<Sp<i64>>,
+}
+
+/// An inclusive index range.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Range {
+    /// First index.
+    pub start: Sp<i64>,
+    /// Last index (inclusive); at least `start`.
+    pub end: Sp<i64>,
+}
+
+/// Duration math: count = ceil(length / segment).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DurationSource {
+    /// The video's length: `H:MM:SS`, `MM:SS`, seconds, or `1h2m3s`.
+    pub length: Sp<TimeValue>,
+    /// Seconds per segment (may be fractional) or a humantime string.
+    pub segment: Sp<TimeValue>,
+}
+
+/// One job: a numbered segment list fetched and merged into one file.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Job {
+    /// Unique over the whole run; letters, digits, `.`, `_` and `-`.
+    pub name: Sp<String>,
+    /// Segment URL template. `{{index}}` (or `(*)`) is the zero-padded index;
+    /// also `{{n}}`, `{{name}}`, `{{vars.*}}`, `{{date}}`, `{{pad n 4}}`.
+    /// http, https, file://, or a path relative to the job file's folder.
+    pub url: Sp<String>,
+    /// Width of `{{index}}`, zero-padded. 0 or absent: no padding.
+    pub padding: Option<Sp<i64>>,
+    /// Segment source: an inclusive index range.
+    pub range: Option<Sp<Range>>,
+    /// Segment source: this many segments from `start`.
+    pub count: Option<Sp<i64>>,
+    /// Segment source: duration math from the video's length.
+    pub duration: Option<Sp<DurationSource>>,
+    /// First index for `count` and `duration`. Default 0.
+    pub start: Option<Sp<i64>>,
+    /// Output file template, relative to `output_dir`; its extension (.mp4,
+    /// .mkv, .ts) picks the container. Default `{{name}}.mp4`.
+    pub output: Option<Sp<String>>,
+    /// Values for templates, as `{{vars.NAME}}`.
+    pub vars: Option<BTreeMap<String, Sp<VarValue>>>,
+    /// Labels to select jobs with `--tag`.
+    pub tags: Option<Vec<Sp<String>>>,
+    /// `false` keeps the job in the file but skips it. Default true.
+    pub enabled: Option<Sp<bool>>,
+    /// See `defaults.output_dir`.
+    pub output_dir: Option<Sp<String>>,
+    /// See `defaults.concurrency`.
+    pub concurrency: Option<Sp<i64>>,
+    /// See `defaults.headers`.
+    pub headers: Option<BTreeMap<String, Sp<String>>>,
+    /// See `defaults.retry`.
+    pub retry: Option<Sp<Retry>>,
+    /// See `defaults.timeout`.
+    pub timeout: Option<Sp<Timeout>>,
+    /// See `defaults.on_missing`.
+    pub on_missing: Option<Sp<OnMissing>>,
+}

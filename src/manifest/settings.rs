@@ -1,0 +1,206 @@
+//! The resolved, plain values that later stages use: every default filled
+//! in, every number checked. Limits are a value handed to the engine, never
+//! a global.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// A rate: `per_second` requests started per second, `burst` more at once.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Rate {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+/// One set of limits after defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Limit {
+    pub concurrency: u32,
+    pub rate: Option<Rate>,
+}
+
+/// The limits of a run: the whole run, every host, and named hosts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunLimits {
+    pub global: Limit,
+    pub per_host: Limit,
+    pub hosts: BTreeMap<String, Limit>,
+}
+
+pub const DEFAULT_GLOBAL_CONCURRENCY: u32 = 64;
+pub const DEFAULT_HOST_CONCURRENCY: u32 = 8;
+pub const DEFAULT_JOB_CONCURRENCY: u32 = 8;
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        RunLimits {
+            global: Limit {
+                concurrency: DEFAULT_GLOBAL_CONCURRENCY,
+                rate: None,
+            },
+            per_host: Limit {
+                concurrency: DEFAULT_HOST_CONCURRENCY,
+                rate: None,
+            },
+            hosts: BTreeMap::new(),
+        }
+    }
+}
+
+impl RunLimits {
+    /// The limits that apply to `host` (case-insensitive, port ignored).
+    pub fn for_host(&self, host: &str) -> Limit {
+        let host = host.to_ascii_lowercase();
+        self.hosts.get(&host).copied().unwrap_or(self.per_host)
+    }
+}
+
+impl Limit {
+    /// The stricter of two limits, value by value.
+    pub fn stricter(self, other: Limit) -> Limit {
+        Limit {
+            concurrency: self.concurrency.min(other.concurrency),
+            rate: match (self.rate, other.rate) {
+                (Some(a), Some(b)) => Some(Rate {
+                    per_second: a.per_second.min(b.per_second),
+                    burst: a.burst.min(b.burst),
+                }),
+                (a, b) => a.or(b),
+            },
+        }
+    }
+}
+
+/// Retries of one segment.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    #[serde(with = "secs")]
+    pub backoff: Duration,
+    #[serde(with = "secs")]
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 5,
+            backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Timeouts of one request.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Timeouts {
+    #[serde(with = "secs")]
+    pub connect: Duration,
+    #[serde(with = "secs")]
+    pub segment: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            segment: Duration::from_secs(120),
+        }
+    }
+}
+
+mod secs {
+    use std::time::Duration;
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+}
+
+/// Parses a length of time: seconds as a number, `H:MM:SS` / `MM:SS`, or a
+/// humantime string (`500ms`, `1h2m3s`). Returns seconds.
+pub fn parse_time(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("is empty".into());
+    }
+    if let Ok(v) = t.parse::<f64>() {
+        return check_positive(v);
+    }
+    if t.contains(':') {
+        let parts: Vec<&str> = t.split(':').collect();
+        if parts.len() > 3 {
+            return Err(format!("`{t}` has too many `:`; expected H:MM:SS or MM:SS"));
+        }
+        let mut total = 0.0;
+        for (i, p) in parts.iter().enumerate() {
+            let last = i + 1 == parts.len();
+            let v: f64 = if last {
+                p.parse().map_err(|_| format!("`{t}` is not H:MM:SS or MM:SS"))?
+            } else {
+                p.parse::<u64>()
+                    .map_err(|_| format!("`{t}` is not H:MM:SS or MM:SS"))? as f64
+            };
+            if v < 0.0 || (i > 0 && v >= 60.0) {
+                return Err(format!("`{t}`: minutes and seconds must be below 60"));
+            }
+            total = total * 60.0 + v;
+        }
+        return check_positive(total);
+    }
+    match humantime::parse_duration(t) {
+        Ok(d) => check_positive(d.as_secs_f64()),
+        Err(e) => Err(format!(
+            "`{t}` is not a length of time ({e}); expected seconds, H:MM:SS, or e.g. `500ms`, `4s`, `1h2m3s`"
+        )),
+    }
+}
+
+fn check_positive(v: f64) -> Result<f64, String> {
+    if !v.is_finite() {
+        Err("is not a finite number".into())
+    } else if v <= 0.0 {
+        Err(format!("must be more than zero, found {v}"))
+    } else {
+        Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_in_every_accepted_form() {
+        assert_eq!(parse_time("01:02:03").unwrap(), 3723.0);
+        assert_eq!(parse_time("2:03").unwrap(), 123.0);
+        assert_eq!(parse_time("4").unwrap(), 4.0);
+        assert_eq!(parse_time("2.5").unwrap(), 2.5);
+        assert_eq!(parse_time("1h2m3s").unwrap(), 3723.0);
+        assert_eq!(parse_time("500ms").unwrap(), 0.5);
+        assert!(parse_time("0").is_err());
+        assert!(parse_time("-3").is_err());
+        assert!(parse_time("1:75").is_err());
+        assert!(parse_time("soon").is_err());
+        assert!(parse_time("").is_err());
+    }
+
+    #[test]
+    fn stricter_takes_the_smaller_of_each() {
+        let a = Limit {
+            concurrency: 4,
+            rate: None,
+        };
+        let b = Limit {
+            concurrency: 8,
+            rate: Some(Rate {
+                per_second: 5.0,
+                burst: 2,
+            }),
+        };
+        let s = a.stricter(b);
+        assert_eq!(s.concurrency, 4);
+        assert_eq!(s.rate.unwrap().per_second, 5.0);
+    }
+}

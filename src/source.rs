@@ -1,0 +1,196 @@
+//! Where a job's segments come from: one small abstraction, so that a second
+//! kind (an HLS playlist) slots in beside numbered URL templates.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::manifest::env::{self, Secret};
+use crate::manifest::IndexSource;
+use crate::template::Templates;
+
+/// One segment to fetch.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    /// The segment's index as the job numbers it (not its position).
+    pub index: u64,
+    pub target: Target,
+}
+
+/// What to read for one segment.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// An http(s) URL. `host` is lower-case, without port.
+    Http { url: Secret, host: String },
+    /// A local file.
+    File { path: PathBuf, shown: String },
+}
+
+impl Target {
+    /// The location for messages and plans, secrets as `***`.
+    pub fn shown(&self) -> &str {
+        match self {
+            Target::Http { url, .. } => url.shown(),
+            Target::File { shown, .. } => shown,
+        }
+    }
+
+    pub fn host(&self) -> Option<&str> {
+        match self {
+            Target::Http { host, .. } => Some(host),
+            Target::File { .. } => None,
+        }
+    }
+}
+
+/// A job's segment list.
+#[derive(Debug, Clone)]
+pub enum SegmentSource {
+    Numbered(Numbered),
+}
+
+impl SegmentSource {
+    pub fn len(&self) -> u64 {
+        match self {
+            SegmentSource::Numbered(n) => n.indices.count(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The index of the segment at `position` (0-based).
+    pub fn index_at(&self, position: u64) -> u64 {
+        match self {
+            SegmentSource::Numbered(n) => n.indices.first() + position,
+        }
+    }
+
+    /// The segment at `position` (0-based).
+    pub fn segment(&self, position: u64) -> Result<Segment, String> {
+        match self {
+            SegmentSource::Numbered(n) => n.segment(self.index_at(position)),
+        }
+    }
+
+    /// Whether 404s after the last segment that answered are expected
+    /// (the count came from duration math).
+    pub fn trailing_misses_expected(&self) -> bool {
+        match self {
+            SegmentSource::Numbered(n) => matches!(n.indices, IndexSource::Duration { .. }),
+        }
+    }
+
+    pub fn expected_duration(&self) -> Option<f64> {
+        match self {
+            SegmentSource::Numbered(n) => n.indices.expected_duration(),
+        }
+    }
+}
+
+/// Segments numbered by a URL template.
+#[derive(Debug, Clone)]
+pub struct Numbered {
+    pub indices: IndexSource,
+    pub padding: u32,
+    pub templates: Arc<Templates>,
+    /// The URL template's key in `templates`.
+    pub key: String,
+    /// `name`, `vars`, `date`; `index` and `n` are added per segment.
+    pub context: serde_json::Map<String, serde_json::Value>,
+    /// The values of the variables this job's URL reads.
+    pub env: Arc<BTreeMap<String, String>>,
+    /// The job file's folder, for local paths.
+    pub dir: PathBuf,
+}
+
+impl Numbered {
+    pub fn segment(&self, index: u64) -> Result<Segment, String> {
+        let mut ctx = self.context.clone();
+        ctx.insert(
+            "index".into(),
+            format!("{:0w$}", index, w = self.padding as usize).into(),
+        );
+        ctx.insert("n".into(), index.into());
+        let rendered = self
+            .templates
+            .render(&self.key, &serde_json::Value::Object(ctx))?;
+        let pieces = env::parse(&rendered)?;
+        let url = Secret::resolve(&pieces, &self.env)
+            .map_err(|var| format!("environment variable `{var}` is not set"))?;
+        target_of(url, &self.dir).map(|target| Segment { index, target })
+    }
+}
+
+/// Classifies a rendered URL: http(s), `file://`, or a path relative to `dir`.
+pub fn target_of(url: Secret, dir: &std::path::Path) -> Result<Target, String> {
+    let real = url.expose();
+    match scheme_of(real) {
+        Some(s) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https") => {
+            let parsed = reqwest::Url::parse(real)
+                .map_err(|e| format!("`{}` is not a valid URL: {e}", url.shown()))?;
+            let host = parsed
+                .host_str()
+                .ok_or_else(|| format!("`{}` has no host", url.shown()))?
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_ascii_lowercase();
+            Ok(Target::Http { url, host })
+        }
+        Some(s) if s.eq_ignore_ascii_case("file") => {
+            let parsed = reqwest::Url::parse(real)
+                .map_err(|e| format!("`{}` is not a valid file URL: {e}", url.shown()))?;
+            let path = parsed
+                .to_file_path()
+                .map_err(|_| format!("`{}` is not an absolute file URL", url.shown()))?;
+            Ok(Target::File {
+                path,
+                shown: url.shown().to_string(),
+            })
+        }
+        Some(s) => Err(format!(
+            "the scheme `{s}` is not supported; use http, https, file, or a local path"
+        )),
+        None => Ok(Target::File {
+            path: dir.join(real),
+            shown: url.shown().to_string(),
+        }),
+    }
+}
+
+/// The scheme of `scheme://…`, if the text starts with one.
+fn scheme_of(s: &str) -> Option<&str> {
+    let end = s.find("://")?;
+    let scheme = &s[..end];
+    let valid = scheme.len() > 1
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    valid.then_some(scheme)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_targets() {
+        let dir = std::path::Path::new("/jobs");
+        match target_of(Secret::plain("https://CDN.example.com:8443/a/1.ts"), dir).unwrap() {
+            Target::Http { host, .. } => assert_eq!(host, "cdn.example.com"),
+            t => panic!("{t:?}"),
+        }
+        match target_of(Secret::plain("segments/000001.ts"), dir).unwrap() {
+            Target::File { path, .. } => assert_eq!(path, dir.join("segments/000001.ts")),
+            t => panic!("{t:?}"),
+        }
+        match target_of(Secret::plain("file:///data/1.ts"), dir).unwrap() {
+            Target::File { path, .. } => assert_eq!(path, PathBuf::from("/data/1.ts")),
+            t => panic!("{t:?}"),
+        }
+        let err = target_of(Secret::plain("ftp://h/1.ts"), dir).unwrap_err();
+        assert!(err.contains("`ftp`"), "{err}");
+    }
+}

@@ -1,0 +1,107 @@
+//! The Handlebars registry for URL and output templates: strict mode (an
+//! unknown variable is an error, never an empty string), no HTML escaping,
+//! and the `pad` helper (`{{pad n 4}}`).
+
+use handlebars::{handlebars_helper, Handlebars};
+
+handlebars_helper!(pad: |n: u64, width: u64| format!("{:0w$}", n, w = width.min(64) as usize));
+
+/// Compiled templates, registered under keys chosen by the caller.
+#[derive(Debug, Clone)]
+pub struct Templates {
+    hb: Handlebars<'static>,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Templates {
+    pub fn new() -> Templates {
+        let mut hb = Handlebars::new();
+        hb.set_strict_mode(true);
+        hb.register_escape_fn(handlebars::no_escape);
+        hb.register_helper("pad", Box::new(pad));
+        Templates { hb }
+    }
+
+    /// Compiles `template` under `key`. The error is one sentence.
+    pub fn register(&mut self, key: &str, template: &str) -> Result<(), String> {
+        self.hb
+            .register_template_string(key, template)
+            .map_err(|e| format!("the template does not parse: {}", first_line(&e.to_string())))
+    }
+
+    /// Renders the template under `key`. An unknown variable is an error.
+    pub fn render(&self, key: &str, data: &serde_json::Value) -> Result<String, String> {
+        self.hb.render(key, data).map_err(|e| {
+            let msg = e.to_string();
+            match unknown_variable(&msg) {
+                Some(var) => format!("the template uses `{var}`, which is not defined"),
+                None => first_line(&msg).to_string(),
+            }
+        })
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s).trim()
+}
+
+fn unknown_variable(msg: &str) -> Option<String> {
+    let start = msg.find("Variable \"")? + "Variable \"".len();
+    let end = msg[start..].find('"')? + start;
+    Some(msg[start..end].to_string())
+}
+
+/// Whether a URL template names the segment index (`{{index}}`, `{{n}}`, or
+/// `{{pad n …}}`).
+pub fn mentions_index(template: &str) -> bool {
+    let mut rest = template;
+    while let Some(open) = rest.find("{{") {
+        let after = &rest[open + 2..];
+        let Some(close) = after.find("}}") else {
+            return false;
+        };
+        let expr = &after[..close];
+        if expr
+            .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == '{' || c == '}')
+            .any(|t| t == "index" || t == "n")
+        {
+            return true;
+        }
+        rest = &after[close + 2..];
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn renders_strictly_without_escaping() {
+        let mut t = Templates::new();
+        t.register("u", "https://x/{{vars.a}}/{{pad n 4}}&{{index}}.ts").unwrap();
+        let out = t
+            .render("u", &json!({"vars": {"a": "<b>&"}, "n": 7, "index": "007"}))
+            .unwrap();
+        assert_eq!(out, "https://x/<b>&/0007&007.ts");
+        t.register("bad", "{{vars.missing}}.mp4").unwrap();
+        let err = t.render("bad", &json!({"vars": {}})).unwrap_err();
+        assert!(err.contains("vars.missing"), "{err}");
+        assert!(t.register("broken", "{{#if}}").is_err());
+    }
+
+    #[test]
+    fn finds_the_index_placeholder() {
+        assert!(mentions_index("a/{{index}}.ts"));
+        assert!(mentions_index("a/{{ index }}.ts"));
+        assert!(mentions_index("a/{{pad n 5}}.ts"));
+        assert!(!mentions_index("a/{{name}}.ts"));
+        assert!(!mentions_index("a/index.ts"));
+    }
+}

@@ -1,0 +1,6 @@
+//! Shared helpers for integration tests. Include from a test file with
+//! `mod support;` and use e.g. `support::server::{Fault, TestServer}`.
+// Every test binary uses only part of the support code.
+#![allow(dead_code)]
+
+pub mod server;
