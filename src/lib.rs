@@ -6,8 +6,13 @@
 
 pub mod cli;
 pub mod diag;
+pub mod fetch;
 pub mod manifest;
+pub mod merge;
+pub mod new;
 pub mod plan;
+pub mod progress;
+pub mod report;
+pub mod run;
 pub mod source;
 pub mod template;
-pub mod new;

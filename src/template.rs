@@ -31,7 +31,12 @@ impl Templates {
     pub fn register(&mut self, key: &str, template: &str) -> Result<(), String> {
         self.hb
             .register_template_string(key, template)
-            .map_err(|e| format!("the template does not parse: {}", first_line(&e.to_string())))
+            .map_err(|e| {
+                format!(
+                    "the template does not parse: {}",
+                    first_line(&e.to_string())
+                )
+            })
     }
 
     /// Renders the template under `key`. An unknown variable is an error.
@@ -85,7 +90,8 @@ mod tests {
     #[test]
     fn renders_strictly_without_escaping() {
         let mut t = Templates::new();
-        t.register("u", "https://x/{{vars.a}}/{{pad n 4}}&{{index}}.ts").unwrap();
+        t.register("u", "https://x/{{vars.a}}/{{pad n 4}}&{{index}}.ts")
+            .unwrap();
         let out = t
             .render("u", &json!({"vars": {"a": "<b>&"}, "n": 7, "index": "007"}))
             .unwrap();

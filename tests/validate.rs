@@ -77,8 +77,14 @@ fn the_example_validates_and_plans_the_counts_the_contract_implies() {
     assert_eq!(demo["output"], "out/example/demo.mp4");
     assert_eq!(demo["headers"]["User-Agent"], "snatch/1");
     let trailer = job("trailer");
-    assert_eq!(trailer["first_url"], "https://media.example.org/trailer/seg-000.ts?quality=720p");
-    assert_eq!(trailer["last_url"], "https://media.example.org/trailer/seg-039.ts?quality=720p");
+    assert_eq!(
+        trailer["first_url"],
+        "https://media.example.org/trailer/seg-000.ts?quality=720p"
+    );
+    assert_eq!(
+        trailer["last_url"],
+        "https://media.example.org/trailer/seg-039.ts?quality=720p"
+    );
 
     // run --dry-run prints the same plan.
     let dry = snatch(&["run", "--dry-run", "--format", "json", "jobs.example.yaml"]);
@@ -125,7 +131,12 @@ fn an_env_name_outside_snatch_needs_allow_env() {
     let out = Command::new(env!("CARGO_BIN_EXE_snatch"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["validate", "tests/bad/env-not-allowed.yaml"])
-        .args(["--allow-env", "GITHUB_TOKEN", "--allow-env", "AWS_SECRET_ACCESS_KEY"])
+        .args([
+            "--allow-env",
+            "GITHUB_TOKEN",
+            "--allow-env",
+            "AWS_SECRET_ACCESS_KEY",
+        ])
         .env("GITHUB_TOKEN", "x")
         .env("AWS_SECRET_ACCESS_KEY", "y")
         .output()
@@ -219,9 +230,10 @@ fn selection_skips_jobs_and_relative_paths_follow_the_job_file() {
 fn the_committed_schema_is_the_generated_one() {
     let out = snatch(&["schema"]);
     assert_eq!(out.status.code(), Some(0));
-    let committed =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/jobs.schema.json"))
-            .unwrap();
+    let committed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/jobs.schema.json"),
+    )
+    .unwrap();
     assert_eq!(
         stdout(&out),
         committed,
@@ -230,6 +242,8 @@ fn the_committed_schema_is_the_generated_one() {
     let schema: serde_json::Value = serde_json::from_str(&committed).unwrap();
     assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
     assert!(schema["definitions"]["Job"]["properties"]["url"].is_object());
-    let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("jobs.example.yaml")).unwrap();
+    let example =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("jobs.example.yaml"))
+            .unwrap();
     assert!(example.starts_with("# yaml-language-server: $schema=./schemas/jobs.schema.json\n"));
 }

@@ -42,7 +42,10 @@ pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Vec<Problem>> {
                     .filter_map(|e| e.ok().map(|e| e.path()))
                     .filter(|f| {
                         f.is_file()
-                            && matches!(f.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+                            && matches!(
+                                f.extension().and_then(|e| e.to_str()),
+                                Some("yaml" | "yml")
+                            )
                     })
                     .collect(),
                 Err(e) => {
@@ -105,8 +108,9 @@ pub fn load_file(path: &Path) -> Result<LoadedFile, Problem> {
             .lines()
             .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
     {
-        return Err(Problem::in_file(&source, "the job file is empty")
-            .help("a job file starts with `version: 1` and a `jobs:` list; see jobs.example.yaml"));
+        return Err(Problem::in_file(&source, "the job file is empty").help(
+            "a job file starts with `version: 1` and a `jobs:` list; see jobs.example.yaml",
+        ));
     }
     let options = serde_saphyr::options! {
         with_snippet: false,
@@ -156,7 +160,8 @@ fn yaml_problem(source: &Arc<SourceFile>, e: &serde_saphyr::Error, _shown: &str)
             let span = l.span();
             let loc = match span.byte_offset() {
                 Some(off) => {
-                    let mut loc = source.loc_at(off as usize, span.byte_len().unwrap_or(1) as usize);
+                    let mut loc =
+                        source.loc_at(off as usize, span.byte_len().unwrap_or(1) as usize);
                     loc.line = l.line();
                     loc.column = l.column();
                     loc
@@ -224,7 +229,10 @@ fn humanize(message: &str) -> (String, Option<String>) {
     }
     let wanted = [
         ("expected sequence start", "expected a list here"),
-        ("expected mapping start", "expected a mapping (`key: value` lines) here"),
+        (
+            "expected mapping start",
+            "expected a mapping (`key: value` lines) here",
+        ),
         ("expected string scalar", "expected a text value here"),
         ("invalid i64", "expected a whole number here"),
         ("invalid u32", "expected a whole number here"),

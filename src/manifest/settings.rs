@@ -137,7 +137,8 @@ pub fn parse_time(s: &str) -> Result<f64, String> {
         for (i, p) in parts.iter().enumerate() {
             let last = i + 1 == parts.len();
             let v: f64 = if last {
-                p.parse().map_err(|_| format!("`{t}` is not H:MM:SS or MM:SS"))?
+                p.parse()
+                    .map_err(|_| format!("`{t}` is not H:MM:SS or MM:SS"))?
             } else {
                 p.parse::<u64>()
                     .map_err(|_| format!("`{t}` is not H:MM:SS or MM:SS"))? as f64

@@ -26,9 +26,20 @@ pub struct Manifest {
 /// Where a job's indices come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum IndexSource {
-    Range { start: u64, end: u64 },
-    Count { start: u64, count: u64 },
-    Duration { start: u64, count: u64, length_s: f64, segment_s: f64 },
+    Range {
+        start: u64,
+        end: u64,
+    },
+    Count {
+        start: u64,
+        count: u64,
+    },
+    Duration {
+        start: u64,
+        count: u64,
+        length_s: f64,
+        segment_s: f64,
+    },
 }
 
 impl IndexSource {
@@ -260,7 +271,10 @@ impl FileCheck<'_> {
             Some(r) if !(r.value > 0.0 && r.value.is_finite()) => {
                 self.err(
                     r.loc,
-                    format!("{what}.requests_per_second must be more than 0, found {}", r.value),
+                    format!(
+                        "{what}.requests_per_second must be more than 0, found {}",
+                        r.value
+                    ),
                     "leave the key out for no rate limit",
                 );
                 None
@@ -352,7 +366,11 @@ impl FileCheck<'_> {
         job: &str,
     ) -> Vec<(String, Sp<String>)> {
         let mut out: Vec<(String, Sp<String>)> = Vec::new();
-        for (name, value) in defaults.into_iter().flatten().chain(own.into_iter().flatten()) {
+        for (name, value) in defaults
+            .into_iter()
+            .flatten()
+            .chain(own.into_iter().flatten())
+        {
             if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
                 self.err(
                     value.loc,
@@ -520,7 +538,9 @@ impl FileCheck<'_> {
     fn too_many(&mut self, loc: Loc, name: &str, count: u64) {
         self.err(
             loc,
-            format!("job `{name}` has {count} segments, more than the {MAX_SEGMENTS} a job may have"),
+            format!(
+                "job `{name}` has {count} segments, more than the {MAX_SEGMENTS} a job may have"
+            ),
             "this is almost always a typo in `end`, `count` or `length`",
         );
     }
@@ -590,12 +610,16 @@ impl FileCheck<'_> {
                 .as_ref()
                 .or(d.output_dir.as_ref())
                 .map_or(name.loc, |o| o.loc);
-            self.err(loc, "output_dir is empty".into(), "name a folder, e.g. `out`");
+            self.err(
+                loc,
+                "output_dir is empty".into(),
+                "name a folder, e.g. `out`",
+            );
         }
-        let output = job.output.clone().unwrap_or(Sp::new(
-            "{{name}}.mp4".to_string(),
-            name.loc,
-        ));
+        let output = job
+            .output
+            .clone()
+            .unwrap_or(Sp::new("{{name}}.mp4".to_string(), name.loc));
         Some(JobSpec {
             name: name.value.clone(),
             file: self.src.clone(),
@@ -612,12 +636,7 @@ impl FileCheck<'_> {
                 .flatten()
                 .map(|(k, v)| (k.clone(), v.value.0.clone()))
                 .collect(),
-            tags: job
-                .tags
-                .iter()
-                .flatten()
-                .map(|t| t.value.clone())
-                .collect(),
+            tags: job.tags.iter().flatten().map(|t| t.value.clone()).collect(),
             enabled: job.enabled.as_ref().is_none_or(|e| e.value),
             concurrency,
             headers,

@@ -38,7 +38,9 @@
 //! options may be grouped (`-sSL`) and values may be glued (`-HName: v`).
 //!
 //! The URL is the first positional argument (or `--url` value) containing
-//! `://`, or failing that the first one.
+//! `://`, or failing that the first one. A bare `;`, `&`, `&&`, `|` or `||`
+//! word ends the command ("Copy all as cURL" joins several with ` ;`/` &`), so
+//! only the first command is read.
 
 /// The parts of a copied request that matter to snatch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +112,11 @@ pub fn parse_curl(cmd: &str) -> Result<CurlRequest, CurlError> {
     let mut req = Parsed::default();
     let mut only_positional = false;
     while let Some(word) = words.next() {
+        if !only_positional && matches!(word.as_str(), ";" | "&" | "&&" | "|" | "||") {
+            // "Copy all as cURL" joins commands with ` ;` (bash) or ` &` (cmd):
+            // only the first one is read.
+            break;
+        }
         if only_positional || !word.starts_with('-') || word == "-" {
             req.urls.push(word);
         } else if word == "--" {
@@ -179,7 +186,7 @@ pub fn parse_curl(cmd: &str) -> Result<CurlRequest, CurlError> {
 /// * `Referer`, `User-Agent`, `Origin`, `Cookie` and `Authorization` get that
 ///   canonical case; other names keep theirs.
 /// * `Cookie`, `Authorization`, and custom headers whose name looks like a
-///   credential (contains `auth`, `token`, `session`, `secret`, `password`,
+///   credential (contains `auth`, `token`, `secret`, `password`,
 ///   `passwd`, `signature`, `api-key`, `apikey` or `api_key`) become secrets
 ///   named `SNATCH_<JOB>_<HEADER>` (uppercased, runs of other characters
 ///   turned into one `_`, e.g. `SNATCH_LECTURE_01_COOKIE`); the kept list
@@ -278,7 +285,6 @@ fn is_secret_header(lower: &str) -> bool {
         "cookie",
         "auth",
         "token",
-        "session",
         "secret",
         "password",
         "passwd",
@@ -326,7 +332,12 @@ enum Action {
 }
 
 impl Parsed {
-    fn apply(&mut self, action: Action, flag: &str, value: Option<String>) -> Result<(), CurlError> {
+    fn apply(
+        &mut self,
+        action: Action,
+        flag: &str,
+        value: Option<String>,
+    ) -> Result<(), CurlError> {
         let value = value.unwrap_or_default();
         match action {
             Action::Header => {
@@ -969,7 +980,11 @@ fn base64(input: &[u8]) -> String {
     const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for k in 0..4 {
             if k <= chunk.len() {
@@ -980,4 +995,518 @@ fn base64(input: &[u8]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(name: &str, value: &str) -> (String, String) {
+        (name.to_string(), value.to_string())
+    }
+
+    const CHROME_UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+
+    /// Chrome, "Copy as cURL" on Linux (bash), with a cookie and client hints.
+    const CHROME_BASH: &str = r#"curl 'https://cdn.example.com/vod/lecture-01/000123.ts?token=abc123&expires=1700000000' \
+  -H 'accept: */*' \
+  -H 'accept-language: en-US,en;q=0.9,de;q=0.8' \
+  -b 'session=eyJhbGciOiJIUzI1NiJ9.e30.abc; cf_clearance=xyz-123; lang=en' \
+  -H 'origin: https://www.example.org' \
+  -H 'priority: u=1, i' \
+  -H 'referer: https://www.example.org/' \
+  -H 'sec-ch-ua: "Chromium";v="124", "Google Chrome";v="124", "Not-A.Brand";v="99"' \
+  -H 'sec-ch-ua-mobile: ?0' \
+  -H 'sec-ch-ua-platform: "Linux"' \
+  -H 'sec-fetch-dest: empty' \
+  -H 'sec-fetch-mode: cors' \
+  -H 'sec-fetch-site: cross-site' \
+  -H 'user-agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36' \
+  --compressed"#;
+
+    #[test]
+    fn chrome_bash() {
+        let req = parse_curl(CHROME_BASH).unwrap();
+        assert_eq!(
+            req.url,
+            "https://cdn.example.com/vod/lecture-01/000123.ts?token=abc123&expires=1700000000"
+        );
+        assert_eq!(req.headers.len(), 13);
+        assert_eq!(req.headers[0], h("accept", "*/*"));
+        assert_eq!(
+            req.headers[2],
+            h(
+                "Cookie",
+                "session=eyJhbGciOiJIUzI1NiJ9.e30.abc; cf_clearance=xyz-123; lang=en"
+            )
+        );
+        assert_eq!(
+            req.headers[6],
+            h(
+                "sec-ch-ua",
+                r#""Chromium";v="124", "Google Chrome";v="124", "Not-A.Brand";v="99""#
+            )
+        );
+        assert_eq!(req.headers[12], h("user-agent", CHROME_UA));
+
+        let plan = plan_headers("lecture-01", &req.headers);
+        assert_eq!(
+            plan.kept,
+            vec![
+                h("Cookie", "${SNATCH_LECTURE_01_COOKIE}"),
+                h("Origin", "https://www.example.org"),
+                h("Referer", "https://www.example.org/"),
+                h("User-Agent", CHROME_UA),
+            ]
+        );
+        assert_eq!(
+            plan.secrets,
+            vec![SecretHeader {
+                header: "Cookie".into(),
+                var: "SNATCH_LECTURE_01_COOKIE".into(),
+                value: "session=eyJhbGciOiJIUzI1NiJ9.e30.abc; cf_clearance=xyz-123; lang=en".into(),
+            }]
+        );
+        assert!(plan.kept.iter().all(|(_, v)| !v.contains("eyJhbGci")));
+    }
+
+    /// Chrome on macOS switches to `$'…'` quoting when a value holds `'` or `!`.
+    #[test]
+    fn chrome_bash_ansi_c_quoting() {
+        let cmd = "curl 'https://media.example.com/hls/abc/segment_000007.ts' \\\n  \
+                   -H 'Accept: */*' \\\n  \
+                   -b $'sid=Fe26.2\\u0021\\u0021abc; name=O\\'Brien; note=caf\\u00e9\\ttab' \\\n  \
+                   -H 'Referer: https://player.example.com/watch?v=1' \\\n  \
+                   -H $'X-Note: line1\\nline2\\x21 \\xc3\\xa9 \\xe9 \\101\\\\'";
+        let req = parse_curl(cmd).unwrap();
+        assert_eq!(
+            req.url,
+            "https://media.example.com/hls/abc/segment_000007.ts"
+        );
+        assert_eq!(
+            req.headers,
+            vec![
+                h("Accept", "*/*"),
+                h("Cookie", "sid=Fe26.2!!abc; name=O'Brien; note=café\ttab"),
+                h("Referer", "https://player.example.com/watch?v=1"),
+                h("X-Note", "line1\nline2! é é A\\"),
+            ]
+        );
+    }
+
+    /// Firefox, "Copy as cURL (POSIX)" on macOS: one line, headers in title case.
+    #[test]
+    fn firefox_posix() {
+        let cmd = "curl 'https://vod-12.akamaized.example/hls/abc/segment_000123.ts?token=abc123&expires=1700000000' \
+                   --compressed -H 'User-Agent: Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:125.0) Gecko/20100101 Firefox/125.0' \
+                   -H 'Accept: */*' -H 'Accept-Language: en-US,en;q=0.5' -H 'Accept-Encoding: gzip, deflate, br' \
+                   -H 'Origin: https://player.example.org' -H 'Connection: keep-alive' \
+                   -H 'Referer: https://player.example.org/' -H 'Cookie: sid=s%3Aabc.def; consent=1' \
+                   -H 'Sec-Fetch-Dest: empty' -H 'Sec-Fetch-Mode: cors' -H 'Sec-Fetch-Site: cross-site' \
+                   -H 'Pragma: no-cache' -H 'Cache-Control: no-cache' -H 'TE: trailers'";
+        let req = parse_curl(cmd).unwrap();
+        assert_eq!(
+            req.url,
+            "https://vod-12.akamaized.example/hls/abc/segment_000123.ts?token=abc123&expires=1700000000"
+        );
+        assert_eq!(req.headers.len(), 14);
+        assert_eq!(req.headers[7], h("Cookie", "sid=s%3Aabc.def; consent=1"));
+
+        let plan = plan_headers("abc", &req.headers);
+        assert_eq!(
+            plan.kept,
+            vec![
+                h(
+                    "User-Agent",
+                    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:125.0) Gecko/20100101 Firefox/125.0"
+                ),
+                h("Origin", "https://player.example.org"),
+                h("Referer", "https://player.example.org/"),
+                h("Cookie", "${SNATCH_ABC_COOKIE}"),
+            ]
+        );
+        assert_eq!(plan.secrets.len(), 1);
+        assert_eq!(plan.secrets[0].value, "sid=s%3Aabc.def; consent=1");
+    }
+
+    /// Chrome, "Copy as cURL (cmd)" on Windows: every argument wrapped in
+    /// `^"…^"`, `"` written `^\^"`, `%` and `&` caret-escaped.
+    #[test]
+    fn chrome_cmd() {
+        let cmd = concat!(
+            "curl ^\"https://cdn.example.com/vod/lecture-01/000123.ts?token=ab^%^2Fcd^&expires=1700000000^\" ^\r\n",
+            "  -H ^\"accept: */*^\" ^\r\n",
+            "  -H ^\"accept-language: en-US,en;q=0.9^\" ^\r\n",
+            "  -b ^\"session=eyJhbGciOi.abc; theme=dark; pct=50^%^25^\" ^\r\n",
+            "  -H ^\"origin: https://www.example.org^\" ^\r\n",
+            "  -H ^\"referer: https://www.example.org/^\" ^\r\n",
+            "  -H ^\"sec-ch-ua: ^\\^\"Chromium^\\^\";v=^\\^\"124^\\^\", ^\\^\"Google Chrome^\\^\";v=^\\^\"124^\\^\", ^\\^\"Not-A.Brand^\\^\";v=^\\^\"99^\\^\"^\" ^\r\n",
+            "  -H ^\"sec-ch-ua-mobile: ?0^\" ^\r\n",
+            "  -H ^\"sec-ch-ua-platform: ^\\^\"Windows^\\^\"^\" ^\r\n",
+            "  -H ^\"sec-fetch-dest: empty^\" ^\r\n",
+            "  -H ^\"x-path: C:^\\^\\Videos^\" ^\r\n",
+            "  -H ^\"x-multi: a^\n\nb^\" ^\r\n",
+            "  -H ^\"user-agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36^\"",
+        );
+        let req = parse_curl(cmd).unwrap();
+        assert_eq!(
+            req.url,
+            "https://cdn.example.com/vod/lecture-01/000123.ts?token=ab%2Fcd&expires=1700000000"
+        );
+        assert_eq!(
+            req.headers,
+            vec![
+                h("accept", "*/*"),
+                h("accept-language", "en-US,en;q=0.9"),
+                h("Cookie", "session=eyJhbGciOi.abc; theme=dark; pct=50%25"),
+                h("origin", "https://www.example.org"),
+                h("referer", "https://www.example.org/"),
+                h(
+                    "sec-ch-ua",
+                    r#""Chromium";v="124", "Google Chrome";v="124", "Not-A.Brand";v="99""#
+                ),
+                h("sec-ch-ua-mobile", "?0"),
+                h("sec-ch-ua-platform", "\"Windows\""),
+                h("sec-fetch-dest", "empty"),
+                h("x-path", "C:\\Videos"),
+                h("x-multi", "a\nb"),
+                h(
+                    "user-agent",
+                    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+                ),
+            ]
+        );
+        let plan = plan_headers("Lecture 01", &req.headers);
+        assert_eq!(
+            plan.kept
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>(),
+            [
+                "Cookie",
+                "Origin",
+                "Referer",
+                "x-path",
+                "x-multi",
+                "User-Agent"
+            ]
+        );
+        assert_eq!(plan.kept[0].1, "${SNATCH_LECTURE_01_COOKIE}");
+        assert_eq!(
+            plan.secrets[0].value,
+            "session=eyJhbGciOi.abc; theme=dark; pct=50%25"
+        );
+    }
+
+    /// An older Chrome wrapped arguments in plain `"…"` unless they held a
+    /// line break, still with `^` line continuations.
+    #[test]
+    fn chrome_cmd_plain_quotes() {
+        let cmd = "curl \"https://cdn.example.com/abc/seg-12-v1-a1.ts\" ^\n  \
+                   -H \"Referer: https://example.org/player\" ^\n  \
+                   -H \"Cookie: a=1; b=2\" ^\n  \
+                   --compressed";
+        let req = parse_curl(cmd).unwrap();
+        assert_eq!(req.url, "https://cdn.example.com/abc/seg-12-v1-a1.ts");
+        assert_eq!(
+            req.headers,
+            vec![
+                h("Referer", "https://example.org/player"),
+                h("Cookie", "a=1; b=2")
+            ]
+        );
+    }
+
+    /// Firefox, "Copy as cURL (Windows)": `curl.exe`, `^"…^"` quoting.
+    #[test]
+    fn firefox_windows() {
+        let cmd = concat!(
+            "curl.exe ^\"https://cdn.example.com/dash/movie/chunk-stream0-00012.m4s^\" ",
+            "--compressed -H ^\"User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0^\" ",
+            "-H ^\"Accept: */*^\" -H ^\"Accept-Encoding: gzip, deflate, br^\" ",
+            "-H ^\"Referer: https://www.example.org/watch?id=7^&t=0^\" ",
+            "-H ^\"Cookie: sid=abc; prefs=^{^\\^\"hd^\\^\":true^}^\" -H ^\"Sec-Fetch-Mode: cors^\" -H ^\"TE: trailers^\"",
+        );
+        let req = parse_curl(cmd).unwrap();
+        assert_eq!(
+            req.url,
+            "https://cdn.example.com/dash/movie/chunk-stream0-00012.m4s"
+        );
+        assert_eq!(
+            req.headers[3],
+            h("Referer", "https://www.example.org/watch?id=7&t=0")
+        );
+        assert_eq!(req.headers[4], h("Cookie", "sid=abc; prefs={\"hd\":true}"));
+        let plan = plan_headers("movie", &req.headers);
+        assert_eq!(plan.kept.len(), 3);
+        assert_eq!(plan.kept[2], h("Cookie", "${SNATCH_MOVIE_COOKIE}"));
+        assert_eq!(plan.secrets[0].value, "sid=abc; prefs={\"hd\":true}");
+    }
+
+    /// Old Firefox "Copy as cURL (Windows)": `"…"` with `""` for a quote and
+    /// `"%"` for a percent sign.
+    #[test]
+    fn firefox_windows_legacy_quotes() {
+        let cmd = "curl \"https://cdn.example.com/abc/000001.ts\" ^\n  \
+                   -H \"Referer: https://example.org/a\"%\"20b\" ^\n  \
+                   -H \"Cookie: pref=\"\"x\"\"; sid=1\"";
+        let req = parse_curl(cmd).unwrap();
+        assert_eq!(
+            req.headers,
+            vec![
+                h("Referer", "https://example.org/a%20b"),
+                h("Cookie", "pref=\"x\"; sid=1")
+            ]
+        );
+    }
+
+    /// PowerShell: `curl.exe`, backtick continuations, double-quoted strings.
+    #[test]
+    fn powershell() {
+        let cmd = "curl.exe \"https://cdn.example.com/vod/abc/000123.ts?sig=a`$b\" `\r\n  \
+                   -H \"Referer: https://www.example.org/\" `\r\n  \
+                   -H 'X-Quote: it''s' `\r\n  \
+                   -H \"Cookie: session=abc; say=\"\"hi\"\"; tick=`\"q`\"\" `\r\n  \
+                   -H \"Authorization: Bearer eyJ0eXAi.payload.sig\" `\r\n  \
+                   -H \"sec-ch-ua-mobile: ?0\" `\r\n  \
+                   --compressed -L";
+        let req = parse_curl(cmd).unwrap();
+        assert_eq!(req.url, "https://cdn.example.com/vod/abc/000123.ts?sig=a$b");
+        assert_eq!(
+            req.headers,
+            vec![
+                h("Referer", "https://www.example.org/"),
+                h("X-Quote", "it's"),
+                h("Cookie", "session=abc; say=\"hi\"; tick=\"q\""),
+                h("Authorization", "Bearer eyJ0eXAi.payload.sig"),
+                h("sec-ch-ua-mobile", "?0"),
+            ]
+        );
+        let plan = plan_headers("abc", &req.headers);
+        assert_eq!(
+            plan.kept,
+            vec![
+                h("Referer", "https://www.example.org/"),
+                h("X-Quote", "it's"),
+                h("Cookie", "${SNATCH_ABC_COOKIE}"),
+                h("Authorization", "${SNATCH_ABC_AUTHORIZATION}"),
+            ]
+        );
+        assert_eq!(plan.secrets[1].var, "SNATCH_ABC_AUTHORIZATION");
+        assert_eq!(plan.secrets[1].value, "Bearer eyJ0eXAi.payload.sig");
+    }
+
+    #[test]
+    fn powershell_call_operator_one_line() {
+        let req = parse_curl("& curl.exe --url \"https://h.example/1.ts\" -A \"UA`t1\"").unwrap();
+        assert_eq!(req.url, "https://h.example/1.ts");
+        assert_eq!(req.headers, vec![h("User-Agent", "UA\t1")]);
+    }
+
+    #[test]
+    fn options() {
+        let req = parse_curl(
+            "/usr/bin/curl -sSLk --http2 -o out.ts --retry 3 -m 30 -X GET \
+             -A 'snatch-test' -e 'https://example.org/;auto' -u 'me:pa:ss' \
+             --oauth2-bearer tok -H 'X-Empty;' -H 'X-Removed:' -HX-Glued:1 \
+             --header=X-Eq:2 --unknown-flag -- https://h.example/a/1.ts",
+        )
+        .unwrap();
+        assert_eq!(req.url, "https://h.example/a/1.ts");
+        assert_eq!(
+            req.headers,
+            vec![
+                h("User-Agent", "snatch-test"),
+                h("Referer", "https://example.org/"),
+                h("Authorization", "Basic bWU6cGE6c3M="),
+                h("Authorization", "Bearer tok"),
+                h("X-Empty", ""),
+                h("X-Glued", "1"),
+                h("X-Eq", "2"),
+            ]
+        );
+        // An unknown option's value is skipped in favour of the real URL.
+        let req = parse_curl("curl --some-new-option value 'https://h.example/1.ts'").unwrap();
+        assert_eq!(req.url, "https://h.example/1.ts");
+        // "Copy all as cURL": only the first command is read.
+        let req = parse_curl(
+            "curl 'https://h.example/1.ts' -H 'Referer: https://a/' ;\ncurl 'https://h.example/2.ts' -H 'Referer: https://b/'",
+        )
+        .unwrap();
+        assert_eq!(req.url, "https://h.example/1.ts");
+        assert_eq!(req.headers, vec![h("Referer", "https://a/")]);
+        let req =
+            parse_curl("curl ^\"https://h.example/1.ts^\" &\r\ncurl ^\"https://h.example/2.ts^\"")
+                .unwrap();
+        assert_eq!(req.url, "https://h.example/1.ts");
+        // Without any `://`, the first positional argument is the URL.
+        let req = parse_curl("curl example.com/1.ts").unwrap();
+        assert_eq!(req.url, "example.com/1.ts");
+    }
+
+    #[test]
+    fn errors() {
+        let cases: &[(&str, CurlError)] = &[
+            ("", CurlError::Empty),
+            ("   \n", CurlError::Empty),
+            (
+                "wget https://h/1.ts",
+                CurlError::NotCurl {
+                    first: "wget".into(),
+                },
+            ),
+            (
+                "Invoke-WebRequest -UseBasicParsing -Uri \"https://h/1.ts\"",
+                CurlError::NotCurl {
+                    first: "Invoke-WebRequest".into(),
+                },
+            ),
+            ("curl -H 'Accept: */*'", CurlError::NoUrl),
+            (
+                "curl 'https://h/1.ts' -H 'Cookie: a=1",
+                CurlError::UnterminatedQuote { quote: "single" },
+            ),
+            (
+                "curl ^\"https://h/1.ts^\" -H \"a",
+                CurlError::UnterminatedQuote { quote: "double" },
+            ),
+            (
+                "curl 'https://h/api' --data-raw '{\"a\":1}'",
+                CurlError::NotGet {
+                    flag: "--data-raw".into(),
+                },
+            ),
+            (
+                "curl 'https://h/api' -X POST",
+                CurlError::NotGet {
+                    flag: "-X POST".into(),
+                },
+            ),
+            (
+                "curl -I 'https://h/1.ts'",
+                CurlError::NotGet { flag: "-I".into() },
+            ),
+            (
+                "curl 'https://h/1.ts' -H",
+                CurlError::MissingValue { flag: "-H".into() },
+            ),
+            (
+                "curl 'https://h/1.ts' -b cookies.txt",
+                CurlError::Unsupported {
+                    flag: "-b".into(),
+                    reason: "reading cookies from a file is not supported; pass the cookies as 'name=value; name2=value2'",
+                },
+            ),
+        ];
+        for (cmd, want) in cases {
+            assert_eq!(parse_curl(cmd).as_ref(), Err(want), "{cmd}");
+        }
+        assert_eq!(
+            CurlError::NotGet {
+                flag: "--data-raw".into()
+            }
+            .to_string(),
+            "snatch only makes GET requests, but the cURL command uses `--data-raw`; \
+             copy the request of a video segment instead"
+        );
+    }
+
+    #[test]
+    fn plan_details() {
+        let headers = vec![
+            h(":authority", "cdn.example.com"),
+            h("authority", "cdn.example.com"),
+            h("Host", "cdn.example.com"),
+            h("Range", "bytes=0-"),
+            h("If-None-Match", "\"abc\""),
+            h("DNT", "1"),
+            h("Upgrade-Insecure-Requests", "1"),
+            h("Content-Length", "0"),
+            h("X-Client-Data", "CIa2yQEIo7bJAQ=="),
+            h("Sec-GPC", "1"),
+            h("x-requested-with", "XMLHttpRequest"),
+            h("X-Playback-Session-Id", "4F1C-77"),
+            h("X-Auth-Token", "t-1"),
+            h("x-api-key", "k-123"),
+            h("cookie", "a=1;"),
+            h("Cookie", "b=2"),
+            h("USER-AGENT", "ua"),
+        ];
+        let plan = plan_headers("--My Job!--", &headers);
+        assert_eq!(
+            plan.kept,
+            vec![
+                h("x-requested-with", "XMLHttpRequest"),
+                h("X-Playback-Session-Id", "4F1C-77"),
+                h("X-Auth-Token", "${SNATCH_MY_JOB_X_AUTH_TOKEN}"),
+                h("x-api-key", "${SNATCH_MY_JOB_X_API_KEY}"),
+                h("Cookie", "${SNATCH_MY_JOB_COOKIE}"),
+                h("User-Agent", "ua"),
+            ]
+        );
+        assert_eq!(
+            plan.secrets
+                .iter()
+                .map(|s| (s.header.as_str(), s.var.as_str(), s.value.as_str()))
+                .collect::<Vec<_>>(),
+            vec![
+                ("X-Auth-Token", "SNATCH_MY_JOB_X_AUTH_TOKEN", "t-1"),
+                ("x-api-key", "SNATCH_MY_JOB_X_API_KEY", "k-123"),
+                ("Cookie", "SNATCH_MY_JOB_COOKIE", "a=1; b=2"),
+            ]
+        );
+        assert_eq!(
+            plan_headers("", &[h("Cookie", "a=1")]).secrets[0].var,
+            "SNATCH_COOKIE"
+        );
+    }
+
+    #[test]
+    fn export_lines() {
+        let secret = |value: &str| SecretHeader {
+            header: "Cookie".into(),
+            var: "SNATCH_ABC_COOKIE".into(),
+            value: value.into(),
+        };
+        assert_eq!(
+            export_line(&secret("a=1; b=2")),
+            "export SNATCH_ABC_COOKIE='a=1; b=2'"
+        );
+        assert_eq!(
+            export_line(&secret("name=O'Brien; x=$HOME `id` \"q\" \\n")),
+            r#"export SNATCH_ABC_COOKIE='name=O'\''Brien; x=$HOME `id` "q" \n'"#
+        );
+        assert_eq!(
+            export_line(&secret("''")),
+            r"export SNATCH_ABC_COOKIE=''\'''\'''"
+        );
+        assert_eq!(export_line(&secret("")), "export SNATCH_ABC_COOKIE=''");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(any in "\\PC*", tricky in "[ a'\"\\\\$^`%&;\n\r\t-]{0,40}") {
+            let _ = parse_curl(&any);
+            let _ = parse_curl(&format!("curl {any}"));
+            let _ = parse_curl(&format!("curl {tricky}"));
+            let _ = parse_curl(&format!("curl $'{tricky}"));
+            let _ = parse_curl(&format!("curl.exe {tricky}"));
+            let _ = parse_curl(&format!("curl ^\"{tricky}"));
+        }
+    }
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        for (input, want) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(input.as_bytes()), want);
+        }
+    }
 }

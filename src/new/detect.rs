@@ -107,7 +107,11 @@ pub enum DetectError {
         "`{a}` and `{b}` differ in more than the segment number ({detail}), \
          so they do not look like two segments of the same stream"
     )]
-    DifferentShape { a: String, b: String, detail: String },
+    DifferentShape {
+        a: String,
+        b: String,
+        detail: String,
+    },
 }
 
 fn list_candidates(candidates: &[Candidate]) -> String {
@@ -169,11 +173,7 @@ pub fn detect_one(url: &str) -> Result<Detected, DetectError> {
     let digits = &url[chosen.range()];
     Ok(Detected {
         template: template(url, chosen),
-        padding: if is_padded(digits) {
-            width(digits)
-        } else {
-            0
-        },
+        padding: if is_padded(digits) { width(digits) } else { 0 },
         index: digits.parse().expect("filtered to numbers that fit a u64"),
     })
 }
@@ -367,7 +367,10 @@ fn show(part: &str) -> String {
 
 /// A digit run glued to a single letter (`v1`, `b2000000`, `2500k`, `1080p`).
 fn is_label(bytes: &[u8], run: Run) -> bool {
-    let letter = |i: Option<usize>| i.and_then(|i| bytes.get(i)).is_some_and(u8::is_ascii_alphabetic);
+    let letter = |i: Option<usize>| {
+        i.and_then(|i| bytes.get(i))
+            .is_some_and(u8::is_ascii_alphabetic)
+    };
     let before = run.start.checked_sub(1);
     let after = run.end;
     (letter(before) && !letter(before.and_then(|i| i.checked_sub(1))))
@@ -513,7 +516,10 @@ mod tests {
                 let got: Vec<&str> = candidates.iter().map(|c| c.marked.as_str()).collect();
                 assert_eq!(&got, marked, "{what}");
                 for c in candidates {
-                    assert_eq!(&c.marked[c.start + 1..c.start + 1 + c.digits.len()], c.digits);
+                    assert_eq!(
+                        &c.marked[c.start + 1..c.start + 1 + c.digits.len()],
+                        c.digits
+                    );
                 }
             }
             _ => panic!("{what}: wanted {want:?}, got {got:?}"),
@@ -803,8 +809,14 @@ mod tests {
     fn slugs() {
         let table = [
             ("https://cdn.example.com/vod/abc/000123.ts", "abc"),
-            ("https://cdn.example.com/vod/Lecture%2001/000123.ts", "lecture-01"),
-            ("https://cdn.example.com/vod/My__Course!!/seg.ts?x=/y/", "my__course"),
+            (
+                "https://cdn.example.com/vod/Lecture%2001/000123.ts",
+                "lecture-01",
+            ),
+            (
+                "https://cdn.example.com/vod/My__Course!!/seg.ts?x=/y/",
+                "my__course",
+            ),
             ("https://cdn.example.com/vod/--a--b--/seg.ts", "a-b"),
             ("https://cdn.example.com/2024/05/17/seg.ts", "17"),
             ("https://cdn3.example.com/000123.ts", "cdn3"),
@@ -816,6 +828,44 @@ mod tests {
         ];
         for (url, want) in table {
             assert_eq!(slug_from_url(url), want, "{url}");
+        }
+    }
+
+    fn render(template: &str, padding: u32, index: u64) -> String {
+        template.replace(
+            "{{index}}",
+            &format!("{index:0width$}", width = padding as usize),
+        )
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(a in "\\PC*", b in "\\PC*") {
+            let _ = detect_one(&a);
+            let _ = detect_two(&a, &b);
+            let _ = detect_two(&format!("https://h/{a}"), &format!("https://h/{b}"));
+            let _ = slug_from_url(&a);
+        }
+
+        #[test]
+        fn templates_render_back_the_urls(
+            host in "[a-z0-9-]{1,10}(\\.[a-z0-9]{1,5}){0,2}",
+            dirs in "(/[a-zA-Z0-9é_.-]{1,8}){0,3}",
+            stem in "[a-zA-Z_-]{0,6}",
+            ext in "(\\.(ts|m4s|aac))?",
+            query in "(\\?[a-z0-9=&]{0,12})?",
+            n in 0u64..1_000_000,
+            pad in 0usize..8,
+        ) {
+            let url = |n: u64| format!("https://{host}{dirs}/{stem}{n:0pad$}{ext}{query}");
+            let (a, b) = (url(n), url(n + 1));
+            if let Ok(d) = detect_one(&a) {
+                proptest::prop_assert_eq!(render(&d.template, d.padding, d.index), a.clone());
+            }
+            let d = detect_two(&a, &b).unwrap();
+            proptest::prop_assert_eq!(d.index, n);
+            proptest::prop_assert_eq!(render(&d.template, d.padding, n), a);
+            proptest::prop_assert_eq!(render(&d.template, d.padding, n + 1), b);
         }
     }
 

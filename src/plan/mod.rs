@@ -15,7 +15,9 @@ use serde::Serialize;
 
 use crate::diag::Problem;
 use crate::manifest::env::{self, EnvPolicy, Secret};
-use crate::manifest::{IndexSource, JobSpec, Limit, Manifest, OnMissing, RetryPolicy, RunLimits, Timeouts};
+use crate::manifest::{
+    IndexSource, JobSpec, Limit, Manifest, OnMissing, RetryPolicy, RunLimits, Timeouts,
+};
 use crate::source::{Numbered, SegmentSource};
 use crate::template::Templates;
 
@@ -32,9 +34,9 @@ impl Selection {
         let globs = globs
             .iter()
             .map(|g| {
-                Glob::new(g).map(|g| g.compile_matcher()).map_err(|e| {
-                    Problem::bare(format!("--jobs `{g}` is not a valid glob: {e}"))
-                })
+                Glob::new(g)
+                    .map(|g| g.compile_matcher())
+                    .map_err(|e| Problem::bare(format!("--jobs `{g}` is not a valid glob: {e}")))
             })
             .collect::<Result<_, _>>()?;
         Ok(Selection {
@@ -150,7 +152,11 @@ pub fn plan(manifest: &Manifest, ctx: &PlanContext) -> Result<Plan, Vec<Problem>
     // Compile all templates first; the registry is then shared read-only.
     for (i, job) in manifest.jobs.iter().enumerate() {
         if let Err(e) = templates.register(&url_key(i), &job.url) {
-            problems.push(Problem::at(&job.file, job.url.loc, format!("url of job `{}`: {e}", job.name)));
+            problems.push(Problem::at(
+                &job.file,
+                job.url.loc,
+                format!("url of job `{}`: {e}", job.name),
+            ));
         }
         if let Err(e) = templates.register(&output_key(i), &job.output) {
             problems.push(Problem::at(
@@ -255,9 +261,14 @@ fn plan_job(
                 None => problems.push(
                     at(
                         value.loc,
-                        format!("{what} of job `{}` reads `${{{var}}}`, which is not set", spec.name),
+                        format!(
+                            "{what} of job `{}` reads `${{{var}}}`, which is not set",
+                            spec.name
+                        ),
                     )
-                    .help(format!("export {var}=… before running (in CI, from the secret store)")),
+                    .help(format!(
+                        "export {var}=… before running (in CI, from the secret store)"
+                    )),
                 ),
             }
         }
@@ -306,7 +317,10 @@ fn plan_job(
         }
     };
 
-    let output_dir = ctx.output_dir.clone().unwrap_or_else(|| spec.output_dir.clone());
+    let output_dir = ctx
+        .output_dir
+        .clone()
+        .unwrap_or_else(|| spec.output_dir.clone());
     let output_rel = templates
         .render(&output_key(i), &serde_json::Value::Object(base))
         .map_err(|e| at(spec.output.loc, format!("output of job `{}`: {e}", spec.name)))
@@ -426,8 +440,14 @@ mod tests {
     #[test]
     fn confine_keeps_outputs_inside() {
         assert_eq!(confine("a/b.mp4").unwrap(), PathBuf::from("a/b.mp4"));
-        assert_eq!(confine("a:b?/c*.mp4").unwrap(), PathBuf::from("a_b_/c_.mp4"));
-        assert_eq!(confine("a\\..\\b.mp4").unwrap(), PathBuf::from("a_.._b.mp4"));
+        assert_eq!(
+            confine("a:b?/c*.mp4").unwrap(),
+            PathBuf::from("a_b_/c_.mp4")
+        );
+        assert_eq!(
+            confine("a\\..\\b.mp4").unwrap(),
+            PathBuf::from("a_.._b.mp4")
+        );
         assert!(confine("../x.mp4").is_err());
         assert!(confine("a/../../x.mp4").is_err());
         assert!(confine("/etc/x.mp4").is_err());

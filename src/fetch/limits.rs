@@ -1,0 +1,149 @@
+//! The run's shared limits, built once from [`RunLimits`] and handed to every
+//! job: global and per-host concurrency (tokio semaphores), global and
+//! per-host rates (governor: a direct limiter for the run and each named
+//! host, a keyed one for all other hosts), and per-host pauses from
+//! `Retry-After`.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+use crate::manifest::{Rate, RunLimits};
+
+fn quota(rate: Rate) -> Quota {
+    let period = Duration::from_secs_f64(1.0 / rate.per_second);
+    Quota::with_period(period.max(Duration::from_nanos(1)))
+        .expect("a positive period")
+        .allow_burst(NonZeroU32::new(rate.burst.max(1)).expect("non-zero"))
+}
+
+struct Host {
+    slots: Arc<Semaphore>,
+    /// A named host's own rate; other hosts share the keyed limiter.
+    rate: Option<DefaultDirectRateLimiter>,
+    paused_until: Mutex<Option<Instant>>,
+}
+
+/// Shared by all jobs of a run.
+pub struct Limiter {
+    limits: RunLimits,
+    global_slots: Arc<Semaphore>,
+    global_rate: Option<DefaultDirectRateLimiter>,
+    host_rate: Option<DefaultKeyedRateLimiter<String>>,
+    hosts: Mutex<HashMap<String, Arc<Host>>>,
+}
+
+/// Held while one request is in flight.
+pub struct Slot {
+    _global: OwnedSemaphorePermit,
+    _host: Option<OwnedSemaphorePermit>,
+}
+
+impl Limiter {
+    pub fn new(limits: &RunLimits) -> Limiter {
+        Limiter {
+            global_slots: Arc::new(Semaphore::new(limits.global.concurrency as usize)),
+            global_rate: limits.global.rate.map(|r| RateLimiter::direct(quota(r))),
+            host_rate: limits.per_host.rate.map(|r| RateLimiter::keyed(quota(r))),
+            hosts: Mutex::new(HashMap::new()),
+            limits: limits.clone(),
+        }
+    }
+
+    fn host(&self, name: &str) -> Arc<Host> {
+        let mut hosts = self.hosts.lock().expect("lock");
+        hosts
+            .entry(name.to_string())
+            .or_insert_with(|| {
+                let named = self.limits.hosts.get(name);
+                let limit = self.limits.for_host(name);
+                Arc::new(Host {
+                    slots: Arc::new(Semaphore::new(limit.concurrency as usize)),
+                    rate: named
+                        .and_then(|l| l.rate)
+                        .map(|r| RateLimiter::direct(quota(r))),
+                    paused_until: Mutex::new(None),
+                })
+            })
+            .clone()
+    }
+
+    /// Waits until one more request may start: a slot for the run and for
+    /// the host, the host's pause over, and a token from each rate. Every
+    /// attempt goes through here, retries included.
+    pub async fn acquire(&self, host: Option<&str>) -> Slot {
+        let Some(name) = host else {
+            // Local files: only the run's concurrency applies.
+            let global = self
+                .global_slots
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("open");
+            return Slot {
+                _global: global,
+                _host: None,
+            };
+        };
+        let h = self.host(name);
+        let host_slot = h.slots.clone().acquire_owned().await.expect("open");
+        let global = self
+            .global_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("open");
+        loop {
+            Self::wait_pause(&h).await;
+            if let Some(r) = &h.rate {
+                r.until_ready().await;
+            } else if let (Some(r), false) = (&self.host_rate, self.limits.hosts.contains_key(name))
+            {
+                r.until_key_ready(&name.to_string()).await;
+            }
+            // A pause may have begun while this request waited for its token.
+            if !Self::paused(&h) {
+                break;
+            }
+        }
+        if let Some(r) = &self.global_rate {
+            r.until_ready().await;
+        }
+        Slot {
+            _global: global,
+            _host: Some(host_slot),
+        }
+    }
+
+    fn paused(h: &Host) -> bool {
+        h.paused_until
+            .lock()
+            .expect("lock")
+            .is_some_and(|t| t > Instant::now())
+    }
+
+    async fn wait_pause(h: &Host) {
+        loop {
+            let until = *h.paused_until.lock().expect("lock");
+            match until {
+                Some(t) if t > Instant::now() => tokio::time::sleep_until(t).await,
+                _ => return,
+            }
+        }
+    }
+
+    /// Pauses every request to `host` for `d` (from `Retry-After`).
+    pub fn pause(&self, host: &str, d: Duration) {
+        let h = self.host(host);
+        let mut p = h.paused_until.lock().expect("lock");
+        let until = Instant::now() + d;
+        if p.is_none_or(|t| t < until) {
+            *p = Some(until);
+        }
+    }
+}

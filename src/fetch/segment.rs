@@ -1,0 +1,506 @@
+//! One segment's download: stream to `<index>.ts.part`, check it, rename it
+//! to `<index>.ts`, record it in the ledger. Retries with exponential
+//! backoff and jitter; `Retry-After` pauses the whole host.
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::StatusCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+
+use super::ledger::{part_path, segment_path, Ledger};
+use super::Fetcher;
+use crate::manifest::{RetryPolicy, Timeouts};
+use crate::source::{Segment, Target};
+
+/// The MPEG-TS packet size and sync byte.
+const TS_PACKET: u64 = 188;
+const TS_SYNC: u8 = 0x47;
+/// The longest `Retry-After` honoured; longer ones are cut to this.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// What one job asks of the fetcher, the same for all its segments.
+pub struct JobFetch<'a> {
+    pub job: &'a str,
+    pub headers: &'a HeaderMap,
+    pub retry: RetryPolicy,
+    pub timeout: Timeouts,
+    pub ledger: &'a Ledger,
+}
+
+/// A segment that arrived whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fetched {
+    pub size: u64,
+    pub retries: u32,
+}
+
+/// Why a segment could not be had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailKind {
+    /// 404, or a local file that does not exist: with duration math, after
+    /// the last segment, this is expected.
+    NotFound,
+    /// Another status that is not retried (403, 410, …).
+    Status(u16),
+    /// Retries used up; the last reason.
+    GaveUp,
+    /// The segment could not be stored (disk full, permissions).
+    Storage,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentFailure {
+    pub index: u64,
+    pub kind: FailKind,
+    pub retries: u32,
+    /// One sentence naming the job, the index and what was wrong.
+    pub message: String,
+}
+
+impl fmt::Display for SegmentFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// One attempt's outcome.
+enum Attempt {
+    Done(u64),
+    /// Try again; `after` is a server's Retry-After.
+    Retry {
+        reason: String,
+        after: Option<Duration>,
+    },
+    Fatal {
+        kind: FailKind,
+        reason: String,
+    },
+}
+
+impl Fetcher {
+    /// Fetches one segment, retrying as the job's policy says.
+    pub async fn fetch(
+        &self,
+        req: &JobFetch<'_>,
+        seg: &Segment,
+    ) -> Result<Fetched, SegmentFailure> {
+        let dir = req.ledger.dir();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let outcome = {
+                let _slot = self.limiter.acquire(seg.target.host()).await;
+                match tokio::time::timeout(req.timeout.segment, self.attempt(req, seg, dir)).await {
+                    Ok(o) => o,
+                    Err(_) => Attempt::Retry {
+                        reason: format!(
+                            "took longer than the segment timeout of {:?}",
+                            req.timeout.segment
+                        ),
+                        after: None,
+                    },
+                }
+            };
+            let retries = attempt - 1;
+            let fail = |kind, reason: String| SegmentFailure {
+                index: seg.index,
+                kind,
+                retries,
+                message: format!("job `{}`: segment {}: {reason}", req.job, seg.index),
+            };
+            match outcome {
+                Attempt::Done(size) => {
+                    let from = part_path(dir, seg.index);
+                    let to = segment_path(dir, seg.index);
+                    let stored = tokio::fs::rename(&from, &to)
+                        .await
+                        .and_then(|_| req.ledger.record(seg.index, size));
+                    return match stored {
+                        Ok(()) => Ok(Fetched { size, retries }),
+                        Err(e) => Err(fail(FailKind::Storage, format!("cannot store it: {e}"))),
+                    };
+                }
+                Attempt::Fatal { kind, reason } => {
+                    let _ = tokio::fs::remove_file(part_path(dir, seg.index)).await;
+                    return Err(fail(kind, reason));
+                }
+                Attempt::Retry { reason, after } => {
+                    let _ = tokio::fs::remove_file(part_path(dir, seg.index)).await;
+                    if attempt >= req.retry.attempts {
+                        let reason = if attempt > 1 {
+                            format!("{reason} (gave up after {attempt} attempts)")
+                        } else {
+                            reason
+                        };
+                        return Err(fail(FailKind::GaveUp, reason));
+                    }
+                    tracing::debug!(
+                        job = req.job,
+                        index = seg.index,
+                        attempt,
+                        "retrying: {reason}"
+                    );
+                    match (after, seg.target.host()) {
+                        (Some(d), Some(host)) => self.limiter.pause(host, d.min(MAX_RETRY_AFTER)),
+                        _ => tokio::time::sleep(backoff(&req.retry, attempt)).await,
+                    }
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, req: &JobFetch<'_>, seg: &Segment, dir: &Path) -> Attempt {
+        match &seg.target {
+            Target::Http { url, .. } => {
+                self.attempt_http(req, url.expose(), url.shown(), seg.index, dir)
+                    .await
+            }
+            Target::File { path, shown } => attempt_file(path, shown, seg.index, dir).await,
+        }
+    }
+
+    async fn attempt_http(
+        &self,
+        req: &JobFetch<'_>,
+        url: &str,
+        shown: &str,
+        index: u64,
+        dir: &Path,
+    ) -> Attempt {
+        let client = self.client(req.timeout.connect);
+        let resp = match client.get(url).headers(req.headers.clone()).send().await {
+            Ok(r) => r,
+            Err(e) => {
+                return Attempt::Retry {
+                    reason: format!("request to {shown} failed: {}", describe(e)),
+                    after: None,
+                }
+            }
+        };
+        let status = resp.status();
+        if !status.is_success() {
+            let after = resp
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after);
+            let reason = format!("HTTP {} from {shown}", status_text(status));
+            return match status.as_u16() {
+                404 => Attempt::Fatal {
+                    kind: FailKind::NotFound,
+                    reason,
+                },
+                408 | 429 | 500..=599 => Attempt::Retry { reason, after },
+                code => Attempt::Fatal {
+                    kind: FailKind::Status(code),
+                    reason,
+                },
+            };
+        }
+        let html = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.to_ascii_lowercase().contains("text/html"));
+        if html {
+            return Attempt::Retry {
+                reason: format!("{shown} answered 200 with an HTML page, not a video segment"),
+                after: None,
+            };
+        }
+        let expected = resp.content_length();
+        let mut check = Check::new(is_ts(url));
+        let part = part_path(dir, index);
+        let file = match tokio::fs::File::create(&part).await {
+            Ok(f) => f,
+            Err(e) => {
+                return Attempt::Fatal {
+                    kind: FailKind::Storage,
+                    reason: format!("cannot write {}: {e}", part.display()),
+                }
+            }
+        };
+        let mut out = BufWriter::with_capacity(256 * 1024, file);
+        let mut resp = resp;
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if let Err(reason) = check.feed(&chunk) {
+                        return Attempt::Retry {
+                            reason: format!("{shown}: {reason}"),
+                            after: None,
+                        };
+                    }
+                    if let Err(e) = out.write_all(&chunk).await {
+                        return Attempt::Fatal {
+                            kind: FailKind::Storage,
+                            reason: format!("cannot write {}: {e}", part.display()),
+                        };
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    return Attempt::Retry {
+                        reason: format!(
+                            "the body from {shown} broke off after {} bytes: {}",
+                            check.len,
+                            describe(e)
+                        ),
+                        after: None,
+                    }
+                }
+            }
+        }
+        if let Err(e) = out.flush().await {
+            return Attempt::Fatal {
+                kind: FailKind::Storage,
+                reason: format!("cannot write {}: {e}", part.display()),
+            };
+        }
+        if let Some(n) = expected {
+            if n != check.len {
+                return Attempt::Retry {
+                    reason: format!("{shown} sent {} of {n} bytes (truncated)", check.len),
+                    after: None,
+                };
+            }
+        }
+        match check.finish() {
+            Ok(()) => Attempt::Done(check.len),
+            Err(reason) => Attempt::Retry {
+                reason: format!("{shown}: {reason}"),
+                after: None,
+            },
+        }
+    }
+}
+
+async fn attempt_file(path: &Path, shown: &str, index: u64, dir: &Path) -> Attempt {
+    let mut src = match tokio::fs::File::open(path).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Attempt::Fatal {
+                kind: FailKind::NotFound,
+                reason: format!("{shown} does not exist"),
+            }
+        }
+        Err(e) => {
+            return Attempt::Fatal {
+                kind: FailKind::Status(0),
+                reason: format!("cannot read {shown}: {e}"),
+            }
+        }
+    };
+    let part = part_path(dir, index);
+    let file = match tokio::fs::File::create(&part).await {
+        Ok(f) => f,
+        Err(e) => {
+            return Attempt::Fatal {
+                kind: FailKind::Storage,
+                reason: format!("cannot write {}: {e}", part.display()),
+            }
+        }
+    };
+    let mut out = BufWriter::with_capacity(256 * 1024, file);
+    let mut check = Check::new(is_ts(&path.to_string_lossy()));
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = match src.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => {
+                return Attempt::Retry {
+                    reason: format!("cannot read {shown}: {e}"),
+                    after: None,
+                }
+            }
+        };
+        if let Err(reason) = check.feed(&buf[..n]) {
+            return Attempt::Fatal {
+                kind: FailKind::Status(0),
+                reason: format!("{shown}: {reason}"),
+            };
+        }
+        if let Err(e) = out.write_all(&buf[..n]).await {
+            return Attempt::Fatal {
+                kind: FailKind::Storage,
+                reason: format!("cannot write {}: {e}", part.display()),
+            };
+        }
+    }
+    if let Err(e) = out.flush().await {
+        return Attempt::Fatal {
+            kind: FailKind::Storage,
+            reason: format!("cannot write {}: {e}", part.display()),
+        };
+    }
+    match check.finish() {
+        Ok(()) => Attempt::Done(check.len),
+        Err(reason) => Attempt::Fatal {
+            kind: FailKind::Status(0),
+            reason: format!("{shown}: {reason}"),
+        },
+    }
+}
+
+/// Checks a body as it streams: every 188th byte is the TS sync byte, and
+/// the length is a whole number of packets.
+struct Check {
+    ts: bool,
+    len: u64,
+}
+
+impl Check {
+    fn new(ts: bool) -> Check {
+        Check { ts, len: 0 }
+    }
+
+    fn feed(&mut self, chunk: &[u8]) -> Result<(), String> {
+        if self.ts {
+            let first = (TS_PACKET - self.len % TS_PACKET) % TS_PACKET;
+            let mut i = first as usize;
+            while i < chunk.len() {
+                if chunk[i] != TS_SYNC {
+                    let at = self.len + i as u64;
+                    return Err(if at == 0 {
+                        format!("not an MPEG-TS segment (starts with {})", preview(chunk))
+                    } else {
+                        format!("not a valid MPEG-TS segment (no sync byte at byte {at})")
+                    });
+                }
+                i += TS_PACKET as usize;
+            }
+        }
+        self.len += chunk.len() as u64;
+        Ok(())
+    }
+
+    fn finish(&self) -> Result<(), String> {
+        if self.len == 0 {
+            return Err("the body is empty".into());
+        }
+        if self.ts && !self.len.is_multiple_of(TS_PACKET) {
+            return Err(format!(
+                "{} bytes is not a whole number of 188-byte MPEG-TS packets",
+                self.len
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn preview(chunk: &[u8]) -> String {
+    let head: String = String::from_utf8_lossy(&chunk[..chunk.len().min(24)])
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    format!("`{}`", head.trim())
+}
+
+/// Whether the URL's path (query and fragment aside) ends in `.ts`.
+fn is_ts(url: &str) -> bool {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    path.to_ascii_lowercase().ends_with(".ts")
+}
+
+fn status_text(s: StatusCode) -> String {
+    match s.canonical_reason() {
+        Some(r) => format!("{} {r}", s.as_u16()),
+        None => s.as_u16().to_string(),
+    }
+}
+
+/// A reqwest error in a few words, without its URL (which may hold a secret).
+fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut s = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        "could not connect".to_string()
+    } else {
+        e.to_string()
+    };
+    let mut source = std::error::Error::source(&e);
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
+}
+
+/// `Retry-After`: seconds, or an HTTP date.
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// The wait before attempt `attempt + 1`: doubling from `backoff`, capped at
+/// `max_backoff`, with equal jitter (half fixed, half random).
+fn backoff(p: &RetryPolicy, attempt: u32) -> Duration {
+    let base = p.backoff.as_secs_f64() * 2f64.powi(attempt.saturating_sub(1).min(30) as i32);
+    let capped = base.min(p.max_backoff.as_secs_f64());
+    Duration::from_secs_f64(capped * (0.5 + rand::random::<f64>() * 0.5))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ts_check_finds_html_and_truncation() {
+        let mut c = Check::new(true);
+        assert!(c
+            .feed(b"<!DOCTYPE html><html>")
+            .unwrap_err()
+            .contains("<!DOCTYPE html>"));
+        let mut packet = vec![0u8; 188];
+        packet[0] = TS_SYNC;
+        let mut c = Check::new(true);
+        c.feed(&packet[..100]).unwrap();
+        c.feed(&packet[100..]).unwrap();
+        c.feed(&packet).unwrap();
+        assert!(c.finish().is_ok());
+        c.feed(&packet[..50]).unwrap();
+        assert!(c.finish().unwrap_err().contains("188-byte"));
+        let mut bad = packet.clone();
+        bad.extend_from_slice(&[0u8; 188]);
+        assert!(Check::new(true)
+            .feed(&bad)
+            .unwrap_err()
+            .contains("byte 188"));
+    }
+
+    #[test]
+    fn retry_after_and_backoff() {
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        let later = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(60));
+        let d = parse_retry_after(&later).unwrap();
+        assert!(
+            d > Duration::from_secs(55) && d <= Duration::from_secs(60),
+            "{d:?}"
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+        let p = RetryPolicy {
+            attempts: 5,
+            backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(300),
+        };
+        let b1 = backoff(&p, 1);
+        assert!(b1 >= Duration::from_millis(50) && b1 <= Duration::from_millis(100));
+        let b5 = backoff(&p, 5);
+        assert!(b5 >= Duration::from_millis(150) && b5 <= Duration::from_millis(300));
+        assert!(is_ts("https://h/a/1.ts?x=y.mp4"));
+        assert!(!is_ts("https://h/a/1.m4s"));
+    }
+}

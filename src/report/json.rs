@@ -1,0 +1,19 @@
+//! `--report FILE`: the whole [`RunReport`] as pretty-printed JSON.
+
+use super::{Exporter, RunReport};
+
+/// Pretty JSON with a trailing newline.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json;
+
+impl Exporter for Json {
+    fn kind(&self) -> &'static str {
+        "JSON report"
+    }
+
+    fn render(&self, report: &RunReport) -> Result<Vec<u8>, String> {
+        let mut bytes = serde_json::to_vec_pretty(report).map_err(|e| e.to_string())?;
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+}

@@ -1,0 +1,200 @@
+//! `--summary FILE` and `$GITHUB_STEP_SUMMARY`: a short GitHub-flavoured
+//! Markdown summary for a person reading a CI page — a totals line, a table
+//! of jobs, and why each failed job failed.
+
+use std::fmt::Write as _;
+
+use super::{Exporter, JobReport, JobStatus, RunReport};
+
+/// The Markdown summary.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Markdown;
+
+impl Exporter for Markdown {
+    fn kind(&self) -> &'static str {
+        "Markdown summary"
+    }
+
+    fn render(&self, report: &RunReport) -> Result<Vec<u8>, String> {
+        Ok(render(report).into_bytes())
+    }
+}
+
+/// The summary as text (ends with a newline).
+pub fn render(report: &RunReport) -> String {
+    let mut out = String::from("### snatch run\n\n");
+    out.push_str(&totals_line(report));
+    out.push_str("\n\n");
+
+    if report.jobs.is_empty() {
+        out.push_str("No jobs.\n");
+    } else {
+        out.push_str("| job | status | segments | size | duration | time |\n");
+        out.push_str("|---|---|---:|---:|---:|---:|\n");
+        for job in &report.jobs {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                cell(&job.name),
+                status_word(job.status),
+                segments_cell(job),
+                human_bytes(job.bytes),
+                job.media
+                    .as_ref()
+                    .map_or_else(|| "–".to_string(), |m| clock(m.duration_s)),
+                secs(job.elapsed_s),
+            );
+        }
+    }
+
+    let failed: Vec<&JobReport> = report
+        .jobs
+        .iter()
+        .filter(|j| j.status == JobStatus::Failed)
+        .collect();
+    if !failed.is_empty() {
+        out.push('\n');
+        for job in failed {
+            let why = job.error.as_deref().unwrap_or("failed without a message.");
+            let _ = writeln!(out, "- **{}**: {}", inline(&job.name), one_line(why));
+        }
+    }
+    out
+}
+
+/// `4 jobs: 1 ok, 1 failed · 120 segments · 1.2 MiB · 12.3 s`; counts that
+/// are zero are left out.
+fn totals_line(report: &RunReport) -> String {
+    let t = &report.totals;
+    let mut line = format!("{} {}", t.jobs, plural(t.jobs, "job", "jobs"));
+    if let Some(shard) = &report.shard {
+        let _ = write!(line, " (shard {})", inline(shard));
+    }
+    let counts: Vec<String> = [
+        (t.ok, "ok"),
+        (t.failed, "failed"),
+        (t.skipped, "skipped"),
+        (t.up_to_date, "up to date"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, word)| format!("{n} {word}"))
+    .collect();
+    if !counts.is_empty() {
+        let _ = write!(line, ": {}", counts.join(", "));
+    }
+    let _ = write!(
+        line,
+        " · {} {} · {}",
+        t.segments,
+        plural(t.segments, "segment", "segments"),
+        human_bytes(t.bytes)
+    );
+    if t.retries > 0 {
+        let _ = write!(
+            line,
+            " · {} {}",
+            t.retries,
+            plural(t.retries, "retry", "retries")
+        );
+    }
+    let _ = write!(line, " · {}", secs(report.elapsed_s));
+    if report.interrupted {
+        line.push_str(" · **interrupted**");
+    }
+    line
+}
+
+/// `fetched+reused/planned`, plus `, N missing` when there are gaps.
+fn segments_cell(job: &JobReport) -> String {
+    let s = &job.segments;
+    let mut cell = format!("{}+{}/{}", s.fetched, s.reused, s.planned);
+    if !s.missing.is_empty() {
+        let _ = write!(cell, ", {} missing", s.missing.len());
+    }
+    cell
+}
+
+/// The status as a plain word: ok, failed, skipped, up to date.
+pub fn status_word(status: JobStatus) -> &'static str {
+    match status {
+        JobStatus::Ok => "ok",
+        JobStatus::Failed => "failed",
+        JobStatus::Skipped => "skipped",
+        JobStatus::UpToDate => "up to date",
+    }
+}
+
+/// Bytes in binary units with one decimal: `512 B`, `1.5 KiB`, `3.2 GiB`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    // Move up while the value would print as 1024.0 or more.
+    while value >= 1023.95 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// A media duration as `H:MM:SS`, or `M:SS` under an hour; `–` when it is
+/// not a number of seconds.
+pub fn clock(seconds: f64) -> String {
+    if !seconds.is_finite() || seconds < 0.0 {
+        return "–".to_string();
+    }
+    let total = seconds.round() as u64;
+    let (h, m, s) = (total / 3600, total / 60 % 60, total % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+/// Seconds with one decimal: `12.3 s`.
+fn secs(seconds: f64) -> String {
+    if seconds.is_finite() {
+        format!("{:.1} s", seconds.max(0.0))
+    } else {
+        "–".to_string()
+    }
+}
+
+fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 {
+        one
+    } else {
+        many
+    }
+}
+
+/// Text on one line: line breaks become spaces.
+fn one_line(s: &str) -> String {
+    s.split(['\r', '\n'])
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A table cell: one line, `|` escaped.
+fn cell(s: &str) -> String {
+    one_line(s).replace('|', "\\|")
+}
+
+/// Text inside emphasis or a table: one line, Markdown's emphasis and code
+/// characters and `|` escaped.
+fn inline(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in one_line(s).chars() {
+        if matches!(c, '\\' | '*' | '_' | '`' | '|' | '[' | ']' | '<' | '>') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}

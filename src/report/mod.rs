@@ -1,0 +1,283 @@
+//! Run results → reports: JSON (`--report`), JUnit XML (`--junit`) and a
+//! Markdown summary (`--summary`). One small trait, three writers; each file
+//! is written atomically, also when jobs failed or the run was interrupted.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+pub mod json;
+pub mod junit;
+pub mod markdown;
+
+pub use json::Json;
+pub use junit::Junit;
+pub use markdown::Markdown;
+
+/// The environment variable GitHub Actions points at the step's summary file.
+pub const STEP_SUMMARY_ENV: &str = "GITHUB_STEP_SUMMARY";
+
+/// Renders a [`RunReport`] into one file format.
+pub trait Exporter {
+    /// What the format is called in messages ("JSON report", …).
+    fn kind(&self) -> &'static str;
+
+    /// The file's bytes.
+    fn render(&self, report: &RunReport) -> Result<Vec<u8>, String>;
+}
+
+/// A job's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Ok,
+    Failed,
+    /// Filtered out or disabled.
+    Skipped,
+    /// The output was already complete from an earlier run.
+    UpToDate,
+}
+
+/// Segment counts of one job.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SegmentCounts {
+    pub planned: u64,
+    /// Downloaded in this run.
+    pub fetched: u64,
+    /// Already complete from an earlier run.
+    pub reused: u64,
+    /// Indices that could not be had (gaps; trailing misses excluded).
+    pub missing: Vec<u64>,
+    /// 404s after the last segment that answered, with duration math.
+    pub trailing_missing: u64,
+}
+
+/// What ffprobe found in the merged file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Media {
+    pub duration_s: f64,
+    /// Stream types in file order: "video", "audio", …
+    pub streams: Vec<String>,
+}
+
+/// One job in the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobReport {
+    pub name: String,
+    pub status: JobStatus,
+    /// The merged file (as the user would type it), when there is one.
+    pub output: Option<String>,
+    pub segments: SegmentCounts,
+    pub bytes: u64,
+    pub retries: u64,
+    pub elapsed_s: f64,
+    pub media: Option<Media>,
+    /// Why the job failed, in one sentence that names the segment index
+    /// where one is to blame; why it was skipped.
+    pub error: Option<String>,
+}
+
+/// Sums over all jobs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Totals {
+    pub jobs: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    pub up_to_date: u64,
+    pub segments: u64,
+    pub bytes: u64,
+    pub retries: u64,
+}
+
+/// The whole run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunReport {
+    pub version: u32,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub finished_at: String,
+    pub elapsed_s: f64,
+    /// `"K/N"` when the run was one shard of several.
+    pub shard: Option<String>,
+    /// The run was interrupted (Ctrl-C); jobs not finished are failed.
+    pub interrupted: bool,
+    pub totals: Totals,
+    pub jobs: Vec<JobReport>,
+}
+
+impl RunReport {
+    /// Builds the report and its totals from the jobs' outcomes.
+    pub fn new(
+        started_at: String,
+        finished_at: String,
+        elapsed_s: f64,
+        interrupted: bool,
+        jobs: Vec<JobReport>,
+    ) -> RunReport {
+        let mut t = Totals {
+            jobs: jobs.len() as u64,
+            ..Totals::default()
+        };
+        for j in &jobs {
+            match j.status {
+                JobStatus::Ok => t.ok += 1,
+                JobStatus::Failed => t.failed += 1,
+                JobStatus::Skipped => t.skipped += 1,
+                JobStatus::UpToDate => t.up_to_date += 1,
+            }
+            t.segments += j.segments.fetched + j.segments.reused;
+            t.bytes += j.bytes;
+            t.retries += j.retries;
+        }
+        RunReport {
+            version: 1,
+            started_at,
+            finished_at,
+            elapsed_s,
+            shard: None,
+            interrupted,
+            totals: t,
+            jobs,
+        }
+    }
+}
+
+/// Where the reports of a run go. Every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportTargets {
+    /// `--report FILE`: JSON, replaced atomically.
+    pub json: Option<PathBuf>,
+    /// `--junit FILE`: JUnit XML, replaced atomically.
+    pub junit: Option<PathBuf>,
+    /// `--summary FILE`: Markdown, replaced atomically.
+    pub summary: Option<PathBuf>,
+    /// `$GITHUB_STEP_SUMMARY`: Markdown, appended to.
+    pub step_summary: Option<PathBuf>,
+}
+
+impl ReportTargets {
+    /// The targets from the command line and `$GITHUB_STEP_SUMMARY`: the step
+    /// summary is used only when `--summary` was not given (and is ignored
+    /// when set to an empty string).
+    pub fn from_args(
+        json: Option<PathBuf>,
+        junit: Option<PathBuf>,
+        summary: Option<PathBuf>,
+        env_step_summary: Option<PathBuf>,
+    ) -> ReportTargets {
+        let step_summary = match summary {
+            Some(_) => None,
+            None => env_step_summary.filter(|p| !p.as_os_str().is_empty()),
+        };
+        ReportTargets {
+            json,
+            junit,
+            summary,
+            step_summary,
+        }
+    }
+
+    /// No report is wanted.
+    pub fn is_empty(&self) -> bool {
+        self.json.is_none()
+            && self.junit.is_none()
+            && self.summary.is_none()
+            && self.step_summary.is_none()
+    }
+
+    /// Writes every wanted report; returns one message per file that could
+    /// not be written (and goes on with the others). Never panics.
+    pub fn write_all(&self, report: &RunReport) -> Vec<String> {
+        let mut errors = Vec::new();
+        let replaced: [(&Option<PathBuf>, &dyn Exporter); 3] = [
+            (&self.json, &Json),
+            (&self.junit, &Junit),
+            (&self.summary, &Markdown),
+        ];
+        for (target, exporter) in replaced {
+            if let Some(path) = target {
+                if let Err(e) = export(exporter, report, path, write_atomic) {
+                    errors.push(e);
+                }
+            }
+        }
+        if let Some(path) = &self.step_summary {
+            if let Err(e) = export(&Markdown, report, path, append) {
+                errors.push(e);
+            }
+        }
+        errors
+    }
+}
+
+fn export(
+    exporter: &dyn Exporter,
+    report: &RunReport,
+    path: &Path,
+    write: fn(&Path, &[u8]) -> io::Result<()>,
+) -> Result<(), String> {
+    let kind = exporter.kind();
+    let bytes = exporter
+        .render(report)
+        .map_err(|e| format!("could not render the {kind} for {}: {e}", path.display()))?;
+    write(path, &bytes)
+        .map_err(|e| format!("could not write the {kind} to {}: {e}", path.display()))
+}
+
+/// Replaces `path` with `bytes` atomically: writes a temporary file next to
+/// it (`.<name>.tmp-<pid>-<n>`), syncs it and renames it over the target, so
+/// readers see the old file or the new one, never half of one. Creates
+/// missing parent folders. The temporary file is removed on failure.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+    let name = path.file_name().ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file")
+    })?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    fs::create_dir_all(dir)?;
+
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let tmp = dir.join(tmp_name);
+
+    let result = (|| {
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+        return result;
+    }
+    // Make the rename itself durable; not every platform can open folders.
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Appends `bytes` to `path`, creating the file (and its parent folders) when
+/// missing. For `$GITHUB_STEP_SUMMARY`, which other steps also write to.
+pub fn append(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir)?;
+    }
+    let mut f = OpenOptions::new().create(true).append(true).open(path)?;
+    f.write_all(bytes)?;
+    f.flush()
+}
