@@ -36,7 +36,7 @@ fn main() -> ExitCode {
         },
         Command::Run(args) => match load_plan(&args.jobs) {
             Ok(plan) if args.dry_run => print_plan(&plan, args.format),
-            Ok(plan) => run(&cli, &args, &plan),
+            Ok(plan) => run(&cli, args, &plan),
             Err(problems) => invalid(&problems),
         },
     }

@@ -93,16 +93,23 @@ impl Fetcher {
             attempt += 1;
             let outcome = {
                 let _slot = self.limiter.acquire(seg.target.host()).await;
-                match tokio::time::timeout(req.timeout.segment, self.attempt(req, seg, dir)).await {
-                    Ok(o) => o,
-                    Err(_) => Attempt::Retry {
-                        reason: format!(
-                            "took longer than the segment timeout of {:?}",
-                            req.timeout.segment
-                        ),
-                        after: None,
-                    },
+                let attempted =
+                    tokio::time::timeout(req.timeout.segment, self.attempt(req, seg, dir));
+                let outcome = attempted.await.unwrap_or_else(|_| Attempt::Retry {
+                    reason: format!(
+                        "took longer than the segment timeout of {:?}",
+                        req.timeout.segment
+                    ),
+                    after: None,
+                });
+                // Pause the host before this slot frees, so that no request
+                // slips in between the answer and the pause.
+                if let (Attempt::Retry { after: Some(d), .. }, Some(host)) =
+                    (&outcome, seg.target.host())
+                {
+                    self.limiter.pause(host, (*d).min(MAX_RETRY_AFTER));
                 }
+                outcome
             };
             let retries = attempt - 1;
             let fail = |kind, reason: String| SegmentFailure {
@@ -143,9 +150,9 @@ impl Fetcher {
                         attempt,
                         "retrying: {reason}"
                     );
-                    match (after, seg.target.host()) {
-                        (Some(d), Some(host)) => self.limiter.pause(host, d.min(MAX_RETRY_AFTER)),
-                        _ => tokio::time::sleep(backoff(&req.retry, attempt)).await,
+                    // After a Retry-After, the host's pause is the wait.
+                    if after.is_none() || seg.target.host().is_none() {
+                        tokio::time::sleep(backoff(&req.retry, attempt)).await;
                     }
                 }
             }

@@ -3,4 +3,6 @@
 // Every test binary uses only part of the support code.
 #![allow(dead_code)]
 
+pub mod cli;
+pub mod media;
 pub mod server;
