@@ -372,6 +372,15 @@ struct Fed {
 }
 
 impl JobRun<'_> {
+    /// Whether a failed segment ends the job at once. With duration math a
+    /// 404 may be a trailing miss, decided at the end; with `on_missing:
+    /// skip` nothing does.
+    fn ends_job(&self, e: &SegmentFailure) -> bool {
+        let maybe_trailing =
+            e.kind == FailKind::NotFound && self.job.source.trailing_misses_expected();
+        !maybe_trailing && self.job.on_missing == OnMissing::Fail
+    }
+
     /// Fetches every position not already complete, `concurrency` at a
     /// time, in ascending order of start, and sends each outcome.
     async fn fetch_all(
@@ -396,7 +405,12 @@ impl JobRun<'_> {
                         match job.source.segment(p) {
                             Ok(seg) => match fetcher.fetch(req, &seg).await {
                                 Ok(f) => Arrival::Fetched(f),
-                                Err(e) => Arrival::Failed(e),
+                                Err(e) => {
+                                    if self.ends_job(&e) {
+                                        self.stop.store(true, Ordering::Relaxed);
+                                    }
+                                    Arrival::Failed(e)
+                                }
                             },
                             Err(e) => Arrival::Failed(SegmentFailure {
                                 index,
@@ -463,9 +477,7 @@ impl JobRun<'_> {
                         Slot::Failed
                     };
                     tracing::debug!(job = %job.name, "{}", e.message);
-                    // With duration math a 404 may be a trailing miss: decided at the end.
-                    let wait = not_found && job.source.trailing_misses_expected();
-                    if !wait && job.on_missing == OnMissing::Fail && fed.fatal.is_none() {
+                    if self.ends_job(&e) && fed.fatal.is_none() {
                         fed.fatal = Some(e.message.clone());
                         self.stop.store(true, Ordering::Relaxed);
                     }

@@ -408,3 +408,61 @@ fn missing_ffmpeg_fails_before_any_request() {
     assert_eq!(server.requests().len(), 0);
     assert!(!job.path("out").exists());
 }
+
+#[test]
+fn the_shipped_example_runs_offline() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("jobs.example.yaml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_snatch"))
+        .arg("run")
+        .arg(&example)
+        .arg("--output-dir")
+        .arg(out_dir.path())
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (duration, streams) = probe(&out_dir.path().join("example/demo.mp4"));
+    assert!((duration - 6.0).abs() < 0.3, "duration {duration}");
+    assert_eq!(streams, ["video", "audio"]);
+}
+
+fn redacted_settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[port]");
+    s.add_filter(r#"time="[0-9.]+""#, r#"time="[s]""#);
+    s.add_filter(r#"timestamp="[^"]+""#, r#"timestamp="[time]""#);
+    s.add_filter(r"[0-9.]+ (B|KiB|MiB)", "[size]");
+    s.add_filter(r"→ .*/out/", "→ [dir]/out/");
+    s
+}
+
+#[test]
+fn report_json_and_junit_of_a_real_run() {
+    let media = segments(6, 1);
+    let server = TestServer::start(&media);
+    server.always("/000003.ts", Fault::Status(404));
+    let yaml = format!(
+        "version: 1\njobs:\n  - name: good\n    url: \"{u}/{{{{index}}}}.ts\"\n    padding: 6\n    range: {{ start: 4, end: 6 }}\n  - name: gap\n    url: \"{u}/{{{{index}}}}.ts\"\n    padding: 6\n    range: {{ start: 1, end: 4 }}\n    concurrency: 1\n  - name: off\n    enabled: false\n    url: \"{u}/{{{{index}}}}.ts\"\n    count: 2\n",
+        u = server.url()
+    );
+    let job = Job::new(&yaml);
+    let out = job.run(&["--junit", "junit.xml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = job.report();
+    let settings = redacted_settings();
+    settings.bind(|| {
+        insta::assert_json_snapshot!(report, {
+            ".started_at" => "[time]",
+            ".finished_at" => "[time]",
+            ".elapsed_s" => "[s]",
+            ".totals.bytes" => "[bytes]",
+            ".jobs[].elapsed_s" => "[s]",
+            ".jobs[].bytes" => "[bytes]",
+            ".jobs[].output" => "[output]",
+            ".jobs[].media.duration_s" => "[duration]",
+        });
+    });
+    let junit = std::fs::read_to_string(job.path("junit.xml")).unwrap();
+    settings.bind(|| insta::assert_snapshot!(junit));
+}

@@ -25,7 +25,8 @@ impl Job {
     /// `report.json` beside it.
     pub fn command(&self, extra: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_snatch"));
-        c.arg("run")
+        c.current_dir(self.dir.path())
+            .arg("run")
             .arg(&self.file)
             .arg("--report")
             .arg(self.path("report.json"))
