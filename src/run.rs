@@ -79,6 +79,7 @@ pub async fn run(
                 elapsed_s: 0.0,
                 media: None,
                 error: Some(reason.to_string()),
+                merge_tail_s: None,
             }),
             None => {
                 if let Some(pos) = finished.iter().position(|r| r.name == j.name) {
@@ -166,6 +167,7 @@ pub async fn run_job(
         elapsed_s: 0.0,
         media: None,
         error: None,
+        merge_tail_s: None,
     };
     let fp = fingerprint(job);
     if !opts.force {
@@ -328,11 +330,9 @@ pub async fn run_job(
     if let Err(e) = fetch::write_done(&job.state_dir, &done, opts.keep_segments) {
         tracing::warn!(job = %job.name, "could not tidy {}: {e}", display_path(&job.state_dir));
     }
-    tracing::info!(
-        job = %job.name,
-        merge_tail_ms = fed.last_landed.map(|t| t.elapsed().as_millis() as u64),
-        "merged and verified"
-    );
+    let tail = fed.last_landed.map(|t| t.elapsed().as_secs_f64());
+    tracing::info!(job = %job.name, merge_tail_s = tail, "merged and verified");
+    report.merge_tail_s = tail;
     report.status = JobStatus::Ok;
     report.media = Some(media);
     report.elapsed_s = started.elapsed().as_secs_f64();

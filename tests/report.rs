@@ -31,6 +31,7 @@ fn sample() -> RunReport {
                 streams: vec!["video".into(), "audio".into()],
             }),
             error: None,
+            merge_tail_s: None,
         },
         JobReport {
             name: "lecture-02".into(),
@@ -51,6 +52,7 @@ fn sample() -> RunReport {
                 "lecture-02 failed at segment 7: the server answered 404 Not Found after 5 attempts."
                     .into(),
             ),
+            merge_tail_s: None,
         },
         JobReport {
             name: "bonus|extra".into(),
@@ -62,6 +64,7 @@ fn sample() -> RunReport {
             elapsed_s: 0.0,
             media: None,
             error: Some("Not selected by --only lecture-*.".into()),
+            merge_tail_s: None,
         },
         JobReport {
             name: "intro".into(),
@@ -82,6 +85,7 @@ fn sample() -> RunReport {
                 streams: vec!["video".into()],
             }),
             error: None,
+            merge_tail_s: None,
         },
     ];
     let mut report = RunReport::new(

@@ -458,6 +458,7 @@ fn report_json_and_junit_of_a_real_run() {
             ".elapsed_s" => "[s]",
             ".totals.bytes" => "[bytes]",
             ".jobs[].elapsed_s" => "[s]",
+            ".jobs[].merge_tail_s" => "[s]",
             ".jobs[].bytes" => "[bytes]",
             ".jobs[].output" => "[output]",
             ".jobs[].media.duration_s" => "[duration]",

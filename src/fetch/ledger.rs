@@ -49,6 +49,12 @@ pub fn segment_path(dir: &Path, index: u64) -> PathBuf {
     dir.join(format!("{index}.ts"))
 }
 
+/// The index of a complete segment file (`<index>.ts`).
+fn segment_index(path: &Path) -> Option<u64> {
+    let name = path.file_name()?.to_str()?;
+    name.strip_suffix(".ts")?.parse().ok()
+}
+
 /// The file a segment is written to while it arrives.
 pub fn part_path(dir: &Path, index: u64) -> PathBuf {
     dir.join(format!("{index}.ts.part"))
@@ -63,7 +69,8 @@ impl Ledger {
         let path = dir.join(LEDGER);
         let mut complete = HashMap::new();
         let mut fresh = true;
-        if let Ok(text) = fs::read_to_string(&path) {
+        let existing = fs::read_to_string(&path).ok();
+        if let Some(text) = &existing {
             let mut lines = text.lines();
             let same = lines
                 .next()
@@ -72,12 +79,27 @@ impl Ledger {
             if same {
                 fresh = false;
                 // A line cut short by a kill is skipped.
-                for e in lines.filter_map(|l| serde_json::from_str::<Entry>(l).ok()) {
-                    let on_disk = fs::metadata(segment_path(dir, e.index))
-                        .map(|m| m.len())
-                        .ok();
-                    if on_disk == Some(e.size) {
-                        complete.insert(e.index, e.size);
+                let listed: HashMap<u64, u64> = lines
+                    .filter_map(|l| serde_json::from_str::<Entry>(l).ok())
+                    .map(|e| (e.index, e.size))
+                    .collect();
+                // A segment file exists only once it arrived whole and was
+                // checked (it is renamed from `.part`); a kill between the
+                // rename and the ledger line leaves it unlisted but whole.
+                for entry in fs::read_dir(dir)?.flatten() {
+                    let path = entry.path();
+                    let Some(index) = segment_index(&path) else {
+                        continue;
+                    };
+                    let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                    match listed.get(&index) {
+                        Some(&want) if want != size => {
+                            let _ = fs::remove_file(&path);
+                        }
+                        _ if size > 0 => {
+                            complete.insert(index, size);
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -91,8 +113,7 @@ impl Ledger {
                 }
             }
         }
-        let cut_short =
-            !fresh && fs::read(&path).is_ok_and(|b| !b.is_empty() && b.last() != Some(&b'\n'));
+        let cut_short = !fresh && existing.is_some_and(|t| !t.is_empty() && !t.ends_with('\n'));
         let mut file = OpenOptions::new().create(true).append(true).open(&path)?;
         if cut_short {
             // End the line a kill cut short, so the next entry stands alone.
@@ -172,6 +193,7 @@ mod tests {
             l.record(1, 3).unwrap();
             fs::write(segment_path(&dir, 2), b"ab").unwrap();
             l.record(2, 3).unwrap(); // size on disk differs
+            fs::write(segment_path(&dir, 6), b"whole").unwrap(); // renamed, not yet listed
             fs::write(part_path(&dir, 3), b"partial").unwrap();
             // A line cut short by a kill.
             l.file
@@ -181,8 +203,10 @@ mod tests {
                 .unwrap();
         }
         let l = Ledger::open(&dir, "fp").unwrap();
-        assert_eq!(l.complete.len(), 1);
+        assert_eq!(l.complete.len(), 2);
         assert_eq!(l.complete.get(&1), Some(&3));
+        assert_eq!(l.complete.get(&6), Some(&5));
+        assert!(!segment_path(&dir, 2).exists());
         assert!(!part_path(&dir, 3).exists());
 
         // Another fingerprint: nothing is reused.

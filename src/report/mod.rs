@@ -78,6 +78,10 @@ pub struct JobReport {
     /// Why the job failed, in one sentence that names the segment index
     /// where one is to blame; why it was skipped.
     pub error: Option<String>,
+    /// Seconds from the last segment's arrival to the verified output in
+    /// place: what the merge added after the downloads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merge_tail_s: Option<f64>,
 }
 
 /// Sums over all jobs.
