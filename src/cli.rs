@@ -78,7 +78,7 @@ pub struct RunArgs {
     /// Plan format with --dry-run.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Fetch and merge again even when the output is complete.
+    /// Fetch every segment and merge again, even when the output is complete.
     #[arg(long)]
     pub force: bool,
     /// Keep the downloaded segments after a verified merge.

@@ -22,7 +22,7 @@ use crate::report::{JobReport, JobStatus, Media, RunReport, SegmentCounts};
 /// Choices of the command line that change how a run behaves.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RunOptions {
-    /// Fetch and merge again even when the output is complete.
+    /// Fetch every segment and merge again, even when the output is complete.
     pub force: bool,
     /// Keep segments after a verified merge.
     pub keep_segments: bool,
@@ -185,7 +185,7 @@ pub async fn run_job(
         r.elapsed_s = started.elapsed().as_secs_f64();
         r
     };
-    let ledger = match Ledger::open(&job.state_dir, &fp) {
+    let ledger = match Ledger::open(&job.state_dir, &fp, opts.force) {
         Ok(l) => l,
         Err(e) => {
             let msg = format!(

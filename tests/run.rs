@@ -467,3 +467,80 @@ fn report_json_and_junit_of_a_real_run() {
     let junit = std::fs::read_to_string(job.path("junit.xml")).unwrap();
     settings.bind(|| insta::assert_snapshot!(junit));
 }
+
+#[test]
+fn a_slow_segment_hits_the_segment_timeout_and_is_retried() {
+    let media = segments(4, 1);
+    let server = TestServer::start(&media);
+    server.script("/000002.ts", [Fault::Delay(Duration::from_secs(3))]);
+    let job = Job::new(&job_yaml(
+        &server.url(),
+        "    range: { start: 1, end: 4 }\n    timeout: { connect: 2s, segment: 400ms }\n",
+    ));
+    let out = job.run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(server.requests_to("/000002.ts").len(), 2);
+    assert_eq!(job.report()["jobs"][0]["retries"], 1);
+}
+
+#[test]
+fn a_failed_rerun_never_replaces_a_good_output_and_segments_can_be_kept() {
+    let media = segments(4, 1);
+    let server = TestServer::start(&media);
+    let job = Job::new(&job_yaml(
+        &server.url(),
+        "    range: { start: 1, end: 4 }\n",
+    ));
+    let out = job.run(&["--keep-segments"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        job.path("out/.snatch/v/1.ts").exists(),
+        "--keep-segments keeps them"
+    );
+    let good = std::fs::read(job.path("out/v.mp4")).unwrap();
+    server.always("/000003.ts", Fault::Status(403));
+    let out = job.run(&["--force"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read(job.path("out/v.mp4")).unwrap(), good);
+    assert!(!job.path("out/.v.mp4.snatch-part").exists());
+}
+
+#[test]
+fn a_duration_far_from_what_the_job_implies_fails_the_job() {
+    let media = segments(10, 1);
+    let server = TestServer::start(&media);
+    // The job claims 14 s, but the stream has 10: 4 trailing misses and a
+    // merged file 29 % short.
+    let job = Job::new(&job_yaml(
+        &server.url(),
+        "    duration: { length: 14, segment: 1 }\n    start: 1\n",
+    ));
+    let out = job.run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let j = &job.report()["jobs"][0];
+    assert_eq!(j["segments"]["trailing_missing"], 4);
+    let err = j["error"].as_str().unwrap();
+    assert!(err.contains("off the 14.0 s"), "{err}");
+    assert!(!job.path("out/v.mp4").exists());
+}
+
+#[test]
+fn the_step_summary_is_appended_when_no_summary_file_is_named() {
+    let media = segments(3, 1);
+    let server = TestServer::start(&media);
+    let job = Job::new(&job_yaml(
+        &server.url(),
+        "    range: { start: 1, end: 3 }\n",
+    ));
+    let summary = job.path("step-summary.md");
+    std::fs::write(&summary, "earlier step\n").unwrap();
+    let out = job
+        .command(&[])
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&summary).unwrap();
+    assert!(text.starts_with("earlier step\n"), "{text}");
+    assert!(text.contains("| v | ok |"), "{text}");
+}

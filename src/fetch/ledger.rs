@@ -62,14 +62,18 @@ pub fn part_path(dir: &Path, index: u64) -> PathBuf {
 
 impl Ledger {
     /// Opens (or starts) the ledger in `dir`. State from a job whose
-    /// fingerprint differs (its URLs or range changed) is discarded, and
-    /// leftover `.part` files are removed.
-    pub fn open(dir: &Path, fingerprint: &str) -> io::Result<Ledger> {
+    /// fingerprint differs (its URLs or range changed) is discarded, as is
+    /// all state when `restart` is set; leftover `.part` files are removed.
+    pub fn open(dir: &Path, fingerprint: &str, restart: bool) -> io::Result<Ledger> {
         fs::create_dir_all(dir)?;
         let path = dir.join(LEDGER);
         let mut complete = HashMap::new();
         let mut fresh = true;
-        let existing = fs::read_to_string(&path).ok();
+        let existing = if restart {
+            None
+        } else {
+            fs::read_to_string(&path).ok()
+        };
         if let Some(text) = &existing {
             let mut lines = text.lines();
             let same = lines
@@ -188,7 +192,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("job");
         {
-            let l = Ledger::open(&dir, "fp").unwrap();
+            let l = Ledger::open(&dir, "fp", false).unwrap();
             fs::write(segment_path(&dir, 1), b"abc").unwrap();
             l.record(1, 3).unwrap();
             fs::write(segment_path(&dir, 2), b"ab").unwrap();
@@ -202,7 +206,7 @@ mod tests {
                 .write_all(b"{\"index\":4,\"si")
                 .unwrap();
         }
-        let l = Ledger::open(&dir, "fp").unwrap();
+        let l = Ledger::open(&dir, "fp", false).unwrap();
         assert_eq!(l.complete.len(), 2);
         assert_eq!(l.complete.get(&1), Some(&3));
         assert_eq!(l.complete.get(&6), Some(&5));
@@ -210,14 +214,14 @@ mod tests {
         assert!(!part_path(&dir, 3).exists());
 
         // Another fingerprint: nothing is reused.
-        let l = Ledger::open(&dir, "other").unwrap();
+        let l = Ledger::open(&dir, "other", false).unwrap();
         assert!(l.complete.is_empty());
         assert!(!segment_path(&dir, 1).exists());
 
         // After a cut line, the next entry is still read.
         let dir2 = tmp.path().join("cut");
         {
-            let l = Ledger::open(&dir2, "fp").unwrap();
+            let l = Ledger::open(&dir2, "fp", false).unwrap();
             l.file
                 .lock()
                 .unwrap()
@@ -225,11 +229,11 @@ mod tests {
                 .unwrap();
         }
         {
-            let l = Ledger::open(&dir2, "fp").unwrap();
+            let l = Ledger::open(&dir2, "fp", false).unwrap();
             fs::write(segment_path(&dir2, 5), b"12345").unwrap();
             l.record(5, 5).unwrap();
         }
-        let l = Ledger::open(&dir2, "fp").unwrap();
+        let l = Ledger::open(&dir2, "fp", false).unwrap();
         assert_eq!(l.complete.get(&5), Some(&5));
     }
 }
