@@ -32,6 +32,8 @@ pub enum Command {
     Run(RunArgs),
     /// Print the JSON Schema (draft-07) of job files.
     Schema,
+    /// Add a job to a job file from a segment URL or a copied cURL command.
+    New(crate::new::NewArgs),
 }
 
 /// Which job files, and which of their jobs.

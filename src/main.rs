@@ -20,6 +20,16 @@ fn main() -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&schema).expect("JSON"));
             ExitCode::SUCCESS
         }
+        Command::New(args) => match snatch::new::run_new(args, &mut std::io::stdin()) {
+            Ok(out) => {
+                // stdout: the job alone, so it can be piped; stderr: the
+                // summary and the secrets' export lines.
+                print!("{}", out.job_yaml);
+                eprint!("{}", out.stderr_text(cli.quiet));
+                ExitCode::SUCCESS
+            }
+            Err(problems) => invalid(&problems),
+        },
         Command::Validate(args) => match load_plan(args) {
             Ok(plan) => {
                 if !cli.quiet {
