@@ -414,7 +414,7 @@ impl JobRun<'_> {
                             },
                             Err(e) => Arrival::Failed(SegmentFailure {
                                 index,
-                                kind: FailKind::Status(0),
+                                kind: FailKind::Invalid,
                                 retries: 0,
                                 message: format!("job `{}`: segment {index}: {e}", job.name),
                             }),

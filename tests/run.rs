@@ -4,11 +4,26 @@
 
 mod support;
 
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use support::cli::{files_below, stderr, Job};
 use support::media::{probe, segments};
 use support::server::{Fault, TestServer};
+
+/// Tests that check request timing run alone (they take the write lock);
+/// the others share the machine (the read lock). On 2 busy cores, a
+/// process starved by parallel ffmpeg runs can send a request it was allowed
+/// long ago in a bunch with later ones, which says nothing of the limiter.
+static TIMING: RwLock<()> = RwLock::new(());
+
+fn shared() -> RwLockReadGuard<'static, ()> {
+    TIMING.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn alone() -> RwLockWriteGuard<'static, ()> {
+    TIMING.write().unwrap_or_else(|e| e.into_inner())
+}
 
 fn job_yaml(url: &str, extra: &str) -> String {
     format!(
@@ -18,6 +33,7 @@ fn job_yaml(url: &str, extra: &str) -> String {
 
 #[test]
 fn fetches_merges_and_verifies_over_http_with_headers() {
+    let _timing = shared();
     let media = segments(10, 1);
     let server = TestServer::start(&media);
     let job = Job::new(&job_yaml(
@@ -69,6 +85,7 @@ fn fetches_merges_and_verifies_over_http_with_headers() {
 
 #[test]
 fn every_retryable_fault_is_recovered() {
+    let _timing = alone();
     let media = segments(10, 1);
     let server = TestServer::start(&media);
     server.script("/000002.ts", [Fault::Status(503), Fault::Status(500)]);
@@ -104,6 +121,7 @@ fn every_retryable_fault_is_recovered() {
 
 #[test]
 fn a_403_fails_the_job_at_once_and_leaves_no_output() {
+    let _timing = shared();
     let media = segments(10, 1);
     let server = TestServer::start(&media);
     server.always("/000004.ts", Fault::Status(403));
@@ -136,6 +154,7 @@ fn a_403_fails_the_job_at_once_and_leaves_no_output() {
 
 #[test]
 fn a_gap_fails_unless_on_missing_skip() {
+    let _timing = shared();
     let media = segments(10, 1);
     let server = TestServer::start(&media);
     server.always("/000005.ts", Fault::Status(404));
@@ -164,6 +183,7 @@ fn a_gap_fails_unless_on_missing_skip() {
 
 #[test]
 fn duration_math_overshoot_is_a_trailing_miss() {
+    let _timing = shared();
     let media = segments(12, 1);
     let server = TestServer::start(&media);
     // 12.2 s at 1 s a segment: 13 segments planned, the 13th does not exist.
@@ -182,6 +202,7 @@ fn duration_math_overshoot_is_a_trailing_miss() {
 
 #[test]
 fn html_served_with_200_never_ends_up_in_an_ok_video() {
+    let _timing = shared();
     let media = segments(4, 1);
     let server = TestServer::start(&media);
     server.always("/000003.ts", Fault::Html200);
@@ -203,6 +224,7 @@ fn html_served_with_200_never_ends_up_in_an_ok_video() {
 
 #[test]
 fn a_per_host_rate_is_never_exceeded() {
+    let _timing = alone();
     let media = segments(40, 1);
     let server = TestServer::start(&media);
     let yaml = format!(
@@ -214,20 +236,25 @@ fn a_per_host_rate_is_never_exceeded() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let times: Vec<_> = server.requests().iter().map(|r| r.at).collect();
     assert_eq!(times.len(), 40);
-    // No one-second window holds more than rate + burst requests.
+    // No one-second window holds more than rate + burst requests. The
+    // server stamps arrivals, which scheduling on a busy machine can bunch
+    // by a few tens of milliseconds, so the window is taken 50 ms short.
     for (i, t) in times.iter().enumerate() {
         let in_window = times[i..]
             .iter()
-            .take_while(|u| u.duration_since(*t) < Duration::from_secs(1))
+            .take_while(|u| u.duration_since(*t) < Duration::from_millis(950))
             .count();
         assert!(in_window <= 22, "{in_window} requests within one second");
     }
+    // Over the whole run: 38 requests after the burst take 1.9 s at 20/s.
     let span = times.last().unwrap().duration_since(times[0]).as_secs_f64();
+    assert!(span > 1.9 * 0.9, "40 requests in {span:.2} s");
     eprintln!("observed {:.1} req/s against a limit of 20", 39.0 / span);
 }
 
 #[test]
 fn two_hosts_progress_side_by_side_and_retry_after_pauses_only_its_host() {
+    let _timing = alone();
     let media = segments(8, 1);
     let a = TestServer::start_on("127.0.0.1", &media, Duration::from_millis(20));
     let b = TestServer::start_on("127.0.0.2", &media, Duration::from_millis(20));
@@ -266,6 +293,7 @@ fn two_hosts_progress_side_by_side_and_retry_after_pauses_only_its_host() {
 
 #[test]
 fn a_rerun_after_sigkill_fetches_only_what_is_missing() {
+    let _timing = shared();
     let media = segments(40, 1);
     let server = TestServer::with_latency(&media, Duration::from_millis(60));
     let job = Job::new(&job_yaml(
@@ -323,6 +351,7 @@ fn a_rerun_after_sigkill_fetches_only_what_is_missing() {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_exits_130_and_a_rerun_resumes() {
+    let _timing = shared();
     let media = segments(30, 1);
     let server = TestServer::with_latency(&media, Duration::from_millis(80));
     let job = Job::new(&job_yaml(
@@ -355,6 +384,7 @@ fn ctrl_c_exits_130_and_a_rerun_resumes() {
 
 #[test]
 fn no_secret_reaches_any_file_or_the_logs() {
+    let _timing = shared();
     let media = segments(4, 1);
     let server = TestServer::start(&media);
     let yaml = format!(
@@ -391,6 +421,7 @@ fn no_secret_reaches_any_file_or_the_logs() {
 
 #[test]
 fn missing_ffmpeg_fails_before_any_request() {
+    let _timing = shared();
     let media = segments(4, 1);
     let server = TestServer::start(&media);
     let job = Job::new(&job_yaml(
@@ -411,6 +442,7 @@ fn missing_ffmpeg_fails_before_any_request() {
 
 #[test]
 fn the_shipped_example_runs_offline() {
+    let _timing = shared();
     let out_dir = tempfile::tempdir().unwrap();
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("jobs.example.yaml");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_snatch"))
@@ -439,6 +471,7 @@ fn redacted_settings() -> insta::Settings {
 
 #[test]
 fn report_json_and_junit_of_a_real_run() {
+    let _timing = shared();
     let media = segments(6, 1);
     let server = TestServer::start(&media);
     server.always("/000003.ts", Fault::Status(404));
@@ -470,6 +503,7 @@ fn report_json_and_junit_of_a_real_run() {
 
 #[test]
 fn a_slow_segment_hits_the_segment_timeout_and_is_retried() {
+    let _timing = shared();
     let media = segments(4, 1);
     let server = TestServer::start(&media);
     server.script("/000002.ts", [Fault::Delay(Duration::from_secs(3))]);
@@ -485,6 +519,7 @@ fn a_slow_segment_hits_the_segment_timeout_and_is_retried() {
 
 #[test]
 fn a_failed_rerun_never_replaces_a_good_output_and_segments_can_be_kept() {
+    let _timing = shared();
     let media = segments(4, 1);
     let server = TestServer::start(&media);
     let job = Job::new(&job_yaml(
@@ -507,6 +542,7 @@ fn a_failed_rerun_never_replaces_a_good_output_and_segments_can_be_kept() {
 
 #[test]
 fn a_duration_far_from_what_the_job_implies_fails_the_job() {
+    let _timing = shared();
     let media = segments(10, 1);
     let server = TestServer::start(&media);
     // The job claims 14 s, but the stream has 10: 4 trailing misses and a
@@ -526,6 +562,7 @@ fn a_duration_far_from_what_the_job_implies_fails_the_job() {
 
 #[test]
 fn the_step_summary_is_appended_when_no_summary_file_is_named() {
+    let _timing = shared();
     let media = segments(3, 1);
     let server = TestServer::start(&media);
     let job = Job::new(&job_yaml(

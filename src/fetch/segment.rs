@@ -45,6 +45,9 @@ pub enum FailKind {
     NotFound,
     /// Another status that is not retried (403, 410, …).
     Status(u16),
+    /// A local file that is not a valid segment, or a template that does
+    /// not render.
+    Invalid,
     /// Retries used up; the last reason.
     GaveUp,
     /// The segment could not be stored (disk full, permissions).
@@ -219,73 +222,52 @@ impl Fetcher {
             };
         }
         let expected = resp.content_length();
-        let mut check = Check::new(is_ts(url));
-        let part = part_path(dir, index);
-        let file = match tokio::fs::File::create(&part).await {
-            Ok(f) => f,
-            Err(e) => {
-                return Attempt::Fatal {
-                    kind: FailKind::Storage,
-                    reason: format!("cannot write {}: {e}", part.display()),
-                }
-            }
+        // A body that is not what it should be may be a passing fault of the
+        // server (an error page, a cut connection): try again.
+        let retry = |reason: String| Attempt::Retry {
+            reason: format!("{shown}: {reason}"),
+            after: None,
         };
-        let mut out = BufWriter::with_capacity(256 * 1024, file);
+        let mut part = match Part::create(dir, index, is_ts(url)).await {
+            Ok(p) => p,
+            Err(e) => return e.into_attempt(retry),
+        };
         let mut resp = resp;
         loop {
             match resp.chunk().await {
                 Ok(Some(chunk)) => {
-                    if let Err(reason) = check.feed(&chunk) {
-                        return Attempt::Retry {
-                            reason: format!("{shown}: {reason}"),
-                            after: None,
-                        };
-                    }
-                    if let Err(e) = out.write_all(&chunk).await {
-                        return Attempt::Fatal {
-                            kind: FailKind::Storage,
-                            reason: format!("cannot write {}: {e}", part.display()),
-                        };
+                    if let Err(e) = part.write(&chunk).await {
+                        return e.into_attempt(retry);
                     }
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    return Attempt::Retry {
-                        reason: format!(
-                            "the body from {shown} broke off after {} bytes: {}",
-                            check.len,
-                            describe(e)
-                        ),
-                        after: None,
-                    }
+                    return retry(format!(
+                        "the body broke off after {} bytes: {}",
+                        part.check.len,
+                        describe(e)
+                    ))
                 }
             }
         }
-        if let Err(e) = out.flush().await {
-            return Attempt::Fatal {
-                kind: FailKind::Storage,
-                reason: format!("cannot write {}: {e}", part.display()),
-            };
-        }
         if let Some(n) = expected {
-            if n != check.len {
-                return Attempt::Retry {
-                    reason: format!("{shown} sent {} of {n} bytes (truncated)", check.len),
-                    after: None,
-                };
+            if n != part.check.len {
+                return retry(format!("sent {} of {n} bytes (truncated)", part.check.len));
             }
         }
-        match check.finish() {
-            Ok(()) => Attempt::Done(check.len),
-            Err(reason) => Attempt::Retry {
-                reason: format!("{shown}: {reason}"),
-                after: None,
-            },
+        match part.finish().await {
+            Ok(size) => Attempt::Done(size),
+            Err(e) => e.into_attempt(retry),
         }
     }
 }
 
 async fn attempt_file(path: &Path, shown: &str, index: u64, dir: &Path) -> Attempt {
+    // A local file does not change between attempts: a bad one is final.
+    let invalid = |reason: String| Attempt::Fatal {
+        kind: FailKind::Invalid,
+        reason: format!("{shown}: {reason}"),
+    };
     let mut src = match tokio::fs::File::open(path).await {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -294,62 +276,84 @@ async fn attempt_file(path: &Path, shown: &str, index: u64, dir: &Path) -> Attem
                 reason: format!("{shown} does not exist"),
             }
         }
-        Err(e) => {
-            return Attempt::Fatal {
-                kind: FailKind::Status(0),
-                reason: format!("cannot read {shown}: {e}"),
-            }
-        }
+        Err(e) => return invalid(format!("cannot be read: {e}")),
     };
-    let part = part_path(dir, index);
-    let file = match tokio::fs::File::create(&part).await {
-        Ok(f) => f,
-        Err(e) => {
-            return Attempt::Fatal {
-                kind: FailKind::Storage,
-                reason: format!("cannot write {}: {e}", part.display()),
-            }
-        }
+    let mut part = match Part::create(dir, index, is_ts(&path.to_string_lossy())).await {
+        Ok(p) => p,
+        Err(e) => return e.into_attempt(invalid),
     };
-    let mut out = BufWriter::with_capacity(256 * 1024, file);
-    let mut check = Check::new(is_ts(&path.to_string_lossy()));
     let mut buf = vec![0u8; 256 * 1024];
     loop {
         let n = match src.read(&mut buf).await {
             Ok(0) => break,
             Ok(n) => n,
-            Err(e) => {
-                return Attempt::Retry {
-                    reason: format!("cannot read {shown}: {e}"),
-                    after: None,
-                }
-            }
+            Err(e) => return invalid(format!("cannot be read: {e}")),
         };
-        if let Err(reason) = check.feed(&buf[..n]) {
-            return Attempt::Fatal {
-                kind: FailKind::Status(0),
-                reason: format!("{shown}: {reason}"),
-            };
+        if let Err(e) = part.write(&buf[..n]).await {
+            return e.into_attempt(invalid);
         }
-        if let Err(e) = out.write_all(&buf[..n]).await {
-            return Attempt::Fatal {
+    }
+    match part.finish().await {
+        Ok(size) => Attempt::Done(size),
+        Err(e) => e.into_attempt(invalid),
+    }
+}
+
+/// A segment on its way into its `.part` file, checked as it arrives.
+struct Part {
+    out: BufWriter<tokio::fs::File>,
+    check: Check,
+    path: std::path::PathBuf,
+}
+
+/// Why a `.part` file could not be completed.
+enum PartError {
+    /// The body is not a valid segment.
+    Invalid(String),
+    /// The disk refused it.
+    Storage(String),
+}
+
+impl PartError {
+    /// An invalid body becomes what `invalid` says; a storage error is final.
+    fn into_attempt(self, invalid: impl Fn(String) -> Attempt) -> Attempt {
+        match self {
+            PartError::Invalid(reason) => invalid(reason),
+            PartError::Storage(reason) => Attempt::Fatal {
                 kind: FailKind::Storage,
-                reason: format!("cannot write {}: {e}", part.display()),
-            };
+                reason,
+            },
         }
     }
-    if let Err(e) = out.flush().await {
-        return Attempt::Fatal {
-            kind: FailKind::Storage,
-            reason: format!("cannot write {}: {e}", part.display()),
-        };
+}
+
+impl Part {
+    async fn create(dir: &Path, index: u64, ts: bool) -> Result<Part, PartError> {
+        let path = part_path(dir, index);
+        let file = tokio::fs::File::create(&path)
+            .await
+            .map_err(|e| PartError::Storage(format!("cannot write {}: {e}", path.display())))?;
+        Ok(Part {
+            out: BufWriter::with_capacity(256 * 1024, file),
+            check: Check::new(ts),
+            path,
+        })
     }
-    match check.finish() {
-        Ok(()) => Attempt::Done(check.len),
-        Err(reason) => Attempt::Fatal {
-            kind: FailKind::Status(0),
-            reason: format!("{shown}: {reason}"),
-        },
+
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), PartError> {
+        self.check.feed(chunk).map_err(PartError::Invalid)?;
+        self.out.write_all(chunk).await.map_err(|e| self.storage(e))
+    }
+
+    /// Flushes and checks the whole; returns the size.
+    async fn finish(mut self) -> Result<u64, PartError> {
+        self.out.flush().await.map_err(|e| self.storage(e))?;
+        self.check.finish().map_err(PartError::Invalid)?;
+        Ok(self.check.len)
+    }
+
+    fn storage(&self, e: std::io::Error) -> PartError {
+        PartError::Storage(format!("cannot write {}: {e}", self.path.display()))
     }
 }
 
