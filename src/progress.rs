@@ -35,6 +35,8 @@ pub struct Reporter {
     total: ProgressBar,
     state: Mutex<BTreeMap<String, JobState>>,
     interval: Duration,
+    started: Instant,
+    bytes: std::sync::atomic::AtomicU64,
 }
 
 struct JobState {
@@ -57,6 +59,12 @@ fn human_bytes(b: u64) -> String {
     }
 }
 
+/// `12.3 MiB · 4.1 MiB/s`
+fn rate_text(bytes: u64, elapsed: Duration) -> String {
+    let rate = bytes as f64 / elapsed.as_secs_f64().max(0.001);
+    format!("{} · {}/s", human_bytes(bytes), human_bytes(rate as u64))
+}
+
 impl Reporter {
     pub fn new(mode: Mode) -> Reporter {
         let multi = MultiProgress::with_draw_target(match mode {
@@ -66,7 +74,7 @@ impl Reporter {
         let total = multi.add(ProgressBar::new(0));
         total.set_style(
             ProgressStyle::with_template(
-                "{prefix:>12.bold} [{bar:30.cyan/blue}] {pos}/{len} segments · {binary_bytes} · {binary_bytes_per_sec} · ETA {eta}",
+                "{prefix:>12.bold} [{bar:30.cyan/blue}] {pos}/{len} segments · {msg} · ETA {eta}",
             )
             .expect("template")
             .progress_chars("=> "),
@@ -78,6 +86,8 @@ impl Reporter {
             total,
             state: Mutex::new(BTreeMap::new()),
             interval: Duration::from_secs(5),
+            started: Instant::now(),
+            bytes: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -101,11 +111,9 @@ impl Progress for Reporter {
         let bar = (self.mode == Mode::Bars).then(|| {
             let b = self.multi.add(ProgressBar::new(total));
             b.set_style(
-                ProgressStyle::with_template(
-                    "{prefix:>12} [{bar:30}] {pos}/{len} · {binary_bytes} · {binary_bytes_per_sec}",
-                )
-                .expect("template")
-                .progress_chars("=> "),
+                ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} · {msg}")
+                    .expect("template")
+                    .progress_chars("=> "),
             );
             b.set_prefix(job.to_string());
             b.set_position(reused);
@@ -130,25 +138,26 @@ impl Progress for Reporter {
     }
 
     fn segment_done(&self, job: &str, bytes: u64) {
+        use std::sync::atomic::Ordering;
+        let all = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
         self.total.inc(1);
-        self.total.inc_length(0);
+        self.total
+            .set_message(rate_text(all, self.started.elapsed()));
         let mut state = self.state.lock().expect("lock");
         let Some(s) = state.get_mut(job) else { return };
         s.done += 1;
         s.bytes += bytes;
         if let Some(b) = &s.bar {
             b.inc(1);
-            b.inc_length(0);
+            b.set_message(rate_text(s.bytes, s.started.elapsed()));
         }
         if self.mode == Mode::Lines && s.last_line.elapsed() >= self.interval {
             s.last_line = Instant::now();
-            let rate = s.bytes as f64 / s.started.elapsed().as_secs_f64().max(0.001);
             eprintln!(
-                "{job}: {}/{} segments, {}, {}/s",
+                "{job}: {}/{} segments, {}",
                 s.done,
                 s.total,
-                human_bytes(s.bytes),
-                human_bytes(rate as u64)
+                rate_text(s.bytes, s.started.elapsed())
             );
         }
     }
