@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures_util::stream::{self, StreamExt};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::diag::display_path;
@@ -116,7 +116,8 @@ struct Tally {
 /// The state of a job's run, shared by its fetching and its feeding.
 struct JobRun<'a> {
     job: &'a JobPlan,
-    stop: AtomicBool,
+    /// Set when the job cannot succeed: no new request starts.
+    stop: Arc<AtomicBool>,
 }
 
 fn fingerprint(job: &JobPlan) -> String {
@@ -146,7 +147,7 @@ fn header_map(job: &JobPlan) -> Result<HeaderMap, String> {
 /// segments complete, verifies the result and puts it in place.
 pub async fn run_job(
     job: &JobPlan,
-    fetcher: &Fetcher,
+    fetcher: &Arc<Fetcher>,
     tools: &Tools,
     opts: RunOptions,
     progress: &dyn Progress,
@@ -216,19 +217,20 @@ pub async fn run_job(
 
     let state = JobRun {
         job,
-        stop: AtomicBool::new(false),
+        stop: Arc::new(AtomicBool::new(false)),
     };
-    let req = JobFetch {
-        job: &job.name,
-        headers: &headers,
+    let ledger = Arc::new(ledger);
+    let req = Arc::new(JobFetch {
+        job: job.name.clone(),
+        headers,
         retry: job.retry,
         timeout: job.timeout,
-        ledger: &ledger,
-    };
+        ledger: ledger.clone(),
+    });
     let (tx, rx) = mpsc::unbounded_channel();
     let work = async {
         tokio::join!(
-            state.fetch_all(fetcher, &req, tx),
+            state.fetch_all(fetcher, req, tx),
             state.feed(&mut merge, &ledger, rx, progress)
         )
         .1
@@ -355,6 +357,14 @@ fn missing_sentence(job: &str, missing: &[u64], first: &Option<SegmentFailure>) 
     }
 }
 
+/// Whether a failed segment ends its job at once. With duration math a
+/// 404 may be a trailing miss, decided at the end; with `on_missing: skip`
+/// nothing does.
+fn ends_job(job: &JobPlan, e: &SegmentFailure) -> bool {
+    let maybe_trailing = e.kind == FailKind::NotFound && job.source.trailing_misses_expected();
+    !maybe_trailing && job.on_missing == OnMissing::Fail
+}
+
 /// What arrives from the fetching side for one position.
 enum Arrival {
     Reused,
@@ -372,60 +382,60 @@ struct Fed {
 }
 
 impl JobRun<'_> {
-    /// Whether a failed segment ends the job at once. With duration math a
-    /// 404 may be a trailing miss, decided at the end; with `on_missing:
-    /// skip` nothing does.
-    fn ends_job(&self, e: &SegmentFailure) -> bool {
-        let maybe_trailing =
-            e.kind == FailKind::NotFound && self.job.source.trailing_misses_expected();
-        !maybe_trailing && self.job.on_missing == OnMissing::Fail
-    }
-
     /// Fetches every position not already complete, `concurrency` at a
-    /// time, in ascending order of start, and sends each outcome.
+    /// time, in ascending order of start, and sends each outcome. Each
+    /// segment is its own task, so bodies are taken in on every core; the
+    /// tasks end with this future (a dropped JoinSet aborts them).
     async fn fetch_all(
         &self,
-        fetcher: &Fetcher,
-        req: &JobFetch<'_>,
+        fetcher: &Arc<Fetcher>,
+        req: Arc<JobFetch>,
         tx: mpsc::UnboundedSender<(u64, Arrival)>,
     ) {
-        let job = self.job;
-        let positions = 0..job.source.len();
-        stream::iter(positions)
-            .map(|p| {
-                let tx = tx.clone();
-                async move {
-                    if self.stop.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    let index = job.source.index_at(p);
-                    let arrival = if req.ledger.complete.contains_key(&index) {
-                        Arrival::Reused
-                    } else {
-                        match job.source.segment(p) {
-                            Ok(seg) => match fetcher.fetch(req, &seg).await {
-                                Ok(f) => Arrival::Fetched(f),
-                                Err(e) => {
-                                    if self.ends_job(&e) {
-                                        self.stop.store(true, Ordering::Relaxed);
-                                    }
-                                    Arrival::Failed(e)
-                                }
-                            },
-                            Err(e) => Arrival::Failed(SegmentFailure {
-                                index,
-                                kind: FailKind::Invalid,
-                                retries: 0,
-                                message: format!("job `{}`: segment {index}: {e}", job.name),
-                            }),
+        let job = Arc::new(self.job.clone());
+        let slots = Arc::new(Semaphore::new(job.concurrency as usize));
+        let mut tasks = JoinSet::new();
+        for p in 0..job.source.len() {
+            let index = job.source.index_at(p);
+            if req.ledger.complete.contains_key(&index) {
+                let _ = tx.send((p, Arrival::Reused));
+                continue;
+            }
+            let permit = slots.clone().acquire_owned().await.expect("never closed");
+            if self.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            while tasks.try_join_next().is_some() {}
+            let (job, req, fetcher, tx, stop) = (
+                job.clone(),
+                req.clone(),
+                fetcher.clone(),
+                tx.clone(),
+                self.stop.clone(),
+            );
+            tasks.spawn(async move {
+                let arrival = match job.source.segment(p) {
+                    Ok(seg) => match fetcher.fetch(&req, &seg).await {
+                        Ok(f) => Arrival::Fetched(f),
+                        Err(e) => {
+                            if ends_job(&job, &e) {
+                                stop.store(true, Ordering::Relaxed);
+                            }
+                            Arrival::Failed(e)
                         }
-                    };
-                    let _ = tx.send((p, arrival));
-                }
-            })
-            .buffer_unordered(job.concurrency as usize)
-            .collect::<()>()
-            .await;
+                    },
+                    Err(e) => Arrival::Failed(SegmentFailure {
+                        index,
+                        kind: FailKind::Invalid,
+                        retries: 0,
+                        message: format!("job `{}`: segment {index}: {e}", job.name),
+                    }),
+                };
+                drop(permit);
+                let _ = tx.send((p, arrival));
+            });
+        }
+        while tasks.join_next().await.is_some() {}
     }
 
     /// Receives outcomes and feeds complete segments to ffmpeg in index
@@ -477,7 +487,7 @@ impl JobRun<'_> {
                         Slot::Failed
                     };
                     tracing::debug!(job = %job.name, "{}", e.message);
-                    if self.ends_job(&e) && fed.fatal.is_none() {
+                    if ends_job(job, &e) && fed.fatal.is_none() {
                         fed.fatal = Some(e.message.clone());
                         self.stop.store(true, Ordering::Relaxed);
                     }

@@ -22,12 +22,12 @@ const TS_SYNC: u8 = 0x47;
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
 /// What one job asks of the fetcher, the same for all its segments.
-pub struct JobFetch<'a> {
-    pub job: &'a str,
-    pub headers: &'a HeaderMap,
+pub struct JobFetch {
+    pub job: String,
+    pub headers: HeaderMap,
     pub retry: RetryPolicy,
     pub timeout: Timeouts,
-    pub ledger: &'a Ledger,
+    pub ledger: std::sync::Arc<Ledger>,
 }
 
 /// A segment that arrived whole.
@@ -85,11 +85,7 @@ enum Attempt {
 
 impl Fetcher {
     /// Fetches one segment, retrying as the job's policy says.
-    pub async fn fetch(
-        &self,
-        req: &JobFetch<'_>,
-        seg: &Segment,
-    ) -> Result<Fetched, SegmentFailure> {
+    pub async fn fetch(&self, req: &JobFetch, seg: &Segment) -> Result<Fetched, SegmentFailure> {
         let dir = req.ledger.dir();
         let mut attempt = 0u32;
         loop {
@@ -162,7 +158,7 @@ impl Fetcher {
         }
     }
 
-    async fn attempt(&self, req: &JobFetch<'_>, seg: &Segment, dir: &Path) -> Attempt {
+    async fn attempt(&self, req: &JobFetch, seg: &Segment, dir: &Path) -> Attempt {
         match &seg.target {
             Target::Http { url, .. } => {
                 self.attempt_http(req, url.expose(), url.shown(), seg.index, dir)
@@ -174,7 +170,7 @@ impl Fetcher {
 
     async fn attempt_http(
         &self,
-        req: &JobFetch<'_>,
+        req: &JobFetch,
         url: &str,
         shown: &str,
         index: u64,

@@ -1,0 +1,1084 @@
+#!/usr/bin/env python3
+"""snatch against the tools people use today, on loopback.
+
+Called by benches/run.sh (which builds the binaries first); see
+benches/README.md. Standard library only.
+
+Scenarios (ids for --only):
+  a-50ms   set A (300 x 4 s, ~1 MB each) from segment-server, 50 ms latency
+  b-50ms   set B (2,000 x 1 s, ~50 KB each) from segment-server, 50 ms latency
+  a-nginx  set A from nginx, no added latency
+  b-nginx  set B from nginx, no added latency
+  rate     snatch alone, per_host 20 requests/s over set A at 50 ms
+  rss      snatch's peak RSS for 300 and 3,000 segments of ~1 MB
+  cli      `snatch validate` and `snatch plan` of a 5,000-job file
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = ROOT / "target"
+MEDIA = TARGET / "bench-media"
+RESULTS = TARGET / "bench-results.md"
+
+SCENARIOS = ["a-50ms", "b-50ms", "a-nginx", "b-nginx", "rate", "rss", "cli"]
+PEERS = ["curl", "aria2c", "yt-dlp", "ffmpeg-hls"]
+REFERER = "http://127.0.0.1/watch?v=bench"
+CONNECTIONS = 16
+RSS_LIMIT_MIB = 64.0
+TOOL_TIMEOUT_S = 900
+
+
+# --------------------------------------------------------------------------
+# output: everything printed also goes to target/bench-results.md
+
+
+class Out:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.f = open(path, "w", encoding="utf-8", buffering=1)
+
+    def __call__(self, line: str = "") -> None:
+        print(line, flush=True)
+        self.f.write(line + "\n")
+
+
+out: Out
+
+
+def progress(line: str) -> None:
+    out(f"    {line}")
+
+
+# --------------------------------------------------------------------------
+# processes we start: tracked by pid, killed by pid
+
+
+PIDFILE = os.environ.get("BENCH_PIDFILE")
+_started: list[subprocess.Popen] = []
+
+
+def track(p: subprocess.Popen) -> subprocess.Popen:
+    _started.append(p)
+    if PIDFILE:
+        with open(PIDFILE, "a") as f:
+            f.write(f"{p.pid}\n")
+    return p
+
+
+def stop(p: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    if p.poll() is None:
+        try:
+            # Every process we start leads its own session; signal that group
+            # (by its id) so children such as nginx workers go too.
+            os.killpg(p.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
+
+
+def stop_all() -> None:
+    for p in reversed(_started):
+        stop(p)
+
+
+def run_cmd(cmd, cwd=None, timeout=TOOL_TIMEOUT_S, env=None):
+    """Runs cmd in its own session; returns (returncode, stdout, stderr, seconds)."""
+    t0 = time.monotonic()
+    p = track(
+        subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    )
+    try:
+        so, se = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop(p, signal.SIGKILL)
+        return None, "", f"timed out after {timeout} s", time.monotonic() - t0
+    elapsed = time.monotonic() - t0
+    return p.returncode, so.decode(errors="replace"), se.decode(errors="replace"), elapsed
+
+
+def last_line(s: str) -> str:
+    lines = [l.strip() for l in s.strip().splitlines() if l.strip()]
+    return lines[-1][:200] if lines else ""
+
+
+# --------------------------------------------------------------------------
+# media
+
+
+@dataclass
+class MediaSet:
+    key: str
+    count: int
+    seg_s: int
+    v_kbit: int
+    a_kbit: int
+
+    @property
+    def dir(self) -> Path:
+        return MEDIA / f"{self.key}-{self.count}x{self.seg_s}s"
+
+    @property
+    def rel(self) -> str:
+        return self.dir.name
+
+    @property
+    def expected_s(self) -> float:
+        return float(self.count * self.seg_s)
+
+    def describe(self) -> str:
+        sizes = [p.stat().st_size for p in self.dir.glob("*.ts")]
+        mean = sum(sizes) / len(sizes) / 1e3
+        return (
+            f"set {self.key}: {self.count} segments x {self.seg_s} s, "
+            f"mean {mean:.0f} kB, total {sum(sizes) / 1e6:.0f} MB ({self.dir.relative_to(ROOT)})"
+        )
+
+
+def make_set(ms: MediaSet) -> None:
+    stamp = ms.dir / ".complete"
+    params = json.dumps(ms.__dict__, sort_keys=True)
+    if stamp.exists() and stamp.read_text() == params:
+        return
+    if ms.dir.exists():
+        shutil.rmtree(ms.dir)
+    ms.dir.mkdir(parents=True)
+    fps = 10
+    out(f"  generating {ms.dir.relative_to(ROOT)} with ffmpeg (cached for later runs) ...")
+    t0 = time.monotonic()
+    # The content does not matter, sizes and durations do: a small, cheap
+    # picture at a constant bit rate (x264 pads with filler data to hold it),
+    # a keyframe at every segment boundary.
+    cmd = [
+        "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+        "-f", "lavfi", "-i", f"testsrc2=size=320x180:rate={fps}",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+        "-t", str(ms.count * ms.seg_s),
+        "-map", "0:v", "-map", "1:a",
+        "-c:v", "libx264", "-preset", "ultrafast",
+        "-b:v", f"{ms.v_kbit}k", "-minrate", f"{ms.v_kbit}k",
+        "-maxrate", f"{ms.v_kbit}k", "-bufsize", f"{ms.v_kbit}k",
+        "-x264-params", "nal-hrd=cbr:force-cfr=1",
+        "-g", str(fps * ms.seg_s), "-keyint_min", str(fps * ms.seg_s), "-sc_threshold", "0",
+        "-c:a", "aac", "-b:a", f"{ms.a_kbit}k",
+        "-f", "segment", "-segment_time", str(ms.seg_s), "-segment_format", "mpegts",
+        "-segment_start_number", "1",
+        "-segment_list", "index.m3u8", "-segment_list_type", "m3u8",
+        "%06d.ts",
+    ]
+    rc, _, err, _ = run_cmd(cmd, cwd=ms.dir, timeout=3600)
+    if rc != 0:
+        sys.exit(f"ffmpeg could not make {ms.dir}: {last_line(err)}")
+    n = len(list(ms.dir.glob("*.ts")))
+    playlist = (ms.dir / "index.m3u8").read_text()
+    if n != ms.count or playlist.count("#EXTINF") != ms.count or "#EXT-X-ENDLIST" not in playlist:
+        sys.exit(f"{ms.dir}: expected {ms.count} segments and a complete playlist, got {n}")
+    stamp.write_text(params)
+    out(f"  ... done in {time.monotonic() - t0:.0f} s")
+
+
+def make_repeat_tree(src: MediaSet, times: int) -> Path:
+    """A folder of src.count*times symlinks, 000001.ts ..., cycling over src's files."""
+    d = MEDIA / f"{src.rel}-x{times}"
+    total = src.count * times
+    stamp = d / ".complete"
+    if stamp.exists() and stamp.read_text() == str(total):
+        return d
+    if d.exists():
+        shutil.rmtree(d)
+    d.mkdir(parents=True)
+    for i in range(total):
+        os.symlink(f"../{src.rel}/{i % src.count + 1:06d}.ts", d / f"{i + 1:06d}.ts")
+    stamp.write_text(str(total))
+    return d
+
+
+# --------------------------------------------------------------------------
+# servers
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_segment_server(binary: Path, root: Path, latency_ms: int) -> tuple[subprocess.Popen, str]:
+    p = track(
+        subprocess.Popen(
+            [str(binary), "--root", str(root), "--latency-ms", str(latency_ms), "--bind", "127.0.0.1"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            text=True,
+        )
+    )
+    line = p.stdout.readline().strip()
+    m = re.match(r"listening on (http://127\.0\.0\.\d+:\d+)", line)
+    if not m:
+        stop(p)
+        sys.exit(f"segment-server did not start: {line!r}")
+    return p, m.group(1)
+
+
+def start_nginx(root: Path, work: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    prefix = work / "nginx"
+    prefix.mkdir(parents=True, exist_ok=True)
+    for t in ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]:
+        (prefix / t).mkdir(exist_ok=True)
+    conf = prefix / "nginx.conf"
+    conf.write_text(f"""\
+daemon off;
+worker_processes auto;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    types {{ video/mp2t ts; application/vnd.apple.mpegurl m3u8; }}
+    default_type application/octet-stream;
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_timeout 65;
+    keepalive_requests 100000;
+    client_body_temp_path {prefix}/client_body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+    }}
+}}
+""")
+    p = track(
+        subprocess.Popen(
+            ["nginx", "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        if p.poll() is not None:
+            sys.exit(f"nginx exited: {p.stderr.read().decode(errors='replace').strip()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return p, url
+        except OSError:
+            time.sleep(0.05)
+    stop(p)
+    sys.exit("nginx did not start listening")
+
+
+# --------------------------------------------------------------------------
+# checking an output
+
+
+def probe(path: Path, expected_s: float) -> tuple[bool, str]:
+    if not path.is_file():
+        return False, f"no output {path.name}"
+    rc, so, se, _ = run_cmd(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_type",
+         "-of", "json", str(path)],
+        timeout=120,
+    )
+    if rc != 0:
+        return False, f"ffprobe: {last_line(se)}"
+    info = json.loads(so)
+    kinds = {s.get("codec_type") for s in info.get("streams", [])}
+    try:
+        dur = float(info.get("format", {}).get("duration"))
+    except (TypeError, ValueError):
+        return False, "no duration"
+    if not {"video", "audio"} <= kinds:
+        return False, f"streams {sorted(k for k in kinds if k)}, want video+audio"
+    if abs(dur - expected_s) > 0.02 * expected_s:
+        return False, f"duration {dur:.1f} s, expected {expected_s:.0f} s ±2 %"
+    return True, f"{dur:.1f} s"
+
+
+# --------------------------------------------------------------------------
+# the tools
+
+
+@dataclass
+class Ctx:
+    snatch: Path
+    base_url: str  # http://127.0.0.1:PORT
+    media: MediaSet
+    run_dir: Path
+
+    def seg_url(self, i: int) -> str:
+        return f"{self.base_url}/{self.media.rel}/{i:06d}.ts"
+
+    @property
+    def playlist(self) -> str:
+        return f"{self.base_url}/{self.media.rel}/index.m3u8"
+
+
+@dataclass
+class Attempt:
+    ok: bool
+    seconds: float
+    note: str = ""
+    phases: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+
+
+def snatch_job(ctx: Ctx, count: int, rel: str, rps: float | None = None) -> Path:
+    limit = f"{{ concurrency: {CONNECTIONS}" + (f", requests_per_second: {rps:g}" if rps else "") + " }"
+    job = ctx.run_dir / "job.yaml"
+    job.write_text(f"""\
+version: 1
+limits:
+  per_host: {limit}
+jobs:
+  - name: bench
+    url: "{ctx.base_url}/{rel}/{{{{index}}}}.ts"
+    padding: 6
+    range: {{ start: 1, end: {count} }}
+    concurrency: {CONNECTIONS}
+    headers:
+      Referer: "{REFERER}"
+    output: bench.mp4
+    output_dir: out
+""")
+    return job
+
+
+def merge_tail(report: Path, stderr: str) -> float | None:
+    try:
+        job = json.loads(report.read_text())["jobs"][0]
+        for k, scale in (("merge_tail_s", 1.0), ("merge_tail_ms", 1e-3)):
+            if job.get(k) is not None:
+                return float(job[k]) * scale
+    except (OSError, ValueError, KeyError, IndexError):
+        pass
+    clean = re.sub(r"\x1b\[[0-9;]*m", "", stderr)
+    m = re.search(r"merge_tail_(ms|s)=([0-9.]+)", clean)
+    if m:
+        return float(m.group(2)) * (1e-3 if m.group(1) == "ms" else 1.0)
+    return None
+
+
+def run_snatch(ctx: Ctx, rps: float | None = None) -> Attempt:
+    job = snatch_job(ctx, ctx.media.count, ctx.media.rel, rps)
+    report = ctx.run_dir / "report.json"
+    rc, _, se, secs = run_cmd(
+        [str(ctx.snatch), "run", str(job), "-v", "--report", str(report)],
+        cwd=ctx.run_dir, env={**os.environ, "NO_COLOR": "1"},
+    )
+    if rc != 0:
+        return Attempt(False, secs, f"exit {rc}: {last_line(se)}")
+    ok, note = probe(ctx.run_dir / "out" / "bench.mp4", ctx.media.expected_s)
+    extra = {}
+    tail = merge_tail(report, se)
+    if tail is not None:
+        extra["merge_tail_s"] = tail
+    try:
+        extra["internal_s"] = float(json.loads(report.read_text())["elapsed_s"])
+    except (OSError, ValueError, KeyError):
+        pass
+    return Attempt(ok, secs, note, extra=extra)
+
+
+def concat_merge(ctx: Ctx, seg_dir: Path) -> tuple[int | None, str, float]:
+    lst = ctx.run_dir / "list.txt"
+    lst.write_text("".join(f"file '{seg_dir / f'{i:06d}.ts'}'\n" for i in range(1, ctx.media.count + 1)))
+    rc, _, se, secs = run_cmd(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+         "-f", "concat", "-safe", "0", "-i", str(lst), "-c", "copy", "-bsf:a", "aac_adtstoasc",
+         str(ctx.run_dir / "out.mp4")],
+        cwd=ctx.run_dir,
+    )
+    return rc, se, secs
+
+
+def run_curl(ctx: Ctx) -> Attempt:
+    segs = ctx.run_dir / "segs"
+    segs.mkdir()
+    n = ctx.media.count
+    rc, _, se, dl = run_cmd(
+        ["curl", "--parallel", "--parallel-max", str(CONNECTIONS), "-sS", "--fail",
+         "-H", f"Referer: {REFERER}", "-o", f"{segs}/#1.ts",
+         f"{ctx.base_url}/{ctx.media.rel}/[000001-{n:06d}].ts"],
+        cwd=ctx.run_dir,
+    )
+    if rc != 0:
+        return Attempt(False, dl, f"curl exit {rc}: {last_line(se)}")
+    rc, se, mg = concat_merge(ctx, segs)
+    if rc != 0:
+        return Attempt(False, dl + mg, f"ffmpeg concat exit {rc}: {last_line(se)}")
+    ok, note = probe(ctx.run_dir / "out.mp4", ctx.media.expected_s)
+    return Attempt(ok, dl + mg, note, phases={"download": dl, "merge": mg})
+
+
+def run_aria2c(ctx: Ctx) -> Attempt:
+    segs = ctx.run_dir / "segs"
+    segs.mkdir()
+    urls = ctx.run_dir / "urls.txt"
+    urls.write_text("".join(ctx.seg_url(i) + "\n" for i in range(1, ctx.media.count + 1)))
+    rc, so, se, dl = run_cmd(
+        ["aria2c", "-j", str(CONNECTIONS), "-x", "1", "--header", f"Referer: {REFERER}",
+         "-i", str(urls), "-d", str(segs),
+         "--console-log-level=error", "--summary-interval=0", "--download-result=hide",
+         "--show-console-readout=false"],
+        cwd=ctx.run_dir,
+    )
+    if rc != 0:
+        return Attempt(False, dl, f"aria2c exit {rc}: {last_line(se or so)}")
+    rc, se, mg = concat_merge(ctx, segs)
+    if rc != 0:
+        return Attempt(False, dl + mg, f"ffmpeg concat exit {rc}: {last_line(se)}")
+    ok, note = probe(ctx.run_dir / "out.mp4", ctx.media.expected_s)
+    return Attempt(ok, dl + mg, note, phases={"download": dl, "merge": mg})
+
+
+def run_ytdlp(ctx: Ctx) -> Attempt:
+    d = ctx.run_dir / "yt"
+    d.mkdir()
+    rc, so, se, secs = run_cmd(
+        ["yt-dlp", "--ignore-config", "--no-cache-dir", "--no-progress",
+         "--hls-prefer-native", "-N", str(CONNECTIONS),
+         "--add-header", f"Referer:{REFERER}", "-o", "out.mp4", ctx.playlist],
+        cwd=d,
+    )
+    if rc != 0:
+        return Attempt(False, secs, f"yt-dlp exit {rc}: {last_line(se or so)}")
+    left = sorted(p.name for p in d.iterdir())
+    if left != ["out.mp4"]:
+        return Attempt(False, secs, f"left {left}, want exactly out.mp4")
+    ok, note = probe(d / "out.mp4", ctx.media.expected_s)
+    return Attempt(ok, secs, note)
+
+
+def run_ffmpeg_hls(ctx: Ctx) -> Attempt:
+    rc, _, se, secs = run_cmd(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+         "-headers", f"Referer: {REFERER}\r\n", "-i", ctx.playlist,
+         "-c", "copy", "-bsf:a", "aac_adtstoasc", str(ctx.run_dir / "out.mp4")],
+        cwd=ctx.run_dir,
+    )
+    if rc != 0:
+        return Attempt(False, secs, f"ffmpeg exit {rc}: {last_line(se)}")
+    ok, note = probe(ctx.run_dir / "out.mp4", ctx.media.expected_s)
+    return Attempt(ok, secs, note)
+
+
+RUNNERS = {
+    "snatch": run_snatch,
+    "curl": run_curl,
+    "aria2c": run_aria2c,
+    "yt-dlp": run_ytdlp,
+    "ffmpeg-hls": run_ffmpeg_hls,
+}
+
+LABELS = {
+    "snatch": "snatch (16 conns, merges while fetching)",
+    "curl": "curl --parallel 16 + ffmpeg concat",
+    "aria2c": "aria2c -j 16 + ffmpeg concat",
+    "yt-dlp": "yt-dlp -N 16 (native HLS)",
+    "ffmpeg-hls": "ffmpeg -i index.m3u8 (sequential)",
+}
+
+PEER_BINARY = {"curl": "curl", "aria2c": "aria2c", "yt-dlp": "yt-dlp", "ffmpeg-hls": "ffmpeg"}
+
+
+# --------------------------------------------------------------------------
+# measurement bookkeeping
+
+
+def fmt_s(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2f}"
+
+
+@dataclass
+class ToolResult:
+    times: list = field(default_factory=list)
+    failed: str | None = None
+    attempts: list = field(default_factory=list)
+
+    @property
+    def median(self) -> float | None:
+        if self.failed or not self.times:
+            return None
+        return statistics.median(self.times)
+
+
+class Bench:
+    def __init__(self, args, work: Path, snatch: Path, server_bin: Path):
+        self.args = args
+        self.work = work
+        self.snatch = snatch
+        self.server_bin = server_bin
+        self.summary: dict = {}  # scenario -> data used by targets
+        self.run_no = 0
+
+    def fresh_dir(self, label: str) -> Path:
+        self.run_no += 1
+        d = self.work / "runs" / f"{self.run_no:04d}-{label}"
+        d.mkdir(parents=True)
+        return d
+
+    def compare(self, scen: str, title: str, media: MediaSet, base_url: str, tools: list[str],
+                latency_ms: int | None) -> None:
+        out()
+        out(f"## {title}")
+        out()
+        out(f"{media.describe()}; server {base_url}; {CONNECTIONS} connections; "
+            f"Referer sent by every tool; {self.args.rounds} round(s), tool order rotated each round.")
+        if latency_ms:
+            floor = media.count * latency_ms / 1000 / CONNECTIONS
+            out(f"Latency floor: {media.count} x {latency_ms} ms / {CONNECTIONS} = {floor:.2f} s "
+                f"(before any transfer or merge).")
+        out()
+        results = {t: ToolResult() for t in tools}
+        for r in range(self.args.rounds):
+            order = tools[r % len(tools):] + tools[: r % len(tools)]
+            for tool in order:
+                res = results[tool]
+                if res.failed:
+                    continue
+                d = self.fresh_dir(f"{scen}-{tool}")
+                ctx = Ctx(self.snatch, base_url, media, d)
+                try:
+                    a = RUNNERS[tool](ctx)
+                finally:
+                    shutil.rmtree(d, ignore_errors=True)
+                res.attempts.append(a)
+                status = "ok" if a.ok else "FAILED"
+                extra = ""
+                if a.phases:
+                    extra += " (" + ", ".join(f"{k} {v:.2f} s" for k, v in a.phases.items()) + ")"
+                if "merge_tail_s" in a.extra:
+                    extra += f" (merge tail {a.extra['merge_tail_s'] * 1000:.0f} ms"
+                    if "internal_s" in a.extra:
+                        extra += f", report elapsed {a.extra['internal_s']:.2f} s"
+                    extra += ")"
+                progress(f"round {r + 1}/{self.args.rounds} {tool:<10} {a.seconds:7.2f} s {status}: {a.note}{extra}")
+                if a.ok:
+                    res.times.append(a.seconds)
+                else:
+                    res.failed = a.note
+        snatch_med = results["snatch"].median if "snatch" in results else None
+        out()
+        out("| tool | median s | ratio to snatch | runs |")
+        out("| --- | ---: | ---: | --- |")
+        for t in tools:
+            res = results[t]
+            if res.failed:
+                out(f"| {LABELS[t]} | FAILED | — | {res.failed} |")
+                continue
+            med = res.median
+            ratio = "—" if (med is None or not snatch_med) else f"{med / snatch_med:.2f}"
+            runs = ", ".join(f"{x:.2f}" for x in res.times)
+            out(f"| {LABELS[t]} | {fmt_s(med)} | {ratio} | {runs} |")
+        for t in ("curl", "aria2c"):
+            if t in results and not results[t].failed and results[t].attempts:
+                ph = [a.phases for a in results[t].attempts if a.phases]
+                if ph:
+                    dl = statistics.median(p["download"] for p in ph)
+                    mg = statistics.median(p["merge"] for p in ph)
+                    out(f"\n{t}: median download {dl:.2f} s + ffmpeg concat {mg:.2f} s.")
+        sn = results.get("snatch")
+        if sn and sn.attempts:
+            tails = [a.extra["merge_tail_s"] for a in sn.attempts if "merge_tail_s" in a.extra]
+            ints = [a.extra["internal_s"] for a in sn.attempts if "internal_s" in a.extra]
+            bits = []
+            if tails:
+                bits.append(f"median merge tail (last segment landed → merged and verified) "
+                            f"{statistics.median(tails) * 1000:.0f} ms")
+            if ints:
+                bits.append(f"median report elapsed_s {statistics.median(ints):.2f} s")
+            if bits:
+                out("\nsnatch: " + "; ".join(bits) + ".")
+        self.summary[scen] = {"results": results, "media": media, "latency_ms": latency_ms}
+
+    def rate(self, media: MediaSet, base_url: str, rps: float) -> None:
+        out()
+        out(f"## rate — snatch alone, per_host {{concurrency: {CONNECTIONS}, requests_per_second: {rps:g}}}, "
+            f"burst 1, set {media.key} at 50 ms")
+        out()
+        allowed = media.count / rps
+        out(f"{media.describe()}; server {base_url}. The limit allows {media.count} / {rps:g} = {allowed:.2f} s.")
+        out()
+        res = ToolResult()
+        for r in range(self.args.rounds):
+            d = self.fresh_dir("rate-snatch")
+            try:
+                a = run_snatch(Ctx(self.snatch, base_url, media, d), rps=rps)
+            finally:
+                shutil.rmtree(d, ignore_errors=True)
+            res.attempts.append(a)
+            tail = a.extra.get("merge_tail_s")
+            tail_s = f" (merge tail {tail * 1000:.0f} ms)" if tail is not None else ""
+            progress(f"round {r + 1}/{self.args.rounds} snatch {a.seconds:7.2f} s "
+                     f"{'ok' if a.ok else 'FAILED'}: {a.note}{tail_s}")
+            if a.ok:
+                res.times.append(a.seconds)
+            else:
+                res.failed = a.note
+                break
+        out()
+        out("| tool | median s | ratio to allowed | runs |")
+        out("| --- | ---: | ---: | --- |")
+        if res.failed:
+            out(f"| snatch @ {rps:g} req/s | FAILED | — | {res.failed} |")
+        else:
+            out(f"| snatch @ {rps:g} req/s | {fmt_s(res.median)} | {res.median / allowed:.3f} | "
+                + ", ".join(f"{x:.2f}" for x in res.times) + " |")
+        self.summary["rate"] = {"median": res.median, "allowed": allowed}
+
+    def rss(self, small: MediaSet, big_dir: Path, servers: list[tuple[str, str]]) -> None:
+        out()
+        out("## rss — snatch's peak memory")
+        out()
+        big_count = len(list(big_dir.glob("*.ts")))
+        out(f"The {big_count}-segment job fetches set A's files {big_count // small.count} times over "
+            f"(symlinks). `/usr/bin/time -v` gives the peak RSS of snatch's process tree: Linux folds "
+            f"the largest reaped child (the merging ffmpeg, ffprobe) into it. snatch's own peak is read "
+            f"from /proc/PID/status VmHWM, sampled every 20 ms, and so is the peak of its ffmpeg/ffprobe "
+            f"children. The target applies to snatch's own peak.")
+        out()
+        out(f"Each measurement is repeated {self.args.rounds} time(s) (it varies by several MiB from run "
+            f"to run); the table shows the largest, and every run's snatch VmHWM.")
+        out()
+        out("| server | segments | ~MB fetched | snatch s (median) | /usr/bin/time -v max RSS MiB | "
+            "snatch VmHWM MiB (max) | snatch VmHWM per run | children VmHWM MiB |")
+        out("| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
+        rows = {}
+        notes = []
+        for label, base_url in servers:
+            for count, rel in ((small.count, small.rel), (big_count, big_dir.name)):
+                runs = []
+                for r in range(self.args.rounds):
+                    d = self.fresh_dir(f"rss-{count}")
+                    try:
+                        one = self.rss_one(d, base_url, small, count, rel)
+                    finally:
+                        shutil.rmtree(d, ignore_errors=True)
+                    progress(f"{label}, {count} segments, run {r + 1}: "
+                             + (one["error"] if one.get("error") else
+                                f"{one['secs']:.2f} s, time -v {one['time_mib']:.1f} MiB, "
+                                f"snatch {one['own_mib']:.1f} MiB, children {one['child_mib']:.1f} MiB"))
+                    runs.append(one)
+                    if one.get("note"):
+                        notes.append(f"{label}, {count} segments, run {r + 1}: {one['note']}")
+                    if one.get("error"):
+                        break
+                bad = [x for x in runs if x.get("error")]
+                if bad:
+                    r = bad[0]
+                    out(f"| {label} | {count} | — | {fmt_s(r.get('secs'))} | FAILED | — | {r['error']} | — |")
+                else:
+                    r = {
+                        "mb": runs[0]["mb"],
+                        "secs": statistics.median(x["secs"] for x in runs),
+                        "time_mib": max(x["time_mib"] for x in runs),
+                        "own_mib": max(x["own_mib"] for x in runs),
+                        "own_runs": [x["own_mib"] for x in runs],
+                        "child_mib": max(x["child_mib"] for x in runs),
+                    }
+                    out(f"| {label} | {count} | {r['mb']:.0f} | {r['secs']:.2f} | {r['time_mib']:.1f} | "
+                        f"{r['own_mib']:.1f} | {', '.join(f'{x:.1f}' for x in r['own_runs'])} | {r['child_mib']:.1f} |")
+                rows[(label, count)] = r
+        for n in notes:
+            out(f"\n{n}")
+        self.summary["rss"] = rows
+
+    def rss_one(self, d: Path, base_url: str, small: MediaSet, count: int, rel: str) -> dict:
+        ctx = Ctx(self.snatch, base_url, small, d)
+        job = snatch_job(ctx, count, rel)
+        tfile = d / "time.txt"
+        t0 = time.monotonic()
+        p = track(subprocess.Popen(
+            ["/usr/bin/time", "-v", "-o", str(tfile), str(self.snatch), "run", str(job), "-q",
+             "--report", str(d / "report.json")],
+            cwd=d, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True,
+        ))
+        own = {"snatch": 0, "children": 0}
+
+        def kb(pid: int) -> int:
+            try:
+                for line in open(f"/proc/{pid}/status"):
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1])
+            except OSError:
+                pass
+            return 0
+
+        def children(pid: int) -> list[int]:
+            try:
+                kids = []
+                for task in os.listdir(f"/proc/{pid}/task"):
+                    with open(f"/proc/{pid}/task/{task}/children") as f:
+                        kids += [int(x) for x in f.read().split()]
+                return kids
+            except OSError:
+                return []
+
+        def sample():
+            while p.poll() is None:
+                for sp in children(p.pid):  # /usr/bin/time's child: snatch
+                    own["snatch"] = max(own["snatch"], kb(sp))
+                    for cp in children(sp):
+                        own["children"] = max(own["children"], kb(cp))
+                time.sleep(0.02)
+
+        th = threading.Thread(target=sample, daemon=True)
+        th.start()
+        try:
+            _, se = p.communicate(timeout=TOOL_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            stop(p, signal.SIGKILL)
+            return {"error": "timed out", "secs": time.monotonic() - t0}
+        secs = time.monotonic() - t0
+        th.join()
+        txt = tfile.read_text() if tfile.exists() else ""
+        m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", txt)
+        st = re.search(r"Exit status: (\d+)", txt)
+        res = {"secs": secs}
+        if not m:
+            return {**res, "error": "no /usr/bin/time output"}
+        note = ""
+        exit_code = int(st.group(1)) if st else p.returncode
+        if exit_code != 0:
+            note = f"snatch exit {exit_code}: {last_line(se.decode(errors='replace'))} (memory figures still valid)"
+        mb = 0.0
+        try:
+            mb = json.loads((d / "report.json").read_text())["totals"]["bytes"] / 1e6
+        except (OSError, ValueError, KeyError):
+            pass
+        return {**res, "time_mib": int(m.group(1)) / 1024, "own_mib": own["snatch"] / 1024,
+                "child_mib": own["children"] / 1024, "mb": mb, "note": note, "exit": exit_code}
+
+    def cli(self) -> None:
+        out()
+        out("## cli — `snatch validate` and `snatch plan` of 5,000 jobs")
+        out()
+        d = self.work / "cli"
+        d.mkdir(parents=True, exist_ok=True)
+        jobs = d / "jobs5000.yaml"
+        lines = ["version: 1", "defaults:", "  headers:", f"    Referer: \"{REFERER}\"",
+                 "limits:", f"  per_host: {{ concurrency: {CONNECTIONS} }}", "jobs:"]
+        for i in range(1, 5001):
+            lines += [f"  - name: job-{i:05d}",
+                      f"    url: \"http://127.0.0.1:9/v{i:05d}/{{{{index}}}}.ts\"",
+                      "    padding: 6",
+                      "    range: { start: 1, end: 300 }",
+                      f"    output: \"v/{i:05d}.mp4\"",
+                      "    tags: [bench]"]
+        jobs.write_text("\n".join(lines) + "\n")
+        out(f"Job file: 5,000 jobs x 300 segments ({jobs.stat().st_size / 1e6:.1f} MB of YAML); "
+            f"output to /dev/null.")
+        out()
+        res = {}
+        for sub in ("validate", "plan"):
+            rc, _, se, secs = run_cmd([str(self.snatch), sub, str(jobs)], cwd=d, timeout=300)
+            if rc != 0:
+                res[sub] = {"error": f"exit {rc}: {last_line(se)}"}
+                continue
+            if shutil.which("hyperfine"):
+                js = d / f"{sub}.json"
+                rc, _, se, _ = run_cmd(
+                    ["hyperfine", "-N", "--warmup", "1", "--runs", "5", "--export-json", str(js),
+                     f"{self.snatch} {sub} {jobs}"], cwd=d, timeout=600)
+                if rc != 0:
+                    res[sub] = {"error": f"hyperfine exit {rc}: {last_line(se)}"}
+                    continue
+                r = json.loads(js.read_text())["results"][0]
+                res[sub] = {"median": r["median"], "runs": r["times"], "how": "hyperfine, 1 warmup + 5 runs"}
+            else:
+                times = []
+                for _ in range(5):
+                    rc, _, se, secs = run_cmd([str(self.snatch), sub, str(jobs)], cwd=d, timeout=300)
+                    times.append(secs)
+                res[sub] = {"median": statistics.median(times), "runs": times, "how": "median of 5 runs"}
+        out("| command | median s | runs | how |")
+        out("| --- | ---: | --- | --- |")
+        for sub, r in res.items():
+            if "error" in r:
+                out(f"| snatch {sub} | FAILED | {r['error']} | |")
+            else:
+                out(f"| snatch {sub} | {r['median']:.3f} | {', '.join(f'{x:.3f}' for x in r['runs'])} | {r['how']} |")
+        self.summary["cli"] = res
+
+
+# --------------------------------------------------------------------------
+# targets
+
+
+def targets(b: Bench, quick: bool, latency_ms: int) -> None:
+    s = b.summary
+    out()
+    out("## Targets" + (" (quick run: small sets, the verdicts are only a smoke test)" if quick else ""))
+    out()
+    out("| target | measured | met |")
+    out("| --- | --- | --- |")
+
+    def row(name, measured, met):
+        out(f"| {name} | {measured} | {'yes' if met is True else 'NO' if met is False else met} |")
+
+    def fastest_peer(scen):
+        res = s[scen]["results"]
+        peers = [(t, r.median) for t, r in res.items() if t != "snatch" and r.median is not None]
+        return min(peers, key=lambda x: x[1]) if peers else None
+
+    def snatch_med(scen):
+        return s[scen]["results"]["snatch"].median
+
+    for scen, factor, label in (("a-50ms", 0.5, "A"), ("b-50ms", 0.75, "B")):
+        if scen not in s:
+            row(f"set {label} at 50 ms: snatch ≤ {factor} × fastest peer", "not run", "—")
+            continue
+        m, fp = snatch_med(scen), fastest_peer(scen)
+        n = s[scen]["media"].count
+        if m is None:
+            row(f"{n} segments ({label}) at 50 ms: snatch ≤ {factor} × fastest peer", "snatch FAILED", False)
+        elif fp is None:
+            row(f"{n} segments ({label}) at 50 ms: snatch ≤ {factor} × fastest peer", f"snatch {m:.2f} s, no peer finished", "—")
+        else:
+            row(f"{n} segments ({label}) at 50 ms: snatch ≤ {factor} × fastest peer",
+                f"snatch {m:.2f} s vs {fp[0]} {fp[1]:.2f} s = {m / fp[1]:.2f} ×", m <= factor * fp[1])
+        if scen == "b-50ms" and m is not None:
+            floor = n * latency_ms / 1000 / CONNECTIONS
+            row(f"{n} segments ({label}) at 50 ms: snatch ≤ 1.15 × floor ({n} × {latency_ms} ms / {CONNECTIONS} = {floor:.2f} s)",
+                f"{m:.2f} s = {m / floor:.2f} × floor", m <= 1.15 * floor)
+    if "rate" in s:
+        r = s["rate"]
+        if r["median"] is None:
+            row("rate 20/s: ≤ 1.05 × allowed", "snatch FAILED", False)
+        else:
+            row(f"rate 20/s over {round(r['allowed'] * 20)} segments: ≤ 1.05 × {r['allowed']:.2f} s",
+                f"{r['median']:.2f} s = {r['median'] / r['allowed']:.3f} ×", r["median"] <= 1.05 * r["allowed"])
+    else:
+        row("rate 20/s: ≤ 1.05 × allowed", "not run", "—")
+    for scen in ("a-nginx", "b-nginx"):
+        name = f"{scen}, no latency: snatch ≤ 1.1 × ffmpeg reading the playlist"
+        if scen not in s:
+            row(name, "not run", "—")
+            continue
+        m = snatch_med(scen)
+        ff = s[scen]["results"].get("ffmpeg-hls")
+        if m is None:
+            row(name, "snatch FAILED", False)
+        elif ff is None or ff.median is None:
+            row(name, f"snatch {m:.2f} s; ffmpeg {'FAILED' if ff else 'absent'}", "—")
+        else:
+            row(name, f"snatch {m:.2f} s vs ffmpeg {ff.median:.2f} s = {m / ff.median:.2f} ×", m <= 1.1 * ff.median)
+    if "rss" in s:
+        for (label, count), r in s["rss"].items():
+            name = f"peak RSS < {RSS_LIMIT_MIB:.0f} MiB at {count} segments ({label})"
+            if r.get("error"):
+                row(name, r["error"], False)
+            else:
+                row(name, f"snatch max {r['own_mib']:.1f} MiB of {len(r['own_runs'])} run(s) "
+                          f"(time -v, with children: {r['time_mib']:.1f} MiB)",
+                    r["own_mib"] < RSS_LIMIT_MIB)
+    else:
+        row(f"peak RSS < {RSS_LIMIT_MIB:.0f} MiB", "not run", "—")
+    if "cli" in s:
+        for sub, r in s["cli"].items():
+            name = f"`snatch {sub}` of 5,000 jobs < 1 s"
+            if "error" in r:
+                row(name, r["error"], False)
+            else:
+                row(name, f"{r['median']:.3f} s", r["median"] < 1.0)
+    else:
+        row("validate and plan of 5,000 jobs < 1 s", "not run", "—")
+
+
+# --------------------------------------------------------------------------
+
+
+def versions(snatch: Path) -> list[str]:
+    def v(cmd):
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+            return last_line((r.stdout or r.stderr).splitlines()[0] if (r.stdout or r.stderr) else "")
+        except (OSError, subprocess.TimeoutExpired):
+            return "absent"
+    git = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+                         capture_output=True, text=True).stdout.strip() or "?"
+    return [
+        f"snatch: {v([str(snatch), '--version'])} (git {git})",
+        f"curl: {v(['curl', '--version']) if shutil.which('curl') else 'absent'}",
+        f"aria2c: {v(['aria2c', '--version']) if shutil.which('aria2c') else 'absent'}",
+        f"yt-dlp: {v(['yt-dlp', '--version']) if shutil.which('yt-dlp') else 'absent'}",
+        f"ffmpeg: {v(['ffmpeg', '-version'])}",
+        f"nginx: {v(['nginx', '-v']) if shutil.which('nginx') else 'absent'}",
+    ]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="snatch vs curl, aria2c, yt-dlp, ffmpeg on loopback")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds per scenario (default 3)")
+    ap.add_argument("--quick", action="store_true", help="small sets (30 and 200 segments), for a smoke run")
+    ap.add_argument("--only", default="", help="comma-separated scenarios: " + ",".join(SCENARIOS))
+    ap.add_argument("--latency-ms", type=int, default=50, help="segment-server latency (default 50)")
+    ap.add_argument("--keep-work", action="store_true", help="keep target/bench-work/ (job files, nginx.conf)")
+    ap.add_argument("--snatch", default=str(TARGET / "release" / "snatch"))
+    ap.add_argument("--segment-server", default=str(TARGET / "release" / "examples" / "segment-server"))
+    args = ap.parse_args()
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
+    only = [x.strip() for x in args.only.split(",") if x.strip()] or SCENARIOS
+    bad = [x for x in only if x not in SCENARIOS]
+    if bad:
+        ap.error(f"unknown scenario(s) {bad}; choose from {SCENARIOS}")
+
+    global out
+    out = Out(RESULTS)
+
+    for need in ("ffmpeg", "ffprobe"):
+        if not shutil.which(need):
+            sys.exit(f"{need} is required (apt-get install -y ffmpeg)")
+    for b in (args.snatch, args.segment_server):
+        if not os.access(b, os.X_OK):
+            sys.exit(f"{b} is missing: cargo build --release --bin snatch --example segment-server")
+
+    work = TARGET / "bench-work" / f"run-{os.getpid()}"
+    work.mkdir(parents=True)
+
+    def cleanup():
+        stop_all()
+        if not args.keep_work:
+            shutil.rmtree(work, ignore_errors=True)
+            try:
+                (TARGET / "bench-work").rmdir()
+            except OSError:
+                pass
+
+    atexit.register(cleanup)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    # Private copies: other people may rebuild target/release while this runs.
+    bindir = work / "bin"
+    bindir.mkdir()
+    snatch = Path(shutil.copy2(args.snatch, bindir / "snatch"))
+    server_bin = Path(shutil.copy2(args.segment_server, bindir / "segment-server"))
+
+    out(f"# snatch benchmark — {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}")
+    out()
+    out(f"Host: {platform.node()}, {os.cpu_count()} CPUs, load average at start "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; {platform.platform()}")
+    for line in versions(snatch):
+        out(f"- {line}")
+    out(f"- mode: {'quick' if args.quick else 'full'}, rounds {args.rounds}, scenarios {','.join(only)}")
+
+    tools = ["snatch"]
+    for peer in PEERS:
+        if shutil.which(PEER_BINARY[peer]):
+            tools.append(peer)
+        else:
+            out(f"- SKIPPING peer {peer}: `{PEER_BINARY[peer]}` not found on PATH")
+    have_nginx = shutil.which("nginx") is not None
+    if not have_nginx:
+        out("- SKIPPING a-nginx and b-nginx: `nginx` not found (apt-get install -y nginx)")
+    have_time = os.access("/usr/bin/time", os.X_OK)
+    if not have_time and "rss" in only:
+        out("- SKIPPING rss: /usr/bin/time not found (apt-get install -y time)")
+
+    if args.quick:
+        A = MediaSet("A", 30, 4, 1900, 96)
+        B = MediaSet("B", 200, 1, 330, 64)
+    else:
+        A = MediaSet("A", 300, 4, 1900, 96)
+        B = MediaSet("B", 2000, 1, 330, 64)
+
+    out()
+    out("## Media")
+    out()
+    need_a = any(x in only for x in ("a-50ms", "a-nginx", "rate", "rss"))
+    need_b = any(x in only for x in ("b-50ms", "b-nginx"))
+    if need_a:
+        make_set(A)
+        out(f"- {A.describe()}")
+    if need_b:
+        make_set(B)
+        out(f"- {B.describe()}")
+    big = make_repeat_tree(A, 10) if ("rss" in only and have_time) else None
+    if big:
+        out(f"- {A.count * 10} symlinks cycling over set A's files: {big.relative_to(ROOT)}")
+
+    bench = Bench(args, work, snatch, server_bin)
+    server_50 = nginx = None
+    if any(x in only for x in ("a-50ms", "b-50ms", "rate", "rss")):
+        _, server_50 = start_segment_server(server_bin, MEDIA, args.latency_ms)
+    if have_nginx and any(x in only for x in ("a-nginx", "b-nginx", "rss")):
+        _, nginx = start_nginx(MEDIA, work)
+
+    if "a-50ms" in only:
+        bench.compare("a-50ms", f"A@{args.latency_ms}ms — set A from segment-server, {args.latency_ms} ms latency",
+                      A, server_50, tools, args.latency_ms)
+    if "b-50ms" in only:
+        bench.compare("b-50ms", f"B@{args.latency_ms}ms — set B from segment-server, {args.latency_ms} ms latency",
+                      B, server_50, tools, args.latency_ms)
+    if "a-nginx" in only and nginx:
+        bench.compare("a-nginx", "A@nginx — set A from nginx, no added latency", A, nginx, tools, None)
+    if "b-nginx" in only and nginx:
+        bench.compare("b-nginx", "B@nginx — set B from nginx, no added latency", B, nginx, tools, None)
+    if "rate" in only:
+        bench.rate(A, server_50, 20.0)
+    if "rss" in only and have_time:
+        servers = []
+        if nginx:
+            servers.append(("nginx, no latency", nginx))
+        else:
+            p, url = start_segment_server(server_bin, MEDIA, 0)
+            servers.append(("segment-server, no latency", url))
+        if server_50:
+            servers.append((f"segment-server, {args.latency_ms} ms", server_50))
+        bench.rss(A, big, servers)
+    if "cli" in only:
+        bench.cli()
+
+    targets(bench, args.quick, args.latency_ms)
+    out()
+    out(f"Load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}. "
+        f"Written to {RESULTS.relative_to(ROOT)}.")
+
+
+if __name__ == "__main__":
+    main()
