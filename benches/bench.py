@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import fcntl
 import datetime as dt
 import json
 import os
@@ -953,20 +954,35 @@ def versions(snatch: Path) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description="snatch vs curl, aria2c, yt-dlp, ffmpeg on loopback")
-    ap.add_argument("--rounds", type=int, default=3, help="rounds per scenario (default 3)")
-    ap.add_argument("--quick", action="store_true", help="small sets (30 and 200 segments), for a smoke run")
+    ap.add_argument("--rounds", type=int, default=None, help="rounds per scenario (default 3, 1 with --quick)")
+    ap.add_argument("--quick", action="store_true",
+                    help="small sets (30 and 200 segments) and 1 round unless --rounds: a smoke run")
     ap.add_argument("--only", default="", help="comma-separated scenarios: " + ",".join(SCENARIOS))
     ap.add_argument("--latency-ms", type=int, default=50, help="segment-server latency (default 50)")
     ap.add_argument("--keep-work", action="store_true", help="keep target/bench-work/ (job files, nginx.conf)")
     ap.add_argument("--snatch", default=str(TARGET / "release" / "snatch"))
     ap.add_argument("--segment-server", default=str(TARGET / "release" / "examples" / "segment-server"))
     args = ap.parse_args()
+    if args.rounds is None:
+        args.rounds = 1 if args.quick else 3
     if args.rounds < 1:
         ap.error("--rounds must be at least 1")
     only = [x.strip() for x in args.only.split(",") if x.strip()] or SCENARIOS
     bad = [x for x in only if x not in SCENARIOS]
     if bad:
         ap.error(f"unknown scenario(s) {bad}; choose from {SCENARIOS}")
+
+    # One benchmark at a time on this machine: two would skew each other's
+    # timings and write the same results file.
+    TARGET.mkdir(exist_ok=True)
+    # (run.sh takes the lock before building and says so in BENCH_LOCK_HELD.)
+    if os.environ.get("BENCH_LOCK_HELD") != "1":
+        lock = open(TARGET / "bench.lock", "a+")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("another benchmark run holds target/bench.lock; waiting for it to finish ...", flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
 
     global out
     out = Out(RESULTS)

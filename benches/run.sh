@@ -50,6 +50,18 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# One benchmark at a time on this machine (the build included): a second run
+# waits, so two runs never skew each other's timings.
+mkdir -p target
+if command -v flock >/dev/null 2>&1; then
+    exec 9>>target/bench.lock
+    if ! flock -n 9; then
+        echo "another benchmark run holds target/bench.lock; waiting for it to finish ..." >&2
+        flock 9
+    fi
+    export BENCH_LOCK_HELD=1
+fi
+
 if [[ $build == 1 ]]; then
     echo "building: cargo build --release --bin snatch --example segment-server" >&2
     cargo build --release --quiet --bin snatch --example segment-server

@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use serde::Deserialize;
-use tokio::io::AsyncWriteExt;
-use tokio::process::{Child, ChildStdin, Command};
+use tokio::process::Command;
 
 use crate::plan::Container;
 use crate::report::Media;
@@ -77,12 +76,19 @@ pub fn temp_path(output: &Path) -> PathBuf {
     output.with_file_name(format!(".{name}.snatch-part"))
 }
 
-/// A running merge.
+/// A running merge: ffmpeg, and a thread that copies segment files into
+/// its stdin in the order they are handed over (on Linux `std::io::copy`
+/// splices file to pipe, with no copy through snatch's memory).
 pub struct Merge {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stderr: tokio::task::JoinHandle<String>,
+    child: Option<std::process::Child>,
+    feeder: Option<Feeder>,
+    stderr: Option<std::thread::JoinHandle<String>>,
     temp: PathBuf,
+}
+
+struct Feeder {
+    paths: std::sync::mpsc::Sender<PathBuf>,
+    thread: std::thread::JoinHandle<std::io::Result<()>>,
 }
 
 impl Merge {
@@ -92,7 +98,7 @@ impl Merge {
             std::fs::create_dir_all(parent)?;
         }
         let temp = temp_path(output);
-        let mut cmd = Command::new(&tools.ffmpeg);
+        let mut cmd = std::process::Command::new(&tools.ffmpeg);
         cmd.args(["-hide_banner", "-nostats", "-loglevel", "error", "-y"])
             .args(["-f", "mpegts", "-i", "pipe:0"])
             .args(["-map", "0:v?", "-map", "0:a?", "-c", "copy"]);
@@ -105,78 +111,115 @@ impl Merge {
         cmd.arg(&temp)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn()?;
-        let stdin = child.stdin.take();
+        let mut stdin = child.stdin.take().expect("piped");
         let mut err = child.stderr.take().expect("piped");
-        let stderr = tokio::spawn(async move {
+        let stderr = std::thread::spawn(move || {
             let mut s = String::new();
-            let _ = tokio::io::AsyncReadExt::read_to_string(&mut err, &mut s).await;
+            let _ = std::io::Read::read_to_string(&mut err, &mut s);
             s
         });
+        let (paths, queue) = std::sync::mpsc::channel::<PathBuf>();
+        let thread = std::thread::spawn(move || {
+            for path in queue {
+                let mut file = std::fs::File::open(&path)?;
+                std::io::copy(&mut file, &mut stdin)?;
+            }
+            Ok(())
+        });
         Ok(Merge {
-            child,
-            stdin,
-            stderr,
+            child: Some(child),
+            feeder: Some(Feeder { paths, thread }),
+            stderr: Some(stderr),
             temp,
         })
     }
 
-    /// Feeds one complete segment file.
-    pub async fn feed_file(&mut self, path: &Path) -> std::io::Result<()> {
-        let bytes = tokio::fs::read(path).await?;
-        self.feed(&bytes).await
-    }
-
-    /// Feeds bytes of the TS stream.
-    pub async fn feed(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        match self.stdin.as_mut() {
-            Some(s) => s.write_all(bytes).await,
+    /// Queues one complete segment file; it is copied in order. An error
+    /// means ffmpeg stopped reading.
+    pub fn feed_file(&mut self, path: &Path) -> std::io::Result<()> {
+        match &self.feeder {
+            Some(f) => f
+                .paths
+                .send(path.to_path_buf())
+                .map_err(|_| std::io::Error::other("ffmpeg stopped reading")),
             None => Err(std::io::Error::other("the merge input is closed")),
         }
     }
 
     /// Ends the input and waits for ffmpeg. Returns the temporary file.
     pub async fn finish(mut self) -> Result<PathBuf, String> {
-        if let Some(mut s) = self.stdin.take() {
-            let _ = s.shutdown().await;
-        }
+        tokio::task::spawn_blocking(move || self.finish_blocking())
+            .await
+            .map_err(|e| format!("ffmpeg: {e}"))?
+    }
+
+    fn finish_blocking(&mut self) -> Result<PathBuf, String> {
+        let fed = self.close_input();
         let status = self
             .child
+            .take()
+            .expect("running")
             .wait()
-            .await
             .map_err(|e| format!("ffmpeg: {e}"))?;
-        let stderr = self.stderr.await.unwrap_or_default();
-        if status.success() {
-            Ok(self.temp)
-        } else {
-            let _ = tokio::fs::remove_file(&self.temp).await;
-            Err(format!(
-                "ffmpeg failed ({status}): {}",
-                stderr.trim().lines().last().unwrap_or("no message")
-            )
-            .replace('\n', " "))
+        let stderr = self
+            .stderr
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default();
+        let last = stderr
+            .trim()
+            .lines()
+            .last()
+            .unwrap_or("no message")
+            .to_string();
+        match (status.success(), fed) {
+            (true, Ok(())) => Ok(self.temp.clone()),
+            (true, Err(e)) => {
+                let _ = std::fs::remove_file(&self.temp);
+                Err(format!("feeding ffmpeg failed: {e}"))
+            }
+            (false, _) => {
+                let _ = std::fs::remove_file(&self.temp);
+                Err(format!("ffmpeg failed ({status}): {last}"))
+            }
         }
     }
 
-    /// ffmpeg's stderr so far is lost; stops it and removes its file.
-    pub async fn abort(mut self) {
-        drop(self.stdin.take());
-        let _ = self.child.kill().await;
-        let _ = tokio::fs::remove_file(&self.temp).await;
+    /// Closes ffmpeg's input once everything queued is copied.
+    fn close_input(&mut self) -> std::io::Result<()> {
+        match self.feeder.take() {
+            Some(f) => {
+                drop(f.paths);
+                f.thread
+                    .join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("the feeding thread panicked")))
+            }
+            None => Ok(()),
+        }
     }
 
-    /// The stderr of a merge that failed while being fed.
-    pub async fn failure(mut self) -> String {
-        drop(self.stdin.take());
-        let _ = self.child.wait().await;
-        let _ = tokio::fs::remove_file(&self.temp).await;
-        let stderr = self.stderr.await.unwrap_or_default();
-        format!(
-            "ffmpeg stopped reading: {}",
-            stderr.trim().lines().last().unwrap_or("no message")
-        )
+    /// Stops ffmpeg and removes its file (a merge that was dropped
+    /// unfinished does the same).
+    pub async fn abort(mut self) {
+        let _ = tokio::task::spawn_blocking(move || self.kill()).await;
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            // With ffmpeg gone, the feeding thread ends on a broken pipe.
+            let _ = self.close_input();
+            let _ = child.wait();
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+impl Drop for Merge {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 

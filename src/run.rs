@@ -502,7 +502,7 @@ impl JobRun<'_> {
             while next < n && fed.slots[next] != Slot::Pending {
                 if fed.slots[next] == Slot::Ready {
                     let path = fetch::segment_path(ledger.dir(), job.source.index_at(next as u64));
-                    if let Err(e) = merge.feed_file(&path).await {
+                    if let Err(e) = merge.feed_file(&path) {
                         merge_ok = false;
                         fed.fatal = Some(format!(
                             "job `{}`: the merge stopped at segment {}: {e}",

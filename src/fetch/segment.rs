@@ -278,7 +278,7 @@ async fn attempt_file(path: &Path, shown: &str, index: u64, dir: &Path) -> Attem
         Ok(p) => p,
         Err(e) => return e.into_attempt(invalid),
     };
-    let mut buf = vec![0u8; 256 * 1024];
+    let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match src.read(&mut buf).await {
             Ok(0) => break,
@@ -330,7 +330,7 @@ impl Part {
             .await
             .map_err(|e| PartError::Storage(format!("cannot write {}: {e}", path.display())))?;
         Ok(Part {
-            out: BufWriter::with_capacity(256 * 1024, file),
+            out: BufWriter::with_capacity(64 * 1024, file),
             check: Check::new(ts),
             path,
         })
