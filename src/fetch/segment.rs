@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::io::AsyncReadExt;
 
 use super::ledger::{part_path, segment_path, Ledger};
 use super::Fetcher;
@@ -119,12 +119,8 @@ impl Fetcher {
             };
             match outcome {
                 Attempt::Done(size) => {
-                    let from = part_path(dir, seg.index);
-                    let to = segment_path(dir, seg.index);
-                    let stored = tokio::fs::rename(&from, &to)
-                        .await
-                        .and_then(|_| req.ledger.record(seg.index, size));
-                    return match stored {
+                    // The file is in place under its final name.
+                    return match req.ledger.record(seg.index, size) {
                         Ok(()) => Ok(Fetched { size, retries }),
                         Err(e) => Err(fail(FailKind::Storage, format!("cannot store it: {e}"))),
                     };
@@ -224,10 +220,7 @@ impl Fetcher {
             reason: format!("{shown}: {reason}"),
             after: None,
         };
-        let mut part = match Part::create(dir, index, is_ts(url)).await {
-            Ok(p) => p,
-            Err(e) => return e.into_attempt(retry),
-        };
+        let mut part = Part::new(dir, index, is_ts(url));
         let mut resp = resp;
         loop {
             match resp.chunk().await {
@@ -274,10 +267,7 @@ async fn attempt_file(path: &Path, shown: &str, index: u64, dir: &Path) -> Attem
         }
         Err(e) => return invalid(format!("cannot be read: {e}")),
     };
-    let mut part = match Part::create(dir, index, is_ts(&path.to_string_lossy())).await {
-        Ok(p) => p,
-        Err(e) => return e.into_attempt(invalid),
-    };
+    let mut part = Part::new(dir, index, is_ts(&path.to_string_lossy()));
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match src.read(&mut buf).await {
@@ -295,11 +285,19 @@ async fn attempt_file(path: &Path, shown: &str, index: u64, dir: &Path) -> Attem
     }
 }
 
-/// A segment on its way into its `.part` file, checked as it arrives.
+/// Bodies up to this size are kept in memory and stored with one trip to
+/// the blocking pool (create, write, rename); larger ones spill to their
+/// `.part` file in pieces of this size.
+const SPILL: usize = 512 * 1024;
+
+/// A segment on its way into its `.part` file, checked as it arrives, and
+/// renamed to its final name only once whole and checked.
 struct Part {
-    out: BufWriter<tokio::fs::File>,
+    buf: Vec<u8>,
+    file: Option<std::fs::File>,
     check: Check,
     path: std::path::PathBuf,
+    done: std::path::PathBuf,
 }
 
 /// Why a `.part` file could not be completed.
@@ -324,32 +322,68 @@ impl PartError {
 }
 
 impl Part {
-    async fn create(dir: &Path, index: u64, ts: bool) -> Result<Part, PartError> {
-        let path = part_path(dir, index);
-        let file = tokio::fs::File::create(&path)
-            .await
-            .map_err(|e| PartError::Storage(format!("cannot write {}: {e}", path.display())))?;
-        Ok(Part {
-            out: BufWriter::with_capacity(64 * 1024, file),
+    /// Nothing touches the disk until the first spill.
+    fn new(dir: &Path, index: u64, ts: bool) -> Part {
+        Part {
+            buf: Vec::new(),
+            file: None,
             check: Check::new(ts),
-            path,
-        })
+            path: part_path(dir, index),
+            done: segment_path(dir, index),
+        }
     }
 
     async fn write(&mut self, chunk: &[u8]) -> Result<(), PartError> {
         self.check.feed(chunk).map_err(PartError::Invalid)?;
-        self.out.write_all(chunk).await.map_err(|e| self.storage(e))
+        self.buf.extend_from_slice(chunk);
+        if self.buf.len() >= SPILL {
+            self.spill(false).await?;
+        }
+        Ok(())
     }
 
-    /// Flushes and checks the whole; returns the size.
+    /// Writes what is buffered to the `.part` file (creating it), and with
+    /// `rename` moves the file to its final name.
+    async fn spill(&mut self, rename: bool) -> Result<(), PartError> {
+        let buf = std::mem::take(&mut self.buf);
+        let file = self.file.take();
+        let (path, done) = (self.path.clone(), self.done.clone());
+        let stored = tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            let mut file = match file {
+                Some(f) => f,
+                None => std::fs::File::create(&path)?,
+            };
+            file.write_all(&buf)?;
+            if rename {
+                drop(file);
+                std::fs::rename(&path, &done)?;
+                return Ok((None, buf));
+            }
+            Ok::<_, std::io::Error>((Some(file), buf))
+        })
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|r| r);
+        match stored {
+            Ok((file, mut buf)) => {
+                buf.clear();
+                self.file = file;
+                self.buf = buf;
+                Ok(())
+            }
+            Err(e) => Err(PartError::Storage(format!(
+                "cannot write {}: {e}",
+                self.path.display()
+            ))),
+        }
+    }
+
+    /// Checks the whole, stores it under its final name; returns the size.
     async fn finish(mut self) -> Result<u64, PartError> {
-        self.out.flush().await.map_err(|e| self.storage(e))?;
         self.check.finish().map_err(PartError::Invalid)?;
+        self.spill(true).await?;
         Ok(self.check.len)
-    }
-
-    fn storage(&self, e: std::io::Error) -> PartError {
-        PartError::Storage(format!("cannot write {}: {e}", self.path.display()))
     }
 }
 
@@ -486,6 +520,30 @@ mod tests {
             .feed(&bad)
             .unwrap_err()
             .contains("byte 188"));
+    }
+
+    #[tokio::test]
+    async fn a_part_appears_under_its_final_name_only_whole_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut packet = vec![0u8; 188];
+        packet[0] = TS_SYNC;
+        // Three spills' worth and a bit: written in pieces, renamed at the end.
+        let body: Vec<u8> = packet.repeat(SPILL * 3 / 188 + 7);
+        let mut part = Part::new(dir.path(), 9, true);
+        for chunk in body.chunks(10_000) {
+            part.write(chunk).await.ok().unwrap();
+            assert!(!segment_path(dir.path(), 9).exists());
+        }
+        assert!(part_path(dir.path(), 9).exists(), "a large body spills");
+        assert_eq!(part.finish().await.ok(), Some(body.len() as u64));
+        assert_eq!(std::fs::read(segment_path(dir.path(), 9)).unwrap(), body);
+        assert!(!part_path(dir.path(), 9).exists());
+
+        // A body cut mid-packet is refused and never renamed.
+        let mut part = Part::new(dir.path(), 10, true);
+        part.write(&body[..1000]).await.ok().unwrap();
+        assert!(matches!(part.finish().await, Err(PartError::Invalid(_))));
+        assert!(!segment_path(dir.path(), 10).exists());
     }
 
     #[test]
