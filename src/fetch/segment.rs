@@ -525,7 +525,7 @@ mod tests {
     #[tokio::test]
     async fn a_part_appears_under_its_final_name_only_whole_and_checked() {
         let dir = tempfile::tempdir().unwrap();
-        let mut packet = vec![0u8; 188];
+        let mut packet = [0u8; 188];
         packet[0] = TS_SYNC;
         // Three spills' worth and a bit: written in pieces, renamed at the end.
         let body: Vec<u8> = packet.repeat(SPILL * 3 / 188 + 7);
