@@ -30,14 +30,12 @@ fn every_bad_file_is_refused_with_a_located_error() {
             .unwrap()
             .to_string_lossy()
             .replace('\\', "/");
-        let started = std::time::Instant::now();
         let out = snatch(&["validate", &rel]);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{rel}: {err}");
         assert!(!err.contains("panicked"), "{rel} panicked: {err}");
         // A location: file:line:col, or at least the file for whole-file problems.
         assert!(err.contains(&rel), "{rel}: no location in {err}");
-        assert!(started.elapsed().as_secs() < 10, "{rel} took too long");
         insta::assert_snapshot!(err);
     });
 }
