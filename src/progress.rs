@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::report::markdown::human_bytes;
 use crate::report::{JobReport, JobStatus};
 
 /// What `run` tells about its progress.
@@ -46,17 +47,6 @@ struct JobState {
     bytes: u64,
     started: Instant,
     last_line: Instant,
-}
-
-fn human_bytes(b: u64) -> String {
-    let b = b as f64;
-    if b >= 1024.0 * 1024.0 * 1024.0 {
-        format!("{:.1} GiB", b / (1024.0 * 1024.0 * 1024.0))
-    } else if b >= 1024.0 * 1024.0 {
-        format!("{:.1} MiB", b / (1024.0 * 1024.0))
-    } else {
-        format!("{:.1} KiB", b / 1024.0)
-    }
 }
 
 /// `12.3 MiB · 4.1 MiB/s`

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -130,19 +129,6 @@ fn fingerprint(job: &JobPlan) -> String {
     )
 }
 
-fn header_map(job: &JobPlan) -> Result<HeaderMap, String> {
-    let mut map = HeaderMap::new();
-    for (name, value) in &job.headers {
-        let n =
-            HeaderName::from_bytes(name.as_bytes()).map_err(|e| format!("header {name}: {e}"))?;
-        let mut v = HeaderValue::from_str(value.expose())
-            .map_err(|_| format!("header {name} is not valid"))?;
-        v.set_sensitive(value.is_secret());
-        map.insert(n, v);
-    }
-    Ok(map)
-}
-
 /// Runs one job: fetches what is missing, feeds the merge in index order as
 /// segments complete, verifies the result and puts it in place.
 pub async fn run_job(
@@ -197,8 +183,15 @@ pub async fn run_job(
             return failed(report, msg);
         }
     };
-    let headers = match header_map(job) {
-        Ok(h) => h,
+    let ledger = Arc::new(ledger);
+    let req = match JobFetch::new(
+        &job.name,
+        &job.headers,
+        job.retry,
+        job.timeout,
+        ledger.clone(),
+    ) {
+        Ok(r) => Arc::new(r),
         Err(e) => return failed(report, format!("job `{}`: {e}", job.name)),
     };
     let mut merge = match Merge::start(tools, &job.output, job.container) {
@@ -219,14 +212,6 @@ pub async fn run_job(
         job,
         stop: Arc::new(AtomicBool::new(false)),
     };
-    let ledger = Arc::new(ledger);
-    let req = Arc::new(JobFetch {
-        job: job.name.clone(),
-        headers,
-        retry: job.retry,
-        timeout: job.timeout,
-        ledger: ledger.clone(),
-    });
     let (tx, rx) = mpsc::unbounded_channel();
     let work = async {
         tokio::join!(

@@ -82,6 +82,31 @@ impl SegmentSource {
         }
     }
 
+    /// `range`, `count` or `duration`: where the segment list came from.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SegmentSource::Numbered(n) => match n.indices {
+                IndexSource::Range { .. } => "range",
+                IndexSource::Count { .. } => "count",
+                IndexSource::Duration { .. } => "duration",
+            },
+        }
+    }
+
+    /// The kind in words, with the duration math where there is some.
+    pub fn describe(&self) -> String {
+        match self {
+            SegmentSource::Numbered(n) => match n.indices {
+                IndexSource::Duration {
+                    length_s,
+                    segment_s,
+                    ..
+                } => format!("duration {length_s}s ÷ {segment_s}s"),
+                _ => self.kind().to_string(),
+            },
+        }
+    }
+
     pub fn expected_duration(&self) -> Option<f64> {
         match self {
             SegmentSource::Numbered(n) => n.indices.expected_duration(),

@@ -92,6 +92,10 @@ impl Ledger {
                 // rename and the ledger line leaves it unlisted but whole.
                 for entry in fs::read_dir(dir)?.flatten() {
                     let path = entry.path();
+                    if path.extension().is_some_and(|e| e == "part") {
+                        let _ = fs::remove_file(&path);
+                        continue;
+                    }
                     let Some(index) = segment_index(&path) else {
                         continue;
                     };
@@ -110,12 +114,6 @@ impl Ledger {
         }
         if fresh {
             clear_dir(dir)?;
-        } else {
-            for entry in fs::read_dir(dir)?.flatten() {
-                if entry.path().extension().is_some_and(|e| e == "part") {
-                    let _ = fs::remove_file(entry.path());
-                }
-            }
         }
         let cut_short = !fresh && existing.is_some_and(|t| !t.is_empty() && !t.ends_with('\n'));
         let mut file = OpenOptions::new().create(true).append(true).open(&path)?;

@@ -77,27 +77,24 @@ impl Limiter {
     /// the host, the host's pause over, and a token from each rate. Every
     /// attempt goes through here, retries included.
     pub async fn acquire(&self, host: Option<&str>) -> Slot {
-        let Some(name) = host else {
-            // Local files: only the run's concurrency applies.
-            let global = self
-                .global_slots
-                .clone()
-                .acquire_owned()
-                .await
-                .expect("open");
-            return Slot {
-                _global: global,
-                _host: None,
-            };
+        // Local files (no host): only the run's concurrency applies.
+        let h = host.map(|name| (name, self.host(name)));
+        let host_slot = match &h {
+            Some((_, h)) => Some(h.slots.clone().acquire_owned().await.expect("open")),
+            None => None,
         };
-        let h = self.host(name);
-        let host_slot = h.slots.clone().acquire_owned().await.expect("open");
         let global = self
             .global_slots
             .clone()
             .acquire_owned()
             .await
             .expect("open");
+        let Some((name, h)) = h else {
+            return Slot {
+                _global: global,
+                _host: None,
+            };
+        };
         loop {
             Self::wait_pause(&h).await;
             if let Some(r) = &h.rate {
@@ -116,7 +113,7 @@ impl Limiter {
         }
         Slot {
             _global: global,
-            _host: Some(host_slot),
+            _host: host_slot,
         }
     }
 

@@ -7,7 +7,7 @@ mod limits;
 mod segment;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 pub use ledger::{part_path, read_done, segment_path, write_done, Done, Ledger};
@@ -48,11 +48,4 @@ impl Fetcher {
             })
             .clone()
     }
-
-    pub fn limiter(&self) -> &Limiter {
-        &self.limiter
-    }
 }
-
-/// Shared handle.
-pub type SharedFetcher = Arc<Fetcher>;

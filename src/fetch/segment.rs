@@ -6,12 +6,13 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
 use tokio::io::AsyncReadExt;
 
 use super::ledger::{part_path, segment_path, Ledger};
 use super::Fetcher;
+use crate::manifest::env::Secret;
 use crate::manifest::{RetryPolicy, Timeouts};
 use crate::source::{Segment, Target};
 
@@ -28,6 +29,35 @@ pub struct JobFetch {
     pub retry: RetryPolicy,
     pub timeout: Timeouts,
     pub ledger: std::sync::Arc<Ledger>,
+}
+
+impl JobFetch {
+    /// The job's request settings; header values are checked here, and
+    /// those from the environment are marked sensitive.
+    pub fn new(
+        job: &str,
+        headers: &[(String, Secret)],
+        retry: RetryPolicy,
+        timeout: Timeouts,
+        ledger: std::sync::Arc<Ledger>,
+    ) -> Result<JobFetch, String> {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            let n = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| format!("header {name}: {e}"))?;
+            let mut v = HeaderValue::from_str(value.expose())
+                .map_err(|_| format!("header {name} is not valid"))?;
+            v.set_sensitive(value.is_secret());
+            map.insert(n, v);
+        }
+        Ok(JobFetch {
+            job: job.to_string(),
+            headers: map,
+            retry,
+            timeout,
+            ledger,
+        })
+    }
 }
 
 /// A segment that arrived whole.

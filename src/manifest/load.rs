@@ -83,7 +83,6 @@ pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Vec<Problem>> {
 /// Reads and parses one job file. Structure errors (unknown keys, wrong
 /// types, YAML syntax) come back located; serde stops at the first one.
 pub fn load_file(path: &Path) -> Result<LoadedFile, Problem> {
-    let shown = display_path(path);
     let bytes = read_capped(path).map_err(Problem::bare)?;
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
@@ -117,7 +116,7 @@ pub fn load_file(path: &Path) -> Result<LoadedFile, Problem> {
     };
     match serde_saphyr::from_str_with_options::<JobFile>(&source.text, options) {
         Ok(doc) => Ok(LoadedFile { source, dir, doc }),
-        Err(e) => Err(yaml_problem(&source, &e, &shown)),
+        Err(e) => Err(yaml_problem(&source, &e)),
     }
 }
 
@@ -149,7 +148,7 @@ fn too_big(shown: &str, len: u64) -> String {
 
 /// Turns a serde-saphyr error into a located problem with a message for a
 /// person, not a developer.
-fn yaml_problem(source: &Arc<SourceFile>, e: &serde_saphyr::Error, _shown: &str) -> Problem {
+fn yaml_problem(source: &Arc<SourceFile>, e: &serde_saphyr::Error) -> Problem {
     let raw = e.render_with_formatter(&serde_saphyr::UserMessageFormatter);
     // serde-saphyr appends " at line L column C"; the location is shown on
     // its own, so keep only the sentence.

@@ -15,9 +15,7 @@ use serde::Serialize;
 
 use crate::diag::Problem;
 use crate::manifest::env::{self, EnvPolicy, Secret};
-use crate::manifest::{
-    IndexSource, JobSpec, Limit, Manifest, OnMissing, RetryPolicy, RunLimits, Timeouts,
-};
+use crate::manifest::{JobSpec, Limit, Manifest, OnMissing, RetryPolicy, RunLimits, Timeouts};
 use crate::source::{Numbered, SegmentSource};
 use crate::template::Templates;
 
@@ -106,8 +104,6 @@ pub struct JobPlan {
     /// `Some` when the job is not run.
     pub skipped: Option<SkipReason>,
     pub source: SegmentSource,
-    /// `range`, `count` or `duration`.
-    pub source_kind: &'static str,
     pub first_index: u64,
     pub last_index: u64,
     pub first_url: String,
@@ -368,11 +364,6 @@ fn plan_job(
     Ok(JobPlan {
         name: spec.name.clone(),
         skipped,
-        source_kind: match spec.source {
-            IndexSource::Range { .. } => "range",
-            IndexSource::Count { .. } => "count",
-            IndexSource::Duration { .. } => "duration",
-        },
         first_index: first.index,
         last_index: last.index,
         first_url: first.target.shown().to_string(),

@@ -19,16 +19,7 @@ fn limit_text(l: &Limit) -> String {
 
 fn source_text(j: &JobPlan) -> String {
     let n = j.source.len();
-    let what = match &j.source {
-        crate::source::SegmentSource::Numbered(num) => match num.indices {
-            crate::manifest::IndexSource::Duration {
-                length_s,
-                segment_s,
-                ..
-            } => format!("duration {length_s}s ÷ {segment_s}s"),
-            _ => j.source_kind.to_string(),
-        },
-    };
+    let what = j.source.describe();
     format!(
         "{what}: {n} segment{}, indices {}–{}",
         if n == 1 { "" } else { "s" },
@@ -118,7 +109,7 @@ pub fn render_json(plan: &Plan) -> serde_json::Value {
                 "name": j.name,
                 "status": if j.skipped.is_some() { "skipped" } else { "planned" },
                 "skip_reason": j.skipped,
-                "source": j.source_kind,
+                "source": j.source.kind(),
                 "segments": j.source.len(),
                 "first_index": j.first_index,
                 "last_index": j.last_index,
