@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod diag;
+mod failpoint;
 pub mod fetch;
 pub mod manifest;
 pub mod merge;

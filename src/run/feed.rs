@@ -1,0 +1,328 @@
+//! One job's segments: fetched `concurrency` at a time, each its own task,
+//! and fed to the merge in index order as soon as each and all before it
+//! are resolved. ffmpeg starts when the first segment is ready to feed.
+//! A segment task that panics is a failure of its position, never a
+//! position left pending.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::failpoint;
+use crate::fetch::{self, FailKind, Fetcher, JobFetch, Ledger, SegmentFailure};
+use crate::manifest::OnMissing;
+use crate::merge::{Merge, Tools};
+use crate::plan::JobPlan;
+use crate::progress::Progress;
+
+/// What became of one position of the segment list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Slot {
+    Pending,
+    Ready,
+    NotFound,
+    Failed,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Tally {
+    pub fetched: u64,
+    pub reused: u64,
+    pub bytes: u64,
+    pub retries: u64,
+}
+
+/// What fetching and feeding a job came to.
+pub(super) struct Fed {
+    pub slots: Vec<Slot>,
+    pub tally: Tally,
+    /// A failure that ends the job at once.
+    pub fatal: Option<String>,
+    pub first_failure: Option<SegmentFailure>,
+    pub last_landed: Option<Instant>,
+    /// The running merge, once a segment was ready to feed.
+    pub merge: Option<Merge>,
+    /// The run was cancelled before every position resolved.
+    pub interrupted: bool,
+}
+
+/// What arrives from the fetching side for one position.
+enum Arrival {
+    Reused,
+    Fetched(fetch::Fetched),
+    Failed(SegmentFailure),
+    /// The position's task panicked: the job cannot be trusted to be whole.
+    Panicked(String),
+}
+
+/// The state of a job's run, shared by its fetching and its feeding.
+pub(super) struct JobRun<'a> {
+    pub job: &'a JobPlan,
+    pub tools: &'a Tools,
+    pub cancel: &'a CancellationToken,
+    /// Set when the job cannot succeed: no new request starts.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// Whether a failed segment ends its job at once. With duration math a
+/// 404 may be a trailing miss, decided at the end; with `on_missing: skip`
+/// nothing does.
+pub(super) fn ends_job(job: &JobPlan, e: &SegmentFailure) -> bool {
+    let maybe_trailing = e.kind == FailKind::NotFound && job.source.trailing_misses_expected();
+    !maybe_trailing && job.on_missing == OnMissing::Fail
+}
+
+impl JobRun<'_> {
+    /// Fetches what is missing and feeds the merge; returns when every
+    /// position resolved, the job was stopped, or the run was cancelled.
+    pub async fn fetch_and_feed(
+        &self,
+        fetcher: &Arc<Fetcher>,
+        req: Arc<JobFetch>,
+        ledger: &Ledger,
+        progress: &dyn Progress,
+    ) -> Fed {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::join!(
+            self.fetch_all(fetcher, req, tx),
+            self.feed(ledger, rx, progress)
+        )
+        .1
+    }
+
+    /// Fetches every position not already complete, in ascending order of
+    /// start, and sends each outcome. The tasks end with this future (a
+    /// dropped JoinSet aborts them).
+    async fn fetch_all(
+        &self,
+        fetcher: &Arc<Fetcher>,
+        req: Arc<JobFetch>,
+        tx: mpsc::UnboundedSender<(u64, Arrival)>,
+    ) {
+        let job = Arc::new(self.job.clone());
+        let slots = Arc::new(Semaphore::new(job.concurrency as usize));
+        let mut tasks = JoinSet::new();
+        let mut positions = HashMap::new();
+        for p in 0..job.source.len() {
+            if req.ledger.complete.contains_key(&job.source.index_at(p)) {
+                let _ = tx.send((p, Arrival::Reused));
+                continue;
+            }
+            let permit = tokio::select! {
+                permit = slots.clone().acquire_owned() => permit.expect("never closed"),
+                _ = self.cancel.cancelled() => return,
+            };
+            if self.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            while let Some(joined) = tasks.try_join_next_with_id() {
+                report_panic(joined, &mut positions, &tx);
+            }
+            let (job, req, fetcher, tx2, stop) = (
+                job.clone(),
+                req.clone(),
+                fetcher.clone(),
+                tx.clone(),
+                self.stop.clone(),
+            );
+            let task = tasks.spawn(async move {
+                let arrival = fetch_one(&job, &fetcher, &req, p, &stop).await;
+                drop(permit);
+                let _ = tx2.send((p, arrival));
+            });
+            positions.insert(task.id(), p);
+        }
+        loop {
+            let joined = tokio::select! {
+                joined = tasks.join_next_with_id() => joined,
+                _ = self.cancel.cancelled() => return,
+            };
+            let Some(joined) = joined else { break };
+            report_panic(joined, &mut positions, &tx);
+        }
+    }
+
+    /// Receives outcomes and feeds complete segments to ffmpeg in index
+    /// order, as soon as each and all before it are resolved.
+    async fn feed(
+        &self,
+        ledger: &Ledger,
+        mut rx: mpsc::UnboundedReceiver<(u64, Arrival)>,
+        progress: &dyn Progress,
+    ) -> Fed {
+        let n = self.job.source.len() as usize;
+        let mut fed = Fed {
+            slots: vec![Slot::Pending; n],
+            tally: Tally::default(),
+            fatal: None,
+            first_failure: None,
+            last_landed: None,
+            merge: None,
+            interrupted: false,
+        };
+        let mut next = 0usize;
+        loop {
+            let arrived = tokio::select! {
+                arrived = rx.recv() => arrived,
+                _ = self.cancel.cancelled() => {
+                    fed.interrupted = true;
+                    None
+                }
+            };
+            let Some((p, arrival)) = arrived else { break };
+            fed.last_landed = Some(Instant::now());
+            self.record(&mut fed, p as usize, arrival, progress);
+            if fed.fatal.is_none() {
+                next = self.feed_ready(&mut fed, next, ledger).await;
+            }
+        }
+        fed
+    }
+
+    /// Counts one outcome; a failure that ends the job stops new requests.
+    fn record(&self, fed: &mut Fed, p: usize, arrival: Arrival, progress: &dyn Progress) {
+        let job = self.job;
+        match arrival {
+            Arrival::Reused => {
+                fed.tally.reused += 1;
+                fed.slots[p] = Slot::Ready;
+            }
+            Arrival::Fetched(f) => {
+                fed.tally.fetched += 1;
+                fed.tally.bytes += f.size;
+                fed.tally.retries += f.retries as u64;
+                fed.slots[p] = Slot::Ready;
+                progress.segment_done(&job.name, f.size);
+            }
+            Arrival::Failed(e) => {
+                fed.tally.retries += e.retries as u64;
+                fed.slots[p] = match e.kind {
+                    FailKind::NotFound => Slot::NotFound,
+                    _ => Slot::Failed,
+                };
+                tracing::debug!(job = %job.name, "{}", e.message);
+                if ends_job(job, &e) {
+                    self.fail(fed, e.message.clone());
+                }
+                fed.first_failure.get_or_insert(e);
+            }
+            Arrival::Panicked(text) => {
+                fed.slots[p] = Slot::Failed;
+                let index = job.source.index_at(p as u64);
+                self.fail(
+                    fed,
+                    format!(
+                        "job `{}`: segment {index}: snatch failed internally ({text}); \
+                         saved segments are kept and a rerun resumes",
+                        job.name
+                    ),
+                );
+            }
+        }
+    }
+
+    fn fail(&self, fed: &mut Fed, message: String) {
+        fed.fatal.get_or_insert(message);
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Feeds every resolved position from `next` on; returns the first
+    /// position not yet resolved. Starts ffmpeg for the first ready one.
+    async fn feed_ready(&self, fed: &mut Fed, mut next: usize, ledger: &Ledger) -> usize {
+        let job = self.job;
+        while next < fed.slots.len() && fed.slots[next] != Slot::Pending {
+            if fed.slots[next] == Slot::Ready {
+                let index = job.source.index_at(next as u64);
+                if let Err(e) = self.feed_one(fed, ledger, index).await {
+                    self.fail(fed, e);
+                    break;
+                }
+            }
+            next += 1;
+        }
+        next
+    }
+
+    async fn feed_one(&self, fed: &mut Fed, ledger: &Ledger, index: u64) -> Result<(), String> {
+        let job = self.job;
+        if fed.merge.is_none() {
+            let (tools, output, container) = (self.tools.clone(), job.output.clone(), job.container);
+            let started =
+                tokio::task::spawn_blocking(move || Merge::start(&tools, &output, container))
+                    .await
+                    .map_err(std::io::Error::other)
+                    .and_then(|r| r);
+            fed.merge = Some(started.map_err(|e| {
+                format!(
+                    "job `{}`: cannot start ffmpeg ({}): {e}",
+                    job.name,
+                    self.tools.ffmpeg.display()
+                )
+            })?);
+        }
+        let merge = fed.merge.as_mut().expect("started above");
+        merge
+            .feed_file(&fetch::segment_path(ledger.dir(), index))
+            .map_err(|e| {
+                format!(
+                    "job `{}`: the merge stopped at segment {index}: {e}",
+                    job.name
+                )
+            })
+    }
+}
+
+/// Fetches the segment at position `p`.
+async fn fetch_one(
+    job: &JobPlan,
+    fetcher: &Fetcher,
+    req: &JobFetch,
+    p: u64,
+    stop: &AtomicBool,
+) -> Arrival {
+    let index = job.source.index_at(p);
+    if failpoint::hit("segment-panic", &index.to_string()) {
+        panic!("failpoint segment-panic:{index}");
+    }
+    match job.source.segment(p) {
+        Ok(seg) => match fetcher.fetch(req, &seg).await {
+            Ok(f) => Arrival::Fetched(f),
+            Err(e) => {
+                if ends_job(job, &e) {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                Arrival::Failed(e)
+            }
+        },
+        Err(e) => Arrival::Failed(SegmentFailure {
+            index,
+            kind: FailKind::Invalid,
+            retries: 0,
+            message: format!("job `{}`: segment {index}: {e}", job.name),
+        }),
+    }
+}
+
+/// Turns a segment task that ended without sending (a panic) into an
+/// outcome of its position.
+fn report_panic(
+    joined: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
+    positions: &mut HashMap<tokio::task::Id, u64>,
+    tx: &mpsc::UnboundedSender<(u64, Arrival)>,
+) {
+    match joined {
+        Ok((id, ())) => {
+            positions.remove(&id);
+        }
+        Err(e) => {
+            if let Some(p) = positions.remove(&e.id()) {
+                let _ = tx.send((p, Arrival::Panicked(super::join_error_text(e))));
+            }
+        }
+    }
+}

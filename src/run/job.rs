@@ -1,0 +1,337 @@
+//! One job end to end, in named steps: [`prepare`] (is it up to date? the
+//! ledger, the request settings), fetch and feed ([`super::feed`]),
+//! [`classify`] (which positions are missing, whether the job can succeed),
+//! and [`finish`] (close the merge, probe, verify, put the output in place,
+//! mark the job done). File work runs on the blocking pool.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+
+use super::feed::{Fed, JobRun, Slot};
+use super::RunOptions;
+use crate::diag::display_path;
+use crate::failpoint;
+use crate::fetch::{self, Fetcher, JobFetch, Ledger, SegmentFailure};
+use crate::manifest::OnMissing;
+use crate::merge::{self, Tools};
+use crate::plan::JobPlan;
+use crate::progress::Progress;
+use crate::report::{JobReport, JobStatus, Media};
+
+/// Runs one job: fetches what is missing, feeds the merge in index order as
+/// segments complete, verifies the result and puts it in place.
+pub async fn run_job(
+    job: &JobPlan,
+    fetcher: &Arc<Fetcher>,
+    tools: &Tools,
+    opts: RunOptions,
+    progress: &dyn Progress,
+    cancel: &CancellationToken,
+) -> JobReport {
+    if failpoint::hit("job-panic", &job.name) {
+        panic!("failpoint job-panic:{}", job.name);
+    }
+    let started = Instant::now();
+    let mut report = super::begun(job);
+    let fp = fingerprint(job);
+    let result = match prepare(job, &fp, opts).await {
+        Ok(Prepared::UpToDate(done)) => {
+            report.status = JobStatus::UpToDate;
+            report.media = Some(Media {
+                duration_s: done.duration_s,
+                streams: done.streams,
+            });
+            Ok(())
+        }
+        Ok(Prepared::Ready { ledger, req }) => {
+            let steps = Steps {
+                job,
+                tools,
+                opts,
+                fp,
+            };
+            steps
+                .run(fetcher, ledger, req, progress, cancel, &mut report)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        report.status = JobStatus::Failed;
+        report.error = Some(e);
+    }
+    report.elapsed_s = started.elapsed().as_secs_f64();
+    report
+}
+
+/// What a job's saved state says before any request.
+enum Prepared {
+    /// The output is complete from an earlier run.
+    UpToDate(fetch::Done),
+    Ready {
+        ledger: Arc<Ledger>,
+        req: Arc<JobFetch>,
+    },
+}
+
+/// What identifies a job's output: a change re-merges it.
+fn fingerprint(job: &JobPlan) -> String {
+    format!(
+        "{}|{}|{}|{:?}",
+        job.first_url,
+        job.last_url,
+        job.source.len(),
+        job.container
+    )
+}
+
+/// Reads the job's saved state and opens its ledger.
+async fn prepare(job: &JobPlan, fp: &str, opts: RunOptions) -> Result<Prepared, String> {
+    let (dir, output, fp_owned, force) = (
+        job.state_dir.clone(),
+        job.output.clone(),
+        fp.to_string(),
+        opts.force,
+    );
+    let opened = tokio::task::spawn_blocking(move || {
+        if !force {
+            if let Some(done) = fetch::read_done(&dir, &fp_owned, &output) {
+                return Ok(Err(done));
+            }
+        }
+        if let Some(parent) = output.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", display_path(parent)))?;
+        }
+        Ledger::open(&dir, &fp_owned, force)
+            .map(Ok)
+            .map_err(|e| format!("cannot use {}: {e}", display_path(&dir)))
+    })
+    .await
+    .map_err(|e| format!("job `{}`: {e}", job.name))?
+    .map_err(|e| format!("job `{}`: {e}", job.name))?;
+    let ledger = match opened {
+        Err(done) => return Ok(Prepared::UpToDate(done)),
+        Ok(ledger) => Arc::new(ledger),
+    };
+    let req = JobFetch::new(
+        &job.name,
+        &job.headers,
+        job.retry,
+        job.timeout,
+        ledger.clone(),
+    )
+    .map_err(|e| format!("job `{}`: {e}", job.name))?;
+    Ok(Prepared::Ready {
+        ledger,
+        req: Arc::new(req),
+    })
+}
+
+/// The steps after `prepare`, sharing what they need.
+struct Steps<'a> {
+    job: &'a JobPlan,
+    tools: &'a Tools,
+    opts: RunOptions,
+    fp: String,
+}
+
+impl Steps<'_> {
+    async fn run(
+        &self,
+        fetcher: &Arc<Fetcher>,
+        ledger: Arc<Ledger>,
+        req: Arc<JobFetch>,
+        progress: &dyn Progress,
+        cancel: &CancellationToken,
+        report: &mut JobReport,
+    ) -> Result<(), String> {
+        let job = self.job;
+        let total = job.source.len();
+        let reused = (0..total)
+            .filter(|&p| ledger.complete.contains_key(&job.source.index_at(p)))
+            .count() as u64;
+        progress.job_started(&job.name, total, reused);
+        let run = JobRun {
+            job,
+            tools: self.tools,
+            cancel,
+            stop: Arc::new(AtomicBool::new(false)),
+        };
+        let mut fed = run
+            .fetch_and_feed(fetcher, req, &ledger, progress)
+            .await;
+        let _ = ledger.sync();
+        report.segments.fetched = fed.tally.fetched;
+        report.segments.reused = fed.tally.reused;
+        report.bytes = fed.tally.bytes;
+        report.retries = fed.tally.retries;
+        let merge = fed.merge.take();
+        if fed.interrupted {
+            abort(merge).await;
+            return Err(format!(
+                "job `{}`: interrupted; a rerun resumes where it stopped",
+                job.name
+            ));
+        }
+        let verdict = classify(job, &fed);
+        report.segments.missing = verdict.missing.clone();
+        report.segments.trailing_missing = verdict.trailing;
+        if let Some(e) = verdict.error {
+            abort(merge).await;
+            return Err(e);
+        }
+        let merge = merge.ok_or_else(|| format!("job `{}`: nothing was merged", job.name))?;
+        drop(ledger);
+        self.finish(merge, &fed, &verdict, report).await
+    }
+
+    /// Closes the merge, probes and verifies the file, puts it in place and
+    /// marks the job done.
+    async fn finish(
+        &self,
+        merge: merge::Merge,
+        fed: &Fed,
+        verdict: &Verdict,
+        report: &mut JobReport,
+    ) -> Result<(), String> {
+        let job = self.job;
+        let named = |e: String| format!("job `{}`: {e}", job.name);
+        let temp = merge.finish().await.map_err(named)?;
+        let media = match merge::probe(self.tools, &temp).await {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&temp).await;
+                return Err(named(e));
+            }
+        };
+        let expected = verdict
+            .missing
+            .is_empty()
+            .then(|| job.source.expected_duration())
+            .flatten();
+        if let Err(e) = merge::verify(&media, expected) {
+            let _ = tokio::fs::remove_file(&temp).await;
+            report.media = Some(media);
+            return Err(named(e));
+        }
+        if let Err(e) = tokio::fs::rename(&temp, &job.output).await {
+            let _ = tokio::fs::remove_file(&temp).await;
+            return Err(named(format!(
+                "cannot move the merged file into place: {e}"
+            )));
+        }
+        self.mark_done(&media).await;
+        let tail = fed.last_landed.map(|t| t.elapsed().as_secs_f64());
+        tracing::info!(job = %job.name, merge_tail_s = tail, "merged and verified");
+        report.merge_tail_s = tail;
+        report.status = JobStatus::Ok;
+        report.media = Some(media);
+        Ok(())
+    }
+
+    /// Writes done.json; segments go unless kept. A failure here only
+    /// costs a re-merge next time, so it is a warning.
+    async fn mark_done(&self, media: &Media) {
+        let job = self.job;
+        let (dir, output) = (job.state_dir.clone(), job.output.clone());
+        let keep = self.opts.keep_segments;
+        let done = fetch::Done {
+            fingerprint: self.fp.clone(),
+            output_size: 0,
+            duration_s: media.duration_s,
+            streams: media.streams.clone(),
+        };
+        let written = tokio::task::spawn_blocking(move || {
+            let size = std::fs::metadata(&output)?.len();
+            let done = fetch::Done {
+                output_size: size,
+                ..done
+            };
+            fetch::write_done(&dir, &done, keep)
+        })
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|r| r);
+        if let Err(e) = written {
+            tracing::warn!(job = %job.name, "could not tidy {}: {e}", display_path(&job.state_dir));
+        }
+    }
+}
+
+async fn abort(merge: Option<merge::Merge>) {
+    if let Some(m) = merge {
+        m.abort().await;
+    }
+}
+
+/// Which positions are missing, and whether the job can still succeed.
+struct Verdict {
+    /// Gaps: indices that could not be had (trailing misses excluded).
+    missing: Vec<u64>,
+    /// 404s after the last segment that answered, with duration math.
+    trailing: u64,
+    error: Option<String>,
+}
+
+fn classify(job: &JobPlan, fed: &Fed) -> Verdict {
+    // Misses after the last segment that answered are trailing; others are
+    // gaps. A position that never reported (the job stopped early aside)
+    // is a gap too.
+    let last_ready = fed.slots.iter().rposition(|s| *s == Slot::Ready);
+    let mut missing = Vec::new();
+    let mut trailing = 0;
+    for (p, s) in fed.slots.iter().enumerate() {
+        let trailing_miss = *s == Slot::NotFound
+            && job.source.trailing_misses_expected()
+            && last_ready.is_some_and(|l| p > l);
+        match s {
+            Slot::Ready => {}
+            _ if trailing_miss => trailing += 1,
+            Slot::Pending if fed.fatal.is_some() => {}
+            _ => missing.push(job.source.index_at(p as u64)),
+        }
+    }
+    let never_reported = fed.fatal.is_none() && fed.slots.contains(&Slot::Pending);
+    let error = if let Some(e) = &fed.fatal {
+        Some(e.clone())
+    } else if never_reported {
+        Some(format!(
+            "job `{}`: segments {} never reported; a rerun fetches them",
+            job.name,
+            list(&missing)
+        ))
+    } else if last_ready.is_none() {
+        Some(format!("job `{}`: no segment could be had", job.name))
+    } else if !missing.is_empty() && job.on_missing == OnMissing::Fail {
+        Some(missing_sentence(&job.name, &missing, &fed.first_failure))
+    } else {
+        None
+    };
+    Verdict {
+        missing,
+        trailing,
+        error,
+    }
+}
+
+fn list(indices: &[u64]) -> String {
+    let shown: Vec<String> = indices.iter().take(10).map(u64::to_string).collect();
+    let more = if indices.len() > 10 { ", …" } else { "" };
+    format!("{}{more}", shown.join(", "))
+}
+
+fn missing_sentence(job: &str, missing: &[u64], first: &Option<SegmentFailure>) -> String {
+    match (missing, first) {
+        ([_], Some(f)) => f.message.clone(),
+        (_, Some(f)) => format!(
+            "job `{job}`: segments {} could not be had; the first: {}",
+            list(missing),
+            f.message
+        ),
+        _ => format!("job `{job}`: {} segments could not be had", missing.len()),
+    }
+}

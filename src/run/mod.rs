@@ -1,0 +1,173 @@
+//! The run of many jobs side by side under shared limits: at most
+//! [`JOBS_IN_FLIGHT`] jobs at once, every job in the report whatever became
+//! of it (a job that panicked is a failed job, never a missing one). One job
+//! end to end is [`job`]; fetching its segments and feeding the merge is
+//! [`feed`]. This is where fetching (HTTP, files) and merging (ffmpeg) meet.
+
+mod feed;
+mod job;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::diag::display_path;
+use crate::fetch::Fetcher;
+use crate::merge::Tools;
+use crate::plan::{JobPlan, Plan};
+use crate::progress::Progress;
+use crate::report::{JobReport, JobStatus, RunReport, SegmentCounts};
+
+pub use job::run_job;
+
+/// How many jobs run at once; each has its own ffmpeg and feeding threads.
+pub const JOBS_IN_FLIGHT: usize = 4;
+
+/// Choices of the command line that change how a run behaves.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Fetch every segment and merge again, even when the output is complete.
+    pub force: bool,
+    /// Keep segments after a verified merge.
+    pub keep_segments: bool,
+}
+
+/// Runs every runnable job of the plan, a bounded number at a time, and
+/// reports on all of them (skipped ones included). Cancelling `cancel`
+/// stops new requests; the ledger keeps what arrived, and the report says
+/// the run was interrupted.
+pub async fn run(
+    plan: &Plan,
+    tools: &Tools,
+    opts: RunOptions,
+    progress: Arc<dyn Progress>,
+    cancel: CancellationToken,
+) -> RunReport {
+    let started_at = chrono::Utc::now();
+    let started = Instant::now();
+    let fetcher = Arc::new(Fetcher::new(&plan.limits));
+    let in_flight = Arc::new(Semaphore::new(JOBS_IN_FLIGHT));
+    let mut tasks = JoinSet::new();
+    let mut names = HashMap::new();
+    for job in plan.runnable() {
+        let job = job.clone();
+        let (fetcher, tools, progress, cancel, in_flight) = (
+            fetcher.clone(),
+            tools.clone(),
+            progress.clone(),
+            cancel.clone(),
+            in_flight.clone(),
+        );
+        let name = job.name.clone();
+        let task = tasks.spawn(async move {
+            let report = tokio::select! {
+                permit = in_flight.acquire_owned() => {
+                    let _permit = permit;
+                    run_job(&job, &fetcher, &tools, opts, progress.as_ref(), &cancel).await
+                }
+                _ = cancel.cancelled() => failed(
+                    &job,
+                    format!("job `{}`: interrupted before it started; a rerun starts it", job.name),
+                ),
+            };
+            progress.job_finished(&report);
+            report
+        });
+        names.insert(task.id(), name);
+    }
+    let mut finished = HashMap::new();
+    while let Some(joined) = tasks.join_next_with_id().await {
+        let report = match joined {
+            Ok((_, report)) => report,
+            Err(e) => {
+                let name = names.remove(&e.id()).unwrap_or_default();
+                let job = plan.jobs.iter().find(|j| j.name == name);
+                let msg = format!(
+                    "job `{name}`: snatch failed internally ({}); saved segments are kept and a rerun resumes",
+                    join_error_text(e)
+                );
+                let report = job.map(|j| failed(j, msg.clone()));
+                let report = report.unwrap_or_else(|| JobReport {
+                    error: Some(msg),
+                    ..blank(&name, JobStatus::Failed, 0)
+                });
+                progress.job_finished(&report);
+                report
+            }
+        };
+        finished.insert(report.name.clone(), report);
+    }
+    let jobs = plan
+        .jobs
+        .iter()
+        .map(|j| match j.skipped {
+            Some(reason) => JobReport {
+                error: Some(reason.to_string()),
+                ..blank(&j.name, JobStatus::Skipped, j.source.len())
+            },
+            None => finished.remove(&j.name).unwrap_or_else(|| {
+                failed(j, format!("job `{}`: never reported; rerun it", j.name))
+            }),
+        })
+        .collect();
+    RunReport::new(
+        started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        started.elapsed().as_secs_f64(),
+        cancel.is_cancelled(),
+        jobs,
+    )
+}
+
+/// A report with nothing done yet.
+fn blank(name: &str, status: JobStatus, planned: u64) -> JobReport {
+    JobReport {
+        name: name.to_string(),
+        status,
+        output: None,
+        segments: SegmentCounts {
+            planned,
+            ..SegmentCounts::default()
+        },
+        bytes: 0,
+        retries: 0,
+        elapsed_s: 0.0,
+        media: None,
+        error: None,
+        merge_tail_s: None,
+    }
+}
+
+/// A runnable job's report before any segment was counted: failed until
+/// the job says otherwise.
+fn begun(job: &JobPlan) -> JobReport {
+    JobReport {
+        output: Some(display_path(&job.output)),
+        ..blank(&job.name, JobStatus::Failed, job.source.len())
+    }
+}
+
+fn failed(job: &JobPlan, error: String) -> JobReport {
+    JobReport {
+        error: Some(error),
+        ..begun(job)
+    }
+}
+
+/// A task's panic or cancellation in a few words.
+fn join_error_text(e: tokio::task::JoinError) -> String {
+    if !e.is_panic() {
+        return "its task was cancelled".into();
+    }
+    let payload = e.into_panic();
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into());
+    format!("a panic: {text}")
+}
