@@ -9,10 +9,8 @@
 /// Whether the failpoint `name` is set for `arg` (a segment index, a job).
 #[cfg(debug_assertions)]
 pub fn hit(name: &str, arg: &str) -> bool {
-    std::env::var("SNATCH_FAILPOINT").is_ok_and(|v| {
-        v.split(',')
-            .any(|p| p.split_once(':') == Some((name, arg)))
-    })
+    std::env::var("SNATCH_FAILPOINT")
+        .is_ok_and(|v| v.split(',').any(|p| p.split_once(':') == Some((name, arg))))
 }
 
 #[cfg(not(debug_assertions))]

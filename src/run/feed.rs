@@ -251,7 +251,8 @@ impl JobRun<'_> {
     async fn feed_one(&self, fed: &mut Fed, ledger: &Ledger, index: u64) -> Result<(), String> {
         let job = self.job;
         if fed.merge.is_none() {
-            let (tools, output, container) = (self.tools.clone(), job.output.clone(), job.container);
+            let (tools, output, container) =
+                (self.tools.clone(), job.output.clone(), job.container);
             let started =
                 tokio::task::spawn_blocking(move || Merge::start(&tools, &output, container))
                     .await

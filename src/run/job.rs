@@ -161,9 +161,7 @@ impl Steps<'_> {
             cancel,
             stop: Arc::new(AtomicBool::new(false)),
         };
-        let mut fed = run
-            .fetch_and_feed(fetcher, req, &ledger, progress)
-            .await;
+        let mut fed = run.fetch_and_feed(fetcher, req, &ledger, progress).await;
         let _ = ledger.sync();
         report.segments.fetched = fed.tally.fetched;
         report.segments.reused = fed.tally.reused;

@@ -1,0 +1,182 @@
+//! A run is never wrong and never unbounded: panicking tasks fail their
+//! job, a bounded number of jobs (and so of ffmpeg processes) run at once,
+//! ffmpeg starts only when there is something to merge, and an interrupted
+//! run's report counts what landed. Real HTTP, real ffmpeg; panics come
+//! from the debug build's failpoints (`SNATCH_FAILPOINT`).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use support::cli::{stderr, Job};
+use support::media::{probe, segments};
+use support::server::TestServer;
+
+fn yaml(jobs: &[(&str, &str)]) -> String {
+    let mut y = "version: 1\ndefaults:\n  retry: { attempts: 2, backoff: 50ms, max_backoff: 100ms }\njobs:\n"
+        .to_string();
+    for (name, url) in jobs {
+        y.push_str(&format!(
+            "  - name: {name}\n    url: \"{url}/{{{{index}}}}.ts\"\n    padding: 6\n    range: {{ start: 1, end: 5 }}\n"
+        ));
+    }
+    y
+}
+
+/// An ffmpeg that logs when each process starts and ends, then runs the
+/// real one.
+fn logging_ffmpeg(dir: &Path) -> (PathBuf, PathBuf) {
+    let log = dir.join("ffmpeg.log");
+    let script = dir.join("ffmpeg-logged");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho start >> '{log}'\nffmpeg \"$@\"\nrc=$?\necho end >> '{log}'\nexit $rc\n",
+            log = log.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (script, log)
+}
+
+/// The most ffmpeg processes that ran at once, and how many started.
+fn ffmpeg_overlap(log: &Path) -> (usize, usize) {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let (mut now, mut most, mut started) = (0usize, 0usize, 0usize);
+    for line in text.lines() {
+        if line == "start" {
+            now += 1;
+            started += 1;
+            most = most.max(now);
+        } else {
+            now -= 1;
+        }
+    }
+    (most, started)
+}
+
+#[test]
+fn a_panicking_segment_task_fails_its_job() {
+    let media = segments(5, 1);
+    let server = TestServer::start(&media);
+    let job = Job::new(&yaml(&[("v", &server.url())]));
+    let out = job
+        .command(&[])
+        .env("SNATCH_FAILPOINT", "segment-panic:4")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = job.report();
+    let j = &report["jobs"][0];
+    assert_eq!(j["status"], "failed");
+    let error = j["error"].as_str().unwrap();
+    assert!(
+        error.contains("segment 4") && error.contains("internally"),
+        "{error}"
+    );
+    assert!(!job.path("out/v.mp4").exists());
+    // Without the failpoint the rerun completes, reusing what landed.
+    let out = job.run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (duration, _) = probe(&job.path("out/v.mp4"));
+    assert!((duration - 5.0).abs() < 0.3, "duration {duration}");
+}
+
+#[test]
+fn a_panicking_job_is_a_failed_job_in_the_report() {
+    let media = segments(5, 1);
+    let server = TestServer::start(&media);
+    let job = Job::new(&yaml(&[("a", &server.url()), ("b", &server.url())]));
+    let out = job
+        .command(&[])
+        .env("SNATCH_FAILPOINT", "job-panic:a")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = job.report();
+    let jobs = report["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 2, "{report}");
+    assert_eq!(jobs[0]["name"], "a");
+    assert_eq!(jobs[0]["status"], "failed");
+    assert!(jobs[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("failpoint job-panic:a"));
+    assert_eq!(jobs[1]["status"], "ok");
+    assert_eq!(report["totals"]["failed"], 1);
+}
+
+#[test]
+fn no_more_than_four_jobs_merge_at_once() {
+    let media = segments(5, 1);
+    let server = TestServer::with_latency(&media, Duration::from_millis(30));
+    let names: Vec<String> = (0..10).map(|i| format!("j{i}")).collect();
+    let url = server.url();
+    let jobs: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), url.as_str())).collect();
+    let job = Job::new(&yaml(&jobs));
+    let (ffmpeg, log) = logging_ffmpeg(job.dir.path());
+    let out = job
+        .command(&[])
+        .env("SNATCH_FFMPEG", &ffmpeg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (most, started) = ffmpeg_overlap(&log);
+    assert_eq!(started, 10);
+    assert!(most <= 4, "{most} ffmpeg processes ran at once");
+    assert_eq!(job.report()["totals"]["ok"], 10);
+}
+
+#[test]
+fn ffmpeg_starts_only_when_a_segment_is_ready_to_merge() {
+    let media = segments(5, 1);
+    let server = TestServer::start(&media);
+    // Indices 101-105 do not exist: every request answers 404.
+    let job = Job::new(
+        &yaml(&[("v", &server.url())]).replace("start: 1, end: 5", "start: 101, end: 105"),
+    );
+    let (ffmpeg, log) = logging_ffmpeg(job.dir.path());
+    let out = job
+        .command(&[])
+        .env("SNATCH_FFMPEG", &ffmpeg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(ffmpeg_overlap(&log), (0, 0), "ffmpeg ran for nothing");
+}
+
+#[test]
+fn an_interrupted_report_counts_what_landed() {
+    let media = segments(30, 1);
+    let server = TestServer::with_latency(&media, Duration::from_millis(80));
+    let yaml = yaml(&[("v", &server.url())]).replace("start: 1, end: 5", "start: 1, end: 30");
+    let job = Job::new(&(yaml + "    concurrency: 2\n"));
+    let child = job.command(&[]).spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while server.requests().len() < 8 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let report = job.report();
+    let fetched = report["jobs"][0]["segments"]["fetched"].as_u64().unwrap();
+    assert!(fetched >= 4, "fetched {fetched} after 8 requests");
+    assert!(report["jobs"][0]["bytes"].as_u64().unwrap() > 0);
+    // The rerun reuses exactly those (and any that landed after the count).
+    let out = job.run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        job.report()["jobs"][0]["segments"]["reused"]
+            .as_u64()
+            .unwrap()
+            >= fetched
+    );
+}
