@@ -77,9 +77,9 @@ pub struct RunArgs {
     /// Print the plan and stop (the same as `snatch plan`).
     #[arg(long)]
     pub dry_run: bool,
-    /// Plan format with --dry-run.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Plan format with --dry-run (text by default).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
     /// Fetch every segment and merge again, even when the output is complete.
     #[arg(long)]
     pub force: bool,

@@ -45,7 +45,11 @@ fn main() -> ExitCode {
             Err(problems) => invalid(&problems),
         },
         Command::Run(args) => match load_plan(&args.jobs) {
-            Ok(plan) if args.dry_run => print_plan(&plan, args.format),
+            Ok(plan) if args.dry_run => print_plan(&plan, args.format.unwrap_or(Format::Text)),
+            Ok(_) if args.format.is_some() => invalid(&[Problem::bare(
+                "--format only chooses the plan's format with --dry-run",
+            )
+            .help("add --dry-run to print the plan, or drop --format: a run writes its JSON report with --report FILE")]),
             Ok(plan) => run(&cli, args, &plan),
             Err(problems) => invalid(&problems),
         },
@@ -62,7 +66,47 @@ fn load_plan(args: &JobArgs) -> Result<Plan, Vec<Problem>> {
         output_dir: args.output_dir.clone(),
         selection: &selection,
     };
-    plan::plan(&manifest, &ctx)
+    let plan = plan::plan(&manifest, &ctx)?;
+    selects_something(args, &plan).map_err(|p| vec![p])?;
+    Ok(plan)
+}
+
+/// A `--jobs` or `--tag` that matches no job is a mistake, not a green
+/// run that did nothing: name what there is to select.
+fn selects_something(args: &JobArgs, plan: &Plan) -> Result<(), Problem> {
+    let selecting = !args.jobs.is_empty() || !args.tags.is_empty();
+    let none = plan
+        .jobs
+        .iter()
+        .all(|j| j.skipped == Some(plan::SkipReason::NotSelected));
+    if !selecting || !none {
+        return Ok(());
+    }
+    let asked: Vec<String> = (args.jobs.iter().map(|g| format!("--jobs `{g}`")))
+        .chain(args.tags.iter().map(|t| format!("--tag `{t}`")))
+        .collect();
+    let names: Vec<&str> = plan.jobs.iter().map(|j| j.name.as_str()).collect();
+    let mut tags: Vec<&str> = plan
+        .jobs
+        .iter()
+        .flat_map(|j| j.tags.iter().map(String::as_str))
+        .collect();
+    tags.sort_unstable();
+    tags.dedup();
+    let listed = |v: &[&str]| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    Err(
+        Problem::bare(format!("{} selects no job", asked.join(" "))).help(format!(
+            "jobs: {}; tags: {}",
+            listed(&names),
+            listed(&tags)
+        )),
+    )
 }
 
 fn print_plan(plan: &Plan, format: Format) -> ExitCode {
@@ -76,9 +120,13 @@ fn print_plan(plan: &Plan, format: Format) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Colour only on a terminal, and never with `NO_COLOR` set.
+fn color_on_stderr() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
 fn invalid(problems: &[Problem]) -> ExitCode {
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    eprint!("{}", diag::render(problems, color));
+    eprint!("{}", diag::render(problems, color_on_stderr()));
     ExitCode::from(2)
 }
 
@@ -97,6 +145,7 @@ fn init_logging(verbose: u8, quiet: bool) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(color_on_stderr())
         .try_init();
 }
 

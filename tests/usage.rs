@@ -1,0 +1,74 @@
+//! Usage mistakes are errors (exit 2) that say what there is, not green runs
+//! that did nothing; logs into a pipe carry no colour codes.
+
+mod support;
+
+use std::process::Command;
+
+use support::cli::{stderr, Job};
+use support::media::segments;
+use support::server::TestServer;
+
+const TWO_JOBS: &str = "version: 1\njobs:\n  - name: intro\n    url: \"http://127.0.0.1:9/{{index}}.ts\"\n    padding: 6\n    range: { start: 1, end: 3 }\n    tags: [course]\n  - name: outro\n    url: \"http://127.0.0.1:9/{{index}}.ts\"\n    padding: 6\n    range: { start: 1, end: 3 }\n    tags: [extra]\n";
+
+fn snatch(job: &Job, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_snatch"))
+        .current_dir(job.dir.path())
+        .args(args)
+        .arg(&job.file)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_selector_that_matches_nothing_is_a_usage_error_naming_what_there_is() {
+    let job = Job::new(TWO_JOBS);
+    for cmd in ["validate", "plan", "run"] {
+        for sel in [["--jobs", "nomatch"], ["--tag", "nope"]] {
+            let out = snatch(&job, &[cmd, sel[0], sel[1]]);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{cmd} {sel:?}: {err}");
+            assert!(
+                err.contains(&format!("{} `{}` selects no job", sel[0], sel[1])),
+                "{err}"
+            );
+            assert!(err.contains("jobs: intro, outro"), "{err}");
+            assert!(err.contains("tags: course, extra"), "{err}");
+        }
+    }
+    // A selector that matches is fine.
+    let out = snatch(&job, &["plan", "--tag", "course"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn format_without_dry_run_is_refused_before_any_request() {
+    let media = segments(3, 1);
+    let server = TestServer::start(&media);
+    let job = Job::new(&TWO_JOBS.replace("http://127.0.0.1:9", &server.url()));
+    let out = job.run(&["--format", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--dry-run"), "{}", stderr(&out));
+    assert!(server.requests().is_empty());
+    let out = job.run(&["--format", "json", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(plan["jobs"].is_array());
+}
+
+#[test]
+fn logs_into_a_pipe_have_no_colour_codes() {
+    let media = segments(3, 1);
+    let server = TestServer::start(&media);
+    let job = Job::new(&TWO_JOBS.replace("http://127.0.0.1:9", &server.url()));
+    let out = job
+        .command(&["-vv", "--jobs", "intro"])
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("merged and verified"), "{err}");
+    assert!(!err.contains('\u{1b}'), "ANSI codes in a pipe: {err:?}");
+}
