@@ -214,7 +214,7 @@ fn run(cli: &Cli, args: &RunArgs, plan: &Plan) -> ExitCode {
     let t = &report.totals;
     if !cli.quiet {
         eprintln!(
-            "{} job{}: {} ok, {} up to date, {} failed, {} skipped · {} segments · {:.1} s",
+            "{} job{}: {} ok, {} up to date, {} failed, {} skipped · {} segments · {} retr{} · {:.1} s",
             t.jobs,
             if t.jobs == 1 { "" } else { "s" },
             t.ok,
@@ -222,6 +222,8 @@ fn run(cli: &Cli, args: &RunArgs, plan: &Plan) -> ExitCode {
             t.failed,
             t.skipped,
             t.segments,
+            t.retries,
+            if t.retries == 1 { "y" } else { "ies" },
             report.elapsed_s
         );
     }

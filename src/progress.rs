@@ -49,6 +49,31 @@ struct JobState {
     last_line: Instant,
 }
 
+/// ` with gaps: segments 4, 7 missing (about 8.0 s lost)` for a job that
+/// skipped missing segments; empty for a whole one.
+fn gaps_text(r: &JobReport) -> String {
+    let missing = &r.segments.missing;
+    if missing.is_empty() {
+        return String::new();
+    }
+    let shown: Vec<String> = missing.iter().take(10).map(u64::to_string).collect();
+    let more = if missing.len() > 10 { ", …" } else { "" };
+    // Stream-copied segments keep their timestamps, so the merged length
+    // spans the gaps too.
+    let spanned = r.segments.fetched + r.segments.reused + missing.len() as u64;
+    let lost = r
+        .media
+        .as_ref()
+        .map(|m| m.duration_s / spanned as f64 * missing.len() as f64)
+        .map(|s| format!(" (about {s:.1} s lost)"))
+        .unwrap_or_default();
+    format!(
+        " with gaps: segment{} {}{more} missing{lost}",
+        if missing.len() == 1 { "" } else { "s" },
+        shown.join(", ")
+    )
+}
+
 /// `12.3 MiB · 4.1 MiB/s`
 fn rate_text(bytes: u64, elapsed: Duration) -> String {
     let rate = bytes as f64 / elapsed.as_secs_f64().max(0.001);
@@ -161,7 +186,8 @@ impl Progress for Reporter {
         }
         let what = match r.status {
             JobStatus::Ok => format!(
-                "ok, {} ({} segments, {} fetched) in {:.1} s",
+                "ok{}, {} ({} segments, {} fetched) in {:.1} s",
+                gaps_text(r),
                 r.output.as_deref().unwrap_or("-"),
                 r.segments.fetched + r.segments.reused,
                 human_bytes(r.bytes),

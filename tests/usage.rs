@@ -72,3 +72,44 @@ fn logs_into_a_pipe_have_no_colour_codes() {
     assert!(err.contains("merged and verified"), "{err}");
     assert!(!err.contains('\u{1b}'), "ANSI codes in a pipe: {err:?}");
 }
+
+fn one_job(url: &str, extra: &str) -> Job {
+    Job::new(&format!(
+        "version: 1\ndefaults:\n  retry: {{ attempts: 3, backoff: 20ms, max_backoff: 50ms }}\njobs:\n  - name: v\n    url: \"{url}/{{{{index}}}}.ts\"\n    padding: 6\n    range: {{ start: 1, end: 6 }}\n{extra}"
+    ))
+}
+
+#[test]
+fn skipped_gaps_and_retries_are_on_the_summary_lines() {
+    use support::server::Fault;
+    let media = segments(6, 1);
+    let server = TestServer::start(&media);
+    server.always("/000004.ts", Fault::Status(404));
+    server.script("/000002.ts", [Fault::Status(503)]);
+    let job = one_job(&server.url(), "    on_missing: skip\n");
+    let out = job.run(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("v: ok with gaps: segment 4 missing (about 1.0 s lost)"),
+        "{err}"
+    );
+    assert!(err.contains("· 1 retry ·"), "{err}");
+}
+
+#[test]
+fn a_failed_job_names_no_output_file_that_does_not_exist() {
+    use support::server::Fault;
+    let media = segments(6, 1);
+    let server = TestServer::start(&media);
+    server.always("/000003.ts", Fault::Status(403));
+    let job = one_job(&server.url(), "");
+    let junit = job.path("junit.xml");
+    let out = job.run(&["--junit", junit.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!job.path("out/v.mp4").exists());
+    assert_eq!(job.report()["jobs"][0]["output"], serde_json::Value::Null);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("failed"), "{xml}");
+    assert!(!xml.contains("v.mp4"), "{xml}");
+}

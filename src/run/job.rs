@@ -62,6 +62,11 @@ pub async fn run_job(
     if let Err(e) = result {
         report.status = JobStatus::Failed;
         report.error = Some(e);
+        // A report names only a file that is there (a good output from an
+        // earlier run stays when a rerun fails).
+        if !tokio::fs::try_exists(&job.output).await.unwrap_or(false) {
+            report.output = None;
+        }
     }
     report.elapsed_s = started.elapsed().as_secs_f64();
     report
