@@ -19,6 +19,10 @@ pub trait Progress: Send + Sync {
     fn segment_done(&self, job: &str, bytes: u64);
     /// A job ended (ok, failed, up to date).
     fn job_finished(&self, report: &JobReport);
+    /// An attempt at segment `index` of `job` failed and is tried again.
+    fn retrying(&self, _job: &str, _index: u64, _reason: &str) {}
+    /// Requests to `host` wait `wait`, for the reason `why` (Retry-After).
+    fn host_paused(&self, _host: &str, _wait: Duration, _why: &str) {}
 }
 
 /// How progress is shown.
@@ -38,15 +42,54 @@ pub struct Reporter {
     interval: Duration,
     started: Instant,
     bytes: std::sync::atomic::AtomicU64,
+    /// Segments fetched in this run (reused ones aside): the observed rate.
+    fetched: std::sync::atomic::AtomicU64,
+    retries: std::sync::atomic::AtomicU64,
 }
 
 struct JobState {
     bar: Option<ProgressBar>,
     done: u64,
+    fetched: u64,
     total: u64,
     bytes: u64,
+    retries: u64,
     started: Instant,
     last_line: Instant,
+}
+
+impl JobState {
+    /// `12.3 MiB · 4.1 MiB/s · 2 retries · ETA 1m 5s`
+    fn text(&self) -> String {
+        let mut s = rate_text(self.bytes, self.started.elapsed());
+        if self.retries > 0 {
+            s.push_str(&format!(" · {}", retries_text(self.retries)));
+        }
+        let eta = eta_text(
+            self.total - self.done.min(self.total),
+            self.fetched,
+            self.started.elapsed(),
+        );
+        format!("{s} · {eta}")
+    }
+}
+
+fn retries_text(n: u64) -> String {
+    format!("{n} retr{}", if n == 1 { "y" } else { "ies" })
+}
+
+/// The time left at the rate observed so far, waits (backoffs, pauses,
+/// rate limits) included: `ETA 1m 5s`, or `ETA ?` before the first segment.
+fn eta_text(remaining: u64, fetched: u64, elapsed: Duration) -> String {
+    if remaining == 0 {
+        return "ETA 0s".into();
+    }
+    if fetched == 0 {
+        return "ETA ?".into();
+    }
+    let secs = elapsed.as_secs_f64() / fetched as f64 * remaining as f64;
+    let secs = Duration::from_secs(secs.min(1e9).ceil() as u64);
+    format!("ETA {}", humantime::format_duration(secs))
 }
 
 /// ` with gaps: segments 4, 7 missing (about 8.0 s lost)` for a job that
@@ -89,7 +132,7 @@ impl Reporter {
         let total = multi.add(ProgressBar::new(0));
         total.set_style(
             ProgressStyle::with_template(
-                "{prefix:>12.bold} [{bar:30.cyan/blue}] {pos}/{len} segments · {msg} · ETA {eta}",
+                "{prefix:>12.bold} [{bar:30.cyan/blue}] {pos}/{len} segments · {msg}",
             )
             .expect("template")
             .progress_chars("=> "),
@@ -103,7 +146,23 @@ impl Reporter {
             interval: Duration::from_secs(5),
             started: Instant::now(),
             bytes: std::sync::atomic::AtomicU64::new(0),
+            fetched: std::sync::atomic::AtomicU64::new(0),
+            retries: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// The run's bar: bytes, rate, retries and the time left.
+    fn total_text(&self) -> String {
+        use std::sync::atomic::Ordering;
+        let elapsed = self.started.elapsed();
+        let mut s = rate_text(self.bytes.load(Ordering::Relaxed), elapsed);
+        let retries = self.retries.load(Ordering::Relaxed);
+        if retries > 0 {
+            s.push_str(&format!(" · {}", retries_text(retries)));
+        }
+        let remaining = self.total.length().unwrap_or(0) - self.total.position();
+        let eta = eta_text(remaining, self.fetched.load(Ordering::Relaxed), elapsed);
+        format!("{s} · {eta}")
     }
 
     fn line(&self, s: &str) {
@@ -144,8 +203,10 @@ impl Progress for Reporter {
             JobState {
                 bar,
                 done: reused,
+                fetched: 0,
                 total,
                 bytes: 0,
+                retries: 0,
                 started: Instant::now(),
                 last_line: Instant::now(),
             },
@@ -154,27 +215,46 @@ impl Progress for Reporter {
 
     fn segment_done(&self, job: &str, bytes: u64) {
         use std::sync::atomic::Ordering;
-        let all = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.fetched.fetch_add(1, Ordering::Relaxed);
         self.total.inc(1);
-        self.total
-            .set_message(rate_text(all, self.started.elapsed()));
+        self.total.set_message(self.total_text());
         let mut state = self.state.lock().expect("lock");
         let Some(s) = state.get_mut(job) else { return };
         s.done += 1;
+        s.fetched += 1;
         s.bytes += bytes;
         if let Some(b) = &s.bar {
             b.inc(1);
-            b.set_message(rate_text(s.bytes, s.started.elapsed()));
+            b.set_message(s.text());
         }
         if self.mode == Mode::Lines && s.last_line.elapsed() >= self.interval {
             s.last_line = Instant::now();
-            eprintln!(
-                "{job}: {}/{} segments, {}",
-                s.done,
-                s.total,
-                rate_text(s.bytes, s.started.elapsed())
-            );
+            eprintln!("{job}: {}/{} segments, {}", s.done, s.total, s.text());
         }
+    }
+
+    fn retrying(&self, job: &str, index: u64, reason: &str) {
+        use std::sync::atomic::Ordering;
+        self.retries.fetch_add(1, Ordering::Relaxed);
+        self.total.set_message(self.total_text());
+        let mut state = self.state.lock().expect("lock");
+        let Some(s) = state.get_mut(job) else { return };
+        s.retries += 1;
+        if let Some(b) = &s.bar {
+            b.set_message(s.text());
+        }
+        // The first retry of a job, then at most one line per interval.
+        if s.retries == 1 || s.last_line.elapsed() >= self.interval {
+            s.last_line = Instant::now();
+            drop(state);
+            self.line(&format!("{job}: segment {index}: retrying: {reason}"));
+        }
+    }
+
+    fn host_paused(&self, host: &str, wait: Duration, why: &str) {
+        let wait = humantime::format_duration(Duration::from_secs(wait.as_secs().max(1)));
+        self.line(&format!("{host} paused {wait}: {why}"));
     }
 
     fn job_finished(&self, r: &JobReport) {
@@ -200,5 +280,40 @@ impl Progress for Reporter {
             }
         };
         self.line(&format!("{}: {what}", r.name));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eta_comes_from_the_observed_rate_waits_included() {
+        // 10 fetched in 20 s (a rate limit, backoffs): 30 more take 60 s.
+        assert_eq!(eta_text(30, 10, Duration::from_secs(20)), "ETA 1m");
+        assert_eq!(eta_text(30, 0, Duration::from_secs(20)), "ETA ?");
+        assert_eq!(eta_text(0, 10, Duration::from_secs(20)), "ETA 0s");
+        // Absurd figures are capped, not a panic.
+        assert!(eta_text(u64::MAX, 1, Duration::from_secs(1_000_000)).starts_with("ETA 31years"));
+    }
+
+    #[test]
+    fn a_job_line_counts_retries() {
+        let s = JobState {
+            bar: None,
+            done: 5,
+            fetched: 4,
+            total: 9,
+            bytes: 2048,
+            retries: 2,
+            started: Instant::now() - Duration::from_secs(8),
+            last_line: Instant::now(),
+        };
+        let text = s.text();
+        // 4 fetched in 8 s, 4 to go: 8 s (9 s once the clock moved on).
+        assert!(
+            text.ends_with("· 2 retries · ETA 8s") || text.ends_with("· 2 retries · ETA 9s"),
+            "{text}"
+        );
     }
 }
