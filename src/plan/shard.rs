@@ -306,7 +306,7 @@ mod tests {
         let names = ["c", "a", "e", "b", "d"];
         assert_eq!(
             assign(&names, 2, Partition::RoundRobin),
-            vec![2, 1, 1, 2, 1]
+            vec![1, 1, 1, 2, 2]
         );
         for n in 1..=7u32 {
             let shards = assign(&names, n, Partition::RoundRobin);

@@ -210,9 +210,10 @@ fn whole_set_of_shards(inputs: &[Input]) -> Result<(), MergeError> {
             .collect();
         return Err(refuse(
             format!(
-                "shard{} {} missing: the reports are {}",
-                if missing.len() == 1 { " is" } else { "s are" },
+                "{} {} {} missing: the reports are {}",
+                if missing.len() == 1 { "shard" } else { "shards" },
                 missing.join(", "),
+                if missing.len() == 1 { "is" } else { "are" },
                 have.join(", ")
             ),
             "add the missing shards' reports (in CI, check that every shard uploaded its report)",
