@@ -211,7 +211,11 @@ fn whole_set_of_shards(inputs: &[Input]) -> Result<(), MergeError> {
         return Err(refuse(
             format!(
                 "{} {} {} missing: the reports are {}",
-                if missing.len() == 1 { "shard" } else { "shards" },
+                if missing.len() == 1 {
+                    "shard"
+                } else {
+                    "shards"
+                },
                 missing.join(", "),
                 if missing.len() == 1 { "is" } else { "are" },
                 have.join(", ")
