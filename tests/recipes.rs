@@ -280,10 +280,7 @@ fn the_github_actions_recipe_builds_once_runs_every_shard_and_merges() {
                 stderr(&out)
             );
             let plan = String::from_utf8_lossy(&out.stdout);
-            assert!(
-                plan.contains(&format!("shard {shard}/{total}: 1 of 3")),
-                "{plan}"
-            );
+            assert!(plan.contains(&format!("shard {shard}/{total}: ")), "{plan}");
             let out = snatch(cwd, &args, &env_vars);
             assert_eq!(out.status.code(), Some(0), "{line}: {}", stderr(&out));
         }
