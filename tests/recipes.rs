@@ -66,7 +66,7 @@ fn shell_words(line: &str, env: &BTreeMap<String, String>, cwd: &Path) -> Vec<St
     let mut word = String::new();
     let (mut in_word, mut glob) = (false, false);
     let mut chars = line.chars().peekable();
-    let mut var = |chars: &mut std::iter::Peekable<std::str::Chars>| -> String {
+    let var = |chars: &mut std::iter::Peekable<std::str::Chars>| -> String {
         let mut name = String::new();
         while let Some(&c) = chars.peek() {
             if c.is_ascii_alphanumeric() || c == '_' {
@@ -484,7 +484,7 @@ fn dockerfile_user() -> u64 {
     let user = text
         .lines()
         .filter_map(|l| l.trim().strip_prefix("USER "))
-        .last()
+        .next_back()
         .expect("a USER");
     user.split(':')
         .next()
@@ -511,9 +511,7 @@ fn the_dockerfile_builds_as_the_readme_installs_and_runs_snatch_as_non_root() {
     );
     // Same dependencies (the lock file) and the same, release, profile:
     // `cargo install` builds with --release unless told --debug.
-    for flag in ["--locked"] {
-        assert!(install[0].contains(flag) && build.contains(flag), "{flag}");
-    }
+    assert!(install[0].contains("--locked") && build.contains("--locked"));
     assert!(build.contains("--release") && !install[0].contains("--debug"));
 
     // The README's quick start stays the two commands it is.

@@ -395,9 +395,11 @@ mod tests {
 
     #[test]
     fn every_limit_of_the_run_is_split() {
-        let mut whole = RunLimits::default();
-        whole.global = limit(64, Some((90.0, 9)));
-        whole.per_host = limit(8, None);
+        let mut whole = RunLimits {
+            global: limit(64, Some((90.0, 9))),
+            per_host: limit(8, None),
+            ..RunLimits::default()
+        };
         whole
             .hosts
             .insert("cdn.example.com".into(), limit(6, Some((3.0, 3))));
