@@ -392,14 +392,34 @@ fn merge_of(reports: &[(&str, Value)]) -> (Option<i32>, String, tempfile::TempDi
 
 #[test]
 fn merge_recomputes_totals_and_spans_the_shards_times() {
+    // A disabled job is skipped in every shard and listed once.
+    let with_disabled = |mut r: Value| {
+        let off = json!({
+            "name": "off", "status": "skipped", "output": null,
+            "segments": {"planned": 2, "fetched": 0, "reused": 0, "missing": [], "trailing_missing": 0},
+            "bytes": 0, "retries": 0, "elapsed_s": 0.0, "media": null, "error": "disabled",
+        });
+        r["jobs"].as_array_mut().unwrap().push(off);
+        r
+    };
     let (code, err, dir) = merge_of(&[
         (
             "a.json",
-            shard_report(Some("hash:1/2"), "fnv1a64:1", &["x"], &["y", "z"]),
+            with_disabled(shard_report(
+                Some("hash:1/2"),
+                "fnv1a64:1",
+                &["x"],
+                &["y", "z"],
+            )),
         ),
         (
             "b.json",
-            shard_report(Some("hash:2/2"), "fnv1a64:1", &["y", "z"], &["x"]),
+            with_disabled(shard_report(
+                Some("hash:2/2"),
+                "fnv1a64:1",
+                &["y", "z"],
+                &["x"],
+            )),
         ),
     ]);
     assert_eq!(code, Some(0), "{err}");
@@ -408,8 +428,16 @@ fn merge_recomputes_totals_and_spans_the_shards_times() {
             .unwrap();
     assert_eq!(
         merged["totals"],
-        json!({"jobs": 3, "ok": 3, "failed": 0, "skipped": 0, "up_to_date": 0, "segments": 6, "bytes": 30, "retries": 0})
+        json!({"jobs": 4, "ok": 3, "failed": 0, "skipped": 1, "up_to_date": 0, "segments": 6, "bytes": 30, "retries": 0})
     );
+    let names: Vec<&str> = merged["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["x", "y", "z", "off"]);
+    assert_eq!(merged["jobs"][3]["error"], "disabled");
     assert_eq!(merged["elapsed_s"], 5.0);
     assert_eq!(merged["job_files"], "fnv1a64:1");
 }
