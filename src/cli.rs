@@ -34,6 +34,60 @@ pub enum Command {
     Schema,
     /// Add a job to a job file from a segment URL or a copied cURL command.
     New(crate::new::NewArgs),
+    /// Work on JSON reports (`report merge`: combine shard reports).
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+/// `snatch report …`
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Combine the JSON reports of a run's shards into one report.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// The shards' JSON reports (`snatch run --report`).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Write the combined JSON report here.
+    #[arg(short = 'o', long = "output", value_name = "OUT")]
+    pub output: PathBuf,
+    /// Write a JUnit XML report of the combined run here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a Markdown summary here (default: $GITHUB_STEP_SUMMARY when set).
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+}
+
+/// `--shard-limits`: what a shard does with the job files' limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ShardLimitsArg {
+    /// Each of N shards takes 1/N of every rate and concurrency.
+    #[default]
+    Split,
+    /// Every shard uses the job files' limits whole.
+    Full,
+}
+
+/// Which part of the selected jobs this machine takes.
+#[derive(Debug, Clone, Args)]
+pub struct ShardArgs {
+    /// Run only shard K of N: `K/N` (round-robin over the selected jobs
+    /// sorted by name), `hash:K/N` (by a stable hash of the name), or
+    /// `index:I/N` / `hash:index:I/N` with a 0-based I.
+    #[arg(long, env = "SNATCH_SHARD", value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<crate::plan::shard::Shard>,
+    /// With --shard: `split` (default) gives each of N shards 1/N of every
+    /// rate and concurrency; `full` keeps the job files' limits whole.
+    #[arg(long, value_enum, value_name = "HOW", default_value_t = ShardLimitsArg::Split)]
+    pub shard_limits: ShardLimitsArg,
+}
+
+fn parse_shard(s: &str) -> Result<crate::plan::shard::Shard, String> {
+    s.parse()
 }
 
 /// Which job files, and which of their jobs.
@@ -65,6 +119,8 @@ pub enum Format {
 pub struct PlanArgs {
     #[command(flatten)]
     pub jobs: JobArgs,
+    #[command(flatten)]
+    pub shard: ShardArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -74,6 +130,8 @@ pub struct PlanArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub jobs: JobArgs,
+    #[command(flatten)]
+    pub shard: ShardArgs,
     /// Print the plan and stop (the same as `snatch plan`).
     #[arg(long)]
     pub dry_run: bool,

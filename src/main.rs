@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use snatch::cli::{Cli, Command, Format, JobArgs, RunArgs};
+use snatch::cli::{Cli, Command, Format, JobArgs, ReportCommand, RunArgs, ShardArgs};
 use snatch::diag::{self, Problem};
 use snatch::manifest::{self, env::EnvPolicy};
 use snatch::plan::{self, Plan, PlanContext, Selection};
@@ -40,11 +40,12 @@ fn main() -> ExitCode {
             }
             Err(problems) => invalid(&problems),
         },
-        Command::Plan(args) => match load_plan(&args.jobs) {
+        Command::Plan(args) => match load_shard(&args.jobs, &args.shard) {
             Ok(plan) => print_plan(&plan, args.format),
             Err(problems) => invalid(&problems),
         },
-        Command::Run(args) => match load_plan(&args.jobs) {
+        Command::Report(ReportCommand::Merge(args)) => merge_reports(&cli, args),
+        Command::Run(args) => match load_shard(&args.jobs, &args.shard) {
             Ok(plan) if args.dry_run => print_plan(&plan, args.format.unwrap_or(Format::Text)),
             Ok(_) if args.format.is_some() => invalid(&[Problem::bare(
                 "--format only chooses the plan's format with --dry-run",
@@ -69,6 +70,81 @@ fn load_plan(args: &JobArgs) -> Result<Plan, Vec<Problem>> {
     let plan = plan::plan(&manifest, &ctx)?;
     selects_something(args, &plan).map_err(|p| vec![p])?;
     Ok(plan)
+}
+
+/// The plan, cut to this machine's shard when `--shard` (or
+/// `SNATCH_SHARD`) names one.
+fn load_shard(args: &JobArgs, shard: &ShardArgs) -> Result<Plan, Vec<Problem>> {
+    use snatch::cli::ShardLimitsArg;
+    use snatch::plan::shard::{self, ShardLimits};
+    let mut plan = load_plan(args)?;
+    if let Some(s) = shard.shard {
+        let limits = match shard.shard_limits {
+            ShardLimitsArg::Split => ShardLimits::Split,
+            ShardLimitsArg::Full => ShardLimits::Full,
+        };
+        shard::apply(&mut plan, s, limits);
+    }
+    Ok(plan)
+}
+
+/// `snatch report merge`: exit 0 when every job is ok, 1 when one failed
+/// or a shard was interrupted, 2 when the reports cannot be merged.
+fn merge_reports(cli: &Cli, args: &snatch::cli::MergeArgs) -> ExitCode {
+    use snatch::report::{merge, JobStatus, ReportTargets};
+    let merged = args
+        .files
+        .iter()
+        .map(|f| merge::read(f))
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|inputs| merge::merge(&inputs));
+    let report = match merged {
+        Ok(r) => r,
+        Err(e) => return invalid(&[Problem::bare(e.message).help(e.help)]),
+    };
+    let targets = ReportTargets::from_args(
+        Some(args.output.clone()),
+        args.junit.clone(),
+        args.summary.clone(),
+        std::env::var_os("GITHUB_STEP_SUMMARY").map(Into::into),
+    );
+    let errors = targets.write_all(&report);
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    if !cli.quiet {
+        eprintln!(
+            "merged {} report{}: {}",
+            args.files.len(),
+            if args.files.len() == 1 { "" } else { "s" },
+            totals_line(&report)
+        );
+    }
+    if !errors.is_empty()
+        || report.interrupted
+        || report.jobs.iter().any(|j| j.status == JobStatus::Failed)
+    {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn totals_line(report: &snatch::report::RunReport) -> String {
+    let t = &report.totals;
+    format!(
+        "{} job{}: {} ok, {} up to date, {} failed, {} skipped · {} segments · {} retr{} · {:.1} s",
+        t.jobs,
+        if t.jobs == 1 { "" } else { "s" },
+        t.ok,
+        t.up_to_date,
+        t.failed,
+        t.skipped,
+        t.segments,
+        t.retries,
+        if t.retries == 1 { "y" } else { "ies" },
+        report.elapsed_s
+    )
 }
 
 /// A `--jobs` or `--tag` that matches no job is a mistake, not a green
@@ -208,24 +284,20 @@ fn run(cli: &Cli, args: &RunArgs, plan: &Plan) -> ExitCode {
         snatch::run::run(plan, &tools, opts, progress.clone(), cancel).await
     });
     progress.finish();
+    let mut report = report;
+    report.shard = plan.shard.map(|s| s.shard.to_string());
+    report.job_files = Some(plan.job_files.clone());
     for e in targets.write_all(&report) {
         eprintln!("error: {e}");
     }
-    let t = &report.totals;
     if !cli.quiet {
-        eprintln!(
-            "{} job{}: {} ok, {} up to date, {} failed, {} skipped · {} segments · {} retr{} · {:.1} s",
-            t.jobs,
-            if t.jobs == 1 { "" } else { "s" },
-            t.ok,
-            t.up_to_date,
-            t.failed,
-            t.skipped,
-            t.segments,
-            t.retries,
-            if t.retries == 1 { "y" } else { "ies" },
-            report.elapsed_s
-        );
+        if let Some(info) = plan.shard.filter(|_| plan.runnable().next().is_none()) {
+            eprintln!(
+                "shard {}: no job of the {} selected falls in this shard; nothing to do",
+                info.shard, info.selected
+            );
+        }
+        eprintln!("{}", totals_line(&report));
     }
     if report.interrupted {
         eprintln!("interrupted: what arrived is kept; run the same command again to resume");

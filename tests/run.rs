@@ -489,6 +489,7 @@ fn report_json_and_junit_of_a_real_run() {
             ".started_at" => "[time]",
             ".finished_at" => "[time]",
             ".elapsed_s" => "[s]",
+            ".job_files" => "[job files id]",
             ".totals.bytes" => "[bytes]",
             ".jobs[].elapsed_s" => "[s]",
             ".jobs[].merge_tail_s" => "[s]",

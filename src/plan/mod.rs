@@ -2,6 +2,7 @@
 //! output path, headers and effective limits. Pure: no network, no clock,
 //! no environment (the caller hands in the date and the readable variables).
 
+pub mod shard;
 mod view;
 
 pub use view::{render_json, render_text};
@@ -86,6 +87,8 @@ impl Container {
 pub enum SkipReason {
     Disabled,
     NotSelected,
+    /// Selected, but dealt to another shard (`--shard`).
+    OtherShard,
 }
 
 impl std::fmt::Display for SkipReason {
@@ -93,6 +96,7 @@ impl std::fmt::Display for SkipReason {
         f.write_str(match self {
             SkipReason::Disabled => "disabled",
             SkipReason::NotSelected => "not selected",
+            SkipReason::OtherShard => "other shard",
         })
     }
 }
@@ -131,6 +135,11 @@ pub struct JobPlan {
 pub struct Plan {
     pub jobs: Vec<JobPlan>,
     pub limits: RunLimits,
+    /// Set when the plan was cut to one shard ([`shard::apply`]).
+    pub shard: Option<shard::ShardInfo>,
+    /// Identifies the job files (names and contents), so that reports of
+    /// the shards of one run can be told from reports of other files.
+    pub job_files: String,
 }
 
 impl Plan {
@@ -197,6 +206,8 @@ pub fn plan(manifest: &Manifest, ctx: &PlanContext) -> Result<Plan, Vec<Problem>
         Ok(Plan {
             jobs,
             limits: manifest.limits.clone(),
+            shard: None,
+            job_files: shard::job_files_id(&manifest.files),
         })
     } else {
         Err(problems)

@@ -5,7 +5,8 @@ use std::fmt::Write;
 
 use serde_json::json;
 
-use super::{JobPlan, Plan};
+use super::shard::ShardInfo;
+use super::{JobPlan, Plan, SkipReason};
 use crate::diag::display_path;
 use crate::manifest::{Limit, RunLimits};
 
@@ -33,6 +34,11 @@ pub fn render_text(plan: &Plan) -> String {
     let mut out = String::new();
     for j in &plan.jobs {
         match j.skipped {
+            Some(reason @ SkipReason::OtherShard) => {
+                // One line each: a shard of many lists the others briefly.
+                let _ = writeln!(out, "{}  (skipped: {reason})", j.name);
+                continue;
+            }
             Some(reason) => {
                 let _ = writeln!(out, "{}  (skipped: {reason})", j.name);
                 let _ = writeln!(out, "  source   {}", source_text(j));
@@ -70,6 +76,9 @@ pub fn render_text(plan: &Plan) -> String {
         }
         out.push('\n');
     }
+    if let Some(info) = &plan.shard {
+        out.push_str(&shard_text(info, plan.runnable().count()));
+    }
     let run = plan.runnable().count();
     let segments: u64 = plan.runnable().map(|j| j.source.len()).sum();
     let _ = writeln!(
@@ -80,6 +89,39 @@ pub fn render_text(plan: &Plan) -> String {
         limit_text(&plan.limits.global)
     );
     out
+}
+
+/// What the shard takes, and whose limits it uses.
+fn shard_text(info: &ShardInfo, run: usize) -> String {
+    use super::shard::ShardLimits;
+    let s = info.shard;
+    let jobs = if run == 0 {
+        format!(
+            "no job of the {} selected falls in this shard; nothing to do",
+            info.selected
+        )
+    } else {
+        format!("{run} of {} selected jobs", info.selected)
+    };
+    let limits = match info.limits {
+        ShardLimits::Split => format!(
+            "the limits shown are 1/{} of the job files' (--shard-limits full keeps them whole)",
+            s.n
+        ),
+        ShardLimits::Full => "limits are the job files' own (--shard-limits full)".to_string(),
+    };
+    format!("shard {s}: {jobs}; {limits}\n")
+}
+
+fn shard_json(info: &ShardInfo) -> serde_json::Value {
+    json!({
+        "shard": info.shard.to_string(),
+        "k": info.shard.k,
+        "n": info.shard.n,
+        "partition": info.shard.partition,
+        "limits": info.limits,
+        "selected": info.selected,
+    })
 }
 
 fn limit_json(l: &Limit) -> serde_json::Value {
@@ -129,5 +171,9 @@ pub fn render_json(plan: &Plan) -> serde_json::Value {
             })
         })
         .collect();
-    json!({ "jobs": jobs, "limits": limits_json(&plan.limits) })
+    json!({
+        "jobs": jobs,
+        "limits": limits_json(&plan.limits),
+        "shard": plan.shard.as_ref().map(shard_json),
+    })
 }

@@ -7,11 +7,12 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod merge;
 
 pub use json::Json;
 pub use junit::Junit;
@@ -30,7 +31,7 @@ pub trait Exporter {
 }
 
 /// A job's outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     Ok,
@@ -42,7 +43,7 @@ pub enum JobStatus {
 }
 
 /// Segment counts of one job.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SegmentCounts {
     pub planned: u64,
     /// Downloaded in this run.
@@ -56,7 +57,7 @@ pub struct SegmentCounts {
 }
 
 /// What ffprobe found in the merged file.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Media {
     pub duration_s: f64,
     /// Stream types in file order: "video", "audio", …
@@ -64,7 +65,7 @@ pub struct Media {
 }
 
 /// One job in the report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobReport {
     pub name: String,
     pub status: JobStatus,
@@ -85,7 +86,7 @@ pub struct JobReport {
 }
 
 /// Sums over all jobs.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Totals {
     pub jobs: u64,
     pub ok: u64,
@@ -98,15 +99,20 @@ pub struct Totals {
 }
 
 /// The whole run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
     pub version: u32,
     /// RFC 3339, UTC.
     pub started_at: String,
     pub finished_at: String,
     pub elapsed_s: f64,
-    /// `"K/N"` when the run was one shard of several.
+    /// `"K/N"` (or `"hash:K/N"`) when the run was one shard of several.
     pub shard: Option<String>,
+    /// Identifies the job files the run read (names and contents; see
+    /// `plan::shard::job_files_id`), so `report merge` can tell shards of
+    /// one run from reports of other files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_files: Option<String>,
     /// The run was interrupted (Ctrl-C); jobs not finished are failed.
     pub interrupted: bool,
     pub totals: Totals,
@@ -143,6 +149,7 @@ impl RunReport {
             finished_at,
             elapsed_s,
             shard: None,
+            job_files: None,
             interrupted,
             totals: t,
             jobs,
