@@ -10,6 +10,8 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+mod files;
+
 use crate::diag::display_path;
 use crate::fetch::{self, FailKind, Fetcher, JobFetch, Ledger, SegmentFailure};
 use crate::manifest::OnMissing;
@@ -119,16 +121,6 @@ struct JobRun<'a> {
     stop: Arc<AtomicBool>,
 }
 
-fn fingerprint(job: &JobPlan) -> String {
-    format!(
-        "{}|{}|{}|{:?}",
-        job.first_url,
-        job.last_url,
-        job.source.len(),
-        job.container
-    )
-}
-
 /// Runs one job: fetches what is missing, feeds the merge in index order as
 /// segments complete, verifies the result and puts it in place.
 pub async fn run_job(
@@ -156,9 +148,15 @@ pub async fn run_job(
         error: None,
         merge_tail_s: None,
     };
-    let fp = fingerprint(job);
-    if !opts.force {
-        if let Some(done) = fetch::read_done(&job.state_dir, &fp, &job.output) {
+    let failed = |mut r: JobReport, e: String| {
+        r.error = Some(e);
+        r.elapsed_s = started.elapsed().as_secs_f64();
+        r
+    };
+    let fp = files::fingerprint(job);
+    let (_lock, ledger) = match files::prepare(job, &fp, opts.force) {
+        Ok(files::Prepared::Ready { lock, ledger }) => (lock, ledger),
+        Ok(files::Prepared::UpToDate(done)) => {
             report.status = JobStatus::UpToDate;
             report.media = Some(Media {
                 duration_s: done.duration_s,
@@ -166,22 +164,7 @@ pub async fn run_job(
             });
             return report;
         }
-    }
-    let failed = |mut r: JobReport, e: String| {
-        r.error = Some(e);
-        r.elapsed_s = started.elapsed().as_secs_f64();
-        r
-    };
-    let ledger = match Ledger::open(&job.state_dir, &fp, opts.force) {
-        Ok(l) => l,
-        Err(e) => {
-            let msg = format!(
-                "job `{}`: cannot use {}: {e}",
-                job.name,
-                display_path(&job.state_dir)
-            );
-            return failed(report, msg);
-        }
+        Err(e) => return failed(report, e),
     };
     let ledger = Arc::new(ledger);
     let req = match JobFetch::new(
@@ -194,8 +177,11 @@ pub async fn run_job(
         Ok(r) => Arc::new(r),
         Err(e) => return failed(report, format!("job `{}`: {e}", job.name)),
     };
-    let mut merge = match Merge::start(tools, &job.output, job.container) {
+    let mut merge = match Merge::start(tools, &job.output_dir, &job.output, job.container) {
         Ok(m) => m,
+        Err(e) if fetch::store::refused_link(&e).is_some() => {
+            return failed(report, format!("job `{}`: {e}", job.name))
+        }
         Err(e) => {
             return failed(
                 report,
@@ -213,19 +199,24 @@ pub async fn run_job(
         stop: Arc::new(AtomicBool::new(false)),
     };
     let (tx, rx) = mpsc::unbounded_channel();
+    // Outside the work, so an interrupted job still counts what landed.
+    let mut fed = Fed::new(total as usize);
     let work = async {
         tokio::join!(
             state.fetch_all(fetcher, req, tx),
-            state.feed(&mut merge, &ledger, rx, progress)
+            state.feed(&mut fed, &mut merge, &ledger, rx, progress)
         )
-        .1
     };
-    let fed = tokio::select! {
-        r = work => Some(r),
-        _ = cancel.cancelled() => None,
+    let finished = tokio::select! {
+        _ = work => true,
+        _ = cancel.cancelled() => false,
     };
     let _ = ledger.sync();
-    let Some(fed) = fed else {
+    report.segments.fetched = fed.tally.fetched;
+    report.segments.reused = fed.tally.reused;
+    report.bytes = fed.tally.bytes;
+    report.retries = fed.tally.retries;
+    if !finished {
         merge.abort().await;
         return failed(
             report,
@@ -235,10 +226,6 @@ pub async fn run_job(
             ),
         );
     };
-    report.segments.fetched = fed.tally.fetched;
-    report.segments.reused = fed.tally.reused;
-    report.bytes = fed.tally.bytes;
-    report.retries = fed.tally.retries;
 
     // Misses after the last segment that answered are trailing; others are gaps.
     let last_ready = fed.slots.iter().rposition(|s| *s == Slot::Ready);
@@ -283,7 +270,7 @@ pub async fn run_job(
     let media = match merge::probe(tools, &temp).await {
         Ok(m) => m,
         Err(e) => {
-            let _ = tokio::fs::remove_file(&temp).await;
+            let _ = fetch::store::remove_file(&temp);
             return failed(report, format!("job `{}`: {e}", job.name));
         }
     };
@@ -292,30 +279,13 @@ pub async fn run_job(
         .then(|| job.source.expected_duration())
         .flatten();
     if let Err(e) = merge::verify(&media, expected) {
-        let _ = tokio::fs::remove_file(&temp).await;
+        let _ = fetch::store::remove_file(&temp);
         report.media = Some(media);
         return failed(report, format!("job `{}`: {e}", job.name));
     }
-    if let Err(e) = tokio::fs::rename(&temp, &job.output).await {
-        let _ = tokio::fs::remove_file(&temp).await;
-        return failed(
-            report,
-            format!(
-                "job `{}`: cannot move the merged file into place: {e}",
-                job.name
-            ),
-        );
-    }
-    let size = std::fs::metadata(&job.output).map(|m| m.len()).unwrap_or(0);
-    let done = fetch::Done {
-        fingerprint: fp,
-        output_size: size,
-        duration_s: media.duration_s,
-        streams: media.streams.clone(),
-    };
     drop(ledger);
-    if let Err(e) = fetch::write_done(&job.state_dir, &done, opts.keep_segments) {
-        tracing::warn!(job = %job.name, "could not tidy {}: {e}", display_path(&job.state_dir));
+    if let Err(e) = files::finish(job, fp, &temp, &media, opts.keep_segments) {
+        return failed(report, e);
     }
     let tail = fed.last_landed.map(|t| t.elapsed().as_secs_f64());
     tracing::info!(job = %job.name, merge_tail_s = tail, "merged and verified");
@@ -364,6 +334,23 @@ struct Fed {
     fatal: Option<String>,
     first_failure: Option<SegmentFailure>,
     last_landed: Option<Instant>,
+}
+
+impl Fed {
+    fn new(n: usize) -> Fed {
+        Fed {
+            slots: vec![Slot::Pending; n],
+            tally: Tally {
+                fetched: 0,
+                reused: 0,
+                bytes: 0,
+                retries: 0,
+            },
+            fatal: None,
+            first_failure: None,
+            last_landed: None,
+        }
+    }
 }
 
 impl JobRun<'_> {
@@ -427,25 +414,14 @@ impl JobRun<'_> {
     /// order, as soon as each and all before it are resolved.
     async fn feed(
         &self,
+        fed: &mut Fed,
         merge: &mut Merge,
         ledger: &Ledger,
         mut rx: mpsc::UnboundedReceiver<(u64, Arrival)>,
         progress: &dyn Progress,
-    ) -> Fed {
+    ) {
         let job = self.job;
         let n = job.source.len() as usize;
-        let mut fed = Fed {
-            slots: vec![Slot::Pending; n],
-            tally: Tally {
-                fetched: 0,
-                reused: 0,
-                bytes: 0,
-                retries: 0,
-            },
-            fatal: None,
-            first_failure: None,
-            last_landed: None,
-        };
         let mut next = 0usize;
         let mut merge_ok = true;
         while let Some((p, arrival)) = rx.recv().await {
@@ -501,6 +477,5 @@ impl JobRun<'_> {
                 next += 1;
             }
         }
-        fed
     }
 }
