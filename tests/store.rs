@@ -422,6 +422,20 @@ fn wait_for_moment(job: &Job, server: &TestServer, child: &mut Child, at: Moment
     false
 }
 
+/// Waits until the server has logged the killed run's last requests
+/// (heads already on their way when the process died).
+fn settle(server: &TestServer) {
+    let mut seen = server.requests().len();
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = server.requests().len();
+        if now == seen {
+            return;
+        }
+        seen = now;
+    }
+}
+
 #[test]
 fn sigkill_at_any_moment_loses_no_complete_segment_and_no_verified_output() {
     let media = segments(KILL_SEGMENTS as u32, 1);
@@ -449,6 +463,7 @@ fn sigkill_at_any_moment_loses_no_complete_segment_and_no_verified_output() {
         if job.path("out/v.mp4").exists() {
             complete = (1..=KILL_SEGMENTS).collect();
         }
+        settle(&server);
         server.clear_requests();
         let out = job.run(&[]);
         assert_eq!(out.status.code(), Some(0), "{at:?}: {}", stderr(&out));
