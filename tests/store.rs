@@ -88,6 +88,17 @@ fn refuses_planted_link(link: &str, target: &str, output: &str) {
         "{link}: {err}"
     );
     assert!(stderr(&out).contains(link), "{}", stderr(&out));
+    let name = link.replace(['/', '.'], "_");
+    redacted().bind(|| insta::assert_snapshot!(format!("link{name}"), err));
+}
+
+/// Temporary folders, ports and process ids vary from run to run.
+fn redacted() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.add_filter(r"\S*/\.tmp\w+", "[tmp]");
+    s.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[port]");
+    s.add_filter(r"pid \d+", "pid [pid]");
+    s
 }
 
 #[cfg(unix)]
@@ -163,6 +174,8 @@ fn a_second_snatch_on_a_running_job_fails_at_once_and_touches_nothing() {
     let err = stderr(&second);
     let pid = format!("another snatch (pid {})", first_out_pid(&job));
     assert!(err.contains(&pid), "{err}");
+    let line = err.lines().find(|l| l.contains(&pid)).unwrap().to_string();
+    redacted().bind(|| insta::assert_snapshot!(line));
     assert_eq!(other.requests().len(), 0, "the second fetched");
     assert_eq!(first_out.status.code(), Some(0), "{}", stderr(&first_out));
     let (duration, _) = probe(&job.path("out/v.mp4"));
@@ -279,10 +292,11 @@ fn another_video_path_is_refused_and_nothing_is_deleted_until_forced() {
         .unwrap()
         .to_string();
     assert!(
-        err.contains("3 segments are saved") && err.contains("--force"),
+        err.contains("3 segments saved") && err.contains("--force"),
         "{err}"
     );
     assert!(err.contains("/a/") && err.contains("/b/"), "{err}");
+    redacted().bind(|| insta::assert_snapshot!(err));
     assert_eq!(server.requests().len(), 0);
     assert_eq!(segment_files(&job), BTreeSet::from([1, 2, 3]));
 

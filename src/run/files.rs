@@ -87,12 +87,13 @@ pub(super) fn prepare(job: &JobPlan, fp: &str, force: bool) -> Result<Prepared, 
         Ok(l) => l,
         Err(OpenError::Io(e)) => return Err(cannot_use(name, dir, &e)),
         Err(OpenError::OtherVideo { saved, was }) => {
-            let was = was.map_or(String::new(), |w| format!(" ({w})"));
             return Err(format!(
-                "job `{name}`: {saved} segment{} saved in {} belong to another URL path{was}, \
-                 not {}; nothing was deleted. Run with --force to discard them and fetch this job afresh",
-                if saved == 1 { " is" } else { "s are" },
+                "job `{name}`: {saved} segment{} saved in {} belong{} to another video: the url's path was {}, now {}. \
+                 Nothing was deleted; run with --force to discard them and fetch this job afresh",
+                if saved == 1 { "" } else { "s" },
                 display_path(dir),
+                if saved == 1 { "s" } else { "" },
+                was.as_deref().unwrap_or("not recorded"),
                 identity(&job.source)
             ));
         }
