@@ -516,3 +516,33 @@ fn sigkill_at_any_moment_loses_no_complete_segment_and_no_verified_output() {
         );
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn a_report_below_the_output_folder_is_not_written_through_a_link() {
+    let media = segments(2, 1);
+    let server = TestServer::start(&media);
+    let job = Job::new(&job_yaml(
+        &server.url(),
+        "    range: { start: 1, end: 2 }\n",
+    ));
+    let victim = victim(&job);
+    std::fs::create_dir_all(job.path("out")).unwrap();
+    std::os::unix::fs::symlink(&victim, job.path("out/reports")).unwrap();
+    let before = snapshot(&victim);
+    let out = job.run(&["--junit", "out/reports/junit.xml"]);
+    assert_eq!(
+        snapshot(&victim).len(),
+        before.len(),
+        "a report landed outside"
+    );
+    assert_eq!(snapshot(&victim), before);
+    let err = stderr(&out);
+    assert!(
+        err.contains("out/reports") && err.contains("symbolic link"),
+        "{err}"
+    );
+    // The job itself and the other report are fine.
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(job.report()["jobs"][0]["status"], "ok");
+}

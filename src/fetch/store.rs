@@ -244,6 +244,44 @@ pub fn clear_dir(root: &Path, dir: &Path, keep: &[&str]) -> io::Result<()> {
     Ok(())
 }
 
+/// Checks a report file the command line names: when it lies below one of
+/// the output folders `roots`, no folder on its way and not its own name
+/// may be a link (the folders are created). Elsewhere it is the operator's
+/// choice and is not checked.
+pub fn check_report(roots: &[PathBuf], path: &Path) -> io::Result<()> {
+    let target = absolute(path);
+    for root in roots {
+        let root = absolute(root);
+        if target != root && target.starts_with(&root) {
+            ensure_parent(&root, &target)?;
+            if fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(refused(&target));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `p` from the current folder, with `.` and `..` resolved by name only
+/// (no link is looked at).
+fn absolute(p: &Path) -> PathBuf {
+    let joined = match std::env::current_dir() {
+        Ok(d) if p.is_relative() => d.join(p),
+        _ => p.to_path_buf(),
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The link snatch refused, if that is what `e` is.
 pub fn refused_link(e: &io::Error) -> Option<&Path> {
     e.get_ref()
