@@ -117,10 +117,14 @@ impl Merge {
             Container::Mkv => cmd.args(["-f", "matroska"]),
             Container::Ts => cmd.args(["-f", "mpegts"]),
         };
-        cmd.arg("file:/dev/stdout")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::from(file))
-            .stderr(Stdio::piped());
+        #[cfg(unix)]
+        cmd.arg("file:/dev/stdout").stdout(Stdio::from(file));
+        #[cfg(not(unix))]
+        {
+            drop(file);
+            cmd.arg(&temp).stdout(Stdio::null());
+        }
+        cmd.stdin(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn()?;
         let mut stdin = child.stdin.take().expect("piped");
         let mut err = child.stderr.take().expect("piped");

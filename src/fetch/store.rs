@@ -345,6 +345,21 @@ mod tests {
     }
 
     #[test]
+    fn reports_are_checked_only_below_an_output_folder() {
+        let (tmp, root, victim) = setup();
+        symlink(&victim, root.join("r")).unwrap();
+        let roots = [root.clone()];
+        let e = check_report(&roots, &root.join("r/report.json")).unwrap_err();
+        assert_eq!(refused_link(&e), Some(root.join("r").as_path()));
+        let e = check_report(&roots, &root.join("x/../r/report.json")).unwrap_err();
+        assert!(refused_link(&e).is_some(), "{e}");
+        // Outside the output folder, the operator's path is taken as it is.
+        check_report(&roots, &tmp.path().join("elsewhere/report.json")).unwrap();
+        check_report(&roots, &root.join("sub/report.json")).unwrap();
+        assert!(root.join("sub").is_dir());
+    }
+
+    #[test]
     fn paths_outside_the_output_folder_are_refused() {
         let (_tmp, root, victim) = setup();
         assert!(ensure_dir(&root, &victim).is_err());
