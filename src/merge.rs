@@ -98,7 +98,7 @@ impl Merge {
     /// file itself, as a new file reached through no link, and ffmpeg
     /// writes to it through its stdout (`file:/dev/stdout` stays seekable,
     /// which MP4 needs), so a link planted at that name cannot make ffmpeg
-    /// write anywhere else.
+    /// write anywhere else. The error says which of the two failed.
     pub fn start(
         tools: &Tools,
         root: &Path,
@@ -106,7 +106,10 @@ impl Merge {
         container: Container,
     ) -> std::io::Result<Merge> {
         let temp = temp_path(output);
-        let file = store::create_fresh(root, &temp)?;
+        let file = store::create_fresh(root, &temp).map_err(|e| match store::refused_link(&e) {
+            Some(_) => e,
+            None => std::io::Error::new(e.kind(), format!("cannot create {}: {e}", temp.display())),
+        })?;
         let mut cmd = std::process::Command::new(&tools.ffmpeg);
         cmd.args(["-hide_banner", "-nostats", "-loglevel", "error", "-y"])
             .args(["-f", "mpegts", "-i", "pipe:0"])
@@ -125,7 +128,9 @@ impl Merge {
             cmd.arg(&temp).stdout(Stdio::null());
         }
         cmd.stdin(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn()?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot start ffmpeg: {e}")))?;
         let mut stdin = child.stdin.take().expect("piped");
         let mut err = child.stderr.take().expect("piped");
         let stderr = std::thread::spawn(move || {

@@ -179,15 +179,7 @@ pub async fn run_job(
     };
     let mut merge = match Merge::start(tools, &job.output_dir, &job.output, job.container) {
         Ok(m) => m,
-        Err(e) if fetch::store::refused_link(&e).is_some() => {
-            return failed(report, format!("job `{}`: {e}", job.name))
-        }
-        Err(e) => {
-            return failed(
-                report,
-                format!("job `{}`: cannot start ffmpeg: {e}", job.name),
-            )
-        }
+        Err(e) => return failed(report, format!("job `{}`: {e}", job.name)),
     };
     let reused_now = (0..total)
         .filter(|&p| ledger.complete.contains_key(&job.source.index_at(p)))

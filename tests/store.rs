@@ -546,3 +546,24 @@ fn a_report_below_the_output_folder_is_not_written_through_a_link() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert_eq!(job.report()["jobs"][0]["status"], "ok");
 }
+
+#[test]
+fn a_file_where_an_output_folder_should_be_is_named_as_such() {
+    let media = segments(2, 1);
+    let server = TestServer::start(&media);
+    let job = Job::new(&job_yaml(
+        &server.url(),
+        "    range: { start: 1, end: 2 }\n    output: \"sub/x.mp4\"\n",
+    ));
+    std::fs::create_dir_all(job.path("out")).unwrap();
+    std::fs::write(job.path("out/sub"), b"not a folder").unwrap();
+    let out = job.run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = job.report()["jobs"][0]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("out/sub is not a folder"), "{err}");
+    assert!(!err.contains("ffmpeg"), "{err}");
+    assert_eq!(std::fs::read(job.path("out/sub")).unwrap(), b"not a folder");
+}
