@@ -154,7 +154,7 @@ pub async fn run_job(
         r
     };
     let fp = files::fingerprint(job);
-    let (_lock, ledger) = match files::prepare(job, &fp, opts.force) {
+    let (_lock, ledger) = match files::prepare(job, &fp, opts.force).await {
         Ok(files::Prepared::Ready { lock, ledger }) => (lock, ledger),
         Ok(files::Prepared::UpToDate(done)) => {
             report.status = JobStatus::UpToDate;
@@ -276,7 +276,7 @@ pub async fn run_job(
         return failed(report, format!("job `{}`: {e}", job.name));
     }
     drop(ledger);
-    if let Err(e) = files::finish(job, fp, &temp, &media, opts.keep_segments) {
+    if let Err(e) = files::finish(job, fp, &temp, &media, opts.keep_segments).await {
         return failed(report, e);
     }
     let tail = fed.last_landed.map(|t| t.elapsed().as_secs_f64());

@@ -57,9 +57,16 @@ pub(super) fn identity(source: &SegmentSource) -> String {
     }
 }
 
-/// Locks the job, and either finds it up to date or opens its ledger.
-/// The error is the job's one-sentence message.
-pub(super) fn prepare(job: &JobPlan, fp: &str, force: bool) -> Result<Prepared, String> {
+/// Locks the job, and either finds it up to date or opens its ledger, on
+/// the blocking pool. The error is the job's one-sentence message.
+pub(super) async fn prepare(job: &JobPlan, fp: &str, force: bool) -> Result<Prepared, String> {
+    let (owned, fp) = (job.clone(), fp.to_string());
+    tokio::task::spawn_blocking(move || prepare_blocking(&owned, &fp, force))
+        .await
+        .unwrap_or_else(|e| Err(format!("job `{}`: {e}", job.name)))
+}
+
+fn prepare_blocking(job: &JobPlan, fp: &str, force: bool) -> Result<Prepared, String> {
     let (root, dir) = (&job.output_dir, &job.state_dir);
     let name = &job.name;
     let lock = lock::lock_job(root, dir).map_err(|e| match e {
@@ -130,9 +137,23 @@ fn file_size(path: &Path) -> Option<u64> {
         .map(|m| m.len())
 }
 
-/// Puts a verified merge in place: `done.json` first, then the rename, then
-/// the segments go (unless kept). The error is the job's message.
-pub(super) fn finish(
+/// Puts a verified merge in place, on the blocking pool: `done.json` first,
+/// then the rename, then the segments go (unless kept). The error is the
+/// job's message.
+pub(super) async fn finish(
+    job: &JobPlan,
+    fp: String,
+    temp: &Path,
+    media: &Media,
+    keep_segments: bool,
+) -> Result<(), String> {
+    let (owned, temp, media) = (job.clone(), temp.to_path_buf(), media.clone());
+    tokio::task::spawn_blocking(move || finish_blocking(&owned, fp, &temp, &media, keep_segments))
+        .await
+        .unwrap_or_else(|e| Err(format!("job `{}`: {e}", job.name)))
+}
+
+fn finish_blocking(
     job: &JobPlan,
     fp: String,
     temp: &Path,
