@@ -148,11 +148,11 @@ fn wait_for(mut cond: impl FnMut() -> bool) {
 #[test]
 fn a_second_snatch_on_a_running_job_fails_at_once_and_touches_nothing() {
     let media = segments(20, 1);
-    let server = TestServer::with_latency(&media, Duration::from_millis(100));
+    let server = TestServer::with_latency(&media, Duration::from_millis(150));
     let other = TestServer::start(&media);
     let job = Job::new(&job_yaml(
         &server.url(),
-        "    range: { start: 1, end: 20 }\n    concurrency: 2\n",
+        "    range: { start: 1, end: 20 }\n    concurrency: 1\n",
     ));
     // The same job (name and folder) from another file, fetching elsewhere.
     let b_file = job.path("b.yaml");

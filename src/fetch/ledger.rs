@@ -247,9 +247,11 @@ pub fn remove_done(dir: &Path) -> io::Result<()> {
 }
 
 /// Removes the segments and the ledger of a merged job; the marker and
-/// the lock stay.
+/// the lock stay. The ledger goes last, so that segments a kill leaves
+/// behind are still known as this job's.
 pub fn clear_segments(root: &Path, dir: &Path) -> io::Result<()> {
-    store::clear_dir(root, dir, &[LOCK, DONE])
+    store::clear_dir(root, dir, &[LOCK, DONE, LEDGER])?;
+    store::remove_file(&dir.join(LEDGER))
 }
 
 #[cfg(test)]
@@ -304,6 +306,34 @@ mod tests {
         }
         let l = open(&dir2, "id").unwrap();
         assert_eq!(l.complete.get(&5), Some(&5));
+    }
+
+    #[test]
+    fn done_is_written_whole_and_cleanup_keeps_it_and_the_lock() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("job");
+        let l = open(&dir, "id").unwrap();
+        fs::write(segment_path(&dir, 1), b"abc").unwrap();
+        l.record(1, 3).unwrap();
+        fs::write(dir.join(LOCK), b"1\n").unwrap();
+        let done = Done {
+            fingerprint: "fp".into(),
+            output_size: 9,
+            duration_s: 1.5,
+            streams: vec!["video".into()],
+        };
+        write_done(&dir, &done).unwrap();
+        assert_eq!(read_done(&dir, "fp"), Some(done));
+        assert_eq!(read_done(&dir, "other"), None);
+        clear_segments(tmp.path(), &dir).unwrap();
+        let mut left: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, [DONE, LOCK]);
+        remove_done(&dir).unwrap();
+        assert!(read_done(&dir, "fp").is_none());
     }
 
     #[test]
