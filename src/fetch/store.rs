@@ -20,8 +20,8 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::diag::display_path;
 
-/// A symbolic link (or other non-regular entry) found where snatch was
-/// about to create, write, rename or delete; the job stops.
+/// A symbolic link found where snatch was about to create, open, write,
+/// rename or delete; the job stops.
 #[derive(Debug)]
 pub struct LinkRefused {
     pub path: PathBuf,
@@ -75,7 +75,8 @@ pub fn ensure_dir(root: &Path, dir: &Path) -> io::Result<()> {
         cur.push(part);
         if let Err(e) = fs::create_dir(&cur) {
             if e.kind() != io::ErrorKind::AlreadyExists {
-                return Err(e);
+                let msg = format!("cannot create the folder {}: {e}", display_path(&cur));
+                return Err(io::Error::new(e.kind(), msg));
             }
         }
         let meta = fs::symlink_metadata(&cur)?;
