@@ -109,6 +109,12 @@ fn a_dangling_link_at_a_part_file_receives_no_segment() {
 
 #[cfg(unix)]
 #[test]
+fn a_link_posing_as_a_saved_segment_is_never_read() {
+    refuses_planted_link("out/.snatch/v/1.ts", ".bash_profile", "v.mp4");
+}
+
+#[cfg(unix)]
+#[test]
 fn a_linked_state_folder_is_neither_emptied_nor_written() {
     refuses_planted_link("out/.snatch/v", "", "v.mp4");
 }
