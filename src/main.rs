@@ -287,6 +287,22 @@ fn run(cli: &Cli, args: &RunArgs, plan: &Plan) -> ExitCode {
     let mut report = report;
     report.shard = plan.shard.map(|s| s.shard.to_string());
     report.job_files = Some(plan.job_files.clone());
+    let mut targets = targets;
+    let roots: Vec<_> = plan.runnable().map(|j| j.output_dir.clone()).collect();
+    for slot in [
+        &mut targets.json,
+        &mut targets.junit,
+        &mut targets.summary,
+        &mut targets.step_summary,
+    ] {
+        let refused = slot
+            .as_deref()
+            .map(|p| snatch::fetch::store::check_report(&roots, p));
+        if let Some(Err(e)) = refused {
+            eprintln!("error: no report written there: {e}");
+            *slot = None;
+        }
+    }
     for e in targets.write_all(&report) {
         eprintln!("error: {e}");
     }

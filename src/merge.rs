@@ -10,6 +10,7 @@ use std::process::Stdio;
 use serde::Deserialize;
 use tokio::process::Command;
 
+use crate::fetch::store;
 use crate::plan::Container;
 use crate::report::Media;
 
@@ -92,12 +93,23 @@ struct Feeder {
 }
 
 impl Merge {
-    /// Starts ffmpeg for `output`. Nothing appears under the output's name.
-    pub fn start(tools: &Tools, output: &Path, container: Container) -> std::io::Result<Merge> {
-        if let Some(parent) = output.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
+    /// Starts ffmpeg for `output` (below the output folder `root`).
+    /// Nothing appears under the output's name. snatch creates the hidden
+    /// file itself, as a new file reached through no link, and ffmpeg
+    /// writes to it through its stdout (`file:/dev/stdout` stays seekable,
+    /// which MP4 needs), so a link planted at that name cannot make ffmpeg
+    /// write anywhere else. The error says which of the two failed.
+    pub fn start(
+        tools: &Tools,
+        root: &Path,
+        output: &Path,
+        container: Container,
+    ) -> std::io::Result<Merge> {
         let temp = temp_path(output);
+        let file = store::create_fresh(root, &temp).map_err(|e| match store::refused_link(&e) {
+            Some(_) => e,
+            None => std::io::Error::new(e.kind(), format!("cannot create {}: {e}", temp.display())),
+        })?;
         let mut cmd = std::process::Command::new(&tools.ffmpeg);
         cmd.args(["-hide_banner", "-nostats", "-loglevel", "error", "-y"])
             .args(["-f", "mpegts", "-i", "pipe:0"])
@@ -108,11 +120,17 @@ impl Merge {
             Container::Mkv => cmd.args(["-f", "matroska"]),
             Container::Ts => cmd.args(["-f", "mpegts"]),
         };
-        cmd.arg(&temp)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn()?;
+        #[cfg(unix)]
+        cmd.arg("file:/dev/stdout").stdout(Stdio::from(file));
+        #[cfg(not(unix))]
+        {
+            drop(file);
+            cmd.arg(&temp).stdout(Stdio::null());
+        }
+        cmd.stdin(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot start ffmpeg: {e}")))?;
         let mut stdin = child.stdin.take().expect("piped");
         let mut err = child.stderr.take().expect("piped");
         let stderr = std::thread::spawn(move || {
@@ -123,7 +141,7 @@ impl Merge {
         let (paths, queue) = std::sync::mpsc::channel::<PathBuf>();
         let thread = std::thread::spawn(move || {
             for path in queue {
-                let mut file = std::fs::File::open(&path)?;
+                let mut file = store::open_read(&path)?;
                 std::io::copy(&mut file, &mut stdin)?;
             }
             Ok(())
@@ -177,11 +195,11 @@ impl Merge {
         match (status.success(), fed) {
             (true, Ok(())) => Ok(self.temp.clone()),
             (true, Err(e)) => {
-                let _ = std::fs::remove_file(&self.temp);
+                let _ = store::remove_file(&self.temp);
                 Err(format!("feeding ffmpeg failed: {e}"))
             }
             (false, _) => {
-                let _ = std::fs::remove_file(&self.temp);
+                let _ = store::remove_file(&self.temp);
                 Err(format!("ffmpeg failed ({status}): {last}"))
             }
         }
@@ -212,7 +230,7 @@ impl Merge {
             // With ffmpeg gone, the feeding thread ends on a broken pipe.
             let _ = self.close_input();
             let _ = child.wait();
-            let _ = std::fs::remove_file(&self.temp);
+            let _ = store::remove_file(&self.temp);
         }
     }
 }

@@ -4,13 +4,18 @@
 
 mod ledger;
 mod limits;
+pub mod lock;
 mod segment;
+pub mod store;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-pub use ledger::{part_path, read_done, segment_path, write_done, Done, Ledger};
+pub use ledger::{
+    clear_segments, part_path, read_done, remove_done, segment_path, write_done, Done, Ledger,
+    OpenError,
+};
 pub use limits::{Limiter, Slot};
 pub use segment::{FailKind, Fetched, JobFetch, SegmentFailure};
 

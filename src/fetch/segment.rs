@@ -382,12 +382,12 @@ impl Part {
             use std::io::Write;
             let mut file = match file {
                 Some(f) => f,
-                None => std::fs::File::create(&path)?,
+                None => super::store::create(&path)?,
             };
             file.write_all(&buf)?;
             if rename {
                 drop(file);
-                std::fs::rename(&path, &done)?;
+                super::store::rename_in(&path, &done)?;
                 return Ok((None, buf));
             }
             Ok::<_, std::io::Error>((Some(file), buf))

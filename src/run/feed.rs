@@ -251,20 +251,19 @@ impl JobRun<'_> {
     async fn feed_one(&self, fed: &mut Fed, ledger: &Ledger, index: u64) -> Result<(), String> {
         let job = self.job;
         if fed.merge.is_none() {
-            let (tools, output, container) =
-                (self.tools.clone(), job.output.clone(), job.container);
-            let started =
-                tokio::task::spawn_blocking(move || Merge::start(&tools, &output, container))
-                    .await
-                    .map_err(std::io::Error::other)
-                    .and_then(|r| r);
-            fed.merge = Some(started.map_err(|e| {
-                format!(
-                    "job `{}`: cannot start ffmpeg ({}): {e}",
-                    job.name,
-                    self.tools.ffmpeg.display()
-                )
-            })?);
+            let (tools, root, output, container) = (
+                self.tools.clone(),
+                job.output_dir.clone(),
+                job.output.clone(),
+                job.container,
+            );
+            let started = tokio::task::spawn_blocking(move || {
+                Merge::start(&tools, &root, &output, container)
+            })
+            .await
+            .map_err(std::io::Error::other)
+            .and_then(|r| r);
+            fed.merge = Some(started.map_err(|e| format!("job `{}`: {e}", job.name))?);
         }
         let merge = fed.merge.as_mut().expect("started above");
         merge

@@ -11,8 +11,7 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::feed::{Fed, JobRun, Slot};
-use super::RunOptions;
-use crate::diag::display_path;
+use super::{files, RunOptions};
 use crate::failpoint;
 use crate::fetch::{self, Fetcher, JobFetch, Ledger, SegmentFailure};
 use crate::manifest::OnMissing;
@@ -36,7 +35,7 @@ pub async fn run_job(
     }
     let started = Instant::now();
     let mut report = super::begun(job);
-    let fp = fingerprint(job);
+    let fp = files::fingerprint(job);
     let result = match prepare(job, &fp, opts).await {
         Ok(Prepared::UpToDate(done)) => {
             report.status = JobStatus::UpToDate;
@@ -46,7 +45,11 @@ pub async fn run_job(
             });
             Ok(())
         }
-        Ok(Prepared::Ready { ledger, req }) => {
+        Ok(Prepared::Ready {
+            _lock: _held,
+            ledger,
+            req,
+        }) => {
             let steps = Steps {
                 job,
                 tools,
@@ -77,50 +80,19 @@ enum Prepared {
     /// The output is complete from an earlier run.
     UpToDate(fetch::Done),
     Ready {
+        /// Held until the job ends: one snatch per job.
+        _lock: fetch::lock::JobLock,
         ledger: Arc<Ledger>,
         req: Arc<JobFetch>,
     },
 }
 
-/// What identifies a job's output: a change re-merges it.
-fn fingerprint(job: &JobPlan) -> String {
-    format!(
-        "{}|{}|{}|{:?}",
-        job.first_url,
-        job.last_url,
-        job.source.len(),
-        job.container
-    )
-}
-
-/// Reads the job's saved state and opens its ledger.
+/// Takes the job's lock, finds an earlier verified merge or opens the
+/// ledger of saved segments, and makes the request settings.
 async fn prepare(job: &JobPlan, fp: &str, opts: RunOptions) -> Result<Prepared, String> {
-    let (dir, output, fp_owned, force) = (
-        job.state_dir.clone(),
-        job.output.clone(),
-        fp.to_string(),
-        opts.force,
-    );
-    let opened = tokio::task::spawn_blocking(move || {
-        if !force {
-            if let Some(done) = fetch::read_done(&dir, &fp_owned, &output) {
-                return Ok(Err(done));
-            }
-        }
-        if let Some(parent) = output.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("cannot create {}: {e}", display_path(parent)))?;
-        }
-        Ledger::open(&dir, &fp_owned, force)
-            .map(Ok)
-            .map_err(|e| format!("cannot use {}: {e}", display_path(&dir)))
-    })
-    .await
-    .map_err(|e| format!("job `{}`: {e}", job.name))?
-    .map_err(|e| format!("job `{}`: {e}", job.name))?;
-    let ledger = match opened {
-        Err(done) => return Ok(Prepared::UpToDate(done)),
-        Ok(ledger) => Arc::new(ledger),
+    let (lock, ledger) = match files::prepare(job, fp, opts.force).await? {
+        files::Prepared::UpToDate(done) => return Ok(Prepared::UpToDate(done)),
+        files::Prepared::Ready { lock, ledger } => (lock, Arc::new(ledger)),
     };
     let req = JobFetch::new(
         &job.name,
@@ -131,6 +103,7 @@ async fn prepare(job: &JobPlan, fp: &str, opts: RunOptions) -> Result<Prepared, 
     )
     .map_err(|e| format!("job `{}`: {e}", job.name))?;
     Ok(Prepared::Ready {
+        _lock: lock,
         ledger,
         req: Arc::new(req),
     })
@@ -207,7 +180,7 @@ impl Steps<'_> {
         let media = match merge::probe(self.tools, &temp).await {
             Ok(m) => m,
             Err(e) => {
-                let _ = tokio::fs::remove_file(&temp).await;
+                let _ = fetch::store::remove_file(&temp);
                 return Err(named(e));
             }
         };
@@ -217,51 +190,17 @@ impl Steps<'_> {
             .then(|| job.source.expected_duration())
             .flatten();
         if let Err(e) = merge::verify(&media, expected) {
-            let _ = tokio::fs::remove_file(&temp).await;
+            let _ = fetch::store::remove_file(&temp);
             report.media = Some(media);
             return Err(named(e));
         }
-        if let Err(e) = tokio::fs::rename(&temp, &job.output).await {
-            let _ = tokio::fs::remove_file(&temp).await;
-            return Err(named(format!(
-                "cannot move the merged file into place: {e}"
-            )));
-        }
-        self.mark_done(&media).await;
+        files::finish(job, self.fp.clone(), &temp, &media, self.opts.keep_segments).await?;
         let tail = fed.last_landed.map(|t| t.elapsed().as_secs_f64());
         tracing::info!(job = %job.name, merge_tail_s = tail, "merged and verified");
         report.merge_tail_s = tail;
         report.status = JobStatus::Ok;
         report.media = Some(media);
         Ok(())
-    }
-
-    /// Writes done.json; segments go unless kept. A failure here only
-    /// costs a re-merge next time, so it is a warning.
-    async fn mark_done(&self, media: &Media) {
-        let job = self.job;
-        let (dir, output) = (job.state_dir.clone(), job.output.clone());
-        let keep = self.opts.keep_segments;
-        let done = fetch::Done {
-            fingerprint: self.fp.clone(),
-            output_size: 0,
-            duration_s: media.duration_s,
-            streams: media.streams.clone(),
-        };
-        let written = tokio::task::spawn_blocking(move || {
-            let size = std::fs::metadata(&output)?.len();
-            let done = fetch::Done {
-                output_size: size,
-                ..done
-            };
-            fetch::write_done(&dir, &done, keep)
-        })
-        .await
-        .map_err(std::io::Error::other)
-        .and_then(|r| r);
-        if let Err(e) = written {
-            tracing::warn!(job = %job.name, "could not tidy {}: {e}", display_path(&job.state_dir));
-        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! [`feed`]. This is where fetching (HTTP, files) and merging (ffmpeg) meet.
 
 mod feed;
+mod files;
 mod job;
 
 use std::collections::HashMap;

@@ -1,0 +1,375 @@
+//! Files under the output folder: the one place that creates, opens,
+//! renames and deletes them. A job file may come from a stranger (a pull
+//! request can commit symbolic links into the output folder), so no path
+//! below the output folder is ever followed through a link:
+//!
+//! - every folder between the output folder and the file is checked with
+//!   `symlink_metadata` and created one component at a time;
+//! - the file itself is opened with `O_NOFOLLOW` (and created with
+//!   `O_EXCL` where a fresh inode matters), so a link at its name is an
+//!   error, not a redirection;
+//! - deletion reads folder entries without following them, removes only
+//!   regular files, and refuses a linked folder.
+//!
+//! The output folder itself (and what lies above it) is the operator's or
+//! the job file's choice and is taken as it is.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use crate::diag::display_path;
+
+/// A symbolic link found where snatch was about to create, open, write,
+/// rename or delete; the job stops.
+#[derive(Debug)]
+pub struct LinkRefused {
+    pub path: PathBuf,
+}
+
+impl std::fmt::Display for LinkRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} is a symbolic link; snatch never follows links below the output folder (remove it)",
+            display_path(&self.path)
+        )
+    }
+}
+
+impl std::error::Error for LinkRefused {}
+
+/// The error that refuses the link at `path`.
+pub fn refused(path: &Path) -> io::Error {
+    io::Error::other(LinkRefused {
+        path: path.to_path_buf(),
+    })
+}
+
+/// The components of `path` below `root`; an error if it is not below it.
+fn below<'a>(root: &Path, path: &'a Path) -> io::Result<&'a Path> {
+    let rel = path.strip_prefix(root).map_err(|_| {
+        io::Error::other(format!(
+            "{} is not inside the output folder {}",
+            display_path(path),
+            display_path(root)
+        ))
+    })?;
+    if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return Err(io::Error::other(format!(
+            "{} climbs out of the output folder",
+            display_path(path)
+        )));
+    }
+    Ok(rel)
+}
+
+/// Makes sure `dir` (below `root`) is a folder reached through no link,
+/// creating what is missing one component at a time. `root` itself is
+/// created as needed and taken as it is.
+pub fn ensure_dir(root: &Path, dir: &Path) -> io::Result<()> {
+    let rel = below(root, dir)?;
+    fs::create_dir_all(root)?;
+    let mut cur = root.to_path_buf();
+    for part in rel.components() {
+        cur.push(part);
+        if let Err(e) = fs::create_dir(&cur) {
+            if e.kind() != io::ErrorKind::AlreadyExists {
+                let msg = format!("cannot create the folder {}: {e}", display_path(&cur));
+                return Err(io::Error::new(e.kind(), msg));
+            }
+        }
+        let meta = fs::symlink_metadata(&cur)?;
+        if meta.file_type().is_symlink() {
+            return Err(refused(&cur));
+        }
+        if !meta.is_dir() {
+            return Err(io::Error::other(format!(
+                "{} is not a folder",
+                display_path(&cur)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks the folders that lead to `path` (below `root`), creating them.
+pub fn ensure_parent(root: &Path, path: &Path) -> io::Result<()> {
+    match path.parent() {
+        Some(parent) if parent != root => ensure_dir(root, parent),
+        _ => ensure_dir(root, root),
+    }
+}
+
+/// Options that never follow a link at the file's own name.
+fn no_follow() -> OpenOptions {
+    let mut o = OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(libc::O_NOFOLLOW);
+    }
+    o
+}
+
+/// An open error, with a link at the name named as such.
+fn open_error(path: &Path, e: io::Error) -> io::Error {
+    let is_link = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if is_link {
+        refused(path)
+    } else {
+        e
+    }
+}
+
+/// Opens `path` for reading; a link at its name is refused.
+pub fn open_read(path: &Path) -> io::Result<File> {
+    let f = no_follow()
+        .read(true)
+        .open(path)
+        .map_err(|e| open_error(path, e))?;
+    if !f.metadata()?.is_file() {
+        return Err(io::Error::other(format!(
+            "{} is not a regular file",
+            display_path(path)
+        )));
+    }
+    Ok(f)
+}
+
+/// Creates (or truncates) `path` for writing; a link at its name is
+/// refused. The folders leading to it are the caller's to have checked
+/// (the job's state folder is checked once when its lock is taken).
+pub fn create(path: &Path) -> io::Result<File> {
+    no_follow()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .map_err(|e| open_error(path, e))
+}
+
+/// Opens `path` for appending, creating it; a link at its name is refused.
+pub fn append(path: &Path) -> io::Result<File> {
+    no_follow()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| open_error(path, e))
+}
+
+/// Opens `path` to read and write without truncating, creating it; a link
+/// at its name is refused.
+pub fn open_rw(path: &Path) -> io::Result<File> {
+    no_follow()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| open_error(path, e))
+}
+
+/// Creates `path` (below `root`) as a new, empty file of its own: what was
+/// at that name (a file another process may still hold open) is removed
+/// first; a link there is refused.
+pub fn create_fresh(root: &Path, path: &Path) -> io::Result<File> {
+    ensure_parent(root, path)?;
+    remove_file(path)?;
+    no_follow()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| open_error(path, e))
+}
+
+/// Removes the regular file at `path`; nothing there is fine; a link or a
+/// folder there is refused.
+pub fn remove_file(path: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+        Ok(m) if m.file_type().is_symlink() => Err(refused(path)),
+        Ok(m) if !m.is_file() => Err(io::Error::other(format!(
+            "{} is not a regular file",
+            display_path(path)
+        ))),
+        Ok(_) => fs::remove_file(path),
+    }
+}
+
+/// Moves the regular file `from` to `to`, both below `root`, through no
+/// link; a link at either name is refused.
+pub fn rename(root: &Path, from: &Path, to: &Path) -> io::Result<()> {
+    ensure_parent(root, from)?;
+    ensure_parent(root, to)?;
+    for p in [from, to] {
+        if fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(refused(p));
+        }
+    }
+    fs::rename(from, to)
+}
+
+/// Moves `from` to `to` inside a folder already checked (a segment's
+/// `.part` to its final name); a link at the final name is refused.
+pub fn rename_in(from: &Path, to: &Path) -> io::Result<()> {
+    if fs::symlink_metadata(to).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(refused(to));
+    }
+    fs::rename(from, to)
+}
+
+/// Removes every regular file in `dir` (below `root`) except those named
+/// in `keep`. A linked folder, or a link inside it, is refused before
+/// anything is removed; sub-folders are left alone.
+pub fn clear_dir(root: &Path, dir: &Path, keep: &[&str]) -> io::Result<()> {
+    ensure_dir(root, dir)?;
+    let mut doomed = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if keep.iter().any(|k| entry.file_name() == **k) {
+            continue;
+        }
+        if kind.is_symlink() {
+            return Err(refused(&entry.path()));
+        }
+        if kind.is_file() {
+            doomed.push(entry.path());
+        }
+    }
+    for p in doomed {
+        fs::remove_file(p)?;
+    }
+    Ok(())
+}
+
+/// Checks a report file the command line names: when it lies below one of
+/// the output folders `roots`, no folder on its way and not its own name
+/// may be a link (the folders are created). Elsewhere it is the operator's
+/// choice and is not checked.
+pub fn check_report(roots: &[PathBuf], path: &Path) -> io::Result<()> {
+    let target = absolute(path);
+    for root in roots {
+        let root = absolute(root);
+        if target != root && target.starts_with(&root) {
+            ensure_parent(&root, &target)?;
+            if fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(refused(&target));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `p` from the current folder, with `.` and `..` resolved by name only
+/// (no link is looked at).
+fn absolute(p: &Path) -> PathBuf {
+    let joined = match std::env::current_dir() {
+        Ok(d) if p.is_relative() => d.join(p),
+        _ => p.to_path_buf(),
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The link snatch refused, if that is what `e` is.
+pub fn refused_link(e: &io::Error) -> Option<&Path> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<LinkRefused>())
+        .map(|l| l.path.as_path())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("out");
+        let victim = tmp.path().join("victim");
+        fs::create_dir_all(&root).unwrap();
+        fs::create_dir_all(&victim).unwrap();
+        fs::write(victim.join("keep.txt"), b"precious").unwrap();
+        (tmp, root, victim)
+    }
+
+    #[test]
+    fn a_linked_folder_is_never_entered() {
+        let (_tmp, root, victim) = setup();
+        symlink(&victim, root.join("sub")).unwrap();
+        let e = ensure_dir(&root, &root.join("sub/deeper")).unwrap_err();
+        assert_eq!(refused_link(&e), Some(root.join("sub").as_path()));
+        assert!(e.to_string().contains("sub"), "{e}");
+        let e = clear_dir(&root, &root.join("sub"), &[]).unwrap_err();
+        assert!(refused_link(&e).is_some(), "{e}");
+        assert_eq!(fs::read(victim.join("keep.txt")).unwrap(), b"precious");
+        assert!(!victim.join("deeper").exists());
+    }
+
+    #[test]
+    fn a_link_at_a_file_name_is_refused_for_every_operation() {
+        let (_tmp, root, victim) = setup();
+        let target = victim.join("keep.txt");
+        let link = root.join("x.part");
+        symlink(&target, &link).unwrap();
+        for e in [
+            create(&link).unwrap_err(),
+            append(&link).unwrap_err(),
+            open_rw(&link).unwrap_err(),
+            open_read(&link).unwrap_err(),
+            create_fresh(&root, &link).unwrap_err(),
+            remove_file(&link).unwrap_err(),
+            rename(&root, &root.join("missing"), &link).unwrap_err(),
+            rename_in(&root.join("missing"), &link).unwrap_err(),
+            clear_dir(&root, &root, &[]).unwrap_err(),
+        ] {
+            assert_eq!(refused_link(&e), Some(link.as_path()), "{e}");
+        }
+        assert_eq!(fs::read(&target).unwrap(), b"precious");
+        // A dangling link is not created through either.
+        let dangling = root.join("d.part");
+        symlink(victim.join("new"), &dangling).unwrap();
+        assert!(refused_link(&create(&dangling).unwrap_err()).is_some());
+        assert!(!victim.join("new").exists());
+    }
+
+    #[test]
+    fn reports_are_checked_only_below_an_output_folder() {
+        let (tmp, root, victim) = setup();
+        symlink(&victim, root.join("r")).unwrap();
+        let roots = [root.clone()];
+        let e = check_report(&roots, &root.join("r/report.json")).unwrap_err();
+        assert_eq!(refused_link(&e), Some(root.join("r").as_path()));
+        let e = check_report(&roots, &root.join("x/../r/report.json")).unwrap_err();
+        assert!(refused_link(&e).is_some(), "{e}");
+        // Outside the output folder, the operator's path is taken as it is.
+        check_report(&roots, &tmp.path().join("elsewhere/report.json")).unwrap();
+        check_report(&roots, &root.join("sub/report.json")).unwrap();
+        assert!(root.join("sub").is_dir());
+    }
+
+    #[test]
+    fn paths_outside_the_output_folder_are_refused() {
+        let (_tmp, root, victim) = setup();
+        assert!(ensure_dir(&root, &victim).is_err());
+        assert!(ensure_dir(&root, &root.join("a/../../victim")).is_err());
+        ensure_dir(&root, &root.join("a/b")).unwrap();
+        assert!(root.join("a/b").is_dir());
+        let f = create_fresh(&root, &root.join("a/b/f")).unwrap();
+        drop(f);
+        clear_dir(&root, &root.join("a/b"), &[]).unwrap();
+        assert!(!root.join("a/b/f").exists());
+    }
+}

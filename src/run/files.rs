@@ -1,0 +1,191 @@
+//! A job's files before and after its fetch: take the job's lock, find an
+//! earlier verified merge, open the ledger of saved segments (prepare);
+//! record the merge, put the output in place, tidy up (finish). The order
+//! of `finish` makes a `kill -9` at any instant safe: `done.json` is
+//! written before the output is moved into place and before any segment
+//! goes, so a rerun either finds the verified file or still has every
+//! segment.
+
+use std::io;
+use std::path::Path;
+
+use crate::diag::display_path;
+use crate::fetch::lock::{self, JobLock, LockError};
+use crate::fetch::{self, store, Done, Ledger, OpenError};
+use crate::merge;
+use crate::plan::JobPlan;
+use crate::report::Media;
+use crate::source::{SegmentSource, Target};
+
+/// What a job finds on disk before it fetches.
+pub(super) enum Prepared {
+    /// The output is complete and matches the job (its lock is released).
+    UpToDate(Done),
+    /// The job runs: its lock is held until this is dropped.
+    Ready { lock: JobLock, ledger: Ledger },
+}
+
+/// Everything that decides whether a merged output still matches the job.
+/// Secrets appear as `***`.
+pub(super) fn fingerprint(job: &JobPlan) -> String {
+    format!(
+        "{}|{}|{}|{:?}",
+        job.first_url,
+        job.last_url,
+        job.source.len(),
+        job.container
+    )
+}
+
+/// Which video the saved segments belong to: scheme, host and path of the
+/// URL template rendered at index 0, secrets as `***`, without the query or
+/// fragment. The range, the `length`, a token in the query or a `${…}`
+/// value do not change it.
+pub(super) fn identity(source: &SegmentSource) -> String {
+    let seg = match source {
+        SegmentSource::Numbered(n) => n.segment(0).or_else(|_| source.segment(0)),
+    };
+    match seg {
+        Ok(s) => match &s.target {
+            Target::Http { url, .. } => {
+                let shown = url.shown();
+                shown.split(['?', '#']).next().unwrap_or(shown).to_string()
+            }
+            Target::File { shown, .. } => shown.clone(),
+        },
+        Err(_) => String::new(),
+    }
+}
+
+/// Locks the job, and either finds it up to date or opens its ledger, on
+/// the blocking pool. The error is the job's one-sentence message.
+pub(super) async fn prepare(job: &JobPlan, fp: &str, force: bool) -> Result<Prepared, String> {
+    let (owned, fp) = (job.clone(), fp.to_string());
+    tokio::task::spawn_blocking(move || prepare_blocking(&owned, &fp, force))
+        .await
+        .unwrap_or_else(|e| Err(format!("job `{}`: {e}", job.name)))
+}
+
+fn prepare_blocking(job: &JobPlan, fp: &str, force: bool) -> Result<Prepared, String> {
+    let (root, dir) = (&job.output_dir, &job.state_dir);
+    let name = &job.name;
+    let lock = lock::lock_job(root, dir).map_err(|e| match e {
+        LockError::Busy { pid } => {
+            let who = pid.map_or("another snatch".to_string(), |p| {
+                format!("another snatch (pid {p})")
+            });
+            format!(
+                "job `{name}`: {who} is running this job (it holds {}); wait for it to finish, or stop it",
+                display_path(&dir.join(lock::LOCK))
+            )
+        }
+        LockError::Io(e) => cannot_use(name, dir, &e),
+    })?;
+    if !force {
+        match merged_before(job, fp) {
+            Ok(Some(done)) => return Ok(Prepared::UpToDate(done)),
+            Ok(None) => {}
+            Err(e) => return Err(cannot_use(name, &job.output, &e)),
+        }
+    }
+    // The job runs again: an earlier merge's marker no longer applies.
+    fetch::remove_done(dir).map_err(|e| cannot_use(name, dir, &e))?;
+    let ledger = match Ledger::open(root, dir, &identity(&job.source), force) {
+        Ok(l) => l,
+        Err(OpenError::Io(e)) => return Err(cannot_use(name, dir, &e)),
+        Err(OpenError::OtherVideo { saved, was }) => {
+            return Err(format!(
+                "job `{name}`: {saved} segment{} saved in {} belong{} to another video: the url's path was {}, now {}. \
+                 Nothing was deleted; run with --force to discard them and fetch this job afresh",
+                if saved == 1 { "" } else { "s" },
+                display_path(dir),
+                if saved == 1 { "s" } else { "" },
+                was.as_deref().unwrap_or("not recorded"),
+                identity(&job.source)
+            ));
+        }
+    };
+    Ok(Prepared::Ready { lock, ledger })
+}
+
+fn cannot_use(job: &str, path: &Path, e: &io::Error) -> String {
+    match store::refused_link(e) {
+        Some(_) => format!("job `{job}`: {e}"),
+        None => format!("job `{job}`: cannot use {}: {e}", display_path(path)),
+    }
+}
+
+/// The earlier verified merge, if `done.json` matches the job and its file
+/// is there. A kill after `done.json` but before the rename left the
+/// verified file under its hidden name: it is moved into place now.
+fn merged_before(job: &JobPlan, fp: &str) -> io::Result<Option<Done>> {
+    let Some(done) = fetch::read_done(&job.state_dir, fp) else {
+        return Ok(None);
+    };
+    let temp = merge::temp_path(&job.output);
+    if file_size(&temp) == Some(done.output_size) {
+        store::rename(&job.output_dir, &temp, &job.output)?;
+    }
+    Ok((file_size(&job.output) == Some(done.output_size)).then_some(done))
+}
+
+/// The size of the regular file at `path` (a link is no file here).
+fn file_size(path: &Path) -> Option<u64> {
+    std::fs::symlink_metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+}
+
+/// Puts a verified merge in place, on the blocking pool: `done.json` first,
+/// then the rename, then the segments go (unless kept). The error is the
+/// job's message.
+pub(super) async fn finish(
+    job: &JobPlan,
+    fp: String,
+    temp: &Path,
+    media: &Media,
+    keep_segments: bool,
+) -> Result<(), String> {
+    let (owned, temp, media) = (job.clone(), temp.to_path_buf(), media.clone());
+    tokio::task::spawn_blocking(move || finish_blocking(&owned, fp, &temp, &media, keep_segments))
+        .await
+        .unwrap_or_else(|e| Err(format!("job `{}`: {e}", job.name)))
+}
+
+fn finish_blocking(
+    job: &JobPlan,
+    fp: String,
+    temp: &Path,
+    media: &Media,
+    keep_segments: bool,
+) -> Result<(), String> {
+    let done = Done {
+        fingerprint: fp,
+        output_size: file_size(temp).unwrap_or(0),
+        duration_s: media.duration_s,
+        streams: media.streams.clone(),
+    };
+    let recorded = fetch::write_done(&job.state_dir, &done);
+    if let Err(e) = &recorded {
+        tracing::warn!(job = %job.name, "could not record the merge in {}: {e}", display_path(&job.state_dir));
+    }
+    if let Err(e) = store::rename(&job.output_dir, temp, &job.output) {
+        let _ = store::remove_file(temp);
+        let _ = fetch::remove_done(&job.state_dir);
+        return Err(match store::refused_link(&e) {
+            Some(_) => format!("job `{}`: {e}", job.name),
+            None => format!(
+                "job `{}`: cannot move the merged file into place: {e}",
+                job.name
+            ),
+        });
+    }
+    // Without a record, the segments are what a rerun has: keep them.
+    if recorded.is_ok() && !keep_segments {
+        if let Err(e) = fetch::clear_segments(&job.output_dir, &job.state_dir) {
+            tracing::warn!(job = %job.name, "could not tidy {}: {e}", display_path(&job.state_dir));
+        }
+    }
+    Ok(())
+}
