@@ -504,3 +504,112 @@ fn an_empty_jobs_list_is_filled_in() {
     assert_eq!(read(&file), format!("{original}{}", out.job_yaml));
     validate(&file, &[]);
 }
+
+/// Signed values of a CloudFront, an S3 and an Akamai URL, and a token.
+const SIGNED: &[(&str, &str)] = &[
+    ("Expires", "1767225600"),
+    ("Signature", "Zm9vYmFy~SIGNED-cf_x"),
+    ("Key-Pair-Id", "APKAJSIGNEDKEYPAIR"),
+    ("X-Amz-Credential", "AKIASIGNEDCRED%2F20260101%2Fus-east-1"),
+    ("X-Amz-Signature", "5ig0a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7"),
+    ("hdnts", "exp=1767229999~acl=/*~hmac=5ignedhmac0123"),
+    ("token", "tok-SIGNED-42"),
+];
+
+fn signed_url() -> String {
+    let query: Vec<String> = SIGNED.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!(
+        "https://cdn.example.com/vod/abc/000123.ts?{}&lang=en",
+        query.join("&")
+    )
+}
+
+/// Every place `snatch new` writes or prints, except the export lines.
+fn everything_but_exports(file: &Path, out: &NewOutput) -> String {
+    let stderr = out.stderr_text(false);
+    let mut shown = format!("{}\n{}\n", read(file), out.job_yaml);
+    for line in stderr.lines() {
+        if !out.exports.iter().any(|e| e == line) {
+            shown.push_str(line);
+            shown.push('\n');
+        }
+    }
+    shown
+}
+
+#[test]
+fn signed_query_values_become_placeholders_with_export_lines() {
+    let url = signed_url();
+    for from_curl in [false, true] {
+        let (dir, file) = setup(None);
+        let curl = format!("curl '{url}' -H 'referer: https://tv.example.com/'");
+        let argv: Vec<&str> = if from_curl {
+            vec!["--from-curl", &curl, "--range", "1-3"]
+        } else {
+            vec![&url, "--range", "1-3"]
+        };
+        let out = new_ok(&file, &argv);
+        let shown = everything_but_exports(&file, &out);
+        for (param, value) in SIGNED {
+            assert!(!shown.contains(value), "{param}: {shown}");
+            let var = format!("SNATCH_ABC_{}", param.to_ascii_uppercase().replace('-', "_"));
+            assert!(
+                out.job_yaml.contains(&format!("{param}=${{{var}}}")),
+                "{}",
+                out.job_yaml
+            );
+            assert!(
+                out.exports.contains(&format!("export {var}='{value}'")),
+                "{:?}",
+                out.exports
+            );
+        }
+        assert!(out.job_yaml.contains("&lang=en"), "{}", out.job_yaml);
+        assert!(out.stderr_text(true).contains("export SNATCH_ABC_SIGNATURE="));
+
+        // With the variables set, the job fetches the URL it was made from.
+        let set: Vec<(String, &str)> = SIGNED
+            .iter()
+            .map(|(k, v)| {
+                let var = format!("SNATCH_ABC_{}", k.to_ascii_uppercase().replace('-', "_"));
+                (var, *v)
+            })
+            .collect();
+        let set: Vec<(&str, &str)> = set.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        let (_, plan) = validate(&file, &set);
+        let first = plan.jobs[0].source.segment(0).unwrap();
+        match first.target {
+            snatch::source::Target::Http { url: got, .. } => assert_eq!(
+                got.expose(),
+                url.replace("000123", "000001"),
+                "from_curl {from_curl}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(!plan.jobs[0].first_url.contains("SIGNED"));
+        assert_eq!(entries(dir.path()), ["jobs.yaml"]);
+    }
+}
+
+#[test]
+fn the_binary_prints_signed_values_only_in_export_lines() {
+    let (dir, file) = setup(None);
+    let url = signed_url();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_snatch"))
+        .current_dir(dir.path())
+        .args(["new", &url, "--count", "3", "-f"])
+        .arg(&file)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let text = read(&file);
+    for (param, value) in SIGNED {
+        assert!(!stdout.contains(value) && !text.contains(value), "{param}");
+        let lines: Vec<&str> = stderr.lines().filter(|l| l.contains(value)).collect();
+        assert_eq!(lines.len(), 1, "{param}: {stderr}");
+        assert!(lines[0].starts_with("export SNATCH_ABC_"), "{}", lines[0]);
+    }
+}

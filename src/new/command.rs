@@ -44,6 +44,10 @@
 //!   written as `${SNATCH_<JOB>_<HEADER>}` with an `export` line returned for
 //!   the user. A value given with `-H`/`--referer` that already holds a
 //!   `${NAME}` placeholder is written as it is.
+//! * Query parameters of the URL that look like credentials (signatures,
+//!   tokens, keys, `X-Amz-*`…; the list is in [`super::query`]) are written
+//!   as `${SNATCH_<JOB>_<PARAM>}` with an `export` line too, so no signed
+//!   value lands in the file.
 //! * Text copied from the cURL command is literal: a `${` in it is written
 //!   as `$${` so it is not read as a variable. URLs and header values given
 //!   on the command line are job-file text, where `${NAME}` is a variable.
@@ -57,8 +61,9 @@ use super::args::{detect_problem, input_of, user_headers, NewArgs};
 use super::check::{check_new_text, env_policy, placeholder_names};
 use super::detect::{detect_one, detect_two, slug_from_url, unique_name};
 use super::file::{read_existing, write_target, TempFile};
-use super::headers::{export_line, job_headers};
-use super::job_text::{literal, JobText};
+use super::headers::{export, job_headers};
+use super::job_text::JobText;
+use super::query::plan_query;
 use super::source::{no_source_problem, source_of};
 use super::yaml_edit::{compose, compose_new_file, find_spot};
 
@@ -195,14 +200,23 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
     };
 
     let headers = job_headers(&name, &input, &user_headers)?;
-    let url = if input.from_curl {
-        literal(&detected.template)
-    } else {
-        detected.template.clone()
-    };
+    let header_vars: Vec<String> = headers.secrets.iter().map(|s| s.var.clone()).collect();
+    let query = plan_query(&name, &detected.template, input.from_curl, &header_vars);
+    // (variable, value) of every secret the job reads.
+    let secrets: Vec<(&str, &str)> = headers
+        .secrets
+        .iter()
+        .map(|s| (s.var.as_str(), s.value.as_str()))
+        .chain(
+            query
+                .secrets
+                .iter()
+                .map(|s| (s.var.as_str(), s.value.as_str())),
+        )
+        .collect();
     let job = JobText {
         name: name.clone(),
-        url,
+        url: query.url.clone(),
         padding: args.padding.unwrap_or(detected.padding),
         source,
         headers: headers.kept,
@@ -263,16 +277,18 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
     };
 
     let mut notes = Vec::new();
-    for s in &headers.secrets {
-        if placeholder_names(old_text).contains(&s.var) {
+    for (var, _) in &secrets {
+        if placeholder_names(old_text).contains(*var) {
             notes.push(format!(
-                "`${{{}}}` is also read by other jobs in {}; exporting it changes their value too",
-                s.var,
+                "`${{{var}}}` is also read by other jobs in {}; exporting it changes their value too",
                 display_path(&file)
             ));
         }
     }
-    let exports = headers.secrets.iter().map(export_line).collect();
+    let exports = secrets
+        .iter()
+        .map(|(var, value)| export(var, value))
+        .collect();
     let mut out = NewOutput {
         file: file.clone(),
         name,

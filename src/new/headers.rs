@@ -85,7 +85,12 @@ pub fn plan_headers(job_name: &str, headers: &[(String, String)]) -> HeaderPlan 
 /// `export VAR='value'`, safe to paste into a POSIX shell (single quotes in
 /// the value become `'\''`).
 pub fn export_line(s: &SecretHeader) -> String {
-    format!("export {}='{}'", s.var, s.value.replace('\'', r"'\''"))
+    export(&s.var, &s.value)
+}
+
+/// `export VAR='value'`, safe to paste into a POSIX shell.
+pub fn export(var: &str, value: &str) -> String {
+    format!("export {var}='{}'", value.replace('\'', r"'\''"))
 }
 
 fn is_browser_header(lower: &str) -> bool {
@@ -145,7 +150,7 @@ fn is_secret_header(lower: &str) -> bool {
 
 /// Uppercased ASCII alphanumerics, every run of anything else as one `_`,
 /// without leading or trailing `_`.
-fn env_part(s: &str) -> String {
+pub(super) fn env_part(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if c.is_ascii_alphanumeric() {

@@ -5,7 +5,8 @@
 //! * [`detect`]: the segment index in a URL (from one URL or two);
 //! * [`shell`]: one tokenizer per shell (bash, cmd.exe, PowerShell);
 //! * [`curl`]: curl's options, read from those words, as a request;
-//! * [`headers`]: which headers a job keeps and which become secrets.
+//! * [`headers`]: which headers a job keeps and which become secrets;
+//! * [`query`]: which query parameters of the URL become secrets.
 //!
 //! The command ([`run_new`], in `command`) wires them together with the
 //! command line (`args`, `source`: the segments asked for), the job's text
@@ -20,6 +21,7 @@ pub mod detect;
 mod file;
 pub mod headers;
 mod job_text;
+pub mod query;
 pub mod shell;
 mod source;
 mod yaml_edit;
