@@ -7,7 +7,10 @@
 //!
 //! # Where the job goes
 //!
-//! * No file: one is created with the schema line, `version: 1` and `jobs:`.
+//! * No file: one is created with `version: 1` and `jobs:`, and the
+//!   `# yaml-language-server: $schema=…` line when the schema of job files
+//!   is found beside the file or in a folder above it (`schemas/` or not;
+//!   see [`super::file`]); otherwise a note says how to write one.
 //! * `jobs:` on a line of its own (a block list): the job is added after the
 //!   list's last item, with the items' indentation. When `jobs:` is the last
 //!   top-level key that is the end of the file; otherwise it is before the
@@ -15,7 +18,9 @@
 //!   that lead up to it). Items separated by blank lines get one too.
 //! * No `jobs:` key at all (an empty or comments-only file): `jobs:` and the
 //!   job are appended, after `version: 1` when that is missing too.
-//! * Any other shape of `jobs` (`jobs: []`, a flow list, an anchor) is an
+//! * `jobs: []` (a skeleton): the `[]` is taken out and the job added as
+//!   the first item of a block list.
+//! * Any other shape of `jobs` (a flow list with items, an anchor) is an
 //!   error: the job is not added by hand-editing guesswork.
 //!
 //! The whole new text is written to a temporary file next to the job file,
@@ -53,16 +58,17 @@
 //!   on the command line are job-file text, where `${NAME}` is a variable.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::diag::{display_path, Problem, SourceFile};
 
 use super::args::{detect_problem, input_of, user_headers, NewArgs};
 use super::check::{check_new_text, env_policy, placeholder_names};
-use super::detect::{detect_one, detect_two, slug_from_url, unique_name};
-use super::file::{read_existing, write_target, TempFile};
+use super::detect::{detect_one, detect_two};
+use super::file::{read_existing, schema_line, write_target, TempFile, SCHEMA_PLACES};
 use super::headers::{export, job_headers};
 use super::job_text::JobText;
+use super::name::{slug_from_url, unique_name};
 use super::query::plan_query;
 use super::source::{no_source_problem, source_of};
 use super::yaml_edit::{compose, compose_new_file, find_spot};
@@ -70,8 +76,9 @@ use super::yaml_edit::{compose, compose_new_file, find_spot};
 /// The job file used when `-f` is not given.
 pub const DEFAULT_FILE: &str = "jobs.yaml";
 
-/// The first line of a job file that `snatch new` creates.
-pub const SCHEMA_LINE: &str = "# yaml-language-server: $schema=./schemas/jobs.schema.json";
+/// The start of the first line of a job file that `snatch new` creates when
+/// it finds the schema of job files: the path to it follows.
+pub const SCHEMA_COMMENT: &str = "# yaml-language-server: $schema=";
 
 /// What `snatch new` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,8 +232,9 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
     let lines = job.lines();
 
     let old_text = existing.as_ref().map_or("", |e| e.text.as_str());
+    let schema = schema_line(&file);
     let (new_text, job_yaml) = match &existing {
-        None => compose_new_file(&lines),
+        None => compose_new_file(&lines, schema.as_deref()),
         Some(ex) => {
             let spot = find_spot(&ex.text).map_err(|(offset, len, line)| {
                 let src = SourceFile::new(&file, ex.text.clone());
@@ -241,7 +249,7 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
                 )
                 .help("write `jobs:` on a line of its own with one `- name: …` item per job (see jobs.example.yaml), or add the job by hand")]
             })?;
-            compose(&ex.text, &spot, &lines)
+            compose(&ex.text, &spot, &lines, schema.as_deref())
         }
     };
 
@@ -285,6 +293,9 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
             ));
         }
     }
+    if existing.is_none() && schema.is_none() {
+        notes.push(no_schema_note(&file));
+    }
     let exports = secrets
         .iter()
         .map(|(var, value)| export(var, value))
@@ -321,4 +332,17 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
     })?;
     out.written = true;
     Ok(out)
+}
+
+/// Why the new file has no `$schema` line, and how to get one.
+fn no_schema_note(file: &Path) -> String {
+    let dir = file.parent().unwrap_or(Path::new(""));
+    format!(
+        "no schema of job files was found beside {} or above it, so it has no `$schema` line; \
+         `snatch schema -o {}` writes one, and `{SCHEMA_COMMENT}./{}` as the file's first line \
+         lets editors check and complete it",
+        display_path(file),
+        display_path(&dir.join(SCHEMA_PLACES[0])),
+        SCHEMA_PLACES[0]
+    )
 }

@@ -9,7 +9,7 @@ use crate::manifest::{self, Manifest};
 use crate::plan;
 
 use super::check::{env_policy, plan_context};
-use super::command::DEFAULT_FILE;
+use super::command::{DEFAULT_FILE, SCHEMA_COMMENT};
 use super::yaml_edit::{find_spot, Spot};
 
 // The file
@@ -161,4 +161,34 @@ impl Drop for TempFile {
             let _ = std::fs::remove_file(&self.path);
         }
     }
+}
+
+/// Where the schema of job files is looked for, in each folder: the first
+/// is where `snatch schema -o` is suggested to write it.
+pub(super) const SCHEMA_PLACES: [&str; 2] = ["schemas/jobs.schema.json", "jobs.schema.json"];
+
+/// The `# yaml-language-server: $schema=…` line for the job file `file`:
+/// the path, relative to the job file's folder, of the first of
+/// [`SCHEMA_PLACES`] found in that folder or the nearest folder above it (not
+/// above the folder that holds `.git`); `None` when there is none, so that
+/// no editor is sent to a file that does not exist.
+pub(super) fn schema_line(file: &Path) -> Option<String> {
+    let dir = file.parent().filter(|p| !p.as_os_str().is_empty());
+    let dir = std::fs::canonicalize(dir.unwrap_or(Path::new("."))).ok()?;
+    for (depth, folder) in dir.ancestors().enumerate() {
+        for place in SCHEMA_PLACES {
+            if folder.join(place).is_file() {
+                let up = if depth == 0 {
+                    "./".to_string()
+                } else {
+                    "../".repeat(depth)
+                };
+                return Some(format!("{SCHEMA_COMMENT}{up}{place}"));
+            }
+        }
+        if folder.join(".git").exists() {
+            break;
+        }
+    }
+    None
 }

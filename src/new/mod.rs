@@ -3,6 +3,7 @@
 //!
 //! The pure core does no I/O:
 //! * [`detect`]: the segment index in a URL (from one URL or two);
+//! * [`name`]: the job's default name, from the URL's path;
 //! * [`shell`]: one tokenizer per shell (bash, cmd.exe, PowerShell);
 //! * [`curl`]: curl's options, read from those words, as a request;
 //! * [`headers`]: which headers a job keeps and which become secrets;
@@ -21,15 +22,15 @@ pub mod detect;
 mod file;
 pub mod headers;
 mod job_text;
+pub mod name;
 pub mod query;
 pub mod shell;
 mod source;
 mod yaml_edit;
 
 pub use args::NewArgs;
-pub use command::{run_new, NewOutput, DEFAULT_FILE, SCHEMA_LINE};
+pub use command::{run_new, NewOutput, DEFAULT_FILE, SCHEMA_COMMENT};
 pub use curl::{parse_curl, CurlError, CurlRequest};
-pub use detect::{
-    detect_one, detect_two, slug_from_url, unique_name, Candidate, DetectError, Detected,
-};
+pub use detect::{detect_one, detect_two, Candidate, DetectError, Detected};
 pub use headers::{export_line, plan_headers, HeaderPlan, SecretHeader};
+pub use name::{slug_from_url, unique_name};

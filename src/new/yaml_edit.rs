@@ -2,18 +2,20 @@
 //! there (comments, blank lines, odd formatting) stays as it is. See
 //! [`super::command`] for where the job goes.
 
-use super::command::SCHEMA_LINE;
-
-// Placing the job in the file
+use std::ops::Range;
 
 /// Where the new job goes in an existing file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Spot {
     /// The file has no top-level `jobs:` key.
     NoKey,
-    /// `jobs:` is a block list (or empty): insert at byte `at`.
+    /// `jobs:` is a block list (or empty, also as `jobs: []`): insert at
+    /// byte `at`.
     Block {
         at: usize,
+        /// The bytes of ` []` after `jobs:`, removed so that the list
+        /// becomes a block list.
+        remove: Option<Range<usize>>,
         /// Indentation of the list's `-`.
         indent: String,
         items: usize,
@@ -73,8 +75,12 @@ pub(super) fn find_spot(text: &str) -> Result<Spot, (usize, usize, String)> {
         return Ok(Spot::NoKey);
     };
     let odd = |l: &Line| Err((l.start, l.text.len(), l.text.trim().to_string()));
-    let after_colon = lines[j].text.split_once(':').map_or("", |(_, a)| a).trim();
-    if !(after_colon.is_empty() || after_colon.starts_with('#')) {
+    let colon = lines[j].text.find(':').map_or(0, |c| c + 1);
+    let after_colon = &lines[j].text[colon..];
+    let remove = empty_flow_list(after_colon)
+        .map(|r| lines[j].start + colon + r.start..lines[j].start + colon + r.end);
+    let after_colon = after_colon.trim();
+    if remove.is_none() && !(after_colon.is_empty() || after_colon.starts_with('#')) {
         return odd(&lines[j]);
     }
     // The block runs to the next line that starts at column 0 and is neither
@@ -91,7 +97,7 @@ pub(super) fn find_spot(text: &str) -> Result<Spot, (usize, usize, String)> {
             let l = lines[first].text;
             let t = l.trim_start();
             let indent = &l[..l.len() - t.len()];
-            if !is_item(t) || indent.contains('\t') {
+            if !is_item(t) || indent.contains('\t') || remove.is_some() {
                 return odd(&lines[first]);
             }
             let item_lines: Vec<usize> = (first..end)
@@ -122,10 +128,24 @@ pub(super) fn find_spot(text: &str) -> Result<Spot, (usize, usize, String)> {
     };
     Ok(Spot::Block {
         at,
+        remove,
         indent,
         items,
         spaced,
     })
+}
+
+/// The bytes of `[]` (with the blanks before it) when `after` (the text
+/// after `jobs:`) is an empty flow list with nothing but a comment after it.
+fn empty_flow_list(after: &str) -> Option<Range<usize>> {
+    let open = after.len() - after.trim_start().len();
+    let inner = after[open..].strip_prefix('[')?;
+    let close = open + 1 + inner.find(']')?;
+    let rest = &after[close + 1..];
+    let nothing_in = after[open + 1..close].trim().is_empty();
+    let nothing_after = rest.trim().is_empty()
+        || rest.starts_with([' ', '\t']) && rest.trim_start().starts_with('#');
+    (nothing_in && nothing_after).then_some(0..close + 1)
 }
 
 /// The lines as a list item under `indent`, each ending in `nl`.
@@ -141,14 +161,23 @@ pub(super) fn item_text(lines: &[String], indent: &str, nl: &str) -> String {
 }
 
 /// A new file holding only this job. Returns the text and the item.
-pub(super) fn compose_new_file(lines: &[String]) -> (String, String) {
+/// `schema`: the `# yaml-language-server: $schema=…` line, when there is a
+/// schema to point to.
+pub(super) fn compose_new_file(lines: &[String], schema: Option<&str>) -> (String, String) {
     let item = item_text(lines, "  ", "\n");
-    (format!("{SCHEMA_LINE}\nversion: 1\n\njobs:\n{item}"), item)
+    let schema = schema.map_or_else(String::new, |s| format!("{s}\n"));
+    (format!("{schema}version: 1\n\njobs:\n{item}"), item)
 }
 
 /// The file's text with the job inserted at `spot`; every byte of `text`
 /// is kept. Returns the text and the item (with `\n` line ends).
-pub(super) fn compose(text: &str, spot: &Spot, lines: &[String]) -> (String, String) {
+/// `schema` as for [`compose_new_file`]: written into a file with no content yet.
+pub(super) fn compose(
+    text: &str,
+    spot: &Spot,
+    lines: &[String],
+    schema: Option<&str>,
+) -> (String, String) {
     let nl = if text.contains("\r\n") { "\r\n" } else { "\n" };
     let mut out = String::with_capacity(text.len() + 512);
     match spot {
@@ -160,9 +189,11 @@ pub(super) fn compose(text: &str, spot: &Spot, lines: &[String]) -> (String, Str
             }
             let lines_of = split_lines(text);
             let has_content = lines_of.iter().any(|l| is_content(l.text));
-            if !has_content && !text.contains("yaml-language-server") {
-                out.push_str(SCHEMA_LINE);
-                out.push_str(nl);
+            if let Some(schema) = schema.filter(|_| !has_content) {
+                if !text.contains("yaml-language-server") {
+                    out.push_str(schema);
+                    out.push_str(nl);
+                }
             }
             if !lines_of.iter().any(|l| top_key(l.text) == Some("version")) {
                 out.push_str("version: 1");
@@ -176,13 +207,20 @@ pub(super) fn compose(text: &str, spot: &Spot, lines: &[String]) -> (String, Str
         }
         Spot::Block {
             at,
+            remove,
             indent,
             items,
             spaced,
         } => {
             let item = item_text(lines, indent, "\n");
             let (before, after) = text.split_at(*at);
-            out.push_str(before);
+            match remove {
+                Some(r) => {
+                    out.push_str(&before[..r.start]);
+                    out.push_str(&before[r.end..]);
+                }
+                None => out.push_str(before),
+            }
             if !out.is_empty() && !out.ends_with('\n') {
                 out.push_str(nl);
             }
@@ -211,7 +249,7 @@ mod tests {
 
     fn insert(text: &str) -> String {
         let spot = find_spot(text).unwrap();
-        compose(text, &spot, &lines()).0
+        compose(text, &spot, &lines(), Some("# schema")).0
     }
 
     #[test]
@@ -263,10 +301,47 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_flow_list_becomes_a_block_list() {
+        let job = "  - name: new\n    url: \"u{{index}}\"\n    count: 3\n";
+        for (text, want) in [
+            ("version: 1\njobs: []\n", format!("version: 1\njobs:\n{job}")),
+            ("jobs: [ ]   # none yet\n", format!("jobs:   # none yet\n{job}")),
+            (
+                "version: 1\njobs: []\n\nlimits: {}\n",
+                format!("version: 1\njobs:\n{job}\nlimits: {{}}\n"),
+            ),
+            (
+                "version: 1\r\njobs: []",
+                "version: 1\r\njobs:\r\n  - name: new\r\n    url: \"u{{index}}\"\r\n    count: 3\r\n"
+                    .to_string(),
+            ),
+        ] {
+            assert_eq!(insert(text), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_schema_line_only_when_given_and_only_in_a_file_with_no_content() {
+        let lines = lines();
+        let (text, _) = compose_new_file(&lines, None);
+        assert!(text.starts_with("version: 1\n"), "{text}");
+        let (text, _) = compose_new_file(&lines, Some("# s"));
+        assert!(text.starts_with("# s\nversion: 1\n"), "{text}");
+        let (text, _) = compose("# mine\n", &Spot::NoKey, &lines, None);
+        assert!(text.starts_with("# mine\nversion: 1\n"), "{text}");
+        let (text, _) = compose("# mine\n", &Spot::NoKey, &lines, Some("# s"));
+        assert!(text.starts_with("# mine\n# s\nversion: 1\n"), "{text}");
+        let (text, _) = compose("limits: {}\n", &Spot::NoKey, &lines, Some("# s"));
+        assert!(!text.contains("# s"), "{text}");
+    }
+
+    #[test]
     fn refuses_flow_lists_and_other_shapes() {
         for text in [
-            "version: 1\njobs: []\n",
             "version: 1\njobs: [ { name: a } ]\n",
+            "version: 1\njobs: [] []\n",
+            "version: 1\njobs: []#x\n",
+            "version: 1\njobs: []\n  - name: a\n",
             "version: 1\njobs: &all\n  - name: a\n",
             "version: 1\njobs:\n  [ ]\n",
         ] {
