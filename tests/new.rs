@@ -735,3 +735,20 @@ fn the_binary_prints_signed_values_only_in_export_lines() {
         assert!(lines[0].starts_with("export SNATCH_ABC_"), "{}", lines[0]);
     }
 }
+
+#[test]
+fn a_refused_signed_url_is_quoted_without_its_signed_values() {
+    let (dir, file) = setup(None);
+    let url = "https://cdn.example.com/v/abc/stream_1_12.ts?Signature=SIGNED-sig_99&token=TOKEN-77";
+    let err = new_err(&file, &[url, "--range", "1-3"]);
+    assert!(err.contains("cannot tell which number"), "{err}");
+    assert!(
+        err.contains("stream_[1]_12.ts?Signature=***&token=***"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("SIGNED-sig_99") && !err.contains("TOKEN-77"),
+        "{err}"
+    );
+    assert!(entries(dir.path()).is_empty());
+}

@@ -69,7 +69,7 @@ use super::file::{read_existing, schema_line, write_target, TempFile, SCHEMA_PLA
 use super::headers::{export, job_headers};
 use super::job_text::JobText;
 use super::name::{slug_from_url, unique_name};
-use super::query::plan_query;
+use super::query::{mask, plan_query};
 use super::source::{no_source_problem, source_of};
 use super::yaml_edit::{compose, compose_new_file, find_spot};
 
@@ -171,7 +171,18 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
         None => detect_one(&input.url),
         Some(b) => detect_two(&input.url, b),
     }
-    .map_err(|e| vec![detect_problem(e, input.from_curl)])?;
+    .map_err(|e| {
+        // The message quotes the URL(s): no signed value in it.
+        let mut p = detect_problem(e, input.from_curl);
+        let urls: Vec<&str> = [Some(&input.url), input.neighbour.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        p.message = mask(&p.message, &urls);
+        p.help = p.help.map(|h| mask(&h, &urls));
+        vec![p]
+    })?;
     let Some(source) = source else {
         return Err(vec![no_source_problem(&detected)]);
     };

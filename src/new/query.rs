@@ -82,6 +82,23 @@ pub fn plan_query(job_name: &str, url: &str, copied: bool, taken: &[String]) -> 
     plan
 }
 
+/// `text` with the value of every credential-like query parameter of `urls`
+/// shown as `***`: for messages that quote a URL before it became a job.
+pub fn mask(text: &str, urls: &[&str]) -> String {
+    let mut values: Vec<String> = urls
+        .iter()
+        .flat_map(|url| plan_query("", url, true, &[]).secrets)
+        .map(|s| s.value)
+        // A value of a few characters is no secret, and would mask too much.
+        .filter(|v| v.len() >= 4)
+        .collect();
+    // Longer values first, so that one inside another is masked whole.
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    values
+        .iter()
+        .fold(text.to_string(), |text, v| text.replace(v.as_str(), "***"))
+}
+
 /// One `name=value` of the query: the name as written, the value's bytes.
 struct Pair {
     name: String,
@@ -233,6 +250,15 @@ mod tests {
         for s in &plan.secrets {
             assert!(!plan.url.contains(&format!("={}", s.value)), "{}", plan.url);
         }
+    }
+
+    #[test]
+    fn masked_in_messages() {
+        let url = "https://h/a/1_2.ts?Signature=SIG123&Key-Pair-Id=K1&x=1";
+        assert_eq!(
+            mask(&format!("`{url}`: ambiguous"), &[url]),
+            "`https://h/a/1_2.ts?Signature=***&Key-Pair-Id=***&x=1`: ambiguous"
+        );
     }
 
     #[test]
