@@ -62,10 +62,10 @@ use std::path::{Path, PathBuf};
 
 use crate::diag::{display_path, Problem, SourceFile};
 
-use super::args::{detect_problem, input_of, user_headers, NewArgs};
+use super::args::{detect_problem, input_of, user_headers, Input, NewArgs};
 use super::check::{check_new_text, env_policy, placeholder_names};
-use super::detect::{detect_one, detect_two};
-use super::file::{read_existing, schema_line, write_target, TempFile, SCHEMA_PLACES};
+use super::detect::{detect_one, detect_two, Detected};
+use super::file::{read_existing, schema_line, write_target, Existing, TempFile, SCHEMA_PLACES};
 use super::headers::{export, job_headers};
 use super::job_text::JobText;
 use super::name::{slug_from_url, unique_name};
@@ -167,22 +167,7 @@ impl NewOutput {
 pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Problem>> {
     let source = source_of(args).map_err(|p| vec![p])?;
     let input = input_of(args, stdin).map_err(|p| vec![p])?;
-    let detected = match &input.neighbour {
-        None => detect_one(&input.url),
-        Some(b) => detect_two(&input.url, b),
-    }
-    .map_err(|e| {
-        // The message quotes the URL(s): no signed value in it.
-        let mut p = detect_problem(e, input.from_curl);
-        let urls: Vec<&str> = [Some(&input.url), input.neighbour.as_ref()]
-            .into_iter()
-            .flatten()
-            .map(String::as_str)
-            .collect();
-        p.message = mask(&p.message, &urls);
-        p.help = p.help.map(|h| mask(&h, &urls));
-        vec![p]
-    })?;
+    let detected = detect(&input)?;
     let Some(source) = source else {
         return Err(vec![no_source_problem(&detected)]);
     };
@@ -194,28 +179,7 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
         .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
     let existing = read_existing(&file)?;
     let taken = existing.as_ref().map_or_else(Vec::new, |e| e.names.clone());
-
-    let name = match &args.name {
-        Some(name) => {
-            if let Some(ex) = &existing {
-                if let Some(job) = ex
-                    .manifest
-                    .as_ref()
-                    .and_then(|m| m.jobs.iter().find(|j| &j.name == name))
-                {
-                    return Err(vec![Problem::at(
-                        &job.file,
-                        job.loc,
-                        format!("{} already has a job named `{name}`", display_path(&file)),
-                    )
-                    .label("taken")
-                    .help("choose another --name, or leave --name out for a free one")]);
-                }
-            }
-            name.clone()
-        }
-        None => unique_name(&slug_from_url(&input.url), &taken),
-    };
+    let name = job_name(args, existing.as_ref(), &file, &input.url, &taken)?;
 
     let headers = job_headers(&name, &input, &user_headers)?;
     let header_vars: Vec<String> = headers.secrets.iter().map(|s| s.var.clone()).collect();
@@ -240,29 +204,10 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
         headers: headers.kept,
         output: args.output.clone(),
     };
-    let lines = job.lines();
 
     let old_text = existing.as_ref().map_or("", |e| e.text.as_str());
     let schema = schema_line(&file);
-    let (new_text, job_yaml) = match &existing {
-        None => compose_new_file(&lines, schema.as_deref()),
-        Some(ex) => {
-            let spot = find_spot(&ex.text).map_err(|(offset, len, line)| {
-                let src = SourceFile::new(&file, ex.text.clone());
-                let loc = src.loc_at(offset, len);
-                vec![Problem::at(
-                    &src,
-                    loc,
-                    format!(
-                        "`jobs` in {} is not a block list, so snatch cannot add a job to it: `{line}`",
-                        display_path(&file)
-                    ),
-                )
-                .help("write `jobs:` on a line of its own with one `- name: …` item per job (see jobs.example.yaml), or add the job by hand")]
-            })?;
-            compose(&ex.text, &spot, &lines, schema.as_deref())
-        }
-    };
+    let (new_text, job_yaml) = new_text(&file, existing.as_ref(), &job.lines(), schema.as_deref())?;
 
     let policy = env_policy(old_text, &new_text);
     let target = write_target(&file)?;
@@ -272,77 +217,158 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
             display_path(&file)
         ))]
     })?;
-    let checked = check_new_text(
+    let segments = check_new_text(
         &temp.path, &file, &new_text, &policy, &taken, &job, &detected,
-    );
-    let segments = match checked {
-        Ok(n) => n,
-        Err(mut problems) => {
-            problems.insert(
-                0,
-                Problem::bare(format!(
-                    "the job `{name}` would not be valid, so {} was not {}",
-                    display_path(&file),
-                    if existing.is_some() {
-                        "changed"
-                    } else {
-                        "created"
-                    }
-                ))
-                .help("the places below are in the file as it would be with the new job"),
-            );
-            return Err(problems);
-        }
-    };
+    )
+    .map_err(|problems| not_valid(problems, &name, &file, existing.is_some()))?;
 
-    let mut notes = Vec::new();
-    for (var, _) in &secrets {
-        if placeholder_names(old_text).contains(*var) {
-            notes.push(format!(
-                "`${{{var}}}` is also read by other jobs in {}; exporting it changes their value too",
-                display_path(&file)
-            ));
-        }
-    }
+    let mut notes = shared_secret_notes(&secrets, old_text, &file);
     if existing.is_none() && schema.is_none() {
         notes.push(no_schema_note(&file));
     }
-    let exports = secrets
-        .iter()
-        .map(|(var, value)| export(var, value))
-        .collect();
     let mut out = NewOutput {
         file: file.clone(),
         name,
         job_yaml,
-        exports,
+        exports: secrets
+            .iter()
+            .map(|(var, value)| export(var, value))
+            .collect(),
         written: false,
         created: existing.is_none(),
         segments,
         notes,
     };
-    if args.dry_run {
-        return Ok(out);
+    if !args.dry_run {
+        let before = existing.as_ref().map(|e| e.text.as_bytes());
+        persist(&mut temp, &target, before, &file)?;
+        out.written = true;
     }
+    Ok(out)
+}
 
-    // The file must still be what was read (or still be absent).
-    let now = std::fs::read(&target).ok();
-    let before = existing.as_ref().map(|e| e.text.as_bytes());
+/// The index in the URL(s); a message that quotes them shows no signed value.
+fn detect(input: &Input) -> Result<Detected, Vec<Problem>> {
+    match &input.neighbour {
+        None => detect_one(&input.url),
+        Some(b) => detect_two(&input.url, b),
+    }
+    .map_err(|e| {
+        let mut p = detect_problem(e, input.from_curl);
+        let urls: Vec<&str> = [Some(&input.url), input.neighbour.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        p.message = mask(&p.message, &urls);
+        p.help = p.help.map(|h| mask(&h, &urls));
+        vec![p]
+    })
+}
+
+/// `--name` when it is free in the file, or a free name from the URL.
+fn job_name(
+    args: &NewArgs,
+    existing: Option<&Existing>,
+    file: &Path,
+    url: &str,
+    taken: &[String],
+) -> Result<String, Vec<Problem>> {
+    let Some(name) = &args.name else {
+        return Ok(unique_name(&slug_from_url(url), taken));
+    };
+    let clash = existing
+        .and_then(|ex| ex.manifest.as_ref())
+        .and_then(|m| m.jobs.iter().find(|j| &j.name == name));
+    match clash {
+        Some(job) => Err(vec![Problem::at(
+            &job.file,
+            job.loc,
+            format!("{} already has a job named `{name}`", display_path(file)),
+        )
+        .label("taken")
+        .help("choose another --name, or leave --name out for a free one")]),
+        None => Ok(name.clone()),
+    }
+}
+
+/// The file's text with the job in it, and the job's item text.
+fn new_text(
+    file: &Path,
+    existing: Option<&Existing>,
+    lines: &[String],
+    schema: Option<&str>,
+) -> Result<(String, String), Vec<Problem>> {
+    let Some(ex) = existing else {
+        return Ok(compose_new_file(lines, schema));
+    };
+    let spot = find_spot(&ex.text).map_err(|(offset, len, line)| {
+        let src = SourceFile::new(file, ex.text.clone());
+        let loc = src.loc_at(offset, len);
+        vec![Problem::at(
+            &src,
+            loc,
+            format!(
+                "`jobs` in {} is not a block list, so snatch cannot add a job to it: `{line}`",
+                display_path(file)
+            ),
+        )
+        .help("write `jobs:` on a line of its own with one `- name: …` item per job (see jobs.example.yaml), or add the job by hand")]
+    })?;
+    Ok(compose(&ex.text, &spot, lines, schema))
+}
+
+/// The problems of the would-be file, under a line saying nothing changed.
+fn not_valid(mut problems: Vec<Problem>, name: &str, file: &Path, exists: bool) -> Vec<Problem> {
+    problems.insert(
+        0,
+        Problem::bare(format!(
+            "the job `{name}` would not be valid, so {} was not {}",
+            display_path(file),
+            if exists { "changed" } else { "created" }
+        ))
+        .help("the places below are in the file as it would be with the new job"),
+    );
+    problems
+}
+
+/// A note for each secret the file's other jobs read too.
+fn shared_secret_notes(secrets: &[(&str, &str)], old_text: &str, file: &Path) -> Vec<String> {
+    let old = placeholder_names(old_text);
+    secrets
+        .iter()
+        .filter(|(var, _)| old.contains(*var))
+        .map(|(var, _)| {
+            format!(
+                "`${{{var}}}` is also read by other jobs in {}; exporting it changes their value too",
+                display_path(file)
+            )
+        })
+        .collect()
+}
+
+/// Renames the checked temporary file over the job file, if that is still
+/// what was read (`before`; `None`: still absent).
+fn persist(
+    temp: &mut TempFile,
+    target: &Path,
+    before: Option<&[u8]>,
+    file: &Path,
+) -> Result<(), Vec<Problem>> {
+    let now = std::fs::read(target).ok();
     if now.as_deref() != before {
         return Err(vec![Problem::bare(format!(
             "{} changed while snatch new was running; nothing was written",
-            display_path(&file)
+            display_path(file)
         ))
         .help("run snatch new again")]);
     }
-    temp.persist(&target).map_err(|e| {
+    temp.persist(target).map_err(|e| {
         vec![Problem::bare(format!(
             "cannot write {}: {e}",
-            display_path(&file)
+            display_path(file)
         ))]
-    })?;
-    out.written = true;
-    Ok(out)
+    })
 }
 
 /// Why the new file has no `$schema` line, and how to get one.
