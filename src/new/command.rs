@@ -44,8 +44,8 @@
 //!   jobs with [`unique_name`]. A `--name` that is taken is an error.
 //! * Headers: those of `--from-curl`, then `--referer` and `-H` (which
 //!   replace the copied header of the same name). All go through
-//!   [`plan_headers`](super::headers::plan_headers): browser-only headers are dropped (except ones given
-//!   with `-H`), and `Cookie`, `Authorization` and other credentials are
+//!   [`plan_headers`](super::headers::plan_headers): browser-only headers
+//!   are dropped (except ones given with `-H`), and `Cookie`, `Authorization` and other credentials are
 //!   written as `${SNATCH_<JOB>_<HEADER>}` with an `export` line returned for
 //!   the user. A value given with `-H`/`--referer` that already holds a
 //!   `${NAME}` placeholder is written as it is.
