@@ -47,7 +47,8 @@
 //!   [`plan_headers`](super::headers::plan_headers): browser-only headers
 //!   are dropped (except ones given with `-H`), and `Cookie`,
 //!   `Authorization` and other credentials are written as
-//!   `${SNATCH_<JOB>_<HEADER>}` with an `export` line returned for the user. A value given with `-H`/`--referer` that already holds a
+//!   `${SNATCH_<JOB>_<HEADER>}` with an `export` line returned for the
+//!   user. A value given with `-H`/`--referer` that already holds a
 //!   `${NAME}` placeholder is written as it is.
 //! * Query parameters of the URL that look like credentials (signatures,
 //!   tokens, keys, `X-Amz-*`…; the list is in [`super::query`]) are written
