@@ -1,8 +1,14 @@
 //! The run reports: JSON, JUnit XML and the Markdown summary of a hand-built
 //! run (insta snapshots), plus how report files are written.
 
+mod support;
+
 use std::fs;
 use std::path::PathBuf;
+
+use support::cli::{stderr, Job};
+use support::media::segments;
+use support::server::{Fault, TestServer};
 
 use snatch::report::{
     append, write_atomic, Exporter, JobReport, JobStatus, Json, Junit, Markdown, Media,
@@ -384,4 +390,45 @@ fn write_all_writes_every_target_and_reports_failures() {
         fs::read_to_string(dir.path().join("summary.md")).unwrap(),
         render(&Markdown, &report)
     );
+}
+
+/// A real run against the test server, whose answers for two segments are
+/// Markdown and HTML posing as MPEG-TS: the summary file shows them only as
+/// code.
+#[test]
+fn a_hostile_server_cannot_put_markup_into_the_summary_of_a_real_run() {
+    let media = segments(3, 1);
+    let server = TestServer::start(&media);
+    // Each body ends a code span early if it is not escaped, then makes an
+    // image, a link or HTML.
+    server.always(
+        "/000002.ts",
+        Fault::Body(b"a`![p](//e.v/a.png)`b \n[x](javascript:alert(1)) <img src=x>".to_vec()),
+    );
+    server.always(
+        "/000003.ts",
+        Fault::Body(b"<img src=//e.v/b.png>\n\n<a href=//e.v>go</a>".to_vec()),
+    );
+    let mut yaml = String::from(
+        "version: 1\ndefaults:\n  retry: { attempts: 1, backoff: 10ms, max_backoff: 10ms }\njobs:\n",
+    );
+    for (name, index) in [("markdown", 2), ("html", 3)] {
+        yaml.push_str(&format!(
+            "  - name: {name}\n    url: \"{}/{{{{index}}}}.ts\"\n    padding: 6\n    range: {{ start: {index}, end: {index} }}\n",
+            server.url()
+        ));
+    }
+    let job = Job::new(&yaml);
+    let out = job.run(&["--summary", "summary.md"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let md = fs::read_to_string(job.path("summary.md")).unwrap();
+
+    assert_eq!(active_markup(&md), vec!["heading".to_string()], "{md}");
+    for name in ["markdown", "html"] {
+        let line = md
+            .lines()
+            .find(|l| l.starts_with(&format!("- **{name}**: `")))
+            .unwrap_or_else(|| panic!("no failure line for {name}: {md}"));
+        assert!(line.ends_with('`'), "{line}");
+    }
 }
