@@ -12,9 +12,10 @@ use super::detect::{host_of, percent_decode};
 /// trimmed from both ends. Directories are tried from the last to the first;
 /// one is passed over when its slug is empty or when every word of it (split
 /// at `-`, `_` and `.`) says nothing about the video ([`says_nothing`]):
-/// `720p`, `hls`, `video`, `2024-05-17`, `3f2a9c0d1b7e`, `v2_1080p`. If none
-/// is left, the first label of the host is used (skipping a leading `www`),
-/// then `job`.
+/// `720p`, `hls`, `video`, `2024-05-17`, `3f2a9c0d1b7e`, `v2_1080p`. Then
+/// the file name is tried, without its extension and the number at its end
+/// (`lecture-07` from `lecture-07_000123.ts`). If none is left, the first
+/// label of the host is used (skipping a leading `www`), then `job`.
 pub fn slug_from_url(url: &str) -> String {
     let url = url.trim();
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
@@ -22,10 +23,11 @@ pub fn slug_from_url(url: &str) -> String {
     let (authority, after) = rest.split_at(auth_end);
     let path = &after[..after.find(['?', '#']).unwrap_or(after.len())];
 
-    if let Some((dirs, _file)) = path.rsplit_once('/') {
+    if let Some((dirs, file)) = path.rsplit_once('/') {
         let meaningful = dirs
             .rsplit('/')
             .map(|dir| slugify(&percent_decode(dir)))
+            .chain(std::iter::once(slugify(&file_stem(&percent_decode(file)))))
             .find(|slug| !slug.is_empty() && !says_nothing(slug));
         if let Some(slug) = meaningful {
             return slug;
@@ -58,9 +60,18 @@ pub fn unique_name(base: &str, taken: &[String]) -> String {
         .expect("there is always a free name")
 }
 
+/// A file name without its extension and the number (and the `-`, `_` or
+/// `.` before it) at its end: what is left of a segment's name.
+fn file_stem(file: &str) -> String {
+    let stem = file.rsplit_once('.').map_or(file, |(stem, _)| stem);
+    stem.trim_end_matches(|c: char| c.is_ascii_digit())
+        .trim_end_matches(['-', '_', '.'])
+        .to_string()
+}
+
 /// Whether a slug names nothing about the video: every word of it is a
 /// number (so dates too), a quality or format label (`720p`, `1080p60`,
-/// `2500k`, `1920x1080`, `v2`, `30fps`), a word of how streams are stored
+/// `2500k`, `1920x1080`, `v2`, `a1`, `30fps`), a word of how streams are stored
 /// ([`STORAGE_WORDS`]), or a hash-like token (12 or more hex digits with a
 /// digit among them, or 10 or more characters that switch between letters
 /// and digits at least four times, like `a8xk2jq9plm3`).
@@ -159,15 +170,18 @@ pub const STORAGE_WORDS: &[&str] = &[
 ];
 
 /// A number, or a number with a unit-like letter part: `720p`, `1080p60`,
-/// `2500k`, `4k`, `1920x1080`, `30fps`, `128kbps`, and `v2`.
+/// `2500k`, `4k`, `1920x1080`, `30fps`, `128kbps`, and `v2`, `a1`.
 fn label(w: &str) -> bool {
     if w.bytes().all(|b| b.is_ascii_digit()) {
         return true;
     }
-    if let Some(v) = w.strip_prefix('v') {
-        if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
-            return true;
-        }
+    // One letter and a number: `v2`, `a1`, `b2000000`.
+    let after_letter = &w[w.chars().next().map_or(0, char::len_utf8)..];
+    if w.starts_with(|c: char| c.is_ascii_alphabetic())
+        && !after_letter.is_empty()
+        && after_letter.bytes().all(|b| b.is_ascii_digit())
+    {
+        return true;
     }
     let digits = w.bytes().take_while(u8::is_ascii_digit).count();
     if digits == 0 {
@@ -284,6 +298,13 @@ mod tests {
             // Nothing meaningful in the path: the host.
             ("https://media.example.com/2024/05/17/seg.ts", "media"),
             ("https://cdn.example.com/hls/720p/000123.ts", "cdn"),
+            // Then the file name, without the index.
+            (
+                "https://cdn.example.com/hls/720p/Lecture%2007_000123.ts",
+                "lecture-07",
+            ),
+            ("https://cdn.example.com/hls/seg_v1_a1_000123.ts", "cdn"),
+            ("https://cdn.example.com/hls/index_3_000123.ts", "cdn"),
         ];
         for (url, want) in table {
             assert_eq!(slug_from_url(url), want, "{url}");
