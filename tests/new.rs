@@ -294,6 +294,10 @@ fn jobs_are_named_after_the_most_specific_meaningful_folder() {
             "intro",
         ),
         (
+            "https://cdn.example.com/hls/720p/Talk%203_000123.ts",
+            "talk-3",
+        ),
+        (
             "https://cdn.example.com/media/videos/1080p/000123.ts",
             "cdn",
         ),
