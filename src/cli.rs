@@ -30,8 +30,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Fetch every selected job, merge each with ffmpeg, verify, report.
     Run(RunArgs),
-    /// Print the JSON Schema (draft-07) of job files.
-    Schema,
+    /// Print the JSON Schema (draft-07) of job files, or write it with -o.
+    Schema(SchemaArgs),
     /// Add a job to a job file from a segment URL or a copied cURL command.
     New(crate::new::NewArgs),
     /// Work on JSON reports (`report merge`: combine shard reports).
@@ -88,6 +88,14 @@ pub struct ShardArgs {
 
 fn parse_shard(s: &str) -> Result<crate::plan::shard::Shard, String> {
     s.parse()
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SchemaArgs {
+    /// Write the schema to this file (replaced atomically; folders created)
+    /// instead of printing it.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// Which job files, and which of their jobs.

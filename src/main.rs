@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use snatch::cli::{Cli, Command, Format, JobArgs, ReportCommand, RunArgs, ShardArgs};
+use snatch::cli::{Cli, Command, Format, JobArgs, ReportCommand, RunArgs, SchemaArgs, ShardArgs};
 use snatch::diag::{self, Problem};
 use snatch::manifest::{self, env::EnvPolicy};
 use snatch::plan::{self, Plan, PlanContext, Selection};
@@ -15,11 +15,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
     match &cli.command {
-        Command::Schema => {
-            let schema = manifest::schema();
-            println!("{}", serde_json::to_string_pretty(&schema).expect("JSON"));
-            ExitCode::SUCCESS
-        }
+        Command::Schema(args) => schema(args, cli.quiet),
         Command::New(args) => match snatch::new::run_new(args, &mut std::io::stdin()) {
             Ok(out) => {
                 // stdout: the job alone, so it can be piped; stderr: the
@@ -54,6 +50,30 @@ fn main() -> ExitCode {
             Ok(plan) => run(&cli, args, &plan),
             Err(problems) => invalid(&problems),
         },
+    }
+}
+
+/// `snatch schema [-o FILE]`: the same bytes on stdout or in the file.
+fn schema(args: &SchemaArgs, quiet: bool) -> ExitCode {
+    let text = format!(
+        "{}\n",
+        serde_json::to_string_pretty(&manifest::schema()).expect("JSON")
+    );
+    let Some(path) = &args.output else {
+        print!("{text}");
+        return ExitCode::SUCCESS;
+    };
+    match snatch::report::write_atomic(path, text.as_bytes()) {
+        Ok(()) => {
+            if !quiet {
+                eprintln!("wrote {}", diag::display_path(path));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => invalid(&[Problem::bare(format!(
+            "cannot write the schema to {}: {e}",
+            diag::display_path(path)
+        ))]),
     }
 }
 

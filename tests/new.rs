@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 use snatch::diag::Problem;
 use snatch::manifest::{self, env::EnvPolicy, IndexSource, Manifest};
-use snatch::new::{run_new, NewArgs, NewOutput, SCHEMA_LINE};
+use snatch::new::{run_new, NewArgs, NewOutput, SCHEMA_COMMENT};
 use snatch::plan::{self, Plan, PlanContext, Selection};
 
 /// The arguments as the command line would give them.
@@ -170,26 +170,144 @@ limits:
 }
 
 #[test]
-fn a_missing_file_is_created_with_the_version_and_the_schema_line() {
+fn a_missing_file_is_created_with_the_version_and_no_schema_line_when_there_is_no_schema() {
     let (dir, file) = setup(None);
+    // A repository's root: the schema is not looked for above it.
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
     let out = new_ok(&file, &[URL, "--range", "1-300"]);
     assert!(out.written && out.created);
     let text = read(&file);
-    assert!(
-        text.starts_with(&format!("{SCHEMA_LINE}\nversion: 1\n")),
-        "{text}"
-    );
-    assert_eq!(
-        SCHEMA_LINE,
-        "# yaml-language-server: $schema=./schemas/jobs.schema.json"
-    );
+    assert!(text.starts_with("version: 1\n"), "{text}");
+    assert!(!text.contains("$schema"), "{text}");
     assert!(
         text.ends_with(&format!("jobs:\n{}", out.job_yaml)),
         "{text}"
     );
     assert!(out.summary().starts_with("created "), "{}", out.summary());
+    let note = out.notes.join("\n");
+    assert!(
+        note.contains("no schema of job files was found")
+            && note.contains(&format!(
+                "`snatch schema -o {}`",
+                dir.path().join("schemas/jobs.schema.json").display()
+            )),
+        "{note}"
+    );
     validate(&file, &[]);
-    assert_eq!(entries(dir.path()), ["jobs.yaml"]);
+    assert_eq!(entries(dir.path()), [".git", "jobs.yaml"]);
+}
+
+#[test]
+fn the_schema_line_points_to_the_schema_found_beside_or_above_the_file() {
+    let (dir, _) = setup(None);
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    std::fs::create_dir_all(dir.path().join("schemas")).unwrap();
+    std::fs::create_dir_all(dir.path().join("jobs/week-1")).unwrap();
+    std::fs::write(dir.path().join("schemas/jobs.schema.json"), "{}").unwrap();
+    for (file, want) in [
+        ("jobs.yaml", "./schemas/jobs.schema.json"),
+        ("jobs/week-1/jobs.yaml", "../../schemas/jobs.schema.json"),
+    ] {
+        let file = dir.path().join(file);
+        let out = new_ok(&file, &[URL, "--range", "1-3"]);
+        let text = read(&file);
+        assert!(
+            text.starts_with(&format!("{SCHEMA_COMMENT}{want}\nversion: 1\n")),
+            "{text}"
+        );
+        assert!(out.notes.is_empty(), "{:?}", out.notes);
+    }
+    // A schema right beside the file wins over one above it.
+    std::fs::write(dir.path().join("jobs/week-1/jobs.schema.json"), "{}").unwrap();
+    let file = dir.path().join("jobs/week-1/more.yaml");
+    new_ok(&file, &[URL, "--range", "1-3"]);
+    assert!(read(&file).starts_with(&format!("{SCHEMA_COMMENT}./jobs.schema.json\n")));
+}
+
+#[test]
+fn schema_dash_o_writes_the_schema_that_new_then_points_to() {
+    let (dir, file) = setup(None);
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let snatch = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_snatch"))
+            .current_dir(dir.path())
+            .args(args)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    };
+    let out = snatch(&["schema", "-o", "schemas/jobs.schema.json"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(out.stdout.is_empty());
+    let printed = snatch(&["schema"]).stdout;
+    assert_eq!(
+        std::fs::read(dir.path().join("schemas/jobs.schema.json")).unwrap(),
+        printed
+    );
+    new_ok(&file, &[URL, "--range", "1-3"]);
+    assert!(
+        read(&file).starts_with("# yaml-language-server: $schema=./schemas/jobs.schema.json\n"),
+        "{}",
+        read(&file)
+    );
+    // A path that cannot be written is refused with exit 2.
+    let out = snatch(&["schema", "-o", "jobs.yaml/x.json"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write the schema"));
+}
+
+#[test]
+fn a_skeleton_file_with_an_empty_jobs_list_is_appended_to() {
+    let original = "# Jobs of the course\nversion: 1\njobs: []   # none yet\n\nlimits:\n  global: { concurrency: 2 }\n";
+    let (_dir, file) = setup(Some(original));
+    let out = new_ok(&file, &[URL, "--count", "3"]);
+    assert!(out.written && !out.created);
+    assert_eq!(
+        read(&file),
+        format!(
+            "# Jobs of the course\nversion: 1\njobs:   # none yet\n{}\nlimits:\n  global: {{ concurrency: 2 }}\n",
+            out.job_yaml
+        )
+    );
+    let (m, _) = validate(&file, &[]);
+    assert_eq!(m.jobs.len(), 1);
+    // The next job goes after it, as in any block list.
+    let out2 = new_ok(&file, &[URL, "--count", "3"]);
+    assert_eq!(out2.name, "abc-2");
+    assert_eq!(validate(&file, &[]).0.jobs.len(), 2);
+}
+
+#[test]
+fn jobs_are_named_after_the_most_specific_meaningful_folder() {
+    let (_dir, file) = setup(None);
+    for (url, want) in [
+        (
+            "https://cdn.example.com/rust-101/lecture-07/hls/720p/000123.ts",
+            "lecture-07",
+        ),
+        (
+            "https://cdn.example.com/keynote/2024-05-17/video/000123.ts",
+            "keynote",
+        ),
+        (
+            "https://cdn.example.com/intro/3f2a9c0d1b7e4a5f/media/000123.ts",
+            "intro",
+        ),
+        (
+            "https://cdn.example.com/hls/720p/Talk%203_000123.ts",
+            "talk-3",
+        ),
+        (
+            "https://cdn.example.com/media/videos/1080p/000123.ts",
+            "cdn",
+        ),
+    ] {
+        let out = new_ok(
+            &file,
+            &[url, "--count", "3", "--output", &format!("{want}.mp4")],
+        );
+        assert_eq!(out.name, want, "{url}");
+    }
 }
 
 #[test]
@@ -503,4 +621,138 @@ fn an_empty_jobs_list_is_filled_in() {
     let out = new_ok(&file, &[URL, "--count", "3"]);
     assert_eq!(read(&file), format!("{original}{}", out.job_yaml));
     validate(&file, &[]);
+}
+
+/// Signed values of a CloudFront, an S3 and an Akamai URL, and a token.
+const SIGNED: &[(&str, &str)] = &[
+    ("Expires", "1767225600"),
+    ("Signature", "Zm9vYmFy~SIGNED-cf_x"),
+    ("Key-Pair-Id", "APKAJSIGNEDKEYPAIR"),
+    ("X-Amz-Credential", "AKIASIGNEDCRED%2F20260101%2Fus-east-1"),
+    (
+        "X-Amz-Signature",
+        "5ig0a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7",
+    ),
+    ("hdnts", "exp=1767229999~acl=/*~hmac=5ignedhmac0123"),
+    ("token", "tok-SIGNED-42"),
+];
+
+fn signed_url() -> String {
+    let query: Vec<String> = SIGNED.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!(
+        "https://cdn.example.com/vod/abc/000123.ts?{}&lang=en",
+        query.join("&")
+    )
+}
+
+/// Every place `snatch new` writes or prints, except the export lines.
+fn everything_but_exports(file: &Path, out: &NewOutput) -> String {
+    let stderr = out.stderr_text(false);
+    let mut shown = format!("{}\n{}\n", read(file), out.job_yaml);
+    for line in stderr.lines() {
+        if !out.exports.iter().any(|e| e == line) {
+            shown.push_str(line);
+            shown.push('\n');
+        }
+    }
+    shown
+}
+
+#[test]
+fn signed_query_values_become_placeholders_with_export_lines() {
+    let url = signed_url();
+    for from_curl in [false, true] {
+        let (dir, file) = setup(None);
+        let curl = format!("curl '{url}' -H 'referer: https://tv.example.com/'");
+        let argv: Vec<&str> = if from_curl {
+            vec!["--from-curl", &curl, "--range", "1-3"]
+        } else {
+            vec![&url, "--range", "1-3"]
+        };
+        let out = new_ok(&file, &argv);
+        let shown = everything_but_exports(&file, &out);
+        for (param, value) in SIGNED {
+            assert!(!shown.contains(value), "{param}: {shown}");
+            let var = format!(
+                "SNATCH_ABC_{}",
+                param.to_ascii_uppercase().replace('-', "_")
+            );
+            assert!(
+                out.job_yaml.contains(&format!("{param}=${{{var}}}")),
+                "{}",
+                out.job_yaml
+            );
+            assert!(
+                out.exports.contains(&format!("export {var}='{value}'")),
+                "{:?}",
+                out.exports
+            );
+        }
+        assert!(out.job_yaml.contains("&lang=en"), "{}", out.job_yaml);
+        assert!(out
+            .stderr_text(true)
+            .contains("export SNATCH_ABC_SIGNATURE="));
+
+        // With the variables set, the job fetches the URL it was made from.
+        let set: Vec<(String, &str)> = SIGNED
+            .iter()
+            .map(|(k, v)| {
+                let var = format!("SNATCH_ABC_{}", k.to_ascii_uppercase().replace('-', "_"));
+                (var, *v)
+            })
+            .collect();
+        let set: Vec<(&str, &str)> = set.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        let (_, plan) = validate(&file, &set);
+        let first = plan.jobs[0].source.segment(0).unwrap();
+        match first.target {
+            snatch::source::Target::Http { url: got, .. } => assert_eq!(
+                got.expose(),
+                url.replace("000123", "000001"),
+                "from_curl {from_curl}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(!plan.jobs[0].first_url.contains("SIGNED"));
+        assert_eq!(entries(dir.path()), ["jobs.yaml"]);
+    }
+}
+
+#[test]
+fn the_binary_prints_signed_values_only_in_export_lines() {
+    let (dir, file) = setup(None);
+    let url = signed_url();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_snatch"))
+        .current_dir(dir.path())
+        .args(["new", &url, "--count", "3", "-f"])
+        .arg(&file)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let text = read(&file);
+    for (param, value) in SIGNED {
+        assert!(!stdout.contains(value) && !text.contains(value), "{param}");
+        let lines: Vec<&str> = stderr.lines().filter(|l| l.contains(value)).collect();
+        assert_eq!(lines.len(), 1, "{param}: {stderr}");
+        assert!(lines[0].starts_with("export SNATCH_ABC_"), "{}", lines[0]);
+    }
+}
+
+#[test]
+fn a_refused_signed_url_is_quoted_without_its_signed_values() {
+    let (dir, file) = setup(None);
+    let url = "https://cdn.example.com/v/abc/stream_1_12.ts?Signature=SIGNED-sig_99&token=TOKEN-77";
+    let err = new_err(&file, &[url, "--range", "1-3"]);
+    assert!(err.contains("cannot tell which number"), "{err}");
+    assert!(
+        err.contains("stream_[1]_12.ts?Signature=***&token=***"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("SIGNED-sig_99") && !err.contains("TOKEN-77"),
+        "{err}"
+    );
+    assert!(entries(dir.path()).is_empty());
 }

@@ -1,8 +1,14 @@
 //! The run reports: JSON, JUnit XML and the Markdown summary of a hand-built
 //! run (insta snapshots), plus how report files are written.
 
+mod support;
+
 use std::fs;
 use std::path::PathBuf;
+
+use support::cli::{stderr, Job};
+use support::media::segments;
+use support::server::{Fault, TestServer};
 
 use snatch::report::{
     append, write_atomic, Exporter, JobReport, JobStatus, Json, Junit, Markdown, Media,
@@ -166,6 +172,107 @@ fn markdown_summary() {
     insta::assert_snapshot!(md);
 }
 
+/// A failed job whose message quotes what a hostile server sent.
+fn failed_with(name: &str, error: &str) -> JobReport {
+    JobReport {
+        name: name.into(),
+        status: JobStatus::Failed,
+        output: Some(format!("out/{name}.mp4")),
+        segments: SegmentCounts {
+            planned: 3,
+            fetched: 1,
+            ..SegmentCounts::default()
+        },
+        bytes: 10,
+        retries: 0,
+        elapsed_s: 1.0,
+        media: None,
+        error: Some(error.into()),
+        merge_tail_s: None,
+    }
+}
+
+/// Messages from a server (the preview of a body, a status line, ffmpeg's
+/// words) that try to become an image, a link, HTML or more Markdown.
+fn hostile_report() -> RunReport {
+    let long = format!(
+        "segment 2: not a segment: {}",
+        "![p](https://ev.il/a.png) ".repeat(40)
+    );
+    let jobs = vec![
+        failed_with("img", "segment 1: not a segment (starts with ![p](https://ev.il/a.png))"),
+        failed_with("js", "segment 1: HTTP 403 [x](javascript:alert(1)) [y][r]\n\n[r]: https://ev.il"),
+        failed_with("html", "merge failed: <img src=x onerror=alert(1)> <a href=\"https://ev.il\">go</a> &lt;b&gt;"),
+        failed_with("ticks", "body: `` ` ``` code ``` `![p](https://ev.il/b.png)`"),
+        failed_with("lines", "first line\n\n# Heading\n| a | b |\n|---|---|\n<https://ev.il/auto> https://ev.il/bare"),
+        failed_with("edge", "`![p](https://ev.il/c.png)`"),
+        failed_with("bidi", "ok\u{202E}gnp.a\u{0}\u{1b}[31m"),
+        failed_with("long", &long),
+    ];
+    RunReport::new(
+        "2024-05-06T07:08:09Z".into(),
+        "2024-05-06T07:08:10Z".into(),
+        1.0,
+        false,
+        jobs,
+    )
+}
+
+/// Everything a CommonMark (GitHub-flavoured: tables) parser makes of `md`
+/// that is not plain text, a code span or the summary's own structure.
+fn active_markup(md: &str) -> Vec<String> {
+    use pulldown_cmark::{Event, Options, Parser, Tag};
+    let mut found = Vec::new();
+    for event in Parser::new_ext(md, Options::ENABLE_TABLES) {
+        match event {
+            Event::Start(Tag::Link { dest_url, .. }) => found.push(format!("link {dest_url}")),
+            Event::Start(Tag::Image { dest_url, .. }) => found.push(format!("image {dest_url}")),
+            Event::Start(Tag::Heading { .. }) => found.push("heading".into()),
+            Event::Html(h) | Event::InlineHtml(h) => found.push(format!("html {h}")),
+            _ => {}
+        }
+    }
+    found
+}
+
+#[test]
+fn markdown_summary_shows_server_text_only_as_code() {
+    let md = render(&Markdown, &hostile_report());
+
+    // Only the title is a heading; nothing else is markup.
+    assert_eq!(active_markup(&md), vec!["heading".to_string()], "{md}");
+    // Every message is one line in a list item, inside one code span.
+    let items: Vec<&str> = md.lines().filter(|l| l.starts_with("- **")).collect();
+    assert_eq!(items.len(), 8, "{md}");
+    for item in &items {
+        assert!(item.ends_with('`'), "{item}");
+    }
+    // The words are still there to read, as code.
+    let code: Vec<String> = pulldown_cmark::Parser::new(&md)
+        .filter_map(|e| match e {
+            pulldown_cmark::Event::Code(c) => Some(c.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(code.len(), 8, "{code:?}");
+    assert!(
+        code[0].ends_with("(starts with ![p](https://ev.il/a.png))"),
+        "{}",
+        code[0]
+    );
+    assert!(code[3].contains("` ``` code ``` `![p]"), "{}", code[3]);
+    assert_eq!(code[5], "`![p](https://ev.il/c.png)`");
+    assert!(
+        !code[6].contains(['\u{202E}', '\u{0}', '\u{1b}']),
+        "{:?}",
+        code[6]
+    );
+    // A long message is cut.
+    assert!(code[7].chars().count() <= snatch::report::markdown::MAX_MESSAGE_CHARS);
+    assert!(code[7].ends_with('…'), "{}", code[7]);
+    insta::assert_snapshot!(md);
+}
+
 #[test]
 fn markdown_summary_of_an_empty_interrupted_run() {
     let report = RunReport::new(
@@ -283,4 +390,45 @@ fn write_all_writes_every_target_and_reports_failures() {
         fs::read_to_string(dir.path().join("summary.md")).unwrap(),
         render(&Markdown, &report)
     );
+}
+
+/// A real run against the test server, whose answers for two segments are
+/// Markdown and HTML posing as MPEG-TS: the summary file shows them only as
+/// code.
+#[test]
+fn a_hostile_server_cannot_put_markup_into_the_summary_of_a_real_run() {
+    let media = segments(3, 1);
+    let server = TestServer::start(&media);
+    // Each body ends a code span early if it is not escaped, then makes an
+    // image, a link or HTML.
+    server.always(
+        "/000002.ts",
+        Fault::Body(b"a`![p](//e.v/a.png)`b \n[x](javascript:alert(1)) <img src=x>".to_vec()),
+    );
+    server.always(
+        "/000003.ts",
+        Fault::Body(b"<img src=//e.v/b.png>\n\n<a href=//e.v>go</a>".to_vec()),
+    );
+    let mut yaml = String::from(
+        "version: 1\ndefaults:\n  retry: { attempts: 1, backoff: 10ms, max_backoff: 10ms }\njobs:\n",
+    );
+    for (name, index) in [("markdown", 2), ("html", 3)] {
+        yaml.push_str(&format!(
+            "  - name: {name}\n    url: \"{}/{{{{index}}}}.ts\"\n    padding: 6\n    range: {{ start: {index}, end: {index} }}\n",
+            server.url()
+        ));
+    }
+    let job = Job::new(&yaml);
+    let out = job.run(&["--summary", "summary.md"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let md = fs::read_to_string(job.path("summary.md")).unwrap();
+
+    assert_eq!(active_markup(&md), vec!["heading".to_string()], "{md}");
+    for name in ["markdown", "html"] {
+        let line = md
+            .lines()
+            .find(|l| l.starts_with(&format!("- **{name}**: `")))
+            .unwrap_or_else(|| panic!("no failure line for {name}: {md}"));
+        assert!(line.ends_with('`'), "{line}");
+    }
 }

@@ -1,27 +1,6 @@
-//! Reading a browser's "Copy as cURL" command, and deciding which of its
-//! headers go into a job file.
-//!
-//! # Shell dialects ([`parse_curl`])
-//!
-//! The dialect is guessed from the text:
-//!
-//! * **cmd.exe** (Chrome's and Firefox's "Copy as cURL (cmd/Windows)") when the
-//!   text contains `^"` or a line ends with `^`. Decoded in two layers like
-//!   Windows does: first cmd.exe (`^x` is a literal `x` outside cmd quotes, `^`
-//!   at the end of a line continues the command and escapes the first
-//!   character of the next line, `"` toggles cmd quoting), then the MS C
-//!   runtime argument splitter (`"` quotes, `""` inside quotes and `\"` are a
-//!   literal `"`, `\\` before a `"` is one backslash). Both browsers double
-//!   every backslash, so elsewhere a run of `n` backslashes gives `(n+1)/2`.
-//! * **PowerShell** when a line ends with a backtick, or the command starts
-//!   with `curl.exe` and no line ends with `\`. Backtick escapes (`` `n ``,
-//!   `` `" ``, `` `$ ``…) and continuations, `"…"` with `""`, `'…'` with `''`.
-//!   `$variables` are not expanded. A leading `&` call operator is skipped.
-//! * **bash/zsh** otherwise (Chrome's and Firefox's Linux/macOS copies):
-//!   `'…'`, `"…"` (with `\` before `$`, `` ` ``, `"`, `\`, newline), `$'…'`
-//!   ANSI-C quoting (`\n`, `\xHH`, `\uHHHH`, octal…), `\` escapes and
-//!   `\`+newline continuations. `$variables` are not expanded and shell
-//!   operators (`|`, `>`…) are just words.
+//! Reading a browser's "Copy as cURL" command: the words (split by
+//! [`super::shell`], which says how each shell's quoting is read) as curl's
+//! options. Which headers a job keeps is [`super::headers`]' business.
 //!
 //! # Options
 //!
@@ -41,6 +20,11 @@
 //! `://`, or failing that the first one. A bare `;`, `&`, `&&`, `|` or `||`
 //! word ends the command ("Copy all as cURL" joins several with ` ;`/` &`), so
 //! only the first command is read.
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+
+use super::shell::{self, ShellError};
 
 /// The parts of a copied request that matter to snatch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,34 +59,18 @@ pub enum CurlError {
     NoUrl,
 }
 
-/// Which headers to write into the job file, and which to keep out of it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct HeaderPlan {
-    /// Headers for the job file, in order; secret ones hold a `${VAR}` placeholder.
-    pub kept: Vec<(String, String)>,
-    /// Headers whose values must come from the environment.
-    pub secrets: Vec<SecretHeader>,
-}
-
-/// A header whose value is a credential, to be passed through an environment variable.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecretHeader {
-    /// Header name, e.g. `Cookie`.
-    pub header: String,
-    /// Environment variable, e.g. `SNATCH_LECTURE_01_COOKIE`.
-    pub var: String,
-    /// The value copied from the browser.
-    pub value: String,
+impl From<ShellError> for CurlError {
+    fn from(e: ShellError) -> CurlError {
+        match e {
+            ShellError::UnterminatedQuote { quote } => CurlError::UnterminatedQuote { quote },
+        }
+    }
 }
 
 /// Parses a "Copy as cURL" command (bash, cmd.exe or PowerShell flavour; see
 /// the module docs).
 pub fn parse_curl(cmd: &str) -> Result<CurlRequest, CurlError> {
-    let words = match dialect(cmd) {
-        Dialect::Cmd => split_crt(&cmd_layer(cmd))?,
-        Dialect::PowerShell => split_powershell(cmd)?,
-        Dialect::Bash => split_bash(cmd)?,
-    };
+    let words = shell::split(cmd)?;
     let mut words = words.into_iter().skip_while(|w| w == "&");
     let first = words.next().ok_or(CurlError::Empty)?;
     if !is_curl(&first) {
@@ -172,142 +140,6 @@ pub fn parse_curl(cmd: &str) -> Result<CurlRequest, CurlError> {
         url,
         headers: req.headers,
     })
-}
-
-/// Splits headers into those written to the job file and secrets.
-///
-/// * Browser-generated headers are dropped: `sec-*`, `accept*`, `if-*`,
-///   HTTP/2 pseudo-headers (`:authority`, and `authority`, `method`, `path`,
-///   `scheme`, `version` as old Chrome copies them), `priority`,
-///   `cache-control`, `pragma`, `connection`, `keep-alive`, `dnt`,
-///   `upgrade-insecure-requests`, `range`, `host`, `content-length`, `te`,
-///   `upgrade`, `expect`, `transfer-encoding`, `proxy-*`, `cookie2`,
-///   `x-client-data`.
-/// * `Referer`, `User-Agent`, `Origin`, `Cookie` and `Authorization` get that
-///   canonical case; other names keep theirs.
-/// * `Cookie`, `Authorization`, and custom headers whose name looks like a
-///   credential (contains `auth`, `token`, `secret`, `password`,
-///   `passwd`, `signature`, `api-key`, `apikey` or `api_key`) become secrets
-///   named `SNATCH_<JOB>_<HEADER>` (uppercased, runs of other characters
-///   turned into one `_`, e.g. `SNATCH_LECTURE_01_COOKIE`); the kept list
-///   holds `${SNATCH_…}` in their place. Repeated secret headers are merged
-///   into one secret (`; ` between cookies, `, ` otherwise).
-/// * Every other header is kept as is, in order (custom `X-…` headers may be
-///   needed by the server).
-pub fn plan_headers(job_name: &str, headers: &[(String, String)]) -> HeaderPlan {
-    let mut plan = HeaderPlan::default();
-    for (name, value) in headers {
-        let name = name.trim();
-        let lower = name.to_ascii_lowercase();
-        if is_browser_header(&lower) {
-            continue;
-        }
-        let name = canonical_name(&lower).unwrap_or(name).to_string();
-        if !is_secret_header(&lower) {
-            plan.kept.push((name, value.clone()));
-            continue;
-        }
-        if let Some(secret) = plan
-            .secrets
-            .iter_mut()
-            .find(|s| s.header.eq_ignore_ascii_case(&name))
-        {
-            if lower == "cookie" {
-                let joined = secret.value.trim_end_matches([';', ' ']);
-                secret.value = format!("{joined}; {}", value.trim_start_matches([';', ' ']));
-            } else {
-                secret.value = format!("{}, {value}", secret.value);
-            }
-            continue;
-        }
-        let var = ["SNATCH", &env_part(job_name), &env_part(&name)]
-            .into_iter()
-            .filter(|part| !part.is_empty())
-            .collect::<Vec<_>>()
-            .join("_");
-        plan.kept.push((name.clone(), format!("${{{var}}}")));
-        plan.secrets.push(SecretHeader {
-            header: name,
-            var,
-            value: value.clone(),
-        });
-    }
-    plan
-}
-
-/// `export VAR='value'`, safe to paste into a POSIX shell (single quotes in
-/// the value become `'\''`).
-pub fn export_line(s: &SecretHeader) -> String {
-    format!("export {}='{}'", s.var, s.value.replace('\'', r"'\''"))
-}
-
-fn is_browser_header(lower: &str) -> bool {
-    const EXACT: &[&str] = &[
-        "priority",
-        "cache-control",
-        "pragma",
-        "connection",
-        "keep-alive",
-        "dnt",
-        "upgrade-insecure-requests",
-        "range",
-        "host",
-        "content-length",
-        "te",
-        "upgrade",
-        "expect",
-        "transfer-encoding",
-        "cookie2",
-        "x-client-data",
-        "authority",
-        "method",
-        "path",
-        "scheme",
-        "version",
-    ];
-    const PREFIXES: &[&str] = &["sec-", "accept", "if-", "proxy-", ":"];
-    EXACT.contains(&lower) || PREFIXES.iter().any(|p| lower.starts_with(p))
-}
-
-fn canonical_name(lower: &str) -> Option<&'static str> {
-    Some(match lower {
-        "referer" => "Referer",
-        "user-agent" => "User-Agent",
-        "origin" => "Origin",
-        "cookie" => "Cookie",
-        "authorization" => "Authorization",
-        _ => return None,
-    })
-}
-
-fn is_secret_header(lower: &str) -> bool {
-    const WORDS: &[&str] = &[
-        "cookie",
-        "auth",
-        "token",
-        "secret",
-        "password",
-        "passwd",
-        "signature",
-        "api-key",
-        "apikey",
-        "api_key",
-    ];
-    WORDS.iter().any(|w| lower.contains(w))
-}
-
-/// Uppercased ASCII alphanumerics, every run of anything else as one `_`,
-/// without leading or trailing `_`.
-fn env_part(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_uppercase());
-        } else if !out.is_empty() && !out.ends_with('_') {
-            out.push('_');
-        }
-    }
-    out.trim_end_matches('_').to_string()
 }
 
 #[derive(Default)]
@@ -381,7 +213,7 @@ impl Parsed {
                 };
                 self.headers.push((
                     "Authorization".to_string(),
-                    format!("Basic {}", base64(credentials.as_bytes())),
+                    format!("Basic {}", BASE64.encode(credentials.as_bytes())),
                 ));
             }
             Action::Bearer => self.push_nonempty("Authorization", format!("Bearer {value}")),
@@ -530,477 +362,10 @@ fn is_curl(word: &str) -> bool {
     base.eq_ignore_ascii_case("curl") || base.eq_ignore_ascii_case("curl.exe")
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dialect {
-    Bash,
-    Cmd,
-    PowerShell,
-}
-
-fn dialect(cmd: &str) -> Dialect {
-    let ends_with = |c: char| {
-        cmd.lines()
-            .any(|line| line.trim_end_matches([' ', '\t', '\r']).ends_with(c))
-    };
-    if cmd.contains("^\"") || ends_with('^') {
-        return Dialect::Cmd;
-    }
-    if ends_with('`') {
-        return Dialect::PowerShell;
-    }
-    let first = cmd.split_whitespace().find(|w| *w != "&").unwrap_or("");
-    let first = first.trim_matches(['"', '\'']);
-    let base = first.rsplit(['/', '\\']).next().unwrap_or(first);
-    if base.eq_ignore_ascii_case("curl.exe") && !ends_with('\\') {
-        return Dialect::PowerShell;
-    }
-    Dialect::Bash
-}
-
-/// Pushes the word being built, if any.
-fn finish(words: &mut Vec<String>, word: &mut String, in_word: &mut bool) {
-    if *in_word {
-        words.push(std::mem::take(word));
-        *in_word = false;
-    }
-}
-
-/// Length of a line break at `c[i..]` (`\n` or `\r\n`), 0 if none.
-fn newline_at(c: &[char], i: usize) -> usize {
-    match (c.get(i), c.get(i + 1)) {
-        (Some('\n'), _) => 1,
-        (Some('\r'), Some('\n')) => 2,
-        _ => 0,
-    }
-}
-
-fn split_bash(s: &str) -> Result<Vec<String>, CurlError> {
-    let c: Vec<char> = s.chars().collect();
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut i = 0;
-    while i < c.len() {
-        match c[i] {
-            ' ' | '\t' | '\n' | '\r' => {
-                finish(&mut words, &mut word, &mut in_word);
-                i += 1;
-            }
-            '\\' => {
-                let nl = newline_at(&c, i + 1);
-                if nl > 0 {
-                    i += 1 + nl;
-                } else if let Some(&next) = c.get(i + 1) {
-                    word.push(next);
-                    in_word = true;
-                    i += 2;
-                } else {
-                    i += 1;
-                }
-            }
-            '\'' => {
-                let end = (i + 1..c.len())
-                    .find(|&j| c[j] == '\'')
-                    .ok_or(CurlError::UnterminatedQuote { quote: "single" })?;
-                word.extend(&c[i + 1..end]);
-                in_word = true;
-                i = end + 1;
-            }
-            '$' if c.get(i + 1) == Some(&'\'') => {
-                i = ansi_c(&c, i + 2, &mut word)?;
-                in_word = true;
-            }
-            '$' if c.get(i + 1) == Some(&'"') => i += 1,
-            '"' => {
-                i += 1;
-                loop {
-                    match c.get(i) {
-                        None => return Err(CurlError::UnterminatedQuote { quote: "double" }),
-                        Some('"') => break,
-                        Some('\\') => {
-                            let nl = newline_at(&c, i + 1);
-                            if nl > 0 {
-                                i += 1 + nl;
-                                continue;
-                            }
-                            match c.get(i + 1) {
-                                Some(&e @ ('$' | '`' | '"' | '\\')) => {
-                                    word.push(e);
-                                    i += 2;
-                                }
-                                _ => {
-                                    word.push('\\');
-                                    i += 1;
-                                }
-                            }
-                        }
-                        Some(&other) => {
-                            word.push(other);
-                            i += 1;
-                        }
-                    }
-                }
-                in_word = true;
-                i += 1;
-            }
-            other => {
-                word.push(other);
-                in_word = true;
-                i += 1;
-            }
-        }
-    }
-    finish(&mut words, &mut word, &mut in_word);
-    Ok(words)
-}
-
-/// Decodes the body of a bash `$'…'` string starting at `c[i]` into `word`,
-/// returning the index after the closing quote.
-///
-/// `\xHH` and octal escapes are bytes, as in bash; consecutive ones that do
-/// not form UTF-8 are read as Latin-1 (Firefox writes `é` as `\xe9`).
-fn ansi_c(c: &[char], mut i: usize, word: &mut String) -> Result<usize, CurlError> {
-    let mut bytes: Vec<u8> = Vec::new();
-    let flush = |bytes: &mut Vec<u8>, word: &mut String| {
-        match std::str::from_utf8(bytes) {
-            Ok(s) => word.push_str(s),
-            Err(_) => word.extend(bytes.iter().map(|&b| char::from(b))),
-        }
-        bytes.clear();
-    };
-    let hex = |i: usize, max: usize| -> (u32, usize) {
-        let mut value = 0;
-        let mut n = 0;
-        while n < max {
-            match c.get(i + n).and_then(|d| d.to_digit(16)) {
-                Some(d) => value = value * 16 + d,
-                None => break,
-            }
-            n += 1;
-        }
-        (value, n)
-    };
-    loop {
-        let Some(&ch) = c.get(i) else {
-            return Err(CurlError::UnterminatedQuote { quote: "$'…'" });
-        };
-        if ch == '\'' {
-            flush(&mut bytes, word);
-            return Ok(i + 1);
-        }
-        if ch != '\\' {
-            flush(&mut bytes, word);
-            word.push(ch);
-            i += 1;
-            continue;
-        }
-        let Some(&e) = c.get(i + 1) else {
-            return Err(CurlError::UnterminatedQuote { quote: "$'…'" });
-        };
-        i += 2;
-        let simple = match e {
-            'a' => Some('\x07'),
-            'b' => Some('\x08'),
-            'e' | 'E' => Some('\x1b'),
-            'f' => Some('\x0c'),
-            'n' => Some('\n'),
-            'r' => Some('\r'),
-            't' => Some('\t'),
-            'v' => Some('\x0b'),
-            '\\' | '\'' | '"' | '?' => Some(e),
-            _ => None,
-        };
-        if let Some(s) = simple {
-            flush(&mut bytes, word);
-            word.push(s);
-            continue;
-        }
-        match e {
-            'x' => {
-                let (value, n) = hex(i, 2);
-                if n == 0 {
-                    flush(&mut bytes, word);
-                    word.push_str("\\x");
-                } else {
-                    bytes.push(value as u8);
-                    i += n;
-                }
-            }
-            '0'..='7' => {
-                let mut value = e.to_digit(8).unwrap_or(0);
-                let mut n = 0;
-                while n < 2 {
-                    match c.get(i + n).and_then(|d| d.to_digit(8)) {
-                        Some(d) => value = value * 8 + d,
-                        None => break,
-                    }
-                    n += 1;
-                }
-                bytes.push((value & 0xff) as u8);
-                i += n;
-            }
-            'u' | 'U' => {
-                let (value, n) = hex(i, if e == 'u' { 4 } else { 8 });
-                flush(&mut bytes, word);
-                if n == 0 {
-                    word.push('\\');
-                    word.push(e);
-                } else {
-                    word.push(char::from_u32(value).unwrap_or(char::REPLACEMENT_CHARACTER));
-                    i += n;
-                }
-            }
-            'c' => {
-                flush(&mut bytes, word);
-                match c.get(i) {
-                    Some(&x) => {
-                        word.push(char::from_u32(u32::from(x) & 0x1f).unwrap_or(x));
-                        i += 1;
-                    }
-                    None => word.push_str("\\c"),
-                }
-            }
-            other => {
-                flush(&mut bytes, word);
-                word.push('\\');
-                word.push(other);
-            }
-        }
-    }
-}
-
-fn split_powershell(s: &str) -> Result<Vec<String>, CurlError> {
-    let c: Vec<char> = s.chars().collect();
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut i = 0;
-    // A backtick escape at c[i] (the backtick); returns the chars consumed, or
-    // 0 with nothing pushed for a line continuation.
-    fn backtick(c: &[char], i: usize, word: &mut String) -> usize {
-        let mut j = i + 1;
-        while matches!(c.get(j), Some(' ' | '\t')) {
-            j += 1;
-        }
-        let nl = newline_at(c, j);
-        if nl > 0 {
-            return j + nl - i;
-        }
-        match c.get(i + 1) {
-            None => 1,
-            Some(&e) => {
-                word.push(match e {
-                    '0' => '\0',
-                    'a' => '\x07',
-                    'b' => '\x08',
-                    'e' => '\x1b',
-                    'f' => '\x0c',
-                    'n' => '\n',
-                    'r' => '\r',
-                    't' => '\t',
-                    'v' => '\x0b',
-                    other => other,
-                });
-                2
-            }
-        }
-    }
-    while i < c.len() {
-        match c[i] {
-            ' ' | '\t' | '\n' | '\r' => {
-                finish(&mut words, &mut word, &mut in_word);
-                i += 1;
-            }
-            '`' => {
-                let before = word.len();
-                i += backtick(&c, i, &mut word);
-                in_word |= word.len() > before;
-            }
-            '\'' => {
-                i += 1;
-                loop {
-                    match (c.get(i), c.get(i + 1)) {
-                        (None, _) => return Err(CurlError::UnterminatedQuote { quote: "single" }),
-                        (Some('\''), Some('\'')) => {
-                            word.push('\'');
-                            i += 2;
-                        }
-                        (Some('\''), _) => break,
-                        (Some(&other), _) => {
-                            word.push(other);
-                            i += 1;
-                        }
-                    }
-                }
-                in_word = true;
-                i += 1;
-            }
-            '"' => {
-                i += 1;
-                loop {
-                    match (c.get(i), c.get(i + 1)) {
-                        (None, _) => return Err(CurlError::UnterminatedQuote { quote: "double" }),
-                        (Some('"'), Some('"')) => {
-                            word.push('"');
-                            i += 2;
-                        }
-                        (Some('"'), _) => break,
-                        (Some('`'), _) => i += backtick(&c, i, &mut word),
-                        (Some(&other), _) => {
-                            word.push(other);
-                            i += 1;
-                        }
-                    }
-                }
-                in_word = true;
-                i += 1;
-            }
-            other => {
-                word.push(other);
-                in_word = true;
-                i += 1;
-            }
-        }
-    }
-    finish(&mut words, &mut word, &mut in_word);
-    Ok(words)
-}
-
-/// What cmd.exe hands to the program: `^` escapes and continuations resolved
-/// outside cmd quotes, quotes kept for the C runtime.
-fn cmd_layer(s: &str) -> String {
-    let c: Vec<char> = s.chars().collect();
-    let mut out = String::with_capacity(s.len());
-    let mut quoted = false;
-    let mut i = 0;
-    while i < c.len() {
-        match c[i] {
-            '"' => {
-                quoted = !quoted;
-                out.push('"');
-                i += 1;
-            }
-            '^' if !quoted => {
-                let mut j = i + 1;
-                while matches!(c.get(j), Some(' ' | '\t')) {
-                    j += 1;
-                }
-                let nl = newline_at(&c, j);
-                if nl == 0 {
-                    // `^x`: a literal x.
-                    if let Some(&next) = c.get(i + 1) {
-                        out.push(next);
-                    }
-                    i += 2;
-                    continue;
-                }
-                // Continuation: the first character of the next line is literal.
-                j += nl;
-                let nl = newline_at(&c, j);
-                if nl > 0 {
-                    out.push('\n');
-                    i = j + nl;
-                } else if let Some(&next) = c.get(j) {
-                    out.push(next);
-                    i = j + 1;
-                } else {
-                    i = j;
-                }
-            }
-            '\n' | '\r' if !quoted => {
-                out.push(' ');
-                i += 1;
-            }
-            other => {
-                out.push(other);
-                i += 1;
-            }
-        }
-    }
-    out
-}
-
-/// Splits a Windows command line into arguments like the MS C runtime, except
-/// that backslashes not before a quote are halved (see the module docs).
-fn split_crt(s: &str) -> Result<Vec<String>, CurlError> {
-    let c: Vec<char> = s.chars().collect();
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut quoted = false;
-    let mut i = 0;
-    while i < c.len() {
-        match c[i] {
-            '\\' => {
-                let n = c[i..].iter().take_while(|&&ch| ch == '\\').count();
-                let after = i + n;
-                if c.get(after) == Some(&'"') {
-                    word.extend(std::iter::repeat_n('\\', n / 2));
-                    if n % 2 == 1 {
-                        word.push('"');
-                        i = after + 1;
-                    } else {
-                        i = after;
-                    }
-                } else {
-                    word.extend(std::iter::repeat_n('\\', n.div_ceil(2)));
-                    i = after;
-                }
-                in_word = true;
-            }
-            '"' => {
-                in_word = true;
-                if quoted && c.get(i + 1) == Some(&'"') {
-                    word.push('"');
-                    i += 2;
-                } else {
-                    quoted = !quoted;
-                    i += 1;
-                }
-            }
-            ' ' | '\t' | '\n' | '\r' if !quoted => {
-                finish(&mut words, &mut word, &mut in_word);
-                i += 1;
-            }
-            other => {
-                word.push(other);
-                in_word = true;
-                i += 1;
-            }
-        }
-    }
-    if quoted {
-        return Err(CurlError::UnterminatedQuote { quote: "double" });
-    }
-    finish(&mut words, &mut word, &mut in_word);
-    Ok(words)
-}
-
-fn base64(input: &[u8]) -> String {
-    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for k in 0..4 {
-            if k <= chunk.len() {
-                out.push(char::from(TABLE[(n >> (18 - 6 * k)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
+    use crate::new::headers::{plan_headers, SecretHeader};
     fn h(name: &str, value: &str) -> (String, String) {
         (name.to_string(), value.to_string())
     }
@@ -1411,78 +776,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn plan_details() {
-        let headers = vec![
-            h(":authority", "cdn.example.com"),
-            h("authority", "cdn.example.com"),
-            h("Host", "cdn.example.com"),
-            h("Range", "bytes=0-"),
-            h("If-None-Match", "\"abc\""),
-            h("DNT", "1"),
-            h("Upgrade-Insecure-Requests", "1"),
-            h("Content-Length", "0"),
-            h("X-Client-Data", "CIa2yQEIo7bJAQ=="),
-            h("Sec-GPC", "1"),
-            h("x-requested-with", "XMLHttpRequest"),
-            h("X-Playback-Session-Id", "4F1C-77"),
-            h("X-Auth-Token", "t-1"),
-            h("x-api-key", "k-123"),
-            h("cookie", "a=1;"),
-            h("Cookie", "b=2"),
-            h("USER-AGENT", "ua"),
-        ];
-        let plan = plan_headers("--My Job!--", &headers);
-        assert_eq!(
-            plan.kept,
-            vec![
-                h("x-requested-with", "XMLHttpRequest"),
-                h("X-Playback-Session-Id", "4F1C-77"),
-                h("X-Auth-Token", "${SNATCH_MY_JOB_X_AUTH_TOKEN}"),
-                h("x-api-key", "${SNATCH_MY_JOB_X_API_KEY}"),
-                h("Cookie", "${SNATCH_MY_JOB_COOKIE}"),
-                h("User-Agent", "ua"),
-            ]
-        );
-        assert_eq!(
-            plan.secrets
-                .iter()
-                .map(|s| (s.header.as_str(), s.var.as_str(), s.value.as_str()))
-                .collect::<Vec<_>>(),
-            vec![
-                ("X-Auth-Token", "SNATCH_MY_JOB_X_AUTH_TOKEN", "t-1"),
-                ("x-api-key", "SNATCH_MY_JOB_X_API_KEY", "k-123"),
-                ("Cookie", "SNATCH_MY_JOB_COOKIE", "a=1; b=2"),
-            ]
-        );
-        assert_eq!(
-            plan_headers("", &[h("Cookie", "a=1")]).secrets[0].var,
-            "SNATCH_COOKIE"
-        );
-    }
-
-    #[test]
-    fn export_lines() {
-        let secret = |value: &str| SecretHeader {
-            header: "Cookie".into(),
-            var: "SNATCH_ABC_COOKIE".into(),
-            value: value.into(),
-        };
-        assert_eq!(
-            export_line(&secret("a=1; b=2")),
-            "export SNATCH_ABC_COOKIE='a=1; b=2'"
-        );
-        assert_eq!(
-            export_line(&secret("name=O'Brien; x=$HOME `id` \"q\" \\n")),
-            r#"export SNATCH_ABC_COOKIE='name=O'\''Brien; x=$HOME `id` "q" \n'"#
-        );
-        assert_eq!(
-            export_line(&secret("''")),
-            r"export SNATCH_ABC_COOKIE=''\'''\'''"
-        );
-        assert_eq!(export_line(&secret("")), "export SNATCH_ABC_COOKIE=''");
-    }
-
     proptest::proptest! {
         #[test]
         fn never_panics(any in "\\PC*", tricky in "[ a'\"\\\\$^`%&;\n\r\t-]{0,40}") {
@@ -1496,17 +789,18 @@ mod tests {
     }
 
     #[test]
-    fn base64_matches_rfc4648() {
-        for (input, want) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
+    fn user_becomes_basic_authorization() {
+        for (user, want) in [
+            ("f", "Zjo="),
+            ("fo:", "Zm86"),
+            ("foo:bar", "Zm9vOmJhcg=="),
+            ("foob:a", "Zm9vYjph"),
         ] {
-            assert_eq!(base64(input.as_bytes()), want);
+            let req = parse_curl(&format!("curl -u '{user}' https://h/1.ts")).unwrap();
+            assert_eq!(
+                req.headers,
+                vec![h("Authorization", &format!("Basic {want}"))]
+            );
         }
     }
 }

@@ -258,55 +258,6 @@ pub fn detect_two(a: &str, b: &str) -> Result<Detected, DetectError> {
     })
 }
 
-/// The default job name for a segment URL: the slug of the last directory of
-/// the path (`abc` for `https://h/vod/abc/000123.ts`).
-///
-/// The directory name is percent-decoded, lowercased, every character outside
-/// `[a-z0-9._-]` becomes `-`, runs of `-` collapse to one, and `-` and `.` are
-/// trimmed from both ends. If there is no directory, or its slug is empty, the
-/// first label of the host is used (skipping a leading `www`), then `job`.
-pub fn slug_from_url(url: &str) -> String {
-    let url = url.trim();
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, after) = rest.split_at(auth_end);
-    let path = &after[..after.find(['?', '#']).unwrap_or(after.len())];
-
-    if let Some((dirs, _file)) = path.rsplit_once('/') {
-        if let Some(dir) = dirs.rsplit('/').next() {
-            let slug = slugify(&percent_decode(dir));
-            if !slug.is_empty() {
-                return slug;
-            }
-        }
-    }
-    let host = host_of(authority);
-    let mut labels = host.split('.').filter(|l| !l.is_empty());
-    let first = match labels.next() {
-        Some(l) if l.eq_ignore_ascii_case("www") => labels.next(),
-        other => other,
-    };
-    let slug = first.map(slugify).unwrap_or_default();
-    if slug.is_empty() {
-        "job".to_string()
-    } else {
-        slug
-    }
-}
-
-/// `base` if it is not in `taken`, otherwise the first free one of `base-2`,
-/// `base-3`, … (names are compared exactly).
-pub fn unique_name(base: &str, taken: &[String]) -> String {
-    let free = |name: &str| !taken.iter().any(|t| t == name);
-    if free(base) {
-        return base.to_string();
-    }
-    (2u64..)
-        .map(|n| format!("{base}-{n}"))
-        .find(|name| free(name))
-        .expect("there is always a free name")
-}
-
 /// A run of ASCII digits or of non-digits, as a byte range of the URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Run {
@@ -438,7 +389,7 @@ fn parse_url(url: &str) -> Result<UrlParts, &'static str> {
 }
 
 /// The host of an authority (`user@host:port`), brackets kept for IPv6.
-fn host_of(authority: &str) -> &str {
+pub(super) fn host_of(authority: &str) -> &str {
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     if host_port.starts_with('[') {
         return host_port.find(']').map_or(host_port, |i| &host_port[..=i]);
@@ -446,7 +397,7 @@ fn host_of(authority: &str) -> &str {
     host_port.split(':').next().unwrap_or_default()
 }
 
-fn percent_decode(s: &str) -> String {
+pub(super) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -465,21 +416,6 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-fn slugify(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        let c = c.to_ascii_lowercase();
-        if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
-            if !(c == '-' && out.ends_with('-')) {
-                out.push(c);
-            }
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    out.trim_matches(|c| c == '-' || c == '.').to_string()
 }
 
 #[cfg(test)]
@@ -805,32 +741,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn slugs() {
-        let table = [
-            ("https://cdn.example.com/vod/abc/000123.ts", "abc"),
-            (
-                "https://cdn.example.com/vod/Lecture%2001/000123.ts",
-                "lecture-01",
-            ),
-            (
-                "https://cdn.example.com/vod/My__Course!!/seg.ts?x=/y/",
-                "my__course",
-            ),
-            ("https://cdn.example.com/vod/--a--b--/seg.ts", "a-b"),
-            ("https://cdn.example.com/2024/05/17/seg.ts", "17"),
-            ("https://cdn3.example.com/000123.ts", "cdn3"),
-            ("https://www.example.com/000123.ts", "example"),
-            ("https://vod-12.akamaized.example/ü/1.ts", "vod-12"),
-            ("https://[::1]:8080/1.ts", "1"),
-            ("https://.../1.ts", "job"),
-            ("", "job"),
-        ];
-        for (url, want) in table {
-            assert_eq!(slug_from_url(url), want, "{url}");
-        }
-    }
-
     fn render(template: &str, padding: u32, index: u64) -> String {
         template.replace(
             "{{index}}",
@@ -844,7 +754,6 @@ mod tests {
             let _ = detect_one(&a);
             let _ = detect_two(&a, &b);
             let _ = detect_two(&format!("https://h/{a}"), &format!("https://h/{b}"));
-            let _ = slug_from_url(&a);
         }
 
         #[test]
@@ -867,14 +776,5 @@ mod tests {
             proptest::prop_assert_eq!(render(&d.template, d.padding, n), a);
             proptest::prop_assert_eq!(render(&d.template, d.padding, n + 1), b);
         }
-    }
-
-    #[test]
-    fn unique_names() {
-        let taken = vec!["abc".to_string(), "abc-2".to_string(), "other".to_string()];
-        assert_eq!(unique_name("abc", &taken), "abc-3");
-        assert_eq!(unique_name("new", &taken), "new");
-        assert_eq!(unique_name("other", &taken), "other-2");
-        assert_eq!(unique_name("abc", &[]), "abc");
     }
 }

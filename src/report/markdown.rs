@@ -56,7 +56,7 @@ pub fn render(report: &RunReport) -> String {
         out.push('\n');
         for job in failed {
             let why = job.error.as_deref().unwrap_or("failed without a message.");
-            let _ = writeln!(out, "- **{}**: {}", inline(&job.name), one_line(why));
+            let _ = writeln!(out, "- **{}**: {}", inline(&job.name), code_span(why));
         }
     }
     out
@@ -179,6 +179,73 @@ fn one_line(s: &str) -> String {
         .filter(|part| !part.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The most characters of a message the summary shows; longer ones are cut
+/// and end in `…` (the JSON report keeps the whole message).
+pub const MAX_MESSAGE_CHARS: usize = 300;
+
+/// Text that may hold words from a server or from ffmpeg (a failure's
+/// message quotes status lines, previews of bodies, tool output) as one
+/// inline code span: on one line, control characters replaced, cut to
+/// [`MAX_MESSAGE_CHARS`], fenced by one backtick more than the longest run
+/// of backticks inside. Nothing inside a code span becomes a link, an
+/// image, an autolink or HTML. For a list item or paragraph, not a table
+/// cell (a cell would need `|` escaped).
+pub fn code_span(s: &str) -> String {
+    let text = cut(&printable_line(s), MAX_MESSAGE_CHARS);
+    if text.is_empty() {
+        return "(no message)".to_string();
+    }
+    let fence = "`".repeat(longest_backtick_run(&text) + 1);
+    // A space keeps a backtick at either end from joining the fence;
+    // CommonMark strips one space on each side again.
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{text}{pad}{fence}")
+}
+
+/// One line of printable text: line breaks, tabs, other control characters
+/// and the invisible marks that reorder text (bidi controls) become spaces,
+/// runs of spaces one space, ends trimmed.
+fn printable_line(s: &str) -> String {
+    let spaced: String = s
+        .chars()
+        .map(|c| if invisible(c) { ' ' } else { c })
+        .collect();
+    spaced
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// At most `max` characters; a cut text ends in `…`.
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.truncate(out.trim_end().len());
+    out.push('…');
+    out
+}
+
+fn longest_backtick_run(s: &str) -> usize {
+    let (mut longest, mut run) = (0, 0);
+    for c in s.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    longest
 }
 
 /// A table cell: one line, `|` escaped.
