@@ -75,6 +75,7 @@ pub async fn run(
                 },
                 bytes: 0,
                 retries: 0,
+                redirects: 0,
                 elapsed_s: 0.0,
                 media: None,
                 error: Some(reason.to_string()),
@@ -110,6 +111,7 @@ struct Tally {
     reused: u64,
     bytes: u64,
     retries: u64,
+    redirects: u64,
 }
 
 /// The state of a job's run, shared by its fetching and its feeding.
@@ -151,6 +153,7 @@ pub async fn run_job(
         },
         bytes: 0,
         retries: 0,
+        redirects: 0,
         elapsed_s: 0.0,
         media: None,
         error: None,
@@ -239,6 +242,7 @@ pub async fn run_job(
     report.segments.reused = fed.tally.reused;
     report.bytes = fed.tally.bytes;
     report.retries = fed.tally.retries;
+    report.redirects = fed.tally.redirects;
 
     // Misses after the last segment that answered are trailing; others are gaps.
     let last_ready = fed.slots.iter().rposition(|s| *s == Slot::Ready);
@@ -413,6 +417,7 @@ impl JobRun<'_> {
                         index,
                         kind: FailKind::Invalid,
                         retries: 0,
+                        redirects: 0,
                         message: format!("job `{}`: segment {index}: {e}", job.name),
                     }),
                 };
@@ -441,6 +446,7 @@ impl JobRun<'_> {
                 reused: 0,
                 bytes: 0,
                 retries: 0,
+                redirects: 0,
             },
             fatal: None,
             first_failure: None,
@@ -460,11 +466,13 @@ impl JobRun<'_> {
                     fed.tally.fetched += 1;
                     fed.tally.bytes += f.size;
                     fed.tally.retries += f.retries as u64;
+                    fed.tally.redirects += f.redirects as u64;
                     fed.slots[p] = Slot::Ready;
                     progress.segment_done(&job.name, f.size);
                 }
                 Arrival::Failed(e) => {
                     fed.tally.retries += e.retries as u64;
+                    fed.tally.redirects += e.redirects as u64;
                     let not_found = e.kind == FailKind::NotFound;
                     fed.slots[p] = if not_found {
                         Slot::NotFound

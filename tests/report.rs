@@ -25,6 +25,7 @@ fn sample() -> RunReport {
             },
             bytes: 1_288_490_189,
             retries: 3,
+            redirects: 0,
             elapsed_s: 42.26,
             media: Some(Media {
                 duration_s: 3725.4,
@@ -46,6 +47,7 @@ fn sample() -> RunReport {
             },
             bytes: 5_400_000,
             retries: 5,
+            redirects: 0,
             elapsed_s: 8.04,
             media: None,
             error: Some(
@@ -61,6 +63,7 @@ fn sample() -> RunReport {
             segments: SegmentCounts::default(),
             bytes: 0,
             retries: 0,
+            redirects: 0,
             elapsed_s: 0.0,
             media: None,
             error: Some("Not selected by --only lecture-*.".into()),
@@ -79,6 +82,7 @@ fn sample() -> RunReport {
             },
             bytes: 900,
             retries: 0,
+            redirects: 0,
             elapsed_s: 0.01,
             media: Some(Media {
                 duration_s: 71.6,

@@ -2,6 +2,8 @@
 //! retries, and the ledger that makes a rerun resume. Knows HTTP and files,
 //! not ffmpeg.
 
+mod check;
+mod http;
 mod ledger;
 mod limits;
 mod segment;
@@ -10,9 +12,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+pub use check::{preview, Check, Format};
+pub use http::{hop_allowed, is_internal, MAX_REDIRECTS};
 pub use ledger::{part_path, read_done, segment_path, write_done, Done, Ledger};
 pub use limits::{Limiter, Slot};
-pub use segment::{FailKind, Fetched, JobFetch, SegmentFailure};
+pub use segment::{FailKind, Fetched, JobFetch, SegmentFailure, DEFAULT_MAX_BYTES};
 
 use crate::manifest::RunLimits;
 
@@ -38,7 +42,10 @@ impl Fetcher {
             .or_insert_with(|| {
                 // rustls with the ring provider; installing twice is harmless.
                 let _ = rustls::crypto::ring::default_provider().install_default();
+                // Redirects are followed by snatch (see `http`), each hop
+                // under the limits and the rules for credentials.
                 reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
                     .connect_timeout(connect)
                     .pool_max_idle_per_host(256)
                     .tcp_nodelay(true)
