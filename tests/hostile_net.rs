@@ -55,7 +55,10 @@ fn secrets_and_credentials_never_reach_another_host_and_referer_is_kept() {
         // A hop on the same origin first, then one to the other host.
         let name = format!("/{i:06}.ts");
         a.always(&name, redirect(format!("/hop{name}")));
-        a.always(&format!("/hop{name}"), redirect(format!("{}{name}", b.url())));
+        a.always(
+            &format!("/hop{name}"),
+            redirect(format!("{}{name}", b.url())),
+        );
     }
     let job = Job::new(&job_yaml(
         &format!("{}/{{{{index}}}}.ts", a.url()),
@@ -107,7 +110,7 @@ fn redirect_hops_keep_to_the_rate_limit() {
         a.always(&name, redirect(format!("{}{name}", b.url())));
     }
     let yaml = format!(
-        "version: 1\nlimits:\n  per_host: {{ concurrency: 8, requests_per_second: 4, burst: 1 }}\njobs:\n  - name: v\n    url: \"{}/{{{{index}}}}.ts\"\n    padding: 6\n    range: {{ start: 1, end: 8 }}\n    concurrency: 8\n",
+        "version: 1\nlimits:\n  hosts:\n    127.0.0.2: {{ requests_per_second: 4, burst: 1 }}\njobs:\n  - name: v\n    url: \"{}/{{{{index}}}}.ts\"\n    padding: 6\n    range: {{ start: 1, end: 8 }}\n    concurrency: 8\n",
         a.url()
     );
     let job = Job::new(&yaml);
@@ -115,8 +118,9 @@ fn redirect_hops_keep_to_the_rate_limit() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let times: Vec<_> = b.requests().iter().map(|r| r.at).collect();
     assert_eq!(times.len(), 8);
-    // At 4/s with a burst of 1, a second holds at most 5 requests to b (the
-    // window taken 50 ms short for the server's own scheduling).
+    // Only b is limited, and only hops reach it. At 4/s with a burst of 1,
+    // a second holds at most 5 requests to b (the window taken 50 ms short
+    // for the server's own scheduling).
     for (i, t) in times.iter().enumerate() {
         let in_window = times[i..]
             .iter()
@@ -146,7 +150,9 @@ fn more_than_ten_redirects_fail_the_segment_with_a_clear_message() {
     let j = job_of(&report);
     let err = j["error"].as_str().unwrap();
     assert!(
-        err.contains("job `v`") && err.contains("segment 2") && err.contains("more than 10 redirects"),
+        err.contains("job `v`")
+            && err.contains("segment 2")
+            && err.contains("more than 10 redirects"),
         "{err}"
     );
     // One chain: the request and ten hops; a loop is not retried.
@@ -349,7 +355,11 @@ fn a_paused_host_holds_no_global_slot() {
     let ra = a.requests();
     let rb = b.requests();
     let paused_at = ra.iter().find(|r| r.status == 503).unwrap().at;
-    let resumed = ra.iter().find(|r| r.at > paused_at && r.status == 200).unwrap().at;
+    let resumed = ra
+        .iter()
+        .find(|r| r.at > paused_at && r.status == 200)
+        .unwrap()
+        .at;
     // The pause held: nothing went to a for its 3 s ...
     assert!(resumed.duration_since(paused_at) >= Duration::from_millis(2900));
     // ... and b used the run's slots meanwhile: all of it arrived before a

@@ -1153,7 +1153,8 @@ async fn serve_hostile(
             let bytes = tokio::fs::read(file).await.unwrap_or_default();
             let half = (bytes.len() / 188 / 2 * 188).max(1).min(bytes.len());
             let range = format!("bytes 0-{}/{}", half.saturating_sub(1), bytes.len());
-            Response::bytes(206, "video/mp2t", bytes[..half].to_vec()).header("Content-Range", range)
+            Response::bytes(206, "video/mp2t", bytes[..half].to_vec())
+                .header("Content-Range", range)
         }
         Fault::Endless { announce } => {
             return serve_endless(state, stream, record, file, announce).await;
@@ -1171,7 +1172,9 @@ async fn serve_endless(
     file: &Path,
     announce: Option<u64>,
 ) -> io::Result<Next> {
-    let bytes = tokio::fs::read(file).await.unwrap_or_else(|_| vec![0x47; 188]);
+    let bytes = tokio::fs::read(file)
+        .await
+        .unwrap_or_else(|_| vec![0x47; 188]);
     record.status = 200;
     state.record(record);
     let mut head = String::from("HTTP/1.1 200 OK\r\nServer: snatch-test-server\r\n");
