@@ -25,7 +25,7 @@ fn sample() -> RunReport {
             },
             bytes: 1_288_490_189,
             retries: 3,
-            redirects: 0,
+            redirects: 4,
             elapsed_s: 42.26,
             media: Some(Media {
                 duration_s: 3725.4,
