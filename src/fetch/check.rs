@@ -364,7 +364,7 @@ mod tests {
     }
 
     fn ts(packets: usize) -> Vec<u8> {
-        let mut p = vec![0u8; 188];
+        let mut p = [0u8; 188];
         p[0] = TS_SYNC;
         p.repeat(packets)
     }

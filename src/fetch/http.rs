@@ -78,7 +78,6 @@ impl Fetcher {
             kind: FailKind::Invalid,
             reason: format!("`{}` is not a valid URL: {e}", url.shown()),
         })?;
-        let client = self.client(req.timeout.connect);
         let mut chain = Chain {
             job_url: url,
             current: first.clone(),
@@ -91,7 +90,12 @@ impl Fetcher {
         loop {
             let host = host_of(&chain.current);
             let slot = self.limiter.acquire(Some(&host)).await;
-            let send = client
+            // Once a public job is redirected, names are also checked when
+            // connecting, so that a second answer of the DNS cannot lead
+            // inward after the first passed the check.
+            let guarded = chain.job_internal == Some(false);
+            let send = self
+                .client(req.timeout.connect, guarded)
                 .get(chain.current.clone())
                 .headers(chain.headers.clone())
                 .send();
@@ -235,6 +239,25 @@ pub fn hop_allowed(job_internal: bool, target_internal: bool) -> bool {
     job_internal || !target_internal
 }
 
+/// A resolver that refuses a name when any of its addresses is internal:
+/// the client of a public job's redirect hops uses it. (An IP address in
+/// the URL is not resolved; [`resolves_internal`] judges it before the hop.)
+pub(super) struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addrs: Vec<_> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if addrs.iter().any(|a| is_internal(a.ip())) {
+                let e = format!("{host} resolves to a loopback, private or link-local address");
+                return Err(e.into());
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 /// Whether any address the URL's host resolves to is internal.
 async fn resolves_internal(url: &Url) -> Result<bool, String> {
     let host = host_of(url);
@@ -287,9 +310,86 @@ pub fn is_internal(ip: IpAddr) -> bool {
 }
 
 #[cfg(test)]
+#[path = "../../tests/support/server.rs"]
+mod server;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use reqwest::header::{HeaderValue, REFERER};
+
+    #[test]
+    fn a_guarded_client_never_connects_inward_whatever_dns_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = super::server::TestServer::start(dir.path());
+        let fetcher = Fetcher::new(&crate::manifest::RunLimits::default());
+        let url = format!("http://localhost:{}/x.ts", server.addr().port());
+        let connect = Duration::from_secs(5);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let guarded = rt.block_on(fetcher.client(connect, true).get(&url).send());
+        let e = describe(guarded.unwrap_err());
+        assert!(e.contains("loopback, private or link-local"), "{e}");
+        assert!(server.requests().is_empty());
+        // The same request from an unguarded client reaches the server.
+        let plain = rt.block_on(fetcher.client(connect, false).get(&url).send());
+        assert_eq!(plain.unwrap().status(), 404);
+    }
+
+    /// A chain from `job` whose own host counts as public or internal, as
+    /// the job's DNS would say (not something a test can arrange offline).
+    fn chain(job: &Secret, internal: bool) -> Chain<'_> {
+        let first = Url::parse(job.expose()).unwrap();
+        Chain {
+            job_url: job,
+            current: first.clone(),
+            first,
+            headers: HeaderMap::new(),
+            job_internal: Some(internal),
+        }
+    }
+
+    #[test]
+    fn a_redirect_from_a_public_job_to_an_internal_address_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = super::server::TestServer::start(dir.path());
+        let to = |path: &str, location: &str| {
+            let fault = super::server::Fault::Redirect {
+                status: 302,
+                location: location.into(),
+            };
+            server.always(path, fault);
+        };
+        to("/meta.ts", "http://169.254.169.254/latest/meta-data/");
+        to("/local.ts", "http://localhost:8080/admin");
+        to("/public.ts", "https://8.8.8.8/seg.ts");
+        let fetcher = Fetcher::new(&crate::manifest::RunLimits::default());
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let hop = |path: &str, internal: bool| {
+            let job = Secret::plain(format!("{}{path}", server.url()));
+            let client = fetcher.client(Duration::from_secs(5), false);
+            rt.block_on(async {
+                let resp = client.get(job.expose()).send().await.unwrap();
+                assert_eq!(resp.status(), 302);
+                match chain(&job, internal).next_hop(&resp, "the job's URL").await {
+                    Ok(url) => Ok(url.to_string()),
+                    Err(Attempt::Fatal { kind, reason }) => {
+                        assert_eq!(kind, FailKind::Redirect);
+                        Err(reason)
+                    }
+                    Err(_) => panic!("neither followed nor refused"),
+                }
+            })
+        };
+        for path in ["/meta.ts", "/local.ts"] {
+            let e = hop(path, false).unwrap_err();
+            assert!(e.contains("loopback, private or link-local"), "{e}");
+            assert!(hop(path, true).is_ok(), "a job on an internal host may");
+        }
+        assert!(hop("/meta.ts", false)
+            .unwrap_err()
+            .contains("169.254.169.254"));
+        assert_eq!(hop("/public.ts", false).unwrap(), "https://8.8.8.8/seg.ts");
+    }
 
     #[test]
     fn internal_addresses() {
