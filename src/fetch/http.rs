@@ -12,7 +12,9 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, AUTHORIZATION, COOKIE, LOCATION, PROXY_AUTHORIZATION};
+use reqwest::header::{
+    HeaderMap, HeaderValue, AUTHORIZATION, COOKIE, LOCATION, PROXY_AUTHORIZATION,
+};
 use reqwest::{StatusCode, Url};
 use tokio::time::Instant;
 
@@ -117,6 +119,10 @@ impl Fetcher {
                     shown,
                 });
             }
+            let status = resp.status();
+            let location = resp.headers().get(LOCATION).cloned();
+            // Read a small body to its end, so that the connection is reused.
+            budget.run(drain(resp)).await;
             drop(slot);
             if hops >= MAX_REDIRECTS {
                 return Err(Attempt::Fatal {
@@ -127,7 +133,7 @@ impl Fetcher {
                     ),
                 });
             }
-            let next = chain.next_hop(&resp, &shown).await?;
+            let next = chain.next_hop(status, location, &shown).await?;
             hops += 1;
             *redirects += 1;
             shown = shown_hop(&next, url, &chain.first);
@@ -139,15 +145,19 @@ impl Fetcher {
 impl Chain<'_> {
     /// Where a redirect leads, once every rule allows the hop; the headers
     /// of the hop are set.
-    async fn next_hop(&mut self, resp: &reqwest::Response, shown: &str) -> Result<Url, Attempt> {
-        let status = status_text(resp.status());
+    async fn next_hop(
+        &mut self,
+        status: StatusCode,
+        location: Option<HeaderValue>,
+        shown: &str,
+    ) -> Result<Url, Attempt> {
+        let status = status_text(status);
         let refuse = |reason: String| Attempt::Fatal {
             kind: FailKind::Redirect,
             reason,
         };
-        let location = resp
-            .headers()
-            .get(LOCATION)
+        let location = location
+            .as_ref()
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| refuse(format!("HTTP {status} from {shown} without a Location")))?;
         let next = self.current.join(location).map_err(|e| {
@@ -184,6 +194,17 @@ impl Chain<'_> {
             strip_credentials(&mut self.headers);
         }
         Ok(next)
+    }
+}
+
+/// Reads what is left of a redirect's body, up to 64 KiB.
+async fn drain(mut resp: reqwest::Response) {
+    let mut left = 64 * 1024usize;
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        left = left.saturating_sub(chunk.len());
+        if left == 0 {
+            return;
+        }
     }
 }
 
@@ -316,7 +337,7 @@ mod server;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::{HeaderValue, REFERER};
+    use reqwest::header::REFERER;
 
     #[test]
     fn a_guarded_client_never_connects_inward_whatever_dns_says() {
@@ -370,7 +391,12 @@ mod tests {
             rt.block_on(async {
                 let resp = client.get(job.expose()).send().await.unwrap();
                 assert_eq!(resp.status(), 302);
-                match chain(&job, internal).next_hop(&resp, "the job's URL").await {
+                let location = resp.headers().get(LOCATION).cloned();
+                let mut chain = chain(&job, internal);
+                match chain
+                    .next_hop(resp.status(), location, "the job's URL")
+                    .await
+                {
                     Ok(url) => Ok(url.to_string()),
                     Err(Attempt::Fatal { kind, reason }) => {
                         assert_eq!(kind, FailKind::Redirect);

@@ -252,6 +252,8 @@ fn gave_up(reason: String, attempts: u32) -> String {
     let busy = reason.contains("HTTP 429") || reason.contains("HTTP 503");
     let hint = if busy {
         "; the server is busy: lower `requests_per_second` or `concurrency`, or try later"
+    } else if reason.contains("segment timeout") {
+        "; raise `timeout: { segment: … }` if the server is slow or segments are large"
     } else {
         ""
     };
