@@ -159,3 +159,33 @@ impl Limiter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The run has one slot. Host a is paused; a request to a waits for the
+    /// pause without that slot, so a request to b goes at once. (Tokio's
+    /// paused clock: timers fire in order, no wall-clock time is read.)
+    #[tokio::test(start_paused = true)]
+    async fn a_paused_host_holds_no_slot_of_the_run() {
+        let mut limits = RunLimits::default();
+        limits.global.concurrency = 1;
+        let limiter = Arc::new(Limiter::new(&limits));
+        limiter.pause("a", Duration::from_secs(60));
+        let waiting = {
+            let limiter = limiter.clone();
+            tokio::spawn(async move {
+                let _slot = limiter.acquire(Some("a")).await;
+                Instant::now()
+            })
+        };
+        tokio::task::yield_now().await;
+        let start = Instant::now();
+        let b = tokio::time::timeout(Duration::from_secs(1), limiter.acquire(Some("b"))).await;
+        assert!(b.is_ok(), "b waited behind a's pause");
+        drop(b);
+        let a_went = waiting.await.unwrap();
+        assert!(a_went >= start + Duration::from_secs(59), "a's pause held");
+    }
+}
