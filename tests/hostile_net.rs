@@ -45,6 +45,14 @@ fn job_of(report: &serde_json::Value) -> &serde_json::Value {
     &report["jobs"][0]
 }
 
+/// The job's error as a snapshot (named after the test), ports redacted:
+/// every message a user meets is read once by eye.
+fn snapshot_error(name: &str, err: &str) {
+    let mut s = insta::Settings::clone_current();
+    s.add_filter(r"127\.0\.0\.(\d):\d+", "127.0.0.$1:[port]");
+    s.bind(|| insta::assert_snapshot!(name, err));
+}
+
 #[test]
 fn secrets_and_credentials_never_reach_another_host_and_referer_is_kept() {
     let _timing = shared();
@@ -155,6 +163,7 @@ fn more_than_ten_redirects_fail_the_segment_with_a_clear_message() {
             && err.contains("more than 10 redirects"),
         "{err}"
     );
+    snapshot_error("redirect_loop", err);
     // One chain: the request and ten hops; a loop is not retried.
     assert_eq!(a.requests_to("/000002.ts").len(), 1);
     assert_eq!(a.requests_to("/loop/10").len(), 1);
@@ -180,6 +189,7 @@ fn a_redirect_to_another_scheme_is_refused() {
         err.contains("segment 3") && err.contains("only http and https"),
         "{err}"
     );
+    snapshot_error("other_scheme", &err);
 }
 
 /// The segments of `media` under names without `.ts` (`seg-000001`, …).
@@ -237,6 +247,7 @@ fn an_html_page_served_as_video_mp2t_from_any_url_is_never_stored() {
         "{err}"
     );
     assert!(err.contains(r#""<!DOCTYPE html>\x0a<html>"#), "{err}");
+    snapshot_error("html_as_video", err);
     assert_eq!(server.requests_to("/seg-000003").len(), 3, "retried");
     assert_eq!(j["segments"]["missing"], serde_json::json!([3]));
 }
@@ -257,6 +268,7 @@ fn a_206_without_a_range_is_retried_and_never_stored() {
         err.contains("segment 2") && err.contains("206") && err.contains("no range was asked"),
         "{err}"
     );
+    snapshot_error("partial_206", err);
     let reqs = server.requests_to("/000002.ts");
     assert_eq!(reqs.len(), 3, "retried");
     assert!(reqs.iter().all(|r| r.header("range").is_none()));
@@ -296,6 +308,7 @@ fn a_body_that_never_ends_stops_at_the_cap() {
         err.contains("segment 2") && err.contains("max_segment_bytes") && err.contains("256 MiB"),
         "{err}"
     );
+    snapshot_error("endless_body", &err);
     assert_eq!(server.requests_to("/000002.ts").len(), 1, "not retried");
     let left: Vec<_> = files_below(&job.path("out"))
         .into_iter()
@@ -325,6 +338,7 @@ fn a_content_length_beyond_the_cap_is_refused_before_reading() {
             && err.contains("256 MiB"),
         "{err}"
     );
+    snapshot_error("content_length_cap", &err);
     assert_eq!(server.requests_to("/000002.ts").len(), 1, "not retried");
 }
 

@@ -252,6 +252,9 @@ fn gave_up(reason: String, attempts: u32) -> String {
     let busy = reason.contains("HTTP 429") || reason.contains("HTTP 503");
     let hint = if busy {
         "; the server is busy: lower `requests_per_second` or `concurrency`, or try later"
+    } else if reason.contains("an HTML page") {
+        "; an HTML page is often a login or error page: check the job's headers \
+         (Referer, Cookie) and whether its URL expired"
     } else if reason.contains("segment timeout") {
         "; raise `timeout: { segment: … }` if the server is slow or segments are large"
     } else {
@@ -316,7 +319,8 @@ async fn receive(
     }
     let expected = resp.content_length();
     if let Some(n) = expected.filter(|&n| n > req.max_bytes) {
-        return too_large(shown, req.max_bytes, &format!("announces {n} bytes"));
+        let what = format!("announces {n} bytes, more than");
+        return too_large(shown, req.max_bytes, &what, "not read");
     }
     // A body that is not what it should be may be a passing fault of the
     // server (an error page, a cut connection): try again.
@@ -353,12 +357,12 @@ async fn receive(
     }
 }
 
-fn too_large(shown: &str, max: u64, what: &str) -> Attempt {
+fn too_large(shown: &str, max: u64, what: &str, done: &str) -> Attempt {
     Attempt::Fatal {
         kind: FailKind::TooLarge,
         reason: format!(
-            "{shown} {what}, more than `max_segment_bytes` ({}): nothing beyond it \
-             is stored; raise `max_segment_bytes` if segments really are this large",
+            "{shown} {what} `max_segment_bytes` ({}): {done}; raise \
+             `max_segment_bytes` if segments really are this large",
             size_text(max)
         ),
     }
@@ -440,7 +444,12 @@ impl PartError {
     fn into_attempt(self, shown: &str, invalid: impl Fn(String) -> Attempt) -> Attempt {
         match self {
             PartError::Invalid(reason) => invalid(reason),
-            PartError::TooLarge(max) => too_large(shown, max, "sent a body that went on"),
+            PartError::TooLarge(max) => too_large(
+                shown,
+                max,
+                "sent more than",
+                "stopped there, nothing beyond it stored",
+            ),
             PartError::Storage(reason) => Attempt::Fatal {
                 kind: FailKind::Storage,
                 reason,
