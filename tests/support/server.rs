@@ -5,7 +5,8 @@
 //! byte ranges), records every request it answers, and can be told to answer
 //! particular paths with scripted faults (error statuses, `Retry-After`,
 //! delays, connection resets, truncated bodies, HTML "access denied" pages,
-//! arbitrary bodies).
+//! arbitrary bodies) and hostile answers (redirects, bodies of any type,
+//! `206` without a range, bodies that never end).
 //!
 //! The API is synchronous: the server runs on its own thread with its own
 //! tokio runtime, so plain `#[test]` functions (which typically spawn the
