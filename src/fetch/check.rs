@@ -1,7 +1,7 @@
 //! A segment is judged by its bytes, whatever its URL or `Content-Type`
 //! says: MPEG-TS (a sync byte every 188 bytes, whole packets), fragmented
-//! MP4 (a sequence of known boxes), AAC in ADTS frames, and ID3-tagged
-//! audio. Anything else (an HTML page, JSON, text, an empty body) is
+//! MP4 (a sequence of known boxes), AAC in ADTS frames, MPEG audio
+//! (MP2/MP3) frames, either with ID3 tags. Anything else (an HTML page, JSON, text, an empty body) is
 //! refused with a short, escaped preview of what arrived.
 //!
 //! The check streams: [`Check::feed`] takes the body in chunks of any size
@@ -27,7 +27,7 @@ const MP4_BOXES: [&[u8; 4]; 9] = [
 pub enum Format {
     Ts,
     Mp4,
-    /// ADTS frames, with ID3 tags before them or not.
+    /// ADTS or MPEG audio frames, with ID3 tags before them or not.
     Audio,
 }
 
@@ -144,7 +144,7 @@ fn sniff(head: &[u8]) -> Result<State, String> {
     if head.len() >= 8 && MP4_BOXES.iter().any(|b| &head[4..8] == *b) {
         return Ok(State::Mp4(Walk::default()));
     }
-    if head.starts_with(b"ID3") || is_adts(head) {
+    if head.starts_with(b"ID3") || is_adts(head) || is_mpeg_audio(head) {
         return Ok(State::Audio(Walk::default()));
     }
     Err(format!(
@@ -247,7 +247,7 @@ fn mp4_unit(head: &[u8]) -> Result<UnitHead, String> {
     Ok(UnitHead::Len(Some(size)))
 }
 
-/// ADTS frames and ID3v2 tags, in any order.
+/// ADTS frames, MPEG audio frames and ID3v2 tags, in any order.
 fn audio_unit(head: &[u8]) -> Result<UnitHead, String> {
     if head.len() < 3 {
         return Ok(UnitHead::Need(3));
@@ -265,9 +265,12 @@ fn audio_unit(head: &[u8]) -> Result<UnitHead, String> {
         let footer = if head[5] & 0x10 != 0 { 10 } else { 0 };
         return Ok(UnitHead::Len(Some(10 + size + footer)));
     }
+    if is_mpeg_audio(head) {
+        return mpeg_audio_unit(head);
+    }
     if !is_adts(head) {
         return Err(format!(
-            "not a valid AAC/ADTS segment (no frame sync at {})",
+            "not a valid audio segment (no ADTS or MPEG audio frame at {})",
             preview(&head[..3])
         ));
     }
@@ -286,6 +289,64 @@ fn audio_unit(head: &[u8]) -> Result<UnitHead, String> {
 /// An ADTS frame header: 12 sync bits, then layer 00.
 fn is_adts(head: &[u8]) -> bool {
     head.len() >= 2 && head[0] == 0xFF && head[1] & 0xF6 == 0xF0
+}
+
+/// An MPEG audio (MP1/MP2/MP3) frame header: 11 sync bits, a version that
+/// is not reserved, a layer that is not 00 (that is ADTS).
+fn is_mpeg_audio(head: &[u8]) -> bool {
+    head.len() >= 2
+        && head[0] == 0xFF
+        && head[1] & 0xE0 == 0xE0
+        && (head[1] >> 3) & 3 != 1
+        && (head[1] >> 1) & 3 != 0
+}
+
+/// An MPEG audio frame's length from its 4-byte header.
+fn mpeg_audio_unit(head: &[u8]) -> Result<UnitHead, String> {
+    const KBPS: [[u32; 14]; 5] = [
+        [
+            32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448,
+        ],
+        [
+            32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384,
+        ],
+        [
+            32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
+        ],
+        [
+            32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256,
+        ],
+        [8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
+    ];
+    const RATES: [[u32; 3]; 3] = [
+        [11025, 12000, 8000],
+        [22050, 24000, 16000],
+        [44100, 48000, 32000],
+    ];
+    if head.len() < 4 {
+        return Ok(UnitHead::Need(4));
+    }
+    let version = (head[1] >> 3) & 3; // 0: MPEG-2.5, 2: MPEG-2, 3: MPEG-1
+    let layer = 4 - ((head[1] >> 1) & 3); // 1, 2 or 3
+    let rate_index = (head[2] >> 4) as usize;
+    let freq_index = ((head[2] >> 2) & 3) as usize;
+    if rate_index == 0 || rate_index == 15 || freq_index == 3 {
+        return Err("not a valid MPEG audio segment (a free-format or bad frame header)".into());
+    }
+    let table = match (version == 3, layer) {
+        (true, l) => l as usize - 1,
+        (false, 1) => 3,
+        (false, _) => 4,
+    };
+    let bits = KBPS[table][rate_index - 1] as u64 * 1000;
+    let freq = RATES[version.saturating_sub(1) as usize][freq_index] as u64;
+    let pad = ((head[2] >> 1) & 1) as u64;
+    let len = match layer {
+        1 => (12 * bits / freq + pad) * 4,
+        3 if version != 3 => 72 * bits / freq + pad,
+        _ => 144 * bits / freq + pad,
+    };
+    Ok(UnitHead::Len(Some(len)))
 }
 
 /// A guess at what a refused body is, for the message.
