@@ -197,9 +197,10 @@ impl Walk {
                 UnitHead::Len(len) => {
                     let unit_start = self.next - self.head.len() as u64;
                     self.head.clear();
-                    match len {
+                    match len.map(|l| unit_start.checked_add(l)) {
                         None => self.open_ended = true,
-                        Some(l) => self.next = unit_start + l,
+                        Some(Some(next)) => self.next = next,
+                        Some(None) => return Err("a unit longer than any body".into()),
                     }
                 }
             }
@@ -452,6 +453,34 @@ mod tests {
         t.extend([0, 0, (size >> 7) as u8 & 0x7f, size as u8 & 0x7f]);
         t.extend(std::iter::repeat_n(b'x', size));
         t
+    }
+
+    proptest::proptest! {
+        /// No input panics, and the verdict never depends on how the body
+        /// was cut into chunks.
+        #[test]
+        fn any_bytes_any_chunks_one_verdict(
+            kind in 0usize..5,
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+            size in 1usize..64,
+        ) {
+            let heads: [&[u8]; 5] = [
+                b"", b"\x47", b"\0\0\0\x10moof", b"ID3\x04\0\0\0\0\0\x05",
+                b"\xff\xfb\x90\0",
+            ];
+            let body = [heads[kind], &tail].concat();
+            let whole = check(&body, body.len().max(1)).is_ok();
+            proptest::prop_assert_eq!(check(&body, size).is_ok(), whole);
+        }
+    }
+
+    #[test]
+    fn huge_box_sizes_never_overflow() {
+        let mut b = 1u32.to_be_bytes().to_vec();
+        b.extend_from_slice(b"mdat");
+        b.extend_from_slice(&u64::MAX.to_be_bytes());
+        let mut c = Check::new();
+        c.feed(&[mp4_box(b"moof", 8), b].concat()).unwrap_err();
     }
 
     #[test]
