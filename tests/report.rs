@@ -31,6 +31,7 @@ fn sample() -> RunReport {
             },
             bytes: 1_288_490_189,
             retries: 3,
+            redirects: 4,
             elapsed_s: 42.26,
             media: Some(Media {
                 duration_s: 3725.4,
@@ -52,6 +53,7 @@ fn sample() -> RunReport {
             },
             bytes: 5_400_000,
             retries: 5,
+            redirects: 0,
             elapsed_s: 8.04,
             media: None,
             error: Some(
@@ -67,6 +69,7 @@ fn sample() -> RunReport {
             segments: SegmentCounts::default(),
             bytes: 0,
             retries: 0,
+            redirects: 0,
             elapsed_s: 0.0,
             media: None,
             error: Some("Not selected by --only lecture-*.".into()),
@@ -85,6 +88,7 @@ fn sample() -> RunReport {
             },
             bytes: 900,
             retries: 0,
+            redirects: 0,
             elapsed_s: 0.01,
             media: Some(Media {
                 duration_s: 71.6,
@@ -185,6 +189,7 @@ fn failed_with(name: &str, error: &str) -> JobReport {
         },
         bytes: 10,
         retries: 0,
+        redirects: 0,
         elapsed_s: 1.0,
         media: None,
         error: Some(error.into()),

@@ -677,3 +677,69 @@ fn drop_shuts_down_and_closes_connections() {
         assert!(!timed_out, "connection was not closed by the shutdown");
     }
 }
+
+// ---- Hostile-server answers ----
+
+#[test]
+fn fault_redirect_typed_and_partial() {
+    let dir = fixture();
+    let server = TestServer::start(dir.path());
+    server.script(
+        "/seg/000001.ts",
+        [
+            Fault::Redirect {
+                status: 307,
+                location: "/seg/000002.ts".into(),
+            },
+            Fault::Typed {
+                content_type: "video/mp2t".into(),
+                body: b"<html>no</html>".to_vec(),
+            },
+            Fault::Partial,
+        ],
+    );
+    let mut client = Client::connect(server.addr());
+    let moved = client.get("/seg/000001.ts", &[]);
+    assert_eq!(moved.status, 307);
+    assert_eq!(moved.header("location"), Some("/seg/000002.ts"));
+
+    let typed = client.get("/seg/000001.ts", &[]);
+    assert_eq!(typed.header("content-type"), Some("video/mp2t"));
+    assert_eq!(typed.body, b"<html>no</html>");
+
+    // Half the file's 188-byte packets, though no range was asked.
+    let half = client.get("/seg/000001.ts", &[]);
+    assert_eq!(half.status, 206);
+    let len = 10_000 / 188 / 2 * 188;
+    assert_eq!(half.body, data(10_000, 1)[..len]);
+    let range = format!("bytes 0-{}/10000", len - 1);
+    assert_eq!(half.header("content-range"), Some(range.as_str()));
+}
+
+#[test]
+fn fault_endless_streams_the_file_until_the_client_goes() {
+    let dir = fixture();
+    let server = TestServer::start(dir.path());
+    server.script(
+        "/seg/000001.ts",
+        [
+            Fault::Endless { announce: None },
+            Fault::Endless {
+                announce: Some(1 << 40),
+            },
+        ],
+    );
+    for announce in [None, Some("1099511627776")] {
+        let mut client = Client::connect(server.addr());
+        client.send("GET", "/seg/000001.ts", &[]);
+        let head = client.read_head().unwrap();
+        assert_eq!(head.status, 200);
+        assert_eq!(head.header("content-length"), announce);
+        assert_eq!(head.header("connection"), Some("close"));
+        // Far more than the file, and still coming: the file over and over.
+        let mut body = vec![0u8; 35_000];
+        client.reader.read_exact(&mut body).unwrap();
+        assert_eq!(body, data(10_000, 1).repeat(4)[..35_000]);
+    }
+    assert_eq!(server.requests_to("/seg/000001.ts").len(), 2);
+}

@@ -73,30 +73,52 @@ impl Limiter {
             .clone()
     }
 
-    /// Waits until one more request may start: a slot for the run and for
-    /// the host, the host's pause over, and a token from each rate. Every
-    /// attempt goes through here, retries included.
+    /// Waits until one more request may start: a slot for the host, the
+    /// host's pause over and a token from its rate, then a slot for the run
+    /// and a token from the run's rate. A request waits for its host before
+    /// it takes a slot of the run, so a paused or rate-limited host never
+    /// holds the run's slots while other hosts could go on. Every attempt
+    /// and every redirect hop goes through here, retries included.
     pub async fn acquire(&self, host: Option<&str>) -> Slot {
         // Local files (no host): only the run's concurrency applies.
-        let h = host.map(|name| (name, self.host(name)));
-        let host_slot = match &h {
-            Some((_, h)) => Some(h.slots.clone().acquire_owned().await.expect("open")),
-            None => None,
-        };
-        let global = self
-            .global_slots
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("open");
-        let Some((name, h)) = h else {
+        let Some(name) = host else {
             return Slot {
-                _global: global,
+                _global: self.global_slot().await,
                 _host: None,
             };
         };
+        let h = self.host(name);
+        let host_slot = h.slots.clone().acquire_owned().await.expect("open");
         loop {
-            Self::wait_pause(&h).await;
+            self.host_ready(name, &h).await;
+            let global = self.global_slot().await;
+            // A pause may have begun while this request waited for the
+            // run's slot: give the slot back and wait again.
+            if Self::paused(&h) {
+                continue;
+            }
+            if let Some(r) = &self.global_rate {
+                r.until_ready().await;
+            }
+            return Slot {
+                _global: global,
+                _host: Some(host_slot),
+            };
+        }
+    }
+
+    async fn global_slot(&self) -> OwnedSemaphorePermit {
+        self.global_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("open")
+    }
+
+    /// Waits out the host's pause and takes a token from its rate.
+    async fn host_ready(&self, name: &str, h: &Host) {
+        loop {
+            Self::wait_pause(h).await;
             if let Some(r) = &h.rate {
                 r.until_ready().await;
             } else if let (Some(r), false) = (&self.host_rate, self.limits.hosts.contains_key(name))
@@ -104,16 +126,9 @@ impl Limiter {
                 r.until_key_ready(&name.to_string()).await;
             }
             // A pause may have begun while this request waited for its token.
-            if !Self::paused(&h) {
-                break;
+            if !Self::paused(h) {
+                return;
             }
-        }
-        if let Some(r) = &self.global_rate {
-            r.until_ready().await;
-        }
-        Slot {
-            _global: global,
-            _host: host_slot,
         }
     }
 
@@ -142,5 +157,35 @@ impl Limiter {
         if p.is_none_or(|t| t < until) {
             *p = Some(until);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The run has one slot. Host a is paused; a request to a waits for the
+    /// pause without that slot, so a request to b goes at once. (Tokio's
+    /// paused clock: timers fire in order, no wall-clock time is read.)
+    #[tokio::test(start_paused = true)]
+    async fn a_paused_host_holds_no_slot_of_the_run() {
+        let mut limits = RunLimits::default();
+        limits.global.concurrency = 1;
+        let limiter = Arc::new(Limiter::new(&limits));
+        limiter.pause("a", Duration::from_secs(60));
+        let waiting = {
+            let limiter = limiter.clone();
+            tokio::spawn(async move {
+                let _slot = limiter.acquire(Some("a")).await;
+                Instant::now()
+            })
+        };
+        tokio::task::yield_now().await;
+        let start = Instant::now();
+        let b = tokio::time::timeout(Duration::from_secs(1), limiter.acquire(Some("b"))).await;
+        assert!(b.is_ok(), "b waited behind a's pause");
+        drop(b);
+        let a_went = waiting.await.unwrap();
+        assert!(a_went >= start + Duration::from_secs(59), "a's pause held");
     }
 }

@@ -2,6 +2,8 @@
 //! retries, and the ledger that makes a rerun resume. Knows HTTP and files,
 //! not ffmpeg.
 
+mod check;
+mod http;
 mod ledger;
 mod limits;
 pub mod lock;
@@ -12,20 +14,23 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+pub use check::{preview, Check, Format};
+pub use http::{hop_allowed, is_internal, MAX_REDIRECTS};
 pub use ledger::{
     clear_segments, part_path, read_done, remove_done, segment_path, write_done, Done, Ledger,
     OpenError,
 };
 pub use limits::{Limiter, Slot};
-pub use segment::{FailKind, Fetched, JobFetch, SegmentFailure};
+pub use segment::{FailKind, Fetched, JobFetch, SegmentFailure, DEFAULT_MAX_BYTES};
 
 use crate::manifest::RunLimits;
 
 /// The HTTP clients and limits of a run, shared by all its jobs.
 pub struct Fetcher {
     limiter: Limiter,
-    /// One client per connect timeout; each keeps its connections alive.
-    clients: Mutex<HashMap<Duration, reqwest::Client>>,
+    /// One client per connect timeout and guard (see [`http::PublicOnly`]);
+    /// each keeps its connections alive.
+    clients: Mutex<HashMap<(Duration, bool), reqwest::Client>>,
 }
 
 impl Fetcher {
@@ -36,20 +41,27 @@ impl Fetcher {
         }
     }
 
-    fn client(&self, connect: Duration) -> reqwest::Client {
+    /// The client for a connect timeout; a `guarded` one connects to
+    /// public addresses only, whatever a name resolves to at connect time.
+    fn client(&self, connect: Duration, guarded: bool) -> reqwest::Client {
         let mut clients = self.clients.lock().expect("lock");
         clients
-            .entry(connect)
+            .entry((connect, guarded))
             .or_insert_with(|| {
                 // rustls with the ring provider; installing twice is harmless.
                 let _ = rustls::crypto::ring::default_provider().install_default();
-                reqwest::Client::builder()
+                // Redirects are followed by snatch (see `http`), each hop
+                // under the limits and the rules for credentials.
+                let mut b = reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
                     .connect_timeout(connect)
                     .pool_max_idle_per_host(256)
                     .tcp_nodelay(true)
-                    .user_agent(concat!("snatch/", env!("CARGO_PKG_VERSION")))
-                    .build()
-                    .expect("an HTTP client")
+                    .user_agent(concat!("snatch/", env!("CARGO_PKG_VERSION")));
+                if guarded {
+                    b = b.dns_resolver(std::sync::Arc::new(http::PublicOnly));
+                }
+                b.build().expect("an HTTP client")
             })
             .clone()
     }

@@ -1,26 +1,28 @@
-//! One segment's download: stream to `<index>.ts.part`, check it, rename it
-//! to `<index>.ts`, record it in the ledger. Retries with exponential
-//! backoff and jitter; `Retry-After` pauses the whole host.
+//! One segment's download: stream to `<index>.ts.part`, check it by its
+//! bytes (see [`super::check`]), rename it to `<index>.ts`, record it in the
+//! ledger. Retries with exponential backoff and jitter; `Retry-After` pauses
+//! the whole host. Requests and redirects are in [`super::http`].
 
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::StatusCode;
 use tokio::io::AsyncReadExt;
 
+use super::check::Check;
+use super::http::{Answer, Budget};
 use super::ledger::{part_path, segment_path, Ledger};
 use super::Fetcher;
 use crate::manifest::env::Secret;
 use crate::manifest::{RetryPolicy, Timeouts};
 use crate::source::{Segment, Target};
 
-/// The MPEG-TS packet size and sync byte.
-const TS_PACKET: u64 = 188;
-const TS_SYNC: u8 = 0x47;
 /// The longest `Retry-After` honoured; longer ones are cut to this.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+/// The largest segment stored unless the job says otherwise.
+pub const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
 
 /// What one job asks of the fetcher, the same for all its segments.
 pub struct JobFetch {
@@ -29,6 +31,9 @@ pub struct JobFetch {
     pub retry: RetryPolicy,
     pub timeout: Timeouts,
     pub ledger: std::sync::Arc<Ledger>,
+    /// The largest segment stored (`max_segment_bytes`): checked against
+    /// `Content-Length` before reading and against the body while reading.
+    pub max_bytes: u64,
 }
 
 impl JobFetch {
@@ -56,6 +61,7 @@ impl JobFetch {
             retry,
             timeout,
             ledger,
+            max_bytes: DEFAULT_MAX_BYTES,
         })
     }
 }
@@ -65,6 +71,8 @@ impl JobFetch {
 pub struct Fetched {
     pub size: u64,
     pub retries: u32,
+    /// Redirect hops followed, over all attempts.
+    pub redirects: u32,
 }
 
 /// Why a segment could not be had.
@@ -82,6 +90,11 @@ pub enum FailKind {
     GaveUp,
     /// The segment could not be stored (disk full, permissions).
     Storage,
+    /// A redirect that is not followed: too many hops, another scheme, an
+    /// internal address.
+    Redirect,
+    /// Larger than the job's `max_segment_bytes`.
+    TooLarge,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +102,8 @@ pub struct SegmentFailure {
     pub index: u64,
     pub kind: FailKind,
     pub retries: u32,
+    /// Redirect hops followed, over all attempts.
+    pub redirects: u32,
     /// One sentence naming the job, the index and what was wrong.
     pub message: String,
 }
@@ -100,7 +115,7 @@ impl fmt::Display for SegmentFailure {
 }
 
 /// One attempt's outcome.
-enum Attempt {
+pub(super) enum Attempt {
     Done(u64),
     /// Try again; `after` is a server's Retry-After.
     Retry {
@@ -118,40 +133,27 @@ impl Fetcher {
     pub async fn fetch(&self, req: &JobFetch, seg: &Segment) -> Result<Fetched, SegmentFailure> {
         let dir = req.ledger.dir();
         let mut attempt = 0u32;
+        let mut redirects = 0u32;
         loop {
             attempt += 1;
-            let outcome = {
-                let _slot = self.limiter.acquire(seg.target.host()).await;
-                let attempted =
-                    tokio::time::timeout(req.timeout.segment, self.attempt(req, seg, dir));
-                let outcome = attempted.await.unwrap_or_else(|_| Attempt::Retry {
-                    reason: format!(
-                        "took longer than the segment timeout of {:?}",
-                        req.timeout.segment
-                    ),
-                    after: None,
-                });
-                // Pause the host before this slot frees, so that no request
-                // slips in between the answer and the pause.
-                if let (Attempt::Retry { after: Some(d), .. }, Some(host)) =
-                    (&outcome, seg.target.host())
-                {
-                    self.limiter.pause(host, (*d).min(MAX_RETRY_AFTER));
-                }
-                outcome
-            };
+            let outcome = self.attempt(req, seg, dir, &mut redirects).await;
             let retries = attempt - 1;
             let fail = |kind, reason: String| SegmentFailure {
                 index: seg.index,
                 kind,
                 retries,
+                redirects,
                 message: format!("job `{}`: segment {}: {reason}", req.job, seg.index),
             };
             match outcome {
                 Attempt::Done(size) => {
                     // The file is in place under its final name.
                     return match req.ledger.record(seg.index, size) {
-                        Ok(()) => Ok(Fetched { size, retries }),
+                        Ok(()) => Ok(Fetched {
+                            size,
+                            retries,
+                            redirects,
+                        }),
                         Err(e) => Err(fail(FailKind::Storage, format!("cannot store it: {e}"))),
                     };
                 }
@@ -162,12 +164,7 @@ impl Fetcher {
                 Attempt::Retry { reason, after } => {
                     let _ = tokio::fs::remove_file(part_path(dir, seg.index)).await;
                     if attempt >= req.retry.attempts {
-                        let reason = if attempt > 1 {
-                            format!("{reason} (gave up after {attempt} attempts)")
-                        } else {
-                            reason
-                        };
-                        return Err(fail(FailKind::GaveUp, reason));
+                        return Err(fail(FailKind::GaveUp, gave_up(reason, attempt)));
                     }
                     tracing::debug!(
                         job = req.job,
@@ -184,104 +181,204 @@ impl Fetcher {
         }
     }
 
-    async fn attempt(&self, req: &JobFetch, seg: &Segment, dir: &Path) -> Attempt {
+    async fn attempt(
+        &self,
+        req: &JobFetch,
+        seg: &Segment,
+        dir: &Path,
+        redirects: &mut u32,
+    ) -> Attempt {
         match &seg.target {
             Target::Http { url, .. } => {
-                self.attempt_http(req, url.expose(), url.shown(), seg.index, dir)
-                    .await
+                self.attempt_http(req, url, seg.index, dir, redirects).await
             }
-            Target::File { path, shown } => attempt_file(path, shown, seg.index, dir).await,
+            Target::File { path, shown } => {
+                let _slot = self.limiter.acquire(None).await;
+                let read = attempt_file(path, shown, seg.index, dir, req.max_bytes);
+                tokio::time::timeout(req.timeout.segment, read)
+                    .await
+                    .unwrap_or_else(|_| timed_out(req.timeout.segment))
+            }
         }
     }
 
+    /// One attempt over HTTP: the request (redirects followed, each hop
+    /// under the limits), then the body, with the last hop's slot held.
     async fn attempt_http(
         &self,
         req: &JobFetch,
-        url: &str,
-        shown: &str,
+        url: &Secret,
         index: u64,
         dir: &Path,
+        redirects: &mut u32,
     ) -> Attempt {
-        let client = self.client(req.timeout.connect);
-        let resp = match client.get(url).headers(req.headers.clone()).send().await {
-            Ok(r) => r,
-            Err(e) => {
-                return Attempt::Retry {
-                    reason: format!("request to {shown} failed: {}", describe(e)),
-                    after: None,
-                }
-            }
+        let mut budget = Budget::new(req.timeout.segment);
+        let Answer {
+            resp,
+            slot,
+            host,
+            shown,
+        } = match self.request(req, url, &mut budget, redirects).await {
+            Ok(a) => a,
+            Err(outcome) => return outcome,
         };
-        let status = resp.status();
-        if !status.is_success() {
-            let after = resp
-                .headers()
-                .get(RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(parse_retry_after);
-            let reason = format!("HTTP {} from {shown}", status_text(status));
-            return match status.as_u16() {
-                404 => Attempt::Fatal {
-                    kind: FailKind::NotFound,
-                    reason,
-                },
-                408 | 429 | 500..=599 => Attempt::Retry { reason, after },
-                code => Attempt::Fatal {
-                    kind: FailKind::Status(code),
-                    reason,
-                },
-            };
-        }
-        let html = resp
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.to_ascii_lowercase().contains("text/html"));
-        if html {
-            return Attempt::Retry {
-                reason: format!("{shown} answered 200 with an HTML page, not a video segment"),
-                after: None,
-            };
-        }
-        let expected = resp.content_length();
-        // A body that is not what it should be may be a passing fault of the
-        // server (an error page, a cut connection): try again.
-        let retry = |reason: String| Attempt::Retry {
-            reason: format!("{shown}: {reason}"),
-            after: None,
+        let outcome = match budget.run(receive(req, resp, &shown, index, dir)).await {
+            Some(outcome) => outcome,
+            None => timed_out(req.timeout.segment),
         };
-        let mut part = Part::new(dir, index, is_ts(url));
-        let mut resp = resp;
-        loop {
-            match resp.chunk().await {
-                Ok(Some(chunk)) => {
-                    if let Err(e) = part.write(&chunk).await {
-                        return e.into_attempt(retry);
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    return retry(format!(
-                        "the body broke off after {} bytes: {}",
-                        part.check.len,
-                        describe(e)
-                    ))
-                }
-            }
+        // Pause the host before this slot frees, so that no request slips
+        // in between the answer and the pause.
+        if let Attempt::Retry { after: Some(d), .. } = &outcome {
+            self.limiter.pause(&host, (*d).min(MAX_RETRY_AFTER));
         }
-        if let Some(n) = expected {
-            if n != part.check.len {
-                return retry(format!("sent {} of {n} bytes (truncated)", part.check.len));
-            }
-        }
-        match part.finish().await {
-            Ok(size) => Attempt::Done(size),
-            Err(e) => e.into_attempt(retry),
-        }
+        drop(slot);
+        outcome
     }
 }
 
-async fn attempt_file(path: &Path, shown: &str, index: u64, dir: &Path) -> Attempt {
+pub(super) fn timed_out(limit: Duration) -> Attempt {
+    Attempt::Retry {
+        reason: format!("took longer than the segment timeout of {limit:?}"),
+        after: None,
+    }
+}
+
+/// The message of a segment whose retries are used up, with a next step
+/// where the reason suggests one.
+fn gave_up(reason: String, attempts: u32) -> String {
+    if attempts <= 1 {
+        return reason;
+    }
+    let busy = reason.contains("HTTP 429") || reason.contains("HTTP 503");
+    let hint = if busy {
+        "; the server is busy: lower `requests_per_second` or `concurrency`, or try later"
+    } else if reason.contains("an HTML page") {
+        "; an HTML page is often a login or error page: check the job's headers \
+         (Referer, Cookie) and whether its URL expired"
+    } else if reason.contains("segment timeout") {
+        "; raise `timeout: { segment: … }` if the server is slow or segments are large"
+    } else {
+        ""
+    };
+    format!("{reason} (gave up after {attempts} attempts){hint}")
+}
+
+/// What a status that is not a success means for the attempt.
+fn status_outcome(resp: &reqwest::Response, shown: &str) -> Attempt {
+    let status = resp.status();
+    let after = resp
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after);
+    let reason = format!("HTTP {} from {shown}", status_text(status));
+    let fatal = |kind, next: &str| Attempt::Fatal {
+        kind,
+        reason: format!("{reason}{next}"),
+    };
+    match status.as_u16() {
+        206 => Attempt::Retry {
+            reason: format!(
+                "{reason}, though no range was asked: part of a segment is never stored"
+            ),
+            after: None,
+        },
+        404 => fatal(
+            FailKind::NotFound,
+            ": not there: check the job's URL and its index range",
+        ),
+        401 => fatal(
+            FailKind::Status(401),
+            ": the server wants credentials: check the job's headers (Authorization, Cookie)",
+        ),
+        403 => fatal(
+            FailKind::Status(403),
+            ": the server refused it: check the job's headers (Referer, Cookie) \
+             and whether a token in the URL expired",
+        ),
+        410 => fatal(
+            FailKind::Status(410),
+            ": gone: a signed URL may have expired; refresh it in the job",
+        ),
+        408 | 429 | 500..=599 => Attempt::Retry { reason, after },
+        code => fatal(FailKind::Status(code), ""),
+    }
+}
+
+/// Takes the body of an answer into its `.part` file, checked as it
+/// arrives and capped at the job's `max_bytes`.
+async fn receive(
+    req: &JobFetch,
+    mut resp: reqwest::Response,
+    shown: &str,
+    index: u64,
+    dir: &Path,
+) -> Attempt {
+    if resp.status() != StatusCode::OK {
+        return status_outcome(&resp, shown);
+    }
+    let expected = resp.content_length();
+    if let Some(n) = expected.filter(|&n| n > req.max_bytes) {
+        let what = format!("announces {n} bytes, more than");
+        return too_large(shown, req.max_bytes, &what, "not read");
+    }
+    // A body that is not what it should be may be a passing fault of the
+    // server (an error page, a cut connection): try again.
+    let retry = |reason: String| Attempt::Retry {
+        reason: format!("{shown}: {reason}"),
+        after: None,
+    };
+    let mut part = Part::new(dir, index, req.max_bytes);
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if let Err(e) = part.write(&chunk).await {
+                    return e.into_attempt(shown, retry);
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                return retry(format!(
+                    "the body broke off after {} bytes: {}",
+                    part.check.len,
+                    describe(e)
+                ))
+            }
+        }
+    }
+    if let Some(n) = expected {
+        if n != part.check.len {
+            return retry(format!("sent {} of {n} bytes (truncated)", part.check.len));
+        }
+    }
+    match part.finish().await {
+        Ok(size) => Attempt::Done(size),
+        Err(e) => e.into_attempt(shown, retry),
+    }
+}
+
+fn too_large(shown: &str, max: u64, what: &str, done: &str) -> Attempt {
+    Attempt::Fatal {
+        kind: FailKind::TooLarge,
+        reason: format!(
+            "{shown} {what} `max_segment_bytes` ({}): {done}; raise \
+             `max_segment_bytes` if segments really are this large",
+            size_text(max)
+        ),
+    }
+}
+
+/// A byte count as a job file would write it.
+fn size_text(n: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if n >= MIB && n.is_multiple_of(MIB) {
+        format!("{} MiB", n / MIB)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+async fn attempt_file(path: &Path, shown: &str, index: u64, dir: &Path, max: u64) -> Attempt {
     // A local file does not change between attempts: a bad one is final.
     let invalid = |reason: String| Attempt::Fatal {
         kind: FailKind::Invalid,
@@ -297,7 +394,7 @@ async fn attempt_file(path: &Path, shown: &str, index: u64, dir: &Path) -> Attem
         }
         Err(e) => return invalid(format!("cannot be read: {e}")),
     };
-    let mut part = Part::new(dir, index, is_ts(&path.to_string_lossy()));
+    let mut part = Part::new(dir, index, max);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match src.read(&mut buf).await {
@@ -306,12 +403,12 @@ async fn attempt_file(path: &Path, shown: &str, index: u64, dir: &Path) -> Attem
             Err(e) => return invalid(format!("cannot be read: {e}")),
         };
         if let Err(e) = part.write(&buf[..n]).await {
-            return e.into_attempt(invalid);
+            return e.into_attempt(shown, invalid);
         }
     }
     match part.finish().await {
         Ok(size) => Attempt::Done(size),
-        Err(e) => e.into_attempt(invalid),
+        Err(e) => e.into_attempt(shown, invalid),
     }
 }
 
@@ -326,6 +423,7 @@ struct Part {
     buf: Vec<u8>,
     file: Option<std::fs::File>,
     check: Check,
+    max: u64,
     path: std::path::PathBuf,
     done: std::path::PathBuf,
 }
@@ -336,13 +434,22 @@ enum PartError {
     Invalid(String),
     /// The disk refused it.
     Storage(String),
+    /// The body went past the job's `max_bytes`.
+    TooLarge(u64),
 }
 
 impl PartError {
-    /// An invalid body becomes what `invalid` says; a storage error is final.
-    fn into_attempt(self, invalid: impl Fn(String) -> Attempt) -> Attempt {
+    /// An invalid body becomes what `invalid` says; a storage error or a
+    /// body past the cap is final.
+    fn into_attempt(self, shown: &str, invalid: impl Fn(String) -> Attempt) -> Attempt {
         match self {
             PartError::Invalid(reason) => invalid(reason),
+            PartError::TooLarge(max) => too_large(
+                shown,
+                max,
+                "sent more than",
+                "stopped there, nothing beyond it stored",
+            ),
             PartError::Storage(reason) => Attempt::Fatal {
                 kind: FailKind::Storage,
                 reason,
@@ -353,17 +460,23 @@ impl PartError {
 
 impl Part {
     /// Nothing touches the disk until the first spill.
-    fn new(dir: &Path, index: u64, ts: bool) -> Part {
+    fn new(dir: &Path, index: u64, max: u64) -> Part {
         Part {
             buf: Vec::new(),
             file: None,
-            check: Check::new(ts),
+            check: Check::new(),
+            max,
             path: part_path(dir, index),
             done: segment_path(dir, index),
         }
     }
 
+    /// Takes the next chunk; refuses it whole when it would go past the
+    /// cap, so that nothing beyond the cap is ever written.
     async fn write(&mut self, chunk: &[u8]) -> Result<(), PartError> {
+        if self.check.len + chunk.len() as u64 > self.max {
+            return Err(PartError::TooLarge(self.max));
+        }
         self.check.feed(chunk).map_err(PartError::Invalid)?;
         self.buf.extend_from_slice(chunk);
         if self.buf.len() >= SPILL {
@@ -417,67 +530,7 @@ impl Part {
     }
 }
 
-/// Checks a body as it streams: every 188th byte is the TS sync byte, and
-/// the length is a whole number of packets.
-struct Check {
-    ts: bool,
-    len: u64,
-}
-
-impl Check {
-    fn new(ts: bool) -> Check {
-        Check { ts, len: 0 }
-    }
-
-    fn feed(&mut self, chunk: &[u8]) -> Result<(), String> {
-        if self.ts {
-            let first = (TS_PACKET - self.len % TS_PACKET) % TS_PACKET;
-            let mut i = first as usize;
-            while i < chunk.len() {
-                if chunk[i] != TS_SYNC {
-                    let at = self.len + i as u64;
-                    return Err(if at == 0 {
-                        format!("not an MPEG-TS segment (starts with {})", preview(chunk))
-                    } else {
-                        format!("not a valid MPEG-TS segment (no sync byte at byte {at})")
-                    });
-                }
-                i += TS_PACKET as usize;
-            }
-        }
-        self.len += chunk.len() as u64;
-        Ok(())
-    }
-
-    fn finish(&self) -> Result<(), String> {
-        if self.len == 0 {
-            return Err("the body is empty".into());
-        }
-        if self.ts && !self.len.is_multiple_of(TS_PACKET) {
-            return Err(format!(
-                "{} bytes is not a whole number of 188-byte MPEG-TS packets",
-                self.len
-            ));
-        }
-        Ok(())
-    }
-}
-
-fn preview(chunk: &[u8]) -> String {
-    let head: String = String::from_utf8_lossy(&chunk[..chunk.len().min(24)])
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    format!("`{}`", head.trim())
-}
-
-/// Whether the URL's path (query and fragment aside) ends in `.ts`.
-fn is_ts(url: &str) -> bool {
-    let path = url.split(['?', '#']).next().unwrap_or(url);
-    path.to_ascii_lowercase().ends_with(".ts")
-}
-
-fn status_text(s: StatusCode) -> String {
+pub(super) fn status_text(s: StatusCode) -> String {
     match s.canonical_reason() {
         Some(r) => format!("{} {r}", s.as_u16()),
         None => s.as_u16().to_string(),
@@ -485,7 +538,7 @@ fn status_text(s: StatusCode) -> String {
 }
 
 /// A reqwest error in a few words, without its URL (which may hold a secret).
-fn describe(e: reqwest::Error) -> String {
+pub(super) fn describe(e: reqwest::Error) -> String {
     let e = e.without_url();
     let mut s = if e.is_timeout() {
         "timed out".to_string()
@@ -526,31 +579,8 @@ fn backoff(p: &RetryPolicy, attempt: u32) -> Duration {
 
 #[cfg(test)]
 mod tests {
+    use super::super::check::TS_SYNC;
     use super::*;
-
-    #[test]
-    fn ts_check_finds_html_and_truncation() {
-        let mut c = Check::new(true);
-        assert!(c
-            .feed(b"<!DOCTYPE html><html>")
-            .unwrap_err()
-            .contains("<!DOCTYPE html>"));
-        let mut packet = vec![0u8; 188];
-        packet[0] = TS_SYNC;
-        let mut c = Check::new(true);
-        c.feed(&packet[..100]).unwrap();
-        c.feed(&packet[100..]).unwrap();
-        c.feed(&packet).unwrap();
-        assert!(c.finish().is_ok());
-        c.feed(&packet[..50]).unwrap();
-        assert!(c.finish().unwrap_err().contains("188-byte"));
-        let mut bad = packet.clone();
-        bad.extend_from_slice(&[0u8; 188]);
-        assert!(Check::new(true)
-            .feed(&bad)
-            .unwrap_err()
-            .contains("byte 188"));
-    }
 
     #[tokio::test]
     async fn a_part_appears_under_its_final_name_only_whole_and_checked() {
@@ -559,7 +589,7 @@ mod tests {
         packet[0] = TS_SYNC;
         // Three spills' worth and a bit: written in pieces, renamed at the end.
         let body: Vec<u8> = packet.repeat(SPILL * 3 / 188 + 7);
-        let mut part = Part::new(dir.path(), 9, true);
+        let mut part = Part::new(dir.path(), 9, DEFAULT_MAX_BYTES);
         for chunk in body.chunks(10_000) {
             part.write(chunk).await.ok().unwrap();
             assert!(!segment_path(dir.path(), 9).exists());
@@ -570,10 +600,26 @@ mod tests {
         assert!(!part_path(dir.path(), 9).exists());
 
         // A body cut mid-packet is refused and never renamed.
-        let mut part = Part::new(dir.path(), 10, true);
+        let mut part = Part::new(dir.path(), 10, DEFAULT_MAX_BYTES);
         part.write(&body[..1000]).await.ok().unwrap();
         assert!(matches!(part.finish().await, Err(PartError::Invalid(_))));
         assert!(!segment_path(dir.path(), 10).exists());
+
+        // A chunk that would pass the cap is refused whole: nothing beyond
+        // the cap reaches the disk.
+        let cap = (SPILL + 100_000) as u64;
+        let mut part = Part::new(dir.path(), 11, cap);
+        let mut refused = false;
+        for chunk in body.chunks(50_000) {
+            if let Err(e) = part.write(chunk).await {
+                assert!(matches!(e, PartError::TooLarge(c) if c == cap));
+                refused = true;
+                break;
+            }
+        }
+        assert!(refused);
+        let on_disk = std::fs::metadata(part_path(dir.path(), 11)).unwrap().len();
+        assert!(on_disk <= cap, "{on_disk} bytes on disk");
     }
 
     #[test]
@@ -595,7 +641,5 @@ mod tests {
         assert!(b1 >= Duration::from_millis(50) && b1 <= Duration::from_millis(100));
         let b5 = backoff(&p, 5);
         assert!(b5 >= Duration::from_millis(150) && b5 <= Duration::from_millis(300));
-        assert!(is_ts("https://h/a/1.ts?x=y.mp4"));
-        assert!(!is_ts("https://h/a/1.m4s"));
     }
 }

@@ -74,6 +74,9 @@ pub struct JobReport {
     pub segments: SegmentCounts,
     pub bytes: u64,
     pub retries: u64,
+    /// Redirect hops followed by the job's requests.
+    #[serde(default)]
+    pub redirects: u64,
     pub elapsed_s: f64,
     pub media: Option<Media>,
     /// Why the job failed, in one sentence that names the segment index

@@ -35,6 +35,7 @@ pub(super) struct Tally {
     pub reused: u64,
     pub bytes: u64,
     pub retries: u64,
+    pub redirects: u64,
 }
 
 /// What fetching and feeding a job came to.
@@ -196,11 +197,13 @@ impl JobRun<'_> {
                 fed.tally.fetched += 1;
                 fed.tally.bytes += f.size;
                 fed.tally.retries += f.retries as u64;
+                fed.tally.redirects += f.redirects as u64;
                 fed.slots[p] = Slot::Ready;
                 progress.segment_done(&job.name, f.size);
             }
             Arrival::Failed(e) => {
                 fed.tally.retries += e.retries as u64;
+                fed.tally.redirects += e.redirects as u64;
                 fed.slots[p] = match e.kind {
                     FailKind::NotFound => Slot::NotFound,
                     _ => Slot::Failed,
@@ -303,6 +306,7 @@ async fn fetch_one(
             index,
             kind: FailKind::Invalid,
             retries: 0,
+            redirects: 0,
             message: format!("job `{}`: segment {index}: {e}", job.name),
         }),
     }

@@ -145,6 +145,7 @@ impl Steps<'_> {
         report.segments.reused = fed.tally.reused;
         report.bytes = fed.tally.bytes;
         report.retries = fed.tally.retries;
+        report.redirects = fed.tally.redirects;
         let merge = fed.merge.take();
         if fed.interrupted {
             abort(merge).await;

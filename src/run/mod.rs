@@ -136,6 +136,7 @@ fn blank(name: &str, status: JobStatus, planned: u64) -> JobReport {
         },
         bytes: 0,
         retries: 0,
+        redirects: 0,
         elapsed_s: 0.0,
         media: None,
         error: None,

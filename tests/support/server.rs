@@ -5,7 +5,8 @@
 //! byte ranges), records every request it answers, and can be told to answer
 //! particular paths with scripted faults (error statuses, `Retry-After`,
 //! delays, connection resets, truncated bodies, HTML "access denied" pages,
-//! arbitrary bodies).
+//! arbitrary bodies) and hostile answers (redirects, bodies of any type,
+//! `206` without a range, bodies that never end).
 //!
 //! The API is synchronous: the server runs on its own thread with its own
 //! tokio runtime, so plain `#[test]` functions (which typically spawn the
@@ -65,6 +66,21 @@ pub enum Fault {
     /// 200 with exactly this body; `Content-Type` is chosen from the path as
     /// for a normal response (so garbage can pose as a `.ts` segment).
     Body(Vec<u8>),
+
+    // ---- Hostile-server answers (see the block "Hostile servers" below) ----
+    /// `status` (301, 302, 303, 307, 308, …) with `Location: location`
+    /// (absolute or relative, sent as given).
+    Redirect { status: u16, location: String },
+    /// 200 with exactly this body and this `Content-Type`, whatever the
+    /// path (an HTML page posing as `video/mp2t`).
+    Typed { content_type: String, body: Vec<u8> },
+    /// `206 Partial Content` (with a `Content-Range`) holding the first half
+    /// of the file's 188-byte packets, whether a range was asked or not.
+    Partial,
+    /// 200 `video/mp2t` whose body is the file's bytes over and over until
+    /// the client goes away (or [`ENDLESS_LIMIT`] bytes, a safety stop);
+    /// `announce` is the `Content-Length` sent, none when `None`.
+    Endless { announce: Option<u64> },
 }
 
 impl fmt::Display for Fault {
@@ -79,6 +95,12 @@ impl fmt::Display for Fault {
             Fault::Truncate { bytes } => write!(f, "truncate to {bytes} bytes"),
             Fault::Html200 => write!(f, "HTML 200"),
             Fault::Body(b) => write!(f, "body of {} bytes", b.len()),
+            Fault::Redirect { status, location } => write!(f, "{status} to {location}"),
+            Fault::Typed { content_type, body } => {
+                write!(f, "{} bytes as {content_type}", body.len())
+            }
+            Fault::Partial => write!(f, "206 with half the file"),
+            Fault::Endless { announce } => write!(f, "endless body ({announce:?} announced)"),
         }
     }
 }
@@ -917,6 +939,10 @@ async fn serve_one(
     };
 
     let fault = state.take_fault(&path);
+    if let Some(f) = fault.as_ref().filter(|f| f.is_hostile()) {
+        record.fault = Some(f.clone());
+        return serve_hostile(state, stream, record, f.clone(), &file, keep_alive, is_head).await;
+    }
     let mut delay = Duration::ZERO;
     let mut ending = Ending::Normal;
     let resp = match &fault {
@@ -930,6 +956,9 @@ async fn serve_one(
             ACCESS_DENIED_HTML.as_bytes().to_vec(),
         ),
         Some(Fault::Body(b)) => Response::bytes(200, content_type(&path), b.clone()),
+        Some(
+            Fault::Redirect { .. } | Fault::Typed { .. } | Fault::Partial | Fault::Endless { .. },
+        ) => unreachable!("served above"),
         Some(Fault::Delay(d)) => {
             delay = *d;
             file_response(state, &file, &path, &head).await
@@ -1090,4 +1119,78 @@ async fn close_gracefully(mut stream: TcpStream) {
         }
     })
     .await;
+}
+
+// ---------------------------------------------------------------------------
+// Hostile servers: redirects, bodies posing as segments, 206 without a range,
+// bodies that never end. Kept apart from the rest so that additions merge.
+// ---------------------------------------------------------------------------
+
+/// The most an `Endless` body sends before the server gives up on the client.
+pub const ENDLESS_LIMIT: u64 = 320 * 1024 * 1024;
+
+impl Fault {
+    fn is_hostile(&self) -> bool {
+        matches!(
+            self,
+            Fault::Redirect { .. } | Fault::Typed { .. } | Fault::Partial | Fault::Endless { .. }
+        )
+    }
+}
+
+async fn serve_hostile(
+    state: &State,
+    stream: &mut TcpStream,
+    record: Request,
+    fault: Fault,
+    file: &Path,
+    keep_alive: bool,
+    is_head: bool,
+) -> io::Result<Next> {
+    let resp = match fault {
+        Fault::Redirect { status, location } => Response::text(status).header("Location", location),
+        Fault::Typed { content_type, body } => Response::bytes(200, &content_type, body),
+        Fault::Partial => {
+            let bytes = tokio::fs::read(file).await.unwrap_or_default();
+            let half = (bytes.len() / 188 / 2 * 188).max(1).min(bytes.len());
+            let range = format!("bytes 0-{}/{}", half.saturating_sub(1), bytes.len());
+            Response::bytes(206, "video/mp2t", bytes[..half].to_vec())
+                .header("Content-Range", range)
+        }
+        Fault::Endless { announce } => {
+            return serve_endless(state, stream, record, file, announce).await;
+        }
+        _ => unreachable!("not a hostile fault"),
+    };
+    finish(state, stream, record, resp, keep_alive, is_head).await
+}
+
+/// Sends the file's bytes over and over, then closes.
+async fn serve_endless(
+    state: &State,
+    stream: &mut TcpStream,
+    mut record: Request,
+    file: &Path,
+    announce: Option<u64>,
+) -> io::Result<Next> {
+    let bytes = tokio::fs::read(file)
+        .await
+        .unwrap_or_else(|_| vec![0x47; 188]);
+    record.status = 200;
+    state.record(record);
+    let mut head = String::from("HTTP/1.1 200 OK\r\nServer: snatch-test-server\r\n");
+    head.push_str("Content-Type: video/mp2t\r\n");
+    if let Some(n) = announce {
+        head.push_str(&format!("Content-Length: {n}\r\n"));
+    }
+    head.push_str("Connection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await?;
+    let mut sent = 0u64;
+    while sent < ENDLESS_LIMIT {
+        if stream.write_all(&bytes).await.is_err() {
+            break;
+        }
+        sent += bytes.len() as u64;
+    }
+    Ok(Next::Close)
 }
