@@ -146,7 +146,7 @@ proptest! {
         match manifest::load(std::slice::from_ref(&file), &policy) {
             Ok(m) => {
                 let selection = Selection::default();
-                let ctx = PlanContext { date: "2026-11-25".into(), env: &policy, output_dir: None, selection: &selection };
+                let ctx = PlanContext { date: "2026-11-25".into(), env: &policy, output_dir: None, selection: &selection, allow_local: Vec::new() };
                 if let Err(problems) = plan::plan(&m, &ctx) {
                     prop_assert!(!problems.is_empty());
                     for p in &problems {

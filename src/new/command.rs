@@ -1051,6 +1051,7 @@ fn plan_context(policy: &EnvPolicy) -> PlanContext<'_> {
         env: policy,
         output_dir: None,
         selection: SELECTION.get_or_init(Selection::default),
+        allow_local: Vec::new(),
     }
 }
 

@@ -15,7 +15,10 @@ use serde::Serialize;
 
 use crate::diag::Problem;
 use crate::manifest::env::{self, EnvPolicy, Secret};
-use crate::manifest::{JobSpec, Limit, Manifest, OnMissing, RetryPolicy, RunLimits, Timeouts};
+use crate::manifest::paths::{self, LocalRoots};
+use crate::manifest::{
+    bounds, JobSpec, Limit, Manifest, OnMissing, RetryPolicy, RunLimits, Timeouts, Verify,
+};
 use crate::source::{Numbered, SegmentSource};
 use crate::template::Templates;
 
@@ -50,7 +53,8 @@ impl Selection {
 }
 
 /// What the plan needs from outside: the run's date, the readable
-/// environment, the command line's output folder, and the selection.
+/// environment, the command line's output folder and local folders, and
+/// the selection.
 #[derive(Debug, Clone)]
 pub struct PlanContext<'a> {
     /// `YYYY-MM-DD`, the `date` template variable.
@@ -58,6 +62,9 @@ pub struct PlanContext<'a> {
     pub env: &'a EnvPolicy,
     pub output_dir: Option<PathBuf>,
     pub selection: &'a Selection,
+    /// `--allow-local DIR`: folders local sources may read besides the job
+    /// file's own.
+    pub allow_local: Vec<PathBuf>,
 }
 
 /// The output container, picked by the output's extension.
@@ -119,8 +126,14 @@ pub struct JobPlan {
     pub retry: RetryPolicy,
     pub timeout: Timeouts,
     pub on_missing: OnMissing,
-    /// The host of the first segment, when it is fetched over HTTP.
+    pub verify: Verify,
+    /// The largest body a segment may have.
+    pub max_segment_bytes: u64,
+    /// The host of the first segment, when it is fetched over HTTP. For
+    /// fetching and limits only; show [`JobPlan::shown_host`].
     pub host: Option<String>,
+    /// The host as plans and reports show it: `***` when it came from `${…}`.
+    pub shown_host: Option<String>,
     /// The limits that apply to that host.
     pub host_limit: Option<Limit>,
     pub tags: Vec<String>,
@@ -171,7 +184,10 @@ pub fn plan(manifest: &Manifest, ctx: &PlanContext) -> Result<Plan, Vec<Problem>
     for (i, spec) in manifest.jobs.iter().enumerate() {
         match plan_job(i, spec, &templates, manifest, ctx) {
             Ok(job) => {
-                if let Some(first) = outputs.get(&job.output) {
+                // Two spellings of one file (`out` and `x/../out`, a
+                // symlinked folder) are one file.
+                let key = paths::resolve(&job.output);
+                if let Some(first) = outputs.get(&key) {
                     problems.push(
                         Problem::at(
                             &spec.file,
@@ -183,10 +199,10 @@ pub fn plan(manifest: &Manifest, ctx: &PlanContext) -> Result<Plan, Vec<Problem>
                                 crate::diag::display_path(&job.output)
                             ),
                         )
-                        .help("give each job its own `output`"),
+                        .help("give each job its own `output` (outputs are compared after `..` and symlinks are resolved)"),
                     );
                 } else {
-                    outputs.insert(job.output.clone(), spec);
+                    outputs.insert(key, spec);
                 }
                 jobs.push(job);
             }
@@ -271,6 +287,14 @@ fn plan_job(
         Some(pieces)
     };
     need(&spec.url, "the url");
+    for key in &spec.url_vars {
+        if let Some(value) = spec.vars.get(key) {
+            need(
+                &crate::manifest::Sp::new(value.clone(), spec.url.loc),
+                &format!("vars.{key} (in the url)"),
+            );
+        }
+    }
     for (name, value) in &spec.headers {
         if let Some(pieces) = need(value, &format!("header `{name}`")) {
             header_values.push((name.clone(), value.loc, pieces));
@@ -301,12 +325,14 @@ fn plan_job(
         context: base.clone(),
         env: env_values,
         dir: spec.dir.clone(),
+        roots: Arc::new(LocalRoots::new(&spec.dir, &ctx.allow_local)),
     };
     let source = SegmentSource::Numbered(numbered);
     let (first, last) = match (source.segment(0), source.segment(source.len() - 1)) {
         (Ok(f), Ok(l)) => (Some(f), Some(l)),
         (Err(e), _) | (_, Err(e)) => {
-            if !e.contains("is not set") {
+            // A variable that is not set was reported above, located.
+            if problems.is_empty() || !e.contains("is not set") {
                 problems.push(at(spec.url.loc, format!("url of job `{}`: {e}", spec.name)));
             }
             (None, None)
@@ -350,16 +376,16 @@ fn plan_job(
         }
         c
     });
-    if !problems.is_empty() {
+    let (Some(first), Some(last), Some(output_rel), Some(container), true) =
+        (first, last, output_rel, container, problems.is_empty())
+    else {
+        if problems.is_empty() {
+            problems.push(at(spec.loc, format!("job `{}` cannot be planned", spec.name)));
+        }
         return Err(problems);
-    }
-    let (first, last, output_rel, container) = (
-        first.expect("rendered"),
-        last.expect("rendered"),
-        output_rel.expect("rendered"),
-        container.expect("checked"),
-    );
+    };
     let host = first.target.host().map(str::to_string);
+    let shown_host = first.target.shown_host();
     let host_limit = host.as_deref().map(|h| manifest.limits.for_host(h));
     Ok(JobPlan {
         name: spec.name.clone(),
@@ -377,7 +403,10 @@ fn plan_job(
         retry: spec.retry,
         timeout: spec.timeout,
         on_missing: spec.on_missing,
+        verify: spec.verify,
+        max_segment_bytes: spec.max_segment_bytes,
         host,
+        shown_host,
         host_limit,
         tags: spec.tags.clone(),
         source,
@@ -404,6 +433,17 @@ pub fn confine(rendered: &str) -> Result<PathBuf, String> {
         match part {
             "" | "." => continue,
             ".." => return Err(format!("`{r}` climbs out of output_dir with `..`")),
+            ".snatch" if out.as_os_str().is_empty() => {
+                return Err(format!(
+                    "`{r}` is inside `.snatch`, where snatch keeps its state"
+                ))
+            }
+            _ if part.len() > bounds::PATH_COMPONENT_LEN => {
+                return Err(format!(
+                    "renders a file or folder name longer than {} bytes",
+                    bounds::PATH_COMPONENT_LEN
+                ))
+            }
             _ => {}
         }
         let clean: String = part
@@ -445,5 +485,9 @@ mod tests {
         assert!(confine("C:/x.mp4").is_err());
         assert!(confine("  ").is_err());
         assert!(confine("./.").is_err());
+        assert!(confine(".snatch/b/000001.ts").is_err());
+        assert!(confine("./.snatch/x.ts").is_err());
+        assert!(confine("a/.snatch/x.ts").is_ok());
+        assert!(confine(&format!("{}.mp4", "a".repeat(300))).is_err());
     }
 }
