@@ -180,7 +180,7 @@ pub fn plan(manifest: &Manifest, ctx: &PlanContext) -> Result<Plan, Vec<Problem>
     }
     let templates = Arc::new(templates);
     let mut jobs = Vec::new();
-    let mut outputs: HashMap<PathBuf, &JobSpec> = HashMap::new();
+    let mut outputs: HashMap<PathBuf, (&JobSpec, PathBuf)> = HashMap::new();
     for (i, spec) in manifest.jobs.iter().enumerate() {
         match plan_job(i, spec, &templates, manifest, ctx) {
             Ok(job) => {
@@ -194,15 +194,15 @@ pub fn plan(manifest: &Manifest, ctx: &PlanContext) -> Result<Plan, Vec<Problem>
                             spec.output.loc,
                             format!(
                                 "jobs `{}` and `{}` both write {}",
-                                first.name,
+                                first.0.name,
                                 spec.name,
-                                crate::diag::display_path(&job.output)
+                                same_file(&first.1, &job.output)
                             ),
                         )
                         .help("give each job its own `output` (outputs are compared after `..` and symlinks are resolved)"),
                     );
                 } else {
-                    outputs.insert(key, spec);
+                    outputs.insert(key, (spec, job.output.clone()));
                 }
                 jobs.push(job);
             }
@@ -216,6 +216,16 @@ pub fn plan(manifest: &Manifest, ctx: &PlanContext) -> Result<Plan, Vec<Problem>
         })
     } else {
         Err(problems)
+    }
+}
+
+/// One file under its two spellings, or once when they are the same.
+fn same_file(a: &Path, b: &Path) -> String {
+    let (a, b) = (crate::diag::display_path(a), crate::diag::display_path(b));
+    if a == b {
+        a
+    } else {
+        format!("the same file ({a} and {b})")
     }
 }
 
@@ -435,7 +445,7 @@ pub fn confine(rendered: &str) -> Result<PathBuf, String> {
             ".." => return Err(format!("`{r}` climbs out of output_dir with `..`")),
             ".snatch" if out.as_os_str().is_empty() => {
                 return Err(format!(
-                    "`{r}` is inside `.snatch`, where snatch keeps its state"
+                    "writes into `.snatch` (`{r}`), where snatch keeps its state"
                 ))
             }
             _ if part.len() > bounds::PATH_COMPONENT_LEN => {
