@@ -264,13 +264,25 @@ mod tests {
             let s = Secret::resolve(&env::parse(url).unwrap(), &values).unwrap();
             target_of(s, dir).unwrap().shown_host()
         };
-        assert_eq!(shown_host("https://${SNATCH_H}/1.ts").as_deref(), Some("***"));
-        assert_eq!(shown_host("https://${SNATCH_H}:8443/1.ts").as_deref(), Some("***"));
-        assert_eq!(shown_host("https://cdn-${SNATCH_H}/1.ts").as_deref(), Some("***"));
+        assert_eq!(
+            shown_host("https://${SNATCH_H}/1.ts").as_deref(),
+            Some("***")
+        );
+        assert_eq!(
+            shown_host("https://${SNATCH_H}:8443/1.ts").as_deref(),
+            Some("***")
+        );
+        assert_eq!(
+            shown_host("https://cdn-${SNATCH_H}/1.ts").as_deref(),
+            Some("***")
+        );
         assert_eq!(
             shown_host("https://u:${SNATCH_H}@plain.example/1.ts?t=${SNATCH_H}").as_deref(),
             Some("plain.example")
         );
-        assert_eq!(shown_host("https://Plain.example/1.ts").as_deref(), Some("plain.example"));
+        assert_eq!(
+            shown_host("https://Plain.example/1.ts").as_deref(),
+            Some("plain.example")
+        );
     }
 }

@@ -77,7 +77,10 @@ fn a_planted_symlink_to_a_file_outside_is_not_read() {
     let text = format!("{err}{}", job.report());
     assert!(text.contains("seg/000002.ts"), "{text}");
     assert!(text.contains("--allow-local"), "{text}");
-    nothing_below_holds(job.dir.path().join("out").as_path(), b"victim-private-key-bytes");
+    nothing_below_holds(
+        job.dir.path().join("out").as_path(),
+        b"victim-private-key-bytes",
+    );
 }
 
 #[test]

@@ -20,13 +20,30 @@ const SEEDS: &[&str] = &[
 
 #[derive(Debug, Clone)]
 enum Mutation {
-    Delete { at: usize, len: usize },
-    Insert { at: usize, text: String },
-    DuplicateLine { line: usize },
-    SwapLines { a: usize, b: usize },
-    ReplaceToken { at: usize, token: String },
+    Delete {
+        at: usize,
+        len: usize,
+    },
+    Insert {
+        at: usize,
+        text: String,
+    },
+    DuplicateLine {
+        line: usize,
+    },
+    SwapLines {
+        a: usize,
+        b: usize,
+    },
+    ReplaceToken {
+        at: usize,
+        token: String,
+    },
     /// Replaces the value after the `nth` `: ` (a number, a path, a url).
-    ReplaceValue { nth: usize, token: String },
+    ReplaceValue {
+        nth: usize,
+        token: String,
+    },
 }
 
 /// Values put where a job file has a value: extreme numbers, values from
@@ -228,7 +245,11 @@ fn check_plan(plan: &Plan, dir: &Path) -> Result<(), TestCaseError> {
                     }
                 }
                 Err(e) => {
-                    prop_assert!(!e.contains("not defined"), "job {} segment {p}: {e}", job.name)
+                    prop_assert!(
+                        !e.contains("not defined"),
+                        "job {} segment {p}: {e}",
+                        job.name
+                    )
                 }
             }
         }

@@ -324,7 +324,10 @@ fn new_keys_are_parsed_merged_and_shown() {
         .output()
         .unwrap();
     let text = stdout(&text);
-    assert!(text.contains("segments up to 10MB; duration within 1.5s"), "{text}");
+    assert!(
+        text.contains("segments up to 10MB; duration within 1.5s"),
+        "{text}"
+    );
     assert!(text.contains("2 jobs at once"), "{text}");
 }
 
@@ -366,7 +369,11 @@ fn output_dir_on_the_command_line_may_point_anywhere_but_not_in_a_job_file() {
     let (out, _) = plan_json(&file, &[], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("jobs.yaml:6:17"), "{}", stderr(&out));
-    assert!(stderr(&out).contains("is an absolute path"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is an absolute path"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[cfg(unix)]

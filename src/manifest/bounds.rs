@@ -23,8 +23,10 @@ pub const SEGMENT_TIMEOUT: (Duration, Duration) =
     (Duration::from_millis(1), Duration::from_secs(24 * 3600));
 pub const SEGMENT_LENGTH: (Duration, Duration) =
     (Duration::from_millis(1), Duration::from_secs(3600));
-pub const VIDEO_LENGTH: (Duration, Duration) =
-    (Duration::from_millis(1), Duration::from_secs(30 * 24 * 3600));
+pub const VIDEO_LENGTH: (Duration, Duration) = (
+    Duration::from_millis(1),
+    Duration::from_secs(30 * 24 * 3600),
+);
 
 /// `max_segment_bytes`.
 pub const SEGMENT_BYTES: (u64, u64) = (1024, 16 * 1024 * 1024 * 1024);
@@ -47,9 +49,9 @@ pub const PATH_COMPONENT_LEN: usize = 255;
 pub fn show(d: Duration) -> String {
     let ms = d.as_millis();
     match ms {
-        _ if ms > 0 && ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
-        _ if ms > 0 && ms % 60_000 == 0 => format!("{}m", ms / 60_000),
-        _ if ms > 0 && ms % 1000 == 0 => format!("{}s", ms / 1000),
+        _ if ms > 0 && ms.is_multiple_of(3_600_000) => format!("{}h", ms / 3_600_000),
+        _ if ms > 0 && ms.is_multiple_of(60_000) => format!("{}m", ms / 60_000),
+        _ if ms > 0 && ms.is_multiple_of(1000) => format!("{}s", ms / 1000),
         _ => format!("{ms}ms"),
     }
 }
@@ -136,7 +138,10 @@ mod tests {
 
     #[test]
     fn durations_are_range_checked_without_overflow() {
-        assert_eq!(duration_in("2m", CONNECT).unwrap(), Duration::from_secs(120));
+        assert_eq!(
+            duration_in("2m", CONNECT).unwrap(),
+            Duration::from_secs(120)
+        );
         assert_eq!(
             duration_in("500ms", BACKOFF).unwrap(),
             Duration::from_millis(500)
@@ -155,7 +160,17 @@ mod tests {
         assert_eq!(parse_size("1 GiB").unwrap(), 1 << 30);
         assert_eq!(parse_size("4096").unwrap(), 4096);
         assert_eq!(parse_size("1.5KiB").unwrap(), 1536);
-        for bad in ["0", "10", "1e30", "17GiB", "-1", "ten", "5 parsecs", "", "1..2MB"] {
+        for bad in [
+            "0",
+            "10",
+            "1e30",
+            "17GiB",
+            "-1",
+            "ten",
+            "5 parsecs",
+            "",
+            "1..2MB",
+        ] {
             assert!(parse_size(bad).is_err(), "{bad}");
         }
     }

@@ -268,7 +268,10 @@ impl FileCheck<'_> {
         }
         self.err(
             loc,
-            format!("{what} is {} bytes long, more than the {max} accepted", text.len()),
+            format!(
+                "{what} is {} bytes long, more than the {max} accepted",
+                text.len()
+            ),
             format!("keep {what} to at most {max} bytes"),
         );
         false

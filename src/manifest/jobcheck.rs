@@ -139,7 +139,11 @@ impl FileCheck<'_> {
                 None
             }
             Err(p) => {
-                self.err(loc, format!("url of job `{}`: {}", *job.name, p.message), p.help);
+                self.err(
+                    loc,
+                    format!("url of job `{}`: {}", *job.name, p.message),
+                    p.help,
+                );
                 None
             }
         }

@@ -132,7 +132,10 @@ mod tests {
         let d = dir.path();
         std::fs::create_dir(d.join("x")).unwrap();
         assert_eq!(resolve(&d.join("out")), resolve(&d.join("x/../out")));
-        assert_eq!(resolve(&d.join("./out/a.mp4")), resolve(&d.join("out/a.mp4")));
+        assert_eq!(
+            resolve(&d.join("./out/a.mp4")),
+            resolve(&d.join("out/a.mp4"))
+        );
     }
 
     #[cfg(unix)]
@@ -172,6 +175,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let roots = LocalRoots::new(dir.path(), &[]);
         assert!(roots.check(&dir.path().join("a.ts"), "a.ts").is_ok());
-        assert!(roots.check(Path::new("/etc/passwd"), "/etc/passwd").is_err());
+        assert!(roots
+            .check(Path::new("/etc/passwd"), "/etc/passwd")
+            .is_err());
     }
 }

@@ -201,7 +201,12 @@ impl FileCheck<'_> {
                 );
                 continue;
             }
-            if !self.text_len(value.loc, &value.value, &format!("header `{name}`"), bounds::HEADER_LEN) {
+            if !self.text_len(
+                value.loc,
+                &value.value,
+                &format!("header `{name}`"),
+                bounds::HEADER_LEN,
+            ) {
                 continue;
             }
             if reqwest::header::HeaderValue::from_str(&value.value).is_err() {
@@ -219,7 +224,13 @@ impl FileCheck<'_> {
         out
     }
 
-    pub(super) fn env_refs(&mut self, value: &Sp<String>, policy: &EnvPolicy, job: &str, what: &str) {
+    pub(super) fn env_refs(
+        &mut self,
+        value: &Sp<String>,
+        policy: &EnvPolicy,
+        job: &str,
+        what: &str,
+    ) {
         match env::parse(&value.value) {
             Err(e) => self.err(
                 value.loc,

@@ -390,7 +390,10 @@ fn plan_job(
         (first, last, output_rel, container, problems.is_empty())
     else {
         if problems.is_empty() {
-            problems.push(at(spec.loc, format!("job `{}` cannot be planned", spec.name)));
+            problems.push(at(
+                spec.loc,
+                format!("job `{}` cannot be planned", spec.name),
+            ));
         }
         return Err(problems);
     };

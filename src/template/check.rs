@@ -149,7 +149,9 @@ impl Walk<'_> {
             "and" | "or" => !block && !h.params.is_empty(),
             _ => {
                 return Err(problem(
-                    format!("the template uses `{name}`, which is not a helper job templates offer"),
+                    format!(
+                        "the template uses `{name}`, which is not a helper job templates offer"
+                    ),
                     format!("the helpers are {HELPERS}; blocks are `#if` and `#unless`"),
                 ))
             }
@@ -304,7 +306,10 @@ mod tests {
         assert_eq!(ok.vars, vars);
         let err = check("h/{{#if (eq n 5)}}{{vars.missing}}{{/if}}{{index}}", &s).unwrap_err();
         assert!(err.message.contains("`vars.missing`"), "{err:?}");
-        assert_eq!(err.help, "known variables: index, n, name, date, vars.course");
+        assert_eq!(
+            err.help,
+            "known variables: index, n, name, date, vars.course"
+        );
         let err = check("h/{{#unless n}}{{else}}{{vars.x}}{{/unless}}", &s).unwrap_err();
         assert!(err.message.contains("vars.x"), "{err:?}");
         let err = check("h/{{#if (and n (not (eq name vars.y)))}}{{/if}}", &s).unwrap_err();
@@ -339,7 +344,11 @@ mod tests {
         }
         let deep = format!("{{{{pad {}n{} 2}}}}", "(len ".repeat(40), ")".repeat(40));
         assert!(check(&deep, &s).is_err());
-        let nested = format!("{}{{{{index}}}}{}", "{{#if n}}".repeat(100), "{{/if}}".repeat(100));
+        let nested = format!(
+            "{}{{{{index}}}}{}",
+            "{{#if n}}".repeat(127),
+            "{{/if}}".repeat(127)
+        );
         assert!(check(&nested, &s).is_err());
     }
 
