@@ -2,9 +2,13 @@
 //! output path, headers and effective limits. Pure: no network, no clock,
 //! no environment (the caller hands in the date and the readable variables).
 
+mod output;
 mod view;
 
+pub use output::confine;
 pub use view::{render_json, render_text};
+
+use output::same_file;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -17,7 +21,7 @@ use crate::diag::Problem;
 use crate::manifest::env::{self, EnvPolicy, Secret};
 use crate::manifest::paths::{self, LocalRoots};
 use crate::manifest::{
-    bounds, JobSpec, Limit, Manifest, OnMissing, RetryPolicy, RunLimits, Timeouts, Verify,
+    JobSpec, Limit, Manifest, OnMissing, RetryPolicy, RunLimits, Timeouts, Verify,
 };
 use crate::source::{Numbered, SegmentSource};
 use crate::template::Templates;
@@ -219,55 +223,20 @@ pub fn plan(manifest: &Manifest, ctx: &PlanContext) -> Result<Plan, Vec<Problem>
     }
 }
 
-/// One file under its two spellings, or once when they are the same.
-fn same_file(a: &Path, b: &Path) -> String {
-    let (a, b) = (crate::diag::display_path(a), crate::diag::display_path(b));
-    if a == b {
-        a
-    } else {
-        format!("the same file ({a} and {b})")
-    }
-}
+/// The values of the environment variables one job reads.
+type EnvValues = Arc<BTreeMap<String, String>>;
 
-fn url_key(i: usize) -> String {
-    format!("url#{i}")
-}
-
-fn output_key(i: usize) -> String {
-    format!("output#{i}")
-}
-
-fn plan_job(
-    i: usize,
+/// The values of the variables a job reads (url, the `vars` its url names,
+/// headers) and its headers filled in. Skipped jobs are checked for
+/// structure only: their missing variables read as empty and are never
+/// fetched.
+fn environment(
     spec: &JobSpec,
-    templates: &Arc<Templates>,
-    manifest: &Manifest,
     ctx: &PlanContext,
-) -> Result<JobPlan, Vec<Problem>> {
+    skipped: bool,
+    problems: &mut Vec<Problem>,
+) -> (EnvValues, Vec<(String, Secret)>) {
     let at = |loc, msg: String| Problem::at(&spec.file, loc, msg);
-    let skipped = if !spec.enabled {
-        Some(SkipReason::Disabled)
-    } else if !ctx.selection.includes(spec) {
-        Some(SkipReason::NotSelected)
-    } else {
-        None
-    };
-    let mut problems = Vec::new();
-    let mut base = serde_json::Map::new();
-    base.insert("name".into(), spec.name.clone().into());
-    base.insert(
-        "vars".into(),
-        serde_json::Value::Object(
-            spec.vars
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone().into()))
-                .collect(),
-        ),
-    );
-    base.insert("date".into(), ctx.date.clone().into());
-
-    // Environment: skipped jobs are checked for structure only, so their
-    // missing variables read as empty and are never fetched.
     let mut env_values = BTreeMap::new();
     let mut header_values = Vec::new();
     let mut need = |value: &crate::manifest::Sp<String>, what: &str| -> Option<Vec<env::Piece>> {
@@ -277,7 +246,7 @@ fn plan_job(
                 Some(v) => {
                     env_values.insert(var.to_string(), v.clone());
                 }
-                None if skipped.is_some() => {
+                None if skipped => {
                     env_values.insert(var.to_string(), String::new());
                 }
                 None => problems.push(
@@ -327,34 +296,17 @@ fn plan_job(
         }
     }
 
-    let numbered = Numbered {
-        indices: spec.source.clone(),
-        padding: spec.padding,
-        templates: templates.clone(),
-        key: url_key(i),
-        context: base.clone(),
-        env: env_values,
-        dir: spec.dir.clone(),
-        roots: Arc::new(LocalRoots::new(&spec.dir, &ctx.allow_local)),
-    };
-    let source = SegmentSource::Numbered(numbered);
-    let (first, last) = match (source.segment(0), source.segment(source.len() - 1)) {
-        (Ok(f), Ok(l)) => (Some(f), Some(l)),
-        (Err(e), _) | (_, Err(e)) => {
-            // A variable that is not set was reported above, located.
-            if problems.is_empty() || !e.contains("is not set") {
-                problems.push(at(spec.url.loc, format!("url of job `{}`: {e}", spec.name)));
-            }
-            (None, None)
-        }
-    };
+    (env_values, headers)
+}
 
-    let output_dir = ctx
-        .output_dir
-        .clone()
-        .unwrap_or_else(|| spec.output_dir.clone());
-    let output_rel = templates
-        .render(&output_key(i), &serde_json::Value::Object(base))
+/// The rendered output path, made safe, and its container.
+fn output_of(
+    spec: &JobSpec,
+    rendered: Result<String, String>,
+    problems: &mut Vec<Problem>,
+) -> (Option<PathBuf>, Option<Container>) {
+    let at = |loc, msg: String| Problem::at(&spec.file, loc, msg);
+    let output_rel = rendered
         .map_err(|e| at(spec.output.loc, format!("output of job `{}`: {e}", spec.name)))
         .and_then(|r| {
             confine(&r).map_err(|e| {
@@ -386,6 +338,76 @@ fn plan_job(
         }
         c
     });
+    (output_rel, container)
+}
+
+fn url_key(i: usize) -> String {
+    format!("url#{i}")
+}
+
+fn output_key(i: usize) -> String {
+    format!("output#{i}")
+}
+
+fn plan_job(
+    i: usize,
+    spec: &JobSpec,
+    templates: &Arc<Templates>,
+    manifest: &Manifest,
+    ctx: &PlanContext,
+) -> Result<JobPlan, Vec<Problem>> {
+    let at = |loc, msg: String| Problem::at(&spec.file, loc, msg);
+    let skipped = if !spec.enabled {
+        Some(SkipReason::Disabled)
+    } else if !ctx.selection.includes(spec) {
+        Some(SkipReason::NotSelected)
+    } else {
+        None
+    };
+    let mut problems = Vec::new();
+    let mut base = serde_json::Map::new();
+    base.insert("name".into(), spec.name.clone().into());
+    base.insert(
+        "vars".into(),
+        serde_json::Value::Object(
+            spec.vars
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone().into()))
+                .collect(),
+        ),
+    );
+    base.insert("date".into(), ctx.date.clone().into());
+
+    let (env_values, headers) = environment(spec, ctx, skipped.is_some(), &mut problems);
+
+    let numbered = Numbered {
+        indices: spec.source.clone(),
+        padding: spec.padding,
+        templates: templates.clone(),
+        key: url_key(i),
+        context: base.clone(),
+        env: env_values,
+        dir: spec.dir.clone(),
+        roots: Arc::new(LocalRoots::new(&spec.dir, &ctx.allow_local)),
+    };
+    let source = SegmentSource::Numbered(numbered);
+    let (first, last) = match (source.segment(0), source.segment(source.len() - 1)) {
+        (Ok(f), Ok(l)) => (Some(f), Some(l)),
+        (Err(e), _) | (_, Err(e)) => {
+            // A variable that is not set was reported above, located.
+            if problems.is_empty() || !e.contains("is not set") {
+                problems.push(at(spec.url.loc, format!("url of job `{}`: {e}", spec.name)));
+            }
+            (None, None)
+        }
+    };
+
+    let output_dir = ctx
+        .output_dir
+        .clone()
+        .unwrap_or_else(|| spec.output_dir.clone());
+    let rendered = templates.render(&output_key(i), &serde_json::Value::Object(base));
+    let (output_rel, container) = output_of(spec, rendered, &mut problems);
     let (Some(first), Some(last), Some(output_rel), Some(container), true) =
         (first, last, output_rel, container, problems.is_empty())
     else {
@@ -424,83 +446,4 @@ fn plan_job(
         tags: spec.tags.clone(),
         source,
     })
-}
-
-/// Makes a rendered output path safe: relative, inside `output_dir`, each
-/// component free of characters that common file systems refuse.
-pub fn confine(rendered: &str) -> Result<PathBuf, String> {
-    let r = rendered.trim();
-    if r.is_empty() {
-        return Err("renders to an empty path".into());
-    }
-    let bytes = r.as_bytes();
-    let drive = bytes.len() >= 3
-        && bytes[0].is_ascii_alphabetic()
-        && bytes[1] == b':'
-        && matches!(bytes[2], b'/' | b'\\');
-    if r.starts_with('/') || r.starts_with('\\') || drive {
-        return Err(format!("renders to the absolute path `{r}`"));
-    }
-    let mut out = PathBuf::new();
-    for part in r.split('/') {
-        match part {
-            "" | "." => continue,
-            ".." => return Err(format!("`{r}` climbs out of output_dir with `..`")),
-            ".snatch" if out.as_os_str().is_empty() => {
-                return Err(format!(
-                    "writes into `.snatch` (`{r}`), where snatch keeps its state"
-                ))
-            }
-            _ if part.len() > bounds::PATH_COMPONENT_LEN => {
-                return Err(format!(
-                    "renders a file or folder name longer than {} bytes",
-                    bounds::PATH_COMPONENT_LEN
-                ))
-            }
-            _ => {}
-        }
-        let clean: String = part
-            .chars()
-            .map(|c| {
-                if matches!(c, '\\' | ':' | '"' | '*' | '?' | '<' | '>' | '|') || c.is_control() {
-                    '_'
-                } else {
-                    c
-                }
-            })
-            .collect();
-        out.push(clean);
-    }
-    if out.as_os_str().is_empty() {
-        return Err("renders to an empty path".into());
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn confine_keeps_outputs_inside() {
-        assert_eq!(confine("a/b.mp4").unwrap(), PathBuf::from("a/b.mp4"));
-        assert_eq!(
-            confine("a:b?/c*.mp4").unwrap(),
-            PathBuf::from("a_b_/c_.mp4")
-        );
-        assert_eq!(
-            confine("a\\..\\b.mp4").unwrap(),
-            PathBuf::from("a_.._b.mp4")
-        );
-        assert!(confine("../x.mp4").is_err());
-        assert!(confine("a/../../x.mp4").is_err());
-        assert!(confine("/etc/x.mp4").is_err());
-        assert!(confine("C:/x.mp4").is_err());
-        assert!(confine("  ").is_err());
-        assert!(confine("./.").is_err());
-        assert!(confine(".snatch/b/000001.ts").is_err());
-        assert!(confine("./.snatch/x.ts").is_err());
-        assert!(confine("a/.snatch/x.ts").is_ok());
-        assert!(confine(&format!("{}.mp4", "a".repeat(300))).is_err());
-    }
 }

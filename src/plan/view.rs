@@ -100,10 +100,13 @@ fn size_text(n: u64) -> String {
         (1 << 10, "KiB"),
         (1000, "KB"),
     ];
-    UNITS.iter().find(|(u, _)| n.is_multiple_of(*u)).map_or_else(
-        || format!("{n} bytes"),
-        |(u, name)| format!("{}{name}", n / u),
-    )
+    UNITS
+        .iter()
+        .find(|(u, _)| n.is_multiple_of(*u))
+        .map_or_else(
+            || format!("{n} bytes"),
+            |(u, name)| format!("{}{name}", n / u),
+        )
 }
 
 fn limit_json(l: &Limit) -> serde_json::Value {
