@@ -133,6 +133,16 @@ impl Default for Tolerance {
     }
 }
 
+impl Tolerance {
+    /// The tolerance in seconds for a video expected to last `expected_s`.
+    pub fn seconds_of(&self, expected_s: f64) -> f64 {
+        match *self {
+            Tolerance::Percent(p) => expected_s * p / 100.0,
+            Tolerance::Seconds(s) => s,
+        }
+    }
+}
+
 impl std::fmt::Display for Tolerance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -228,6 +238,14 @@ mod tests {
         assert!(parse_time("1:75").is_err());
         assert!(parse_time("soon").is_err());
         assert!(parse_time("").is_err());
+    }
+
+    #[test]
+    fn tolerances_in_seconds_and_words() {
+        assert_eq!(Tolerance::default().seconds_of(100.0), 2.0);
+        assert_eq!(Tolerance::Seconds(1.5).seconds_of(100.0), 1.5);
+        assert_eq!(Tolerance::Percent(2.5).to_string(), "2.5%");
+        assert_eq!(Tolerance::Seconds(1.5).to_string(), "1.5s");
     }
 
     #[test]
