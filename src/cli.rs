@@ -115,6 +115,9 @@ pub struct JobArgs {
     /// Write outputs here instead of each file's output_dir.
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
+    /// Let local segment paths lie in this folder besides the job file's own (repeatable).
+    #[arg(long = "allow-local", value_name = "DIR")]
+    pub allow_local: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

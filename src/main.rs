@@ -80,12 +80,19 @@ fn schema(args: &SchemaArgs, quiet: bool) -> ExitCode {
 fn load_plan(args: &JobArgs) -> Result<Plan, Vec<Problem>> {
     let policy = EnvPolicy::from_process(&args.allow_env);
     let selection = Selection::new(&args.jobs, &args.tags).map_err(|p| vec![p])?;
+    if let Some(d) = args.allow_local.iter().find(|d| !d.is_dir()) {
+        return Err(vec![Problem::bare(format!(
+            "--allow-local {}: no such folder",
+            diag::display_path(d)
+        ))]);
+    }
     let manifest = manifest::load(&args.paths, &policy)?;
     let ctx = PlanContext {
         date: chrono::Local::now().format("%Y-%m-%d").to_string(),
         env: &policy,
         output_dir: args.output_dir.clone(),
         selection: &selection,
+        allow_local: args.allow_local.clone(),
     };
     let plan = plan::plan(&manifest, &ctx)?;
     selects_something(args, &plan).map_err(|p| vec![p])?;

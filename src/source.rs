@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::manifest::env::{self, Secret};
+use crate::manifest::paths::LocalRoots;
 use crate::manifest::IndexSource;
 use crate::template::Templates;
 
@@ -35,12 +36,39 @@ impl Target {
         }
     }
 
+    /// The real host, for fetching and limits. Never show it: see
+    /// [`Target::shown_host`].
     pub fn host(&self) -> Option<&str> {
         match self {
             Target::Http { host, .. } => Some(host),
             Target::File { .. } => None,
         }
     }
+
+    /// The host for plans, messages and reports: `***` when any of it came
+    /// from `${…}`.
+    pub fn shown_host(&self) -> Option<String> {
+        match self {
+            Target::Http { url, host } if url.is_secret() => {
+                let shown = authority_host(url.shown());
+                Some(if shown.contains("***") {
+                    "***".to_string()
+                } else {
+                    host.clone()
+                })
+            }
+            Target::Http { host, .. } => Some(host.clone()),
+            Target::File { .. } => None,
+        }
+    }
+}
+
+/// The host part of `scheme://user@host:port/…`, as written.
+fn authority_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    authority.rsplit_once('@').map_or(authority, |(_, h)| h)
 }
 
 /// A job's segment list.
@@ -128,6 +156,8 @@ pub struct Numbered {
     pub env: Arc<BTreeMap<String, String>>,
     /// The job file's folder, for local paths.
     pub dir: PathBuf,
+    /// The folders local paths may lie in (checked for every segment).
+    pub roots: Arc<LocalRoots>,
 }
 
 impl Numbered {
@@ -144,7 +174,14 @@ impl Numbered {
         let pieces = env::parse(&rendered)?;
         let url = Secret::resolve(&pieces, &self.env)
             .map_err(|var| format!("environment variable `{var}` is not set"))?;
-        target_of(url, &self.dir).map(|target| Segment { index, target })
+        let target = match target_of(url, &self.dir)? {
+            Target::File { path, shown } => Target::File {
+                path: self.roots.check(&path, &shown)?,
+                shown,
+            },
+            http => http,
+        };
+        Ok(Segment { index, target })
     }
 }
 
@@ -217,5 +254,35 @@ mod tests {
         }
         let err = target_of(Secret::plain("ftp://h/1.ts"), dir).unwrap_err();
         assert!(err.contains("`ftp`"), "{err}");
+    }
+
+    #[test]
+    fn a_host_from_a_secret_is_shown_as_stars() {
+        let values = BTreeMap::from([("SNATCH_H".to_string(), "cdn.secret.example".to_string())]);
+        let dir = std::path::Path::new("/jobs");
+        let shown_host = |url: &str| {
+            let s = Secret::resolve(&env::parse(url).unwrap(), &values).unwrap();
+            target_of(s, dir).unwrap().shown_host()
+        };
+        assert_eq!(
+            shown_host("https://${SNATCH_H}/1.ts").as_deref(),
+            Some("***")
+        );
+        assert_eq!(
+            shown_host("https://${SNATCH_H}:8443/1.ts").as_deref(),
+            Some("***")
+        );
+        assert_eq!(
+            shown_host("https://cdn-${SNATCH_H}/1.ts").as_deref(),
+            Some("***")
+        );
+        assert_eq!(
+            shown_host("https://u:${SNATCH_H}@plain.example/1.ts?t=${SNATCH_H}").as_deref(),
+            Some("plain.example")
+        );
+        assert_eq!(
+            shown_host("https://Plain.example/1.ts").as_deref(),
+            Some("plain.example")
+        );
     }
 }

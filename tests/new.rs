@@ -58,6 +58,7 @@ fn validate(file: &Path, secrets: &[(&str, &str)]) -> (Manifest, Plan) {
         env: &policy,
         output_dir: None,
         selection: &selection,
+        allow_local: Vec::new(),
     };
     let plan = plan::plan(&m, &ctx).unwrap_or_else(|p| panic!("{}", render(p)));
     (m, plan)

@@ -246,7 +246,8 @@ fn plan_shows_the_shards_share_of_every_limit_unless_full() {
     let l = &split["limits"];
     assert_eq!(
         l["global"],
-        json!({"concurrency": 10, "requests_per_second": 30.0, "burst": 3})
+        // `jobs` bounds one machine's ffmpeg processes, not a site's load.
+        json!({"concurrency": 10, "requests_per_second": 30.0, "burst": 3, "jobs": 4})
     );
     assert_eq!(l["per_host"]["concurrency"], 2);
     assert_eq!(l["per_host"]["burst"], 1);

@@ -245,3 +245,183 @@ fn the_committed_schema_is_the_generated_one() {
             .unwrap();
     assert!(example.starts_with("# yaml-language-server: $schema=./schemas/jobs.schema.json\n"));
 }
+
+fn plan_json(file: &Path, args: &[&str], env: &[(&str, &str)]) -> (Output, serde_json::Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_snatch"))
+        .args(["plan", "--format", "json"])
+        .arg(file)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out, json)
+}
+
+#[test]
+fn a_host_from_a_secret_is_shown_as_stars_in_plans() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("jobs.yaml");
+    std::fs::write(
+        &file,
+        r#"version: 1
+jobs:
+  - name: direct
+    url: "https://${SNATCH_TEST_HOST}/v/{{index}}.ts"
+    count: 2
+  - name: through-vars
+    url: "https://{{vars.host}}:8443/v/{{index}}.ts"
+    count: 2
+    vars: { host: "${SNATCH_TEST_HOST}" }
+"#,
+    )
+    .unwrap();
+    let env = [("SNATCH_TEST_HOST", "cdn.hidden-SECRET.example")];
+    let (out, plan) = plan_json(&file, &[], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(plan["jobs"][0]["host"], "***");
+    assert_eq!(plan["jobs"][1]["host"], "***");
+    assert_eq!(plan["jobs"][1]["first_url"], "https://***:8443/v/0.ts");
+    let text = Command::new(env!("CARGO_BIN_EXE_snatch"))
+        .arg("plan")
+        .arg(&file)
+        .envs(env)
+        .output()
+        .unwrap();
+    let all = format!("{}{}{}", stdout(&out), stdout(&text), stderr(&text));
+    assert!(!all.contains("SECRET"), "secret host leaked: {all}");
+    assert!(stdout(&text).contains("host ***:"), "{}", stdout(&text));
+}
+
+#[test]
+fn new_keys_are_parsed_merged_and_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.yaml");
+    let b = dir.path().join("b.yaml");
+    std::fs::write(
+        &a,
+        "version: 1\nlimits:\n  global: { jobs: 6 }\ndefaults:\n  max_segment_bytes: 10MB\n  verify: { duration_tolerance: 1.5s }\njobs:\n  - name: one\n    url: \"https://h/{{index}}.ts\"\n    count: 1\n  - name: two\n    url: \"https://h/{{index}}.ts\"\n    count: 1\n    max_segment_bytes: 4096\n    verify: { duration_tolerance: 5% }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &b,
+        "version: 1\nlimits:\n  global: { jobs: 2 }\njobs:\n  - name: three\n    url: \"https://h/{{index}}.ts\"\n    count: 1\n",
+    )
+    .unwrap();
+    let (out, plan) = plan_json(dir.path(), &[], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(plan["limits"]["global"]["jobs"], 2, "the stricter wins");
+    let jobs = plan["jobs"].as_array().unwrap();
+    assert_eq!(jobs[0]["max_segment_bytes"], 10_000_000);
+    assert_eq!(jobs[0]["verify"]["duration_tolerance"], "1.5s");
+    assert_eq!(jobs[1]["max_segment_bytes"], 4096);
+    assert_eq!(jobs[1]["verify"]["duration_tolerance"], "5%");
+    assert_eq!(jobs[2]["max_segment_bytes"], 256 * 1024 * 1024);
+    assert_eq!(jobs[2]["verify"]["duration_tolerance"], "2%");
+    let text = Command::new(env!("CARGO_BIN_EXE_snatch"))
+        .arg("plan")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = stdout(&text);
+    assert!(
+        text.contains("segments up to 10MB; duration within 1.5s"),
+        "{text}"
+    );
+    assert!(text.contains("2 jobs at once"), "{text}");
+}
+
+#[test]
+fn a_var_may_carry_a_secret_into_the_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("jobs.yaml");
+    std::fs::write(
+        &file,
+        "version: 1\njobs:\n  - name: a\n    url: \"https://h/{{vars.t}}/{{index}}.ts\"\n    count: 2\n    vars: { t: \"${SNATCH_TEST_T}\" }\n",
+    )
+    .unwrap();
+    let (out, plan) = plan_json(&file, &[], &[("SNATCH_TEST_T", "tok-SECRET")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(plan["jobs"][0]["first_url"], "https://h/***/0.ts");
+    assert!(!stdout(&out).contains("SECRET"));
+    // Not set: a located problem, never a crash.
+    let (out, _) = plan_json(&file, &[], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("jobs.yaml:4:10"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("SNATCH_TEST_T"), "{}", stderr(&out));
+}
+
+#[test]
+fn output_dir_on_the_command_line_may_point_anywhere_but_not_in_a_job_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let file = dir.path().join("jobs.yaml");
+    let job = "version: 1\njobs:\n  - name: a\n    url: \"https://h/{{index}}.ts\"\n    count: 2\n";
+    std::fs::write(&file, job).unwrap();
+    let where_to = elsewhere.path().to_str().unwrap();
+    let (out, plan) = plan_json(&file, &["--output-dir", where_to], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(plan["jobs"][0]["output"]
+        .as_str()
+        .unwrap()
+        .starts_with(where_to));
+    std::fs::write(&file, format!("{job}    output_dir: {where_to}\n")).unwrap();
+    let (out, _) = plan_json(&file, &[], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("jobs.yaml:6:17"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is an absolute path"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_output_dir_leading_outside_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let victim = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(victim.path(), dir.path().join("out")).unwrap();
+    let file = dir.path().join("jobs.yaml");
+    std::fs::write(
+        &file,
+        "version: 1\ndefaults: { output_dir: out }\njobs:\n  - name: a\n    url: \"https://h/{{index}}.ts\"\n    count: 2\n",
+    )
+    .unwrap();
+    let (out, _) = plan_json(&file, &[], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("jobs.yaml:2:25"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("outside the job"), "{}", stderr(&out));
+}
+
+#[test]
+fn local_sources_outside_need_allow_local() {
+    let dir = tempfile::tempdir().unwrap();
+    let media = tempfile::tempdir().unwrap();
+    let file = dir.path().join("jobs.yaml");
+    let seg = media.path().join("s");
+    std::fs::write(
+        &file,
+        format!(
+            "version: 1\njobs:\n  - name: a\n    url: \"{}{{{{index}}}}.ts\"\n    count: 2\n",
+            seg.display()
+        ),
+    )
+    .unwrap();
+    let (out, _) = plan_json(&file, &[], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--allow-local"), "{}", stderr(&out));
+    let allowed = media.path().to_str().unwrap();
+    let (out, plan) = plan_json(&file, &["--allow-local", allowed], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(plan["jobs"][0]["segments"], 2);
+    // /proc stays closed whatever the command line allows.
+    std::fs::write(
+        &file,
+        "version: 1\njobs:\n  - name: a\n    url: \"/proc/self/environ{{#if n}}{{/if}}\"\n    count: 2\n",
+    )
+    .unwrap();
+    let (out, _) = plan_json(&file, &["--allow-local", "/"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("never reads"), "{}", stderr(&out));
+}

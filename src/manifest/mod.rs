@@ -1,9 +1,13 @@
 //! The job-file model, loading with spans, `${ENV}` and redaction, and
 //! validation with `file:line:col`.
 
+pub mod bounds;
+mod checks;
 pub mod env;
+mod jobcheck;
 mod load;
 mod model;
+pub mod paths;
 mod settings;
 mod validate;
 
@@ -12,8 +16,9 @@ use std::path::PathBuf;
 pub use load::{expand_inputs, load_file, LoadedFile, MAX_FILE_BYTES};
 pub use model::{JobFile, Loc, OnMissing, Sp};
 pub use settings::{
-    parse_time, Limit, Rate, RetryPolicy, RunLimits, Timeouts, DEFAULT_GLOBAL_CONCURRENCY,
-    DEFAULT_HOST_CONCURRENCY, DEFAULT_JOB_CONCURRENCY,
+    parse_time, Limit, Rate, RetryPolicy, RunLimits, Timeouts, Tolerance, Verify,
+    DEFAULT_GLOBAL_CONCURRENCY, DEFAULT_HOST_CONCURRENCY, DEFAULT_JOBS, DEFAULT_JOB_CONCURRENCY,
+    DEFAULT_MAX_SEGMENT_BYTES,
 };
 pub use validate::{validate, IndexSource, JobSpec, Manifest, MAX_SEGMENTS};
 

@@ -94,6 +94,41 @@ impl JsonSchema for TimeValue {
     }
 }
 
+/// A size in bytes: a whole number, or a number with a unit such as
+/// `256MiB`, `10MB`, `512KiB` (KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct SizeValue(pub String);
+
+impl JsonSchema for SizeValue {
+    fn schema_name() -> Cow<'static, str> {
+        "SizeValue".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A size in bytes: a whole number, or a number with a unit (`256MiB`, `10MB`, `512KiB`; KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024). From 1KiB to 16GiB.",
+            "type": ["string", "integer"]
+        })
+    }
+}
+
+/// A duration tolerance: a percentage (`2%`) or seconds (`1.5s`, `1.5`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct ToleranceValue(pub String);
+
+impl JsonSchema for ToleranceValue {
+    fn schema_name() -> Cow<'static, str> {
+        "ToleranceValue".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A share of the expected length (`2%`, more than 0 and at most 100) or seconds either way (`1.5s` or `1.5`, more than 0 and at most 1 day).",
+            "type": ["string", "number"]
+        })
+    }
+}
+
 /// A template value for `vars`: any scalar, used as text.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(transparent)]
@@ -131,9 +166,10 @@ pub struct JobFile {
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Folder for merged files and download state, relative to the job file's
-    /// folder. Default `out`; `--output-dir` overrides it.
+    /// folder; it must stay inside that folder or the one snatch runs in.
+    /// Default `out`; `--output-dir` overrides it.
     pub output_dir: Option<Sp<String>>,
-    /// Segments in flight for one job. Default 8.
+    /// Segments in flight for one job. Default 8 (1 to 1024).
     pub concurrency: Option<Sp<i64>>,
     /// HTTP headers sent with every request; merged key by key with a job's
     /// own. `${SNATCH_NAME}` takes a value from the environment.
@@ -145,17 +181,30 @@ pub struct Settings {
     /// What a segment that cannot be had does to the job: `fail` (default)
     /// or `skip` (merge without it; the report still lists it).
     pub on_missing: Option<Sp<OnMissing>>,
+    /// How the merged file is checked.
+    pub verify: Option<Sp<Verify>>,
+    /// The largest body a segment may have. Default `256MiB`; from 1KiB to 16GiB.
+    pub max_segment_bytes: Option<Sp<SizeValue>>,
+}
+
+/// How the merged file is checked.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Verify {
+    /// How far the merged length may be from a `duration` job's `length`:
+    /// `2%` (default), `1.5s` or `1.5` (seconds).
+    pub duration_tolerance: Option<Sp<ToleranceValue>>,
 }
 
 /// Retry policy: exponential backoff with jitter.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Retry {
-    /// Attempts in all, the first included. Default 5; at least 1.
+    /// Attempts in all, the first included. Default 5 (1 to 100).
     pub attempts: Option<Sp<i64>>,
-    /// Wait before the first retry, doubled each time. Default `500ms`.
+    /// Wait before the first retry, doubled each time. Default `500ms` (1ms to 1h).
     pub backoff: Option<Sp<TimeValue>>,
-    /// The longest wait between two attempts. Default `30s`.
+    /// The longest wait between two attempts. Default `30s` (1ms to 1h).
     pub max_backoff: Option<Sp<TimeValue>>,
 }
 
@@ -163,9 +212,9 @@ pub struct Retry {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Timeout {
-    /// Time to open a connection. Default `10s`.
+    /// Time to open a connection. Default `10s` (1ms to 10m).
     pub connect: Option<Sp<TimeValue>>,
-    /// Deadline for one whole segment, body included. Default `2m`.
+    /// Deadline for one whole segment, body included. Default `2m` (1ms to 24h).
     pub segment: Option<Sp<TimeValue>>,
 }
 
@@ -184,8 +233,9 @@ pub enum OnMissing {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
-    /// For the whole run. Default: 64 requests in flight, no rate limit.
-    pub global: Option<Sp<Limit>>,
+    /// For the whole run. Default: 64 requests in flight, no rate limit,
+    /// 4 jobs at once.
+    pub global: Option<Sp<GlobalLimit>>,
     /// For every host not listed under `hosts`. Default: 8 in flight, no rate limit.
     pub per_host: Option<Sp<Limit>>,
     /// For named hosts (the URL's host name; the port is ignored).
@@ -196,12 +246,26 @@ pub struct Limits {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Limit {
-    /// Requests in flight at once.
+    /// Requests in flight at once (1 to 1024).
     pub concurrency: Option<Sp<i64>>,
-    /// Requests started per second (may be fractional).
+    /// Requests started per second (may be fractional; 0.001 to 10000).
     pub requests_per_second: Option<Sp<f64>>,
-    /// Requests that may start at once above the rate. Default 1.
+    /// Requests that may start at once above the rate. Default 1 (1 to 1000).
     pub burst: Option<Sp<i64>>,
+}
+
+/// The limits of the whole run: a [`Limit`] and how many jobs run at once.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GlobalLimit {
+    /// Requests in flight at once (1 to 1024).
+    pub concurrency: Option<Sp<i64>>,
+    /// Requests started per second (may be fractional; 0.001 to 10000).
+    pub requests_per_second: Option<Sp<f64>>,
+    /// Requests that may start at once above the rate. Default 1 (1 to 1000).
+    pub burst: Option<Sp<i64>>,
+    /// Jobs in flight at once, each with its own ffmpeg. Default 4 (1 to 256).
+    pub jobs: Option<Sp<i64>>,
 }
 
 /// An inclusive index range.
@@ -218,9 +282,9 @@ pub struct Range {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DurationSource {
-    /// The video's length: `H:MM:SS`, `MM:SS`, seconds, or `1h2m3s`.
+    /// The video's length: `H:MM:SS`, `MM:SS`, seconds, or `1h2m3s` (at most 30 days).
     pub length: Sp<TimeValue>,
-    /// Seconds per segment (may be fractional) or a humantime string.
+    /// Seconds per segment (may be fractional) or a humantime string (1ms to 1h).
     pub segment: Sp<TimeValue>,
 }
 
@@ -228,11 +292,12 @@ pub struct DurationSource {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Job {
-    /// Unique over the whole run; letters, digits, `.`, `_` and `-`.
+    /// Unique over the whole run; letters, digits, `.`, `_` and `-`; at most 128.
     pub name: Sp<String>,
     /// Segment URL template. `{{index}}` (or `(*)`) is the zero-padded index;
     /// also `{{n}}`, `{{name}}`, `{{vars.*}}`, `{{date}}`, `{{pad n 4}}`.
-    /// http, https, file://, or a path relative to the job file's folder.
+    /// http, https, file://, or a path relative to the job file's folder
+    /// (a local path must stay inside that folder or an `--allow-local` one).
     pub url: Sp<String>,
     /// Width of `{{index}}`, zero-padded. 0 or absent: no padding.
     pub padding: Option<Sp<i64>>,
@@ -265,4 +330,8 @@ pub struct Job {
     pub timeout: Option<Sp<Timeout>>,
     /// See `defaults.on_missing`.
     pub on_missing: Option<Sp<OnMissing>>,
+    /// See `defaults.verify`.
+    pub verify: Option<Sp<Verify>>,
+    /// See `defaults.max_segment_bytes`.
+    pub max_segment_bytes: Option<Sp<SizeValue>>,
 }

@@ -27,11 +27,17 @@ pub struct RunLimits {
     pub global: Limit,
     pub per_host: Limit,
     pub hosts: BTreeMap<String, Limit>,
+    /// Jobs in flight at once (`limits.global.jobs`).
+    pub jobs: u32,
 }
 
 pub const DEFAULT_GLOBAL_CONCURRENCY: u32 = 64;
 pub const DEFAULT_HOST_CONCURRENCY: u32 = 8;
 pub const DEFAULT_JOB_CONCURRENCY: u32 = 8;
+/// Jobs in flight at once unless `limits.global.jobs` says otherwise.
+pub const DEFAULT_JOBS: u32 = 4;
+/// The largest segment body unless `max_segment_bytes` says otherwise.
+pub const DEFAULT_MAX_SEGMENT_BYTES: u64 = 256 * 1024 * 1024;
 
 impl Default for RunLimits {
     fn default() -> Self {
@@ -45,6 +51,7 @@ impl Default for RunLimits {
                 rate: None,
             },
             hosts: BTreeMap::new(),
+            jobs: DEFAULT_JOBS,
         }
     }
 }
@@ -109,6 +116,52 @@ impl Default for Timeouts {
             segment: Duration::from_secs(120),
         }
     }
+}
+
+/// How far a merged file's length may be from the expected one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Tolerance {
+    /// A share of the expected length, in percent.
+    Percent(f64),
+    /// Seconds either way.
+    Seconds(f64),
+}
+
+impl Default for Tolerance {
+    fn default() -> Self {
+        Tolerance::Percent(2.0)
+    }
+}
+
+impl Tolerance {
+    /// The tolerance in seconds for a video expected to last `expected_s`.
+    pub fn seconds_of(&self, expected_s: f64) -> f64 {
+        match *self {
+            Tolerance::Percent(p) => expected_s * p / 100.0,
+            Tolerance::Seconds(s) => s,
+        }
+    }
+}
+
+impl std::fmt::Display for Tolerance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Tolerance::Percent(p) => write!(f, "{p}%"),
+            Tolerance::Seconds(s) => write!(f, "{s}s"),
+        }
+    }
+}
+
+impl Serialize for Tolerance {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// How a merged file is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct Verify {
+    pub duration_tolerance: Tolerance,
 }
 
 mod secs {
@@ -185,6 +238,14 @@ mod tests {
         assert!(parse_time("1:75").is_err());
         assert!(parse_time("soon").is_err());
         assert!(parse_time("").is_err());
+    }
+
+    #[test]
+    fn tolerances_in_seconds_and_words() {
+        assert_eq!(Tolerance::default().seconds_of(100.0), 2.0);
+        assert_eq!(Tolerance::Seconds(1.5).seconds_of(100.0), 1.5);
+        assert_eq!(Tolerance::Percent(2.5).to_string(), "2.5%");
+        assert_eq!(Tolerance::Seconds(1.5).to_string(), "1.5s");
     }
 
     #[test]

@@ -1,15 +1,16 @@
 //! Semantic validation: from parsed files to a [`Manifest`] of resolved jobs,
 //! or every problem found, each with its place.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
+use super::bounds;
+use super::checks::PartialLimits;
 use super::env::{self, EnvPolicy};
 use super::load::LoadedFile;
-use super::model::{self, Job, Loc, OnMissing, Settings, Sp};
-use super::settings::{parse_time, Limit, Rate, RetryPolicy, RunLimits, Timeouts};
+use super::model::{Job, Loc, OnMissing, Settings, Sp};
+use super::settings::{RetryPolicy, RunLimits, Timeouts, Verify};
 use crate::diag::{Problem, SourceFile};
 
 /// A job of more segments than this is almost always a typo.
@@ -95,6 +96,10 @@ pub struct JobSpec {
     pub retry: RetryPolicy,
     pub timeout: Timeouts,
     pub on_missing: OnMissing,
+    pub verify: Verify,
+    pub max_segment_bytes: u64,
+    /// The `vars` keys the url names (their values may hold `${NAME}`).
+    pub url_vars: BTreeSet<String>,
 }
 
 /// Checks every parsed file and resolves its jobs. All problems are
@@ -164,201 +169,18 @@ pub fn validate(files: Vec<LoadedFile>, policy: &EnvPolicy) -> Result<Manifest, 
     }
 }
 
-#[derive(Debug, Default, Clone, Copy)]
-struct PartialLimit {
-    concurrency: Option<u32>,
-    rate: Option<Rate>,
-}
-
-impl PartialLimit {
-    fn merge(&mut self, other: PartialLimit) {
-        self.concurrency = match (self.concurrency, other.concurrency) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let dummy = |r| Limit {
-            concurrency: 1,
-            rate: r,
-        };
-        self.rate = dummy(self.rate).stricter(dummy(other.rate)).rate;
-    }
-    fn resolve(self, default_concurrency: u32) -> Limit {
-        Limit {
-            concurrency: self.concurrency.unwrap_or(default_concurrency),
-            rate: self.rate,
-        }
-    }
-}
-
-#[derive(Debug, Default)]
-struct PartialLimits {
-    global: PartialLimit,
-    per_host: PartialLimit,
-    hosts: BTreeMap<String, PartialLimit>,
-}
-
-impl PartialLimits {
-    fn merge(&mut self, other: PartialLimits) {
-        self.global.merge(other.global);
-        self.per_host.merge(other.per_host);
-        for (h, l) in other.hosts {
-            self.hosts.entry(h).or_default().merge(l);
-        }
-    }
-    fn resolve(self) -> RunLimits {
-        let d = RunLimits::default();
-        let per_host = self.per_host.resolve(d.per_host.concurrency);
-        RunLimits {
-            global: self.global.resolve(d.global.concurrency),
-            hosts: self
-                .hosts
-                .into_iter()
-                .map(|(h, l)| (h, l.resolve(per_host.concurrency)))
-                .collect(),
-            per_host,
-        }
-    }
-}
-
-struct FileCheck<'a> {
-    src: &'a Arc<SourceFile>,
-    problems: &'a mut Vec<Problem>,
+pub(super) struct FileCheck<'a> {
+    pub(super) src: &'a Arc<SourceFile>,
+    pub(super) problems: &'a mut Vec<Problem>,
 }
 
 impl FileCheck<'_> {
-    fn err(&mut self, loc: Loc, message: String, help: impl Into<String>) {
+    pub(super) fn err(&mut self, loc: Loc, message: String, help: impl Into<String>) {
         self.problems
             .push(Problem::at(self.src, loc, message).help(help.into()));
     }
 
-    fn positive(&mut self, v: &Sp<i64>, what: &str) -> u32 {
-        if v.value <= 0 {
-            self.err(
-                v.loc,
-                format!("{what} must be at least 1, found {}", v.value),
-                format!("set {what} to a whole number of 1 or more"),
-            );
-            1
-        } else {
-            u32::try_from(v.value).unwrap_or(u32::MAX)
-        }
-    }
-
-    fn time(&mut self, v: &Sp<model::TimeValue>, what: &str) -> Option<f64> {
-        match parse_time(&v.value.0) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                self.err(
-                    v.loc,
-                    format!("{what} {e}"),
-                    "expected seconds (`4`, `2.5`), H:MM:SS or MM:SS, or a humantime string (`500ms`, `1h2m3s`)",
-                );
-                None
-            }
-        }
-    }
-
-    fn limit(&mut self, l: &Sp<model::Limit>, what: &str) -> PartialLimit {
-        let concurrency = l
-            .concurrency
-            .as_ref()
-            .map(|c| self.positive(c, &format!("{what}.concurrency")));
-        let burst = l
-            .burst
-            .as_ref()
-            .map(|b| self.positive(b, &format!("{what}.burst")));
-        let rate = match &l.requests_per_second {
-            Some(r) if !(r.value > 0.0 && r.value.is_finite()) => {
-                self.err(
-                    r.loc,
-                    format!(
-                        "{what}.requests_per_second must be more than 0, found {}",
-                        r.value
-                    ),
-                    "leave the key out for no rate limit",
-                );
-                None
-            }
-            Some(r) => Some(Rate {
-                per_second: r.value,
-                burst: burst.unwrap_or(1),
-            }),
-            None => {
-                if let Some(b) = &l.burst {
-                    self.err(
-                        b.loc,
-                        format!("{what}.burst is set without a rate"),
-                        "burst goes with requests_per_second",
-                    );
-                }
-                None
-            }
-        };
-        PartialLimit { concurrency, rate }
-    }
-
-    fn limits(&mut self, l: &Sp<model::Limits>) -> PartialLimits {
-        PartialLimits {
-            global: l
-                .global
-                .as_ref()
-                .map(|g| self.limit(g, "limits.global"))
-                .unwrap_or_default(),
-            per_host: l
-                .per_host
-                .as_ref()
-                .map(|g| self.limit(g, "limits.per_host"))
-                .unwrap_or_default(),
-            hosts: l
-                .hosts
-                .iter()
-                .flatten()
-                .map(|(h, v)| {
-                    (
-                        h.to_ascii_lowercase(),
-                        self.limit(v, &format!("limits.hosts.{h}")),
-                    )
-                })
-                .collect(),
-        }
-    }
-
-    fn retry(&mut self, base: RetryPolicy, r: Option<&Sp<model::Retry>>) -> RetryPolicy {
-        let mut out = base;
-        let Some(r) = r else { return out };
-        if let Some(a) = &r.attempts {
-            out.attempts = self.positive(a, "retry.attempts");
-        }
-        if let Some(b) = &r.backoff {
-            if let Some(s) = self.time(b, "retry.backoff") {
-                out.backoff = Duration::from_secs_f64(s);
-            }
-        }
-        if let Some(b) = &r.max_backoff {
-            if let Some(s) = self.time(b, "retry.max_backoff") {
-                out.max_backoff = Duration::from_secs_f64(s);
-            }
-        }
-        out
-    }
-
-    fn timeout(&mut self, base: Timeouts, t: Option<&Sp<model::Timeout>>) -> Timeouts {
-        let mut out = base;
-        let Some(t) = t else { return out };
-        if let Some(c) = &t.connect {
-            if let Some(s) = self.time(c, "timeout.connect") {
-                out.connect = Duration::from_secs_f64(s);
-            }
-        }
-        if let Some(c) = &t.segment {
-            if let Some(s) = self.time(c, "timeout.segment") {
-                out.segment = Duration::from_secs_f64(s);
-            }
-        }
-        out
-    }
-
-    fn headers(
+    pub(super) fn headers(
         &mut self,
         defaults: Option<&BTreeMap<String, Sp<String>>>,
         own: Option<&BTreeMap<String, Sp<String>>>,
@@ -379,6 +201,14 @@ impl FileCheck<'_> {
                 );
                 continue;
             }
+            if !self.text_len(
+                value.loc,
+                &value.value,
+                &format!("header `{name}`"),
+                bounds::HEADER_LEN,
+            ) {
+                continue;
+            }
             if reqwest::header::HeaderValue::from_str(&value.value).is_err() {
                 self.err(
                     value.loc,
@@ -394,7 +224,13 @@ impl FileCheck<'_> {
         out
     }
 
-    fn env_refs(&mut self, value: &Sp<String>, policy: &EnvPolicy, job: &str, what: &str) {
+    pub(super) fn env_refs(
+        &mut self,
+        value: &Sp<String>,
+        policy: &EnvPolicy,
+        job: &str,
+        what: &str,
+    ) {
         match env::parse(&value.value) {
             Err(e) => self.err(
                 value.loc,
@@ -418,7 +254,7 @@ impl FileCheck<'_> {
         }
     }
 
-    fn source(&mut self, job: &Sp<Job>) -> Option<IndexSource> {
+    pub(super) fn source(&mut self, job: &Sp<Job>) -> Option<IndexSource> {
         let given: Vec<(&str, Loc)> = [
             job.range.as_ref().map(|r| ("range", r.loc)),
             job.count.as_ref().map(|r| ("count", r.loc)),
@@ -507,9 +343,9 @@ impl FileCheck<'_> {
             }
         } else {
             let d = job.duration.as_ref()?;
-            let length = self.time(&d.length, "duration.length");
-            let segment = self.time(&d.segment, "duration.segment");
-            let (length_s, segment_s) = (length?, segment?);
+            let length = self.duration(&d.length, "duration.length", bounds::VIDEO_LENGTH);
+            let segment = self.duration(&d.segment, "duration.segment", bounds::SEGMENT_LENGTH);
+            let (length_s, segment_s) = (length?.as_secs_f64(), segment?.as_secs_f64());
             let count = ((length_s / segment_s) - 1e-9).ceil().max(1.0);
             if count > MAX_SEGMENTS as f64 {
                 self.too_many(d.loc, &job.name, count as u64);
@@ -543,110 +379,5 @@ impl FileCheck<'_> {
             ),
             "this is almost always a typo in `end`, `count` or `length`",
         );
-    }
-
-    fn job(
-        &mut self,
-        job: &Sp<Job>,
-        d: &Settings,
-        dir: &std::path::Path,
-        policy: &EnvPolicy,
-    ) -> Option<JobSpec> {
-        let name = &job.name;
-        let valid_name = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-            && !name.chars().all(|c| c == '.');
-        if !valid_name {
-            self.err(
-                name.loc,
-                format!("`{}` is not a valid job name", name.value),
-                "job names use letters, digits, `.`, `_` and `-` (e.g. `lecture-01`)",
-            );
-        }
-        let url = job.url.value.replace("(*)", "{{index}}");
-        if !crate::template::mentions_index(&url) {
-            self.err(
-                job.url.loc,
-                format!("the url of job `{}` has no index placeholder", name.value),
-                "put `{{index}}` (or `(*)`) where the segment number goes, e.g. `https://cdn.example.com/vod/{{index}}.ts`",
-            );
-        }
-        self.env_refs(&job.url, policy, name, "the url");
-        let padding = match &job.padding {
-            Some(p) if !(0..=20).contains(&p.value) => {
-                self.err(
-                    p.loc,
-                    format!("padding must be from 0 to 20, found {}", p.value),
-                    "padding is the width of `{{index}}` (6 makes `000042`)",
-                );
-                0
-            }
-            Some(p) => p.value as u32,
-            None => 0,
-        };
-        let source = self.source(job);
-        let concurrency = job
-            .concurrency
-            .as_ref()
-            .or(d.concurrency.as_ref())
-            .map_or(crate::manifest::DEFAULT_JOB_CONCURRENCY, |c| {
-                self.positive(c, "concurrency")
-            });
-        let retry = self.retry(RetryPolicy::default(), d.retry.as_ref());
-        let retry = self.retry(retry, job.retry.as_ref());
-        let timeout = self.timeout(Timeouts::default(), d.timeout.as_ref());
-        let timeout = self.timeout(timeout, job.timeout.as_ref());
-        let headers = self.headers(d.headers.as_ref(), job.headers.as_ref(), policy, name);
-        let output_dir = job
-            .output_dir
-            .as_ref()
-            .or(d.output_dir.as_ref())
-            .map_or_else(|| "out".to_string(), |o| o.value.clone());
-        if output_dir.trim().is_empty() {
-            let loc = job
-                .output_dir
-                .as_ref()
-                .or(d.output_dir.as_ref())
-                .map_or(name.loc, |o| o.loc);
-            self.err(
-                loc,
-                "output_dir is empty".into(),
-                "name a folder, e.g. `out`",
-            );
-        }
-        let output = job
-            .output
-            .clone()
-            .unwrap_or(Sp::new("{{name}}.mp4".to_string(), name.loc));
-        Some(JobSpec {
-            name: name.value.clone(),
-            file: self.src.clone(),
-            dir: dir.to_path_buf(),
-            loc: name.loc,
-            url: Sp::new(url, job.url.loc),
-            padding,
-            source: source?,
-            output,
-            output_dir: dir.join(output_dir),
-            vars: job
-                .vars
-                .iter()
-                .flatten()
-                .map(|(k, v)| (k.clone(), v.value.0.clone()))
-                .collect(),
-            tags: job.tags.iter().flatten().map(|t| t.value.clone()).collect(),
-            enabled: job.enabled.as_ref().is_none_or(|e| e.value),
-            concurrency,
-            headers,
-            retry,
-            timeout,
-            on_missing: job
-                .on_missing
-                .as_ref()
-                .or(d.on_missing.as_ref())
-                .map_or(OnMissing::Fail, |o| o.value),
-        })
     }
 }

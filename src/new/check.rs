@@ -19,6 +19,7 @@ pub(super) fn plan_context(policy: &EnvPolicy) -> PlanContext<'_> {
         env: policy,
         output_dir: None,
         selection: SELECTION.get_or_init(Selection::default),
+        allow_local: Vec::new(),
     }
 }
 

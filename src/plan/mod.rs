@@ -2,10 +2,14 @@
 //! output path, headers and effective limits. Pure: no network, no clock,
 //! no environment (the caller hands in the date and the readable variables).
 
+mod output;
 pub mod shard;
 mod view;
 
+pub use output::confine;
 pub use view::{render_json, render_text};
+
+use output::same_file;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -16,7 +20,10 @@ use serde::Serialize;
 
 use crate::diag::Problem;
 use crate::manifest::env::{self, EnvPolicy, Secret};
-use crate::manifest::{JobSpec, Limit, Manifest, OnMissing, RetryPolicy, RunLimits, Timeouts};
+use crate::manifest::paths::{self, LocalRoots};
+use crate::manifest::{
+    JobSpec, Limit, Manifest, OnMissing, RetryPolicy, RunLimits, Timeouts, Verify,
+};
 use crate::source::{Numbered, SegmentSource};
 use crate::template::Templates;
 
@@ -51,7 +58,8 @@ impl Selection {
 }
 
 /// What the plan needs from outside: the run's date, the readable
-/// environment, the command line's output folder, and the selection.
+/// environment, the command line's output folder and local folders, and
+/// the selection.
 #[derive(Debug, Clone)]
 pub struct PlanContext<'a> {
     /// `YYYY-MM-DD`, the `date` template variable.
@@ -59,6 +67,9 @@ pub struct PlanContext<'a> {
     pub env: &'a EnvPolicy,
     pub output_dir: Option<PathBuf>,
     pub selection: &'a Selection,
+    /// `--allow-local DIR`: folders local sources may read besides the job
+    /// file's own.
+    pub allow_local: Vec<PathBuf>,
 }
 
 /// The output container, picked by the output's extension.
@@ -123,8 +134,14 @@ pub struct JobPlan {
     pub retry: RetryPolicy,
     pub timeout: Timeouts,
     pub on_missing: OnMissing,
-    /// The host of the first segment, when it is fetched over HTTP.
+    pub verify: Verify,
+    /// The largest body a segment may have.
+    pub max_segment_bytes: u64,
+    /// The host of the first segment, when it is fetched over HTTP. For
+    /// fetching and limits only; show [`JobPlan::shown_host`].
     pub host: Option<String>,
+    /// The host as plans and reports show it: `***` when it came from `${…}`.
+    pub shown_host: Option<String>,
     /// The limits that apply to that host.
     pub host_limit: Option<Limit>,
     pub tags: Vec<String>,
@@ -176,26 +193,29 @@ pub fn plan(manifest: &Manifest, ctx: &PlanContext) -> Result<Plan, Vec<Problem>
     }
     let templates = Arc::new(templates);
     let mut jobs = Vec::new();
-    let mut outputs: HashMap<PathBuf, &JobSpec> = HashMap::new();
+    let mut outputs: HashMap<PathBuf, (&JobSpec, PathBuf)> = HashMap::new();
     for (i, spec) in manifest.jobs.iter().enumerate() {
         match plan_job(i, spec, &templates, manifest, ctx) {
             Ok(job) => {
-                if let Some(first) = outputs.get(&job.output) {
+                // Two spellings of one file (`out` and `x/../out`, a
+                // symlinked folder) are one file.
+                let key = paths::resolve(&job.output);
+                if let Some(first) = outputs.get(&key) {
                     problems.push(
                         Problem::at(
                             &spec.file,
                             spec.output.loc,
                             format!(
                                 "jobs `{}` and `{}` both write {}",
-                                first.name,
+                                first.0.name,
                                 spec.name,
-                                crate::diag::display_path(&job.output)
+                                same_file(&first.1, &job.output)
                             ),
                         )
-                        .help("give each job its own `output`"),
+                        .help("give each job its own `output` (outputs are compared after `..` and symlinks are resolved)"),
                     );
                 } else {
-                    outputs.insert(job.output.clone(), spec);
+                    outputs.insert(key, (spec, job.output.clone()));
                 }
                 jobs.push(job);
             }
@@ -212,6 +232,124 @@ pub fn plan(manifest: &Manifest, ctx: &PlanContext) -> Result<Plan, Vec<Problem>
     } else {
         Err(problems)
     }
+}
+
+/// The values of the environment variables one job reads.
+type EnvValues = Arc<BTreeMap<String, String>>;
+
+/// The values of the variables a job reads (url, the `vars` its url names,
+/// headers) and its headers filled in. Skipped jobs are checked for
+/// structure only: their missing variables read as empty and are never
+/// fetched.
+fn environment(
+    spec: &JobSpec,
+    ctx: &PlanContext,
+    skipped: bool,
+    problems: &mut Vec<Problem>,
+) -> (EnvValues, Vec<(String, Secret)>) {
+    let at = |loc, msg: String| Problem::at(&spec.file, loc, msg);
+    let mut env_values = BTreeMap::new();
+    let mut header_values = Vec::new();
+    let mut need = |value: &crate::manifest::Sp<String>, what: &str| -> Option<Vec<env::Piece>> {
+        let pieces = env::parse(value).ok()?;
+        for var in env::vars(&pieces) {
+            match ctx.env.values.get(var) {
+                Some(v) => {
+                    env_values.insert(var.to_string(), v.clone());
+                }
+                None if skipped => {
+                    env_values.insert(var.to_string(), String::new());
+                }
+                None => problems.push(
+                    at(
+                        value.loc,
+                        format!(
+                            "{what} of job `{}` reads `${{{var}}}`, which is not set",
+                            spec.name
+                        ),
+                    )
+                    .help(format!(
+                        "export {var}=… before running (in CI, from the secret store)"
+                    )),
+                ),
+            }
+        }
+        Some(pieces)
+    };
+    need(&spec.url, "the url");
+    for key in &spec.url_vars {
+        if let Some(value) = spec.vars.get(key) {
+            need(
+                &crate::manifest::Sp::new(value.clone(), spec.url.loc),
+                &format!("vars.{key} (in the url)"),
+            );
+        }
+    }
+    for (name, value) in &spec.headers {
+        if let Some(pieces) = need(value, &format!("header `{name}`")) {
+            header_values.push((name.clone(), value.loc, pieces));
+        }
+    }
+    let env_values = Arc::new(env_values);
+    let mut headers = Vec::new();
+    for (name, loc, pieces) in header_values {
+        if let Ok(v) = Secret::resolve(&pieces, &env_values) {
+            if reqwest::header::HeaderValue::from_str(v.expose()).is_err() {
+                problems.push(at(
+                    loc,
+                    format!(
+                        "header `{name}` of job `{}` is not a valid HTTP header value once its variables are filled in",
+                        spec.name
+                    ),
+                ));
+            }
+            headers.push((name, v));
+        }
+    }
+
+    (env_values, headers)
+}
+
+/// The rendered output path, made safe, and its container.
+fn output_of(
+    spec: &JobSpec,
+    rendered: Result<String, String>,
+    problems: &mut Vec<Problem>,
+) -> (Option<PathBuf>, Option<Container>) {
+    let at = |loc, msg: String| Problem::at(&spec.file, loc, msg);
+    let output_rel = rendered
+        .map_err(|e| at(spec.output.loc, format!("output of job `{}`: {e}", spec.name)))
+        .and_then(|r| {
+            confine(&r).map_err(|e| {
+                at(spec.output.loc, format!("output of job `{}` {e}", spec.name))
+                    .help("`output` is a relative path inside output_dir, e.g. `{{vars.course}}/{{name}}.mp4`")
+            })
+        });
+    let output_rel = match output_rel {
+        Ok(p) => Some(p),
+        Err(p) => {
+            problems.push(p);
+            None
+        }
+    };
+    let container = output_rel.as_ref().and_then(|rel| {
+        let c = Container::from_path(rel);
+        if c.is_none() {
+            problems.push(
+                at(
+                    spec.output.loc,
+                    format!(
+                        "output `{}` of job `{}` has no supported extension",
+                        crate::diag::display_path(rel),
+                        spec.name
+                    ),
+                )
+                .help("end the output with .mp4, .mkv or .ts (the extension picks the container)"),
+            );
+        }
+        c
+    });
+    (output_rel, container)
 }
 
 fn url_key(i: usize) -> String {
@@ -251,58 +389,7 @@ fn plan_job(
     );
     base.insert("date".into(), ctx.date.clone().into());
 
-    // Environment: skipped jobs are checked for structure only, so their
-    // missing variables read as empty and are never fetched.
-    let mut env_values = BTreeMap::new();
-    let mut header_values = Vec::new();
-    let mut need = |value: &crate::manifest::Sp<String>, what: &str| -> Option<Vec<env::Piece>> {
-        let pieces = env::parse(value).ok()?;
-        for var in env::vars(&pieces) {
-            match ctx.env.values.get(var) {
-                Some(v) => {
-                    env_values.insert(var.to_string(), v.clone());
-                }
-                None if skipped.is_some() => {
-                    env_values.insert(var.to_string(), String::new());
-                }
-                None => problems.push(
-                    at(
-                        value.loc,
-                        format!(
-                            "{what} of job `{}` reads `${{{var}}}`, which is not set",
-                            spec.name
-                        ),
-                    )
-                    .help(format!(
-                        "export {var}=… before running (in CI, from the secret store)"
-                    )),
-                ),
-            }
-        }
-        Some(pieces)
-    };
-    need(&spec.url, "the url");
-    for (name, value) in &spec.headers {
-        if let Some(pieces) = need(value, &format!("header `{name}`")) {
-            header_values.push((name.clone(), value.loc, pieces));
-        }
-    }
-    let env_values = Arc::new(env_values);
-    let mut headers = Vec::new();
-    for (name, loc, pieces) in header_values {
-        if let Ok(v) = Secret::resolve(&pieces, &env_values) {
-            if reqwest::header::HeaderValue::from_str(v.expose()).is_err() {
-                problems.push(at(
-                    loc,
-                    format!(
-                        "header `{name}` of job `{}` is not a valid HTTP header value once its variables are filled in",
-                        spec.name
-                    ),
-                ));
-            }
-            headers.push((name, v));
-        }
-    }
+    let (env_values, headers) = environment(spec, ctx, skipped.is_some(), &mut problems);
 
     let numbered = Numbered {
         indices: spec.source.clone(),
@@ -312,12 +399,14 @@ fn plan_job(
         context: base.clone(),
         env: env_values,
         dir: spec.dir.clone(),
+        roots: Arc::new(LocalRoots::new(&spec.dir, &ctx.allow_local)),
     };
     let source = SegmentSource::Numbered(numbered);
     let (first, last) = match (source.segment(0), source.segment(source.len() - 1)) {
         (Ok(f), Ok(l)) => (Some(f), Some(l)),
         (Err(e), _) | (_, Err(e)) => {
-            if !e.contains("is not set") {
+            // A variable that is not set was reported above, located.
+            if problems.is_empty() || !e.contains("is not set") {
                 problems.push(at(spec.url.loc, format!("url of job `{}`: {e}", spec.name)));
             }
             (None, None)
@@ -328,49 +417,21 @@ fn plan_job(
         .output_dir
         .clone()
         .unwrap_or_else(|| spec.output_dir.clone());
-    let output_rel = templates
-        .render(&output_key(i), &serde_json::Value::Object(base))
-        .map_err(|e| at(spec.output.loc, format!("output of job `{}`: {e}", spec.name)))
-        .and_then(|r| {
-            confine(&r).map_err(|e| {
-                at(spec.output.loc, format!("output of job `{}` {e}", spec.name))
-                    .help("`output` is a relative path inside output_dir, e.g. `{{vars.course}}/{{name}}.mp4`")
-            })
-        });
-    let output_rel = match output_rel {
-        Ok(p) => Some(p),
-        Err(p) => {
-            problems.push(p);
-            None
+    let rendered = templates.render(&output_key(i), &serde_json::Value::Object(base));
+    let (output_rel, container) = output_of(spec, rendered, &mut problems);
+    let (Some(first), Some(last), Some(output_rel), Some(container), true) =
+        (first, last, output_rel, container, problems.is_empty())
+    else {
+        if problems.is_empty() {
+            problems.push(at(
+                spec.loc,
+                format!("job `{}` cannot be planned", spec.name),
+            ));
         }
-    };
-    let container = output_rel.as_ref().and_then(|rel| {
-        let c = Container::from_path(rel);
-        if c.is_none() {
-            problems.push(
-                at(
-                    spec.output.loc,
-                    format!(
-                        "output `{}` of job `{}` has no supported extension",
-                        crate::diag::display_path(rel),
-                        spec.name
-                    ),
-                )
-                .help("end the output with .mp4, .mkv or .ts (the extension picks the container)"),
-            );
-        }
-        c
-    });
-    if !problems.is_empty() {
         return Err(problems);
-    }
-    let (first, last, output_rel, container) = (
-        first.expect("rendered"),
-        last.expect("rendered"),
-        output_rel.expect("rendered"),
-        container.expect("checked"),
-    );
+    };
     let host = first.target.host().map(str::to_string);
+    let shown_host = first.target.shown_host();
     let host_limit = host.as_deref().map(|h| manifest.limits.for_host(h));
     Ok(JobPlan {
         name: spec.name.clone(),
@@ -388,73 +449,12 @@ fn plan_job(
         retry: spec.retry,
         timeout: spec.timeout,
         on_missing: spec.on_missing,
+        verify: spec.verify,
+        max_segment_bytes: spec.max_segment_bytes,
         host,
+        shown_host,
         host_limit,
         tags: spec.tags.clone(),
         source,
     })
-}
-
-/// Makes a rendered output path safe: relative, inside `output_dir`, each
-/// component free of characters that common file systems refuse.
-pub fn confine(rendered: &str) -> Result<PathBuf, String> {
-    let r = rendered.trim();
-    if r.is_empty() {
-        return Err("renders to an empty path".into());
-    }
-    let bytes = r.as_bytes();
-    let drive = bytes.len() >= 3
-        && bytes[0].is_ascii_alphabetic()
-        && bytes[1] == b':'
-        && matches!(bytes[2], b'/' | b'\\');
-    if r.starts_with('/') || r.starts_with('\\') || drive {
-        return Err(format!("renders to the absolute path `{r}`"));
-    }
-    let mut out = PathBuf::new();
-    for part in r.split('/') {
-        match part {
-            "" | "." => continue,
-            ".." => return Err(format!("`{r}` climbs out of output_dir with `..`")),
-            _ => {}
-        }
-        let clean: String = part
-            .chars()
-            .map(|c| {
-                if matches!(c, '\\' | ':' | '"' | '*' | '?' | '<' | '>' | '|') || c.is_control() {
-                    '_'
-                } else {
-                    c
-                }
-            })
-            .collect();
-        out.push(clean);
-    }
-    if out.as_os_str().is_empty() {
-        return Err("renders to an empty path".into());
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn confine_keeps_outputs_inside() {
-        assert_eq!(confine("a/b.mp4").unwrap(), PathBuf::from("a/b.mp4"));
-        assert_eq!(
-            confine("a:b?/c*.mp4").unwrap(),
-            PathBuf::from("a_b_/c_.mp4")
-        );
-        assert_eq!(
-            confine("a\\..\\b.mp4").unwrap(),
-            PathBuf::from("a_.._b.mp4")
-        );
-        assert!(confine("../x.mp4").is_err());
-        assert!(confine("a/../../x.mp4").is_err());
-        assert!(confine("/etc/x.mp4").is_err());
-        assert!(confine("C:/x.mp4").is_err());
-        assert!(confine("  ").is_err());
-        assert!(confine("./.").is_err());
-    }
 }

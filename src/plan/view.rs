@@ -63,7 +63,7 @@ pub fn render_text(plan: &Plan) -> String {
                     let _ = writeln!(out, "  {label:<8} {name}: {value}");
                 }
                 let mut limits = format!("job {} in flight", j.concurrency);
-                if let (Some(h), Some(l)) = (&j.host, &j.host_limit) {
+                if let (Some(h), Some(l)) = (&j.shown_host, &j.host_limit) {
                     let _ = write!(limits, " · host {h}: {}", limit_text(l));
                 }
                 let _ = writeln!(out, "  limits   {limits}");
@@ -71,6 +71,12 @@ pub fn render_text(plan: &Plan) -> String {
                     out,
                     "  retry    {} attempts, backoff {:?} up to {:?}; timeouts connect {:?}, segment {:?}",
                     j.retry.attempts, j.retry.backoff, j.retry.max_backoff, j.timeout.connect, j.timeout.segment
+                );
+                let _ = writeln!(
+                    out,
+                    "  checks   segments up to {}; duration within {}",
+                    size_text(j.max_segment_bytes),
+                    j.verify.duration_tolerance
                 );
             }
         }
@@ -83,10 +89,12 @@ pub fn render_text(plan: &Plan) -> String {
     let segments: u64 = plan.runnable().map(|j| j.source.len()).sum();
     let _ = writeln!(
         out,
-        "{run} job{} to run ({} skipped), {segments} segments; run limits: {}",
+        "{run} job{} to run ({} skipped), {segments} segments; run limits: {}, {} job{} at once",
         if run == 1 { "" } else { "s" },
         plan.jobs.len() - run,
-        limit_text(&plan.limits.global)
+        limit_text(&plan.limits.global),
+        plan.limits.jobs,
+        if plan.limits.jobs == 1 { "" } else { "s" }
     );
     out
 }
@@ -124,6 +132,25 @@ fn shard_json(info: &ShardInfo) -> serde_json::Value {
     })
 }
 
+/// Bytes as the job file would say them: `256MiB`, `10MB`, `1500`.
+fn size_text(n: u64) -> String {
+    const UNITS: [(u64, &str); 6] = [
+        (1 << 30, "GiB"),
+        (1_000_000_000, "GB"),
+        (1 << 20, "MiB"),
+        (1_000_000, "MB"),
+        (1 << 10, "KiB"),
+        (1000, "KB"),
+    ];
+    UNITS
+        .iter()
+        .find(|(u, _)| n.is_multiple_of(*u))
+        .map_or_else(
+            || format!("{n} bytes"),
+            |(u, name)| format!("{}{name}", n / u),
+        )
+}
+
 fn limit_json(l: &Limit) -> serde_json::Value {
     json!({
         "concurrency": l.concurrency,
@@ -133,8 +160,10 @@ fn limit_json(l: &Limit) -> serde_json::Value {
 }
 
 fn limits_json(l: &RunLimits) -> serde_json::Value {
+    let mut global = limit_json(&l.global);
+    global["jobs"] = json!(l.jobs);
     json!({
-        "global": limit_json(&l.global),
+        "global": global,
         "per_host": limit_json(&l.per_host),
         "hosts": l.hosts.iter().map(|(h, v)| (h.clone(), limit_json(v))).collect::<serde_json::Map<_, _>>(),
     })
@@ -161,11 +190,13 @@ pub fn render_json(plan: &Plan) -> serde_json::Value {
                 "container": j.container,
                 "headers": j.headers.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
                 "concurrency": j.concurrency,
-                "host": j.host,
+                "host": j.shown_host,
                 "host_limits": j.host_limit.as_ref().map(limit_json),
                 "retry": j.retry,
                 "timeout": j.timeout,
                 "on_missing": j.on_missing,
+                "verify": j.verify,
+                "max_segment_bytes": j.max_segment_bytes,
                 "expected_duration_s": j.source.expected_duration(),
                 "tags": j.tags,
             })

@@ -1,6 +1,12 @@
 //! The Handlebars registry for URL and output templates: strict mode (an
 //! unknown variable is an error, never an empty string), no HTML escaping,
-//! and the `pad` helper (`{{pad n 4}}`).
+//! and the `pad` helper (`{{pad n 4}}`). Every template is checked on its
+//! syntax tree ([`check`]) before it is registered: no partials, no
+//! decorators, only the documented helpers.
+
+pub mod check;
+
+pub use check::{Scope, TemplateProblem, Uses};
 
 use handlebars::{handlebars_helper, Handlebars};
 
@@ -27,16 +33,12 @@ impl Templates {
         Templates { hb }
     }
 
-    /// Compiles `template` under `key`. The error is one sentence.
+    /// Compiles `template` under `key`, refusing partials, decorators and
+    /// unknown helpers. The error is one sentence.
     pub fn register(&mut self, key: &str, template: &str) -> Result<(), String> {
-        self.hb
-            .register_template_string(key, template)
-            .map_err(|e| {
-                format!(
-                    "the template does not parse: {}",
-                    first_line(&e.to_string())
-                )
-            })
+        let t = check::compile_checked(template).map_err(|p| p.message)?;
+        self.hb.register_template(key, t);
+        Ok(())
     }
 
     /// Renders the template under `key`. An unknown variable is an error.
@@ -100,6 +102,9 @@ mod tests {
         let err = t.render("bad", &json!({"vars": {}})).unwrap_err();
         assert!(err.contains("vars.missing"), "{err}");
         assert!(t.register("broken", "{{#if}}").is_err());
+        assert!(t
+            .register("recursive", "{{#*inline \"p\"}}{{> p}}{{/inline}}{{> p}}")
+            .is_err());
     }
 
     #[test]
