@@ -11,6 +11,7 @@ use serde::Deserialize;
 use tokio::process::Command;
 
 use crate::fetch::store;
+use crate::manifest::Tolerance;
 use crate::plan::Container;
 use crate::report::Media;
 
@@ -291,20 +292,35 @@ pub async fn probe(tools: &Tools, file: &Path) -> Result<Media, String> {
     })
 }
 
-/// Checks what ffprobe found against what the job implies.
-pub fn verify(media: &Media, expected_duration: Option<f64>) -> Result<(), String> {
+/// Checks what ffprobe found against what the job implies: `expected` is
+/// the length the job's duration math gives and how far off it may be.
+/// A mismatch says the measured length and the `length` that would match.
+pub fn verify(media: &Media, expected: Option<(f64, Tolerance)>) -> Result<(), String> {
     if media.streams.is_empty() {
         return Err("the merged file has no audio or video stream".into());
     }
-    if let Some(want) = expected_duration {
-        let off = (media.duration_s - want).abs() / want;
-        if off > 0.02 {
-            return Err(format!(
-                "the merged file is {:.1} s long, {:.1} % off the {want:.1} s the job expects",
-                media.duration_s,
-                off * 100.0
-            ));
-        }
+    let Some((want, tolerance)) = expected else {
+        return Ok(());
+    };
+    let got = media.duration_s;
+    let off = (got - want).abs();
+    if off <= tolerance.seconds_of(want) {
+        return Ok(());
     }
-    Ok(())
+    Err(format!(
+        "the merged file is {got:.1} s long, {off:.1} s ({:.1} %) off the {want:.1} s the job expects \
+         (duration_tolerance {tolerance}); every segment is kept. If the video is {got:.1} s long, \
+         set `length: {}` (or widen `verify: {{ duration_tolerance: … }}`) and rerun: the saved \
+         segments are merged again, not fetched",
+        off / want * 100.0,
+        clock(got)
+    ))
+}
+
+/// Seconds as `H:MM:SS.s`, as a job file's `length` takes them.
+fn clock(secs: f64) -> String {
+    let tenths = (secs * 10.0).round() as u64;
+    let (h, rest) = (tenths / 36_000, tenths % 36_000);
+    let (m, rest) = (rest / 600, rest % 600);
+    format!("{h}:{m:02}:{:02}.{}", rest / 10, rest % 10)
 }

@@ -131,6 +131,101 @@ fn no_more_than_four_jobs_merge_at_once() {
 }
 
 #[test]
+fn limits_global_jobs_sets_how_many_jobs_merge_at_once() {
+    let media = segments(5, 1);
+    let server = TestServer::with_latency(&media, Duration::from_millis(30));
+    let names: Vec<String> = (0..6).map(|i| format!("j{i}")).collect();
+    let url = server.url();
+    let jobs: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), url.as_str())).collect();
+    let yaml = yaml(&jobs).replace("jobs:\n", "limits:\n  global: { jobs: 1 }\njobs:\n");
+    let job = Job::new(&yaml);
+    let (ffmpeg, log) = logging_ffmpeg(job.dir.path());
+    let out = job
+        .command(&[])
+        .env("SNATCH_FFMPEG", &ffmpeg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(ffmpeg_overlap(&log), (1, 6), "one job at a time");
+}
+
+#[test]
+fn a_jobs_max_segment_bytes_caps_its_segments() {
+    let media = segments(5, 1);
+    let server = TestServer::start(&media);
+    let yaml = yaml(&[("v", &server.url())]) + "    max_segment_bytes: 4KiB\n";
+    let job = Job::new(&yaml);
+    let out = job.run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let error = job.report()["jobs"][0]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("`max_segment_bytes` (4096 bytes)"),
+        "{error}"
+    );
+    assert!(!job.path("out/v.mp4").exists());
+}
+
+#[test]
+fn a_length_mismatch_keeps_every_segment_and_the_fixed_job_only_merges() {
+    let media = segments(10, 1);
+    let server = TestServer::start(&media);
+    let job_with = |duration: &str, extra: &str| {
+        format!(
+            "version: 1\njobs:\n  - name: v\n    url: \"{}/{{{{index}}}}.ts\"\n    padding: 6\n    start: 1\n    duration: {duration}\n{extra}",
+            server.url()
+        )
+    };
+    // 10.3 s claimed, 10.0 s there: 2.9 % off, beyond the default 2 %.
+    let job = Job::new(&job_with("{ length: 10.3, segment: 1 }", ""));
+    let out = job.run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let error = job.report()["jobs"][0]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("every segment is kept") && error.contains("set `length: 0:00:10."),
+        "{error}"
+    );
+    assert!(!job.path("out/v.mp4").exists());
+
+    // A wider tolerance accepts it; nothing is fetched again.
+    std::fs::write(
+        &job.file,
+        job_with(
+            "{ length: 10.3, segment: 1 }",
+            "    verify: { duration_tolerance: 5% }\n",
+        ),
+    )
+    .unwrap();
+    server.clear_requests();
+    let out = job.run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let fetched: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(fetched, ["/000011.ts"], "only the index never saved");
+    assert_eq!(job.report()["jobs"][0]["segments"]["reused"], 10);
+
+    // So does the corrected length, in seconds of tolerance.
+    let job = Job::new(&job_with("{ length: 10.3, segment: 1 }", ""));
+    assert_eq!(job.run(&[]).status.code(), Some(1));
+    std::fs::write(
+        &job.file,
+        job_with(
+            "{ length: \"0:00:10.0\", segment: 1 }",
+            "    verify: { duration_tolerance: 0.5s }\n",
+        ),
+    )
+    .unwrap();
+    server.clear_requests();
+    let out = job.run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(server.requests().is_empty(), "the fixed job only merges");
+}
+
+#[test]
 fn ffmpeg_starts_only_when_a_segment_is_ready_to_merge() {
     let media = segments(5, 1);
     let server = TestServer::start(&media);

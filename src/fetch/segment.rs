@@ -22,7 +22,7 @@ use crate::source::{Segment, Target};
 /// The longest `Retry-After` honoured; longer ones are cut to this.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// The largest segment stored unless the job says otherwise.
-pub const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
+pub const DEFAULT_MAX_BYTES: u64 = crate::manifest::DEFAULT_MAX_SEGMENT_BYTES;
 
 /// What one job asks of the fetcher, the same for all its segments.
 pub struct JobFetch {

@@ -94,7 +94,7 @@ async fn prepare(job: &JobPlan, fp: &str, opts: RunOptions) -> Result<Prepared, 
         files::Prepared::UpToDate(done) => return Ok(Prepared::UpToDate(done)),
         files::Prepared::Ready { lock, ledger } => (lock, Arc::new(ledger)),
     };
-    let req = JobFetch::new(
+    let mut req = JobFetch::new(
         &job.name,
         &job.headers,
         job.retry,
@@ -102,6 +102,7 @@ async fn prepare(job: &JobPlan, fp: &str, opts: RunOptions) -> Result<Prepared, 
         ledger.clone(),
     )
     .map_err(|e| format!("job `{}`: {e}", job.name))?;
+    req.max_bytes = job.max_segment_bytes;
     Ok(Prepared::Ready {
         _lock: lock,
         ledger,
@@ -189,7 +190,8 @@ impl Steps<'_> {
             .missing
             .is_empty()
             .then(|| job.source.expected_duration())
-            .flatten();
+            .flatten()
+            .map(|want| (want, job.verify.duration_tolerance));
         if let Err(e) = merge::verify(&media, expected) {
             let _ = fetch::store::remove_file(&temp);
             report.media = Some(media);

@@ -1,5 +1,5 @@
 //! The run of many jobs side by side under shared limits: at most
-//! [`JOBS_IN_FLIGHT`] jobs at once, every job in the report whatever became
+//! `limits.global.jobs` jobs at once, every job in the report whatever became
 //! of it (a job that panicked is a failed job, never a missing one). One job
 //! end to end is [`job`]; fetching its segments and feeding the merge is
 //! [`feed`]. This is where fetching (HTTP, files) and merging (ffmpeg) meet.
@@ -25,9 +25,6 @@ use crate::report::{JobReport, JobStatus, RunReport, SegmentCounts};
 
 pub use job::run_job;
 
-/// How many jobs run at once; each has its own ffmpeg and feeding threads.
-pub const JOBS_IN_FLIGHT: usize = 4;
-
 /// Choices of the command line that change how a run behaves.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RunOptions {
@@ -51,7 +48,8 @@ pub async fn run(
     let started_at = chrono::Utc::now();
     let started = Instant::now();
     let fetcher = Arc::new(Fetcher::new(&plan.limits));
-    let in_flight = Arc::new(Semaphore::new(JOBS_IN_FLIGHT));
+    // Each job in flight has its own ffmpeg and feeding threads.
+    let in_flight = Arc::new(Semaphore::new(plan.limits.jobs as usize));
     let mut tasks = JoinSet::new();
     let mut names = HashMap::new();
     for job in plan.runnable() {
