@@ -8,21 +8,18 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::fetch::Events;
 use crate::report::markdown::human_bytes;
 use crate::report::{JobReport, JobStatus};
 
 /// What `run` tells about its progress.
-pub trait Progress: Send + Sync {
+pub trait Progress: Events {
     /// A job starts: `total` segments, of which `reused` are already here.
     fn job_started(&self, job: &str, total: u64, reused: u64);
     /// One more segment of `job` is complete.
     fn segment_done(&self, job: &str, bytes: u64);
     /// A job ended (ok, failed, up to date).
     fn job_finished(&self, report: &JobReport);
-    /// An attempt at segment `index` of `job` failed and is tried again.
-    fn retrying(&self, _job: &str, _index: u64, _reason: &str) {}
-    /// Requests to `host` wait `wait`, for the reason `why` (Retry-After).
-    fn host_paused(&self, _host: &str, _wait: Duration, _why: &str) {}
 }
 
 /// How progress is shown.
@@ -234,29 +231,6 @@ impl Progress for Reporter {
         }
     }
 
-    fn retrying(&self, job: &str, index: u64, reason: &str) {
-        use std::sync::atomic::Ordering;
-        self.retries.fetch_add(1, Ordering::Relaxed);
-        self.total.set_message(self.total_text());
-        let mut state = self.state.lock().expect("lock");
-        let Some(s) = state.get_mut(job) else { return };
-        s.retries += 1;
-        if let Some(b) = &s.bar {
-            b.set_message(s.text());
-        }
-        // The first retry of a job, then at most one line per interval.
-        if s.retries == 1 || s.last_line.elapsed() >= self.interval {
-            s.last_line = Instant::now();
-            drop(state);
-            self.line(&format!("{job}: segment {index}: retrying: {reason}"));
-        }
-    }
-
-    fn host_paused(&self, host: &str, wait: Duration, why: &str) {
-        let wait = humantime::format_duration(Duration::from_secs(wait.as_secs().max(1)));
-        self.line(&format!("{host} paused {wait}: {why}"));
-    }
-
     fn job_finished(&self, r: &JobReport) {
         if let Some(s) = self.state.lock().expect("lock").remove(&r.name) {
             if let Some(b) = s.bar {
@@ -280,6 +254,31 @@ impl Progress for Reporter {
             }
         };
         self.line(&format!("{}: {what}", r.name));
+    }
+}
+
+impl Events for Reporter {
+    fn retrying(&self, job: &str, index: u64, reason: &str) {
+        use std::sync::atomic::Ordering;
+        self.retries.fetch_add(1, Ordering::Relaxed);
+        self.total.set_message(self.total_text());
+        let mut state = self.state.lock().expect("lock");
+        let Some(s) = state.get_mut(job) else { return };
+        s.retries += 1;
+        if let Some(b) = &s.bar {
+            b.set_message(s.text());
+        }
+        // The first retry of a job, then at most one line per interval.
+        if s.retries == 1 || s.last_line.elapsed() >= self.interval {
+            s.last_line = Instant::now();
+            drop(state);
+            self.line(&format!("{job}: segment {index}: retrying: {reason}"));
+        }
+    }
+
+    fn host_paused(&self, host: &str, wait: Duration, why: &str) {
+        let wait = humantime::format_duration(Duration::from_secs(wait.as_secs().max(1)));
+        self.line(&format!("{host} paused {wait}: {why}"));
     }
 }
 

@@ -113,3 +113,28 @@ fn a_failed_job_names_no_output_file_that_does_not_exist() {
     assert!(xml.contains("failed"), "{xml}");
     assert!(!xml.contains("v.mp4"), "{xml}");
 }
+
+#[test]
+fn retries_and_host_pauses_are_told_as_they_happen() {
+    use support::server::Fault;
+    let media = segments(6, 1);
+    let server = TestServer::start(&media);
+    server.script("/000002.ts", [Fault::Status(503)]);
+    server.script(
+        "/000003.ts",
+        [Fault::RetryAfter {
+            status: 429,
+            value: "1".into(),
+        }],
+    );
+    let job = one_job(&server.url(), "    concurrency: 1\n");
+    let out = job.run(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("v: segment 2: retrying: HTTP 503 Service Unavailable"),
+        "{err}"
+    );
+    assert!(err.contains("127.0.0.1 paused 1s: Retry-After"), "{err}");
+    assert!(err.contains("· 2 retries ·"), "{err}");
+}

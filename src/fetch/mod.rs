@@ -26,8 +26,22 @@ pub use segment::{FailKind, Fetched, JobFetch, SegmentFailure, DEFAULT_MAX_BYTES
 use crate::manifest::RunLimits;
 
 /// The HTTP clients and limits of a run, shared by all its jobs.
+/// What the fetcher tells while it works, for a person watching: retries
+/// and pauses that would otherwise look like a stall.
+pub trait Events: Send + Sync {
+    /// An attempt at segment `index` of `job` failed and is tried again.
+    fn retrying(&self, _job: &str, _index: u64, _reason: &str) {}
+    /// Requests to `host` (secrets as `***`) wait `wait`, because of `why`.
+    fn host_paused(&self, _host: &str, _wait: Duration, _why: &str) {}
+}
+
+/// Tells nobody.
+struct Silent;
+impl Events for Silent {}
+
 pub struct Fetcher {
     limiter: Limiter,
+    events: std::sync::Arc<dyn Events>,
     /// One client per connect timeout and guard (see [`http::PublicOnly`]);
     /// each keeps its connections alive.
     clients: Mutex<HashMap<(Duration, bool), reqwest::Client>>,
@@ -37,8 +51,15 @@ impl Fetcher {
     pub fn new(limits: &RunLimits) -> Fetcher {
         Fetcher {
             limiter: Limiter::new(limits),
+            events: std::sync::Arc::new(Silent),
             clients: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Reports retries and pauses to `events`.
+    pub fn with_events(mut self, events: std::sync::Arc<dyn Events>) -> Fetcher {
+        self.events = events;
+        self
     }
 
     /// The client for a connect timeout; a `guarded` one connects to

@@ -172,6 +172,7 @@ impl Fetcher {
                         attempt,
                         "retrying: {reason}"
                     );
+                    self.events.retrying(&req.job, seg.index, &reason);
                     // After a Retry-After, the host's pause is the wait.
                     if after.is_none() || seg.target.host().is_none() {
                         tokio::time::sleep(backoff(&req.retry, attempt)).await;
@@ -229,11 +230,23 @@ impl Fetcher {
         // Pause the host before this slot frees, so that no request slips
         // in between the answer and the pause.
         if let Attempt::Retry { after: Some(d), .. } = &outcome {
-            self.limiter.pause(&host, (*d).min(MAX_RETRY_AFTER));
+            let d = (*d).min(MAX_RETRY_AFTER);
+            self.limiter.pause(&host, d);
+            self.events
+                .host_paused(&shown_host(&shown), d, "Retry-After");
         }
         drop(slot);
         outcome
     }
+}
+
+/// The host of a URL fit for messages (already without secrets), or the
+/// text itself when it is no URL.
+fn shown_host(shown: &str) -> String {
+    reqwest::Url::parse(shown)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| shown.to_string())
 }
 
 pub(super) fn timed_out(limit: Duration) -> Attempt {

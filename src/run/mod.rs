@@ -47,7 +47,8 @@ pub async fn run(
 ) -> RunReport {
     let started_at = chrono::Utc::now();
     let started = Instant::now();
-    let fetcher = Arc::new(Fetcher::new(&plan.limits));
+    let events: Arc<dyn crate::fetch::Events> = progress.clone();
+    let fetcher = Arc::new(Fetcher::new(&plan.limits).with_events(events));
     // Each job in flight has its own ffmpeg and feeding threads.
     let in_flight = Arc::new(Semaphore::new(plan.limits.jobs as usize));
     let mut tasks = JoinSet::new();
