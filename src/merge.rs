@@ -12,6 +12,7 @@ use tokio::process::Command;
 
 use crate::plan::Container;
 use crate::report::Media;
+use crate::source::SegmentFormat;
 
 /// Where ffmpeg and ffprobe are.
 #[derive(Debug, Clone)]
@@ -76,6 +77,14 @@ pub fn temp_path(output: &Path) -> PathBuf {
     output.with_file_name(format!(".{name}.snatch-part"))
 }
 
+/// ffmpeg's name of the input format.
+fn input_format(format: SegmentFormat) -> &'static str {
+    match format {
+        SegmentFormat::Ts => "mpegts",
+        SegmentFormat::Fmp4 => "mp4",
+    }
+}
+
 /// A running merge: ffmpeg, and a thread that copies segment files into
 /// its stdin in the order they are handed over (on Linux `std::io::copy`
 /// splices file to pipe, with no copy through snatch's memory).
@@ -94,17 +103,31 @@ struct Feeder {
 impl Merge {
     /// Starts ffmpeg for `output`. Nothing appears under the output's name.
     pub fn start(tools: &Tools, output: &Path, container: Container) -> std::io::Result<Merge> {
+        Merge::start_as(tools, output, container, SegmentFormat::Ts)
+    }
+
+    /// Starts ffmpeg reading segments of `format` (for fMP4, the init
+    /// segment is to be fed first: init and fragments read as one MP4).
+    pub fn start_as(
+        tools: &Tools,
+        output: &Path,
+        container: Container,
+        format: SegmentFormat,
+    ) -> std::io::Result<Merge> {
         if let Some(parent) = output.parent() {
             std::fs::create_dir_all(parent)?;
         }
         let temp = temp_path(output);
         let mut cmd = std::process::Command::new(&tools.ffmpeg);
         cmd.args(["-hide_banner", "-nostats", "-loglevel", "error", "-y"])
-            .args(["-f", "mpegts", "-i", "pipe:0"])
+            .args(["-f", input_format(format), "-i", "pipe:0"])
             .args(["-map", "0:v?", "-map", "0:a?", "-c", "copy"]);
         match container {
             // AAC in MPEG-TS is ADTS; MP4 wants the AudioSpecificConfig.
-            Container::Mp4 => cmd.args(["-bsf:a", "aac_adtstoasc", "-f", "mp4"]),
+            Container::Mp4 if format == SegmentFormat::Ts => {
+                cmd.args(["-bsf:a", "aac_adtstoasc", "-f", "mp4"])
+            }
+            Container::Mp4 => cmd.args(["-f", "mp4"]),
             Container::Mkv => cmd.args(["-f", "matroska"]),
             Container::Ts => cmd.args(["-f", "mpegts"]),
         };

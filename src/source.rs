@@ -9,12 +9,18 @@ use crate::manifest::env::{self, Secret};
 use crate::manifest::IndexSource;
 use crate::template::Templates;
 
+pub use crate::source_playlist::{ByteRange, PlaylistSource, SegmentFormat, SegmentKey};
+
 /// One segment to fetch.
 #[derive(Debug, Clone)]
 pub struct Segment {
     /// The segment's index as the job numbers it (not its position).
     pub index: u64,
     pub target: Target,
+    /// Only these bytes of the target (`EXT-X-BYTERANGE`).
+    pub range: Option<ByteRange>,
+    /// Decrypt with this AES-128 key once it arrived.
+    pub key: Option<SegmentKey>,
 }
 
 /// What to read for one segment.
@@ -47,12 +53,14 @@ impl Target {
 #[derive(Debug, Clone)]
 pub enum SegmentSource {
     Numbered(Numbered),
+    Playlist(PlaylistSource),
 }
 
 impl SegmentSource {
     pub fn len(&self) -> u64 {
         match self {
             SegmentSource::Numbered(n) => n.indices.count(),
+            SegmentSource::Playlist(p) => p.len(),
         }
     }
 
@@ -64,6 +72,7 @@ impl SegmentSource {
     pub fn index_at(&self, position: u64) -> u64 {
         match self {
             SegmentSource::Numbered(n) => n.indices.first() + position,
+            SegmentSource::Playlist(p) => p.index_at(position),
         }
     }
 
@@ -71,6 +80,7 @@ impl SegmentSource {
     pub fn segment(&self, position: u64) -> Result<Segment, String> {
         match self {
             SegmentSource::Numbered(n) => n.segment(self.index_at(position)),
+            SegmentSource::Playlist(p) => p.segment(position),
         }
     }
 
@@ -79,6 +89,7 @@ impl SegmentSource {
     pub fn trailing_misses_expected(&self) -> bool {
         match self {
             SegmentSource::Numbered(n) => matches!(n.indices, IndexSource::Duration { .. }),
+            SegmentSource::Playlist(_) => false,
         }
     }
 
@@ -90,6 +101,7 @@ impl SegmentSource {
                 IndexSource::Count { .. } => "count",
                 IndexSource::Duration { .. } => "duration",
             },
+            SegmentSource::Playlist(_) => "playlist",
         }
     }
 
@@ -104,12 +116,14 @@ impl SegmentSource {
                 } => format!("duration {length_s}s ÷ {segment_s}s"),
                 _ => self.kind().to_string(),
             },
+            SegmentSource::Playlist(p) => p.describe(),
         }
     }
 
     pub fn expected_duration(&self) -> Option<f64> {
         match self {
             SegmentSource::Numbered(n) => n.indices.expected_duration(),
+            SegmentSource::Playlist(p) => p.expected_duration(),
         }
     }
 }
@@ -144,7 +158,12 @@ impl Numbered {
         let pieces = env::parse(&rendered)?;
         let url = Secret::resolve(&pieces, &self.env)
             .map_err(|var| format!("environment variable `{var}` is not set"))?;
-        target_of(url, &self.dir).map(|target| Segment { index, target })
+        target_of(url, &self.dir).map(|target| Segment {
+            index,
+            target,
+            range: None,
+            key: None,
+        })
     }
 }
 

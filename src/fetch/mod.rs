@@ -5,6 +5,7 @@
 mod ledger;
 mod limits;
 mod segment;
+mod small;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,6 +14,7 @@ use std::time::Duration;
 pub use ledger::{part_path, read_done, segment_path, write_done, Done, Ledger};
 pub use limits::{Limiter, Slot};
 pub use segment::{FailKind, Fetched, JobFetch, SegmentFailure};
+pub use small::Small;
 
 use crate::manifest::RunLimits;
 

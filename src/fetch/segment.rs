@@ -186,10 +186,7 @@ impl Fetcher {
 
     async fn attempt(&self, req: &JobFetch, seg: &Segment, dir: &Path) -> Attempt {
         match &seg.target {
-            Target::Http { url, .. } => {
-                self.attempt_http(req, url.expose(), url.shown(), seg.index, dir)
-                    .await
-            }
+            Target::Http { url, .. } => self.attempt_http(req, url, seg, dir).await,
             Target::File { path, shown } => attempt_file(path, shown, seg.index, dir).await,
         }
     }
@@ -197,13 +194,18 @@ impl Fetcher {
     async fn attempt_http(
         &self,
         req: &JobFetch,
-        url: &str,
-        shown: &str,
-        index: u64,
+        url: &Secret,
+        seg: &Segment,
         dir: &Path,
     ) -> Attempt {
+        let (shown, index) = (url.shown(), seg.index);
+        let url = url.expose();
         let client = self.client(req.timeout.connect);
-        let resp = match client.get(url).headers(req.headers.clone()).send().await {
+        let mut get = client.get(url).headers(req.headers.clone());
+        if let Some(r) = seg.range {
+            get = get.header(reqwest::header::RANGE, r.header());
+        }
+        let resp = match get.send().await {
             Ok(r) => r,
             Err(e) => {
                 return Attempt::Retry {
@@ -213,6 +215,9 @@ impl Fetcher {
             }
         };
         let status = resp.status();
+        if let Some(refused) = range_refused(seg, status, shown) {
+            return refused;
+        }
         if !status.is_success() {
             let after = resp
                 .headers()
@@ -251,27 +256,42 @@ impl Fetcher {
             after: None,
         };
         let mut part = Part::new(dir, index, is_ts(url));
+        // An encrypted body is checked once decrypted, as a whole.
+        let mut sealed = seg.key.as_ref().map(|_| Vec::new());
+        let mut received = 0u64;
         let mut resp = resp;
         loop {
             match resp.chunk().await {
                 Ok(Some(chunk)) => {
-                    if let Err(e) = part.write(&chunk).await {
+                    received += chunk.len() as u64;
+                    let written = match &mut sealed {
+                        Some(buf) => sealed_push(buf, &chunk),
+                        None => part.write(&chunk).await,
+                    };
+                    if let Err(e) = written {
                         return e.into_attempt(retry);
                     }
                 }
                 Ok(None) => break,
                 Err(e) => {
                     return retry(format!(
-                        "the body broke off after {} bytes: {}",
-                        part.check.len,
+                        "the body broke off after {received} bytes: {}",
                         describe(e)
                     ))
                 }
             }
         }
         if let Some(n) = expected {
-            if n != part.check.len {
-                return retry(format!("sent {} of {n} bytes (truncated)", part.check.len));
+            if n != received {
+                return retry(format!("sent {received} of {n} bytes (truncated)"));
+            }
+        }
+        if let (Some(mut buf), Some(key)) = (sealed, &seg.key) {
+            if let Err(e) = crate::decrypt::decrypt(key, &mut buf) {
+                return retry(e);
+            }
+            if let Err(e) = part.write(&buf).await {
+                return e.into_attempt(retry);
             }
         }
         match part.finish().await {
@@ -279,6 +299,34 @@ impl Fetcher {
             Err(e) => e.into_attempt(retry),
         }
     }
+}
+
+/// The largest encrypted segment held in memory to be decrypted.
+const MAX_SEALED: usize = 256 * 1024 * 1024;
+
+fn sealed_push(buf: &mut Vec<u8>, chunk: &[u8]) -> Result<(), PartError> {
+    if buf.len() + chunk.len() > MAX_SEALED {
+        return Err(PartError::Invalid(format!(
+            "an encrypted segment larger than {MAX_SEALED} bytes"
+        )));
+    }
+    buf.extend_from_slice(chunk);
+    Ok(())
+}
+
+/// A ranged request (`EXT-X-BYTERANGE`) wants 206; a 200 would be the
+/// whole resource, a 206 to an unranged one only part of it.
+fn range_refused(seg: &Segment, status: StatusCode, shown: &str) -> Option<Attempt> {
+    let ranged = seg.range.is_some();
+    let reason = match status.as_u16() {
+        200 if ranged => "answered 200 (the whole file) to a byte-range request",
+        206 if !ranged => "answered 206 (part of the file) to a request for all of it",
+        _ => return None,
+    };
+    Some(Attempt::Fatal {
+        kind: FailKind::Invalid,
+        reason: format!("{shown} {reason}"),
+    })
 }
 
 async fn attempt_file(path: &Path, shown: &str, index: u64, dir: &Path) -> Attempt {
@@ -477,7 +525,7 @@ fn is_ts(url: &str) -> bool {
     path.to_ascii_lowercase().ends_with(".ts")
 }
 
-fn status_text(s: StatusCode) -> String {
+pub(super) fn status_text(s: StatusCode) -> String {
     match s.canonical_reason() {
         Some(r) => format!("{} {r}", s.as_u16()),
         None => s.as_u16().to_string(),
@@ -485,7 +533,7 @@ fn status_text(s: StatusCode) -> String {
 }
 
 /// A reqwest error in a few words, without its URL (which may hold a secret).
-fn describe(e: reqwest::Error) -> String {
+pub(super) fn describe(e: reqwest::Error) -> String {
     let e = e.without_url();
     let mut s = if e.is_timeout() {
         "timed out".to_string()
@@ -518,7 +566,7 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
 
 /// The wait before attempt `attempt + 1`: doubling from `backoff`, capped at
 /// `max_backoff`, with equal jitter (half fixed, half random).
-fn backoff(p: &RetryPolicy, attempt: u32) -> Duration {
+pub(super) fn backoff(p: &RetryPolicy, attempt: u32) -> Duration {
     let base = p.backoff.as_secs_f64() * 2f64.powi(attempt.saturating_sub(1).min(30) as i32);
     let capped = base.min(p.max_backoff.as_secs_f64());
     Duration::from_secs_f64(capped * (0.5 + rand::random::<f64>() * 0.5))

@@ -10,12 +10,12 @@ mod validate;
 use std::path::PathBuf;
 
 pub use load::{expand_inputs, load_file, LoadedFile, MAX_FILE_BYTES};
-pub use model::{JobFile, Loc, OnMissing, Sp};
+pub use model::{JobFile, Loc, OnMissing, Sp, Variant};
 pub use settings::{
     parse_time, Limit, Rate, RetryPolicy, RunLimits, Timeouts, DEFAULT_GLOBAL_CONCURRENCY,
     DEFAULT_HOST_CONCURRENCY, DEFAULT_JOB_CONCURRENCY,
 };
-pub use validate::{validate, IndexSource, JobSpec, Manifest, MAX_SEGMENTS};
+pub use validate::{validate, IndexSource, JobSpec, Manifest, PlaylistSpec, MAX_SEGMENTS};
 
 use crate::diag::Problem;
 use env::EnvPolicy;

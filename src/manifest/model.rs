@@ -233,7 +233,19 @@ pub struct Job {
     /// Segment URL template. `{{index}}` (or `(*)`) is the zero-padded index;
     /// also `{{n}}`, `{{name}}`, `{{vars.*}}`, `{{date}}`, `{{pad n 4}}`.
     /// http, https, file://, or a path relative to the job file's folder.
-    pub url: Sp<String>,
+    /// A job has either `url` (with a segment source) or `playlist`.
+    pub url: Option<Sp<String>>,
+    /// An HLS playlist (`.m3u8`, http or https) that lists the segments,
+    /// instead of `url` and a segment source. A master playlist's variant
+    /// is chosen by `variant`.
+    pub playlist: Option<Sp<String>>,
+    /// Which variant of a master playlist: `best` (highest bandwidth, the
+    /// default), `worst`, `{max_height: 720}` or `{max_bandwidth: N}`.
+    pub variant: Option<Sp<Variant>>,
+    /// For a `url` job of fragmented MP4 (CMAF) segments: the URL of the
+    /// init segment, fed to the merge before the first segment. Makes the
+    /// segment format `fmp4`.
+    pub init: Option<Sp<String>>,
     /// Width of `{{index}}`, zero-padded. 0 or absent: no padding.
     pub padding: Option<Sp<i64>>,
     /// Segment source: an inclusive index range.
@@ -265,4 +277,19 @@ pub struct Job {
     pub timeout: Option<Sp<Timeout>>,
     /// See `defaults.on_missing`.
     pub on_missing: Option<Sp<OnMissing>>,
+}
+
+/// Which variant of a master playlist a playlist job downloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Variant {
+    /// The highest bandwidth.
+    #[default]
+    Best,
+    /// The lowest bandwidth.
+    Worst,
+    /// The highest bandwidth of those at most this many pixels high.
+    MaxHeight(u64),
+    /// The highest bandwidth of those at most this many bits per second.
+    MaxBandwidth(u64),
 }

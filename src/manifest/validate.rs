@@ -71,6 +71,13 @@ impl IndexSource {
     }
 }
 
+/// A playlist job's playlist.
+#[derive(Debug, Clone)]
+pub struct PlaylistSpec {
+    pub url: Sp<String>,
+    pub variant: super::model::Variant,
+}
+
 /// One job with its file's defaults applied and every value checked.
 #[derive(Debug, Clone)]
 pub struct JobSpec {
@@ -80,8 +87,14 @@ pub struct JobSpec {
     pub dir: PathBuf,
     /// Where the job's name stands.
     pub loc: Loc,
-    /// URL template, with `(*)` already turned into `{{index}}`.
+    /// URL template, with `(*)` already turned into `{{index}}`; for a
+    /// playlist job, the playlist's URL (a template without an index).
     pub url: Sp<String>,
+    /// `Some` for a playlist job: its segments come from the playlist, and
+    /// `source` is not read.
+    pub playlist: Option<PlaylistSpec>,
+    /// The init segment's URL template of an fMP4 `url` job.
+    pub init: Option<Sp<String>>,
     pub padding: u32,
     pub source: IndexSource,
     pub output: Sp<String>,
@@ -535,6 +548,86 @@ impl FileCheck<'_> {
         Some(src)
     }
 
+    /// The job's URL template and, for a playlist job, its playlist.
+    fn url_or_playlist(
+        &mut self,
+        job: &Sp<Job>,
+        policy: &EnvPolicy,
+    ) -> Option<(Sp<String>, Option<PlaylistSpec>)> {
+        let name = &job.name.value;
+        match (&job.url, &job.playlist) {
+            (Some(u), None) => {
+                if let Some(v) = &job.variant {
+                    self.err(
+                        v.loc,
+                        format!("`variant` of job `{name}` goes with `playlist`"),
+                        "a `url` job has no variants; remove `variant`",
+                    );
+                }
+                let url = u.value.replace("(*)", "{{index}}");
+                if !crate::template::mentions_index(&url) {
+                    self.err(
+                        u.loc,
+                        format!("the url of job `{name}` has no index placeholder"),
+                        "put `{{index}}` (or `(*)`) where the segment number goes, e.g. `https://cdn.example.com/vod/{{index}}.ts`",
+                    );
+                }
+                self.env_refs(u, policy, name, "the url");
+                if let Some(i) = &job.init {
+                    self.env_refs(i, policy, name, "the init url");
+                }
+                Some((Sp::new(url, u.loc), None))
+            }
+            (None, Some(p)) => {
+                self.playlist_only(job);
+                self.env_refs(p, policy, name, "the playlist url");
+                let spec = PlaylistSpec {
+                    url: p.clone(),
+                    variant: job.variant.as_ref().map(|v| v.value).unwrap_or_default(),
+                };
+                Some((p.clone(), Some(spec)))
+            }
+            (Some(u), Some(_)) => {
+                self.err(
+                    u.loc,
+                    format!("job `{name}` has both `url` and `playlist`"),
+                    "keep `playlist` (the segments come from it) or `url` with a segment source",
+                );
+                None
+            }
+            (None, None) => {
+                self.err(
+                    job.name.loc,
+                    format!("job `{name}` has no `url` or `playlist`"),
+                    "give `playlist: https://…/index.m3u8`, or `url` with `{{index}}` and one of `range`, `count`, `duration`",
+                );
+                None
+            }
+        }
+    }
+
+    /// Keys that a playlist job's playlist replaces.
+    fn playlist_only(&mut self, job: &Sp<Job>) {
+        let given = [
+            job.range.as_ref().map(|r| ("range", r.loc)),
+            job.count.as_ref().map(|r| ("count", r.loc)),
+            job.duration.as_ref().map(|r| ("duration", r.loc)),
+            job.start.as_ref().map(|r| ("start", r.loc)),
+            job.padding.as_ref().map(|r| ("padding", r.loc)),
+            job.init.as_ref().map(|r| ("init", r.loc)),
+        ];
+        for (key, loc) in given.into_iter().flatten() {
+            self.err(
+                loc,
+                format!(
+                    "`{key}` of job `{}` goes with `url`, not `playlist`",
+                    *job.name
+                ),
+                "a playlist lists its segments (and its init segment) itself; remove the key",
+            );
+        }
+    }
+
     fn too_many(&mut self, loc: Loc, name: &str, count: u64) {
         self.err(
             loc,
@@ -565,15 +658,7 @@ impl FileCheck<'_> {
                 "job names use letters, digits, `.`, `_` and `-` (e.g. `lecture-01`)",
             );
         }
-        let url = job.url.value.replace("(*)", "{{index}}");
-        if !crate::template::mentions_index(&url) {
-            self.err(
-                job.url.loc,
-                format!("the url of job `{}` has no index placeholder", name.value),
-                "put `{{index}}` (or `(*)`) where the segment number goes, e.g. `https://cdn.example.com/vod/{{index}}.ts`",
-            );
-        }
-        self.env_refs(&job.url, policy, name, "the url");
+        let (url, playlist) = self.url_or_playlist(job, policy)?;
         let padding = match &job.padding {
             Some(p) if !(0..=20).contains(&p.value) => {
                 self.err(
@@ -586,7 +671,11 @@ impl FileCheck<'_> {
             Some(p) => p.value as u32,
             None => 0,
         };
-        let source = self.source(job);
+        let source = match &playlist {
+            // Not read: a playlist job's segments come from its playlist.
+            Some(_) => Some(IndexSource::Count { start: 0, count: 1 }),
+            None => self.source(job),
+        };
         let concurrency = job
             .concurrency
             .as_ref()
@@ -625,7 +714,9 @@ impl FileCheck<'_> {
             file: self.src.clone(),
             dir: dir.to_path_buf(),
             loc: name.loc,
-            url: Sp::new(url, job.url.loc),
+            url,
+            playlist,
+            init: job.init.clone(),
             padding,
             source: source?,
             output,

@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::diag::Problem;
 use crate::manifest::env::{self, EnvPolicy, Secret};
 use crate::manifest::{JobSpec, Limit, Manifest, OnMissing, RetryPolicy, RunLimits, Timeouts};
-use crate::source::{Numbered, SegmentSource};
+use crate::source::{Numbered, PlaylistSource, Segment, SegmentFormat, SegmentSource};
 use crate::template::Templates;
 
 /// Which jobs a command works on.
@@ -114,6 +114,10 @@ pub struct JobPlan {
     /// Segments and ledger: `output_dir/.snatch/<job>/`.
     pub state_dir: PathBuf,
     pub container: Container,
+    /// `ts`, or `fmp4` with an init segment fed to the merge first.
+    pub format: SegmentFormat,
+    /// The init segment (`init:`, or a resolved playlist's EXT-X-MAP).
+    pub init: Option<Segment>,
     pub headers: Vec<(String, Secret)>,
     pub concurrency: u32,
     pub retry: RetryPolicy,
@@ -153,6 +157,15 @@ pub fn plan(manifest: &Manifest, ctx: &PlanContext) -> Result<Plan, Vec<Problem>
                 job.url.loc,
                 format!("url of job `{}`: {e}", job.name),
             ));
+        }
+        if let Some(init) = &job.init {
+            if let Err(e) = templates.register(&init_key(i), init) {
+                problems.push(Problem::at(
+                    &job.file,
+                    init.loc,
+                    format!("init of job `{}`: {e}", job.name),
+                ));
+            }
         }
         if let Err(e) = templates.register(&output_key(i), &job.output) {
             problems.push(Problem::at(
@@ -205,6 +218,10 @@ pub fn plan(manifest: &Manifest, ctx: &PlanContext) -> Result<Plan, Vec<Problem>
 
 fn url_key(i: usize) -> String {
     format!("url#{i}")
+}
+
+fn init_key(i: usize) -> String {
+    format!("init#{i}")
 }
 
 fn output_key(i: usize) -> String {
@@ -271,6 +288,9 @@ fn plan_job(
         Some(pieces)
     };
     need(&spec.url, "the url");
+    if let Some(init) = &spec.init {
+        need(init, "the init url");
+    }
     for (name, value) in &spec.headers {
         if let Some(pieces) = need(value, &format!("header `{name}`")) {
             header_values.push((name.clone(), value.loc, pieces));
@@ -302,8 +322,25 @@ fn plan_job(
         env: env_values,
         dir: spec.dir.clone(),
     };
-    let source = SegmentSource::Numbered(numbered);
-    let (first, last) = match (source.segment(0), source.segment(source.len() - 1)) {
+    let source = match &spec.playlist {
+        None => Ok(SegmentSource::Numbered(numbered.clone())),
+        Some(p) => playlist_source(&numbered, p.variant),
+    };
+    let init = spec.init.as_ref().and_then(|loc| {
+        let rendered = render_once(&numbered, &init_key(i));
+        rendered
+            .map_err(|e| problems.push(at(loc.loc, format!("init of job `{}`: {e}", spec.name))))
+            .ok()
+    });
+    let source = source.unwrap_or_else(|e| {
+        problems.push(at(
+            spec.url.loc,
+            format!("playlist of job `{}`: {e}", spec.name),
+        ));
+        SegmentSource::Numbered(numbered)
+    });
+    let last_position = source.len().saturating_sub(1);
+    let (first, last) = match (source.segment(0), source.segment(last_position)) {
         (Ok(f), Ok(l)) => (Some(f), Some(l)),
         (Err(e), _) | (_, Err(e)) => {
             if !e.contains("is not set") {
@@ -372,6 +409,12 @@ fn plan_job(
         state_dir: output_dir.join(".snatch").join(&spec.name),
         output_dir,
         container,
+        format: if init.is_some() {
+            SegmentFormat::Fmp4
+        } else {
+            SegmentFormat::Ts
+        },
+        init: init.flatten(),
         headers,
         concurrency: spec.concurrency,
         retry: spec.retry,
@@ -382,6 +425,47 @@ fn plan_job(
         tags: spec.tags.clone(),
         source,
     })
+}
+
+/// A template of the job rendered once (no index), as a segment; `None`
+/// while a variable it reads is unset (reported elsewhere).
+fn render_once(numbered: &Numbered, key: &str) -> Result<Option<Segment>, String> {
+    let key_numbered = Numbered {
+        key: key.to_string(),
+        ..numbered.clone()
+    };
+    match key_numbered.segment(0) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.contains("is not set") => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A playlist job's source: its URL rendered once; http(s) only.
+fn playlist_source(
+    numbered: &Numbered,
+    variant: crate::manifest::Variant,
+) -> Result<SegmentSource, String> {
+    let url = match render_once(numbered, &numbered.key)? {
+        Some(s) => s.target,
+        // An unset variable: reported with the url; a placeholder here.
+        None => crate::source::Target::Http {
+            url: Secret::plain(""),
+            host: String::new(),
+        },
+    };
+    match url {
+        crate::source::Target::Http { url, host } => Ok(SegmentSource::Playlist(PlaylistSource {
+            url,
+            host,
+            variant,
+            env: numbered.env.clone(),
+            resolved: None,
+        })),
+        crate::source::Target::File { shown, .. } => Err(format!(
+            "`{shown}` is not an http(s) URL; a playlist is fetched from a web server"
+        )),
+    }
 }
 
 /// Makes a rendered output path safe: relative, inside `output_dir`, each

@@ -63,6 +63,8 @@ enum Arrival {
 /// The state of a job's run, shared by its fetching and its feeding.
 pub(super) struct JobRun<'a> {
     pub job: &'a JobPlan,
+    /// The init segment (fMP4), fed before the first segment.
+    pub init: Option<&'a std::path::Path>,
     pub tools: &'a Tools,
     pub cancel: &'a CancellationToken,
     /// Set when the job cannot succeed: no new request starts.
@@ -251,13 +253,23 @@ impl JobRun<'_> {
     async fn feed_one(&self, fed: &mut Fed, ledger: &Ledger, index: u64) -> Result<(), String> {
         let job = self.job;
         if fed.merge.is_none() {
-            let (tools, output, container) =
-                (self.tools.clone(), job.output.clone(), job.container);
-            let started =
-                tokio::task::spawn_blocking(move || Merge::start(&tools, &output, container))
-                    .await
-                    .map_err(std::io::Error::other)
-                    .and_then(|r| r);
+            let (tools, output, container, format) = (
+                self.tools.clone(),
+                job.output.clone(),
+                job.container,
+                job.format,
+            );
+            let init = self.init.map(std::path::Path::to_path_buf);
+            let started = tokio::task::spawn_blocking(move || {
+                let mut merge = Merge::start_as(&tools, &output, container, format)?;
+                if let Some(init) = init {
+                    merge.feed_file(&init)?;
+                }
+                Ok(merge)
+            })
+            .await
+            .map_err(std::io::Error::other)
+            .and_then(|r| r);
             fed.merge = Some(started.map_err(|e| {
                 format!(
                     "job `{}`: cannot start ffmpeg ({}): {e}",

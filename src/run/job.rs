@@ -47,15 +47,21 @@ pub async fn run_job(
             Ok(())
         }
         Ok(Prepared::Ready { ledger, req }) => {
-            let steps = Steps {
-                job,
-                tools,
-                opts,
-                fp,
-            };
-            steps
-                .run(fetcher, ledger, req, progress, cancel, &mut report)
-                .await
+            match resolved(job, fetcher, &req, &mut report).await {
+                Ok((job, init)) => {
+                    let steps = Steps {
+                        job: &job,
+                        init,
+                        tools,
+                        opts,
+                        fp,
+                    };
+                    steps
+                        .run(fetcher, ledger, req, progress, cancel, &mut report)
+                        .await
+                }
+                Err(e) => Err(e),
+            }
         }
         Err(e) => Err(e),
     };
@@ -65,6 +71,20 @@ pub async fn run_job(
     }
     report.elapsed_s = started.elapsed().as_secs_f64();
     report
+}
+
+/// The job with its segment list resolved (a playlist fetched, or read
+/// from the state folder) and its init segment fetched, if it has one.
+async fn resolved(
+    job: &JobPlan,
+    fetcher: &Fetcher,
+    req: &JobFetch,
+    report: &mut JobReport,
+) -> Result<(JobPlan, Option<std::path::PathBuf>), String> {
+    let job = crate::resolve::resolve_job(job, fetcher, req, true).await?;
+    report.segments.planned = job.source.len();
+    let init = crate::resolve::fetch_init(&job, fetcher, req).await?;
+    Ok((job, init))
 }
 
 /// What a job's saved state says before any request.
@@ -79,13 +99,22 @@ enum Prepared {
 
 /// What identifies a job's output: a change re-merges it.
 fn fingerprint(job: &JobPlan) -> String {
-    format!(
+    let mut fp = format!(
         "{}|{}|{}|{:?}",
         job.first_url,
         job.last_url,
         job.source.len(),
         job.container
-    )
+    );
+    // A playlist job is its playlist and variant, whatever segments the
+    // playlist lists today; a template job's init segment is part of it.
+    if let crate::source::SegmentSource::Playlist(p) = &job.source {
+        fp.push_str(&format!("|{:?}", p.variant));
+    }
+    if let Some(init) = &job.init {
+        fp.push_str(&format!("|init {}", init.target.shown()));
+    }
+    fp
 }
 
 /// Reads the job's saved state and opens its ledger.
@@ -134,6 +163,8 @@ async fn prepare(job: &JobPlan, fp: &str, opts: RunOptions) -> Result<Prepared, 
 /// The steps after `prepare`, sharing what they need.
 struct Steps<'a> {
     job: &'a JobPlan,
+    /// The init segment's file, fed to the merge first.
+    init: Option<std::path::PathBuf>,
     tools: &'a Tools,
     opts: RunOptions,
     fp: String,
@@ -157,6 +188,7 @@ impl Steps<'_> {
         progress.job_started(&job.name, total, reused);
         let run = JobRun {
             job,
+            init: self.init.as_deref(),
             tools: self.tools,
             cancel,
             stop: Arc::new(AtomicBool::new(false)),

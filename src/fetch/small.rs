@@ -1,0 +1,134 @@
+//! Small bodies read into memory: playlists, AES keys, init segments. The
+//! same limits, headers, timeouts and retries as segments; the body is
+//! capped, and its final URL (after redirects) comes back for resolving
+//! relative URIs.
+
+use reqwest::header::{HeaderValue, RANGE};
+
+use super::segment::{backoff, describe, status_text};
+use super::{Fetcher, JobFetch};
+use crate::manifest::env::Secret;
+use crate::source::{ByteRange, Target};
+
+/// A body that arrived whole.
+#[derive(Debug)]
+pub struct Small {
+    pub body: Vec<u8>,
+    /// The URL that answered, after redirects (the real one).
+    pub final_url: String,
+}
+
+/// One attempt's outcome.
+enum Try {
+    Done(Small),
+    Retry(String),
+    Fatal(String),
+}
+
+impl Fetcher {
+    /// GETs `url` (only `range` of it, if given) under the run's limits,
+    /// retrying as the job's policy says. `what` names it in messages
+    /// (`the playlist`, `the key`); no message holds the real URL.
+    pub async fn fetch_small(
+        &self,
+        req: &JobFetch,
+        url: &Secret,
+        range: Option<ByteRange>,
+        max: u64,
+        what: &str,
+    ) -> Result<Small, String> {
+        let host = match crate::source::target_of(url.clone(), std::path::Path::new("")) {
+            Ok(Target::Http { host, .. }) => host,
+            Ok(Target::File { .. }) => {
+                return Err(format!("{what} {url} is not an http(s) URL"));
+            }
+            Err(e) => return Err(format!("{what}: {e}")),
+        };
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let outcome = {
+                let _slot = self.limiter.acquire(Some(&host)).await;
+                let once = self.small_once(req, url, range, max, what);
+                tokio::time::timeout(req.timeout.segment, once)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Try::Retry(format!(
+                            "{what} {url} took longer than the timeout of {:?}",
+                            req.timeout.segment
+                        ))
+                    })
+            };
+            match outcome {
+                Try::Done(s) => return Ok(s),
+                Try::Fatal(e) => return Err(e),
+                Try::Retry(e) if attempt >= req.retry.attempts => {
+                    return Err(if attempt > 1 {
+                        format!("{e} (gave up after {attempt} attempts)")
+                    } else {
+                        e
+                    });
+                }
+                Try::Retry(e) => {
+                    tracing::debug!(job = req.job, attempt, "retrying: {e}");
+                    tokio::time::sleep(backoff(&req.retry, attempt)).await;
+                }
+            }
+        }
+    }
+
+    async fn small_once(
+        &self,
+        req: &JobFetch,
+        url: &Secret,
+        range: Option<ByteRange>,
+        max: u64,
+        what: &str,
+    ) -> Try {
+        let client = self.client(req.timeout.connect);
+        let mut get = client.get(url.expose()).headers(req.headers.clone());
+        if let Some(r) = range {
+            get = get.header(RANGE, HeaderValue::from_str(&r.header()).expect("ASCII"));
+        }
+        let mut resp = match get.send().await {
+            Ok(r) => r,
+            Err(e) => return Try::Retry(format!("{what} {url}: {}", describe(e))),
+        };
+        let status = resp.status();
+        let wanted = if range.is_some() { 206 } else { 200 };
+        if status.as_u16() != wanted {
+            let msg = format!("{what} {url}: HTTP {}", status_text(status));
+            return match status.as_u16() {
+                408 | 429 | 500..=599 => Try::Retry(msg),
+                200 => Try::Fatal(format!(
+                    "{msg}: the server ignored the byte range snatch asked for"
+                )),
+                _ => Try::Fatal(msg),
+            };
+        }
+        let final_url = resp.url().to_string();
+        let mut body = Vec::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(c)) => {
+                    if (body.len() + c.len()) as u64 > max {
+                        return Try::Fatal(format!("{what} {url} is larger than {max} bytes"));
+                    }
+                    body.extend_from_slice(&c);
+                }
+                Ok(None) => break,
+                Err(e) => return Try::Retry(format!("{what} {url}: {}", describe(e))),
+            }
+        }
+        if let Some(r) = range {
+            if body.len() as u64 != r.length {
+                return Try::Retry(format!(
+                    "{what} {url}: sent {} of {} bytes",
+                    body.len(),
+                    r.length
+                ));
+            }
+        }
+        Try::Done(Small { body, final_url })
+    }
+}

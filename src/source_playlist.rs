@@ -1,0 +1,207 @@
+//! Segments listed by an HLS playlist: the second kind of segment source,
+//! beside numbered URL templates. Before the run resolves it (a request),
+//! a playlist source knows only its URL; afterwards it holds the media
+//! playlist's segments in order, indexed by media sequence number.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
+
+use crate::manifest::env::Secret;
+use crate::manifest::Variant;
+use crate::source::{Segment, Target};
+
+/// A byte range of a resource (`EXT-X-BYTERANGE`), inclusive of `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ByteRange {
+    pub offset: u64,
+    pub length: u64,
+}
+
+impl ByteRange {
+    /// The `Range` header's value.
+    pub fn header(&self) -> String {
+        let last = self.offset + self.length.saturating_sub(1);
+        format!("bytes={}-{last}", self.offset)
+    }
+}
+
+/// An AES-128 key and IV for one segment. Never shown: `Debug` redacts it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SegmentKey {
+    pub key: [u8; 16],
+    pub iv: [u8; 16],
+}
+
+impl fmt::Debug for SegmentKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SegmentKey(***)")
+    }
+}
+
+/// The format of a job's segments, which picks the merge's input format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SegmentFormat {
+    /// MPEG-TS segments.
+    Ts,
+    /// Fragmented MP4 (CMAF): an init segment, then fragments.
+    Fmp4,
+}
+
+/// Where a playlist job's segments come from.
+#[derive(Debug, Clone)]
+pub struct PlaylistSource {
+    /// The playlist as the job names it.
+    pub url: Secret,
+    pub host: String,
+    pub variant: Variant,
+    /// The values of the variables the job reads, to keep them out of
+    /// what is saved.
+    pub env: Arc<BTreeMap<String, String>>,
+    /// `Some` once the run (or `plan --probe`) fetched the playlist.
+    pub resolved: Option<Arc<Resolved>>,
+}
+
+/// A media playlist, read.
+#[derive(Debug, Clone, Default)]
+pub struct Resolved {
+    pub segments: Vec<PlaylistSegment>,
+    /// `EXT-X-MAP`: the init segment, fed to the merge first.
+    pub init: Option<Part>,
+    /// The media playlist's URL, secrets as `***`.
+    pub media_shown: String,
+    /// What the master playlist offered and which was chosen, if there was one.
+    pub variant_note: Option<String>,
+    /// AES-128 keys by the key's URL (the real one); in memory only.
+    pub keys: HashMap<String, [u8; 16]>,
+}
+
+/// A resource and an optional byte range of it.
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub url: Secret,
+    pub range: Option<ByteRange>,
+}
+
+/// One entry of a media playlist.
+#[derive(Debug, Clone)]
+pub struct PlaylistSegment {
+    pub sequence: u64,
+    pub part: Part,
+    /// `EXTINF`, in seconds.
+    pub duration: f64,
+    /// `EXT-X-DISCONTINUITY` before this segment.
+    pub discontinuity: bool,
+    /// `EXT-X-KEY` METHOD=AES-128: the key's URL and the IV.
+    pub key: Option<KeyRef>,
+}
+
+#[derive(Debug, Clone)]
+pub struct KeyRef {
+    pub url: Secret,
+    pub iv: [u8; 16],
+}
+
+impl PlaylistSource {
+    pub fn len(&self) -> u64 {
+        self.resolved
+            .as_ref()
+            .map_or(0, |r| r.segments.len() as u64)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn index_at(&self, position: u64) -> u64 {
+        self.resolved
+            .as_ref()
+            .and_then(|r| r.segments.get(position as usize))
+            .map_or(position, |s| s.sequence)
+    }
+
+    /// The segment at `position`; before resolving, the playlist itself
+    /// stands for every position (so a plan can show it).
+    pub fn segment(&self, position: u64) -> Result<Segment, String> {
+        let Some(r) = &self.resolved else {
+            return Ok(Segment {
+                index: 0,
+                target: self.target(&self.url),
+                range: None,
+                key: None,
+            });
+        };
+        let s = r
+            .segments
+            .get(position as usize)
+            .ok_or_else(|| format!("the playlist has no segment at position {position}"))?;
+        let key = match &s.key {
+            None => None,
+            Some(k) => Some(SegmentKey {
+                key: *r.keys.get(k.url.expose()).ok_or_else(|| {
+                    format!(
+                        "the key {} of segment {} was not fetched",
+                        k.url, s.sequence
+                    )
+                })?,
+                iv: k.iv,
+            }),
+        };
+        Ok(Segment {
+            index: s.sequence,
+            target: self.target(&s.part.url),
+            range: s.part.range,
+            key,
+        })
+    }
+
+    /// An http(s) target for a URL of this playlist.
+    pub fn target(&self, url: &Secret) -> Target {
+        let host = reqwest::Url::parse(url.expose())
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string())
+            .unwrap_or_else(|| self.host.clone());
+        Target::Http {
+            url: url.clone(),
+            host,
+        }
+    }
+
+    /// The sum of `EXTINF`, once resolved.
+    pub fn expected_duration(&self) -> Option<f64> {
+        let r = self.resolved.as_ref()?;
+        Some(r.segments.iter().map(|s| s.duration).sum())
+    }
+
+    pub fn format(&self) -> SegmentFormat {
+        match self.resolved.as_ref().and_then(|r| r.init.as_ref()) {
+            Some(_) => SegmentFormat::Fmp4,
+            None => SegmentFormat::Ts,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match &self.resolved {
+            None => format!("segments from playlist {}", self.url),
+            Some(r) => {
+                let total: f64 = r.segments.iter().map(|s| s.duration).sum();
+                let mut s = format!(
+                    "playlist {} ({:.1} s from EXTINF, {})",
+                    r.media_shown,
+                    total,
+                    match self.format() {
+                        SegmentFormat::Ts => "ts",
+                        SegmentFormat::Fmp4 => "fmp4 + init",
+                    }
+                );
+                if let Some(note) = &r.variant_note {
+                    s.push_str("; ");
+                    s.push_str(note);
+                }
+                s
+            }
+        }
+    }
+}
