@@ -290,3 +290,93 @@ fn a_rerun_resumes_against_the_saved_playlist_which_holds_no_secret() {
     let j = &job.report()["jobs"][0];
     assert_eq!(j["segments"]["reused"], 2);
 }
+
+#[test]
+fn the_expected_duration_is_the_sum_of_extinf() {
+    let made = make(Hls::default());
+    let (root, server) = served(&[(&made, "d")]);
+    let text = std::fs::read_to_string(made.join("index.m3u8")).unwrap();
+    assert!(text.contains("#EXTINF:2.000000,"), "{text}");
+    std::fs::write(
+        root.path().join("d/long.m3u8"),
+        text.replace("#EXTINF:2.000000,", "#EXTINF:4.000000,"),
+    )
+    .unwrap();
+    let good = Job::new(&playlist_job(&format!("{}/d/index.m3u8", server.url()), ""));
+    run_ok(&good, &[]);
+    assert_eq!(good.report()["jobs"][0]["expected_duration_s"], 6.0);
+
+    // A playlist that claims 12 s of what is 6 s is not a good merge.
+    let long = Job::new(&playlist_job(&format!("{}/d/long.m3u8", server.url()), ""));
+    let out = long.run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the 12.0 s the job expects"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(long.report()["jobs"][0]["expected_duration_s"], 12.0);
+}
+
+#[test]
+fn plan_probe_resolves_playlists_to_real_counts_and_durations() {
+    let low = make(Hls {
+        name: "low",
+        size: "160x90",
+        ..Hls::default()
+    });
+    let high = make(Hls {
+        name: "high-start3",
+        size: "320x180",
+        secs: 8,
+        start_number: 3,
+        ..Hls::default()
+    });
+    let (root, server) = served(&[(&low, "m/low"), (&high, "m/high")]);
+    std::fs::write(
+        root.path().join("m/master.m3u8"),
+        "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=300000,RESOLUTION=160x90\nlow/index.m3u8\n\
+         #EXT-X-STREAM-INF:BANDWIDTH=900000,RESOLUTION=320x180\nhigh/index.m3u8\n",
+    )
+    .unwrap();
+    let job = Job::new(&playlist_job(
+        &format!("{}/m/master.m3u8", server.url()),
+        "",
+    ));
+    let plan = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_snatch"))
+            .arg("plan")
+            .arg(&job.file)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = plan(&["--probe", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let j = &v["jobs"][0];
+    assert_eq!(j["source"], "playlist");
+    assert_eq!(j["segments"], 4);
+    assert_eq!(j["first_index"], 3);
+    assert_eq!(j["last_index"], 6);
+    assert_eq!(j["expected_duration_s"], 8.0);
+    assert!(j["last_url"].as_str().unwrap().ends_with("/m/high/seg6.ts"));
+    let paths: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths, ["/m/master.m3u8", "/m/high/index.m3u8"]);
+    assert!(!job.path("out").exists(), "a probe saves nothing");
+
+    let out = plan(&["--probe"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("8.0 s from EXTINF"), "{text}");
+    assert!(text.contains("4 segments, indices 3–6"), "{text}");
+    assert!(text.contains("variant 320x180 at 900000 bit/s"), "{text}");
+
+    std::fs::write(root.path().join("m/master.m3u8"), "not a playlist").unwrap();
+    let out = plan(&["--probe"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("is not an HLS playlist"),
+        "{}",
+        stderr(&out)
+    );
+}

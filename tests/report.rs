@@ -32,6 +32,7 @@ fn sample() -> RunReport {
             }),
             error: None,
             merge_tail_s: None,
+            expected_duration_s: None,
         },
         JobReport {
             name: "lecture-02".into(),
@@ -53,6 +54,7 @@ fn sample() -> RunReport {
                     .into(),
             ),
             merge_tail_s: None,
+            expected_duration_s: None,
         },
         JobReport {
             name: "bonus|extra".into(),
@@ -65,6 +67,7 @@ fn sample() -> RunReport {
             media: None,
             error: Some("Not selected by --only lecture-*.".into()),
             merge_tail_s: None,
+            expected_duration_s: None,
         },
         JobReport {
             name: "intro".into(),
@@ -86,6 +89,7 @@ fn sample() -> RunReport {
             }),
             error: None,
             merge_tail_s: None,
+            expected_duration_s: None,
         },
     ];
     let mut report = RunReport::new(

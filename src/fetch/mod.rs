@@ -14,7 +14,7 @@ use std::time::Duration;
 pub use ledger::{part_path, read_done, segment_path, write_done, Done, Ledger};
 pub use limits::{Limiter, Slot};
 pub use segment::{FailKind, Fetched, JobFetch, SegmentFailure};
-pub use small::Small;
+pub use small::{Ask, Small};
 
 use crate::manifest::RunLimits;
 

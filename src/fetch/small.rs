@@ -3,12 +3,60 @@
 //! capped, and its final URL (after redirects) comes back for resolving
 //! relative URIs.
 
-use reqwest::header::{HeaderValue, RANGE};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RANGE};
 
 use super::segment::{backoff, describe, status_text};
 use super::{Fetcher, JobFetch};
 use crate::manifest::env::Secret;
+use crate::manifest::{RetryPolicy, Timeouts};
 use crate::source::{ByteRange, Target};
+
+/// What a job's small requests carry: its name (for logs), its headers,
+/// retry policy and timeouts. No ledger: nothing is stored.
+#[derive(Clone)]
+pub struct Ask {
+    pub job: String,
+    pub headers: HeaderMap,
+    pub retry: RetryPolicy,
+    pub timeout: Timeouts,
+}
+
+impl Ask {
+    /// Header values from the environment are marked sensitive.
+    pub fn new(
+        job: &str,
+        headers: &[(String, Secret)],
+        retry: RetryPolicy,
+        timeout: Timeouts,
+    ) -> Result<Ask, String> {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            let n = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| format!("header {name}: {e}"))?;
+            let mut v = HeaderValue::from_str(value.expose())
+                .map_err(|_| format!("header {name} is not valid"))?;
+            v.set_sensitive(value.is_secret());
+            map.insert(n, v);
+        }
+        Ok(Ask {
+            job: job.to_string(),
+            headers: map,
+            retry,
+            timeout,
+        })
+    }
+}
+
+impl From<&JobFetch> for Ask {
+    fn from(req: &JobFetch) -> Ask {
+        Ask {
+            job: req.job.clone(),
+            headers: req.headers.clone(),
+            retry: req.retry,
+            timeout: req.timeout,
+        }
+    }
+}
 
 /// A body that arrived whole.
 #[derive(Debug)]
@@ -31,7 +79,7 @@ impl Fetcher {
     /// (`the playlist`, `the key`); no message holds the real URL.
     pub async fn fetch_small(
         &self,
-        req: &JobFetch,
+        req: &Ask,
         url: &Secret,
         range: Option<ByteRange>,
         max: u64,
@@ -79,7 +127,7 @@ impl Fetcher {
 
     async fn small_once(
         &self,
-        req: &JobFetch,
+        req: &Ask,
         url: &Secret,
         range: Option<ByteRange>,
         max: u64,

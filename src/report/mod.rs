@@ -75,6 +75,10 @@ pub struct JobReport {
     pub retries: u64,
     pub elapsed_s: f64,
     pub media: Option<Media>,
+    /// The length the job implies (duration math, or a playlist's sum of
+    /// `EXTINF`), which the merged file was checked against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_duration_s: Option<f64>,
     /// Why the job failed, in one sentence that names the segment index
     /// where one is to blame; why it was skipped.
     pub error: Option<String>,

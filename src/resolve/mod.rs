@@ -15,9 +15,9 @@ use std::sync::Arc;
 use m3u8_rs::Playlist;
 use serde::{Deserialize, Serialize};
 
-use crate::fetch::{Fetcher, JobFetch};
+use crate::fetch::{Ask, Fetcher};
 use crate::manifest::env::{self, Piece, Secret};
-use crate::plan::JobPlan;
+use crate::plan::{JobPlan, Plan};
 use crate::source::{SegmentFormat, SegmentSource, Target};
 use crate::source_playlist::{PlaylistSource, Resolved};
 
@@ -49,7 +49,7 @@ struct Saved {
 pub async fn resolve_job(
     job: &JobPlan,
     fetcher: &Fetcher,
-    req: &JobFetch,
+    req: &Ask,
     save: bool,
 ) -> Result<JobPlan, String> {
     let SegmentSource::Playlist(p) = &job.source else {
@@ -90,6 +90,32 @@ pub async fn resolve_job(
     Ok(with_resolved(job, p, resolved))
 }
 
+/// `snatch plan --probe`: every runnable playlist job resolved over the
+/// network (nothing saved), and a message for each that could not be.
+pub async fn probe(plan: &Plan) -> (Plan, Vec<String>) {
+    let fetcher = Fetcher::new(&plan.limits);
+    let mut errors = Vec::new();
+    let mut jobs = Vec::new();
+    for job in &plan.jobs {
+        let resolved = match job.skipped {
+            Some(_) => Ok(job.clone()),
+            None => match Ask::new(&job.name, &job.headers, job.retry, job.timeout) {
+                Ok(ask) => resolve_job(job, &fetcher, &ask, false).await,
+                Err(e) => Err(format!("job `{}`: {e}", job.name)),
+            },
+        };
+        jobs.push(resolved.unwrap_or_else(|e| {
+            errors.push(e);
+            job.clone()
+        }));
+    }
+    let plan = Plan {
+        jobs,
+        limits: plan.limits.clone(),
+    };
+    (plan, errors)
+}
+
 /// The job as it reads once its playlist is resolved.
 fn with_resolved(job: &JobPlan, p: &PlaylistSource, resolved: Resolved) -> JobPlan {
     let init = resolved.init.clone();
@@ -120,7 +146,7 @@ fn with_resolved(job: &JobPlan, p: &PlaylistSource, resolved: Resolved) -> JobPl
 async fn fetch_media(
     p: &PlaylistSource,
     fetcher: &Fetcher,
-    req: &JobFetch,
+    req: &Ask,
 ) -> Result<(Secret, String, Option<String>), String> {
     let got = fetcher
         .fetch_small(req, &p.url, None, MAX_PLAYLIST, "the playlist")
@@ -240,7 +266,7 @@ fn load(
 async fn fetch_keys(
     r: &Resolved,
     fetcher: &Fetcher,
-    req: &JobFetch,
+    req: &Ask,
 ) -> Result<HashMap<String, [u8; 16]>, String> {
     let mut keys = HashMap::new();
     for k in r.segments.iter().filter_map(|s| s.key.as_ref()) {
@@ -267,7 +293,7 @@ async fn fetch_keys(
 pub async fn fetch_init(
     job: &JobPlan,
     fetcher: &Fetcher,
-    req: &JobFetch,
+    req: &Ask,
 ) -> Result<Option<PathBuf>, String> {
     let Some(init) = &job.init else {
         return Ok(None);

@@ -81,9 +81,11 @@ async fn resolved(
     req: &JobFetch,
     report: &mut JobReport,
 ) -> Result<(JobPlan, Option<std::path::PathBuf>), String> {
-    let job = crate::resolve::resolve_job(job, fetcher, req, true).await?;
+    let ask = fetch::Ask::from(req);
+    let job = crate::resolve::resolve_job(job, fetcher, &ask, true).await?;
     report.segments.planned = job.source.len();
-    let init = crate::resolve::fetch_init(&job, fetcher, req).await?;
+    report.expected_duration_s = job.source.expected_duration();
+    let init = crate::resolve::fetch_init(&job, fetcher, &ask).await?;
     Ok((job, init))
 }
 

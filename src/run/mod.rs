@@ -137,6 +137,7 @@ fn blank(name: &str, status: JobStatus, planned: u64) -> JobReport {
         retries: 0,
         elapsed_s: 0.0,
         media: None,
+        expected_duration_s: None,
         error: None,
         merge_tail_s: None,
     }
@@ -147,6 +148,7 @@ fn blank(name: &str, status: JobStatus, planned: u64) -> JobReport {
 fn begun(job: &JobPlan) -> JobReport {
     JobReport {
         output: Some(display_path(&job.output)),
+        expected_duration_s: job.source.expected_duration(),
         ..blank(&job.name, JobStatus::Failed, job.source.len())
     }
 }
