@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use crate::manifest::env::Secret;
 use crate::manifest::Variant;
@@ -61,6 +61,9 @@ pub struct PlaylistSource {
     pub env: Arc<BTreeMap<String, String>>,
     /// `Some` once the run (or `plan --probe`) fetched the playlist.
     pub resolved: Option<Arc<Resolved>>,
+    /// Newer locations of segments, by media sequence number, from the
+    /// playlist fetched again after links expired. Shared by clones.
+    pub fresh: Arc<RwLock<HashMap<u64, Part>>>,
 }
 
 /// A media playlist, read.
@@ -73,6 +76,9 @@ pub struct Resolved {
     pub media_shown: String,
     /// What the master playlist offered and which was chosen, if there was one.
     pub variant_note: Option<String>,
+    /// Read from the job's state folder (an earlier run), not fetched now:
+    /// its links may have expired.
+    pub from_saved: bool,
     /// AES-128 keys by the key's URL (the real one); in memory only.
     pub keys: HashMap<String, [u8; 16]>,
 }
@@ -148,10 +154,12 @@ impl PlaylistSource {
                 iv: k.iv,
             }),
         };
+        let fresh = self.fresh.read().unwrap_or_else(|e| e.into_inner());
+        let part = fresh.get(&s.sequence).unwrap_or(&s.part);
         Ok(Segment {
             index: s.sequence,
-            target: self.target(&s.part.url),
-            range: s.part.range,
+            target: self.target(&part.url),
+            range: part.range,
             key,
         })
     }

@@ -380,3 +380,89 @@ fn plan_probe_resolves_playlists_to_real_counts_and_durations() {
         stderr(&out)
     );
 }
+
+#[test]
+fn links_that_expire_are_renewed_from_the_playlist() {
+    let made = make(Hls {
+        name: "long",
+        secs: 20,
+        ..Hls::default()
+    });
+    let (root, server) = served(&[(&made, "t")]);
+    let text = std::fs::read_to_string(made.join("index.m3u8")).unwrap();
+    let tokened: String = text
+        .lines()
+        .map(|l| {
+            if l.ends_with(".ts") {
+                format!("{l}?tok={{TOKEN}}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(root.path().join("t/index.m3u8"), tokened).unwrap();
+    server.expire_tokens("/t/", 3);
+    let job = Job::new(&playlist_job(
+        &format!("{}/t/index.m3u8", server.url()),
+        "    concurrency: 2\n",
+    ));
+    let file = run_ok(&job, &[]);
+    let (duration, _) = probe(&file);
+    assert!((duration - 20.0).abs() < 0.3, "duration {duration}");
+    let j = &job.report()["jobs"][0];
+    let reloads = j["playlist_reloads"].as_u64().unwrap();
+    assert!((3..=16).contains(&reloads), "{reloads} reloads");
+    assert_eq!(
+        server.requests_to("/t/index.m3u8").len() as u64,
+        reloads + 1
+    );
+    assert_eq!(j["segments"]["fetched"], 10);
+}
+
+#[test]
+fn a_template_job_whose_token_expired_says_so() {
+    let made = make(Hls::default());
+    let (_root, server) = served(&[(&made, "x")]);
+    server.always("/x/seg2.ts", Fault::Status(403));
+    let job = Job::new(&format!(
+        "version: 1\njobs:\n  - name: v\n    url: \"{}/x/seg{{{{index}}}}.ts?tok=abc\"\n    range: {{ start: 0, end: 2 }}\n    concurrency: 1\n",
+        server.url()
+    ));
+    let out = job.run(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out)
+            .contains("its token has probably expired: update it in the job file and rerun"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_rerun_renews_the_expired_links_of_its_saved_playlist() {
+    let made = make(Hls::default());
+    let (root, server) = served(&[(&made, "t")]);
+    let text = std::fs::read_to_string(made.join("index.m3u8")).unwrap();
+    std::fs::write(
+        root.path().join("t/index.m3u8"),
+        text.replace(".ts\n", ".ts?tok={TOKEN}\n"),
+    )
+    .unwrap();
+    server.expire_tokens("/t/", 1000);
+    server.always("/t/seg0.ts", Fault::Status(404));
+    let job = Job::new(&playlist_job(
+        &format!("{}/t/index.m3u8", server.url()),
+        "    concurrency: 1\n",
+    ));
+    let out = job.run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(job.report()["jobs"][0]["segments"]["fetched"], 0);
+
+    // Nothing arrived, and the saved links have expired since.
+    server.clear_faults();
+    server.rotate_tokens();
+    run_ok(&job, &[]);
+    let j = &job.report()["jobs"][0];
+    assert_eq!(j["playlist_reloads"], 1);
+    assert_eq!(j["segments"]["fetched"], 3);
+}

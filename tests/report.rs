@@ -33,6 +33,7 @@ fn sample() -> RunReport {
             error: None,
             merge_tail_s: None,
             expected_duration_s: None,
+            playlist_reloads: 0,
         },
         JobReport {
             name: "lecture-02".into(),
@@ -55,6 +56,7 @@ fn sample() -> RunReport {
             ),
             merge_tail_s: None,
             expected_duration_s: None,
+            playlist_reloads: 0,
         },
         JobReport {
             name: "bonus|extra".into(),
@@ -68,6 +70,7 @@ fn sample() -> RunReport {
             error: Some("Not selected by --only lecture-*.".into()),
             merge_tail_s: None,
             expected_duration_s: None,
+            playlist_reloads: 0,
         },
         JobReport {
             name: "intro".into(),
@@ -90,6 +93,7 @@ fn sample() -> RunReport {
             error: None,
             merge_tail_s: None,
             expected_duration_s: None,
+            playlist_reloads: 0,
         },
     ];
     let mut report = RunReport::new(

@@ -461,6 +461,7 @@ fn playlist_source(
             variant,
             env: numbered.env.clone(),
             resolved: None,
+            fresh: Default::default(),
         })),
         crate::source::Target::File { shown, .. } => Err(format!(
             "`{shown}` is not an http(s) URL; a playlist is fetched from a web server"

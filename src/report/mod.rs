@@ -29,6 +29,10 @@ pub trait Exporter {
     fn render(&self, report: &RunReport) -> Result<Vec<u8>, String>;
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// A job's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -79,6 +83,10 @@ pub struct JobReport {
     /// `EXTINF`), which the merged file was checked against.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected_duration_s: Option<f64>,
+    /// Times a playlist job's playlist was fetched again because its links
+    /// expired (403/410 after other segments arrived).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub playlist_reloads: u64,
     /// Why the job failed, in one sentence that names the segment index
     /// where one is to blame; why it was skipped.
     pub error: Option<String>,

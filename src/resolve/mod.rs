@@ -7,6 +7,9 @@
 //! `plan --probe` do.
 
 pub mod playlist;
+mod reload;
+
+pub use reload::{Reloads, MAX_RELOADS};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -59,12 +62,13 @@ pub async fn resolve_job(
         return Ok(job.clone());
     }
     let named = |e: String| format!("job `{}`: {e}", job.name);
-    let source = format!("{}|{}", p.url.shown(), playlist::variant_text(p.variant));
+    let source = saved_key(p);
     let saved = if save {
         load(&job.state_dir, &source, &p.env)
     } else {
         None
     };
+    let from_saved = saved.is_some();
     let (base, text, note) = match saved {
         Some(s) => s,
         None => {
@@ -86,8 +90,14 @@ pub async fn resolve_job(
     };
     let mut resolved = playlist::read_media(&media, &base, base.shown()).map_err(named)?;
     resolved.variant_note = note;
+    resolved.from_saved = from_saved;
     resolved.keys = fetch_keys(&resolved, fetcher, req).await.map_err(named)?;
     Ok(with_resolved(job, p, resolved))
+}
+
+/// What a saved playlist belongs to: the playlist as shown, and the variant.
+fn saved_key(p: &PlaylistSource) -> String {
+    format!("{}|{}", p.url.shown(), playlist::variant_text(p.variant))
 }
 
 /// `snatch plan --probe`: every runnable playlist job resolved over the

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::renew::Renew;
 use crate::failpoint;
 use crate::fetch::{self, FailKind, Fetcher, JobFetch, Ledger, SegmentFailure};
 use crate::manifest::OnMissing;
@@ -67,6 +68,8 @@ pub(super) struct JobRun<'a> {
     pub init: Option<&'a std::path::Path>,
     pub tools: &'a Tools,
     pub cancel: &'a CancellationToken,
+    /// Expired links renewed; segments that arrived counted.
+    pub renew: Arc<Renew>,
     /// Set when the job cannot succeed: no new request starts.
     pub stop: Arc<AtomicBool>,
 }
@@ -125,15 +128,16 @@ impl JobRun<'_> {
             while let Some(joined) = tasks.try_join_next_with_id() {
                 report_panic(joined, &mut positions, &tx);
             }
-            let (job, req, fetcher, tx2, stop) = (
+            let (job, req, fetcher, tx2, stop, renew) = (
                 job.clone(),
                 req.clone(),
                 fetcher.clone(),
                 tx.clone(),
                 self.stop.clone(),
+                self.renew.clone(),
             );
             let task = tasks.spawn(async move {
-                let arrival = fetch_one(&job, &fetcher, &req, p, &stop).await;
+                let arrival = fetch_one(&job, &fetcher, &req, p, &stop, &renew).await;
                 drop(permit);
                 let _ = tx2.send((p, arrival));
             });
@@ -297,27 +301,20 @@ async fn fetch_one(
     req: &JobFetch,
     p: u64,
     stop: &AtomicBool,
+    renew: &Renew,
 ) -> Arrival {
     let index = job.source.index_at(p);
     if failpoint::hit("segment-panic", &index.to_string()) {
         panic!("failpoint segment-panic:{index}");
     }
-    match job.source.segment(p) {
-        Ok(seg) => match fetcher.fetch(req, &seg).await {
-            Ok(f) => Arrival::Fetched(f),
-            Err(e) => {
-                if ends_job(job, &e) {
-                    stop.store(true, Ordering::Relaxed);
-                }
-                Arrival::Failed(e)
+    match renew.fetch(job, fetcher, req, p).await {
+        Ok(f) => Arrival::Fetched(f),
+        Err(e) => {
+            if ends_job(job, &e) {
+                stop.store(true, Ordering::Relaxed);
             }
-        },
-        Err(e) => Arrival::Failed(SegmentFailure {
-            index,
-            kind: FailKind::Invalid,
-            retries: 0,
-            message: format!("job `{}`: segment {index}: {e}", job.name),
-        }),
+            Arrival::Failed(e)
+        }
     }
 }
 

@@ -188,8 +188,10 @@ impl Steps<'_> {
             .filter(|&p| ledger.complete.contains_key(&job.source.index_at(p)))
             .count() as u64;
         progress.job_started(&job.name, total, reused);
+        let renew = Arc::new(super::renew::Renew::new(&req, reused));
         let run = JobRun {
             job,
+            renew: renew.clone(),
             init: self.init.as_deref(),
             tools: self.tools,
             cancel,
@@ -201,6 +203,7 @@ impl Steps<'_> {
         report.segments.reused = fed.tally.reused;
         report.bytes = fed.tally.bytes;
         report.retries = fed.tally.retries;
+        report.playlist_reloads = renew.reloads.count();
         let merge = fed.merge.take();
         if fed.interrupted {
             abort(merge).await;

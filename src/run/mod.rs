@@ -6,6 +6,7 @@
 
 mod feed;
 mod job;
+mod renew;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -138,6 +139,7 @@ fn blank(name: &str, status: JobStatus, planned: u64) -> JobReport {
         elapsed_s: 0.0,
         media: None,
         expected_duration_s: None,
+        playlist_reloads: 0,
         error: None,
         merge_tail_s: None,
     }
