@@ -80,7 +80,17 @@ pub struct Resolved {
     /// its links may have expired.
     pub from_saved: bool,
     /// AES-128 keys by the key's URL (the real one); in memory only.
-    pub keys: HashMap<String, [u8; 16]>,
+    pub keys: Keys,
+}
+
+/// AES-128 keys by URL. `Debug` shows only how many.
+#[derive(Clone, Default)]
+pub struct Keys(pub HashMap<String, [u8; 16]>);
+
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Keys({} ***)", self.0.len())
+    }
 }
 
 /// A resource and an optional byte range of it.
@@ -145,7 +155,7 @@ impl PlaylistSource {
         let key = match &s.key {
             None => None,
             Some(k) => Some(SegmentKey {
-                key: *r.keys.get(k.url.expose()).ok_or_else(|| {
+                key: *r.keys.0.get(k.url.expose()).ok_or_else(|| {
                     format!(
                         "the key {} of segment {} was not fetched",
                         k.url, s.sequence

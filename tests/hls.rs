@@ -466,3 +466,33 @@ fn a_rerun_renews_the_expired_links_of_its_saved_playlist() {
     assert_eq!(j["playlist_reloads"], 1);
     assert_eq!(j["segments"]["fetched"], 3);
 }
+
+#[test]
+fn a_discontinuity_keeps_its_place_and_the_merge_decodes() {
+    let made = make(Hls::default());
+    let (root, server) = served(&[(&made, "a"), (&made, "b")]);
+    let text = std::fs::read_to_string(made.join("index.m3u8")).unwrap();
+    let body = |dir: &str| -> String {
+        text.lines()
+            .filter(|l| l.starts_with("#EXTINF") || l.ends_with(".ts"))
+            .map(|l| match l.ends_with(".ts") {
+                true => format!("{dir}/{l}\n"),
+                false => format!("{l}\n"),
+            })
+            .collect()
+    };
+    std::fs::write(
+        root.path().join("joined.m3u8"),
+        format!(
+            "#EXTM3U\n#EXT-X-TARGETDURATION:2\n{}#EXT-X-DISCONTINUITY\n{}#EXT-X-ENDLIST\n",
+            body("a"),
+            body("b")
+        ),
+    )
+    .unwrap();
+    let job = Job::new(&playlist_job(&format!("{}/joined.m3u8", server.url()), ""));
+    let file = run_ok(&job, &[]);
+    let (duration, _) = probe(&file);
+    assert!((duration - 12.0).abs() < 0.3, "duration {duration}");
+    assert_eq!(job.report()["jobs"][0]["segments"]["planned"], 6);
+}

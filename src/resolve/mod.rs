@@ -22,7 +22,7 @@ use crate::fetch::{Ask, Fetcher};
 use crate::manifest::env::{self, Piece, Secret};
 use crate::plan::{JobPlan, Plan};
 use crate::source::{SegmentFormat, SegmentSource, Target};
-use crate::source_playlist::{PlaylistSource, Resolved};
+use crate::source_playlist::{Keys, PlaylistSource, Resolved};
 
 /// The largest playlist read (a 1,000,000-segment playlist is ~60 MB).
 const MAX_PLAYLIST: u64 = 64 * 1024 * 1024;
@@ -91,7 +91,7 @@ pub async fn resolve_job(
     let mut resolved = playlist::read_media(&media, &base, base.shown()).map_err(named)?;
     resolved.variant_note = note;
     resolved.from_saved = from_saved;
-    resolved.keys = fetch_keys(&resolved, fetcher, req).await.map_err(named)?;
+    resolved.keys = Keys(fetch_keys(&resolved, fetcher, req).await.map_err(named)?);
     Ok(with_resolved(job, p, resolved))
 }
 
