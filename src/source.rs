@@ -108,12 +108,22 @@ impl SegmentSource {
     /// The kind in words, with the duration math where there is some.
     pub fn describe(&self) -> String {
         match self {
-            SegmentSource::Numbered(n) => match n.indices {
-                IndexSource::Duration {
-                    length_s,
-                    segment_s,
-                    ..
-                } => format!("duration {length_s}s ÷ {segment_s}s"),
+            SegmentSource::Numbered(n) => match (n.end, &n.indices) {
+                (EndSource::Auto, i) => format!(
+                    "range from {}, end: auto (found by probing when run)",
+                    i.first()
+                ),
+                (EndSource::Found { requests }, _) => {
+                    format!("range (end: auto, found with {requests} requests)")
+                }
+                (
+                    EndSource::Given,
+                    IndexSource::Duration {
+                        length_s,
+                        segment_s,
+                        ..
+                    },
+                ) => format!("duration {length_s}s ÷ {segment_s}s"),
                 _ => self.kind().to_string(),
             },
             SegmentSource::Playlist(p) => p.describe(),
@@ -142,6 +152,19 @@ pub struct Numbered {
     pub env: Arc<BTreeMap<String, String>>,
     /// The job file's folder, for local paths.
     pub dir: PathBuf,
+    /// Whether the range's end was given or is found by probing.
+    pub end: EndSource,
+}
+
+/// Where a numbered job's last index comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndSource {
+    /// Written in the job (or implied by `count`, `duration`).
+    Given,
+    /// `end: auto`, not yet probed: `indices` holds the start alone.
+    Auto,
+    /// `end: auto`, found with this many requests.
+    Found { requests: u32 },
 }
 
 impl Numbered {

@@ -34,6 +34,7 @@ fn sample() -> RunReport {
             merge_tail_s: None,
             expected_duration_s: None,
             playlist_reloads: 0,
+            end_found: None,
         },
         JobReport {
             name: "lecture-02".into(),
@@ -57,6 +58,7 @@ fn sample() -> RunReport {
             merge_tail_s: None,
             expected_duration_s: None,
             playlist_reloads: 0,
+            end_found: None,
         },
         JobReport {
             name: "bonus|extra".into(),
@@ -71,6 +73,7 @@ fn sample() -> RunReport {
             merge_tail_s: None,
             expected_duration_s: None,
             playlist_reloads: 0,
+            end_found: None,
         },
         JobReport {
             name: "intro".into(),
@@ -94,6 +97,7 @@ fn sample() -> RunReport {
             merge_tail_s: None,
             expected_duration_s: None,
             playlist_reloads: 0,
+            end_found: None,
         },
     ];
     let mut report = RunReport::new(

@@ -180,3 +180,63 @@ impl Fetcher {
         Try::Done(Small { body, final_url })
     }
 }
+
+impl Fetcher {
+    /// Whether a segment exists, with as little transfer as can be: a GET
+    /// of its first byte (`Range: bytes=0-0`). 200 or 206 with a body that
+    /// is not an HTML page: yes; 404 or 410: no; other answers are errors
+    /// (after the job's retries for passing faults).
+    pub async fn exists(&self, req: &Ask, target: &Target) -> Result<bool, String> {
+        let (url, host) = match target {
+            Target::File { path, shown } => {
+                return match tokio::fs::metadata(path).await {
+                    Ok(m) => Ok(m.is_file()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                    Err(e) => Err(format!("{shown}: {e}")),
+                };
+            }
+            Target::Http { url, host } => (url, host),
+        };
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let answer = {
+                let _slot = self.limiter.acquire(Some(host)).await;
+                let client = self.client(req.timeout.connect);
+                let get = client
+                    .get(url.expose())
+                    .headers(req.headers.clone())
+                    .header(RANGE, "bytes=0-0")
+                    .send();
+                tokio::time::timeout(req.timeout.segment, get).await
+            };
+            // Err((reason, worth retrying)).
+            let failed = match answer {
+                Err(_) => (format!("probing {url} took too long"), true),
+                Ok(Err(e)) => (format!("probing {url}: {}", describe(e)), true),
+                Ok(Ok(resp)) => {
+                    let html = resp
+                        .headers()
+                        .get(reqwest::header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|ct| ct.to_ascii_lowercase().contains("text/html"));
+                    let status = resp.status();
+                    let reason = format!("probing {url}: HTTP {}", status_text(status));
+                    match status.as_u16() {
+                        200 | 206 => return Ok(!html),
+                        404 | 410 => return Ok(false),
+                        408 | 429 | 500..=599 => (reason, true),
+                        _ => (reason, false),
+                    }
+                }
+            };
+            match failed {
+                (e, true) if attempt < req.retry.attempts => {
+                    tracing::debug!(job = req.job, attempt, "retrying: {e}");
+                    tokio::time::sleep(backoff(&req.retry, attempt)).await;
+                }
+                (e, _) => return Err(e),
+            }
+        }
+    }
+}

@@ -210,8 +210,9 @@ pub struct Limit {
 pub struct Range {
     /// First index.
     pub start: Sp<i64>,
-    /// Last index (inclusive); at least `start`.
-    pub end: Sp<i64>,
+    /// Last index (inclusive); at least `start`. `auto`: found at run time
+    /// by probing (about 2·log2(N) small requests).
+    pub end: Sp<RangeEnd>,
 }
 
 /// Duration math: count = ceil(length / segment).
@@ -292,4 +293,50 @@ pub enum Variant {
     MaxHeight(u64),
     /// The highest bandwidth of those at most this many bits per second.
     MaxBandwidth(u64),
+}
+
+/// The end of a range: an index, or `auto` (found by probing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeEnd {
+    Index(i64),
+    Auto,
+}
+
+impl<'de> Deserialize<'de> for RangeEnd {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = RangeEnd;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an index or `auto`")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RangeEnd, E> {
+                Ok(RangeEnd::Index(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RangeEnd, E> {
+                i64::try_from(v)
+                    .map(RangeEnd::Index)
+                    .map_err(|_| E::custom(format!("{v} is too large for an index")))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RangeEnd, E> {
+                match v {
+                    "auto" => Ok(RangeEnd::Auto),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for RangeEnd {
+    fn schema_name() -> Cow<'static, str> {
+        "RangeEnd".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "The last index (inclusive), or `auto`: found at run time by probing.",
+            "oneOf": [{ "type": "integer" }, { "const": "auto" }]
+        })
+    }
 }

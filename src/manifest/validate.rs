@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::env::{self, EnvPolicy};
 use super::load::LoadedFile;
-use super::model::{self, Job, Loc, OnMissing, Settings, Sp};
+use super::model::{self, Job, Loc, OnMissing, RangeEnd, Settings, Sp};
 use super::settings::{parse_time, Limit, Rate, RetryPolicy, RunLimits, Timeouts};
 use crate::diag::{Problem, SourceFile};
 
@@ -95,6 +95,9 @@ pub struct JobSpec {
     pub playlist: Option<PlaylistSpec>,
     /// The init segment's URL template of an fMP4 `url` job.
     pub init: Option<Sp<String>>,
+    /// `range: {end: auto}`: the last index is found by probing at run
+    /// time; `source` is the range's start alone until then.
+    pub end_auto: bool,
     pub padding: u32,
     pub source: IndexSource,
     pub output: Sp<String>,
@@ -490,12 +493,17 @@ impl FileCheck<'_> {
                 );
                 return None;
             }
-            if r.end.value < r.start.value {
+            // `end: auto` is found at run time; until then the range is its start.
+            let end = match r.end.value {
+                RangeEnd::Index(end) => end,
+                RangeEnd::Auto => r.start.value,
+            };
+            if end < r.start.value {
                 self.err(
                     r.end.loc,
                     format!(
-                        "range end ({}) is less than its start ({})",
-                        r.end.value, r.start.value
+                        "range end ({end}) is less than its start ({})",
+                        r.start.value
                     ),
                     "the range is inclusive: `end` is the last index and at least `start`",
                 );
@@ -503,7 +511,7 @@ impl FileCheck<'_> {
             }
             IndexSource::Range {
                 start: r.start.value as u64,
-                end: r.end.value as u64,
+                end: end as u64,
             }
         } else if let Some(c) = &job.count {
             if c.value <= 0 {
@@ -717,6 +725,10 @@ impl FileCheck<'_> {
             url,
             playlist,
             init: job.init.clone(),
+            end_auto: job
+                .range
+                .as_ref()
+                .is_some_and(|r| r.end.value == RangeEnd::Auto),
             padding,
             source: source?,
             output,

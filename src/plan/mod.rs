@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::diag::Problem;
 use crate::manifest::env::{self, EnvPolicy, Secret};
 use crate::manifest::{JobSpec, Limit, Manifest, OnMissing, RetryPolicy, RunLimits, Timeouts};
-use crate::source::{Numbered, PlaylistSource, Segment, SegmentFormat, SegmentSource};
+use crate::source::{EndSource, Numbered, PlaylistSource, Segment, SegmentFormat, SegmentSource};
 use crate::template::Templates;
 
 /// Which jobs a command works on.
@@ -321,6 +321,11 @@ fn plan_job(
         context: base.clone(),
         env: env_values,
         dir: spec.dir.clone(),
+        end: if spec.end_auto {
+            EndSource::Auto
+        } else {
+            EndSource::Given
+        },
     };
     let source = match &spec.playlist {
         None => Ok(SegmentSource::Numbered(numbered.clone())),

@@ -33,6 +33,13 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+/// The last index `end: auto` found by probing, and the requests it took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct EndFound {
+    pub last_index: u64,
+    pub requests: u32,
+}
+
 /// A job's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -87,6 +94,9 @@ pub struct JobReport {
     /// expired (403/410 after other segments arrived).
     #[serde(skip_serializing_if = "is_zero")]
     pub playlist_reloads: u64,
+    /// What `end: auto` found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_found: Option<EndFound>,
     /// Why the job failed, in one sentence that names the segment index
     /// where one is to blame; why it was skipped.
     pub error: Option<String>,

@@ -6,6 +6,7 @@
 //! against the same segments. `plan` never calls this; `run` and
 //! `plan --probe` do.
 
+mod end;
 pub mod playlist;
 mod reload;
 
@@ -21,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::fetch::{Ask, Fetcher};
 use crate::manifest::env::{self, Piece, Secret};
 use crate::plan::{JobPlan, Plan};
-use crate::source::{SegmentFormat, SegmentSource, Target};
+use crate::source::{EndSource, Numbered, SegmentFormat, SegmentSource, Target};
 use crate::source_playlist::{Keys, PlaylistSource, Resolved};
 
 /// The largest playlist read (a 1,000,000-segment playlist is ~60 MB).
@@ -55,12 +56,13 @@ pub async fn resolve_job(
     req: &Ask,
     save: bool,
 ) -> Result<JobPlan, String> {
-    let SegmentSource::Playlist(p) = &job.source else {
-        return Ok(job.clone());
+    let p = match &job.source {
+        SegmentSource::Playlist(p) if p.resolved.is_none() => p,
+        SegmentSource::Numbered(n) if n.end == EndSource::Auto => {
+            return with_end_found(job, n, fetcher, req).await;
+        }
+        _ => return Ok(job.clone()),
     };
-    if p.resolved.is_some() {
-        return Ok(job.clone());
-    }
     let named = |e: String| format!("job `{}`: {e}", job.name);
     let source = saved_key(p);
     let saved = if save {
@@ -124,6 +126,31 @@ pub async fn probe(plan: &Plan) -> (Plan, Vec<String>) {
         limits: plan.limits.clone(),
     };
     (plan, errors)
+}
+
+/// A numbered job with `end: auto`, its end found by probing.
+async fn with_end_found(
+    job: &JobPlan,
+    n: &Numbered,
+    fetcher: &Fetcher,
+    req: &Ask,
+) -> Result<JobPlan, String> {
+    let (last, requests) = end::find_end(n, fetcher, req)
+        .await
+        .map_err(|e| format!("job `{}`: end: auto: {e}", job.name))?;
+    tracing::info!(job = %job.name, last, requests, "end: auto found the last index");
+    let source = SegmentSource::Numbered(Numbered {
+        indices: end::found_range(n.indices.first(), last),
+        end: EndSource::Found { requests },
+        ..n.clone()
+    });
+    let mut out = job.clone();
+    if let Ok(seg) = source.segment(source.len() - 1) {
+        out.last_index = seg.index;
+        out.last_url = seg.target.shown().to_string();
+    }
+    out.source = source;
+    Ok(out)
 }
 
 /// The job as it reads once its playlist is resolved.

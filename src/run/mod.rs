@@ -140,6 +140,7 @@ fn blank(name: &str, status: JobStatus, planned: u64) -> JobReport {
         media: None,
         expected_duration_s: None,
         playlist_reloads: 0,
+        end_found: None,
         error: None,
         merge_tail_s: None,
     }
