@@ -79,7 +79,8 @@ fn end_auto_is_exact_for_every_length_within_the_bound() {
         assert_eq!(v["jobs"][0]["segments"], last - start + 1);
         let n = (last - start + 1) as f64;
         let bound = 2.0 * n.log2() + 4.0;
-        let made = probes(&server);
+        // `--probe` also checks the first and last segment: two more.
+        let made = probes(&server) - 2;
         assert!(made as f64 <= bound, "{made} probes for {n} segments");
     }
 }
@@ -96,4 +97,24 @@ fn end_auto_without_its_first_segment_says_so() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn plan_probe_names_a_host_that_answers_403() {
+    let media = segments(3, 1);
+    let server = TestServer::start(&media);
+    server.always("/000003.ts", support::server::Fault::Status(403));
+    let job = Job::new(&format!(
+        "version: 1\njobs:\n  - name: v\n    url: \"{}/{{{{index}}}}.ts\"\n    padding: 6\n    range: {{ start: 1, end: 3 }}\n",
+        server.url()
+    ));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_snatch"))
+        .args(["plan", "--probe"])
+        .arg(&job.file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("job `v`: last segment 3: probing"), "{err}");
+    assert!(err.contains("/000003.ts: HTTP 403 Forbidden"), "{err}");
 }

@@ -362,7 +362,17 @@ fn plan_probe_resolves_playlists_to_real_counts_and_durations() {
     assert_eq!(j["expected_duration_s"], 8.0);
     assert!(j["last_url"].as_str().unwrap().ends_with("/m/high/seg6.ts"));
     let paths: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
-    assert_eq!(paths, ["/m/master.m3u8", "/m/high/index.m3u8"]);
+    // The playlists, then the first and last segment, one byte each.
+    assert_eq!(
+        paths,
+        [
+            "/m/master.m3u8",
+            "/m/high/index.m3u8",
+            "/m/high/seg3.ts",
+            "/m/high/seg6.ts"
+        ]
+    );
+    assert_eq!(server.requests()[3].header("range"), Some("bytes=0-0"));
     assert!(!job.path("out").exists(), "a probe saves nothing");
 
     let out = plan(&["--probe"]);

@@ -112,7 +112,7 @@ pub async fn probe(plan: &Plan) -> (Plan, Vec<String>) {
         let resolved = match job.skipped {
             Some(_) => Ok(job.clone()),
             None => match Ask::new(&job.name, &job.headers, job.retry, job.timeout) {
-                Ok(ask) => resolve_job(job, &fetcher, &ask, false).await,
+                Ok(ask) => probe_job(job, &fetcher, &ask).await,
                 Err(e) => Err(format!("job `{}`: {e}", job.name)),
             },
         };
@@ -126,6 +126,31 @@ pub async fn probe(plan: &Plan) -> (Plan, Vec<String>) {
         limits: plan.limits.clone(),
     };
     (plan, errors)
+}
+
+/// One job resolved, and its first and last segment checked.
+async fn probe_job(job: &JobPlan, fetcher: &Fetcher, ask: &Ask) -> Result<JobPlan, String> {
+    let job = resolve_job(job, fetcher, ask, false).await?;
+    let ends = [0, job.source.len().saturating_sub(1)];
+    for (position, which) in ends.into_iter().zip(["first", "last"]) {
+        let seg = job
+            .source
+            .segment(position)
+            .map_err(|e| format!("job `{}`: {which} segment: {e}", job.name))?;
+        let there = fetcher
+            .exists(ask, &seg.target)
+            .await
+            .map_err(|e| format!("job `{}`: {which} segment {}: {e}", job.name, seg.index))?;
+        if !there {
+            return Err(format!(
+                "job `{}`: the {which} segment ({}, {}) does not exist",
+                job.name,
+                seg.index,
+                seg.target.shown()
+            ));
+        }
+    }
+    Ok(job)
 }
 
 /// A numbered job with `end: auto`, its end found by probing.
