@@ -10,6 +10,10 @@ use std::process::Stdio;
 use serde::Deserialize;
 use tokio::process::Command;
 
+mod audio;
+
+pub use audio::AudioInput;
+
 use crate::plan::Container;
 use crate::report::Media;
 use crate::source::SegmentFormat;
@@ -93,6 +97,8 @@ pub struct Merge {
     feeder: Option<Feeder>,
     stderr: Option<std::thread::JoinHandle<String>>,
     temp: PathBuf,
+    /// A separate audio rendition: merged on its own, muxed in at the end.
+    audio: Option<Box<audio::Audio>>,
 }
 
 struct Feeder {
@@ -114,10 +120,36 @@ impl Merge {
         container: Container,
         format: SegmentFormat,
     ) -> std::io::Result<Merge> {
+        Merge::start_with_audio(tools, output, container, format, None)
+    }
+
+    /// As [`Merge::start_as`], with a separate audio rendition fed through
+    /// [`Merge::feed_audio`] and muxed in when the merge finishes.
+    pub fn start_with_audio(
+        tools: &Tools,
+        output: &Path,
+        container: Container,
+        format: SegmentFormat,
+        audio: Option<AudioInput>,
+    ) -> std::io::Result<Merge> {
         if let Some(parent) = output.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        let temp = temp_path(output);
+        let audio = audio.map(|input| Box::new(audio::Audio::new(tools, output, container, input)));
+        let temp = match &audio {
+            Some(a) => a.video_temp(),
+            None => temp_path(output),
+        };
+        Merge::spawn(tools, temp, container, format, audio)
+    }
+
+    fn spawn(
+        tools: &Tools,
+        temp: PathBuf,
+        container: Container,
+        format: SegmentFormat,
+        audio: Option<Box<audio::Audio>>,
+    ) -> std::io::Result<Merge> {
         let mut cmd = std::process::Command::new(&tools.ffmpeg);
         cmd.args(["-hide_banner", "-nostats", "-loglevel", "error", "-y"])
             .args(["-f", input_format(format), "-i", "pipe:0"])
@@ -156,7 +188,16 @@ impl Merge {
             feeder: Some(Feeder { paths, thread }),
             stderr: Some(stderr),
             temp,
+            audio,
         })
+    }
+
+    /// Queues one complete segment file of the audio rendition.
+    pub fn feed_audio(&mut self, path: &Path) -> std::io::Result<()> {
+        match &mut self.audio {
+            Some(a) => a.feed(path),
+            None => Err(std::io::Error::other("this merge has no audio rendition")),
+        }
     }
 
     /// Queues one complete segment file; it is copied in order. An error
@@ -198,7 +239,10 @@ impl Merge {
             .unwrap_or("no message")
             .to_string();
         match (status.success(), fed) {
-            (true, Ok(())) => Ok(self.temp.clone()),
+            (true, Ok(())) => match self.audio.take() {
+                Some(mut a) => a.mux_into(&self.temp),
+                None => Ok(self.temp.clone()),
+            },
             (true, Err(e)) => {
                 let _ = std::fs::remove_file(&self.temp);
                 Err(format!("feeding ffmpeg failed: {e}"))

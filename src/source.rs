@@ -84,6 +84,14 @@ impl SegmentSource {
         }
     }
 
+    /// Whether the segment at `position` is of a separate audio rendition.
+    pub fn is_audio(&self, position: u64) -> bool {
+        match self {
+            SegmentSource::Numbered(_) => false,
+            SegmentSource::Playlist(p) => p.is_audio(position),
+        }
+    }
+
     /// Whether 404s after the last segment that answered are expected
     /// (the count came from duration math).
     pub fn trailing_misses_expected(&self) -> bool {

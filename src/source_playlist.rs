@@ -49,6 +49,14 @@ pub enum SegmentFormat {
     Fmp4,
 }
 
+/// A separate audio rendition's format and init segment, merged on its own
+/// and muxed in.
+#[derive(Debug, Clone)]
+pub struct AudioTrack {
+    pub format: SegmentFormat,
+    pub init: Option<Segment>,
+}
+
 /// Where a playlist job's segments come from.
 #[derive(Debug, Clone)]
 pub struct PlaylistSource {
@@ -76,6 +84,9 @@ pub struct Resolved {
     pub media_shown: String,
     /// What the master playlist offered and which was chosen, if there was one.
     pub variant_note: Option<String>,
+    /// A separate audio rendition (`EXT-X-MEDIA TYPE=AUDIO`) of the chosen
+    /// variant: its own segments and init segment. Its keys are in `keys`.
+    pub audio: Option<Arc<Resolved>>,
     /// Read from the job's state folder (an earlier run), not fetched now:
     /// its links may have expired.
     pub from_saved: bool,
@@ -90,6 +101,30 @@ pub struct Keys(pub HashMap<String, [u8; 16]>);
 impl fmt::Debug for Keys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Keys({} ***)", self.0.len())
+    }
+}
+
+/// Audio segments are indexed from here on (their media sequence number
+/// added), so that they never meet the video's indices.
+pub const AUDIO_BASE: u64 = 1 << 48;
+
+impl Resolved {
+    /// The segment at `position` (the video's first, then the audio's),
+    /// with its index.
+    fn at(&self, position: u64) -> Option<(&PlaylistSegment, u64)> {
+        let p = usize::try_from(position).ok()?;
+        match self.segments.get(p) {
+            Some(s) => Some((s, s.sequence)),
+            None => {
+                let audio = self.audio.as_ref()?;
+                let s = audio.segments.get(p - self.segments.len())?;
+                Some((s, AUDIO_BASE + s.sequence))
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.segments.len() + self.audio.as_ref().map_or(0, |a| a.segments.len())
     }
 }
 
@@ -121,9 +156,7 @@ pub struct KeyRef {
 
 impl PlaylistSource {
     pub fn len(&self) -> u64 {
-        self.resolved
-            .as_ref()
-            .map_or(0, |r| r.segments.len() as u64)
+        self.resolved.as_ref().map_or(0, |r| r.len() as u64)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -133,8 +166,8 @@ impl PlaylistSource {
     pub fn index_at(&self, position: u64) -> u64 {
         self.resolved
             .as_ref()
-            .and_then(|r| r.segments.get(position as usize))
-            .map_or(position, |s| s.sequence)
+            .and_then(|r| r.at(position))
+            .map_or(position, |(_, index)| index)
     }
 
     /// The segment at `position`; before resolving, the playlist itself
@@ -148,9 +181,8 @@ impl PlaylistSource {
                 key: None,
             });
         };
-        let s = r
-            .segments
-            .get(position as usize)
+        let (s, index) = r
+            .at(position)
             .ok_or_else(|| format!("the playlist has no segment at position {position}"))?;
         let key = match &s.key {
             None => None,
@@ -165,9 +197,9 @@ impl PlaylistSource {
             }),
         };
         let fresh = self.fresh.read().unwrap_or_else(|e| e.into_inner());
-        let part = fresh.get(&s.sequence).unwrap_or(&s.part);
+        let part = fresh.get(&index).unwrap_or(&s.part);
         Ok(Segment {
-            index: s.sequence,
+            index,
             target: self.target(&part.url),
             range: part.range,
             key,
@@ -193,6 +225,23 @@ impl PlaylistSource {
         Some(r.segments.iter().map(|s| s.duration).sum())
     }
 
+    /// Whether the segment at `position` is of the audio rendition.
+    pub fn is_audio(&self, position: u64) -> bool {
+        self.resolved
+            .as_ref()
+            .is_some_and(|r| position as usize >= r.segments.len())
+    }
+
+    /// The audio rendition's init segment and format, if there is one.
+    pub fn audio(&self) -> Option<(Option<&Part>, SegmentFormat)> {
+        let audio = self.resolved.as_ref()?.audio.as_ref()?;
+        let format = match audio.init {
+            Some(_) => SegmentFormat::Fmp4,
+            None => SegmentFormat::Ts,
+        };
+        Some((audio.init.as_ref(), format))
+    }
+
     pub fn format(&self) -> SegmentFormat {
         match self.resolved.as_ref().and_then(|r| r.init.as_ref()) {
             Some(_) => SegmentFormat::Fmp4,
@@ -214,6 +263,13 @@ impl PlaylistSource {
                         SegmentFormat::Fmp4 => "fmp4 + init",
                     }
                 );
+                if let Some(a) = &r.audio {
+                    s.push_str(&format!(
+                        "; {} of them from the audio playlist {}",
+                        a.segments.len(),
+                        a.media_shown
+                    ));
+                }
                 if let Some(note) = &r.variant_note {
                     s.push_str("; ");
                     s.push_str(note);

@@ -506,3 +506,51 @@ fn a_discontinuity_keeps_its_place_and_the_merge_decodes() {
     assert!((duration - 12.0).abs() < 0.3, "duration {duration}");
     assert_eq!(job.report()["jobs"][0]["segments"]["planned"], 6);
 }
+
+fn audio_rendition(name: &str, fmp4: bool) {
+    let made = support::hls::with_audio_rendition(name, fmp4);
+    let master = std::fs::read_to_string(made.join("master.m3u8")).unwrap();
+    assert!(master.contains("TYPE=AUDIO"), "{master}");
+    let root = tempfile::tempdir().unwrap();
+    copy_to(&made, root.path(), "r");
+    for s in ["stream_0", "stream_1"] {
+        copy_to(&made.join(s), root.path(), &format!("r/{s}"));
+    }
+    let server = TestServer::start(root.path());
+    let job = Job::new(&playlist_job(
+        &format!("{}/r/master.m3u8", server.url()),
+        "",
+    ));
+    let file = run_ok(&job, &[]);
+    let (duration, streams) = probe(&file);
+    assert!((duration - 6.0).abs() < 0.3, "duration {duration}");
+    assert_eq!(streams, ["video", "audio"]);
+    assert_eq!(video_height(&file), 90);
+    assert_eq!(server.requests_to("/r/stream_1/index.m3u8").len(), 1);
+    let j = &job.report()["jobs"][0];
+    let audio_segments = std::fs::read_dir(made.join("stream_1"))
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().starts_with("seg")
+        })
+        .count();
+    assert_eq!(j["segments"]["planned"], 3 + audio_segments as u64);
+    // Nothing hidden is left beside the output.
+    let left: Vec<_> = std::fs::read_dir(job.path("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("snatch-part"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_separate_audio_rendition_is_fetched_and_muxed_in_fmp4() {
+    audio_rendition("audio-fmp4", true);
+}
+
+#[test]
+fn a_separate_audio_rendition_is_fetched_and_muxed_in_ts() {
+    audio_rendition("audio-ts", false);
+}

@@ -118,6 +118,8 @@ pub struct JobPlan {
     pub format: SegmentFormat,
     /// The init segment (`init:`, or a resolved playlist's EXT-X-MAP).
     pub init: Option<Segment>,
+    /// A resolved playlist's separate audio rendition, muxed in.
+    pub audio: Option<crate::source_playlist::AudioTrack>,
     pub headers: Vec<(String, Secret)>,
     pub concurrency: u32,
     pub retry: RetryPolicy,
@@ -420,6 +422,7 @@ fn plan_job(
             SegmentFormat::Ts
         },
         init: init.flatten(),
+        audio: None,
         headers,
         concurrency: spec.concurrency,
         retry: spec.retry,

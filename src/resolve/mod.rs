@@ -9,43 +9,31 @@
 mod end;
 pub mod playlist;
 mod reload;
+mod saved;
 
 pub use reload::{Reloads, MAX_RELOADS};
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use m3u8_rs::Playlist;
-use serde::{Deserialize, Serialize};
 
 use crate::fetch::{Ask, Fetcher};
-use crate::manifest::env::{self, Piece, Secret};
+use crate::manifest::env::Secret;
 use crate::plan::{JobPlan, Plan};
-use crate::source::{EndSource, Numbered, SegmentFormat, SegmentSource, Target};
+use crate::source::{EndSource, Numbered, Segment, SegmentSource, Target};
+use crate::source_playlist::AudioTrack;
 use crate::source_playlist::{Keys, PlaylistSource, Resolved};
+use saved::{Got, Media};
 
 /// The largest playlist read (a 1,000,000-segment playlist is ~60 MB).
 const MAX_PLAYLIST: u64 = 64 * 1024 * 1024;
 /// The largest init segment read into memory.
 const MAX_INIT: u64 = 16 * 1024 * 1024;
-/// The resolved media playlist, in the job's state folder.
-const SAVED: &str = "playlist.json";
-/// The init segment, in the job's state folder.
+/// The init segments, in the job's state folder.
 const INIT: &str = "init.mp4";
-
-/// What is saved of a resolved playlist: never a secret.
-#[derive(Serialize, Deserialize)]
-struct Saved {
-    snatch_playlist: u32,
-    /// The playlist as the job names it (shown form) and the variant.
-    source: String,
-    /// The media playlist's URL, secrets as `${NAME}`.
-    base: String,
-    /// The media playlist's text, secrets as `${NAME}`.
-    media: String,
-    variant_note: Option<String>,
-}
+const AUDIO_INIT: &str = "init-audio.mp4";
 
 /// The job with its segment list resolved. `save` keeps the media
 /// playlist in the state folder (the run does; `plan --probe` does not)
@@ -66,35 +54,41 @@ pub async fn resolve_job(
     let named = |e: String| format!("job `{}`: {e}", job.name);
     let source = saved_key(p);
     let saved = if save {
-        load(&job.state_dir, &source, &p.env)
+        saved::load(&job.state_dir, &source, &p.env)
     } else {
         None
     };
     let from_saved = saved.is_some();
-    let (base, text, note) = match saved {
+    let got = match saved {
         Some(s) => s,
         None => {
             let got = fetch_media(p, fetcher, req).await.map_err(named)?;
             if save {
-                store(&job.state_dir, &source, &got, &p.env).map_err(named)?;
+                saved::store(&job.state_dir, &source, &got, &p.env).map_err(named)?;
             }
             got
         }
     };
-    let media = match playlist::parse(text.as_bytes(), base.shown()).map_err(named)? {
-        Playlist::MediaPlaylist(m) => m,
-        Playlist::MasterPlaylist(_) => {
-            return Err(named(format!(
-                "the variant {} is itself a master playlist",
-                base.shown()
-            )))
-        }
-    };
-    let mut resolved = playlist::read_media(&media, &base, base.shown()).map_err(named)?;
-    resolved.variant_note = note;
+    let mut resolved = read(&got.video).map_err(named)?;
+    if let Some(audio) = &got.audio {
+        let audio = read(audio).map_err(|e| named(format!("the audio rendition: {e}")))?;
+        resolved.audio = Some(Arc::new(audio));
+    }
+    resolved.variant_note = got.note;
     resolved.from_saved = from_saved;
     resolved.keys = Keys(fetch_keys(&resolved, fetcher, req).await.map_err(named)?);
     Ok(with_resolved(job, p, resolved))
+}
+
+/// A fetched media playlist, read.
+fn read(media: &saved::Media) -> Result<Resolved, String> {
+    let shown = media.base.shown();
+    match playlist::parse(media.text.as_bytes(), shown)? {
+        Playlist::MediaPlaylist(m) => playlist::read_media(&m, &media.base, shown),
+        Playlist::MasterPlaylist(_) => {
+            Err(format!("{shown} is a master playlist, not a media one"))
+        }
+    }
 }
 
 /// What a saved playlist belongs to: the playlist as shown, and the variant.
@@ -200,128 +194,71 @@ fn with_resolved(job: &JobPlan, p: &PlaylistSource, resolved: Resolved) -> JobPl
         range: i.range,
         key: None,
     });
+    out.audio = source.audio().map(|(init, format)| AudioTrack {
+        format,
+        init: init.map(|i| Segment {
+            index: 0,
+            target: source.target(&i.url),
+            range: i.range,
+            key: None,
+        }),
+    });
     out.source = SegmentSource::Playlist(source);
     out
 }
 
-/// Fetches the job's playlist, and the chosen variant's if it is a master.
-async fn fetch_media(
-    p: &PlaylistSource,
-    fetcher: &Fetcher,
-    req: &Ask,
-) -> Result<(Secret, String, Option<String>), String> {
+/// Fetches the job's playlist, and if it is a master, the chosen
+/// variant's and its audio rendition's.
+async fn fetch_media(p: &PlaylistSource, fetcher: &Fetcher, req: &Ask) -> Result<Got, String> {
     let got = fetcher
         .fetch_small(req, &p.url, None, MAX_PLAYLIST, "the playlist")
         .await?;
-    let base = answered_at(&p.url, &got.final_url, &p.env);
+    let base = saved::answered_at(&p.url, &got.final_url, &p.env);
     let parsed = playlist::parse(&got.body, base.shown())?;
     let Playlist::MasterPlaylist(master) = parsed else {
         let text = text_of(got.body, base.shown())?;
-        return Ok((base, text, None));
+        return Ok(Got {
+            video: Media { base, text },
+            audio: None,
+            note: None,
+        });
     };
-    let (variant, note) = playlist::choose(&master, p.variant, base.shown())?;
-    let url = playlist::join(&base, &variant.uri)?;
+    let (variant, audio, note) = playlist::choose(&master, p.variant, base.shown())?;
+    let video =
+        fetch_one_media(p, fetcher, req, &base, &variant.uri, "the variant playlist").await?;
+    let audio = match audio.and_then(|a| a.uri.as_deref()) {
+        Some(uri) => {
+            Some(fetch_one_media(p, fetcher, req, &base, uri, "the audio playlist").await?)
+        }
+        None => None,
+    };
+    Ok(Got {
+        video,
+        audio,
+        note: Some(note),
+    })
+}
+
+/// A media playlist a master names.
+async fn fetch_one_media(
+    p: &PlaylistSource,
+    fetcher: &Fetcher,
+    req: &Ask,
+    master: &Secret,
+    uri: &str,
+    what: &str,
+) -> Result<Media, String> {
+    let url = playlist::join(master, uri)?;
     let got = fetcher
-        .fetch_small(req, &url, None, MAX_PLAYLIST, "the variant playlist")
+        .fetch_small(req, &url, None, MAX_PLAYLIST, what)
         .await?;
-    let base = answered_at(&url, &got.final_url, &p.env);
+    let base = saved::answered_at(&url, &got.final_url, &p.env);
     let text = text_of(got.body, base.shown())?;
-    Ok((base, text, Some(note)))
+    Ok(Media { base, text })
 }
 
 fn text_of(body: Vec<u8>, shown: &str) -> Result<String, String> {
     String::from_utf8(body).map_err(|_| format!("{shown} is not UTF-8 text"))
-}
-
-/// The URL that answered a request for `asked`: `asked` itself (its
-/// secrets shown as `***`) unless a redirect moved it.
-fn answered_at(asked: &Secret, final_url: &str, env: &BTreeMap<String, String>) -> Secret {
-    if final_url == asked.expose() {
-        return asked.clone();
-    }
-    Secret::resolve(&redact(final_url, env), env).unwrap_or_else(|_| Secret::plain(final_url))
-}
-
-/// Splits `text` around every value of `env`, longest first, so that the
-/// values become `${NAME}` placeholders.
-fn redact(text: &str, env: &BTreeMap<String, String>) -> Vec<Piece> {
-    let mut values: Vec<(&String, &String)> = env.iter().filter(|(_, v)| !v.is_empty()).collect();
-    values.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
-    let mut pieces = vec![Piece::Text(text.to_string())];
-    for (name, value) in values {
-        pieces = pieces
-            .into_iter()
-            .flat_map(|p| match p {
-                Piece::Text(t) => split_on(&t, value, name),
-                var => vec![var],
-            })
-            .collect();
-    }
-    pieces
-}
-
-fn split_on(text: &str, value: &str, name: &str) -> Vec<Piece> {
-    let mut out = Vec::new();
-    for (i, part) in text.split(value).enumerate() {
-        if i > 0 {
-            out.push(Piece::Var(name.to_string()));
-        }
-        if !part.is_empty() {
-            out.push(Piece::Text(part.to_string()));
-        }
-    }
-    out
-}
-
-/// Pieces as text that `env::parse` reads back (`${` in text doubled).
-fn saved_form(pieces: &[Piece]) -> String {
-    pieces
-        .iter()
-        .map(|p| match p {
-            Piece::Text(t) => t.replace("${", "$${"),
-            Piece::Var(v) => format!("${{{v}}}"),
-        })
-        .collect()
-}
-
-fn unsave(text: &str, env: &BTreeMap<String, String>) -> Option<Secret> {
-    Secret::resolve(&env::parse(text).ok()?, env).ok()
-}
-
-fn store(
-    dir: &Path,
-    source: &str,
-    got: &(Secret, String, Option<String>),
-    env: &BTreeMap<String, String>,
-) -> Result<(), String> {
-    let (base, media, note) = got;
-    let saved = Saved {
-        snatch_playlist: 1,
-        source: source.to_string(),
-        base: saved_form(&redact(base.expose(), env)),
-        media: saved_form(&redact(media, env)),
-        variant_note: note.clone(),
-    };
-    let tmp = dir.join(format!("{SAVED}.part"));
-    std::fs::write(&tmp, serde_json::to_vec(&saved).expect("JSON"))
-        .and_then(|()| std::fs::rename(&tmp, dir.join(SAVED)))
-        .map_err(|e| format!("cannot save the playlist in {}: {e}", dir.display()))
-}
-
-/// A saved media playlist of this job, if there is one.
-fn load(
-    dir: &Path,
-    source: &str,
-    env: &BTreeMap<String, String>,
-) -> Option<(Secret, String, Option<String>)> {
-    let text = std::fs::read_to_string(dir.join(SAVED)).ok()?;
-    let saved: Saved = serde_json::from_str(&text).ok()?;
-    if saved.snatch_playlist != 1 || saved.source != source {
-        return None;
-    }
-    let base = unsave(&saved.base, env)?;
-    let media = unsave(&saved.media, env)?;
-    Some((base, media.expose().to_string(), saved.variant_note))
 }
 
 /// Every AES-128 key the segments name, fetched once per URI.
@@ -331,7 +268,13 @@ async fn fetch_keys(
     req: &Ask,
 ) -> Result<HashMap<String, [u8; 16]>, String> {
     let mut keys = HashMap::new();
-    for k in r.segments.iter().filter_map(|s| s.key.as_ref()) {
+    let audio = r.audio.iter().flat_map(|a| a.segments.iter());
+    for k in r
+        .segments
+        .iter()
+        .chain(audio)
+        .filter_map(|s| s.key.as_ref())
+    {
         if keys.contains_key(k.url.expose()) {
             continue;
         }
@@ -350,16 +293,34 @@ async fn fetch_keys(
     Ok(keys)
 }
 
-/// Fetches the job's init segment (fMP4) into its state folder; returns
-/// its path, or `None` for a job of TS segments.
-pub async fn fetch_init(
+/// The init segments a job's merge is fed first, as files in its state
+/// folder: the video's (or only) track's, and the audio rendition's.
+#[derive(Debug, Clone, Default)]
+pub struct Inits {
+    pub video: Option<PathBuf>,
+    pub audio: Option<PathBuf>,
+}
+
+/// Fetches the job's init segments (fMP4) into its state folder.
+pub async fn fetch_init(job: &JobPlan, fetcher: &Fetcher, req: &Ask) -> Result<Inits, String> {
+    let video = match &job.init {
+        Some(init) => Some(store_init(job, init, INIT, fetcher, req).await?),
+        None => None,
+    };
+    let audio = match job.audio.as_ref().and_then(|a| a.init.as_ref()) {
+        Some(init) => Some(store_init(job, init, AUDIO_INIT, fetcher, req).await?),
+        None => None,
+    };
+    Ok(Inits { video, audio })
+}
+
+async fn store_init(
     job: &JobPlan,
+    init: &Segment,
+    file: &str,
     fetcher: &Fetcher,
     req: &Ask,
-) -> Result<Option<PathBuf>, String> {
-    let Some(init) = &job.init else {
-        return Ok(None);
-    };
+) -> Result<PathBuf, String> {
     let named = |e: String| format!("job `{}`: init segment: {e}", job.name);
     let body = match &init.target {
         Target::Http { url, .. } => {
@@ -373,43 +334,22 @@ pub async fn fetch_init(
             .await
             .map_err(|e| named(format!("{shown}: {e}")))?,
     };
-    if job.format == SegmentFormat::Fmp4 && !looks_like_mp4(&body) {
+    if !looks_like_mp4(&body) {
         return Err(named(
             "it is not an MP4 init segment (no ftyp or moov box at its start)".into(),
         ));
     }
-    let path = job.state_dir.join(INIT);
+    let path = job.state_dir.join(file);
     let write_to = path.clone();
     tokio::task::spawn_blocking(move || std::fs::write(&write_to, body))
         .await
         .map_err(std::io::Error::other)
         .and_then(|r| r)
         .map_err(|e| named(format!("cannot store it: {e}")))?;
-    Ok(Some(path))
+    Ok(path)
 }
 
 /// An MP4 file starts with a box whose type is one of these.
 fn looks_like_mp4(body: &[u8]) -> bool {
     body.len() >= 8 && matches!(&body[4..8], b"ftyp" | b"moov" | b"styp")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secrets_are_saved_as_their_names_and_read_back() {
-        let env: BTreeMap<String, String> = [
-            ("SNATCH_T".to_string(), "s3cr3t".to_string()),
-            ("SNATCH_E".to_string(), String::new()),
-        ]
-        .into();
-        let text = "https://h/a/s3cr3t/x.m3u8?t=s3cr3t&lit=${x}";
-        let saved = saved_form(&redact(text, &env));
-        assert!(!saved.contains("s3cr3t"), "{saved}");
-        assert!(saved.contains("${SNATCH_T}"), "{saved}");
-        let back = unsave(&saved, &env).unwrap();
-        assert_eq!(back.expose(), text);
-        assert!(!back.shown().contains("s3cr3t"));
-    }
 }

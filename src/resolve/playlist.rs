@@ -2,7 +2,10 @@
 //! chosen, a media playlist turned into segments in order. Pure: no
 //! request; every URI is resolved against the URL that served it.
 
-use m3u8_rs::{KeyMethod, MasterPlaylist, MediaPlaylist, Playlist, VariantStream};
+use m3u8_rs::{
+    AlternativeMedia, AlternativeMediaType, KeyMethod, MasterPlaylist, MediaPlaylist, Playlist,
+    VariantStream,
+};
 
 use crate::decrypt::{iv_from_sequence, parse_iv};
 use crate::manifest::env::Secret;
@@ -44,13 +47,38 @@ fn describe_variant(v: &VariantStream) -> String {
     }
 }
 
-/// The variant `want` picks, and a note of what there was to pick from.
+/// Whether a variant's codecs are all audio codecs (an audio-only variant).
+fn audio_only(v: &VariantStream) -> bool {
+    v.resolution.is_none()
+        && v.codecs.as_deref().is_some_and(|c| {
+            c.split(',').all(|c| {
+                let c = c.trim();
+                ["mp4a", "ac-3", "ec-3", "opus", "flac", "mp3", "alac"]
+                    .iter()
+                    .any(|a| c.starts_with(a))
+            })
+        })
+}
+
+/// The variant `want` picks (audio-only variants only when there is no
+/// other), the audio rendition it names (`EXT-X-MEDIA TYPE=AUDIO` with a
+/// URI: the DEFAULT one, else the first), and a note of the choice.
 pub fn choose<'a>(
     master: &'a MasterPlaylist,
     want: Variant,
     shown: &str,
-) -> Result<(&'a VariantStream, String), String> {
-    let all: Vec<&VariantStream> = master.variants.iter().filter(|v| !v.is_i_frame).collect();
+) -> Result<(&'a VariantStream, Option<&'a AlternativeMedia>, String), String> {
+    let playable: Vec<&VariantStream> = master.variants.iter().filter(|v| !v.is_i_frame).collect();
+    let with_video: Vec<&VariantStream> = playable
+        .iter()
+        .copied()
+        .filter(|v| !audio_only(v))
+        .collect();
+    let all = if with_video.is_empty() {
+        playable
+    } else {
+        with_video
+    };
     let fits = |v: &&VariantStream| match want {
         Variant::Best | Variant::Worst => true,
         Variant::MaxHeight(h) => v.resolution.is_some_and(|r| r.height <= h),
@@ -73,25 +101,28 @@ pub fn choose<'a>(
             }
         )
     })?;
-    if let Some(group) = &chosen.audio {
-        let separate = master
+    let audio = chosen.audio.as_ref().and_then(|group| {
+        let renditions: Vec<&AlternativeMedia> = master
             .alternatives
             .iter()
-            .any(|m| &m.group_id == group && m.uri.is_some());
-        if separate {
-            return Err(format!(
-                "the chosen variant of {shown} takes its audio from a separate rendition \
-                 (EXT-X-MEDIA TYPE=AUDIO, group `{group}`), which snatch does not fetch yet; \
-                 the video alone would be silent"
-            ));
-        }
-    }
-    let note = format!(
+            .filter(|m| {
+                m.media_type == AlternativeMediaType::Audio
+                    && &m.group_id == group
+                    && m.uri.is_some()
+            })
+            .collect();
+        let default = renditions.iter().find(|m| m.default);
+        default.or(renditions.first()).copied()
+    });
+    let mut note = format!(
         "variant {} (of {})",
         describe_variant(chosen),
         offered.join(", ")
     );
-    Ok((chosen, note))
+    if let Some(a) = audio {
+        note.push_str(&format!(", audio `{}`", a.name));
+    }
+    Ok((chosen, audio, note))
 }
 
 pub fn variant_text(v: Variant) -> String {
@@ -334,7 +365,7 @@ mod tests {
         let Playlist::MasterPlaylist(m) = parse(text.as_bytes(), "m").unwrap() else {
             panic!("a master")
         };
-        let pick = |v| choose(&m, v, "m").map(|(v, _)| v.uri.clone());
+        let pick = |v| choose(&m, v, "m").map(|(v, _, _)| v.uri.clone());
         assert_eq!(pick(Variant::Best).unwrap(), "high.m3u8");
         assert_eq!(pick(Variant::Worst).unwrap(), "low.m3u8");
         assert_eq!(pick(Variant::MaxHeight(720)).unwrap(), "high.m3u8");
@@ -342,5 +373,26 @@ mod tests {
         assert_eq!(pick(Variant::MaxBandwidth(1_000_000)).unwrap(), "low.m3u8");
         let none = pick(Variant::MaxHeight(100)).unwrap_err();
         assert!(none.contains("640x360 at 800000 bit/s"), "{none}");
+    }
+}
+
+#[cfg(test)]
+mod audio_tests {
+    use super::*;
+
+    #[test]
+    fn audio_only_variants_are_passed_over_and_the_default_rendition_taken() {
+        let text = "#EXTM3U\n\
+            #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"en\",URI=\"en.m3u8\"\n\
+            #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"de\",DEFAULT=YES,URI=\"de.m3u8\"\n\
+            #EXT-X-STREAM-INF:BANDWIDTH=500000,RESOLUTION=160x90,CODECS=\"avc1.42c00a,mp4a.40.2\",AUDIO=\"a\"\nv.m3u8\n\
+            #EXT-X-STREAM-INF:BANDWIDTH=900000,CODECS=\"mp4a.40.2\",AUDIO=\"a\"\nonly-audio.m3u8\n";
+        let Playlist::MasterPlaylist(m) = parse(text.as_bytes(), "m").unwrap() else {
+            panic!("a master")
+        };
+        let (v, audio, note) = choose(&m, Variant::Best, "m").unwrap();
+        assert_eq!(v.uri, "v.m3u8");
+        assert_eq!(audio.unwrap().uri.as_deref(), Some("de.m3u8"));
+        assert!(note.ends_with("audio `de`"), "{note}");
     }
 }

@@ -5,12 +5,12 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use m3u8_rs::Playlist;
-
-use super::{fetch_media, playlist, saved_key, store};
+use super::saved::store;
+use super::{fetch_media, read, saved_key};
 use crate::fetch::{Ask, Fetcher};
 use crate::plan::JobPlan;
 use crate::source::SegmentSource;
+use crate::source_playlist::AUDIO_BASE;
 
 /// The most times one job's playlist is fetched again.
 pub const MAX_RELOADS: u64 = 16;
@@ -72,14 +72,21 @@ async fn reload(job: &JobPlan, fetcher: &Fetcher, ask: &Ask) -> Result<(), Strin
     if let Err(e) = store(&job.state_dir, &saved_key(p), &got, &p.env) {
         tracing::warn!(job = %job.name, "{e}");
     }
-    let (base, text, _) = got;
-    let Playlist::MediaPlaylist(media) = playlist::parse(text.as_bytes(), base.shown())? else {
-        return Err(format!("{} is now a master playlist", base.shown()));
-    };
-    let now = playlist::read_media(&media, &base, base.shown())?;
+    let now = read(&got.video)?;
+    let audio = got.audio.as_ref().map(read).transpose()?;
     let mut fresh = p.fresh.write().unwrap_or_else(|e| e.into_inner());
     for s in &now.segments {
         fresh.insert(s.sequence, s.part.clone());
+    }
+    for s in audio.iter().flat_map(|a| &a.segments) {
+        fresh.insert(AUDIO_BASE + s.sequence, s.part.clone());
+    }
+    let mut audio_before = before.audio.iter().flat_map(|a| &a.segments);
+    if let Some(gone) = audio_before.find(|s| !fresh.contains_key(&(AUDIO_BASE + s.sequence))) {
+        return Err(format!(
+            "the audio playlist fetched again no longer lists segment {} (media sequence numbers changed)",
+            gone.sequence
+        ));
     }
     match before.segments.iter().find(|s| !fresh.contains_key(&s.sequence)) {
         Some(gone) => Err(format!(

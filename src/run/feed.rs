@@ -64,8 +64,8 @@ enum Arrival {
 /// The state of a job's run, shared by its fetching and its feeding.
 pub(super) struct JobRun<'a> {
     pub job: &'a JobPlan,
-    /// The init segment (fMP4), fed before the first segment.
-    pub init: Option<&'a std::path::Path>,
+    /// The init segments (fMP4), fed before the first segment.
+    pub inits: &'a crate::resolve::Inits,
     pub tools: &'a Tools,
     pub cancel: &'a CancellationToken,
     /// Expired links renewed; segments that arrived counted.
@@ -244,7 +244,8 @@ impl JobRun<'_> {
         while next < fed.slots.len() && fed.slots[next] != Slot::Pending {
             if fed.slots[next] == Slot::Ready {
                 let index = job.source.index_at(next as u64);
-                if let Err(e) = self.feed_one(fed, ledger, index).await {
+                let audio = job.source.is_audio(next as u64);
+                if let Err(e) = self.feed_one(fed, ledger, index, audio).await {
                     self.fail(fed, e);
                     break;
                 }
@@ -254,7 +255,13 @@ impl JobRun<'_> {
         next
     }
 
-    async fn feed_one(&self, fed: &mut Fed, ledger: &Ledger, index: u64) -> Result<(), String> {
+    async fn feed_one(
+        &self,
+        fed: &mut Fed,
+        ledger: &Ledger,
+        index: u64,
+        audio: bool,
+    ) -> Result<(), String> {
         let job = self.job;
         if fed.merge.is_none() {
             let (tools, output, container, format) = (
@@ -263,9 +270,13 @@ impl JobRun<'_> {
                 job.container,
                 job.format,
             );
-            let init = self.init.map(std::path::Path::to_path_buf);
+            let init = self.inits.video.clone();
+            let audio = job.audio.as_ref().map(|a| crate::merge::AudioInput {
+                format: a.format,
+                init: self.inits.audio.clone(),
+            });
             let started = tokio::task::spawn_blocking(move || {
-                let mut merge = Merge::start_as(&tools, &output, container, format)?;
+                let mut merge = Merge::start_with_audio(&tools, &output, container, format, audio)?;
                 if let Some(init) = init {
                     merge.feed_file(&init)?;
                 }
@@ -283,14 +294,17 @@ impl JobRun<'_> {
             })?);
         }
         let merge = fed.merge.as_mut().expect("started above");
-        merge
-            .feed_file(&fetch::segment_path(ledger.dir(), index))
-            .map_err(|e| {
-                format!(
-                    "job `{}`: the merge stopped at segment {index}: {e}",
-                    job.name
-                )
-            })
+        let path = fetch::segment_path(ledger.dir(), index);
+        let fed_one = match audio {
+            true => merge.feed_audio(&path),
+            false => merge.feed_file(&path),
+        };
+        fed_one.map_err(|e| {
+            format!(
+                "job `{}`: the merge stopped at segment {index}: {e}",
+                job.name
+            )
+        })
     }
 }
 

@@ -48,10 +48,10 @@ pub async fn run_job(
         }
         Ok(Prepared::Ready { ledger, req }) => {
             match resolved(job, fetcher, &req, &mut report).await {
-                Ok((job, init)) => {
+                Ok((job, inits)) => {
                     let steps = Steps {
                         job: &job,
-                        init,
+                        inits,
                         tools,
                         opts,
                         fp,
@@ -80,7 +80,7 @@ async fn resolved(
     fetcher: &Fetcher,
     req: &JobFetch,
     report: &mut JobReport,
-) -> Result<(JobPlan, Option<std::path::PathBuf>), String> {
+) -> Result<(JobPlan, crate::resolve::Inits), String> {
     let ask = fetch::Ask::from(req);
     let job = crate::resolve::resolve_job(job, fetcher, &ask, true).await?;
     report.segments.planned = job.source.len();
@@ -173,8 +173,8 @@ async fn prepare(job: &JobPlan, fp: &str, opts: RunOptions) -> Result<Prepared, 
 /// The steps after `prepare`, sharing what they need.
 struct Steps<'a> {
     job: &'a JobPlan,
-    /// The init segment's file, fed to the merge first.
-    init: Option<std::path::PathBuf>,
+    /// The init segments' files, fed to the merges first.
+    inits: crate::resolve::Inits,
     tools: &'a Tools,
     opts: RunOptions,
     fp: String,
@@ -200,7 +200,7 @@ impl Steps<'_> {
         let run = JobRun {
             job,
             renew: renew.clone(),
-            init: self.init.as_deref(),
+            inits: &self.inits,
             tools: self.tools,
             cancel,
             stop: Arc::new(AtomicBool::new(false)),

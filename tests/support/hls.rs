@@ -139,3 +139,40 @@ pub fn video_height(file: &Path) -> u64 {
         .expect("ffprobe runs");
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
+
+/// A master playlist (`master.m3u8`) whose video variant (`stream_0/`)
+/// takes its audio from a separate rendition (`stream_1/`), as ffmpeg
+/// writes with `-var_stream_map "v:0,agroup:aud a:0,agroup:aud"`.
+pub fn with_audio_rendition(name: &str, fmp4: bool) -> PathBuf {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("hls/{name}"));
+    let done = dir.join(".complete");
+    if done.exists() {
+        return dir;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ext = if fmp4 { "m4s" } else { "ts" };
+    let mut cmd = Command::new("ffmpeg");
+    cmd.current_dir(&dir)
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(["-f", "lavfi", "-i", "testsrc2=size=160x90:rate=10"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=22050"])
+        .args(["-t", "6", "-map", "0:v", "-map", "1:a"])
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-g", "10"])
+        .args(["-c:a", "aac", "-b:a", "32k", "-ac", "1"])
+        .args(["-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod"])
+        .args(["-master_pl_name", "master.m3u8"])
+        .args(["-var_stream_map", "v:0,agroup:aud a:0,agroup:aud"])
+        .args(["-hls_segment_filename", &format!("stream_%v/seg%d.{ext}")]);
+    if fmp4 {
+        cmd.args(["-hls_segment_type", "fmp4"]);
+    }
+    let status = cmd
+        .arg("stream_%v/index.m3u8")
+        .status()
+        .expect("ffmpeg runs (install ffmpeg)");
+    assert!(status.success(), "ffmpeg made no playlists");
+    std::fs::write(&done, "").unwrap();
+    dir
+}

@@ -1,0 +1,133 @@
+//! A separate audio rendition (HLS `EXT-X-MEDIA TYPE=AUDIO`): its segments
+//! are merged by their own ffmpeg into a hidden file, and when both merges
+//! finish, one more ffmpeg stream-copies the video of the one and the
+//! audio of the other into the job's temporary output.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use super::{temp_path, Merge, Tools};
+use crate::plan::Container;
+use crate::source::SegmentFormat;
+
+/// The audio rendition's segment format and init segment (fMP4).
+#[derive(Debug, Clone)]
+pub struct AudioInput {
+    pub format: SegmentFormat,
+    pub init: Option<PathBuf>,
+}
+
+pub(super) struct Audio {
+    tools: Tools,
+    output: PathBuf,
+    container: Container,
+    input: AudioInput,
+    /// Started with the first audio segment.
+    merge: Option<Merge>,
+}
+
+impl Audio {
+    pub fn new(tools: &Tools, output: &Path, container: Container, input: AudioInput) -> Audio {
+        Audio {
+            tools: tools.clone(),
+            output: output.to_path_buf(),
+            container,
+            input,
+            merge: None,
+        }
+    }
+
+    /// Where the video merge writes, beside the output.
+    pub fn video_temp(&self) -> PathBuf {
+        beside(&self.output, "video")
+    }
+
+    fn audio_temp(&self) -> PathBuf {
+        beside(&self.output, "audio")
+    }
+
+    /// Queues an audio segment; the first starts the audio merge (and
+    /// feeds its init segment).
+    pub fn feed(&mut self, path: &Path) -> std::io::Result<()> {
+        if self.merge.is_none() {
+            let mut merge = Merge::spawn(
+                &self.tools,
+                self.audio_temp(),
+                self.container,
+                self.input.format,
+                None,
+            )?;
+            if let Some(init) = &self.input.init {
+                merge.feed_file(init)?;
+            }
+            self.merge = Some(merge);
+        }
+        self.merge.as_mut().expect("started above").feed_file(path)
+    }
+
+    /// Finishes the audio merge and muxes `video` (finished) with it into
+    /// the job's temporary output; the two hidden files go.
+    pub fn mux_into(&mut self, video: &Path) -> Result<PathBuf, String> {
+        let audio = match self.merge.take() {
+            Some(mut m) => m.finish_blocking(),
+            None => Err("no segment of the audio rendition was merged".to_string()),
+        };
+        let audio = match audio {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = std::fs::remove_file(video);
+                return Err(format!("the audio rendition: {e}"));
+            }
+        };
+        let out = temp_path(&self.output);
+        let muxed = self.mux(video, &audio, &out);
+        let _ = std::fs::remove_file(video);
+        let _ = std::fs::remove_file(&audio);
+        if muxed.is_err() {
+            let _ = std::fs::remove_file(&out);
+        }
+        muxed.map(|()| out)
+    }
+
+    fn mux(&self, video: &Path, audio: &Path, out: &Path) -> Result<(), String> {
+        let done = std::process::Command::new(&self.tools.ffmpeg)
+            .args(["-hide_banner", "-nostats", "-loglevel", "error", "-y"])
+            .arg("-i")
+            .arg(video)
+            .arg("-i")
+            .arg(audio)
+            .args(["-map", "0:v", "-map", "1:a", "-c", "copy"])
+            .args(["-f", muxer(self.container)])
+            .arg(out)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot start ffmpeg to add the audio: {e}"))?;
+        if done.status.success() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&done.stderr);
+        Err(format!(
+            "ffmpeg could not add the audio rendition ({}): {}",
+            done.status,
+            stderr.trim().lines().last().unwrap_or("no message")
+        ))
+    }
+}
+
+/// A hidden name beside the output for one track.
+fn beside(output: &Path, track: &str) -> PathBuf {
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    output.with_file_name(format!(".{name}.{track}.snatch-part"))
+}
+
+fn muxer(container: Container) -> &'static str {
+    match container {
+        Container::Mp4 => "mp4",
+        Container::Mkv => "matroska",
+        Container::Ts => "mpegts",
+    }
+}
