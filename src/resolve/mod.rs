@@ -23,8 +23,7 @@ use crate::fetch::{Ask, Fetcher};
 use crate::manifest::env::Secret;
 use crate::plan::{JobPlan, Plan};
 use crate::source::{EndSource, Numbered, Segment, SegmentSource, Target};
-use crate::source_playlist::AudioTrack;
-use crate::source_playlist::{Keys, PlaylistSource, Resolved};
+use crate::source_playlist::{AudioTrack, Keys, PlaylistSource, Resolved};
 use saved::{Got, Media};
 
 /// The largest playlist read (a 1,000,000-segment playlist is ~60 MB).
