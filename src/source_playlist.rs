@@ -21,7 +21,7 @@ pub struct ByteRange {
 impl ByteRange {
     /// The `Range` header's value.
     pub fn header(&self) -> String {
-        let last = self.offset + self.length.saturating_sub(1);
+        let last = self.offset.saturating_add(self.length.saturating_sub(1));
         format!("bytes={}-{last}", self.offset)
     }
 }

@@ -10,8 +10,9 @@ use m3u8_rs::{
 use crate::decrypt::{iv_from_sequence, parse_iv};
 use crate::manifest::env::Secret;
 use crate::manifest::Variant;
+use crate::manifest::MAX_SEGMENTS;
 use crate::source::ByteRange;
-use crate::source_playlist::{KeyRef, Part, PlaylistSegment, Resolved};
+use crate::source_playlist::{KeyRef, Part, PlaylistSegment, Resolved, AUDIO_BASE};
 
 /// Parses a playlist body; `shown` names it in the error.
 pub fn parse(body: &[u8], shown: &str) -> Result<Playlist, String> {
@@ -150,6 +151,21 @@ pub fn read_media(pl: &MediaPlaylist, base: &Secret, shown: &str) -> Result<Reso
     }
     if pl.segments.is_empty() {
         return Err(format!("{shown} lists no segment"));
+    }
+    if pl.segments.len() as u64 > MAX_SEGMENTS {
+        return Err(format!(
+            "{shown} lists {} segments, more than the {MAX_SEGMENTS} a job may have",
+            pl.segments.len()
+        ));
+    }
+    // Indices are media sequence numbers; the audio rendition's start at
+    // AUDIO_BASE, so the video's must stay below it.
+    if pl.media_sequence >= AUDIO_BASE - MAX_SEGMENTS {
+        return Err(format!(
+            "{shown} starts at media sequence number {}, beyond the {} snatch indexes",
+            pl.media_sequence,
+            AUDIO_BASE - MAX_SEGMENTS
+        ));
     }
     let mut out = Resolved {
         media_shown: base.shown().to_string(),
@@ -394,5 +410,63 @@ mod audio_tests {
         assert_eq!(v.uri, "v.m3u8");
         assert_eq!(audio.unwrap().uri.as_deref(), Some("de.m3u8"));
         assert!(note.ends_with("audio `de`"), "{note}");
+    }
+}
+
+#[cfg(test)]
+mod hostile {
+    use super::*;
+    use proptest::prelude::*;
+
+    const LINES: &[&str] = &[
+        "#EXTM3U",
+        "#EXT-X-VERSION:7",
+        "#EXT-X-TARGETDURATION:2",
+        "#EXT-X-MEDIA-SEQUENCE:18446744073709551615",
+        "#EXT-X-MEDIA-SEQUENCE:-1",
+        "#EXTINF:2.0,",
+        "#EXTINF:-1,",
+        "#EXTINF:NaN,",
+        "#EXTINF:,",
+        "#EXT-X-BYTERANGE:18446744073709551615@18446744073709551615",
+        "#EXT-X-BYTERANGE:0",
+        "#EXT-X-BYTERANGE:@",
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"k\",IV=0xZZ",
+        "#EXT-X-KEY:METHOD=AES-128",
+        "#EXT-X-KEY:METHOD=NONE",
+        "#EXT-X-KEY:",
+        "#EXT-X-MAP:URI=\"i.mp4\",BYTERANGE=\"5@0\"",
+        "#EXT-X-MAP:",
+        "#EXT-X-DISCONTINUITY",
+        "#EXT-X-STREAM-INF:BANDWIDTH=1,RESOLUTION=1x1",
+        "#EXT-X-STREAM-INF:BANDWIDTH=x",
+        "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"n\",URI=\"a.m3u8\"",
+        "#EXT-X-ENDLIST",
+        "a.ts",
+        "http://[::1/x.ts",
+        "file:///etc/passwd",
+        "//other.host/x.ts",
+        "",
+        "\u{0}\u{ff}",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn no_playlist_text_panics(picks in proptest::collection::vec(0..LINES.len(), 0..24)) {
+            let text: String = picks.iter().map(|&i| format!("{}\n", LINES[i])).collect();
+            let base = Secret::plain("https://h/p/index.m3u8");
+            match parse(text.as_bytes(), "pl") {
+                Ok(Playlist::MediaPlaylist(m)) => {
+                    let _ = read_media(&m, &base, "pl");
+                }
+                Ok(Playlist::MasterPlaylist(m)) => {
+                    for v in [Variant::Best, Variant::Worst, Variant::MaxHeight(0)] {
+                        let _ = choose(&m, v, "pl");
+                    }
+                }
+                Err(_) => {}
+            }
+        }
     }
 }
