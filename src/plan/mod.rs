@@ -2,8 +2,10 @@
 //! output path, headers and effective limits. Pure: no network, no clock,
 //! no environment (the caller hands in the date and the readable variables).
 
+mod once;
 mod view;
 
+use once::{playlist_source, render_once};
 pub use view::{render_json, render_text};
 
 use std::collections::{BTreeMap, HashMap};
@@ -16,7 +18,7 @@ use serde::Serialize;
 use crate::diag::Problem;
 use crate::manifest::env::{self, EnvPolicy, Secret};
 use crate::manifest::{JobSpec, Limit, Manifest, OnMissing, RetryPolicy, RunLimits, Timeouts};
-use crate::source::{EndSource, Numbered, PlaylistSource, Segment, SegmentFormat, SegmentSource};
+use crate::source::{EndSource, Numbered, Segment, SegmentFormat, SegmentSource};
 use crate::template::Templates;
 
 /// Which jobs a command works on.
@@ -433,48 +435,6 @@ fn plan_job(
         tags: spec.tags.clone(),
         source,
     })
-}
-
-/// A template of the job rendered once (no index), as a segment; `None`
-/// while a variable it reads is unset (reported elsewhere).
-fn render_once(numbered: &Numbered, key: &str) -> Result<Option<Segment>, String> {
-    let key_numbered = Numbered {
-        key: key.to_string(),
-        ..numbered.clone()
-    };
-    match key_numbered.segment(0) {
-        Ok(s) => Ok(Some(s)),
-        Err(e) if e.contains("is not set") => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// A playlist job's source: its URL rendered once; http(s) only.
-fn playlist_source(
-    numbered: &Numbered,
-    variant: crate::manifest::Variant,
-) -> Result<SegmentSource, String> {
-    let url = match render_once(numbered, &numbered.key)? {
-        Some(s) => s.target,
-        // An unset variable: reported with the url; a placeholder here.
-        None => crate::source::Target::Http {
-            url: Secret::plain(""),
-            host: String::new(),
-        },
-    };
-    match url {
-        crate::source::Target::Http { url, host } => Ok(SegmentSource::Playlist(PlaylistSource {
-            url,
-            host,
-            variant,
-            env: numbered.env.clone(),
-            resolved: None,
-            fresh: Default::default(),
-        })),
-        crate::source::Target::File { shown, .. } => Err(format!(
-            "`{shown}` is not an http(s) URL; a playlist is fetched from a web server"
-        )),
-    }
 }
 
 /// Makes a rendered output path safe: relative, inside `output_dir`, each
