@@ -554,3 +554,44 @@ fn a_separate_audio_rendition_is_fetched_and_muxed_in_fmp4() {
 fn a_separate_audio_rendition_is_fetched_and_muxed_in_ts() {
     audio_rendition("audio-ts", false);
 }
+
+#[test]
+fn a_server_that_ignores_byte_ranges_is_refused() {
+    let made = make(Hls {
+        name: "single",
+        single_file: true,
+        ..Hls::default()
+    });
+    let (_root, server) = served(&[(&made, "s")]);
+    server.set_range_support(false);
+    let job = Job::new(&playlist_job(&format!("{}/s/index.m3u8", server.url()), ""));
+    let out = job.run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("answered 200 (the whole file) to a byte-range request"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!job.path("out/v.mp4").exists());
+}
+
+#[test]
+fn a_wrong_key_never_merges_garbage() {
+    let made = make(Hls {
+        name: "aes-iv",
+        encrypt: Some(Some("00112233445566778899aabbccddeeff")),
+        ..Hls::default()
+    });
+    let (root, server) = served(&[(&made, "e")]);
+    std::fs::create_dir_all(root.path().join("keys")).unwrap();
+    std::fs::write(root.path().join("keys/aes-iv.key"), [9u8; 16]).unwrap();
+    let job = Job::new(&playlist_job(&format!("{}/e/index.m3u8", server.url()), ""));
+    let out = job.run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("does not decrypt") || err.contains("not an MPEG-TS segment"),
+        "{err}"
+    );
+    assert!(!job.path("out/v.mp4").exists());
+}
