@@ -117,13 +117,32 @@ fn from_saved(m: &SavedMedia, env: &BTreeMap<String, String>) -> Option<Media> {
     })
 }
 
+/// Values shorter than this that occur in what would be saved make it
+/// unsafe to save: written as `${NAME}` and read back with another value,
+/// a short one could change text that only happened to match it.
+const SHORTEST_SAFE: usize = 8;
+
 /// Saves what resolving fetched in `dir` (written whole, then renamed).
+/// Nothing is saved when a short value from the environment occurs in it
+/// (the next run fetches the playlist again).
 pub fn store(
     dir: &Path,
     source: &str,
     got: &Got,
     env: &BTreeMap<String, String>,
 ) -> Result<(), String> {
+    let texts = [Some(&got.video), got.audio.as_ref()]
+        .into_iter()
+        .flatten()
+        .flat_map(|m| [m.base.expose(), m.text.as_str()]);
+    let short = |t: &str| {
+        env.values()
+            .any(|v| !v.is_empty() && v.len() < SHORTEST_SAFE && t.contains(v.as_str()))
+    };
+    if texts.into_iter().any(short) {
+        let _ = std::fs::remove_file(dir.join(SAVED));
+        return Ok(());
+    }
     let saved = Saved {
         snatch_playlist: 2,
         source: source.to_string(),
@@ -158,6 +177,25 @@ pub fn load(dir: &Path, source: &str, env: &BTreeMap<String, String>) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_short_value_that_occurs_in_the_playlist_is_never_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let env: BTreeMap<String, String> = [("SNATCH_T".to_string(), "ab".to_string())].into();
+        let media = |text: &str| Media {
+            base: Secret::plain("https://h/p/index.m3u8"),
+            text: text.to_string(),
+        };
+        let got = |text: &str| Got {
+            video: media(text),
+            audio: None,
+            note: None,
+        };
+        store(dir.path(), "s", &got("#EXTM3U\nx.ts\n"), &env).unwrap();
+        assert!(load(dir.path(), "s", &env).is_some());
+        store(dir.path(), "s", &got("#EXTM3U\ntab.ts\n"), &env).unwrap();
+        assert!(load(dir.path(), "s", &env).is_none());
+    }
 
     #[test]
     fn secrets_are_saved_as_their_names_and_read_back() {
