@@ -135,6 +135,10 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Resolve playlists over the network, to show real segment counts
+    /// and durations (plan alone makes no request).
+    #[arg(long)]
+    pub probe: bool,
 }
 
 #[derive(Debug, Clone, Args)]

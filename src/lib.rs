@@ -5,6 +5,7 @@
 //! The command line in `main.rs` only wires these stages together.
 
 pub mod cli;
+pub mod decrypt;
 pub mod diag;
 mod failpoint;
 pub mod fetch;
@@ -14,6 +15,8 @@ pub mod new;
 pub mod plan;
 pub mod progress;
 pub mod report;
+pub mod resolve;
 pub mod run;
 pub mod source;
+pub mod source_playlist;
 pub mod template;

@@ -37,6 +37,7 @@ fn main() -> ExitCode {
             Err(problems) => invalid(&problems),
         },
         Command::Plan(args) => match load_shard(&args.jobs, &args.shard) {
+            Ok(plan) if args.probe => probe(&plan, args.format),
             Ok(plan) => print_plan(&plan, args.format),
             Err(problems) => invalid(&problems),
         },
@@ -221,6 +222,31 @@ fn print_plan(plan: &Plan, format: Format) -> ExitCode {
     };
     let _ = std::io::stdout().write_all(text.as_bytes());
     ExitCode::SUCCESS
+}
+
+/// `plan --probe`: the plan with playlists resolved; exit 1 when one
+/// could not be.
+fn probe(plan: &Plan, format: Format) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (probed, errors) = runtime.block_on(snatch::resolve::probe(plan));
+    let code = print_plan(&probed, format);
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    if errors.is_empty() {
+        code
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// Colour only on a terminal, and never with `NO_COLOR` set.

@@ -12,8 +12,14 @@ use tokio::process::Command;
 
 use crate::fetch::store;
 use crate::manifest::Tolerance;
+
+mod audio;
+
+pub use audio::AudioInput;
+
 use crate::plan::Container;
 use crate::report::Media;
+use crate::source::SegmentFormat;
 
 /// Where ffmpeg and ffprobe are.
 #[derive(Debug, Clone)]
@@ -69,6 +75,15 @@ fn is_executable(p: &Path) -> bool {
     p.is_file() || p.with_extension("exe").is_file()
 }
 
+/// Creates a hidden output file as a new file reached through no link
+/// below `root`; the error names it, or the link refused.
+fn fresh_output(root: &Path, temp: &Path) -> std::io::Result<std::fs::File> {
+    store::create_fresh(root, temp).map_err(|e| match store::refused_link(&e) {
+        Some(_) => e,
+        None => std::io::Error::new(e.kind(), format!("cannot create {}: {e}", temp.display())),
+    })
+}
+
 /// The hidden name ffmpeg writes to, beside the output.
 pub fn temp_path(output: &Path) -> PathBuf {
     let name = output
@@ -76,6 +91,14 @@ pub fn temp_path(output: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     output.with_file_name(format!(".{name}.snatch-part"))
+}
+
+/// ffmpeg's name of the input format.
+fn input_format(format: SegmentFormat) -> &'static str {
+    match format {
+        SegmentFormat::Ts => "mpegts",
+        SegmentFormat::Fmp4 => "mp4",
+    }
 }
 
 /// A running merge: ffmpeg, and a thread that copies segment files into
@@ -86,6 +109,8 @@ pub struct Merge {
     feeder: Option<Feeder>,
     stderr: Option<std::thread::JoinHandle<String>>,
     temp: PathBuf,
+    /// A separate audio rendition: merged on its own, muxed in at the end.
+    audio: Option<Box<audio::Audio>>,
 }
 
 struct Feeder {
@@ -94,30 +119,62 @@ struct Feeder {
 }
 
 impl Merge {
-    /// Starts ffmpeg for `output` (below the output folder `root`).
-    /// Nothing appears under the output's name. snatch creates the hidden
-    /// file itself, as a new file reached through no link, and ffmpeg
-    /// writes to it through its stdout (`file:/dev/stdout` stays seekable,
-    /// which MP4 needs), so a link planted at that name cannot make ffmpeg
-    /// write anywhere else. The error says which of the two failed.
+    /// Starts ffmpeg for `output` (below the output folder `root`),
+    /// reading MPEG-TS segments. Nothing appears under the output's name.
     pub fn start(
         tools: &Tools,
         root: &Path,
         output: &Path,
         container: Container,
     ) -> std::io::Result<Merge> {
-        let temp = temp_path(output);
-        let file = store::create_fresh(root, &temp).map_err(|e| match store::refused_link(&e) {
-            Some(_) => e,
-            None => std::io::Error::new(e.kind(), format!("cannot create {}: {e}", temp.display())),
-        })?;
+        Merge::start_with_audio(tools, root, output, container, SegmentFormat::Ts, None)
+    }
+
+    /// Starts ffmpeg reading segments of `format` (for fMP4, the init
+    /// segment is to be fed first: init and fragments read as one MP4),
+    /// with a separate audio rendition, if any, fed through
+    /// [`Merge::feed_audio`] and muxed in when the merge finishes.
+    pub fn start_with_audio(
+        tools: &Tools,
+        root: &Path,
+        output: &Path,
+        container: Container,
+        format: SegmentFormat,
+        audio: Option<AudioInput>,
+    ) -> std::io::Result<Merge> {
+        let audio =
+            audio.map(|input| Box::new(audio::Audio::new(tools, root, output, container, input)));
+        let temp = match &audio {
+            Some(a) => a.video_temp(),
+            None => temp_path(output),
+        };
+        Merge::spawn(tools, root, temp, container, format, audio)
+    }
+
+    /// Starts one ffmpeg writing `temp`. snatch creates the hidden file
+    /// itself, as a new file reached through no link, and ffmpeg writes to
+    /// it through its stdout (`file:/dev/stdout` stays seekable, which MP4
+    /// needs), so a link planted at that name cannot make ffmpeg write
+    /// anywhere else. The error says which of the two failed.
+    fn spawn(
+        tools: &Tools,
+        root: &Path,
+        temp: PathBuf,
+        container: Container,
+        format: SegmentFormat,
+        audio: Option<Box<audio::Audio>>,
+    ) -> std::io::Result<Merge> {
+        let file = fresh_output(root, &temp)?;
         let mut cmd = std::process::Command::new(&tools.ffmpeg);
         cmd.args(["-hide_banner", "-nostats", "-loglevel", "error", "-y"])
-            .args(["-f", "mpegts", "-i", "pipe:0"])
+            .args(["-f", input_format(format), "-i", "pipe:0"])
             .args(["-map", "0:v?", "-map", "0:a?", "-c", "copy"]);
         match container {
             // AAC in MPEG-TS is ADTS; MP4 wants the AudioSpecificConfig.
-            Container::Mp4 => cmd.args(["-bsf:a", "aac_adtstoasc", "-f", "mp4"]),
+            Container::Mp4 if format == SegmentFormat::Ts => {
+                cmd.args(["-bsf:a", "aac_adtstoasc", "-f", "mp4"])
+            }
+            Container::Mp4 => cmd.args(["-f", "mp4"]),
             Container::Mkv => cmd.args(["-f", "matroska"]),
             Container::Ts => cmd.args(["-f", "mpegts"]),
         };
@@ -152,7 +209,16 @@ impl Merge {
             feeder: Some(Feeder { paths, thread }),
             stderr: Some(stderr),
             temp,
+            audio,
         })
+    }
+
+    /// Queues one complete segment file of the audio rendition.
+    pub fn feed_audio(&mut self, path: &Path) -> std::io::Result<()> {
+        match &mut self.audio {
+            Some(a) => a.feed(path),
+            None => Err(std::io::Error::other("this merge has no audio rendition")),
+        }
     }
 
     /// Queues one complete segment file; it is copied in order. An error
@@ -194,7 +260,10 @@ impl Merge {
             .unwrap_or("no message")
             .to_string();
         match (status.success(), fed) {
-            (true, Ok(())) => Ok(self.temp.clone()),
+            (true, Ok(())) => match self.audio.take() {
+                Some(mut a) => a.mux_into(&self.temp),
+                None => Ok(self.temp.clone()),
+            },
             (true, Err(e)) => {
                 let _ = store::remove_file(&self.temp);
                 Err(format!("feeding ffmpeg failed: {e}"))

@@ -10,12 +10,18 @@ use crate::manifest::paths::LocalRoots;
 use crate::manifest::IndexSource;
 use crate::template::Templates;
 
+pub use crate::source_playlist::{ByteRange, PlaylistSource, SegmentFormat, SegmentKey};
+
 /// One segment to fetch.
 #[derive(Debug, Clone)]
 pub struct Segment {
     /// The segment's index as the job numbers it (not its position).
     pub index: u64,
     pub target: Target,
+    /// Only these bytes of the target (`EXT-X-BYTERANGE`).
+    pub range: Option<ByteRange>,
+    /// Decrypt with this AES-128 key once it arrived.
+    pub key: Option<SegmentKey>,
 }
 
 /// What to read for one segment.
@@ -75,12 +81,14 @@ fn authority_host(url: &str) -> &str {
 #[derive(Debug, Clone)]
 pub enum SegmentSource {
     Numbered(Numbered),
+    Playlist(PlaylistSource),
 }
 
 impl SegmentSource {
     pub fn len(&self) -> u64 {
         match self {
             SegmentSource::Numbered(n) => n.indices.count(),
+            SegmentSource::Playlist(p) => p.len(),
         }
     }
 
@@ -92,6 +100,7 @@ impl SegmentSource {
     pub fn index_at(&self, position: u64) -> u64 {
         match self {
             SegmentSource::Numbered(n) => n.indices.first() + position,
+            SegmentSource::Playlist(p) => p.index_at(position),
         }
     }
 
@@ -99,6 +108,15 @@ impl SegmentSource {
     pub fn segment(&self, position: u64) -> Result<Segment, String> {
         match self {
             SegmentSource::Numbered(n) => n.segment(self.index_at(position)),
+            SegmentSource::Playlist(p) => p.segment(position),
+        }
+    }
+
+    /// Whether the segment at `position` is of a separate audio rendition.
+    pub fn is_audio(&self, position: u64) -> bool {
+        match self {
+            SegmentSource::Numbered(_) => false,
+            SegmentSource::Playlist(p) => p.is_audio(position),
         }
     }
 
@@ -107,6 +125,7 @@ impl SegmentSource {
     pub fn trailing_misses_expected(&self) -> bool {
         match self {
             SegmentSource::Numbered(n) => matches!(n.indices, IndexSource::Duration { .. }),
+            SegmentSource::Playlist(_) => false,
         }
     }
 
@@ -118,26 +137,39 @@ impl SegmentSource {
                 IndexSource::Count { .. } => "count",
                 IndexSource::Duration { .. } => "duration",
             },
+            SegmentSource::Playlist(_) => "playlist",
         }
     }
 
     /// The kind in words, with the duration math where there is some.
     pub fn describe(&self) -> String {
         match self {
-            SegmentSource::Numbered(n) => match n.indices {
-                IndexSource::Duration {
-                    length_s,
-                    segment_s,
-                    ..
-                } => format!("duration {length_s}s ÷ {segment_s}s"),
+            SegmentSource::Numbered(n) => match (n.end, &n.indices) {
+                (EndSource::Auto, i) => format!(
+                    "range from {}, end: auto (found by probing when run)",
+                    i.first()
+                ),
+                (EndSource::Found { requests }, _) => {
+                    format!("range (end: auto, found with {requests} requests)")
+                }
+                (
+                    EndSource::Given,
+                    IndexSource::Duration {
+                        length_s,
+                        segment_s,
+                        ..
+                    },
+                ) => format!("duration {length_s}s ÷ {segment_s}s"),
                 _ => self.kind().to_string(),
             },
+            SegmentSource::Playlist(p) => p.describe(),
         }
     }
 
     pub fn expected_duration(&self) -> Option<f64> {
         match self {
             SegmentSource::Numbered(n) => n.indices.expected_duration(),
+            SegmentSource::Playlist(p) => p.expected_duration(),
         }
     }
 }
@@ -158,6 +190,19 @@ pub struct Numbered {
     pub dir: PathBuf,
     /// The folders local paths may lie in (checked for every segment).
     pub roots: Arc<LocalRoots>,
+    /// Whether the range's end was given or is found by probing.
+    pub end: EndSource,
+}
+
+/// Where a numbered job's last index comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndSource {
+    /// Written in the job (or implied by `count`, `duration`).
+    Given,
+    /// `end: auto`, not yet probed: `indices` holds the start alone.
+    Auto,
+    /// `end: auto`, found with this many requests.
+    Found { requests: u32 },
 }
 
 impl Numbered {
@@ -181,7 +226,12 @@ impl Numbered {
             },
             http => http,
         };
-        Ok(Segment { index, target })
+        Ok(Segment {
+            index,
+            target,
+            range: None,
+            key: None,
+        })
     }
 }
 

@@ -39,6 +39,9 @@ fn sample() -> RunReport {
             }),
             error: None,
             merge_tail_s: None,
+            expected_duration_s: None,
+            playlist_reloads: 0,
+            end_found: None,
         },
         JobReport {
             name: "lecture-02".into(),
@@ -61,6 +64,9 @@ fn sample() -> RunReport {
                     .into(),
             ),
             merge_tail_s: None,
+            expected_duration_s: None,
+            playlist_reloads: 0,
+            end_found: None,
         },
         JobReport {
             name: "bonus|extra".into(),
@@ -74,6 +80,9 @@ fn sample() -> RunReport {
             media: None,
             error: Some("Not selected by --only lecture-*.".into()),
             merge_tail_s: None,
+            expected_duration_s: None,
+            playlist_reloads: 0,
+            end_found: None,
         },
         JobReport {
             name: "intro".into(),
@@ -96,6 +105,9 @@ fn sample() -> RunReport {
             }),
             error: None,
             merge_tail_s: None,
+            expected_duration_s: None,
+            playlist_reloads: 0,
+            end_found: None,
         },
     ];
     let mut report = RunReport::new(
@@ -192,6 +204,9 @@ fn failed_with(name: &str, error: &str) -> JobReport {
         redirects: 0,
         elapsed_s: 1.0,
         media: None,
+        expected_duration_s: None,
+        playlist_reloads: 0,
+        end_found: None,
         error: Some(error.into()),
         merge_tail_s: None,
     }

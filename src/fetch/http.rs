@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use super::segment::{describe, status_text, timed_out, Attempt, FailKind, JobFetch};
 use super::{Fetcher, Slot};
 use crate::manifest::env::Secret;
+use crate::manifest::Timeouts;
 
 /// The most redirect hops one request follows.
 pub const MAX_REDIRECTS: u32 = 10;
@@ -55,6 +56,23 @@ pub(super) struct Answer {
     pub shown: String,
 }
 
+/// What a request carries whatever it fetches: the job's headers and
+/// timeouts (a segment's [`JobFetch`], a playlist's or key's `Ask`).
+#[derive(Clone, Copy)]
+pub(super) struct Asking<'a> {
+    pub headers: &'a HeaderMap,
+    pub timeout: Timeouts,
+}
+
+impl<'a> From<&'a JobFetch> for Asking<'a> {
+    fn from(req: &'a JobFetch) -> Asking<'a> {
+        Asking {
+            headers: &req.headers,
+            timeout: req.timeout,
+        }
+    }
+}
+
 /// A chain of hops in progress.
 struct Chain<'a> {
     job_url: &'a Secret,
@@ -71,11 +89,13 @@ impl Fetcher {
     /// `redirects`, also when the chain then fails.
     pub(super) async fn request(
         &self,
-        req: &JobFetch,
+        ask: Asking<'_>,
         url: &Secret,
+        range: Option<String>,
         budget: &mut Budget,
         redirects: &mut u32,
     ) -> Result<Answer, Attempt> {
+        let req = ask;
         let first = Url::parse(url.expose()).map_err(|e| Attempt::Fatal {
             kind: FailKind::Invalid,
             reason: format!("`{}` is not a valid URL: {e}", url.shown()),
@@ -96,11 +116,14 @@ impl Fetcher {
             // connecting, so that a second answer of the DNS cannot lead
             // inward after the first passed the check.
             let guarded = chain.job_internal == Some(false);
-            let send = self
+            let mut get = self
                 .client(req.timeout.connect, guarded)
                 .get(chain.current.clone())
-                .headers(chain.headers.clone())
-                .send();
+                .headers(chain.headers.clone());
+            if let Some(r) = &range {
+                get = get.header(reqwest::header::RANGE, r.as_str());
+            }
+            let send = get.send();
             let resp = match budget.run(send).await {
                 None => return Err(timed_out(req.timeout.segment)),
                 Some(Err(e)) => {

@@ -8,6 +8,7 @@ mod ledger;
 mod limits;
 pub mod lock;
 mod segment;
+mod small;
 pub mod store;
 
 use std::collections::HashMap;
@@ -22,6 +23,7 @@ pub use ledger::{
 };
 pub use limits::{Limiter, Slot};
 pub use segment::{FailKind, Fetched, JobFetch, SegmentFailure, DEFAULT_MAX_BYTES};
+pub use small::{Ask, Small};
 
 use crate::manifest::RunLimits;
 

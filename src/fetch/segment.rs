@@ -190,9 +190,7 @@ impl Fetcher {
         redirects: &mut u32,
     ) -> Attempt {
         match &seg.target {
-            Target::Http { url, .. } => {
-                self.attempt_http(req, url, seg.index, dir, redirects).await
-            }
+            Target::Http { url, .. } => self.attempt_http(req, url, seg, dir, redirects).await,
             Target::File { path, shown } => {
                 let _slot = self.limiter.acquire(None).await;
                 let read = attempt_file(path, shown, seg.index, dir, req.max_bytes);
@@ -209,21 +207,25 @@ impl Fetcher {
         &self,
         req: &JobFetch,
         url: &Secret,
-        index: u64,
+        seg: &Segment,
         dir: &Path,
         redirects: &mut u32,
     ) -> Attempt {
         let mut budget = Budget::new(req.timeout.segment);
+        let range = seg.range.map(|r| r.header());
         let Answer {
             resp,
             slot,
             host,
             shown,
-        } = match self.request(req, url, &mut budget, redirects).await {
+        } = match self
+            .request(req.into(), url, range, &mut budget, redirects)
+            .await
+        {
             Ok(a) => a,
             Err(outcome) => return outcome,
         };
-        let outcome = match budget.run(receive(req, resp, &shown, index, dir)).await {
+        let outcome = match budget.run(receive(req, resp, &shown, seg, dir)).await {
             Some(outcome) => outcome,
             None => timed_out(req.timeout.segment),
         };
@@ -324,10 +326,20 @@ async fn receive(
     req: &JobFetch,
     mut resp: reqwest::Response,
     shown: &str,
-    index: u64,
+    seg: &Segment,
     dir: &Path,
 ) -> Attempt {
-    if resp.status() != StatusCode::OK {
+    // A byte-range request (`EXT-X-BYTERANGE`) wants 206; any other 200.
+    let ranged = seg.range.is_some();
+    if let Some(refused) = range_refused(ranged, resp.status(), shown) {
+        return refused;
+    }
+    let want = if ranged {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    if resp.status() != want {
         return status_outcome(&resp, shown);
     }
     let expected = resp.content_length();
@@ -341,33 +353,70 @@ async fn receive(
         reason: format!("{shown}: {reason}"),
         after: None,
     };
-    let mut part = Part::new(dir, index, req.max_bytes);
+    let mut part = Part::new(dir, seg.index, req.max_bytes);
+    // An encrypted body is checked once decrypted, as a whole.
+    let mut sealed = seg.key.as_ref().map(|_| Vec::new());
+    let mut received = 0u64;
     loop {
         match resp.chunk().await {
             Ok(Some(chunk)) => {
-                if let Err(e) = part.write(&chunk).await {
+                received += chunk.len() as u64;
+                let written = match &mut sealed {
+                    Some(buf) => sealed_push(buf, &chunk, req.max_bytes),
+                    None => part.write(&chunk).await,
+                };
+                if let Err(e) = written {
                     return e.into_attempt(shown, retry);
                 }
             }
             Ok(None) => break,
             Err(e) => {
                 return retry(format!(
-                    "the body broke off after {} bytes: {}",
-                    part.check.len,
+                    "the body broke off after {received} bytes: {}",
                     describe(e)
                 ))
             }
         }
     }
     if let Some(n) = expected {
-        if n != part.check.len {
-            return retry(format!("sent {} of {n} bytes (truncated)", part.check.len));
+        if n != received {
+            return retry(format!("sent {received} of {n} bytes (truncated)"));
+        }
+    }
+    if let (Some(mut buf), Some(key)) = (sealed, &seg.key) {
+        if let Err(e) = crate::decrypt::decrypt(key, &mut buf) {
+            return retry(e);
+        }
+        if let Err(e) = part.write(&buf).await {
+            return e.into_attempt(shown, retry);
         }
     }
     match part.finish().await {
         Ok(size) => Attempt::Done(size),
         Err(e) => e.into_attempt(shown, retry),
     }
+}
+
+/// Takes an encrypted body into memory, capped like any other body.
+fn sealed_push(buf: &mut Vec<u8>, chunk: &[u8], max: u64) -> Result<(), PartError> {
+    if (buf.len() + chunk.len()) as u64 > max {
+        return Err(PartError::TooLarge(max));
+    }
+    buf.extend_from_slice(chunk);
+    Ok(())
+}
+
+/// A ranged request (`EXT-X-BYTERANGE`) that got 200 got the whole
+/// resource: never stored as the range. (A 206 to an unranged request is a
+/// fault of the server, retried: see `status_outcome`.)
+fn range_refused(ranged: bool, status: StatusCode, shown: &str) -> Option<Attempt> {
+    (ranged && status == StatusCode::OK).then(|| Attempt::Fatal {
+        kind: FailKind::Invalid,
+        reason: format!(
+            "{shown} answered 200 (the whole file) to a byte-range request: \
+             the server does not serve byte ranges"
+        ),
+    })
 }
 
 fn too_large(shown: &str, max: u64, what: &str, done: &str) -> Attempt {
@@ -584,7 +633,7 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
 
 /// The wait before attempt `attempt + 1`: doubling from `backoff`, capped at
 /// `max_backoff`, with equal jitter (half fixed, half random).
-fn backoff(p: &RetryPolicy, attempt: u32) -> Duration {
+pub(super) fn backoff(p: &RetryPolicy, attempt: u32) -> Duration {
     let base = p.backoff.as_secs_f64() * 2f64.powi(attempt.saturating_sub(1).min(30) as i32);
     let capped = base.min(p.max_backoff.as_secs_f64());
     Duration::from_secs_f64(capped * (0.5 + rand::random::<f64>() * 0.5))

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use super::bounds;
 use super::env::{self, EnvPolicy};
-use super::model::{Job, OnMissing, Settings, Sp};
+use super::model::{Job, OnMissing, RangeEnd, Settings, Sp};
 use super::paths;
 use super::settings::{RetryPolicy, Timeouts, Verify, DEFAULT_JOB_CONCURRENCY};
-use super::validate::{FileCheck, JobSpec};
+use super::validate::{FileCheck, IndexSource, JobSpec};
 use super::DEFAULT_MAX_SEGMENT_BYTES;
 use crate::template::check::{self as template_check, Scope};
 
@@ -25,8 +25,11 @@ impl FileCheck<'_> {
         self.name(name);
         let vars = self.vars(job, policy);
         let keys: BTreeSet<String> = vars.keys().cloned().collect();
-        let url = job.url.value.replace("(*)", "{{index}}");
-        let url_vars = self.url(job, &url, &keys, policy);
+        let (url, playlist) = self.url_or_playlist(job, policy)?;
+        let url_vars = match &playlist {
+            None => self.url(job, &url, &keys, policy),
+            Some(_) => self.playlist_url(job, &url, &keys),
+        };
         let output = job
             .output
             .clone()
@@ -36,7 +39,11 @@ impl FileCheck<'_> {
             .padding
             .as_ref()
             .map_or(Some(0), |p| self.int_in(p, "padding", bounds::PADDING));
-        let source = self.source(job);
+        let source = match &playlist {
+            // Not read: a playlist job's segments come from its playlist.
+            Some(_) => Some(IndexSource::Count { start: 0, count: 1 }),
+            None => self.source(job),
+        };
         let concurrency = match job.concurrency.as_ref().or(d.concurrency.as_ref()) {
             Some(c) => self.int_in(c, "concurrency", bounds::CONCURRENCY),
             None => Some(DEFAULT_JOB_CONCURRENCY),
@@ -56,7 +63,13 @@ impl FileCheck<'_> {
             file: self.src.clone(),
             dir: dir.to_path_buf(),
             loc: name.loc,
-            url: Sp::new(url, job.url.loc),
+            url,
+            playlist,
+            init: job.init.clone(),
+            end_auto: job
+                .range
+                .as_ref()
+                .is_some_and(|r| r.end.value == RangeEnd::Auto),
             padding: padding?,
             source: source?,
             output,
@@ -115,20 +128,20 @@ impl FileCheck<'_> {
     fn url(
         &mut self,
         job: &Sp<Job>,
-        url: &str,
+        url: &Sp<String>,
         keys: &BTreeSet<String>,
         policy: &EnvPolicy,
     ) -> Option<BTreeSet<String>> {
-        let loc = job.url.loc;
+        let loc = url.loc;
         if !self.text_len(loc, url, "the url", bounds::URL_LEN) {
             return None;
         }
-        self.env_refs(&job.url, policy, &job.name, "the url");
+        self.env_refs(url, policy, &job.name, "the url");
         let scope = Scope {
             per_segment: true,
             vars: keys,
         };
-        match template_check::check(url, &scope) {
+        match template_check::check(&url.value, &scope) {
             Ok(uses) if uses.index => Some(uses.vars),
             Ok(_) => {
                 self.err(
@@ -142,6 +155,35 @@ impl FileCheck<'_> {
                 self.err(
                     loc,
                     format!("url of job `{}`: {}", *job.name, p.message),
+                    p.help,
+                );
+                None
+            }
+        }
+    }
+
+    /// Checks a playlist job's URL: its length and its template (known
+    /// names only, and no index: one playlist per job). Its `${…}` were
+    /// checked with the other playlist keys.
+    fn playlist_url(
+        &mut self,
+        job: &Sp<Job>,
+        url: &Sp<String>,
+        keys: &BTreeSet<String>,
+    ) -> Option<BTreeSet<String>> {
+        if !self.text_len(url.loc, url, "the playlist url", bounds::URL_LEN) {
+            return None;
+        }
+        let scope = Scope {
+            per_segment: false,
+            vars: keys,
+        };
+        match template_check::check(&url.value, &scope) {
+            Ok(uses) => Some(uses.vars),
+            Err(p) => {
+                self.err(
+                    url.loc,
+                    format!("playlist of job `{}`: {}", *job.name, p.message),
                     p.help,
                 );
                 None

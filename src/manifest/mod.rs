@@ -14,13 +14,13 @@ mod validate;
 use std::path::PathBuf;
 
 pub use load::{expand_inputs, load_file, LoadedFile, MAX_FILE_BYTES};
-pub use model::{JobFile, Loc, OnMissing, Sp};
+pub use model::{JobFile, Loc, OnMissing, Sp, Variant};
 pub use settings::{
     parse_time, Limit, Rate, RetryPolicy, RunLimits, Timeouts, Tolerance, Verify,
     DEFAULT_GLOBAL_CONCURRENCY, DEFAULT_HOST_CONCURRENCY, DEFAULT_JOBS, DEFAULT_JOB_CONCURRENCY,
     DEFAULT_MAX_SEGMENT_BYTES,
 };
-pub use validate::{validate, IndexSource, JobSpec, Manifest, MAX_SEGMENTS};
+pub use validate::{validate, IndexSource, JobSpec, Manifest, PlaylistSpec, MAX_SEGMENTS};
 
 use crate::diag::Problem;
 use env::EnvPolicy;

@@ -274,8 +274,9 @@ pub struct GlobalLimit {
 pub struct Range {
     /// First index.
     pub start: Sp<i64>,
-    /// Last index (inclusive); at least `start`.
-    pub end: Sp<i64>,
+    /// Last index (inclusive); at least `start`. `auto`: found at run time
+    /// by probing (about 2·log2(N) small requests).
+    pub end: Sp<RangeEnd>,
 }
 
 /// Duration math: count = ceil(length / segment).
@@ -298,7 +299,19 @@ pub struct Job {
     /// also `{{n}}`, `{{name}}`, `{{vars.*}}`, `{{date}}`, `{{pad n 4}}`.
     /// http, https, file://, or a path relative to the job file's folder
     /// (a local path must stay inside that folder or an `--allow-local` one).
-    pub url: Sp<String>,
+    /// A job has either `url` (with a segment source) or `playlist`.
+    pub url: Option<Sp<String>>,
+    /// An HLS playlist (`.m3u8`, http or https) that lists the segments,
+    /// instead of `url` and a segment source. A master playlist's variant
+    /// is chosen by `variant`.
+    pub playlist: Option<Sp<String>>,
+    /// Which variant of a master playlist: `best` (highest bandwidth, the
+    /// default), `worst`, `{max_height: 720}` or `{max_bandwidth: N}`.
+    pub variant: Option<Sp<Variant>>,
+    /// For a `url` job of fragmented MP4 (CMAF) segments: the URL of the
+    /// init segment, fed to the merge before the first segment. Makes the
+    /// segment format `fmp4`.
+    pub init: Option<Sp<String>>,
     /// Width of `{{index}}`, zero-padded. 0 or absent: no padding.
     pub padding: Option<Sp<i64>>,
     /// Segment source: an inclusive index range.
@@ -334,4 +347,65 @@ pub struct Job {
     pub verify: Option<Sp<Verify>>,
     /// See `defaults.max_segment_bytes`.
     pub max_segment_bytes: Option<Sp<SizeValue>>,
+}
+
+/// Which variant of a master playlist a playlist job downloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Variant {
+    /// The highest bandwidth.
+    #[default]
+    Best,
+    /// The lowest bandwidth.
+    Worst,
+    /// The highest bandwidth of those at most this many pixels high.
+    MaxHeight(u64),
+    /// The highest bandwidth of those at most this many bits per second.
+    MaxBandwidth(u64),
+}
+
+/// The end of a range: an index, or `auto` (found by probing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeEnd {
+    Index(i64),
+    Auto,
+}
+
+impl<'de> Deserialize<'de> for RangeEnd {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = RangeEnd;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an index or `auto`")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RangeEnd, E> {
+                Ok(RangeEnd::Index(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RangeEnd, E> {
+                i64::try_from(v)
+                    .map(RangeEnd::Index)
+                    .map_err(|_| E::custom(format!("{v} is too large for an index")))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RangeEnd, E> {
+                match v {
+                    "auto" => Ok(RangeEnd::Auto),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for RangeEnd {
+    fn schema_name() -> Cow<'static, str> {
+        "RangeEnd".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "The last index (inclusive), or `auto`: found at run time by probing.",
+            "oneOf": [{ "type": "integer" }, { "const": "auto" }]
+        })
+    }
 }

@@ -9,9 +9,11 @@ use super::bounds;
 use super::checks::PartialLimits;
 use super::env::{self, EnvPolicy};
 use super::load::LoadedFile;
-use super::model::{Job, Loc, OnMissing, Settings, Sp};
+use super::model::{Job, Loc, OnMissing, RangeEnd, Settings, Sp};
 use super::settings::{RetryPolicy, RunLimits, Timeouts, Verify};
 use crate::diag::{Problem, SourceFile};
+
+mod playlist;
 
 /// A job of more segments than this is almost always a typo.
 pub const MAX_SEGMENTS: u64 = 1_000_000;
@@ -72,6 +74,13 @@ impl IndexSource {
     }
 }
 
+/// A playlist job's playlist.
+#[derive(Debug, Clone)]
+pub struct PlaylistSpec {
+    pub url: Sp<String>,
+    pub variant: super::model::Variant,
+}
+
 /// One job with its file's defaults applied and every value checked.
 #[derive(Debug, Clone)]
 pub struct JobSpec {
@@ -81,8 +90,17 @@ pub struct JobSpec {
     pub dir: PathBuf,
     /// Where the job's name stands.
     pub loc: Loc,
-    /// URL template, with `(*)` already turned into `{{index}}`.
+    /// URL template, with `(*)` already turned into `{{index}}`; for a
+    /// playlist job, the playlist's URL (a template without an index).
     pub url: Sp<String>,
+    /// `Some` for a playlist job: its segments come from the playlist, and
+    /// `source` is not read.
+    pub playlist: Option<PlaylistSpec>,
+    /// The init segment's URL template of an fMP4 `url` job.
+    pub init: Option<Sp<String>>,
+    /// `range: {end: auto}`: the last index is found by probing at run
+    /// time; `source` is the range's start alone until then.
+    pub end_auto: bool,
     pub padding: u32,
     pub source: IndexSource,
     pub output: Sp<String>,
@@ -313,12 +331,17 @@ impl FileCheck<'_> {
                 );
                 return None;
             }
-            if r.end.value < r.start.value {
+            // `end: auto` is found at run time; until then the range is its start.
+            let end = match r.end.value {
+                RangeEnd::Index(end) => end,
+                RangeEnd::Auto => r.start.value,
+            };
+            if end < r.start.value {
                 self.err(
                     r.end.loc,
                     format!(
-                        "range end ({}) is less than its start ({})",
-                        r.end.value, r.start.value
+                        "range end ({end}) is less than its start ({})",
+                        r.start.value
                     ),
                     "the range is inclusive: `end` is the last index and at least `start`",
                 );
@@ -326,7 +349,7 @@ impl FileCheck<'_> {
             }
             IndexSource::Range {
                 start: r.start.value as u64,
-                end: r.end.value as u64,
+                end: end as u64,
             }
         } else if let Some(c) = &job.count {
             if c.value <= 0 {

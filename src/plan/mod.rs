@@ -2,10 +2,12 @@
 //! output path, headers and effective limits. Pure: no network, no clock,
 //! no environment (the caller hands in the date and the readable variables).
 
+mod once;
 mod output;
 pub mod shard;
 mod view;
 
+use once::{playlist_source, render_once};
 pub use output::confine;
 pub use view::{render_json, render_text};
 
@@ -24,7 +26,7 @@ use crate::manifest::paths::{self, LocalRoots};
 use crate::manifest::{
     JobSpec, Limit, Manifest, OnMissing, RetryPolicy, RunLimits, Timeouts, Verify,
 };
-use crate::source::{Numbered, SegmentSource};
+use crate::source::{EndSource, Numbered, Segment, SegmentFormat, SegmentSource};
 use crate::template::Templates;
 
 /// Which jobs a command works on.
@@ -129,6 +131,12 @@ pub struct JobPlan {
     /// Segments and ledger: `output_dir/.snatch/<job>/`.
     pub state_dir: PathBuf,
     pub container: Container,
+    /// `ts`, or `fmp4` with an init segment fed to the merge first.
+    pub format: SegmentFormat,
+    /// The init segment (`init:`, or a resolved playlist's EXT-X-MAP).
+    pub init: Option<Segment>,
+    /// A resolved playlist's separate audio rendition, muxed in.
+    pub audio: Option<crate::source_playlist::AudioTrack>,
     pub headers: Vec<(String, Secret)>,
     pub concurrency: u32,
     pub retry: RetryPolicy,
@@ -179,6 +187,15 @@ pub fn plan(manifest: &Manifest, ctx: &PlanContext) -> Result<Plan, Vec<Problem>
                 job.url.loc,
                 format!("url of job `{}`: {e}", job.name),
             ));
+        }
+        if let Some(init) = &job.init {
+            if let Err(e) = templates.register(&init_key(i), init) {
+                problems.push(Problem::at(
+                    &job.file,
+                    init.loc,
+                    format!("init of job `{}`: {e}", job.name),
+                ));
+            }
         }
         if let Err(e) = templates.register(&output_key(i), &job.output) {
             problems.push(Problem::at(
@@ -277,6 +294,9 @@ fn environment(
         Some(pieces)
     };
     need(&spec.url, "the url");
+    if let Some(init) = &spec.init {
+        need(init, "the init url");
+    }
     for key in &spec.url_vars {
         if let Some(value) = spec.vars.get(key) {
             need(
@@ -356,6 +376,10 @@ fn url_key(i: usize) -> String {
     format!("url#{i}")
 }
 
+fn init_key(i: usize) -> String {
+    format!("init#{i}")
+}
+
 fn output_key(i: usize) -> String {
     format!("output#{i}")
 }
@@ -400,9 +424,31 @@ fn plan_job(
         env: env_values,
         dir: spec.dir.clone(),
         roots: Arc::new(LocalRoots::new(&spec.dir, &ctx.allow_local)),
+        end: if spec.end_auto {
+            EndSource::Auto
+        } else {
+            EndSource::Given
+        },
     };
-    let source = SegmentSource::Numbered(numbered);
-    let (first, last) = match (source.segment(0), source.segment(source.len() - 1)) {
+    let source = match &spec.playlist {
+        None => Ok(SegmentSource::Numbered(numbered.clone())),
+        Some(p) => playlist_source(&numbered, p.variant),
+    };
+    let init = spec.init.as_ref().and_then(|loc| {
+        let rendered = render_once(&numbered, &init_key(i));
+        rendered
+            .map_err(|e| problems.push(at(loc.loc, format!("init of job `{}`: {e}", spec.name))))
+            .ok()
+    });
+    let source = source.unwrap_or_else(|e| {
+        problems.push(at(
+            spec.url.loc,
+            format!("playlist of job `{}`: {e}", spec.name),
+        ));
+        SegmentSource::Numbered(numbered)
+    });
+    let last_position = source.len().saturating_sub(1);
+    let (first, last) = match (source.segment(0), source.segment(last_position)) {
         (Ok(f), Ok(l)) => (Some(f), Some(l)),
         (Err(e), _) | (_, Err(e)) => {
             // A variable that is not set was reported above, located.
@@ -444,6 +490,13 @@ fn plan_job(
         state_dir: output_dir.join(".snatch").join(&spec.name),
         output_dir,
         container,
+        format: if init.is_some() {
+            SegmentFormat::Fmp4
+        } else {
+            SegmentFormat::Ts
+        },
+        init: init.flatten(),
+        audio: None,
         headers,
         concurrency: spec.concurrency,
         retry: spec.retry,

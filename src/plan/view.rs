@@ -21,6 +21,11 @@ fn limit_text(l: &Limit) -> String {
 fn source_text(j: &JobPlan) -> String {
     let n = j.source.len();
     let what = j.source.describe();
+    if let crate::source::SegmentSource::Playlist(p) = &j.source {
+        if p.resolved.is_none() {
+            return what;
+        }
+    }
     format!(
         "{what}: {n} segment{}, indices {}–{}",
         if n == 1 { "" } else { "s" },
@@ -188,6 +193,7 @@ pub fn render_json(plan: &Plan) -> serde_json::Value {
                 "last_url": j.last_url,
                 "output": display_path(&j.output),
                 "container": j.container,
+                "segment_format": j.format,
                 "headers": j.headers.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
                 "concurrency": j.concurrency,
                 "host": j.shown_host,

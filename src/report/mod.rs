@@ -30,6 +30,17 @@ pub trait Exporter {
     fn render(&self, report: &RunReport) -> Result<Vec<u8>, String>;
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The last index `end: auto` found by probing, and the requests it took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndFound {
+    pub last_index: u64,
+    pub requests: u32,
+}
+
 /// A job's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -79,6 +90,17 @@ pub struct JobReport {
     pub redirects: u64,
     pub elapsed_s: f64,
     pub media: Option<Media>,
+    /// The length the job implies (duration math, or a playlist's sum of
+    /// `EXTINF`), which the merged file was checked against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_duration_s: Option<f64>,
+    /// Times a playlist job's playlist was fetched again because its links
+    /// expired (403/410 after other segments arrived).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub playlist_reloads: u64,
+    /// What `end: auto` found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_found: Option<EndFound>,
     /// Why the job failed, in one sentence that names the segment index
     /// where one is to blame; why it was skipped.
     pub error: Option<String>,

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::renew::Renew;
 use crate::failpoint;
 use crate::fetch::{self, FailKind, Fetcher, JobFetch, Ledger, SegmentFailure};
 use crate::manifest::OnMissing;
@@ -64,8 +65,12 @@ enum Arrival {
 /// The state of a job's run, shared by its fetching and its feeding.
 pub(super) struct JobRun<'a> {
     pub job: &'a JobPlan,
+    /// The init segments (fMP4), fed before the first segment.
+    pub inits: &'a crate::resolve::Inits,
     pub tools: &'a Tools,
     pub cancel: &'a CancellationToken,
+    /// Expired links renewed; segments that arrived counted.
+    pub renew: Arc<Renew>,
     /// Set when the job cannot succeed: no new request starts.
     pub stop: Arc<AtomicBool>,
 }
@@ -124,15 +129,16 @@ impl JobRun<'_> {
             while let Some(joined) = tasks.try_join_next_with_id() {
                 report_panic(joined, &mut positions, &tx);
             }
-            let (job, req, fetcher, tx2, stop) = (
+            let (job, req, fetcher, tx2, stop, renew) = (
                 job.clone(),
                 req.clone(),
                 fetcher.clone(),
                 tx.clone(),
                 self.stop.clone(),
+                self.renew.clone(),
             );
             let task = tasks.spawn(async move {
-                let arrival = fetch_one(&job, &fetcher, &req, p, &stop).await;
+                let arrival = fetch_one(&job, &fetcher, &req, p, &stop, &renew).await;
                 drop(permit);
                 let _ = tx2.send((p, arrival));
             });
@@ -241,7 +247,8 @@ impl JobRun<'_> {
         while next < fed.slots.len() && fed.slots[next] != Slot::Pending {
             if fed.slots[next] == Slot::Ready {
                 let index = job.source.index_at(next as u64);
-                if let Err(e) = self.feed_one(fed, ledger, index).await {
+                let audio = job.source.is_audio(next as u64);
+                if let Err(e) = self.feed_one(fed, ledger, index, audio).await {
                     self.fail(fed, e);
                     break;
                 }
@@ -251,17 +258,34 @@ impl JobRun<'_> {
         next
     }
 
-    async fn feed_one(&self, fed: &mut Fed, ledger: &Ledger, index: u64) -> Result<(), String> {
+    async fn feed_one(
+        &self,
+        fed: &mut Fed,
+        ledger: &Ledger,
+        index: u64,
+        audio: bool,
+    ) -> Result<(), String> {
         let job = self.job;
         if fed.merge.is_none() {
-            let (tools, root, output, container) = (
+            let (tools, root, output, container, format) = (
                 self.tools.clone(),
                 job.output_dir.clone(),
                 job.output.clone(),
                 job.container,
+                job.format,
             );
+            let init = self.inits.video.clone();
+            let audio = job.audio.as_ref().map(|a| crate::merge::AudioInput {
+                format: a.format,
+                init: self.inits.audio.clone(),
+            });
             let started = tokio::task::spawn_blocking(move || {
-                Merge::start(&tools, &root, &output, container)
+                let mut merge =
+                    Merge::start_with_audio(&tools, &root, &output, container, format, audio)?;
+                if let Some(init) = init {
+                    merge.feed_file(&init)?;
+                }
+                Ok(merge)
             })
             .await
             .map_err(std::io::Error::other)
@@ -269,14 +293,17 @@ impl JobRun<'_> {
             fed.merge = Some(started.map_err(|e| format!("job `{}`: {e}", job.name))?);
         }
         let merge = fed.merge.as_mut().expect("started above");
-        merge
-            .feed_file(&fetch::segment_path(ledger.dir(), index))
-            .map_err(|e| {
-                format!(
-                    "job `{}`: the merge stopped at segment {index}: {e}",
-                    job.name
-                )
-            })
+        let path = fetch::segment_path(ledger.dir(), index);
+        let fed_one = match audio {
+            true => merge.feed_audio(&path),
+            false => merge.feed_file(&path),
+        };
+        fed_one.map_err(|e| {
+            format!(
+                "job `{}`: the merge stopped at segment {index}: {e}",
+                job.name
+            )
+        })
     }
 }
 
@@ -287,28 +314,20 @@ async fn fetch_one(
     req: &JobFetch,
     p: u64,
     stop: &AtomicBool,
+    renew: &Renew,
 ) -> Arrival {
     let index = job.source.index_at(p);
     if failpoint::hit("segment-panic", &index.to_string()) {
         panic!("failpoint segment-panic:{index}");
     }
-    match job.source.segment(p) {
-        Ok(seg) => match fetcher.fetch(req, &seg).await {
-            Ok(f) => Arrival::Fetched(f),
-            Err(e) => {
-                if ends_job(job, &e) {
-                    stop.store(true, Ordering::Relaxed);
-                }
-                Arrival::Failed(e)
+    match renew.fetch(job, fetcher, req, p).await {
+        Ok(f) => Arrival::Fetched(f),
+        Err(e) => {
+            if ends_job(job, &e) {
+                stop.store(true, Ordering::Relaxed);
             }
-        },
-        Err(e) => Arrival::Failed(SegmentFailure {
-            index,
-            kind: FailKind::Invalid,
-            retries: 0,
-            redirects: 0,
-            message: format!("job `{}`: segment {index}: {e}", job.name),
-        }),
+            Arrival::Failed(e)
+        }
     }
 }
 

@@ -28,13 +28,22 @@ pub(super) enum Prepared {
 /// Everything that decides whether a merged output still matches the job.
 /// Secrets appear as `***`.
 pub(super) fn fingerprint(job: &JobPlan) -> String {
-    format!(
+    let mut fp = format!(
         "{}|{}|{}|{:?}",
         job.first_url,
         job.last_url,
         job.source.len(),
         job.container
-    )
+    );
+    // A playlist job is its playlist and variant, whatever segments the
+    // playlist lists today; a template job's init segment is part of it.
+    if let SegmentSource::Playlist(p) = &job.source {
+        fp.push_str(&format!("|{:?}", p.variant));
+    }
+    if let Some(init) = &job.init {
+        fp.push_str(&format!("|init {}", init.target.shown()));
+    }
+    fp
 }
 
 /// Which video the saved segments belong to: scheme, host and path of the
@@ -44,6 +53,11 @@ pub(super) fn fingerprint(job: &JobPlan) -> String {
 pub(super) fn identity(source: &SegmentSource) -> String {
     let seg = match source {
         SegmentSource::Numbered(n) => n.segment(0).or_else(|_| source.segment(0)),
+        // A playlist job's segments belong to its playlist (its tokens aside).
+        SegmentSource::Playlist(p) => {
+            let shown = p.url.shown();
+            return shown.split(['?', '#']).next().unwrap_or(shown).to_string();
+        }
     };
     match seg {
         Ok(s) => match &s.target {

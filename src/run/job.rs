@@ -49,17 +49,21 @@ pub async fn run_job(
             _lock: _held,
             ledger,
             req,
-        }) => {
-            let steps = Steps {
-                job,
-                tools,
-                opts,
-                fp,
-            };
-            steps
-                .run(fetcher, ledger, req, progress, cancel, &mut report)
-                .await
-        }
+        }) => match resolved(job, fetcher, &req, &mut report).await {
+            Ok((job, inits)) => {
+                let steps = Steps {
+                    job: &job,
+                    inits,
+                    tools,
+                    opts,
+                    fp,
+                };
+                steps
+                    .run(fetcher, ledger, req, progress, cancel, &mut report)
+                    .await
+            }
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     };
     if let Err(e) = result {
@@ -73,6 +77,30 @@ pub async fn run_job(
     }
     report.elapsed_s = started.elapsed().as_secs_f64();
     report
+}
+
+/// The job with its segment list resolved (a playlist fetched, or read
+/// from the state folder) and its init segment fetched, if it has one.
+async fn resolved(
+    job: &JobPlan,
+    fetcher: &Fetcher,
+    req: &JobFetch,
+    report: &mut JobReport,
+) -> Result<(JobPlan, crate::resolve::Inits), String> {
+    let ask = fetch::Ask::from(req);
+    let job = crate::resolve::resolve_job(job, fetcher, &ask, true).await?;
+    report.segments.planned = job.source.len();
+    report.expected_duration_s = job.source.expected_duration();
+    if let crate::source::SegmentSource::Numbered(n) = &job.source {
+        if let crate::source::EndSource::Found { requests } = n.end {
+            report.end_found = Some(crate::report::EndFound {
+                last_index: job.last_index,
+                requests,
+            });
+        }
+    }
+    let init = crate::resolve::fetch_init(&job, fetcher, &ask).await?;
+    Ok((job, init))
 }
 
 /// What a job's saved state says before any request.
@@ -113,6 +141,8 @@ async fn prepare(job: &JobPlan, fp: &str, opts: RunOptions) -> Result<Prepared, 
 /// The steps after `prepare`, sharing what they need.
 struct Steps<'a> {
     job: &'a JobPlan,
+    /// The init segments' files, fed to the merges first.
+    inits: crate::resolve::Inits,
     tools: &'a Tools,
     opts: RunOptions,
     fp: String,
@@ -134,8 +164,11 @@ impl Steps<'_> {
             .filter(|&p| ledger.complete.contains_key(&job.source.index_at(p)))
             .count() as u64;
         progress.job_started(&job.name, total, reused);
+        let renew = Arc::new(super::renew::Renew::new(&req, reused));
         let run = JobRun {
             job,
+            renew: renew.clone(),
+            inits: &self.inits,
             tools: self.tools,
             cancel,
             stop: Arc::new(AtomicBool::new(false)),
@@ -147,6 +180,7 @@ impl Steps<'_> {
         report.bytes = fed.tally.bytes;
         report.retries = fed.tally.retries;
         report.redirects = fed.tally.redirects;
+        report.playlist_reloads = renew.reloads.count();
         let merge = fed.merge.take();
         if fed.interrupted {
             abort(merge).await;

@@ -7,6 +7,7 @@
 mod feed;
 mod files;
 mod job;
+mod renew;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -138,6 +139,9 @@ fn blank(name: &str, status: JobStatus, planned: u64) -> JobReport {
         redirects: 0,
         elapsed_s: 0.0,
         media: None,
+        expected_duration_s: None,
+        playlist_reloads: 0,
+        end_found: None,
         error: None,
         merge_tail_s: None,
     }
@@ -148,6 +152,7 @@ fn blank(name: &str, status: JobStatus, planned: u64) -> JobReport {
 fn begun(job: &JobPlan) -> JobReport {
     JobReport {
         output: Some(display_path(&job.output)),
+        expected_duration_s: job.source.expected_duration(),
         ..blank(&job.name, JobStatus::Failed, job.source.len())
     }
 }

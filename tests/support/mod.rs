@@ -4,5 +4,6 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod hls;
 pub mod media;
 pub mod server;

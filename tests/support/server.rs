@@ -155,6 +155,8 @@ struct State {
     record: AtomicBool,
     log: AtomicBool,
     next_conn: AtomicU64,
+    /// Links that expire (see `expire_tokens`).
+    tokens: Mutex<Option<Tokens>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -261,6 +263,7 @@ impl TestServer {
             record: AtomicBool::new(true),
             log: AtomicBool::new(false),
             next_conn: AtomicU64::new(0),
+            tokens: Mutex::new(None),
         });
         let (tx, rx) = oneshot::channel::<()>();
         let thread_state = state.clone();
@@ -938,7 +941,9 @@ async fn serve_one(
         }
     };
 
-    let fault = state.take_fault(&path);
+    let fault = state
+        .take_fault(&path)
+        .or_else(|| token_fault(state, &path, query, &file));
     if let Some(f) = fault.as_ref().filter(|f| f.is_hostile()) {
         record.fault = Some(f.clone());
         return serve_hostile(state, stream, record, f.clone(), &file, keep_alive, is_head).await;
@@ -1193,4 +1198,60 @@ async fn serve_endless(
         sent += bytes.len() as u64;
     }
     Ok(Next::Close)
+}
+
+// ---------------------------------------------------------------------------
+// Links that expire (HLS tests): below a prefix, a playlist's `{TOKEN}` is
+// served as the current token, segments are served only with the current
+// token in their query (`tok=…`; old ones answer 403), and the token
+// changes after every `every` segments served.
+// ---------------------------------------------------------------------------
+
+struct Tokens {
+    prefix: String,
+    every: u64,
+    served: u64,
+}
+
+impl Tokens {
+    fn current(&self) -> String {
+        format!("k{}", self.served / self.every)
+    }
+}
+
+impl TestServer {
+    /// Below `prefix`, tokens in links expire after every `every` segments.
+    pub fn expire_tokens(&self, prefix: &str, every: u64) {
+        *lock(&self.state.tokens) = Some(Tokens {
+            prefix: prefix.to_string(),
+            every: every.max(1),
+            served: 0,
+        });
+    }
+}
+
+impl TestServer {
+    /// The current token expires now.
+    pub fn rotate_tokens(&self) {
+        if let Some(t) = lock(&self.state.tokens).as_mut() {
+            t.served = (t.served / t.every + 1) * t.every;
+        }
+    }
+}
+
+fn token_fault(state: &State, path: &str, query: Option<&str>, file: &Path) -> Option<Fault> {
+    let mut tokens = lock(&state.tokens);
+    let t = tokens.as_mut().filter(|t| path.starts_with(&t.prefix))?;
+    if path.ends_with(".m3u8") {
+        let text = std::fs::read_to_string(file).ok()?;
+        return Some(Fault::Body(
+            text.replace("{TOKEN}", &t.current()).into_bytes(),
+        ));
+    }
+    let given = query.and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("tok=")));
+    if given != Some(t.current().as_str()) {
+        return Some(Fault::Status(403));
+    }
+    t.served += 1;
+    None
 }

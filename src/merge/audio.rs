@@ -1,0 +1,153 @@
+//! A separate audio rendition (HLS `EXT-X-MEDIA TYPE=AUDIO`): its segments
+//! are merged by their own ffmpeg into a hidden file, and when both merges
+//! finish, one more ffmpeg stream-copies the video of the one and the
+//! audio of the other into the job's temporary output.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use super::{fresh_output, temp_path, Merge, Tools};
+use crate::fetch::store;
+use crate::plan::Container;
+use crate::source::SegmentFormat;
+
+/// The audio rendition's segment format and init segment (fMP4).
+#[derive(Debug, Clone)]
+pub struct AudioInput {
+    pub format: SegmentFormat,
+    pub init: Option<PathBuf>,
+}
+
+pub(super) struct Audio {
+    tools: Tools,
+    /// The output folder: every file below it is made through no link.
+    root: PathBuf,
+    output: PathBuf,
+    container: Container,
+    input: AudioInput,
+    /// Started with the first audio segment.
+    merge: Option<Merge>,
+}
+
+impl Audio {
+    pub fn new(
+        tools: &Tools,
+        root: &Path,
+        output: &Path,
+        container: Container,
+        input: AudioInput,
+    ) -> Audio {
+        Audio {
+            tools: tools.clone(),
+            root: root.to_path_buf(),
+            output: output.to_path_buf(),
+            container,
+            input,
+            merge: None,
+        }
+    }
+
+    /// Where the video merge writes, beside the output.
+    pub fn video_temp(&self) -> PathBuf {
+        beside(&self.output, "video")
+    }
+
+    fn audio_temp(&self) -> PathBuf {
+        beside(&self.output, "audio")
+    }
+
+    /// Queues an audio segment; the first starts the audio merge (and
+    /// feeds its init segment).
+    pub fn feed(&mut self, path: &Path) -> std::io::Result<()> {
+        if self.merge.is_none() {
+            let mut merge = Merge::spawn(
+                &self.tools,
+                &self.root,
+                self.audio_temp(),
+                self.container,
+                self.input.format,
+                None,
+            )?;
+            if let Some(init) = &self.input.init {
+                merge.feed_file(init)?;
+            }
+            self.merge = Some(merge);
+        }
+        self.merge.as_mut().expect("started above").feed_file(path)
+    }
+
+    /// Finishes the audio merge and muxes `video` (finished) with it into
+    /// the job's temporary output; the two hidden files go.
+    pub fn mux_into(&mut self, video: &Path) -> Result<PathBuf, String> {
+        let audio = match self.merge.take() {
+            Some(mut m) => m.finish_blocking(),
+            None => Err("no segment of the audio rendition was merged".to_string()),
+        };
+        let audio = match audio {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = store::remove_file(video);
+                return Err(format!("the audio rendition: {e}"));
+            }
+        };
+        let out = temp_path(&self.output);
+        let muxed = self.mux(video, &audio, &out);
+        let _ = store::remove_file(video);
+        let _ = store::remove_file(&audio);
+        if muxed.is_err() {
+            let _ = store::remove_file(&out);
+        }
+        muxed.map(|()| out)
+    }
+
+    /// Muxes into `out`, a new file made through no link; ffmpeg writes it
+    /// through its stdout, as in [`Merge::spawn`].
+    fn mux(&self, video: &Path, audio: &Path, out: &Path) -> Result<(), String> {
+        let file = fresh_output(&self.root, out).map_err(|e| e.to_string())?;
+        let mut cmd = std::process::Command::new(&self.tools.ffmpeg);
+        cmd.args(["-hide_banner", "-nostats", "-loglevel", "error", "-y"])
+            .arg("-i")
+            .arg(video)
+            .arg("-i")
+            .arg(audio)
+            .args(["-map", "0:v", "-map", "1:a", "-c", "copy"])
+            .args(["-f", muxer(self.container)]);
+        #[cfg(unix)]
+        cmd.arg("file:/dev/stdout").stdout(Stdio::from(file));
+        #[cfg(not(unix))]
+        {
+            drop(file);
+            cmd.arg(out).stdout(Stdio::null());
+        }
+        let done = cmd
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot start ffmpeg to add the audio: {e}"))?;
+        if done.status.success() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&done.stderr);
+        Err(format!(
+            "ffmpeg could not add the audio rendition ({}): {}",
+            done.status,
+            stderr.trim().lines().last().unwrap_or("no message")
+        ))
+    }
+}
+
+/// A hidden name beside the output for one track.
+fn beside(output: &Path, track: &str) -> PathBuf {
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    output.with_file_name(format!(".{name}.{track}.snatch-part"))
+}
+
+fn muxer(container: Container) -> &'static str {
+    match container {
+        Container::Mp4 => "mp4",
+        Container::Mkv => "matroska",
+        Container::Ts => "mpegts",
+    }
+}

@@ -1,0 +1,48 @@
+//! Templates a job renders once, not per segment: a playlist job's
+//! playlist URL (its segment source, resolved later by `run`) and a
+//! template job's `init` segment.
+
+use crate::manifest::env::Secret;
+use crate::source::{Numbered, PlaylistSource, Segment, SegmentSource};
+
+/// A template of the job rendered once (no index), as a segment; `None`
+/// while a variable it reads is unset (reported elsewhere).
+pub(super) fn render_once(numbered: &Numbered, key: &str) -> Result<Option<Segment>, String> {
+    let key_numbered = Numbered {
+        key: key.to_string(),
+        ..numbered.clone()
+    };
+    match key_numbered.segment(0) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.contains("is not set") => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A playlist job's source: its URL rendered once; http(s) only.
+pub(super) fn playlist_source(
+    numbered: &Numbered,
+    variant: crate::manifest::Variant,
+) -> Result<SegmentSource, String> {
+    let url = match render_once(numbered, &numbered.key)? {
+        Some(s) => s.target,
+        // An unset variable: reported with the url; a placeholder here.
+        None => crate::source::Target::Http {
+            url: Secret::plain(""),
+            host: String::new(),
+        },
+    };
+    match url {
+        crate::source::Target::Http { url, host } => Ok(SegmentSource::Playlist(PlaylistSource {
+            url,
+            host,
+            variant,
+            env: numbered.env.clone(),
+            resolved: None,
+            fresh: Default::default(),
+        })),
+        crate::source::Target::File { shown, .. } => Err(format!(
+            "`{shown}` is not an http(s) URL; a playlist is fetched from a web server"
+        )),
+    }
+}

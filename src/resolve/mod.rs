@@ -1,0 +1,354 @@
+//! The resolve step, between plan and fetch: the only place that turns a
+//! job into its concrete segment list over the network. A playlist job's
+//! playlist is fetched (a master's variant chosen), its AES-128 keys
+//! fetched once per URI, and the media playlist saved in the job's state
+//! folder (secrets replaced by their `${NAME}`), so a rerun resumes
+//! against the same segments. `plan` never calls this; `run` and
+//! `plan --probe` do.
+
+mod end;
+pub mod playlist;
+mod reload;
+mod saved;
+
+pub use reload::{Reloads, MAX_RELOADS};
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use m3u8_rs::Playlist;
+
+use crate::fetch::{Ask, Fetcher};
+use crate::manifest::env::Secret;
+use crate::plan::{JobPlan, Plan};
+use crate::source::{EndSource, Numbered, Segment, SegmentSource, Target};
+use crate::source_playlist::{AudioTrack, Keys, PlaylistSource, Resolved};
+use saved::{Got, Media};
+
+/// The largest playlist read (a 1,000,000-segment playlist is ~60 MB).
+const MAX_PLAYLIST: u64 = 64 * 1024 * 1024;
+/// The largest init segment read into memory.
+const MAX_INIT: u64 = 16 * 1024 * 1024;
+/// The init segments, in the job's state folder.
+const INIT: &str = "init.mp4";
+const AUDIO_INIT: &str = "init-audio.mp4";
+
+/// The job with its segment list resolved. `save` keeps the media
+/// playlist in the state folder (the run does; `plan --probe` does not)
+/// and reads a saved one instead of fetching when there is one.
+pub async fn resolve_job(
+    job: &JobPlan,
+    fetcher: &Fetcher,
+    req: &Ask,
+    save: bool,
+) -> Result<JobPlan, String> {
+    let p = match &job.source {
+        SegmentSource::Playlist(p) if p.resolved.is_none() => p,
+        SegmentSource::Numbered(n) if n.end == EndSource::Auto => {
+            return with_end_found(job, n, fetcher, req).await;
+        }
+        _ => return Ok(job.clone()),
+    };
+    let named = |e: String| format!("job `{}`: {e}", job.name);
+    let source = saved_key(p);
+    let saved = if save {
+        saved::load(&job.state_dir, &source, &p.env)
+    } else {
+        None
+    };
+    let from_saved = saved.is_some();
+    let got = match saved {
+        Some(s) => s,
+        None => {
+            let got = fetch_media(p, fetcher, req).await.map_err(named)?;
+            if save {
+                saved::store(&job.state_dir, &source, &got, &p.env).map_err(named)?;
+            }
+            got
+        }
+    };
+    let mut resolved = read(&got.video).map_err(named)?;
+    if let Some(audio) = &got.audio {
+        let audio = read(audio).map_err(|e| named(format!("the audio rendition: {e}")))?;
+        resolved.audio = Some(Arc::new(audio));
+    }
+    resolved.variant_note = got.note;
+    resolved.from_saved = from_saved;
+    resolved.keys = Keys(fetch_keys(&resolved, fetcher, req).await.map_err(named)?);
+    Ok(with_resolved(job, p, resolved))
+}
+
+/// A fetched media playlist, read.
+fn read(media: &saved::Media) -> Result<Resolved, String> {
+    let shown = media.base.shown();
+    match playlist::parse(media.text.as_bytes(), shown)? {
+        Playlist::MediaPlaylist(m) => playlist::read_media(&m, &media.base, shown),
+        Playlist::MasterPlaylist(_) => {
+            Err(format!("{shown} is a master playlist, not a media one"))
+        }
+    }
+}
+
+/// What a saved playlist belongs to: the playlist as shown, and the variant.
+fn saved_key(p: &PlaylistSource) -> String {
+    format!("{}|{}", p.url.shown(), playlist::variant_text(p.variant))
+}
+
+/// `snatch plan --probe`: every runnable playlist job resolved over the
+/// network (nothing saved), and a message for each that could not be.
+pub async fn probe(plan: &Plan) -> (Plan, Vec<String>) {
+    let fetcher = Fetcher::new(&plan.limits);
+    let mut errors = Vec::new();
+    let mut jobs = Vec::new();
+    for job in &plan.jobs {
+        let resolved = match job.skipped {
+            Some(_) => Ok(job.clone()),
+            None => match Ask::new(&job.name, &job.headers, job.retry, job.timeout) {
+                Ok(ask) => probe_job(job, &fetcher, &ask).await,
+                Err(e) => Err(format!("job `{}`: {e}", job.name)),
+            },
+        };
+        jobs.push(resolved.unwrap_or_else(|e| {
+            errors.push(e);
+            job.clone()
+        }));
+    }
+    let plan = Plan {
+        jobs,
+        ..plan.clone()
+    };
+    (plan, errors)
+}
+
+/// One job resolved, and its first and last segment checked.
+async fn probe_job(job: &JobPlan, fetcher: &Fetcher, ask: &Ask) -> Result<JobPlan, String> {
+    let job = resolve_job(job, fetcher, ask, false).await?;
+    let ends = [0, job.source.len().saturating_sub(1)];
+    for (position, which) in ends.into_iter().zip(["first", "last"]) {
+        let seg = job
+            .source
+            .segment(position)
+            .map_err(|e| format!("job `{}`: {which} segment: {e}", job.name))?;
+        let there = fetcher
+            .exists(ask, &seg.target)
+            .await
+            .map_err(|e| format!("job `{}`: {which} segment {}: {e}", job.name, seg.index))?;
+        if !there {
+            return Err(format!(
+                "job `{}`: the {which} segment ({}, {}) does not exist",
+                job.name,
+                seg.index,
+                seg.target.shown()
+            ));
+        }
+    }
+    Ok(job)
+}
+
+/// A numbered job with `end: auto`, its end found by probing.
+async fn with_end_found(
+    job: &JobPlan,
+    n: &Numbered,
+    fetcher: &Fetcher,
+    req: &Ask,
+) -> Result<JobPlan, String> {
+    let (last, requests) = end::find_end(n, fetcher, req)
+        .await
+        .map_err(|e| format!("job `{}`: end: auto: {e}", job.name))?;
+    tracing::info!(job = %job.name, last, requests, "end: auto found the last index");
+    let source = SegmentSource::Numbered(Numbered {
+        indices: end::found_range(n.indices.first(), last),
+        end: EndSource::Found { requests },
+        ..n.clone()
+    });
+    let mut out = job.clone();
+    if let Ok(seg) = source.segment(source.len() - 1) {
+        out.last_index = seg.index;
+        out.last_url = seg.target.shown().to_string();
+    }
+    out.source = source;
+    Ok(out)
+}
+
+/// The job as it reads once its playlist is resolved.
+fn with_resolved(job: &JobPlan, p: &PlaylistSource, resolved: Resolved) -> JobPlan {
+    let init = resolved.init.clone();
+    let source = PlaylistSource {
+        resolved: Some(Arc::new(resolved)),
+        ..p.clone()
+    };
+    let mut out = job.clone();
+    let (first, last) = (source.segment(0), source.segment(source.len() - 1));
+    if let (Ok(first), Ok(last)) = (first, last) {
+        out.first_index = first.index;
+        out.last_index = last.index;
+        out.first_url = first.target.shown().to_string();
+        out.last_url = last.target.shown().to_string();
+    }
+    out.format = source.format();
+    out.init = init.map(|i| crate::source::Segment {
+        index: 0,
+        target: source.target(&i.url),
+        range: i.range,
+        key: None,
+    });
+    out.audio = source.audio().map(|(init, format)| AudioTrack {
+        format,
+        init: init.map(|i| Segment {
+            index: 0,
+            target: source.target(&i.url),
+            range: i.range,
+            key: None,
+        }),
+    });
+    out.source = SegmentSource::Playlist(source);
+    out
+}
+
+/// Fetches the job's playlist, and if it is a master, the chosen
+/// variant's and its audio rendition's.
+async fn fetch_media(p: &PlaylistSource, fetcher: &Fetcher, req: &Ask) -> Result<Got, String> {
+    let got = fetcher
+        .fetch_small(req, &p.url, None, MAX_PLAYLIST, "the playlist")
+        .await?;
+    let base = saved::answered_at(&p.url, &got.final_url, &p.env);
+    let parsed = playlist::parse(&got.body, base.shown())?;
+    let Playlist::MasterPlaylist(master) = parsed else {
+        let text = text_of(got.body, base.shown())?;
+        return Ok(Got {
+            video: Media { base, text },
+            audio: None,
+            note: None,
+        });
+    };
+    let (variant, audio, note) = playlist::choose(&master, p.variant, base.shown())?;
+    let video =
+        fetch_one_media(p, fetcher, req, &base, &variant.uri, "the variant playlist").await?;
+    let audio = match audio.and_then(|a| a.uri.as_deref()) {
+        Some(uri) => {
+            Some(fetch_one_media(p, fetcher, req, &base, uri, "the audio playlist").await?)
+        }
+        None => None,
+    };
+    Ok(Got {
+        video,
+        audio,
+        note: Some(note),
+    })
+}
+
+/// A media playlist a master names.
+async fn fetch_one_media(
+    p: &PlaylistSource,
+    fetcher: &Fetcher,
+    req: &Ask,
+    master: &Secret,
+    uri: &str,
+    what: &str,
+) -> Result<Media, String> {
+    let url = playlist::join(master, uri)?;
+    let got = fetcher
+        .fetch_small(req, &url, None, MAX_PLAYLIST, what)
+        .await?;
+    let base = saved::answered_at(&url, &got.final_url, &p.env);
+    let text = text_of(got.body, base.shown())?;
+    Ok(Media { base, text })
+}
+
+fn text_of(body: Vec<u8>, shown: &str) -> Result<String, String> {
+    String::from_utf8(body).map_err(|_| format!("{shown} is not UTF-8 text"))
+}
+
+/// Every AES-128 key the segments name, fetched once per URI.
+async fn fetch_keys(
+    r: &Resolved,
+    fetcher: &Fetcher,
+    req: &Ask,
+) -> Result<HashMap<String, [u8; 16]>, String> {
+    let mut keys = HashMap::new();
+    let audio = r.audio.iter().flat_map(|a| a.segments.iter());
+    for k in r
+        .segments
+        .iter()
+        .chain(audio)
+        .filter_map(|s| s.key.as_ref())
+    {
+        if keys.contains_key(k.url.expose()) {
+            continue;
+        }
+        let got = fetcher
+            .fetch_small(req, &k.url, None, 1024, "the AES-128 key")
+            .await?;
+        let key: [u8; 16] = got.body.as_slice().try_into().map_err(|_| {
+            format!(
+                "the AES-128 key {} is {} bytes, not 16",
+                k.url,
+                got.body.len()
+            )
+        })?;
+        keys.insert(k.url.expose().to_string(), key);
+    }
+    Ok(keys)
+}
+
+/// The init segments a job's merge is fed first, as files in its state
+/// folder: the video's (or only) track's, and the audio rendition's.
+#[derive(Debug, Clone, Default)]
+pub struct Inits {
+    pub video: Option<PathBuf>,
+    pub audio: Option<PathBuf>,
+}
+
+/// Fetches the job's init segments (fMP4) into its state folder.
+pub async fn fetch_init(job: &JobPlan, fetcher: &Fetcher, req: &Ask) -> Result<Inits, String> {
+    let video = match &job.init {
+        Some(init) => Some(store_init(job, init, INIT, fetcher, req).await?),
+        None => None,
+    };
+    let audio = match job.audio.as_ref().and_then(|a| a.init.as_ref()) {
+        Some(init) => Some(store_init(job, init, AUDIO_INIT, fetcher, req).await?),
+        None => None,
+    };
+    Ok(Inits { video, audio })
+}
+
+async fn store_init(
+    job: &JobPlan,
+    init: &Segment,
+    file: &str,
+    fetcher: &Fetcher,
+    req: &Ask,
+) -> Result<PathBuf, String> {
+    let named = |e: String| format!("job `{}`: init segment: {e}", job.name);
+    let body = match &init.target {
+        Target::Http { url, .. } => {
+            fetcher
+                .fetch_small(req, url, init.range, MAX_INIT, "the init segment")
+                .await
+                .map_err(named)?
+                .body
+        }
+        Target::File { path, shown } => tokio::fs::read(path)
+            .await
+            .map_err(|e| named(format!("{shown}: {e}")))?,
+    };
+    if !looks_like_mp4(&body) {
+        return Err(named(
+            "it is not an MP4 init segment (no ftyp or moov box at its start)".into(),
+        ));
+    }
+    let path = job.state_dir.join(file);
+    let write_to = path.clone();
+    tokio::task::spawn_blocking(move || std::fs::write(&write_to, body))
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|r| r)
+        .map_err(|e| named(format!("cannot store it: {e}")))?;
+    Ok(path)
+}
+
+/// An MP4 file starts with a box whose type is one of these.
+fn looks_like_mp4(body: &[u8]) -> bool {
+    body.len() >= 8 && matches!(&body[4..8], b"ftyp" | b"moov" | b"styp")
+}

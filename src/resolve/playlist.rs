@@ -1,0 +1,472 @@
+//! Reading HLS playlists (parsed by `m3u8-rs`): a master playlist's variant
+//! chosen, a media playlist turned into segments in order. Pure: no
+//! request; every URI is resolved against the URL that served it.
+
+use m3u8_rs::{
+    AlternativeMedia, AlternativeMediaType, KeyMethod, MasterPlaylist, MediaPlaylist, Playlist,
+    VariantStream,
+};
+
+use crate::decrypt::{iv_from_sequence, parse_iv};
+use crate::manifest::env::Secret;
+use crate::manifest::Variant;
+use crate::manifest::MAX_SEGMENTS;
+use crate::source::ByteRange;
+use crate::source_playlist::{KeyRef, Part, PlaylistSegment, Resolved, AUDIO_BASE};
+
+/// Parses a playlist body; `shown` names it in the error.
+pub fn parse(body: &[u8], shown: &str) -> Result<Playlist, String> {
+    if !body.starts_with(b"#EXTM3U") && !body.starts_with(b"\xEF\xBB\xBF#EXTM3U") {
+        return Err(format!(
+            "{shown} is not an HLS playlist (it does not start with #EXTM3U)"
+        ));
+    }
+    m3u8_rs::parse_playlist_res(body).map_err(|_| format!("{shown} is not a valid HLS playlist"))
+}
+
+/// `uri` resolved against `base` (both forms of the secret). Only http(s)
+/// results are accepted: a playlist cannot point snatch at local files.
+pub fn join(base: &Secret, uri: &str) -> Result<Secret, String> {
+    let joined = |b: &str| {
+        reqwest::Url::parse(b)
+            .and_then(|u| u.join(uri))
+            .map(|u| u.to_string())
+    };
+    let real = joined(base.expose()).map_err(|e| format!("the URI `{uri}` is not valid: {e}"))?;
+    if !(real.starts_with("http://") || real.starts_with("https://")) {
+        return Err(format!(
+            "the URI `{uri}` is not http or https; a playlist may only name web resources"
+        ));
+    }
+    Ok(base.map(|b| joined(b).unwrap_or_else(|_| uri.to_string())))
+}
+
+fn describe_variant(v: &VariantStream) -> String {
+    match &v.resolution {
+        Some(r) => format!("{}x{} at {} bit/s", r.width, r.height, v.bandwidth),
+        None => format!("{} bit/s", v.bandwidth),
+    }
+}
+
+/// Whether a variant's codecs are all audio codecs (an audio-only variant).
+fn audio_only(v: &VariantStream) -> bool {
+    v.resolution.is_none()
+        && v.codecs.as_deref().is_some_and(|c| {
+            c.split(',').all(|c| {
+                let c = c.trim();
+                ["mp4a", "ac-3", "ec-3", "opus", "flac", "mp3", "alac"]
+                    .iter()
+                    .any(|a| c.starts_with(a))
+            })
+        })
+}
+
+/// The variant `want` picks (audio-only variants only when there is no
+/// other), the audio rendition it names (`EXT-X-MEDIA TYPE=AUDIO` with a
+/// URI: the DEFAULT one, else the first), and a note of the choice.
+pub fn choose<'a>(
+    master: &'a MasterPlaylist,
+    want: Variant,
+    shown: &str,
+) -> Result<(&'a VariantStream, Option<&'a AlternativeMedia>, String), String> {
+    let playable: Vec<&VariantStream> = master.variants.iter().filter(|v| !v.is_i_frame).collect();
+    let with_video: Vec<&VariantStream> = playable
+        .iter()
+        .copied()
+        .filter(|v| !audio_only(v))
+        .collect();
+    let all = if with_video.is_empty() {
+        playable
+    } else {
+        with_video
+    };
+    let fits = |v: &&VariantStream| match want {
+        Variant::Best | Variant::Worst => true,
+        Variant::MaxHeight(h) => v.resolution.is_some_and(|r| r.height <= h),
+        Variant::MaxBandwidth(b) => v.bandwidth <= b,
+    };
+    let offered: Vec<String> = all.iter().map(|v| describe_variant(v)).collect();
+    let candidates = all.iter().copied().filter(fits);
+    let chosen = match want {
+        Variant::Worst => candidates.min_by_key(|v| v.bandwidth),
+        _ => candidates.max_by_key(|v| v.bandwidth),
+    };
+    let chosen = chosen.ok_or_else(|| {
+        format!(
+            "the master playlist {shown} has no variant that fits `variant: {}` (it offers {})",
+            variant_text(want),
+            if offered.is_empty() {
+                "none".to_string()
+            } else {
+                offered.join(", ")
+            }
+        )
+    })?;
+    let audio = chosen.audio.as_ref().and_then(|group| {
+        let renditions: Vec<&AlternativeMedia> = master
+            .alternatives
+            .iter()
+            .filter(|m| {
+                m.media_type == AlternativeMediaType::Audio
+                    && &m.group_id == group
+                    && m.uri.is_some()
+            })
+            .collect();
+        let default = renditions.iter().find(|m| m.default);
+        default.or(renditions.first()).copied()
+    });
+    let mut note = format!(
+        "variant {} (of {})",
+        describe_variant(chosen),
+        offered.join(", ")
+    );
+    if let Some(a) = audio {
+        note.push_str(&format!(", audio `{}`", a.name));
+    }
+    Ok((chosen, audio, note))
+}
+
+pub fn variant_text(v: Variant) -> String {
+    match v {
+        Variant::Best => "best".into(),
+        Variant::Worst => "worst".into(),
+        Variant::MaxHeight(h) => format!("{{max_height: {h}}}"),
+        Variant::MaxBandwidth(b) => format!("{{max_bandwidth: {b}}}"),
+    }
+}
+
+/// The segments of a media playlist in order, with their init segment,
+/// ranges and keys (not yet fetched).
+pub fn read_media(pl: &MediaPlaylist, base: &Secret, shown: &str) -> Result<Resolved, String> {
+    if !pl.end_list {
+        return Err(format!(
+            "{shown} is a live playlist (no #EXT-X-ENDLIST): it is still growing; \
+             snatch downloads finished (VOD) playlists only for now"
+        ));
+    }
+    if pl.i_frames_only {
+        return Err(format!(
+            "{shown} is an I-frame playlist, not one to download"
+        ));
+    }
+    if pl.segments.is_empty() {
+        return Err(format!("{shown} lists no segment"));
+    }
+    if pl.segments.len() as u64 > MAX_SEGMENTS {
+        return Err(format!(
+            "{shown} lists {} segments, more than the {MAX_SEGMENTS} a job may have",
+            pl.segments.len()
+        ));
+    }
+    // Indices are media sequence numbers; the audio rendition's start at
+    // AUDIO_BASE, so the video's must stay below it.
+    if pl.media_sequence >= AUDIO_BASE - MAX_SEGMENTS {
+        return Err(format!(
+            "{shown} starts at media sequence number {}, beyond the {} snatch indexes",
+            pl.media_sequence,
+            AUDIO_BASE - MAX_SEGMENTS
+        ));
+    }
+    let mut out = Resolved {
+        media_shown: base.shown().to_string(),
+        ..Resolved::default()
+    };
+    let mut key: Option<KeyRef> = None;
+    let mut key_iv_given = false;
+    let mut ranges = Ranges::default();
+    let mut map_uri: Option<String> = None;
+    for (i, s) in pl.segments.iter().enumerate() {
+        let sequence = pl.media_sequence + i as u64;
+        let at = |e: String| format!("{shown}, segment {sequence}: {e}");
+        if let Some(m) = &s.map {
+            if map_uri.as_ref().is_some_and(|u| u != &m.uri) {
+                return Err(at(
+                    "a second EXT-X-MAP (a new init segment mid-stream) is not supported".into(),
+                ));
+            }
+            if map_uri.is_none() {
+                let url = join(base, &m.uri).map_err(at)?;
+                let range = m.byte_range.as_ref().map(|r| ByteRange {
+                    offset: r.offset.unwrap_or(0),
+                    length: r.length,
+                });
+                out.init = Some(Part { url, range });
+                map_uri = Some(m.uri.clone());
+            }
+        }
+        if let Some(k) = &s.key {
+            (key, key_iv_given) = read_key(k, base).map_err(at)?;
+        }
+        let url = join(base, &s.uri).map_err(at)?;
+        let range = s
+            .byte_range
+            .as_ref()
+            .map(|r| ranges.next(&s.uri, r.length, r.offset))
+            .transpose()
+            .map_err(at)?;
+        let key = key.clone().map(|k| KeyRef {
+            iv: if key_iv_given {
+                k.iv
+            } else {
+                iv_from_sequence(sequence)
+            },
+            ..k
+        });
+        if !(s.duration.is_finite() && s.duration >= 0.0) {
+            return Err(at(format!("EXTINF {} is not a duration", s.duration)));
+        }
+        out.segments.push(PlaylistSegment {
+            sequence,
+            part: Part { url, range },
+            duration: s.duration as f64,
+            discontinuity: s.discontinuity,
+            key,
+        });
+    }
+    Ok(out)
+}
+
+/// `EXT-X-KEY`: no key, or an AES-128 key's URL and IV (whether the tag
+/// gave one). Other methods are refused.
+fn read_key(k: &m3u8_rs::Key, base: &Secret) -> Result<(Option<KeyRef>, bool), String> {
+    match &k.method {
+        KeyMethod::None => Ok((None, false)),
+        KeyMethod::AES128 => {
+            if let Some(f) = k.keyformat.as_deref().filter(|f| *f != "identity") {
+                return Err(format!(
+                    "the key format `{f}` is DRM, which snatch does not decrypt"
+                ));
+            }
+            let uri = k
+                .uri
+                .as_deref()
+                .ok_or("EXT-X-KEY METHOD=AES-128 has no URI")?;
+            let url = join(base, uri)?;
+            let iv = k.iv.as_deref().map(parse_iv).transpose()?;
+            Ok((
+                Some(KeyRef {
+                    url,
+                    iv: iv.unwrap_or_default(),
+                }),
+                iv.is_some(),
+            ))
+        }
+        KeyMethod::SampleAES => Err(
+            "the segments are encrypted with SAMPLE-AES, which snatch does not decrypt \
+             (only METHOD=AES-128); nothing was downloaded"
+                .into(),
+        ),
+        KeyMethod::Other(m) => Err(format!(
+            "the segments are encrypted with METHOD={m}, which snatch does not decrypt \
+             (only AES-128); nothing was downloaded"
+        )),
+    }
+}
+
+/// `EXT-X-BYTERANGE` without an offset starts where the previous range of
+/// the same resource ended.
+#[derive(Default)]
+struct Ranges {
+    last: Option<(String, u64)>,
+}
+
+impl Ranges {
+    fn next(&mut self, uri: &str, length: u64, offset: Option<u64>) -> Result<ByteRange, String> {
+        let offset = match offset {
+            Some(o) => o,
+            None => match &self.last {
+                Some((u, end)) if u == uri => *end,
+                _ => {
+                    return Err(
+                        "EXT-X-BYTERANGE has no offset and follows no range of the same URI".into(),
+                    )
+                }
+            },
+        };
+        if length == 0 {
+            return Err("EXT-X-BYTERANGE of 0 bytes".into());
+        }
+        let end = offset
+            .checked_add(length)
+            .ok_or("EXT-X-BYTERANGE beyond 2^64 bytes")?;
+        self.last = Some((uri.to_string(), end));
+        Ok(ByteRange { offset, length })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn media(text: &str) -> Result<Resolved, String> {
+        let base = Secret::plain("https://cdn.example.com/v/a/index.m3u8?t=1");
+        match parse(text.as_bytes(), "pl")? {
+            Playlist::MediaPlaylist(m) => read_media(&m, &base, "pl"),
+            Playlist::MasterPlaylist(_) => panic!("a master"),
+        }
+    }
+
+    const HEAD: &str =
+        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:7\n";
+
+    #[test]
+    fn reads_segments_in_order_with_ranges_keys_and_init() {
+        let text = format!(
+            "{HEAD}#EXT-X-MAP:URI=\"init.mp4\"\n#EXT-X-KEY:METHOD=AES-128,URI=\"/k/key.bin\"\n\
+             #EXTINF:2.0,\n#EXT-X-BYTERANGE:100@0\nall.m4s\n#EXTINF:1.5,\n#EXT-X-BYTERANGE:50\nall.m4s\n\
+             #EXT-X-DISCONTINUITY\n#EXT-X-KEY:METHOD=AES-128,URI=\"k2\",IV=0x01\n#EXTINF:1,\nhttps://other.example.com/x.m4s\n\
+             #EXT-X-KEY:METHOD=NONE,IV=0x0\n#EXTINF:1,\nlast.m4s\n#EXT-X-ENDLIST\n"
+        );
+        let r = media(&text).unwrap();
+        let seq: Vec<u64> = r.segments.iter().map(|s| s.sequence).collect();
+        assert_eq!(seq, [7, 8, 9, 10]);
+        let s = &r.segments;
+        assert_eq!(
+            s[0].part.url.expose(),
+            "https://cdn.example.com/v/a/all.m4s"
+        );
+        assert_eq!(
+            s[0].part.range,
+            Some(ByteRange {
+                offset: 0,
+                length: 100
+            })
+        );
+        assert_eq!(
+            s[1].part.range,
+            Some(ByteRange {
+                offset: 100,
+                length: 50
+            })
+        );
+        assert_eq!(s[2].part.url.expose(), "https://other.example.com/x.m4s");
+        assert!(s[2].discontinuity && !s[1].discontinuity);
+        let k0 = s[0].key.as_ref().unwrap();
+        assert_eq!(k0.url.expose(), "https://cdn.example.com/k/key.bin");
+        assert_eq!(k0.iv, iv_from_sequence(7));
+        assert_eq!(s[1].key.as_ref().unwrap().iv, iv_from_sequence(8));
+        assert_eq!(s[2].key.as_ref().unwrap().iv[15], 1);
+        assert!(s[3].key.is_none());
+        let init = r.init.unwrap();
+        assert_eq!(init.url.expose(), "https://cdn.example.com/v/a/init.mp4");
+        assert_eq!(r.segments.iter().map(|s| s.duration).sum::<f64>(), 5.5);
+    }
+
+    #[test]
+    fn refuses_live_sample_aes_local_uris_and_garbage() {
+        let live = media(&format!("{HEAD}#EXTINF:2,\na.ts\n")).unwrap_err();
+        assert!(live.contains("live playlist"), "{live}");
+        let sample = media(&format!(
+            "{HEAD}#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"k\"\n#EXTINF:2,\na.ts\n#EXT-X-ENDLIST\n"
+        ))
+        .unwrap_err();
+        assert!(sample.contains("SAMPLE-AES"), "{sample}");
+        let local = media(&format!(
+            "{HEAD}#EXTINF:2,\nfile:///etc/passwd\n#EXT-X-ENDLIST\n"
+        ))
+        .unwrap_err();
+        assert!(local.contains("not http"), "{local}");
+        assert!(parse(b"<html>", "pl").unwrap_err().contains("#EXTM3U"));
+        let cont = media(&format!(
+            "{HEAD}#EXTINF:2,\n#EXT-X-BYTERANGE:10\na.ts\n#EXT-X-ENDLIST\n"
+        ))
+        .unwrap_err();
+        assert!(cont.contains("no offset"), "{cont}");
+    }
+
+    #[test]
+    fn picks_variants() {
+        let text = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360\nlow.m3u8\n\
+                    #EXT-X-STREAM-INF:BANDWIDTH=2500000,RESOLUTION=1280x720\nhigh.m3u8\n";
+        let Playlist::MasterPlaylist(m) = parse(text.as_bytes(), "m").unwrap() else {
+            panic!("a master")
+        };
+        let pick = |v| choose(&m, v, "m").map(|(v, _, _)| v.uri.clone());
+        assert_eq!(pick(Variant::Best).unwrap(), "high.m3u8");
+        assert_eq!(pick(Variant::Worst).unwrap(), "low.m3u8");
+        assert_eq!(pick(Variant::MaxHeight(720)).unwrap(), "high.m3u8");
+        assert_eq!(pick(Variant::MaxHeight(719)).unwrap(), "low.m3u8");
+        assert_eq!(pick(Variant::MaxBandwidth(1_000_000)).unwrap(), "low.m3u8");
+        let none = pick(Variant::MaxHeight(100)).unwrap_err();
+        assert!(none.contains("640x360 at 800000 bit/s"), "{none}");
+    }
+}
+
+#[cfg(test)]
+mod audio_tests {
+    use super::*;
+
+    #[test]
+    fn audio_only_variants_are_passed_over_and_the_default_rendition_taken() {
+        let text = "#EXTM3U\n\
+            #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"en\",URI=\"en.m3u8\"\n\
+            #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"de\",DEFAULT=YES,URI=\"de.m3u8\"\n\
+            #EXT-X-STREAM-INF:BANDWIDTH=500000,RESOLUTION=160x90,CODECS=\"avc1.42c00a,mp4a.40.2\",AUDIO=\"a\"\nv.m3u8\n\
+            #EXT-X-STREAM-INF:BANDWIDTH=900000,CODECS=\"mp4a.40.2\",AUDIO=\"a\"\nonly-audio.m3u8\n";
+        let Playlist::MasterPlaylist(m) = parse(text.as_bytes(), "m").unwrap() else {
+            panic!("a master")
+        };
+        let (v, audio, note) = choose(&m, Variant::Best, "m").unwrap();
+        assert_eq!(v.uri, "v.m3u8");
+        assert_eq!(audio.unwrap().uri.as_deref(), Some("de.m3u8"));
+        assert!(note.ends_with("audio `de`"), "{note}");
+    }
+}
+
+#[cfg(test)]
+mod hostile {
+    use super::*;
+    use proptest::prelude::*;
+
+    const LINES: &[&str] = &[
+        "#EXTM3U",
+        "#EXT-X-VERSION:7",
+        "#EXT-X-TARGETDURATION:2",
+        "#EXT-X-MEDIA-SEQUENCE:18446744073709551615",
+        "#EXT-X-MEDIA-SEQUENCE:-1",
+        "#EXTINF:2.0,",
+        "#EXTINF:-1,",
+        "#EXTINF:NaN,",
+        "#EXTINF:,",
+        "#EXT-X-BYTERANGE:18446744073709551615@18446744073709551615",
+        "#EXT-X-BYTERANGE:0",
+        "#EXT-X-BYTERANGE:@",
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"k\",IV=0xZZ",
+        "#EXT-X-KEY:METHOD=AES-128",
+        "#EXT-X-KEY:METHOD=NONE",
+        "#EXT-X-KEY:",
+        "#EXT-X-MAP:URI=\"i.mp4\",BYTERANGE=\"5@0\"",
+        "#EXT-X-MAP:",
+        "#EXT-X-DISCONTINUITY",
+        "#EXT-X-STREAM-INF:BANDWIDTH=1,RESOLUTION=1x1",
+        "#EXT-X-STREAM-INF:BANDWIDTH=x",
+        "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"n\",URI=\"a.m3u8\"",
+        "#EXT-X-ENDLIST",
+        "a.ts",
+        "http://[::1/x.ts",
+        "file:///etc/passwd",
+        "//other.host/x.ts",
+        "",
+        "\u{0}\u{ff}",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn no_playlist_text_panics(picks in proptest::collection::vec(0..LINES.len(), 0..24)) {
+            let text: String = picks.iter().map(|&i| format!("{}\n", LINES[i])).collect();
+            let base = Secret::plain("https://h/p/index.m3u8");
+            match parse(text.as_bytes(), "pl") {
+                Ok(Playlist::MediaPlaylist(m)) => {
+                    let _ = read_media(&m, &base, "pl");
+                }
+                Ok(Playlist::MasterPlaylist(m)) => {
+                    for v in [Variant::Best, Variant::Worst, Variant::MaxHeight(0)] {
+                        let _ = choose(&m, v, "pl");
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+    }
+}

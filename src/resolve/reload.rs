@@ -1,0 +1,98 @@
+//! Links that expire: when a playlist job's segments start answering 403
+//! or 410 after others arrived, the playlist is fetched again (same URL,
+//! new tokens) and segments are mapped to their new locations by media
+//! sequence number. Reloads are bounded per job and counted.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::saved::store;
+use super::{fetch_media, read, saved_key};
+use crate::fetch::{Ask, Fetcher};
+use crate::plan::JobPlan;
+use crate::source::SegmentSource;
+use crate::source_playlist::AUDIO_BASE;
+
+/// The most times one job's playlist is fetched again.
+pub const MAX_RELOADS: u64 = 16;
+
+/// A job's reloads: one at a time; a task that saw a link expire before
+/// another task's reload finished uses that reload instead of its own.
+#[derive(Debug, Default)]
+pub struct Reloads {
+    generation: tokio::sync::Mutex<u64>,
+    done: AtomicU64,
+}
+
+impl Reloads {
+    /// Changes with every reload; read it before a request.
+    pub fn generation(&self) -> u64 {
+        self.done.load(Ordering::Acquire)
+    }
+
+    /// How many reloads there were.
+    pub fn count(&self) -> u64 {
+        self.done.load(Ordering::Acquire)
+    }
+
+    /// Makes sure the playlist was fetched again since `seen` (a value of
+    /// [`Reloads::generation`]). `Ok(false)`: the bound is reached.
+    pub async fn renew(
+        &self,
+        job: &JobPlan,
+        fetcher: &Fetcher,
+        ask: &Ask,
+        seen: u64,
+    ) -> Result<bool, String> {
+        let mut generation = self.generation.lock().await;
+        if *generation != seen {
+            return Ok(true);
+        }
+        if *generation >= MAX_RELOADS {
+            return Ok(false);
+        }
+        reload(job, fetcher, ask).await?;
+        *generation += 1;
+        self.done.store(*generation, Ordering::Release);
+        tracing::info!(job = %job.name, reloads = *generation, "links expired; the playlist was fetched again");
+        Ok(true)
+    }
+}
+
+/// Fetches the job's playlist again and records where each of its
+/// segments is now.
+async fn reload(job: &JobPlan, fetcher: &Fetcher, ask: &Ask) -> Result<(), String> {
+    let SegmentSource::Playlist(p) = &job.source else {
+        return Ok(());
+    };
+    let Some(before) = &p.resolved else {
+        return Ok(());
+    };
+    let got = fetch_media(p, fetcher, ask).await?;
+    // The next run starts from the newer links; a failure only costs a reload.
+    if let Err(e) = store(&job.state_dir, &saved_key(p), &got, &p.env) {
+        tracing::warn!(job = %job.name, "{e}");
+    }
+    let now = read(&got.video)?;
+    let audio = got.audio.as_ref().map(read).transpose()?;
+    let mut fresh = p.fresh.write().unwrap_or_else(|e| e.into_inner());
+    for s in &now.segments {
+        fresh.insert(s.sequence, s.part.clone());
+    }
+    for s in audio.iter().flat_map(|a| &a.segments) {
+        fresh.insert(AUDIO_BASE + s.sequence, s.part.clone());
+    }
+    let mut audio_before = before.audio.iter().flat_map(|a| &a.segments);
+    if let Some(gone) = audio_before.find(|s| !fresh.contains_key(&(AUDIO_BASE + s.sequence))) {
+        return Err(format!(
+            "the audio playlist fetched again no longer lists segment {} (media sequence numbers changed)",
+            gone.sequence
+        ));
+    }
+    match before.segments.iter().find(|s| !fresh.contains_key(&s.sequence)) {
+        Some(gone) => Err(format!(
+            "the playlist fetched again no longer lists segment {} (media sequence numbers changed)",
+            gone.sequence
+        )),
+        None => Ok(()),
+    }
+}

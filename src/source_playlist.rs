@@ -1,0 +1,281 @@
+//! Segments listed by an HLS playlist: the second kind of segment source,
+//! beside numbered URL templates. Before the run resolves it (a request),
+//! a playlist source knows only its URL; afterwards it holds the media
+//! playlist's segments in order, indexed by media sequence number.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+use crate::manifest::env::Secret;
+use crate::manifest::Variant;
+use crate::source::{Segment, Target};
+
+/// A byte range of a resource (`EXT-X-BYTERANGE`), inclusive of `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ByteRange {
+    pub offset: u64,
+    pub length: u64,
+}
+
+impl ByteRange {
+    /// The `Range` header's value.
+    pub fn header(&self) -> String {
+        let last = self.offset.saturating_add(self.length.saturating_sub(1));
+        format!("bytes={}-{last}", self.offset)
+    }
+}
+
+/// An AES-128 key and IV for one segment. Never shown: `Debug` redacts it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SegmentKey {
+    pub key: [u8; 16],
+    pub iv: [u8; 16],
+}
+
+impl fmt::Debug for SegmentKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SegmentKey(***)")
+    }
+}
+
+/// The format of a job's segments, which picks the merge's input format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SegmentFormat {
+    /// MPEG-TS segments.
+    Ts,
+    /// Fragmented MP4 (CMAF): an init segment, then fragments.
+    Fmp4,
+}
+
+/// A separate audio rendition's format and init segment, merged on its own
+/// and muxed in.
+#[derive(Debug, Clone)]
+pub struct AudioTrack {
+    pub format: SegmentFormat,
+    pub init: Option<Segment>,
+}
+
+/// Where a playlist job's segments come from.
+#[derive(Debug, Clone)]
+pub struct PlaylistSource {
+    /// The playlist as the job names it.
+    pub url: Secret,
+    pub host: String,
+    pub variant: Variant,
+    /// The values of the variables the job reads, to keep them out of
+    /// what is saved.
+    pub env: Arc<BTreeMap<String, String>>,
+    /// `Some` once the run (or `plan --probe`) fetched the playlist.
+    pub resolved: Option<Arc<Resolved>>,
+    /// Newer locations of segments, by media sequence number, from the
+    /// playlist fetched again after links expired. Shared by clones.
+    pub fresh: Arc<RwLock<HashMap<u64, Part>>>,
+}
+
+/// A media playlist, read.
+#[derive(Debug, Clone, Default)]
+pub struct Resolved {
+    pub segments: Vec<PlaylistSegment>,
+    /// `EXT-X-MAP`: the init segment, fed to the merge first.
+    pub init: Option<Part>,
+    /// The media playlist's URL, secrets as `***`.
+    pub media_shown: String,
+    /// What the master playlist offered and which was chosen, if there was one.
+    pub variant_note: Option<String>,
+    /// A separate audio rendition (`EXT-X-MEDIA TYPE=AUDIO`) of the chosen
+    /// variant: its own segments and init segment. Its keys are in `keys`.
+    pub audio: Option<Arc<Resolved>>,
+    /// Read from the job's state folder (an earlier run), not fetched now:
+    /// its links may have expired.
+    pub from_saved: bool,
+    /// AES-128 keys by the key's URL (the real one); in memory only.
+    pub keys: Keys,
+}
+
+/// AES-128 keys by URL. `Debug` shows only how many.
+#[derive(Clone, Default)]
+pub struct Keys(pub HashMap<String, [u8; 16]>);
+
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Keys({} ***)", self.0.len())
+    }
+}
+
+/// Audio segments are indexed from here on (their media sequence number
+/// added), so that they never meet the video's indices.
+pub const AUDIO_BASE: u64 = 1 << 48;
+
+impl Resolved {
+    /// The segment at `position` (the video's first, then the audio's),
+    /// with its index.
+    fn at(&self, position: u64) -> Option<(&PlaylistSegment, u64)> {
+        let p = usize::try_from(position).ok()?;
+        match self.segments.get(p) {
+            Some(s) => Some((s, s.sequence)),
+            None => {
+                let audio = self.audio.as_ref()?;
+                let s = audio.segments.get(p - self.segments.len())?;
+                Some((s, AUDIO_BASE + s.sequence))
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.segments.len() + self.audio.as_ref().map_or(0, |a| a.segments.len())
+    }
+}
+
+/// A resource and an optional byte range of it.
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub url: Secret,
+    pub range: Option<ByteRange>,
+}
+
+/// One entry of a media playlist.
+#[derive(Debug, Clone)]
+pub struct PlaylistSegment {
+    pub sequence: u64,
+    pub part: Part,
+    /// `EXTINF`, in seconds.
+    pub duration: f64,
+    /// `EXT-X-DISCONTINUITY` before this segment.
+    pub discontinuity: bool,
+    /// `EXT-X-KEY` METHOD=AES-128: the key's URL and the IV.
+    pub key: Option<KeyRef>,
+}
+
+#[derive(Debug, Clone)]
+pub struct KeyRef {
+    pub url: Secret,
+    pub iv: [u8; 16],
+}
+
+impl PlaylistSource {
+    pub fn len(&self) -> u64 {
+        self.resolved.as_ref().map_or(0, |r| r.len() as u64)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn index_at(&self, position: u64) -> u64 {
+        self.resolved
+            .as_ref()
+            .and_then(|r| r.at(position))
+            .map_or(position, |(_, index)| index)
+    }
+
+    /// The segment at `position`; before resolving, the playlist itself
+    /// stands for every position (so a plan can show it).
+    pub fn segment(&self, position: u64) -> Result<Segment, String> {
+        let Some(r) = &self.resolved else {
+            return Ok(Segment {
+                index: 0,
+                target: self.target(&self.url),
+                range: None,
+                key: None,
+            });
+        };
+        let (s, index) = r
+            .at(position)
+            .ok_or_else(|| format!("the playlist has no segment at position {position}"))?;
+        let key = match &s.key {
+            None => None,
+            Some(k) => Some(SegmentKey {
+                key: *r.keys.0.get(k.url.expose()).ok_or_else(|| {
+                    format!(
+                        "the key {} of segment {} was not fetched",
+                        k.url, s.sequence
+                    )
+                })?,
+                iv: k.iv,
+            }),
+        };
+        let fresh = self.fresh.read().unwrap_or_else(|e| e.into_inner());
+        let part = fresh.get(&index).unwrap_or(&s.part);
+        Ok(Segment {
+            index,
+            target: self.target(&part.url),
+            range: part.range,
+            key,
+        })
+    }
+
+    /// An http(s) target for a URL of this playlist.
+    pub fn target(&self, url: &Secret) -> Target {
+        let host = reqwest::Url::parse(url.expose())
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string())
+            .unwrap_or_else(|| self.host.clone());
+        Target::Http {
+            url: url.clone(),
+            host,
+        }
+    }
+
+    /// The sum of `EXTINF`, once resolved.
+    pub fn expected_duration(&self) -> Option<f64> {
+        let r = self.resolved.as_ref()?;
+        Some(r.segments.iter().map(|s| s.duration).sum())
+    }
+
+    /// Whether the segment at `position` is of the audio rendition.
+    pub fn is_audio(&self, position: u64) -> bool {
+        self.resolved
+            .as_ref()
+            .is_some_and(|r| position as usize >= r.segments.len())
+    }
+
+    /// The audio rendition's init segment and format, if there is one.
+    pub fn audio(&self) -> Option<(Option<&Part>, SegmentFormat)> {
+        let audio = self.resolved.as_ref()?.audio.as_ref()?;
+        let format = match audio.init {
+            Some(_) => SegmentFormat::Fmp4,
+            None => SegmentFormat::Ts,
+        };
+        Some((audio.init.as_ref(), format))
+    }
+
+    pub fn format(&self) -> SegmentFormat {
+        match self.resolved.as_ref().and_then(|r| r.init.as_ref()) {
+            Some(_) => SegmentFormat::Fmp4,
+            None => SegmentFormat::Ts,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match &self.resolved {
+            None => format!("segments from playlist {}", self.url),
+            Some(r) => {
+                let total: f64 = r.segments.iter().map(|s| s.duration).sum();
+                let mut s = format!(
+                    "playlist {} ({:.1} s from EXTINF, {})",
+                    r.media_shown,
+                    total,
+                    match self.format() {
+                        SegmentFormat::Ts => "ts",
+                        SegmentFormat::Fmp4 => "fmp4 + init",
+                    }
+                );
+                if let Some(a) = &r.audio {
+                    s.push_str(&format!(
+                        "; {} of them from the audio playlist {}",
+                        a.segments.len(),
+                        a.media_shown
+                    ));
+                }
+                if let Some(note) = &r.variant_note {
+                    s.push_str("; ");
+                    s.push_str(note);
+                }
+                s
+            }
+        }
+    }
+}

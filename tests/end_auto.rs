@@ -1,0 +1,121 @@
+//! `range: {start, end: auto}`: the last index found by probing over real
+//! HTTP (exponential steps, then a binary search), within 2·log2(N)+4
+//! requests of one byte each.
+
+mod support;
+
+use support::cli::{stderr, Job};
+use support::media::{probe, segments};
+use support::server::TestServer;
+
+fn job_yaml(url: &str, start: u64) -> String {
+    format!(
+        "version: 1\njobs:\n  - name: v\n    url: \"{url}/{{{{index}}}}.ts\"\n    padding: 6\n    range: {{ start: {start}, end: auto }}\n"
+    )
+}
+
+fn probes(server: &TestServer) -> usize {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.header("range") == Some("bytes=0-0"))
+        .count()
+}
+
+#[test]
+fn end_auto_finds_the_last_index_and_the_run_fetches_up_to_it() {
+    let media = segments(37, 1);
+    let server = TestServer::start(&media);
+    let job = Job::new(&job_yaml(&server.url(), 1));
+    let plan = std::process::Command::new(env!("CARGO_BIN_EXE_snatch"))
+        .arg("plan")
+        .arg(&job.file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(text.contains("range from 1, end: auto"), "{text}");
+    assert!(server.requests().is_empty(), "plan makes no request");
+
+    let out = job.run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (duration, _) = probe(&job.path("out/v.mp4"));
+    assert!((duration - 37.0).abs() < 0.5, "duration {duration}");
+    let j = &job.report()["jobs"][0];
+    assert_eq!(j["end_found"]["last_index"], 37);
+    assert_eq!(j["segments"]["planned"], 37);
+    assert_eq!(j["segments"]["fetched"], 37);
+    let n = probes(&server);
+    assert_eq!(j["end_found"]["requests"], n as u64);
+    assert!(n as f64 <= 2.0 * 37f64.log2() + 4.0, "{n} probes");
+    eprintln!("end: auto found 37 with {n} probes");
+}
+
+#[test]
+fn end_auto_is_exact_for_every_length_within_the_bound() {
+    let media = segments(40, 1);
+    for (start, last) in [
+        (1u64, 1u64),
+        (1, 2),
+        (1, 5),
+        (3, 17),
+        (1, 32),
+        (1, 33),
+        (2, 40),
+    ] {
+        let root = tempfile::tempdir().unwrap();
+        for i in start..=last {
+            let name = format!("{i:06}.ts");
+            std::fs::copy(media.join(&name), root.path().join(&name)).unwrap();
+        }
+        let server = TestServer::start(root.path());
+        let job = Job::new(&job_yaml(&server.url(), start));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_snatch"))
+            .args(["plan", "--probe", "--format", "json"])
+            .arg(&job.file)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["jobs"][0]["last_index"], last, "{start}–{last}");
+        assert_eq!(v["jobs"][0]["segments"], last - start + 1);
+        let n = (last - start + 1) as f64;
+        let bound = 2.0 * n.log2() + 4.0;
+        // `--probe` also checks the first and last segment: two more.
+        let made = probes(&server) - 2;
+        assert!(made as f64 <= bound, "{made} probes for {n} segments");
+    }
+}
+
+#[test]
+fn end_auto_without_its_first_segment_says_so() {
+    let media = segments(3, 1);
+    let server = TestServer::start(&media);
+    let job = Job::new(&job_yaml(&server.url(), 5));
+    let out = job.run(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("segment 5, the range's start, does not exist"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn plan_probe_names_a_host_that_answers_403() {
+    let media = segments(3, 1);
+    let server = TestServer::start(&media);
+    server.always("/000003.ts", support::server::Fault::Status(403));
+    let job = Job::new(&format!(
+        "version: 1\njobs:\n  - name: v\n    url: \"{}/{{{{index}}}}.ts\"\n    padding: 6\n    range: {{ start: 1, end: 3 }}\n",
+        server.url()
+    ));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_snatch"))
+        .args(["plan", "--probe"])
+        .arg(&job.file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("job `v`: last segment 3: probing"), "{err}");
+    assert!(err.contains("/000003.ts: HTTP 403 Forbidden"), "{err}");
+}
