@@ -224,18 +224,23 @@ fn print_plan(plan: &Plan, format: Format) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The async runtime of `run` and `plan --probe`.
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start: {e}");
+            ExitCode::FAILURE
+        })
+}
+
 /// `plan --probe`: the plan with playlists resolved; exit 1 when one
 /// could not be.
 fn probe(plan: &Plan, format: Format) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let (probed, errors) = runtime.block_on(snatch::resolve::probe(plan));
     let code = print_plan(&probed, format);
@@ -301,15 +306,9 @@ fn run(cli: &Cli, args: &RunArgs, plan: &Plan) -> ExitCode {
         Mode::Lines
     };
     let progress = std::sync::Arc::new(Reporter::new(mode));
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let opts = RunOptions {
         force: args.force,

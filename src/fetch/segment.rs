@@ -46,15 +46,7 @@ impl JobFetch {
         timeout: Timeouts,
         ledger: std::sync::Arc<Ledger>,
     ) -> Result<JobFetch, String> {
-        let mut map = HeaderMap::new();
-        for (name, value) in headers {
-            let n = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|e| format!("header {name}: {e}"))?;
-            let mut v = HeaderValue::from_str(value.expose())
-                .map_err(|_| format!("header {name} is not valid"))?;
-            v.set_sensitive(value.is_secret());
-            map.insert(n, v);
-        }
+        let map = header_map(headers)?;
         Ok(JobFetch {
             job: job.to_string(),
             headers: map,
@@ -64,6 +56,21 @@ impl JobFetch {
             max_bytes: DEFAULT_MAX_BYTES,
         })
     }
+}
+
+/// The job's headers for requests; values from the environment are marked
+/// sensitive, so that no log of the HTTP library shows them.
+pub(super) fn header_map(headers: &[(String, Secret)]) -> Result<HeaderMap, String> {
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        let n =
+            HeaderName::from_bytes(name.as_bytes()).map_err(|e| format!("header {name}: {e}"))?;
+        let mut v = HeaderValue::from_str(value.expose())
+            .map_err(|_| format!("header {name} is not valid"))?;
+        v.set_sensitive(value.is_secret());
+        map.insert(n, v);
+    }
+    Ok(map)
 }
 
 /// A segment that arrived whole.

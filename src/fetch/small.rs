@@ -3,7 +3,7 @@
 //! capped, and its final URL (after redirects) comes back for resolving
 //! relative URIs.
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::HeaderMap;
 
 use super::http::{Answer, Asking, Budget};
 use super::segment::{backoff, describe, status_text, Attempt};
@@ -30,15 +30,7 @@ impl Ask {
         retry: RetryPolicy,
         timeout: Timeouts,
     ) -> Result<Ask, String> {
-        let mut map = HeaderMap::new();
-        for (name, value) in headers {
-            let n = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|e| format!("header {name}: {e}"))?;
-            let mut v = HeaderValue::from_str(value.expose())
-                .map_err(|_| format!("header {name} is not valid"))?;
-            v.set_sensitive(value.is_secret());
-            map.insert(n, v);
-        }
+        let map = super::segment::header_map(headers)?;
         Ok(Ask {
             job: job.to_string(),
             headers: map,
@@ -86,14 +78,13 @@ impl Fetcher {
         max: u64,
         what: &str,
     ) -> Result<Small, String> {
-        let host = match crate::source::target_of(url.clone(), std::path::Path::new("")) {
-            Ok(Target::Http { host, .. }) => host,
+        match crate::source::target_of(url.clone(), std::path::Path::new("")) {
+            Ok(Target::Http { .. }) => {}
             Ok(Target::File { .. }) => {
                 return Err(format!("{what} {url} is not an http(s) URL"));
             }
             Err(e) => return Err(format!("{what}: {e}")),
-        };
-        let _ = host;
+        }
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -197,7 +188,7 @@ impl Fetcher {
     /// is not an HTML page: yes; 404 or 410: no; other answers are errors
     /// (after the job's retries for passing faults).
     pub async fn exists(&self, req: &Ask, target: &Target) -> Result<bool, String> {
-        let (url, host) = match target {
+        let url = match target {
             Target::File { path, shown } => {
                 return match tokio::fs::metadata(path).await {
                     Ok(m) => Ok(m.is_file()),
@@ -205,12 +196,11 @@ impl Fetcher {
                     Err(e) => Err(format!("{shown}: {e}")),
                 };
             }
-            Target::Http { url, host } => (url, host),
+            Target::Http { url, .. } => url,
         };
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let _ = host;
             let mut budget = Budget::new(req.timeout.segment);
             let mut redirects = 0;
             let ask = Asking {
