@@ -283,6 +283,53 @@ fn init_logging(verbose: u8, quiet: bool) {
         .try_init();
 }
 
+/// A token cancelled by Ctrl-C or SIGTERM. Call within the runtime.
+fn cancel_on_signals() -> tokio_util::sync::CancellationToken {
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_signal.cancel();
+        }
+    });
+    #[cfg(unix)]
+    {
+        let on_term = cancel.clone();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            if let Ok(mut term) = signal(SignalKind::terminate()) {
+                term.recv().await;
+                on_term.cancel();
+            }
+        });
+    }
+    cancel
+}
+
+/// Drops every report target below an output folder that a link would
+/// lead out of (saying so): reports obey the store's rule too.
+fn confined_reports(
+    mut targets: snatch::report::ReportTargets,
+    plan: &Plan,
+) -> snatch::report::ReportTargets {
+    let roots: Vec<_> = plan.runnable().map(|j| j.output_dir.clone()).collect();
+    for slot in [
+        &mut targets.json,
+        &mut targets.junit,
+        &mut targets.summary,
+        &mut targets.step_summary,
+    ] {
+        let refused = slot
+            .as_deref()
+            .map(|p| snatch::fetch::store::check_report(&roots, p));
+        if let Some(Err(e)) = refused {
+            eprintln!("error: no report written there: {e}");
+            *slot = None;
+        }
+    }
+    targets
+}
+
 fn run(cli: &Cli, args: &RunArgs, plan: &Plan) -> ExitCode {
     use snatch::progress::{Mode, Reporter};
     use snatch::report::{JobStatus, ReportTargets};
@@ -315,46 +362,14 @@ fn run(cli: &Cli, args: &RunArgs, plan: &Plan) -> ExitCode {
         keep_segments: args.keep_segments,
     };
     let report = runtime.block_on(async {
-        let cancel = tokio_util::sync::CancellationToken::new();
-        let on_signal = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                on_signal.cancel();
-            }
-        });
-        #[cfg(unix)]
-        {
-            let on_term = cancel.clone();
-            tokio::spawn(async move {
-                use tokio::signal::unix::{signal, SignalKind};
-                if let Ok(mut term) = signal(SignalKind::terminate()) {
-                    term.recv().await;
-                    on_term.cancel();
-                }
-            });
-        }
+        let cancel = cancel_on_signals();
         snatch::run::run(plan, &tools, opts, progress.clone(), cancel).await
     });
     progress.finish();
     let mut report = report;
     report.shard = plan.shard.map(|s| s.shard.to_string());
     report.job_files = Some(plan.job_files.clone());
-    let mut targets = targets;
-    let roots: Vec<_> = plan.runnable().map(|j| j.output_dir.clone()).collect();
-    for slot in [
-        &mut targets.json,
-        &mut targets.junit,
-        &mut targets.summary,
-        &mut targets.step_summary,
-    ] {
-        let refused = slot
-            .as_deref()
-            .map(|p| snatch::fetch::store::check_report(&roots, p));
-        if let Some(Err(e)) = refused {
-            eprintln!("error: no report written there: {e}");
-            *slot = None;
-        }
-    }
+    let targets = confined_reports(targets, plan);
     for e in targets.write_all(&report) {
         eprintln!("error: {e}");
     }

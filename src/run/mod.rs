@@ -49,36 +49,20 @@ pub async fn run(
     let started_at = chrono::Utc::now();
     let started = Instant::now();
     let events: Arc<dyn crate::fetch::Events> = progress.clone();
-    let fetcher = Arc::new(Fetcher::new(&plan.limits).with_events(events));
-    // Each job in flight has its own ffmpeg and feeding threads.
-    let in_flight = Arc::new(Semaphore::new(plan.limits.jobs as usize));
+    let shared = Shared {
+        fetcher: Arc::new(Fetcher::new(&plan.limits).with_events(events)),
+        tools: tools.clone(),
+        opts,
+        progress: progress.clone(),
+        cancel: cancel.clone(),
+        // Each job in flight has its own ffmpeg and feeding threads.
+        in_flight: Arc::new(Semaphore::new(plan.limits.jobs as usize)),
+    };
     let mut tasks = JoinSet::new();
     let mut names = HashMap::new();
     for job in plan.runnable() {
-        let job = job.clone();
-        let (fetcher, tools, progress, cancel, in_flight) = (
-            fetcher.clone(),
-            tools.clone(),
-            progress.clone(),
-            cancel.clone(),
-            in_flight.clone(),
-        );
-        let name = job.name.clone();
-        let task = tasks.spawn(async move {
-            let report = tokio::select! {
-                permit = in_flight.acquire_owned() => {
-                    let _permit = permit;
-                    run_job(&job, &fetcher, &tools, opts, progress.as_ref(), &cancel).await
-                }
-                _ = cancel.cancelled() => failed(
-                    &job,
-                    format!("job `{}`: interrupted before it started; a rerun starts it", job.name),
-                ),
-            };
-            progress.job_finished(&report);
-            report
-        });
-        names.insert(task.id(), name);
+        let task = tasks.spawn(shared.clone().run(job.clone()));
+        names.insert(task.id(), job.name.clone());
     }
     let mut finished = HashMap::new();
     while let Some(joined) = tasks.join_next_with_id().await {
@@ -86,16 +70,7 @@ pub async fn run(
             Ok((_, report)) => report,
             Err(e) => {
                 let name = names.remove(&e.id()).unwrap_or_default();
-                let job = plan.jobs.iter().find(|j| j.name == name);
-                let msg = format!(
-                    "job `{name}`: snatch failed internally ({}); saved segments are kept and a rerun resumes",
-                    join_error_text(e)
-                );
-                let report = job.map(|j| failed(j, msg.clone()));
-                let report = report.unwrap_or_else(|| JobReport {
-                    error: Some(msg),
-                    ..blank(&name, JobStatus::Failed, 0)
-                });
+                let report = panicked(plan, &name, e);
                 progress.job_finished(&report);
                 report
             }
@@ -122,6 +97,52 @@ pub async fn run(
         cancel.is_cancelled(),
         jobs,
     )
+}
+
+/// What every job of a run shares.
+#[derive(Clone)]
+struct Shared {
+    fetcher: Arc<Fetcher>,
+    tools: Tools,
+    opts: RunOptions,
+    progress: Arc<dyn Progress>,
+    cancel: CancellationToken,
+    /// At most `limits.global.jobs` permits.
+    in_flight: Arc<Semaphore>,
+}
+
+impl Shared {
+    /// One job, once a place among the jobs in flight is free.
+    async fn run(self, job: JobPlan) -> JobReport {
+        let report = tokio::select! {
+            permit = self.in_flight.clone().acquire_owned() => {
+                let _permit = permit;
+                let progress = self.progress.as_ref();
+                run_job(&job, &self.fetcher, &self.tools, self.opts, progress, &self.cancel).await
+            }
+            _ = self.cancel.cancelled() => failed(
+                &job,
+                format!("job `{}`: interrupted before it started; a rerun starts it", job.name),
+            ),
+        };
+        self.progress.job_finished(&report);
+        report
+    }
+}
+
+/// The report of a job whose task panicked.
+fn panicked(plan: &Plan, name: &str, e: tokio::task::JoinError) -> JobReport {
+    let msg = format!(
+        "job `{name}`: snatch failed internally ({}); saved segments are kept and a rerun resumes",
+        join_error_text(e)
+    );
+    match plan.jobs.iter().find(|j| j.name == name) {
+        Some(j) => failed(j, msg),
+        None => JobReport {
+            error: Some(msg),
+            ..blank(name, JobStatus::Failed, 0)
+        },
+    }
 }
 
 /// A report with nothing done yet.
