@@ -14,7 +14,9 @@ use super::detect::DetectError;
 pub struct NewArgs {
     /// The URL of one video segment; or two segments of the same stream, when
     /// the segment index cannot be told from one (with --from-curl: the URL of
-    /// a neighbouring segment).
+    /// a neighbouring segment). A URL ending in `.m3u8` is an HLS playlist:
+    /// the job gets `playlist:` (and the playlist is read once to list what
+    /// it offers).
     #[arg(value_name = "URL", num_args = 0..=2)]
     pub urls: Vec<String>,
     /// The job file to add to (default: ./jobs.yaml); created when it does not exist.
@@ -44,6 +46,10 @@ pub struct NewArgs {
     /// First index for --count and --length (default 0).
     #[arg(long, value_name = "INDEX")]
     pub start: Option<u64>,
+    /// The init segment of fragmented-MP4 (`.m4s`, CMAF) segments: written
+    /// as the job's `init:`.
+    #[arg(long, value_name = "URL")]
+    pub init: Option<String>,
     /// Width of the zero-padded index (default: as found in the URL).
     #[arg(long, value_name = "WIDTH")]
     pub padding: Option<u32>,
