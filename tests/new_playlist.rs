@@ -1,6 +1,6 @@
-//! `snatch new` on HLS playlists and fMP4 segments, through the binary:
-//! playlists made by ffmpeg, served by the project's test server; the job
-//! written is then run and its output decoded.
+//! `snatch new` on HLS playlists, fMP4 segments and `--range N-auto`,
+//! through the binary: playlists made by ffmpeg, served by the project's
+//! test server; the job written is then run and its output decoded.
 
 mod support;
 
@@ -225,4 +225,37 @@ fn fmp4_segments_with_init_give_a_job_that_runs_and_without_it_a_note() {
     assert!((duration - 6.0).abs() < 0.3, "duration {duration}");
     assert_eq!(streams, ["video", "audio"]);
     assert_eq!(server.requests_to("/f/init.mp4").len(), 1);
+}
+
+#[test]
+fn range_first_auto_gives_an_end_auto_job_that_finds_its_end() {
+    let media = support::media::segments(5, 1);
+    let server = TestServer::start(&media);
+    let dir = tempfile::tempdir().unwrap();
+    let seg = format!("{}/000002.ts", server.url());
+    let out = snatch(
+        dir.path(),
+        &["new", &seg, "--range", "1-auto", "--name", "v"],
+        &[],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("job `v` (segments up to the last found by probing)"),
+        "{err}"
+    );
+    assert!(server.requests().is_empty(), "snatch new probes nothing");
+    let text = std::fs::read_to_string(dir.path().join("jobs.yaml")).unwrap();
+    assert!(text.contains("    range: { start: 1, end: auto }\n"), "{text}");
+    let out = snatch(
+        dir.path(),
+        &["run", "jobs.yaml", "--report", "report.json"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["jobs"][0]["end_found"]["last_index"], 5);
+    assert_eq!(decode_errors(&dir.path().join("out/v.mp4")), "");
 }

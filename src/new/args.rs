@@ -31,7 +31,8 @@ pub struct NewArgs {
     /// The job's output template, relative to output_dir (default: {{name}}.mp4).
     #[arg(long, value_name = "TEMPLATE")]
     pub output: Option<String>,
-    /// Fetch this inclusive index range, e.g. 1-300.
+    /// Fetch this inclusive index range, e.g. 1-300; 1-auto: up to the last
+    /// index that exists, found by probing at run time (`end: auto`).
     #[arg(long, value_name = "FIRST-LAST", conflicts_with_all = ["count", "length", "start"])]
     pub range: Option<String>,
     /// Fetch this many segments from --start (default 0).
@@ -63,7 +64,7 @@ pub struct NewArgs {
     /// Print the job without writing the file.
     #[arg(long)]
     pub dry_run: bool,
-    /// Not supported in job files version 1 (there is no open-ended source).
+    /// Not supported: `--range FIRST-auto` is the open end.
     #[arg(long, value_name = "END", hide = true)]
     pub end: Option<String>,
 }

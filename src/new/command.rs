@@ -38,8 +38,13 @@
 //! * The segment source is required: `--range A-B`, `--count N [--start I]`
 //!   or `--length L --segment S [--start I]`; `start` is written only when
 //!   `--start` is given (the format's default is 0). Without one, the error
-//!   shows the index found in the URL as a hint. There is no open end in
-//!   version 1, so `--end auto` is refused with that advice.
+//!   shows the index found in the URL as a hint. `--range FIRST-auto`
+//!   writes `range: { start: FIRST, end: auto }` (the last index is found by
+//!   probing at run time); `--end auto` is refused with that advice.
+//! * A playlist's URL (`….m3u8`) gives `playlist:` instead (see
+//!   [`super::playlist`]); `--init URL` gives fMP4 segments their `init:`,
+//!   and without it a `.m4s` (or `.mp4`, `.cmfv`…) segment URL gets a note
+//!   that the job needs one.
 //! * The name is `--name`, or [`slug_from_url`] made unique among the file's
 //!   jobs with [`unique_name`]. A `--name` that is taken is an error.
 //! * Headers: those of `--from-curl`, then `--referer` and `-H` (which
@@ -105,6 +110,8 @@ pub struct NewOutput {
     pub segments: u64,
     /// Whether the job is a playlist job.
     pub playlist: bool,
+    /// Whether the job's range ends with `end: auto`.
+    pub end_auto: bool,
     /// Lines on what the playlist holds (its variants), when it was read.
     pub details: Vec<String>,
     /// Warnings worth a line each (e.g. a variable shared with other jobs).
@@ -117,6 +124,11 @@ impl NewOutput {
         let file = display_path(&self.file);
         let what = if self.playlist {
             format!("playlist job `{}`", self.name)
+        } else if self.end_auto {
+            format!(
+                "job `{}` (segments up to the last found by probing)",
+                self.name
+            )
         } else {
             format!(
                 "job `{}` ({} segment{})",
@@ -304,6 +316,13 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
         created: existing.is_none(),
         segments,
         playlist: matches!(job.what, What::Playlist { .. }),
+        end_auto: matches!(
+            job.what,
+            What::Segments {
+                source: Source::RangeAuto { .. },
+                ..
+            }
+        ),
         details,
         notes,
     };

@@ -69,6 +69,7 @@ fn source_lines(source: &Source) -> Vec<String> {
         Source::Range { start, end } => {
             out.push(format!("range: {{ start: {start}, end: {end} }}"))
         }
+        Source::RangeAuto { start } => out.push(format!("range: {{ start: {start}, end: auto }}")),
         Source::Count { count, start } => {
             out.push(format!("count: {count}"));
             out.extend(start.map(|s| format!("start: {s}")));
