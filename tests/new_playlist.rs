@@ -29,7 +29,11 @@ fn run_ok(dir: &Path, env: &[(&str, &str)]) -> std::path::PathBuf {
     let out = snatch(dir, &["run", "jobs.yaml"], env);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let file = dir.join("out/v.mp4");
-    assert_eq!(decode_errors(&file), "", "the output decodes without errors");
+    assert_eq!(
+        decode_errors(&file),
+        "",
+        "the output decodes without errors"
+    );
     file
 }
 
@@ -74,8 +78,14 @@ fn a_master_playlist_gives_a_playlist_job_that_lists_its_variants() {
     assert_eq!(asked[0].header("referer"), Some("https://tv.example.com/"));
 
     // The variants, each with the `variant:` that takes it.
-    assert!(err.contains("created jobs.yaml with playlist job `v`"), "{err}");
-    assert!(err.contains("the master playlist offers 2 variants"), "{err}");
+    assert!(
+        err.contains("created jobs.yaml with playlist job `v`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the master playlist offers 2 variants"),
+        "{err}"
+    );
     let rows: Vec<&str> = err.lines().filter(|l| l.contains(" bit/s")).collect();
     assert_eq!(rows.len(), 2, "{err}");
     assert!(rows[0].contains("320x180 at") && rows[0].ends_with("variant: best"));
@@ -149,7 +159,11 @@ fn a_playlist_that_cannot_be_read_still_gives_a_job_and_one_that_cannot_be_downl
         "{}",
         stderr(&out)
     );
-    assert!(stderr(&out).contains("is a live playlist"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is a live playlist"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!dir.path().join("jobs.yaml").exists());
 
     // Segment options make no sense beside a playlist.
@@ -205,7 +219,9 @@ fn fmp4_segments_with_init_give_a_job_that_runs_and_without_it_a_note() {
     let init = format!("{base}/init.mp4?token=tok-77aa01");
     let out = snatch(
         dir.path(),
-        &["new", &seg, "--range", "0-2", "--name", "v", "--init", &init],
+        &[
+            "new", &seg, "--range", "0-2", "--name", "v", "--init", &init,
+        ],
         &[],
     );
     let err = stderr(&out);
@@ -246,7 +262,10 @@ fn range_first_auto_gives_an_end_auto_job_that_finds_its_end() {
     );
     assert!(server.requests().is_empty(), "snatch new probes nothing");
     let text = std::fs::read_to_string(dir.path().join("jobs.yaml")).unwrap();
-    assert!(text.contains("    range: { start: 1, end: auto }\n"), "{text}");
+    assert!(
+        text.contains("    range: { start: 1, end: auto }\n"),
+        "{text}"
+    );
     let out = snatch(
         dir.path(),
         &["run", "jobs.yaml", "--report", "report.json"],

@@ -119,8 +119,19 @@ pub(super) fn check_new_text(
         "index": index, "n": n, "name": job.name,
         "vars": {}, "date": "2000-01-01",
     });
-    renders_back(&real, &spec.url, &job.url.replace("{{index}}", &index), &ctx)?;
-    if let (Some(init), What::Segments { init: Some(text), .. }) = (&spec.init, &job.what) {
+    renders_back(
+        &real,
+        &spec.url,
+        &job.url.replace("{{index}}", &index),
+        &ctx,
+    )?;
+    if let (
+        Some(init),
+        What::Segments {
+            init: Some(text), ..
+        },
+    ) = (&spec.init, &job.what)
+    {
         renders_back(&real, init, text, &ctx)?;
     }
     Ok(planned.source.len())

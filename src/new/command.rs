@@ -74,13 +74,15 @@ use super::detect::{detect_one, detect_two, Detected};
 use super::file::{read_existing, schema_line, write_target, Existing, TempFile, SCHEMA_PLACES};
 use super::headers::{export, job_headers};
 use super::job_text::JobText;
-use super::name::{slug_from_url, unique_name};
 use super::job_text::What;
-use super::playlist::{details as playlist_details, is_playlist, look, refuse_segment_options, Looked};
+use super::name::{slug_from_url, unique_name};
+use super::playlist::{
+    details as playlist_details, is_playlist, look, refuse_segment_options, Looked,
+};
 use super::query::{mask, plan_query, plan_query_reusing};
 use super::source::{no_source_problem, source_of, Source};
-use crate::resolve::peek::Peek;
 use super::yaml_edit::{compose, compose_new_file, find_spot};
+use crate::resolve::peek::Peek;
 
 /// The job file used when `-f` is not given.
 pub const DEFAULT_FILE: &str = "jobs.yaml";
