@@ -176,18 +176,26 @@ fn a_playlist_that_cannot_be_read_still_gives_a_job_and_one_that_cannot_be_downl
         stderr(&out)
     );
 
-    // Not readable now (403): written, with a note on choosing a variant.
+    // Not readable now (403): written, with a note on choosing a variant;
+    // the signed value only in the export line.
     server.always("/a/index.m3u8", Fault::Status(403));
-    let out = snatch(dir.path(), &["new", &media, "--name", "v"], &[]);
+    let signed = format!("{media}?sig=sig-403a77");
+    let out = snatch(dir.path(), &["new", &signed, "--name", "v"], &[]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("note: the playlist was not read ("), "{err}");
-    assert!(err.contains("HTTP 403"), "{err}");
+    assert!(err.contains("index.m3u8?sig=***: HTTP 403"), "{err}");
     assert!(err.contains("`snatch plan --probe`"), "{err}");
+    assert_eq!(err.matches("sig-403a77").count(), 1, "{err}");
+    assert!(err.contains("export SNATCH_V_SIG='sig-403a77'"), "{err}");
     let text = std::fs::read_to_string(dir.path().join("jobs.yaml")).unwrap();
-    assert!(text.contains(&format!("playlist: \"{media}\"")), "{text}");
+    assert!(
+        text.contains(&format!("playlist: \"{media}?sig=${{SNATCH_V_SIG}}\"")),
+        "{text}"
+    );
+    assert!(!text.contains("variant"), "{text}");
     server.clear_faults();
-    run_ok(dir.path(), &[]);
+    run_ok(dir.path(), &[("SNATCH_V_SIG", "sig-403a77")]);
 }
 
 #[test]

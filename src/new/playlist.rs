@@ -95,9 +95,10 @@ pub(super) fn look(
     let fetcher = Fetcher::new(&RunLimits::default());
     match runtime.block_on(peek(&url, &values, &fetcher, &ask)) {
         Ok(p) => Ok(Looked::Seen(p)),
-        Err(PeekError::Unreachable(e)) => Ok(Looked::NotRead(not_read(&e))),
+        Err(PeekError::Unreachable(e)) => Ok(Looked::NotRead(not_read(&printable(&e)))),
         Err(PeekError::Refused(e)) => Err(Problem::bare(format!(
-            "snatch cannot download this playlist, so no job was added: {e}"
+            "snatch cannot download this playlist, so no job was added: {}",
+            printable(&e)
         ))
         .help(
             "snatch downloads finished (VOD) HLS playlists, clear or AES-128 encrypted; \
@@ -124,6 +125,13 @@ fn values(secrets: &[(&str, &str)]) -> BTreeMap<String, String> {
         values.insert(var.to_string(), value.to_string());
     }
     values
+}
+
+/// A message that may quote what a server sent, safe for a terminal.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 fn not_read(why: &str) -> String {
