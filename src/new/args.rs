@@ -14,7 +14,9 @@ use super::detect::DetectError;
 pub struct NewArgs {
     /// The URL of one video segment; or two segments of the same stream, when
     /// the segment index cannot be told from one (with --from-curl: the URL of
-    /// a neighbouring segment).
+    /// a neighbouring segment). A URL ending in `.m3u8` is an HLS playlist:
+    /// the job gets `playlist:` (and the playlist is read once to list what
+    /// it offers).
     #[arg(value_name = "URL", num_args = 0..=2)]
     pub urls: Vec<String>,
     /// The job file to add to (default: ./jobs.yaml); created when it does not exist.
@@ -29,7 +31,8 @@ pub struct NewArgs {
     /// The job's output template, relative to output_dir (default: {{name}}.mp4).
     #[arg(long, value_name = "TEMPLATE")]
     pub output: Option<String>,
-    /// Fetch this inclusive index range, e.g. 1-300.
+    /// Fetch this inclusive index range, e.g. 1-300; 1-auto: up to the last
+    /// index that exists, found by probing at run time (`end: auto`).
     #[arg(long, value_name = "FIRST-LAST", conflicts_with_all = ["count", "length", "start"])]
     pub range: Option<String>,
     /// Fetch this many segments from --start (default 0).
@@ -44,6 +47,10 @@ pub struct NewArgs {
     /// First index for --count and --length (default 0).
     #[arg(long, value_name = "INDEX")]
     pub start: Option<u64>,
+    /// The init segment of fragmented-MP4 (`.m4s`, CMAF) segments: written
+    /// as the job's `init:`.
+    #[arg(long, value_name = "URL")]
+    pub init: Option<String>,
     /// Width of the zero-padded index (default: as found in the URL).
     #[arg(long, value_name = "WIDTH")]
     pub padding: Option<u32>,
@@ -57,7 +64,7 @@ pub struct NewArgs {
     /// Print the job without writing the file.
     #[arg(long)]
     pub dry_run: bool,
-    /// Not supported in job files version 1 (there is no open-ended source).
+    /// Not supported: `--range FIRST-auto` is the open end.
     #[arg(long, value_name = "END", hide = true)]
     pub end: Option<String>,
 }

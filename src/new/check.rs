@@ -6,11 +6,11 @@ use std::path::Path;
 
 use crate::diag::{display_path, Problem, SourceFile};
 use crate::manifest::env::{self, EnvPolicy, Secret};
-use crate::manifest::{self, Loc, Manifest};
+use crate::manifest::{self, Loc, Manifest, Sp};
 use crate::plan::{self, PlanContext, Selection};
 
 use super::detect::Detected;
-use super::job_text::JobText;
+use super::job_text::{JobText, What};
 
 pub(super) fn plan_context(policy: &EnvPolicy) -> PlanContext<'_> {
     static SELECTION: std::sync::OnceLock<Selection> = std::sync::OnceLock::new();
@@ -52,7 +52,8 @@ pub(super) fn env_policy(old: &str, new: &str) -> EnvPolicy {
 }
 
 /// Loads and plans the new text (at `temp`) and checks it holds the old jobs
-/// and the new one, whose URL renders back the URL it was made from.
+/// and the new one, whose URL (and init URL) renders back the URL it was
+/// made from (`detected`: the index in it; `None` for a playlist).
 /// Returns the new job's segment count.
 pub(super) fn check_new_text(
     temp: &Path,
@@ -61,7 +62,7 @@ pub(super) fn check_new_text(
     policy: &EnvPolicy,
     old_names: &[String],
     job: &JobText,
-    detected: &Detected,
+    detected: Option<&Detected>,
 ) -> Result<u64, Vec<Problem>> {
     let temp_shown = display_path(temp);
     let file_shown = display_path(file);
@@ -110,29 +111,53 @@ pub(super) fn check_new_text(
         .find(|j| j.name == job.name)
         .expect("planned");
 
-    // The template must give back the URL it was made from.
-    let index = format!("{:0w$}", detected.index, w = detected.padding as usize);
-    let mut templates = crate::template::Templates::new();
+    // The templates must give back the URLs they were made from.
+    let (index, n) = detected.map_or((String::new(), 0), |d| {
+        (format!("{:0w$}", d.index, w = d.padding as usize), d.index)
+    });
     let ctx = serde_json::json!({
-        "index": index, "n": detected.index, "name": job.name,
+        "index": index, "n": n, "name": job.name,
         "vars": {}, "date": "2000-01-01",
     });
-    let rendered = templates
-        .register("url", &spec.url)
-        .and_then(|()| templates.render("url", &ctx))
-        .map(|r| shown(&r));
-    let expected = shown(&job.url.replace("{{index}}", &index));
-    match rendered {
-        Ok(r) if r == expected => {}
-        Ok(r) => {
-            return Err(vec![Problem::at(&real, spec.url.loc, format!(
-                "the URL cannot be written as a job template: it would fetch `{r}` instead of `{expected}`"
-            ))
-            .help("the URL holds text that job files read as a placeholder (`(*)`, or `\\` before the number); add the job by hand")])
-        }
-        Err(e) => return Err(vec![Problem::at(&real, spec.url.loc, format!("the URL cannot be used: {e}"))]),
+    renders_back(
+        &real,
+        &spec.url,
+        &job.url.replace("{{index}}", &index),
+        &ctx,
+    )?;
+    if let (
+        Some(init),
+        What::Segments {
+            init: Some(text), ..
+        },
+    ) = (&spec.init, &job.what)
+    {
+        renders_back(&real, init, text, &ctx)?;
     }
     Ok(planned.source.len())
+}
+
+/// Checks that `template` (as loaded) renders to `expected` (job-file text).
+fn renders_back(
+    real: &std::sync::Arc<SourceFile>,
+    template: &Sp<String>,
+    expected: &str,
+    ctx: &serde_json::Value,
+) -> Result<(), Vec<Problem>> {
+    let mut templates = crate::template::Templates::new();
+    let rendered = templates
+        .register("url", template)
+        .and_then(|()| templates.render("url", ctx))
+        .map(|r| shown(&r));
+    let expected = shown(expected);
+    match rendered {
+        Ok(r) if r == expected => Ok(()),
+        Ok(r) => Err(vec![Problem::at(real, template.loc, format!(
+            "the URL cannot be written as a job template: it would fetch `{r}` instead of `{expected}`"
+        ))
+        .help("the URL holds text that job files read as a placeholder (`(*)`, or `\\` before the number); add the job by hand")]),
+        Err(e) => Err(vec![Problem::at(real, template.loc, format!("the URL cannot be used: {e}"))]),
+    }
 }
 
 /// A value with its `${NAME}` placeholders shown as `***` (and `$${` as `${`).

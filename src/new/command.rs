@@ -38,8 +38,13 @@
 //! * The segment source is required: `--range A-B`, `--count N [--start I]`
 //!   or `--length L --segment S [--start I]`; `start` is written only when
 //!   `--start` is given (the format's default is 0). Without one, the error
-//!   shows the index found in the URL as a hint. There is no open end in
-//!   version 1, so `--end auto` is refused with that advice.
+//!   shows the index found in the URL as a hint. `--range FIRST-auto`
+//!   writes `range: { start: FIRST, end: auto }` (the last index is found by
+//!   probing at run time); `--end auto` is refused with that advice.
+//! * A playlist's URL (`….m3u8`) gives `playlist:` instead (see
+//!   [`super::playlist`]); `--init URL` gives fMP4 segments their `init:`,
+//!   and without it a `.m4s` (or `.mp4`, `.cmfv`…) segment URL gets a note
+//!   that the job needs one.
 //! * The name is `--name`, or [`slug_from_url`] made unique among the file's
 //!   jobs with [`unique_name`]. A `--name` that is taken is an error.
 //! * Headers: those of `--from-curl`, then `--referer` and `-H` (which
@@ -69,10 +74,15 @@ use super::detect::{detect_one, detect_two, Detected};
 use super::file::{read_existing, schema_line, write_target, Existing, TempFile, SCHEMA_PLACES};
 use super::headers::{export, job_headers};
 use super::job_text::JobText;
+use super::job_text::What;
 use super::name::{slug_from_url, unique_name};
-use super::query::{mask, plan_query};
-use super::source::{no_source_problem, source_of};
+use super::playlist::{
+    details as playlist_details, is_playlist, look, refuse_segment_options, Looked,
+};
+use super::query::{mask, plan_query, plan_query_reusing};
+use super::source::{no_source_problem, source_of, Source};
 use super::yaml_edit::{compose, compose_new_file, find_spot};
+use crate::resolve::peek::Peek;
 
 /// The job file used when `-f` is not given.
 pub const DEFAULT_FILE: &str = "jobs.yaml";
@@ -98,8 +108,14 @@ pub struct NewOutput {
     pub written: bool,
     /// Whether the file did not exist before (with `written`: it was created).
     pub created: bool,
-    /// Segments the job plans.
+    /// Segments the job plans (0 for a playlist job: its playlist lists them).
     pub segments: u64,
+    /// Whether the job is a playlist job.
+    pub playlist: bool,
+    /// Whether the job's range ends with `end: auto`.
+    pub end_auto: bool,
+    /// Lines on what the playlist holds (its variants), when it was read.
+    pub details: Vec<String>,
     /// Warnings worth a line each (e.g. a variable shared with other jobs).
     pub notes: Vec<String>,
 }
@@ -108,12 +124,21 @@ impl NewOutput {
     /// One line saying what happened, e.g. `added job `abc` (300 segments) to jobs.yaml`.
     pub fn summary(&self) -> String {
         let file = display_path(&self.file);
-        let what = format!(
-            "job `{}` ({} segment{})",
-            self.name,
-            self.segments,
-            if self.segments == 1 { "" } else { "s" }
-        );
+        let what = if self.playlist {
+            format!("playlist job `{}`", self.name)
+        } else if self.end_auto {
+            format!(
+                "job `{}` (segments up to the last found by probing)",
+                self.name
+            )
+        } else {
+            format!(
+                "job `{}` ({} segment{})",
+                self.name,
+                self.segments,
+                if self.segments == 1 { "" } else { "s" }
+            )
+        };
         match (self.written, self.created) {
             (true, true) => format!("created {file} with {what}"),
             (true, false) => format!("added {what} to {file}"),
@@ -146,6 +171,10 @@ impl NewOutput {
         if !quiet {
             out.push_str(&self.summary());
             out.push('\n');
+            for line in &self.details {
+                out.push_str(line);
+                out.push('\n');
+            }
         }
         for note in &self.notes {
             out.push_str("note: ");
@@ -166,11 +195,18 @@ impl NewOutput {
 /// for `--from-curl -`. Every error comes back as problems; the file is then
 /// unchanged.
 pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Problem>> {
-    let source = source_of(args).map_err(|p| vec![p])?;
+    let source = source_of(args);
     let input = input_of(args, stdin).map_err(|p| vec![p])?;
-    let detected = detect(&input)?;
-    let Some(source) = source else {
-        return Err(vec![no_source_problem(&detected)]);
+    let kind = if is_playlist(&input.url) {
+        refuse_segment_options(args, &input).map_err(|p| vec![p])?;
+        Kind::Playlist
+    } else {
+        let source = source.map_err(|p| vec![p])?;
+        let detected = detect(&input)?;
+        let Some(source) = source else {
+            return Err(vec![no_source_problem(&detected)]);
+        };
+        Kind::Segments(detected, source)
     };
     let user_headers = user_headers(args).map_err(|p| vec![p])?;
 
@@ -184,7 +220,16 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
 
     let headers = job_headers(&name, &input, &user_headers)?;
     let header_vars: Vec<String> = headers.secrets.iter().map(|s| s.var.clone()).collect();
-    let query = plan_query(&name, &detected.template, input.from_curl, &header_vars);
+    let url = match &kind {
+        Kind::Playlist => input.url.as_str(),
+        Kind::Segments(detected, _) => detected.template.as_str(),
+    };
+    let query = plan_query(&name, url, input.from_curl, &header_vars);
+    let init = args.init.as_ref().map(|init| {
+        let mut taken = header_vars.clone();
+        taken.extend(query.secrets.iter().map(|s| s.var.clone()));
+        plan_query_reusing(&name, init, false, &taken, &query.secrets)
+    });
     // (variable, value) of every secret the job reads.
     let secrets: Vec<(&str, &str)> = headers
         .secrets
@@ -194,14 +239,42 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
             query
                 .secrets
                 .iter()
+                .chain(init.iter().flat_map(|i| i.secrets.iter()))
                 .map(|s| (s.var.as_str(), s.value.as_str())),
         )
         .collect();
+    let mut details = Vec::new();
+    let mut notes = Vec::new();
+    let (what, detected) = match kind {
+        Kind::Playlist => {
+            let master = match look(&query.url, &headers.kept, &secrets).map_err(|p| vec![p])? {
+                Looked::Seen(peek) => {
+                    details = playlist_details(&peek);
+                    matches!(peek, Peek::Master(_))
+                }
+                Looked::NotRead(note) => {
+                    notes.push(note);
+                    false
+                }
+            };
+            (What::Playlist { master }, None)
+        }
+        Kind::Segments(detected, source) => {
+            if init.is_none() && fmp4_suffix(&detected.template) {
+                notes.push(FMP4_NOTE.to_string());
+            }
+            let what = What::Segments {
+                padding: args.padding.unwrap_or(detected.padding),
+                source,
+                init: init.as_ref().map(|i| i.url.clone()),
+            };
+            (what, Some(detected))
+        }
+    };
     let job = JobText {
         name: name.clone(),
         url: query.url.clone(),
-        padding: args.padding.unwrap_or(detected.padding),
-        source,
+        what,
         headers: headers.kept,
         output: args.output.clone(),
     };
@@ -219,11 +292,17 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
         ))]
     })?;
     let segments = check_new_text(
-        &temp.path, &file, &new_text, &policy, &taken, &job, &detected,
+        &temp.path,
+        &file,
+        &new_text,
+        &policy,
+        &taken,
+        &job,
+        detected.as_ref(),
     )
     .map_err(|problems| not_valid(problems, &name, &file, existing.is_some()))?;
 
-    let mut notes = shared_secret_notes(&secrets, old_text, &file);
+    notes.extend(shared_secret_notes(&secrets, old_text, &file));
     if existing.is_none() && schema.is_none() {
         notes.push(no_schema_note(&file));
     }
@@ -238,6 +317,15 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
         written: false,
         created: existing.is_none(),
         segments,
+        playlist: matches!(job.what, What::Playlist { .. }),
+        end_auto: matches!(
+            job.what,
+            What::Segments {
+                source: Source::RangeAuto { .. },
+                ..
+            }
+        ),
+        details,
         notes,
     };
     if !args.dry_run {
@@ -247,6 +335,26 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
     }
     Ok(out)
 }
+
+/// What the URL is: a playlist, or a segment of a numbered stream.
+enum Kind {
+    Playlist,
+    Segments(Detected, Source),
+}
+
+/// Fragmented-MP4 segments are often named so; they need their init segment.
+fn fmp4_suffix(template: &str) -> bool {
+    let path = template.split(['?', '#']).next().unwrap_or("");
+    let lower = path.to_ascii_lowercase();
+    [".m4s", ".m4v", ".m4a", ".cmfv", ".cmfa", ".mp4"]
+        .iter()
+        .any(|s| lower.ends_with(s))
+}
+
+const FMP4_NOTE: &str = "the segments look like fragmented MP4 (CMAF), which cannot be merged \
+     without their init segment: add `init: URL` to the job (or run snatch new again with \
+     --init URL). The init segment is the stream's first request in the browser's network \
+     panel, often `init.mp4` or a name with `init` in it";
 
 /// The index in the URL(s); a message that quotes them shows no signed value.
 fn detect(input: &Input) -> Result<Detected, Vec<Problem>> {

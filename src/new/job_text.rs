@@ -6,55 +6,47 @@ use super::source::Source;
 
 pub(super) struct JobText {
     pub(super) name: String,
+    /// The segment URL template, or the playlist's URL.
     pub(super) url: String,
-    pub(super) padding: u32,
-    pub(super) source: Source,
+    pub(super) what: What,
     pub(super) headers: Vec<(String, String)>,
     pub(super) output: Option<String>,
+}
+
+/// Where the job's segments come from.
+pub(super) enum What {
+    /// `url` with a segment source, and `init` for fMP4 segments.
+    Segments {
+        padding: u32,
+        source: Source,
+        init: Option<String>,
+    },
+    /// `playlist`, with `variant: best` when it is a master playlist.
+    Playlist { master: bool },
 }
 
 impl JobText {
     /// The job's lines, unindented; the first becomes the `- ` item line.
     pub(super) fn lines(&self) -> Vec<String> {
-        let mut out = vec![
-            format!("name: {}", scalar(&self.name)),
-            format!("url: {}", quoted(&self.url)),
-        ];
-        if self.padding > 0 {
-            out.push(format!("padding: {}", self.padding));
-        }
-        match &self.source {
-            Source::Range { start, end } => {
-                out.push(format!("range: {{ start: {start}, end: {end} }}"))
+        let mut out = vec![format!("name: {}", scalar(&self.name))];
+        match &self.what {
+            What::Playlist { master } => {
+                out.push(format!("playlist: {}", quoted(&self.url)));
+                if *master {
+                    out.push("variant: best".to_string());
+                }
             }
-            Source::Count { count, start } => {
-                out.push(format!("count: {count}"));
-                out.extend(start.map(|s| format!("start: {s}")));
-            }
-            Source::Duration {
-                length,
-                segment,
-                start,
+            What::Segments {
+                padding,
+                source,
+                init,
             } => {
-                let plain_number = !segment.is_empty()
-                    && segment.split_once('.').map_or(
-                        segment.bytes().all(|b| b.is_ascii_digit()),
-                        |(a, b)| {
-                            !a.is_empty()
-                                && !b.is_empty()
-                                && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
-                        },
-                    );
-                let segment = if plain_number {
-                    segment.clone()
-                } else {
-                    quoted(segment)
-                };
-                out.push(format!(
-                    "duration: {{ length: {}, segment: {segment} }}",
-                    quoted(length)
-                ));
-                out.extend(start.map(|s| format!("start: {s}")));
+                out.push(format!("url: {}", quoted(&self.url)));
+                out.extend(init.as_ref().map(|i| format!("init: {}", quoted(i))));
+                if *padding > 0 {
+                    out.push(format!("padding: {padding}"));
+                }
+                out.extend(source_lines(source));
             }
         }
         if !self.headers.is_empty() {
@@ -68,6 +60,47 @@ impl JobText {
         }
         out
     }
+}
+
+/// The lines of a segment source.
+fn source_lines(source: &Source) -> Vec<String> {
+    let mut out = Vec::new();
+    match source {
+        Source::Range { start, end } => {
+            out.push(format!("range: {{ start: {start}, end: {end} }}"))
+        }
+        Source::RangeAuto { start } => out.push(format!("range: {{ start: {start}, end: auto }}")),
+        Source::Count { count, start } => {
+            out.push(format!("count: {count}"));
+            out.extend(start.map(|s| format!("start: {s}")));
+        }
+        Source::Duration {
+            length,
+            segment,
+            start,
+        } => {
+            let plain_number = !segment.is_empty()
+                && segment.split_once('.').map_or(
+                    segment.bytes().all(|b| b.is_ascii_digit()),
+                    |(a, b)| {
+                        !a.is_empty()
+                            && !b.is_empty()
+                            && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
+                    },
+                );
+            let segment = if plain_number {
+                segment.clone()
+            } else {
+                quoted(segment)
+            };
+            out.push(format!(
+                "duration: {{ length: {}, segment: {segment} }}",
+                quoted(length)
+            ));
+            out.extend(start.map(|s| format!("start: {s}")));
+        }
+    }
+    out
 }
 
 /// A YAML double-quoted scalar.

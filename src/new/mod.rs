@@ -9,6 +9,10 @@
 //! * [`headers`]: which headers a job keeps and which become secrets;
 //! * [`query`]: which query parameters of the URL become secrets.
 //!
+//! A playlist's URL (`….m3u8`) makes a playlist job instead (`playlist`):
+//! the playlist is read once to list its variants, the only request
+//! `snatch new` makes.
+//!
 //! The command ([`run_new`], in `command`) wires them together with the
 //! command line (`args`, `source`: the segments asked for), the job's text
 //! (`job_text`), inserting it into the file (`yaml_edit`), checking the
@@ -23,6 +27,7 @@ mod file;
 pub mod headers;
 mod job_text;
 pub mod name;
+mod playlist;
 pub mod query;
 pub mod shell;
 mod source;

@@ -82,6 +82,35 @@ pub fn plan_query(job_name: &str, url: &str, copied: bool, taken: &[String]) -> 
     plan
 }
 
+/// [`plan_query`] for a second URL of the same job (the init segment's):
+/// a credential with the same name and value as one of `known` reads the
+/// same variable.
+pub fn plan_query_reusing(
+    job_name: &str,
+    url: &str,
+    copied: bool,
+    taken: &[String],
+    known: &[SecretParam],
+) -> QueryPlan {
+    let mut plan = plan_query(job_name, url, copied, taken);
+    let mut secrets = Vec::new();
+    for s in std::mem::take(&mut plan.secrets) {
+        match known
+            .iter()
+            .find(|k| k.param == s.param && k.value == s.value)
+        {
+            Some(k) => {
+                plan.url = plan
+                    .url
+                    .replace(&format!("${{{}}}", s.var), &format!("${{{}}}", k.var));
+            }
+            None => secrets.push(s),
+        }
+    }
+    plan.secrets = secrets;
+    plan
+}
+
 /// `text` with the value of every credential-like query parameter of `urls`
 /// shown as `***`: for messages that quote a URL before it became a job.
 pub fn mask(text: &str, urls: &[&str]) -> String {
@@ -260,6 +289,24 @@ mod tests {
             mask(&format!("`{url}`: ambiguous"), &[url]),
             "`https://h/a/1_2.ts?Signature=***&Key-Pair-Id=K1&x=1&sig=1`: ambiguous"
         );
+    }
+
+    #[test]
+    fn a_second_url_shares_the_variables_of_equal_values() {
+        let seg = plan_query("a", "https://h/{{index}}.m4s?token=T1&sig=S1", false, &[]);
+        let taken: Vec<String> = seg.secrets.iter().map(|s| s.var.clone()).collect();
+        let init = plan_query_reusing(
+            "a",
+            "https://h/init.mp4?token=T1&sig=S2",
+            false,
+            &taken,
+            &seg.secrets,
+        );
+        assert_eq!(
+            init.url,
+            "https://h/init.mp4?token=${SNATCH_A_TOKEN}&sig=${SNATCH_A_SIG_QUERY}"
+        );
+        assert_eq!(vars(&init), [("sig", "SNATCH_A_SIG_QUERY", "S2")]);
     }
 
     #[test]

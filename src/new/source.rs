@@ -13,6 +13,10 @@ pub(super) enum Source {
         start: u64,
         end: u64,
     },
+    /// `--range FIRST-auto`: the last index is found by probing at run time.
+    RangeAuto {
+        start: u64,
+    },
     Count {
         count: u64,
         start: Option<u64>,
@@ -29,17 +33,17 @@ pub(super) fn usage(message: impl Into<String>) -> Problem {
 }
 
 pub(super) const SOURCE_FORMS: &str =
-    "say which segments to fetch with one of: --range FIRST-LAST (e.g. --range 1-300), \
+    "say which segments to fetch with one of: --range FIRST-LAST (e.g. --range 1-300, or 1-auto), \
      --count N [--start FIRST], or --length H:MM:SS --segment SECONDS [--start FIRST]";
 
 pub(super) fn source_of(args: &NewArgs) -> Result<Option<Source>, Problem> {
     if let Some(end) = &args.end {
         return Err(usage(format!(
-            "--end {end} is not supported: job files (version 1) have no open-ended source"
+            "--end {end} is not supported: write the range as --range FIRST-auto"
         ))
         .help(
-            "use --range FIRST-LAST, --count N, or --length H:MM:SS --segment SECONDS; \
-             with --length, 404s after the last segment are expected, so a generous length works as an open end",
+            "--range 1-auto fetches from index 1 to the last that exists, found by probing at run time; \
+             or use --range FIRST-LAST, --count N, or --length H:MM:SS --segment SECONDS",
         ));
     }
     let given: Vec<&str> = [
@@ -61,6 +65,14 @@ pub(super) fn source_of(args: &NewArgs) -> Result<Option<Source>, Problem> {
             return Err(usage(
                 "--start goes with --count or --length; a --range has its own start",
             ));
+        }
+        if let Some(first) = r.trim().strip_suffix("-auto") {
+            let Ok(start) = first.trim().parse::<u64>() else {
+                return Err(usage(format!(
+                    "--range `{r}` is not FIRST-auto (a whole number, e.g. 1-auto)"
+                )));
+            };
+            return Ok(Some(Source::RangeAuto { start }));
         }
         let parsed = r
             .split_once("..=")

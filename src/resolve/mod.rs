@@ -7,6 +7,7 @@
 //! `plan --probe` do.
 
 mod end;
+pub mod peek;
 pub mod playlist;
 mod reload;
 mod saved;

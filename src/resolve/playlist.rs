@@ -41,7 +41,7 @@ pub fn join(base: &Secret, uri: &str) -> Result<Secret, String> {
     Ok(base.map(|b| joined(b).unwrap_or_else(|_| uri.to_string())))
 }
 
-fn describe_variant(v: &VariantStream) -> String {
+pub(super) fn describe_variant(v: &VariantStream) -> String {
     match &v.resolution {
         Some(r) => format!("{}x{} at {} bit/s", r.width, r.height, v.bandwidth),
         None => format!("{} bit/s", v.bandwidth),

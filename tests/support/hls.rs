@@ -176,3 +176,41 @@ pub fn with_audio_rendition(name: &str, fmp4: bool) -> PathBuf {
     std::fs::write(&done, "").unwrap();
     dir
 }
+
+// --- A master playlist with two video variants, all made by ffmpeg ---
+
+/// `master.m3u8` with two variants written by ffmpeg: `stream_0/`
+/// (320x180, the higher bandwidth) and `stream_1/` (160x90), each with
+/// its audio muxed in.
+pub fn two_variants(name: &str) -> PathBuf {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("hls/{name}"));
+    let done = dir.join(".complete");
+    if done.exists() {
+        return dir;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let status = Command::new("ffmpeg")
+        .current_dir(&dir)
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=10"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=22050"])
+        .args(["-t", "6", "-filter_complex"])
+        .arg("[0:v]split=2[a][b];[b]scale=160:90[c]")
+        .args(["-map", "[a]", "-map", "[c]", "-map", "1:a", "-map", "1:a"])
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-g", "10"])
+        .args(["-keyint_min", "10", "-sc_threshold", "0"])
+        .args(["-b:v:0", "300k", "-b:v:1", "100k"])
+        .args(["-c:a", "aac", "-b:a", "32k", "-ac", "1"])
+        .args(["-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod"])
+        .args(["-master_pl_name", "master.m3u8"])
+        .args(["-var_stream_map", "v:0,a:0 v:1,a:1"])
+        .args(["-hls_segment_filename", "stream_%v/seg%d.ts"])
+        .arg("stream_%v/index.m3u8")
+        .status()
+        .expect("ffmpeg runs (install ffmpeg)");
+    assert!(status.success(), "ffmpeg made no playlists");
+    std::fs::write(&done, "").unwrap();
+    dir
+}

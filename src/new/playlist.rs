@@ -1,0 +1,255 @@
+//! `snatch new` on an HLS playlist's URL (`….m3u8`): the job gets
+//! `playlist:` instead of `url` and a segment source.
+//!
+//! The playlist is fetched once, with this command's headers (`--from-curl`,
+//! `--referer`, `-H`; not the file's `defaults`), one retry and a short
+//! timeout, through [`crate::resolve::peek`]: a master playlist's variants
+//! are listed (and the job gets `variant: best`), a media playlist's
+//! segments counted. A playlist that a job could not download (not HLS,
+//! live, SAMPLE-AES…) is an error and nothing is written. A playlist that
+//! cannot be read now (no answer, an HTTP error, a variable that is not
+//! set) does not stop the job from being written: a note says so.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::diag::Problem;
+use crate::fetch::{Ask, Fetcher};
+use crate::manifest::env::{self, EnvPolicy, Secret};
+use crate::manifest::{RetryPolicy, RunLimits, Timeouts};
+use crate::resolve::peek::{peek, Offered, Peek, PeekError};
+
+use super::args::{Input, NewArgs};
+
+/// Whether the URL's path ends in `.m3u8` (or `.m3u`), in any case.
+pub(super) fn is_playlist(url: &str) -> bool {
+    let path = url.split(['?', '#']).next().unwrap_or("");
+    let lower = path.to_ascii_lowercase();
+    lower.ends_with(".m3u8") || lower.ends_with(".m3u")
+}
+
+/// Options that describe numbered segments are refused beside a playlist.
+pub(super) fn refuse_segment_options(args: &NewArgs, input: &Input) -> Result<(), Problem> {
+    let given: Vec<&str> = [
+        args.range.as_ref().map(|_| "--range"),
+        args.count.map(|_| "--count"),
+        args.length.as_ref().map(|_| "--length"),
+        args.segment.as_ref().map(|_| "--segment"),
+        args.start.map(|_| "--start"),
+        args.padding.map(|_| "--padding"),
+        args.end.as_ref().map(|_| "--end"),
+        args.init.as_ref().map(|_| "--init"),
+        input.neighbour.as_ref().map(|_| "a second URL"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if given.is_empty() {
+        return Ok(());
+    }
+    Err(Problem::bare(format!(
+        "{} cannot be used with a playlist: it lists its segments (and its init segment) itself",
+        given.join(", ")
+    ))
+    .help("give the playlist's URL alone: `snatch new https://…/index.m3u8`"))
+}
+
+/// What reading the playlist gave.
+pub(super) enum Looked {
+    Seen(Peek),
+    /// Why it was not read (a note for the user).
+    NotRead(String),
+}
+
+/// Reads the playlist at `url` (job-file text) with `headers` (job-file
+/// text), the variables in them taking `secrets` or the environment.
+pub(super) fn look(
+    url: &str,
+    headers: &[(String, String)],
+    secrets: &[(&str, &str)],
+) -> Result<Looked, Problem> {
+    let values = values(secrets);
+    let real = |text: &str| -> Result<Secret, String> {
+        let pieces = env::parse(text)?;
+        if let Some(missing) = env::vars(&pieces).find(|v| !values.contains_key(*v)) {
+            return Err(format!("`${{{missing}}}` is not set here"));
+        }
+        Secret::resolve(&pieces, &values)
+    };
+    let request = real(url).and_then(|url| {
+        let headers = headers
+            .iter()
+            .map(|(n, v)| Ok((n.clone(), real(v)?)))
+            .collect::<Result<Vec<_>, String>>()?;
+        let ask = Ask::new("new", &headers, RETRY, TIMEOUT)?;
+        Ok((url, ask))
+    });
+    let (url, ask) = match request {
+        Ok(r) => r,
+        Err(e) => return Ok(Looked::NotRead(not_read(&e))),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Problem::bare(format!("cannot start the HTTP client: {e}")))?;
+    let fetcher = Fetcher::new(&RunLimits::default());
+    match runtime.block_on(peek(&url, &values, &fetcher, &ask)) {
+        Ok(p) => Ok(Looked::Seen(p)),
+        Err(PeekError::Unreachable(e)) => Ok(Looked::NotRead(not_read(&printable(&e)))),
+        Err(PeekError::Refused(e)) => Err(Problem::bare(format!(
+            "snatch cannot download this playlist, so no job was added: {}",
+            printable(&e)
+        ))
+        .help(
+            "snatch downloads finished (VOD) HLS playlists, clear or AES-128 encrypted; \
+             a live stream's playlist can be added once the stream has ended",
+        )),
+    }
+}
+
+/// One attempt and a retry, and a short deadline: `snatch new` should not hang.
+const RETRY: RetryPolicy = RetryPolicy {
+    attempts: 2,
+    backoff: Duration::from_millis(300),
+    max_backoff: Duration::from_millis(300),
+};
+const TIMEOUT: Timeouts = Timeouts {
+    connect: Duration::from_secs(5),
+    segment: Duration::from_secs(15),
+};
+
+/// The secrets of this command, then the environment a job file may read.
+fn values(secrets: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut values = EnvPolicy::from_process(&[]).values;
+    for (var, value) in secrets {
+        values.insert(var.to_string(), value.to_string());
+    }
+    values
+}
+
+/// A message that may quote what a server sent, safe for a terminal.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+fn not_read(why: &str) -> String {
+    format!(
+        "the playlist was not read ({why}), so its variants are not listed; the job was written \
+         without `variant:` (for a master playlist that means `best`, the highest bandwidth; \
+         also `worst`, `{{ max_height: N }}`, `{{ max_bandwidth: N }}`); \
+         `snatch plan --probe` reads the playlist and shows what the job gets"
+    )
+}
+
+/// Lines that tell what the playlist holds.
+pub(super) fn details(peek: &Peek) -> Vec<String> {
+    match peek {
+        Peek::Master(offered) => {
+            let mut out = vec![format!(
+                "the master playlist offers {} variant{}; the job takes the one marked `best`:",
+                offered.len(),
+                if offered.len() == 1 { "" } else { "s" }
+            )];
+            let width = offered.iter().map(|o| o.text.len()).max().unwrap_or(0);
+            for (i, o) in offered.iter().enumerate() {
+                out.push(format!(
+                    "  {:width$}  variant: {}",
+                    o.text,
+                    choice_for(i, offered)
+                ));
+            }
+            out.push("to take another, change `variant:` in the job as shown".into());
+            out
+        }
+        Peek::Media {
+            segments,
+            duration_s,
+            fmp4,
+            encrypted,
+        } => {
+            let mut what = format!(
+                "the playlist lists {segments} segment{} ({duration_s:.1} s from EXTINF)",
+                if *segments == 1 { "" } else { "s" }
+            );
+            if *fmp4 {
+                what.push_str(", fragmented MP4 with an init segment");
+            }
+            if *encrypted {
+                what.push_str(", AES-128 encrypted (snatch decrypts it)");
+            }
+            vec![what]
+        }
+    }
+}
+
+/// The `variant:` value that takes `offered[i]` (offered highest first).
+fn choice_for(i: usize, offered: &[Offered]) -> String {
+    let o = &offered[i];
+    if o.best {
+        return "best".into();
+    }
+    let top = |fits: &dyn Fn(&Offered) -> bool| {
+        offered
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| fits(c))
+            .max_by_key(|(j, c)| (c.bandwidth, std::cmp::Reverse(*j)))
+            .map(|(j, _)| j)
+    };
+    if let Some(h) = o.height {
+        if top(&|c: &Offered| c.height.is_some_and(|ch| ch <= h)) == Some(i) {
+            return format!("{{ max_height: {h} }}");
+        }
+    }
+    if top(&|c: &Offered| c.bandwidth <= o.bandwidth) == Some(i) {
+        return format!("{{ max_bandwidth: {} }}", o.bandwidth);
+    }
+    if i + 1 == offered.len() {
+        return "worst".into();
+    }
+    "(not one `variant:` takes it alone)".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn playlist_urls_are_told_by_their_path() {
+        assert!(is_playlist("https://h/v/index.m3u8"));
+        assert!(is_playlist("https://h/v/Master.M3U8?token=a.ts"));
+        assert!(is_playlist("https://h/v/list.m3u#x"));
+        assert!(!is_playlist("https://h/v/000123.ts?list=a.m3u8"));
+        assert!(!is_playlist("https://h/v/seg-1.m4s"));
+    }
+
+    #[test]
+    fn each_variant_is_shown_with_the_choice_that_takes_it() {
+        let o = |text: &str, height, bandwidth, best| Offered {
+            text: text.into(),
+            height,
+            bandwidth,
+            best,
+        };
+        let offered = [
+            o("1920x1080 at 5000000 bit/s", Some(1080), 5_000_000, true),
+            o("1280x720 at 3000000 bit/s", Some(720), 3_000_000, false),
+            o("1280x720 at 2000000 bit/s", Some(720), 2_000_000, false),
+            o("96000 bit/s", None, 96_000, false),
+        ];
+        let got: Vec<String> = (0..4).map(|i| choice_for(i, &offered)).collect();
+        assert_eq!(
+            got,
+            [
+                "best",
+                "{ max_height: 720 }",
+                "{ max_bandwidth: 2000000 }",
+                "{ max_bandwidth: 96000 }"
+            ]
+        );
+        let lines = details(&Peek::Master(offered.to_vec()));
+        assert_eq!(lines[1], "  1920x1080 at 5000000 bit/s  variant: best");
+    }
+}

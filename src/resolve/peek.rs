@@ -1,0 +1,149 @@
+//! A look at a playlist before a job is written for it (`snatch new`):
+//! the playlist named fetched once (no variant, key or segment), and what
+//! it holds told in numbers only (nothing a server wrote is shown).
+
+use std::collections::BTreeMap;
+
+use m3u8_rs::Playlist;
+
+use crate::fetch::{Ask, Fetcher};
+use crate::manifest::env::Secret;
+use crate::manifest::Variant;
+
+use super::playlist::{self, describe_variant};
+use super::MAX_PLAYLIST;
+
+/// A variant of a master playlist, as offered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offered {
+    /// `WxH at N bit/s`, or `N bit/s` without a resolution.
+    pub text: String,
+    pub height: Option<u64>,
+    pub bandwidth: u64,
+    /// Whether `variant: best` picks it.
+    pub best: bool,
+}
+
+/// What the playlist is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Peek {
+    /// A master playlist: its variants (I-frame ones aside), highest
+    /// bandwidth first.
+    Master(Vec<Offered>),
+    /// A media playlist that a job can download.
+    Media {
+        segments: usize,
+        duration_s: f64,
+        fmp4: bool,
+        encrypted: bool,
+    },
+}
+
+/// Why there is no [`Peek`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeekError {
+    /// No answer, or an HTTP error: the job may still run later.
+    Unreachable(String),
+    /// The answer is not a playlist snatch can download (not HLS, live,
+    /// SAMPLE-AES…): a job for it would fail.
+    Refused(String),
+}
+
+/// Fetches `url` with `ask`'s headers and reads what it is. `env`: the
+/// values of the variables `url` holds, kept out of messages after a
+/// redirect.
+pub async fn peek(
+    url: &Secret,
+    env: &BTreeMap<String, String>,
+    fetcher: &Fetcher,
+    ask: &Ask,
+) -> Result<Peek, PeekError> {
+    let got = fetcher
+        .fetch_small(ask, url, None, MAX_PLAYLIST, "the playlist")
+        .await
+        .map_err(PeekError::Unreachable)?;
+    let base = super::saved::answered_at(url, &got.final_url, env);
+    read(&got.body, &base).map_err(PeekError::Refused)
+}
+
+/// A playlist's body, read.
+fn read(body: &[u8], base: &Secret) -> Result<Peek, String> {
+    let shown = base.shown();
+    match playlist::parse(body, shown)? {
+        Playlist::MasterPlaylist(m) => {
+            let (best, _, _) = playlist::choose(&m, Variant::Best, shown)?;
+            let mut offered: Vec<Offered> = m
+                .variants
+                .iter()
+                .filter(|v| !v.is_i_frame)
+                .map(|v| Offered {
+                    text: describe_variant(v),
+                    height: v.resolution.map(|r| r.height),
+                    bandwidth: v.bandwidth,
+                    best: std::ptr::eq(v, best),
+                })
+                .collect();
+            offered.sort_by_key(|o| std::cmp::Reverse(o.bandwidth));
+            Ok(Peek::Master(offered))
+        }
+        Playlist::MediaPlaylist(m) => {
+            let r = playlist::read_media(&m, base, shown)?;
+            Ok(Peek::Media {
+                segments: r.segments.len(),
+                duration_s: r.segments.iter().map(|s| s.duration).sum(),
+                fmp4: r.init.is_some(),
+                encrypted: r.segments.iter().any(|s| s.key.is_some()),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Secret {
+        Secret::plain("https://h/v/master.m3u8")
+    }
+
+    #[test]
+    fn a_master_lists_its_variants_and_marks_best() {
+        let text = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=300000,RESOLUTION=160x90\nlow.m3u8\n\
+                    #EXT-X-STREAM-INF:BANDWIDTH=900000,RESOLUTION=320x180\nhigh.m3u8\n\
+                    #EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=50000,URI=\"if.m3u8\"\n";
+        let Peek::Master(v) = read(text.as_bytes(), &base()).unwrap() else {
+            panic!("a master");
+        };
+        let texts: Vec<(&str, bool)> = v.iter().map(|o| (o.text.as_str(), o.best)).collect();
+        assert_eq!(
+            texts,
+            [
+                ("320x180 at 900000 bit/s", true),
+                ("160x90 at 300000 bit/s", false)
+            ]
+        );
+        assert_eq!(v[1].height, Some(90));
+    }
+
+    #[test]
+    fn a_media_playlist_is_counted_and_refusals_are_refused() {
+        let media = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"init.mp4\"\n\
+                     #EXTINF:2.0,\na.m4s\n#EXTINF:1.5,\nb.m4s\n#EXT-X-ENDLIST\n";
+        assert_eq!(
+            read(media.as_bytes(), &base()).unwrap(),
+            Peek::Media {
+                segments: 2,
+                duration_s: 3.5,
+                fmp4: true,
+                encrypted: false
+            }
+        );
+        let live = media.replace("#EXT-X-ENDLIST\n", "");
+        assert!(read(live.as_bytes(), &base())
+            .unwrap_err()
+            .contains("is a live playlist"));
+        assert!(read(b"<html>", &base())
+            .unwrap_err()
+            .contains("is not an HLS playlist"));
+    }
+}
