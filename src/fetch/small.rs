@@ -163,6 +163,9 @@ impl Fetcher {
                 _ => Try::Fatal(msg),
             };
         }
+        if let Some(Err(e)) = range.map(|r| super::segment::range_answered(&resp, r)) {
+            return Try::Retry(format!("{what} {url}: {e}"));
+        }
         let final_url = resp.url().to_string();
         let mut body = Vec::new();
         loop {

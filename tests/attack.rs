@@ -1,0 +1,202 @@
+//! Holes found by attacking issues 9 and 10 on the merged code, each shown
+//! end to end: a hostile job file (a stranger's pull request, with links
+//! and files committed into the output folder), a hostile server (the
+//! project's test server on 127.0.0.1 and 127.0.0.2), real ffmpeg.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use support::cli::{stderr, Job};
+use support::hls::{copy_to, decode_errors, make, Hls};
+use support::media::probe;
+use support::server::{Fault, TestServer};
+
+fn playlist_job(url: &str, extra: &str) -> String {
+    format!(
+        "version: 1\ndefaults:\n  retry: {{ attempts: 3, backoff: 50ms, max_backoff: 100ms }}\njobs:\n  - name: v\n    playlist: \"{url}\"\n{extra}"
+    )
+}
+
+/// Every file below `dir` with its bytes (links as their targets).
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            let kind = e.file_type().unwrap();
+            if kind.is_symlink() {
+                let target = std::fs::read_link(&p).unwrap();
+                out.insert(p, target.to_string_lossy().as_bytes().to_vec());
+            } else if kind.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// A served copy of a made playlist folder (and its sub-folders).
+fn served(made: &Path, sub: &str) -> (tempfile::TempDir, TestServer) {
+    let root = tempfile::tempdir().unwrap();
+    copy_to(made, root.path(), sub);
+    for e in std::fs::read_dir(made).unwrap().flatten() {
+        if e.path().is_dir() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            copy_to(&e.path(), root.path(), &format!("{sub}/{name}"));
+        }
+    }
+    let server = TestServer::start(root.path());
+    (root, server)
+}
+
+/// A pull request that commits, into the job's state folder, a ledger
+/// naming the job's playlist (so nothing there is cleared as another
+/// video's), one saved segment, and a dangling link at `link` that leads
+/// to `victim/authorized_keys`. The server's init segment must not land
+/// there.
+#[cfg(unix)]
+fn init_through_planted_link(made: &Path, playlist: &str, link: &str) {
+    let (_root, server) = served(made, "f");
+    let url = format!("{}/f/{playlist}", server.url());
+    let job = Job::new(&playlist_job(&url, ""));
+    let victim = job.path("victim");
+    std::fs::create_dir_all(&victim).unwrap();
+    std::fs::write(victim.join("notes.txt"), b"precious").unwrap();
+    let state = job.path("out/.snatch/v");
+    std::fs::create_dir_all(&state).unwrap();
+    let header = format!("{{\"snatch_ledger\":2,\"identity\":\"{url}\"}}\n");
+    std::fs::write(state.join("ledger.jsonl"), header).unwrap();
+    std::fs::write(state.join("1000000.ts"), [0x47u8; 188]).unwrap();
+    std::os::unix::fs::symlink(victim.join("authorized_keys"), state.join(link)).unwrap();
+    let before = snapshot(&victim);
+    let out = job.run(&[]);
+    let after = snapshot(&victim);
+    let changed: Vec<_> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|p| before.get(*p) != after.get(*p))
+        .collect();
+    assert!(
+        changed.is_empty(),
+        "{link}: the victim changed: {changed:?}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = job.report()["jobs"][0]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains(&format!("out/.snatch/v/{link}")) && err.contains("symbolic link"),
+        "{err}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_link_at_the_init_segment_receives_no_server_bytes() {
+    let made = make(Hls {
+        name: "fmp4",
+        fmp4: true,
+        ..Hls::default()
+    });
+    init_through_planted_link(&made, "index.m3u8", "init.mp4");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_link_at_the_audio_init_segment_receives_no_server_bytes() {
+    let made = support::hls::with_audio_rendition("audio-fmp4", true);
+    init_through_planted_link(&made, "master.m3u8", "init-audio.mp4");
+}
+
+/// `snatch run jobs.yaml` from the job file's folder, as CI runs it.
+fn run_here(job: &Job) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_snatch"))
+        .current_dir(job.dir.path())
+        .args(["run", "jobs.yaml", "--report", "report.json"])
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+/// A relative `output_dir` that reads as a URL (`http:/…`) passes the
+/// workspace check; the paths below it go to ffmpeg and ffprobe, which
+/// must read them as files, not fetch them from a host the job file names.
+#[test]
+fn ffmpeg_and_ffprobe_never_take_an_output_path_for_a_url() {
+    let made = support::hls::with_audio_rendition("audio-ts", false);
+    let (_root, server) = served(&made, "f");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let second = TestServer::start_on("127.0.0.2", elsewhere.path(), Default::default());
+    let dir = format!("http://{}/x", second.addr());
+    let job = Job::new(&playlist_job(
+        &format!("{}/f/master.m3u8", server.url()),
+        &format!("    output_dir: \"{dir}\"\n"),
+    ));
+    let out = run_here(&job);
+    assert_eq!(
+        second.requests().len(),
+        0,
+        "ffmpeg or ffprobe fetched {:?}",
+        second
+            .requests()
+            .iter()
+            .map(|r| r.path.clone())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let file = job.dir.path().join(&dir).join("v.mp4");
+    let (duration, streams) = probe(&file);
+    assert!((duration - 6.0).abs() < 0.3, "duration {duration}");
+    assert_eq!(streams, ["video", "audio"]);
+}
+
+/// A byte-range segment answered with `206` and a `Content-Range` that is
+/// not the one asked (here the first half of the whole file) is retried,
+/// never stored as the segment.
+#[test]
+fn a_206_with_another_range_is_never_stored_as_the_segment() {
+    let made = make(Hls {
+        name: "single",
+        single_file: true,
+        ..Hls::default()
+    });
+    let (_root, server) = served(&made, "s");
+    server.script("/s/all.ts", [Fault::Partial]);
+    let job = Job::new(&playlist_job(&format!("{}/s/index.m3u8", server.url()), ""));
+    let out = job.run(&["--keep-segments"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let file = job.path("out/v.mp4");
+    let (duration, _) = probe(&file);
+    assert!((duration - 6.0).abs() < 0.3, "duration {duration}");
+    assert_eq!(decode_errors(&file), "");
+    assert_eq!(job.report()["jobs"][0]["retries"], 1);
+    // Each saved segment is its own range of the file, byte for byte.
+    let whole = std::fs::read(made.join("all.ts")).unwrap();
+    let text = std::fs::read_to_string(made.join("index.m3u8")).unwrap();
+    let mut offset = 0usize;
+    let mut index = 0u64;
+    for line in text.lines() {
+        if let Some(r) = line.strip_prefix("#EXT-X-BYTERANGE:") {
+            let (len, at) = match r.split_once('@') {
+                Some((l, a)) => (l.parse::<usize>().unwrap(), a.parse().unwrap()),
+                None => (r.parse().unwrap(), offset),
+            };
+            let saved = std::fs::read(job.path(&format!("out/.snatch/v/{index}.ts"))).unwrap();
+            assert!(
+                saved == whole[at..at + len],
+                "segment {index} is not its range"
+            );
+            offset = at + len;
+            index += 1;
+        }
+    }
+    assert_eq!(index, 3);
+}
