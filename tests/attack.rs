@@ -200,3 +200,67 @@ fn a_206_with_another_range_is_never_stored_as_the_segment() {
     }
     assert_eq!(index, 3);
 }
+
+/// Saved segments are keyed by index (a playlist's media sequence number);
+/// those of another variant are another video. A rerun after `variant`
+/// changed must not merge the old variant's segments as the new one's.
+#[test]
+fn segments_of_another_variant_are_never_merged_as_this_one() {
+    let low = make(Hls {
+        name: "low",
+        size: "160x90",
+        ..Hls::default()
+    });
+    let high = make(Hls {
+        name: "high",
+        size: "320x180",
+        ..Hls::default()
+    });
+    let root = tempfile::tempdir().unwrap();
+    copy_to(&low, root.path(), "m/low");
+    copy_to(&high, root.path(), "m/high");
+    std::fs::write(
+        root.path().join("m/master.m3u8"),
+        "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=300000,RESOLUTION=160x90\nlow/index.m3u8\n\
+         #EXT-X-STREAM-INF:BANDWIDTH=900000,RESOLUTION=320x180\nhigh/index.m3u8\n",
+    )
+    .unwrap();
+    let server = TestServer::start(root.path());
+    let url = format!("{}/m/master.m3u8", server.url());
+    let job = Job::new(&playlist_job(&url, ""));
+    let out = job.run(&["--keep-segments"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(support::hls::video_height(&job.path("out/v.mp4")), 180);
+    let saved = snapshot(&job.path("out/.snatch/v"));
+
+    std::fs::write(
+        &job.file,
+        playlist_job(&url, "    variant: { max_height: 100 }\n"),
+    )
+    .unwrap();
+    let out = job.run(&[]);
+    let height = support::hls::video_height(&job.path("out/v.mp4"));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{} (height {height})",
+        stderr(&out)
+    );
+    assert_eq!(height, 180, "the earlier output stays");
+    let err = stderr(&out);
+    assert!(
+        err.contains("another video") && err.contains("--force"),
+        "{err}"
+    );
+    let kept = snapshot(&job.path("out/.snatch/v"));
+    for (p, bytes) in saved
+        .iter()
+        .filter(|(p, _)| p.extension().is_some_and(|e| e == "ts"))
+    {
+        assert_eq!(kept.get(p), Some(bytes), "{} was not kept", p.display());
+    }
+
+    let out = job.run(&["--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(support::hls::video_height(&job.path("out/v.mp4")), 90);
+}

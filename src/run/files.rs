@@ -12,9 +12,11 @@ use std::path::Path;
 use crate::diag::display_path;
 use crate::fetch::lock::{self, JobLock, LockError};
 use crate::fetch::{self, store, Done, Ledger, OpenError};
+use crate::manifest::Variant;
 use crate::merge;
 use crate::plan::JobPlan;
 use crate::report::Media;
+use crate::resolve::playlist::variant_text;
 use crate::source::{SegmentSource, Target};
 
 /// What a job finds on disk before it fetches.
@@ -53,10 +55,16 @@ pub(super) fn fingerprint(job: &JobPlan) -> String {
 pub(super) fn identity(source: &SegmentSource) -> String {
     let seg = match source {
         SegmentSource::Numbered(n) => n.segment(0).or_else(|_| source.segment(0)),
-        // A playlist job's segments belong to its playlist (its tokens aside).
+        // A playlist job's segments belong to its playlist (its tokens
+        // aside) and its variant: another variant's segments have the same
+        // indices (media sequence numbers) but are another video.
         SegmentSource::Playlist(p) => {
             let shown = p.url.shown();
-            return shown.split(['?', '#']).next().unwrap_or(shown).to_string();
+            let path = shown.split(['?', '#']).next().unwrap_or(shown);
+            return match p.variant {
+                Variant::Best => path.to_string(),
+                v => format!("{path} (variant {})", variant_text(v)),
+            };
         }
     };
     match seg {
