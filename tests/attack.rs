@@ -264,3 +264,52 @@ fn segments_of_another_variant_are_never_merged_as_this_one() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(support::hls::video_height(&job.path("out/v.mp4")), 90);
 }
+
+/// An interrupted report counts every segment that landed: one whose task
+/// was stopped just after its file was put in place, or whose outcome was
+/// still on its way to the count, was fetched all the same.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_report_counts_every_segment_that_landed() {
+    let media = support::media::segments(120, 1);
+    let server = TestServer::start(&media);
+    let (mut misses, mut interrupted) = (Vec::new(), 0);
+    for round in 0..6 {
+        let job = Job::new(&format!(
+            "version: 1\njobs:\n  - name: v\n    url: \"{}/{{{{index}}}}.ts\"\n    padding: 6\n    range: {{ start: 1, end: 120 }}\n    concurrency: 16\n",
+            server.url()
+        ));
+        let landed = || {
+            std::fs::read_dir(job.path("out/.snatch/v"))
+                .map(|d| {
+                    d.flatten()
+                        .filter(|e| e.file_name().to_string_lossy().ends_with(".ts"))
+                        .count()
+                })
+                .unwrap_or(0)
+        };
+        let child = job.command(&[]).spawn().unwrap();
+        while landed() < 10 + round * 10 {
+            std::thread::yield_now();
+        }
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = child.wait_with_output().unwrap();
+        if out.status.code() == Some(0) {
+            continue; // it finished before the interrupt
+        }
+        assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+        interrupted += 1;
+        let fetched = job.report()["jobs"][0]["segments"]["fetched"]
+            .as_u64()
+            .unwrap();
+        if fetched != landed() as u64 {
+            misses.push((fetched, landed()));
+        }
+    }
+    assert!(misses.is_empty(), "(reported, on disk): {misses:?}");
+    assert!(interrupted >= 3, "only {interrupted} runs were interrupted");
+}

@@ -211,3 +211,36 @@ fn finish_blocking(
     }
     Ok(())
 }
+
+/// The segments that landed in this run, and their bytes: complete files
+/// in the state folder that the ledger did not have when it opened. An
+/// interrupted run counts them from disk, since a task stopped just after
+/// its file was put in place never reported it.
+pub(super) async fn landed(ledger: std::sync::Arc<Ledger>) -> (u64, u64) {
+    let count = move || {
+        let mut found = (0u64, 0u64);
+        for entry in std::fs::read_dir(ledger.dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = entry.file_name();
+            let index = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".ts")?.parse::<u64>().ok());
+            // `metadata` of a folder entry does not follow a link.
+            let size = entry
+                .metadata()
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.len());
+            if let (Some(index), Some(size)) = (index, size) {
+                if !ledger.complete.contains_key(&index) {
+                    found = (found.0 + 1, found.1 + size);
+                }
+            }
+        }
+        found
+    };
+    tokio::task::spawn_blocking(count).await.unwrap_or_default()
+}

@@ -184,6 +184,9 @@ impl Steps<'_> {
         let merge = fed.merge.take();
         if fed.interrupted {
             abort(merge).await;
+            let (landed, bytes) = files::landed(ledger.clone()).await;
+            report.segments.fetched = report.segments.fetched.max(landed);
+            report.bytes = report.bytes.max(bytes);
             return Err(format!(
                 "job `{}`: interrupted; a rerun resumes where it stopped",
                 job.name
