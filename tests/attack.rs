@@ -313,3 +313,39 @@ fn an_interrupted_report_counts_every_segment_that_landed() {
     assert!(misses.is_empty(), "(reported, on disk): {misses:?}");
     assert!(interrupted >= 3, "only {interrupted} runs were interrupted");
 }
+
+/// The tidy-up after a merge removes the segments it merged, not those a
+/// wider range saved earlier: narrowing a long job to try it, then
+/// widening it again, refetches nothing that was saved.
+#[test]
+fn the_tidy_up_keeps_segments_outside_the_merged_range() {
+    let media = support::media::segments(6, 1);
+    let server = TestServer::start(&media);
+    let job_with = |end: u32| {
+        format!(
+            "version: 1\njobs:\n  - name: v\n    url: \"{}/{{{{index}}}}.ts\"\n    padding: 6\n    range: {{ start: 1, end: {end} }}\n",
+            server.url()
+        )
+    };
+    let job = Job::new(&job_with(6));
+    let out = job.run(&["--keep-segments"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    std::fs::write(&job.file, job_with(2)).unwrap();
+    let out = job.run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for i in 3..=6 {
+        assert!(
+            job.path(&format!("out/.snatch/v/{i}.ts")).is_file(),
+            "segment {i}, saved by the wider run, was deleted"
+        );
+    }
+    server.clear_requests();
+    std::fs::write(&job.file, job_with(6)).unwrap();
+    let out = job.run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut asked: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
+    asked.sort();
+    assert_eq!(asked, ["/000001.ts", "/000002.ts"]);
+    let (duration, _) = probe(&job.path("out/v.mp4"));
+    assert!((duration - 6.0).abs() < 0.3, "duration {duration}");
+}

@@ -205,7 +205,11 @@ fn finish_blocking(
     }
     // Without a record, the segments are what a rerun has: keep them.
     if recorded.is_ok() && !keep_segments {
-        if let Err(e) = fetch::clear_segments(&job.output_dir, &job.state_dir) {
+        let merged: std::collections::HashSet<u64> = (0..job.source.len())
+            .map(|p| job.source.index_at(p))
+            .collect();
+        let merged = |index| merged.contains(&index);
+        if let Err(e) = fetch::clear_merged(&job.output_dir, &job.state_dir, &merged) {
             tracing::warn!(job = %job.name, "could not tidy {}: {e}", display_path(&job.state_dir));
         }
     }
