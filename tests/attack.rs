@@ -349,3 +349,45 @@ fn the_tidy_up_keeps_segments_outside_the_merged_range() {
     let (duration, _) = probe(&job.path("out/v.mp4"));
     assert!((duration - 6.0).abs() < 0.3, "duration {duration}");
 }
+
+/// A value from the environment that the URL parser writes otherwise (a
+/// space or `<` percent-encoded) is still a secret: the playlist's URL,
+/// as it answered, is neither saved nor shown with it.
+#[test]
+fn a_secret_the_url_parser_encodes_is_never_saved_or_shown() {
+    let made = make(Hls::default());
+    let (root, server) = served(&made, "f");
+    let text = std::fs::read_to_string(made.join("index.m3u8")).unwrap();
+    let live = text.replace("#EXT-X-ENDLIST", "");
+    std::fs::write(root.path().join("f/live.m3u8"), live).unwrap();
+    let secret = "tok en<1>";
+    for (playlist, code) in [("index.m3u8", 0), ("live.m3u8", 1)] {
+        let job = Job::new(&playlist_job(
+            &format!("{}/f/{playlist}?t=${{SNATCH_T}}", server.url()),
+            "",
+        ));
+        let out = job
+            .command(&["--keep-segments"])
+            .env("SNATCH_T", secret)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
+        let mut texts = vec![stderr(&out), String::from_utf8_lossy(&out.stdout).into()];
+        texts.push(std::fs::read_to_string(job.path("report.json")).unwrap());
+        for (path, bytes) in snapshot(&job.path("out")) {
+            texts.push(format!(
+                "{}: {}",
+                path.display(),
+                String::from_utf8_lossy(&bytes)
+            ));
+        }
+        for t in texts {
+            for form in ["tok en", "tok%20en", "tok+en"] {
+                assert!(
+                    !t.contains(form),
+                    "{playlist}: the secret as {form} in {t:.300}"
+                );
+            }
+        }
+    }
+}

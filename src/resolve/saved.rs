@@ -53,7 +53,11 @@ struct Saved {
 /// The URL that answered a request for `asked`: `asked` itself (its
 /// secrets shown as `***`) unless a redirect moved it.
 pub fn answered_at(asked: &Secret, final_url: &str, env: &BTreeMap<String, String>) -> Secret {
-    if final_url == asked.expose() {
+    // The answering URL is the asked one as the URL parser writes it (a
+    // value with a space or `<` percent-encoded, where searching for the
+    // value would miss it): no redirect moved it.
+    let parsed = reqwest::Url::parse(asked.expose());
+    if final_url == asked.expose() || parsed.is_ok_and(|u| u.as_str() == final_url) {
         return asked.clone();
     }
     Secret::resolve(&redact(final_url, env), env).unwrap_or_else(|_| Secret::plain(final_url))
