@@ -391,3 +391,32 @@ fn a_secret_the_url_parser_encodes_is_never_saved_or_shown() {
         }
     }
 }
+
+/// The report counts a job's redirects, also those of its playlist, key
+/// and init requests (which go through the same chain as segments).
+#[test]
+fn redirects_of_playlist_and_init_requests_are_counted() {
+    let made = make(Hls {
+        name: "fmp4",
+        fmp4: true,
+        ..Hls::default()
+    });
+    let (root, server) = served(&made, "f");
+    let text = std::fs::read_to_string(made.join("index.m3u8")).unwrap();
+    let moved = text.replace("URI=\"init.mp4\"", "URI=\"go-init.mp4\"");
+    assert_ne!(moved, text);
+    std::fs::write(root.path().join("f/moved.m3u8"), moved).unwrap();
+    let to = |path: &str, location: &str| {
+        let fault = Fault::Redirect {
+            status: 302,
+            location: location.into(),
+        };
+        server.always(path, fault);
+    };
+    to("/f/go.m3u8", "/f/moved.m3u8");
+    to("/f/go-init.mp4", "/f/init.mp4");
+    let job = Job::new(&playlist_job(&format!("{}/f/go.m3u8", server.url()), ""));
+    let out = job.run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(job.report()["jobs"][0]["redirects"], 2);
+}

@@ -34,6 +34,9 @@ pub struct JobFetch {
     /// The largest segment stored (`max_segment_bytes`): checked against
     /// `Content-Length` before reading and against the body while reading.
     pub max_bytes: u64,
+    /// Redirects followed by the job's other requests (playlist, keys,
+    /// init segments, probes): every [`super::Ask`] made from this adds to it.
+    pub other_redirects: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl JobFetch {
@@ -62,6 +65,7 @@ impl JobFetch {
             timeout,
             ledger,
             max_bytes: DEFAULT_MAX_BYTES,
+            other_redirects: Default::default(),
         })
     }
 }

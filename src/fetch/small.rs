@@ -3,6 +3,9 @@
 //! capped, and its final URL (after redirects) comes back for resolving
 //! relative URIs.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::http::{Answer, Asking, Budget};
@@ -20,6 +23,9 @@ pub struct Ask {
     pub headers: HeaderMap,
     pub retry: RetryPolicy,
     pub timeout: Timeouts,
+    /// Every redirect these requests follow is counted here (shared with
+    /// the job's [`JobFetch`], for its report).
+    pub redirects: Arc<AtomicU64>,
 }
 
 impl Ask {
@@ -44,6 +50,7 @@ impl Ask {
             headers: map,
             retry,
             timeout,
+            redirects: Default::default(),
         })
     }
 }
@@ -55,6 +62,7 @@ impl From<&JobFetch> for Ask {
             headers: req.headers.clone(),
             retry: req.retry,
             timeout: req.timeout,
+            redirects: req.other_redirects.clone(),
         }
     }
 }
@@ -145,6 +153,7 @@ impl Fetcher {
         let answer = self
             .request(ask, url, range_header, &mut budget, &mut redirects)
             .await;
+        req.redirects.fetch_add(redirects.into(), Ordering::Relaxed);
         let Answer { mut resp, slot, .. } = match answer {
             Ok(a) => a,
             Err(Attempt::Fatal { reason, .. }) => return Try::Fatal(format!("{what}: {reason}")),
@@ -224,6 +233,7 @@ impl Fetcher {
             let answer = self
                 .request(ask, url, range, &mut budget, &mut redirects)
                 .await;
+            req.redirects.fetch_add(redirects.into(), Ordering::Relaxed);
             // Err((reason, worth retrying)).
             let failed = match answer {
                 Err(Attempt::Retry { reason, .. }) => (format!("probing: {reason}"), true),
