@@ -84,6 +84,16 @@ fn fresh_output(root: &Path, temp: &Path) -> std::io::Result<std::fs::File> {
     })
 }
 
+/// A path as ffmpeg and ffprobe must read it: as a file. Without the
+/// `file:` prefix they take a path whose first component looks like a
+/// protocol (an `output_dir` of `http://host/x` or `concat:a|b`, which a
+/// job file may write) for a URL, and fetch or read something else.
+fn file_arg(path: &Path) -> std::ffi::OsString {
+    let mut arg = std::ffi::OsString::from("file:");
+    arg.push(path);
+    arg
+}
+
 /// The hidden name ffmpeg writes to, beside the output.
 pub fn temp_path(output: &Path) -> PathBuf {
     let name = output
@@ -183,7 +193,7 @@ impl Merge {
         #[cfg(not(unix))]
         {
             drop(file);
-            cmd.arg(&temp).stdout(Stdio::null());
+            cmd.arg(file_arg(&temp)).stdout(Stdio::null());
         }
         cmd.stdin(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd
@@ -339,7 +349,7 @@ pub async fn probe(tools: &Tools, file: &Path) -> Result<Media, String> {
             "-of",
             "json",
         ])
-        .arg(file)
+        .arg(file_arg(file))
         .stdin(Stdio::null())
         .output()
         .await

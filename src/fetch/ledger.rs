@@ -254,6 +254,28 @@ pub fn clear_segments(root: &Path, dir: &Path) -> io::Result<()> {
     store::remove_file(&dir.join(LEDGER))
 }
 
+/// Removes the segments a merge used (those `merged` names) and, when no
+/// other is left, the ledger too, as [`clear_segments`]. Segments saved
+/// for indices the job no longer has (a wider range before) are kept, and
+/// the ledger that makes them this job's with them: no saved work goes
+/// unasked.
+pub fn clear_merged(root: &Path, dir: &Path, merged: &dyn Fn(u64) -> bool) -> io::Result<()> {
+    store::ensure_dir(root, dir)?;
+    let mut others = false;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        match segment_index(&entry.file_name()) {
+            Some(index) if merged(index) => store::remove_file(&entry.path())?,
+            Some(_) => others = true,
+            None => {}
+        }
+    }
+    if others {
+        return Ok(());
+    }
+    clear_segments(root, dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,8 +18,8 @@ use std::time::Duration;
 pub use check::{preview, Check, Format};
 pub use http::{hop_allowed, is_internal, MAX_REDIRECTS};
 pub use ledger::{
-    clear_segments, part_path, read_done, remove_done, segment_path, write_done, Done, Ledger,
-    OpenError,
+    clear_merged, clear_segments, part_path, read_done, remove_done, segment_path, write_done,
+    Done, Ledger, OpenError,
 };
 pub use limits::{Limiter, Slot};
 pub use segment::{FailKind, Fetched, JobFetch, SegmentFailure, DEFAULT_MAX_BYTES};

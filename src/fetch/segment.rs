@@ -7,7 +7,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_RANGE, RETRY_AFTER};
 use reqwest::StatusCode;
 use tokio::io::AsyncReadExt;
 
@@ -17,7 +17,7 @@ use super::ledger::{part_path, segment_path, Ledger};
 use super::Fetcher;
 use crate::manifest::env::Secret;
 use crate::manifest::{RetryPolicy, Timeouts};
-use crate::source::{Segment, Target};
+use crate::source::{ByteRange, Segment, Target};
 
 /// The longest `Retry-After` honoured; longer ones are cut to this.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
@@ -34,6 +34,9 @@ pub struct JobFetch {
     /// The largest segment stored (`max_segment_bytes`): checked against
     /// `Content-Length` before reading and against the body while reading.
     pub max_bytes: u64,
+    /// Redirects followed by the job's other requests (playlist, keys,
+    /// init segments, probes): every [`super::Ask`] made from this adds to it.
+    pub other_redirects: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl JobFetch {
@@ -54,6 +57,7 @@ impl JobFetch {
             timeout,
             ledger,
             max_bytes: DEFAULT_MAX_BYTES,
+            other_redirects: Default::default(),
         })
     }
 }
@@ -360,6 +364,9 @@ async fn receive(
         reason: format!("{shown}: {reason}"),
         after: None,
     };
+    if let Some(Err(e)) = seg.range.map(|r| range_answered(&resp, r)) {
+        return retry(e);
+    }
     let mut part = Part::new(dir, seg.index, req.max_bytes);
     // An encrypted body is checked once decrypted, as a whole.
     let mut sealed = seg.key.as_ref().map(|_| Vec::new());
@@ -390,6 +397,12 @@ async fn receive(
             return retry(format!("sent {received} of {n} bytes (truncated)"));
         }
     }
+    if let Some(r) = seg.range.filter(|r| r.length != received) {
+        return retry(format!(
+            "sent {received} bytes for a byte range of {}",
+            r.length
+        ));
+    }
     if let (Some(mut buf), Some(key)) = (sealed, &seg.key) {
         if let Err(e) = crate::decrypt::decrypt(key, &mut buf) {
             return retry(e);
@@ -411,6 +424,25 @@ fn sealed_push(buf: &mut Vec<u8>, chunk: &[u8], max: u64) -> Result<(), PartErro
     }
     buf.extend_from_slice(chunk);
     Ok(())
+}
+
+/// A `206` to a byte-range request holds the bytes asked for: a
+/// `Content-Range` that names others (a server that sends the start of
+/// the file whatever was asked) is refused before the body is read.
+pub(super) fn range_answered(resp: &reqwest::Response, range: ByteRange) -> Result<(), String> {
+    let Some(given) = resp.headers().get(CONTENT_RANGE) else {
+        return Ok(());
+    };
+    let last = range.offset.saturating_add(range.length.saturating_sub(1));
+    let asked = format!("bytes {}-{last}/", range.offset);
+    match given.to_str() {
+        Ok(text) if text.trim().starts_with(&asked) => Ok(()),
+        _ => Err(format!(
+            "answered with the bytes {} to a request for {}",
+            super::check::preview(given.as_bytes()),
+            range.header()
+        )),
+    }
 }
 
 /// A ranged request (`EXT-X-BYTERANGE`) that got 200 got the whole

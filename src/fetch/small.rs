@@ -3,6 +3,9 @@
 //! capped, and its final URL (after redirects) comes back for resolving
 //! relative URIs.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use reqwest::header::HeaderMap;
 
 use super::http::{Answer, Asking, Budget};
@@ -20,6 +23,9 @@ pub struct Ask {
     pub headers: HeaderMap,
     pub retry: RetryPolicy,
     pub timeout: Timeouts,
+    /// Every redirect these requests follow is counted here (shared with
+    /// the job's [`JobFetch`], for its report).
+    pub redirects: Arc<AtomicU64>,
 }
 
 impl Ask {
@@ -36,6 +42,7 @@ impl Ask {
             headers: map,
             retry,
             timeout,
+            redirects: Default::default(),
         })
     }
 }
@@ -47,6 +54,7 @@ impl From<&JobFetch> for Ask {
             headers: req.headers.clone(),
             retry: req.retry,
             timeout: req.timeout,
+            redirects: req.other_redirects.clone(),
         }
     }
 }
@@ -136,6 +144,7 @@ impl Fetcher {
         let answer = self
             .request(ask, url, range_header, &mut budget, &mut redirects)
             .await;
+        req.redirects.fetch_add(redirects.into(), Ordering::Relaxed);
         let Answer { mut resp, slot, .. } = match answer {
             Ok(a) => a,
             Err(Attempt::Fatal { reason, .. }) => return Try::Fatal(format!("{what}: {reason}")),
@@ -153,6 +162,9 @@ impl Fetcher {
                 )),
                 _ => Try::Fatal(msg),
             };
+        }
+        if let Some(Err(e)) = range.map(|r| super::segment::range_answered(&resp, r)) {
+            return Try::Retry(format!("{what} {url}: {e}"));
         }
         let final_url = resp.url().to_string();
         let mut body = Vec::new();
@@ -211,6 +223,7 @@ impl Fetcher {
             let answer = self
                 .request(ask, url, range, &mut budget, &mut redirects)
                 .await;
+            req.redirects.fetch_add(redirects.into(), Ordering::Relaxed);
             // Err((reason, worth retrying)).
             let failed = match answer {
                 Err(Attempt::Retry { reason, .. }) => (format!("probing: {reason}"), true),

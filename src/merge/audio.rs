@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use super::{fresh_output, temp_path, Merge, Tools};
+use super::{file_arg, fresh_output, temp_path, Merge, Tools};
 use crate::fetch::store;
 use crate::plan::Container;
 use crate::source::SegmentFormat;
@@ -107,9 +107,9 @@ impl Audio {
         let mut cmd = std::process::Command::new(&self.tools.ffmpeg);
         cmd.args(["-hide_banner", "-nostats", "-loglevel", "error", "-y"])
             .arg("-i")
-            .arg(video)
+            .arg(file_arg(video))
             .arg("-i")
-            .arg(audio)
+            .arg(file_arg(audio))
             .args(["-map", "0:v", "-map", "1:a", "-c", "copy"])
             .args(["-f", muxer(self.container)]);
         #[cfg(unix)]
@@ -117,7 +117,7 @@ impl Audio {
         #[cfg(not(unix))]
         {
             drop(file);
-            cmd.arg(out).stdout(Stdio::null());
+            cmd.arg(file_arg(out)).stdout(Stdio::null());
         }
         let done = cmd
             .stdin(Stdio::null())

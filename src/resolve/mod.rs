@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use m3u8_rs::Playlist;
 
-use crate::fetch::{Ask, Fetcher};
+use crate::fetch::{store, Ask, Fetcher};
 use crate::manifest::env::Secret;
 use crate::plan::{JobPlan, Plan};
 use crate::source::{EndSource, Numbered, Segment, SegmentSource, Target};
@@ -341,7 +341,9 @@ async fn store_init(
     }
     let path = job.state_dir.join(file);
     let write_to = path.clone();
-    tokio::task::spawn_blocking(move || std::fs::write(&write_to, body))
+    // Through no link: a pull request may have planted one at that name.
+    let write = move || std::io::Write::write_all(&mut store::create(&write_to)?, &body);
+    tokio::task::spawn_blocking(write)
         .await
         .map_err(std::io::Error::other)
         .and_then(|r| r)

@@ -4,10 +4,12 @@
 //! environment replaced by its `${NAME}`. Never a secret, never a key.
 
 use std::collections::BTreeMap;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::fetch::store;
 use crate::manifest::env::{self, Piece, Secret};
 
 /// The saved playlist, in the job's state folder.
@@ -51,7 +53,11 @@ struct Saved {
 /// The URL that answered a request for `asked`: `asked` itself (its
 /// secrets shown as `***`) unless a redirect moved it.
 pub fn answered_at(asked: &Secret, final_url: &str, env: &BTreeMap<String, String>) -> Secret {
-    if final_url == asked.expose() {
+    // The answering URL is the asked one as the URL parser writes it (a
+    // value with a space or `<` percent-encoded, where searching for the
+    // value would miss it): no redirect moved it.
+    let parsed = reqwest::Url::parse(asked.expose());
+    if final_url == asked.expose() || parsed.is_ok_and(|u| u.as_str() == final_url) {
         return asked.clone();
     }
     Secret::resolve(&redact(final_url, env), env).unwrap_or_else(|_| Secret::plain(final_url))
@@ -140,7 +146,7 @@ pub fn store(
             .any(|v| !v.is_empty() && v.len() < SHORTEST_SAFE && t.contains(v.as_str()))
     };
     if texts.into_iter().any(short) {
-        let _ = std::fs::remove_file(dir.join(SAVED));
+        let _ = store::remove_file(&dir.join(SAVED));
         return Ok(());
     }
     let saved = Saved {
@@ -151,14 +157,20 @@ pub fn store(
         variant_note: got.note.clone(),
     };
     let tmp = dir.join(format!("{SAVED}.part"));
-    std::fs::write(&tmp, serde_json::to_vec(&saved).expect("JSON"))
-        .and_then(|()| std::fs::rename(&tmp, dir.join(SAVED)))
+    // Through no link, like every file in the state folder.
+    store::create(&tmp)
+        .and_then(|mut f| f.write_all(&serde_json::to_vec(&saved).expect("JSON")))
+        .and_then(|()| store::rename_in(&tmp, &dir.join(SAVED)))
         .map_err(|e| format!("cannot save the playlist in {}: {e}", dir.display()))
 }
 
 /// The playlist saved in `dir` for this `source`, if there is one.
 pub fn load(dir: &Path, source: &str, env: &BTreeMap<String, String>) -> Option<Got> {
-    let text = std::fs::read_to_string(dir.join(SAVED)).ok()?;
+    let mut text = String::new();
+    store::open_read(&dir.join(SAVED))
+        .ok()?
+        .read_to_string(&mut text)
+        .ok()?;
     let saved: Saved = serde_json::from_str(&text).ok()?;
     if saved.snatch_playlist != 2 || saved.source != source {
         return None;

@@ -181,6 +181,12 @@ impl JobRun<'_> {
                     None
                 }
             };
+            if fed.interrupted {
+                // Outcomes already sent count in the report all the same.
+                while let Ok((p, arrival)) = rx.try_recv() {
+                    self.record(&mut fed, p as usize, arrival, progress);
+                }
+            }
             let Some((p, arrival)) = arrived else { break };
             fed.last_landed = Some(Instant::now());
             self.record(&mut fed, p as usize, arrival, progress);

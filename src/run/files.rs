@@ -12,9 +12,11 @@ use std::path::Path;
 use crate::diag::display_path;
 use crate::fetch::lock::{self, JobLock, LockError};
 use crate::fetch::{self, store, Done, Ledger, OpenError};
+use crate::manifest::Variant;
 use crate::merge;
 use crate::plan::JobPlan;
 use crate::report::Media;
+use crate::resolve::playlist::variant_text;
 use crate::source::{SegmentSource, Target};
 
 /// What a job finds on disk before it fetches.
@@ -53,10 +55,16 @@ pub(super) fn fingerprint(job: &JobPlan) -> String {
 pub(super) fn identity(source: &SegmentSource) -> String {
     let seg = match source {
         SegmentSource::Numbered(n) => n.segment(0).or_else(|_| source.segment(0)),
-        // A playlist job's segments belong to its playlist (its tokens aside).
+        // A playlist job's segments belong to its playlist (its tokens
+        // aside) and its variant: another variant's segments have the same
+        // indices (media sequence numbers) but are another video.
         SegmentSource::Playlist(p) => {
             let shown = p.url.shown();
-            return shown.split(['?', '#']).next().unwrap_or(shown).to_string();
+            let path = shown.split(['?', '#']).next().unwrap_or(shown);
+            return match p.variant {
+                Variant::Best => path.to_string(),
+                v => format!("{path} (variant {})", variant_text(v)),
+            };
         }
     };
     match seg {
@@ -197,9 +205,46 @@ fn finish_blocking(
     }
     // Without a record, the segments are what a rerun has: keep them.
     if recorded.is_ok() && !keep_segments {
-        if let Err(e) = fetch::clear_segments(&job.output_dir, &job.state_dir) {
+        let merged: std::collections::HashSet<u64> = (0..job.source.len())
+            .map(|p| job.source.index_at(p))
+            .collect();
+        let merged = |index| merged.contains(&index);
+        if let Err(e) = fetch::clear_merged(&job.output_dir, &job.state_dir, &merged) {
             tracing::warn!(job = %job.name, "could not tidy {}: {e}", display_path(&job.state_dir));
         }
     }
     Ok(())
+}
+
+/// The segments that landed in this run, and their bytes: complete files
+/// in the state folder that the ledger did not have when it opened. An
+/// interrupted run counts them from disk, since a task stopped just after
+/// its file was put in place never reported it.
+pub(super) async fn landed(ledger: std::sync::Arc<Ledger>) -> (u64, u64) {
+    let count = move || {
+        let mut found = (0u64, 0u64);
+        for entry in std::fs::read_dir(ledger.dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = entry.file_name();
+            let index = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".ts")?.parse::<u64>().ok());
+            // `metadata` of a folder entry does not follow a link.
+            let size = entry
+                .metadata()
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.len());
+            if let (Some(index), Some(size)) = (index, size) {
+                if !ledger.complete.contains_key(&index) {
+                    found = (found.0 + 1, found.1 + size);
+                }
+            }
+        }
+        found
+    };
+    tokio::task::spawn_blocking(count).await.unwrap_or_default()
 }

@@ -4,7 +4,7 @@
 //! and [`finish`] (close the merge, probe, verify, put the output in place,
 //! mark the job done). File work runs on the blocking pool.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -165,6 +165,7 @@ impl Steps<'_> {
             .count() as u64;
         progress.job_started(&job.name, total, reused);
         let renew = Arc::new(super::renew::Renew::new(&req, reused));
+        let other_redirects = req.other_redirects.clone();
         let run = JobRun {
             job,
             renew: renew.clone(),
@@ -179,11 +180,14 @@ impl Steps<'_> {
         report.segments.reused = fed.tally.reused;
         report.bytes = fed.tally.bytes;
         report.retries = fed.tally.retries;
-        report.redirects = fed.tally.redirects;
+        report.redirects = fed.tally.redirects + other_redirects.load(Ordering::Relaxed);
         report.playlist_reloads = renew.reloads.count();
         let merge = fed.merge.take();
         if fed.interrupted {
             abort(merge).await;
+            let (landed, bytes) = files::landed(ledger.clone()).await;
+            report.segments.fetched = report.segments.fetched.max(landed);
+            report.bytes = report.bytes.max(bytes);
             return Err(format!(
                 "job `{}`: interrupted; a rerun resumes where it stopped",
                 job.name
