@@ -13,9 +13,9 @@ use tokio_util::sync::CancellationToken;
 use super::feed::{Fed, JobRun, Slot};
 use super::{files, RunOptions};
 use crate::failpoint;
-use crate::fetch::{self, Fetcher, JobFetch, Ledger, SegmentFailure};
+use crate::fetch::{self, Fetcher, JobFetch, Ledger};
 use crate::manifest::OnMissing;
-use crate::merge::{self, Tools};
+use crate::merge::{self, Tools, Unverified};
 use crate::plan::JobPlan;
 use crate::progress::Progress;
 use crate::report::{JobReport, JobStatus, Media};
@@ -229,7 +229,10 @@ impl Steps<'_> {
         if let Err(e) = merge::verify(&media, expected) {
             let _ = fetch::store::remove_file(&temp);
             report.media = Some(media);
-            return Err(named(e));
+            return Err(named(match e {
+                Unverified::NoStreams => "the merged file has no audio or video stream".into(),
+                Unverified::Length(m) => super::advice::mismatch(job, &m, verdict.trailing),
+            }));
         }
         files::finish(job, self.fp.clone(), &temp, &media, self.opts.keep_segments).await?;
         let tail = fed.last_landed.map(|t| t.elapsed().as_secs_f64());
@@ -275,7 +278,9 @@ fn classify(job: &JobPlan, fed: &Fed) -> Verdict {
         }
     }
     let never_reported = fed.fatal.is_none() && fed.slots.contains(&Slot::Pending);
-    let error = if let Some(e) = &fed.fatal {
+    let error = if let Some(e) = &fed.ended_by {
+        Some(super::advice::failed_segment(job, &fed.slots, e))
+    } else if let Some(e) = &fed.fatal {
         Some(e.clone())
     } else if never_reported {
         Some(format!(
@@ -286,7 +291,9 @@ fn classify(job: &JobPlan, fed: &Fed) -> Verdict {
     } else if last_ready.is_none() {
         Some(format!("job `{}`: no segment could be had", job.name))
     } else if !missing.is_empty() && job.on_missing == OnMissing::Fail {
-        Some(missing_sentence(&job.name, &missing, &fed.first_failure))
+        let first = fed.first_failure.as_ref();
+        let first = first.map(|f| super::advice::failed_segment(job, &fed.slots, f));
+        Some(missing_sentence(&job.name, &missing, first))
     } else {
         None
     };
@@ -303,13 +310,13 @@ fn list(indices: &[u64]) -> String {
     format!("{}{more}", shown.join(", "))
 }
 
-fn missing_sentence(job: &str, missing: &[u64], first: &Option<SegmentFailure>) -> String {
+/// Why a job with gaps failed; `first` is the first failure's sentence.
+fn missing_sentence(job: &str, missing: &[u64], first: Option<String>) -> String {
     match (missing, first) {
-        ([_], Some(f)) => f.message.clone(),
+        ([_], Some(f)) => f,
         (_, Some(f)) => format!(
-            "job `{job}`: segments {} could not be had; the first: {}",
+            "job `{job}`: segments {} could not be had; the first: {f}",
             list(missing),
-            f.message
         ),
         _ => format!("job `{job}`: {} segments could not be had", missing.len()),
     }
