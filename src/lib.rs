@@ -20,3 +20,4 @@ pub mod run;
 pub mod source;
 pub mod source_playlist;
 pub mod template;
+pub mod units;
