@@ -18,7 +18,6 @@ mod audio;
 pub use audio::AudioInput;
 
 use crate::plan::Container;
-use crate::report::Media;
 use crate::source::SegmentFormat;
 
 /// Where ffmpeg and ffprobe are.
@@ -328,8 +327,16 @@ struct ProbeFormat {
     duration: Option<String>,
 }
 
+/// What ffprobe found in a merged file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probed {
+    pub duration_s: f64,
+    /// Stream types in file order: "video", "audio", …
+    pub streams: Vec<String>,
+}
+
 /// What ffprobe says of a file: duration and stream types.
-pub async fn probe(tools: &Tools, file: &Path) -> Result<Media, String> {
+pub async fn probe(tools: &Tools, file: &Path) -> Result<Probed, String> {
     let out = Command::new(&tools.ffprobe)
         .args([
             "-v",
@@ -351,7 +358,7 @@ pub async fn probe(tools: &Tools, file: &Path) -> Result<Media, String> {
         ));
     }
     let p: Probe = serde_json::from_slice(&out.stdout).map_err(|e| format!("ffprobe: {e}"))?;
-    Ok(Media {
+    Ok(Probed {
         duration_s: p
             .format
             .and_then(|f| f.duration)
@@ -389,7 +396,7 @@ pub enum Unverified {
 
 /// Checks what ffprobe found against what the job implies: `expected` is
 /// the length the job's duration math gives and how far off it may be.
-pub fn verify(media: &Media, expected: Option<(f64, Tolerance)>) -> Result<(), Unverified> {
+pub fn verify(media: &Probed, expected: Option<(f64, Tolerance)>) -> Result<(), Unverified> {
     if media.streams.is_empty() {
         return Err(Unverified::NoStreams);
     }

@@ -13,8 +13,8 @@ use crate::diag::display_path;
 use crate::fetch::lock::{self, JobLock, LockError};
 use crate::fetch::{self, store, Done, Ledger, OpenError};
 use crate::merge;
+use crate::merge::Probed;
 use crate::plan::JobPlan;
-use crate::report::Media;
 use crate::source::{SegmentSource, Target};
 
 /// What a job finds on disk before it fetches.
@@ -158,7 +158,7 @@ pub(super) async fn finish(
     job: &JobPlan,
     fp: String,
     temp: &Path,
-    media: &Media,
+    media: &Probed,
     keep_segments: bool,
 ) -> Result<(), String> {
     let (owned, temp, media) = (job.clone(), temp.to_path_buf(), media.clone());
@@ -171,7 +171,7 @@ fn finish_blocking(
     job: &JobPlan,
     fp: String,
     temp: &Path,
-    media: &Media,
+    media: &Probed,
     keep_segments: bool,
 ) -> Result<(), String> {
     let done = Done {

@@ -228,7 +228,7 @@ impl Steps<'_> {
             .map(|want| (want, job.verify.duration_tolerance));
         if let Err(e) = merge::verify(&media, expected) {
             let _ = fetch::store::remove_file(&temp);
-            report.media = Some(media);
+            report.media = Some(reported(&media));
             return Err(named(match e {
                 Unverified::NoStreams => "the merged file has no audio or video stream".into(),
                 Unverified::Length(m) => super::advice::mismatch(job, &m, verdict.trailing),
@@ -239,8 +239,16 @@ impl Steps<'_> {
         tracing::info!(job = %job.name, merge_tail_s = tail, "merged and verified");
         report.merge_tail_s = tail;
         report.status = JobStatus::Ok;
-        report.media = Some(media);
+        report.media = Some(reported(&media));
         Ok(())
+    }
+}
+
+/// What the merge measured, as the report shows it.
+fn reported(p: &merge::Probed) -> Media {
+    Media {
+        duration_s: p.duration_s,
+        streams: p.streams.clone(),
     }
 }
 
