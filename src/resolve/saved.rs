@@ -150,9 +150,7 @@ pub fn store(
         audio: got.audio.as_ref().map(|a| to_saved(a, env)),
         variant_note: got.note.clone(),
     };
-    let tmp = dir.join(format!("{SAVED}.part"));
-    std::fs::write(&tmp, serde_json::to_vec(&saved).expect("JSON"))
-        .and_then(|()| std::fs::rename(&tmp, dir.join(SAVED)))
+    crate::fetch::store::replace(&dir.join(SAVED), &serde_json::to_vec(&saved).expect("JSON"))
         .map_err(|e| format!("cannot save the playlist in {}: {e}", dir.display()))
 }
 
