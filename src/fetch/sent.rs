@@ -3,7 +3,9 @@
 //! names them, so that the next step is plain: which header is missing,
 //! which one may have expired.
 
-use reqwest::header::{HeaderMap, HeaderName, AUTHORIZATION, COOKIE, REFERER, USER_AGENT};
+use reqwest::header::{
+    HeaderMap, HeaderName, AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, REFERER, USER_AGENT,
+};
 
 /// What every request sends unless the job sets its own `User-Agent`.
 pub const USER_AGENT_DEFAULT: &str = concat!("snatch/", env!("CARGO_PKG_VERSION"));
@@ -20,13 +22,15 @@ pub(super) struct Sent<'a> {
 }
 
 impl Sent<'_> {
-    /// `` `Referer: https://…`, `Cookie: ***`, `User-Agent: snatch/0.1.0` ``
+    /// `` `Referer: https://…`, `Cookie: ***`, `User-Agent: snatch/0.1.0` ``.
+    /// Credentials (`Cookie`, `Authorization`, `Proxy-Authorization`) show
+    /// as `***` even when written in the job file: messages go to CI logs.
     pub fn list(&self) -> String {
         let mut shown: Vec<String> = self
             .sent
             .iter()
             .map(|(n, v)| {
-                let value = if v.is_sensitive() {
+                let value = if v.is_sensitive() || is_credential(n) {
                     "***".to_string()
                 } else {
                     cut(&String::from_utf8_lossy(v.as_bytes()))
@@ -98,6 +102,10 @@ impl Sent<'_> {
     }
 }
 
+fn is_credential(name: &HeaderName) -> bool {
+    [COOKIE, AUTHORIZATION, PROXY_AUTHORIZATION].contains(name)
+}
+
 /// `user-agent` → `User-Agent`.
 fn title_case(name: &HeaderName) -> String {
     name.as_str()
@@ -158,6 +166,15 @@ mod tests {
     #[test]
     fn a_refusal_names_what_was_not_sent_and_what_a_redirect_dropped() {
         let job = map(&[("Cookie", "sid=1", false), ("User-Agent", "UA", false)]);
+        let all = Sent {
+            job: &job,
+            sent: &job,
+        };
+        assert_eq!(
+            all.list(),
+            "`Cookie: ***`, `User-Agent: UA`",
+            "a literal cookie too"
+        );
         let sent = map(&[("User-Agent", "UA", false)]);
         let s = Sent {
             job: &job,
