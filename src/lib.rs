@@ -4,6 +4,7 @@
 //! [`plan`] (expand jobs into segment lists; pure) → fetch → merge → report.
 //! The command line in `main.rs` only wires these stages together.
 
+pub mod atomic;
 pub mod cli;
 pub mod decrypt;
 pub mod diag;
@@ -20,3 +21,4 @@ pub mod run;
 pub mod source;
 pub mod source_playlist;
 pub mod template;
+pub mod units;

@@ -18,7 +18,6 @@ mod audio;
 pub use audio::AudioInput;
 
 use crate::plan::Container;
-use crate::report::Media;
 use crate::source::SegmentFormat;
 
 /// Where ffmpeg and ffprobe are.
@@ -338,8 +337,16 @@ struct ProbeFormat {
     duration: Option<String>,
 }
 
+/// What ffprobe found in a merged file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probed {
+    pub duration_s: f64,
+    /// Stream types in file order: "video", "audio", …
+    pub streams: Vec<String>,
+}
+
 /// What ffprobe says of a file: duration and stream types.
-pub async fn probe(tools: &Tools, file: &Path) -> Result<Media, String> {
+pub async fn probe(tools: &Tools, file: &Path) -> Result<Probed, String> {
     let out = Command::new(&tools.ffprobe)
         .args([
             "-v",
@@ -361,7 +368,7 @@ pub async fn probe(tools: &Tools, file: &Path) -> Result<Media, String> {
         ));
     }
     let p: Probe = serde_json::from_slice(&out.stdout).map_err(|e| format!("ffprobe: {e}"))?;
-    Ok(Media {
+    Ok(Probed {
         duration_s: p
             .format
             .and_then(|f| f.duration)
@@ -371,35 +378,48 @@ pub async fn probe(tools: &Tools, file: &Path) -> Result<Media, String> {
     })
 }
 
+/// A merged file whose length is further from what the job implies than
+/// its tolerance allows. The words (and the key that would match) are the
+/// run's, which knows the kind of job.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mismatch {
+    /// Measured by ffprobe, in seconds.
+    pub got: f64,
+    /// What the job implies, in seconds.
+    pub want: f64,
+    pub tolerance: Tolerance,
+}
+
+impl Mismatch {
+    /// Seconds off, either way.
+    pub fn off(&self) -> f64 {
+        (self.got - self.want).abs()
+    }
+}
+
+/// Why a merged file did not pass.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Unverified {
+    NoStreams,
+    Length(Mismatch),
+}
+
 /// Checks what ffprobe found against what the job implies: `expected` is
 /// the length the job's duration math gives and how far off it may be.
-/// A mismatch says the measured length and the `length` that would match.
-pub fn verify(media: &Media, expected: Option<(f64, Tolerance)>) -> Result<(), String> {
+pub fn verify(media: &Probed, expected: Option<(f64, Tolerance)>) -> Result<(), Unverified> {
     if media.streams.is_empty() {
-        return Err("the merged file has no audio or video stream".into());
+        return Err(Unverified::NoStreams);
     }
     let Some((want, tolerance)) = expected else {
         return Ok(());
     };
     let got = media.duration_s;
-    let off = (got - want).abs();
-    if off <= tolerance.seconds_of(want) {
+    if (got - want).abs() <= tolerance.seconds_of(want) {
         return Ok(());
     }
-    Err(format!(
-        "the merged file is {got:.1} s long, {off:.1} s ({:.1} %) off the {want:.1} s the job expects \
-         (duration_tolerance {tolerance}); every segment is kept. If the video is {got:.1} s long, \
-         set `length: {}` (or widen `verify: {{ duration_tolerance: … }}`) and rerun: the saved \
-         segments are merged again, not fetched",
-        off / want * 100.0,
-        clock(got)
-    ))
-}
-
-/// Seconds as `H:MM:SS.s`, as a job file's `length` takes them.
-fn clock(secs: f64) -> String {
-    let tenths = (secs * 10.0).round() as u64;
-    let (h, rest) = (tenths / 36_000, tenths % 36_000);
-    let (m, rest) = (rest / 600, rest % 600);
-    format!("{h}:{m:02}:{:02}.{}", rest / 10, rest % 10)
+    Err(Unverified::Length(Mismatch {
+        got,
+        want,
+        tolerance,
+    }))
 }

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::fetch::Events;
-use crate::report::markdown::human_bytes;
 use crate::report::{JobReport, JobStatus};
+use crate::units::human_bytes;
 
 /// What `run` tells about its progress.
 pub trait Progress: Events {

@@ -311,7 +311,7 @@ fn the_expected_duration_is_the_sum_of_extinf() {
     let out = long.run(&[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("the 12.0 s the job expects"),
+        stderr(&out).contains("the 12.0 s the playlist's EXTINF durations add up to"),
         "{}",
         stderr(&out)
     );

@@ -54,6 +54,9 @@ pub(super) struct Answer {
     pub host: String,
     /// Where the answer came from, fit for messages.
     pub shown: String,
+    /// The job's headers as sent to the host that answered (a redirect to
+    /// another origin drops some), for messages.
+    pub sent: HeaderMap,
 }
 
 /// What a request carries whatever it fetches: the job's headers and
@@ -140,6 +143,7 @@ impl Fetcher {
                     slot,
                     host,
                     shown,
+                    sent: chain.headers,
                 });
             }
             let status = resp.status();

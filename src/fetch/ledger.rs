@@ -233,12 +233,7 @@ pub fn read_done(dir: &Path, fingerprint: &str) -> Option<Done> {
 /// is moved into place and before any cleanup, so that a kill at any
 /// instant after it leaves the verified file findable.
 pub fn write_done(dir: &Path, done: &Done) -> io::Result<()> {
-    let tmp = dir.join("done.json.part");
-    let mut f = store::create(&tmp)?;
-    f.write_all(&serde_json::to_vec(done).expect("JSON"))?;
-    f.sync_data()?;
-    drop(f);
-    store::rename_in(&tmp, &dir.join(DONE))
+    store::replace(&dir.join(DONE), &serde_json::to_vec(done).expect("JSON"))
 }
 
 /// Forgets an earlier merge: the job is about to run again.

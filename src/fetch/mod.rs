@@ -8,6 +8,7 @@ mod ledger;
 mod limits;
 pub mod lock;
 mod segment;
+mod sent;
 mod small;
 pub mod store;
 
@@ -80,7 +81,7 @@ impl Fetcher {
                     .connect_timeout(connect)
                     .pool_max_idle_per_host(256)
                     .tcp_nodelay(true)
-                    .user_agent(concat!("snatch/", env!("CARGO_PKG_VERSION")));
+                    .user_agent(sent::USER_AGENT_DEFAULT);
                 if guarded {
                     b = b.dns_resolver(std::sync::Arc::new(http::PublicOnly));
                 }

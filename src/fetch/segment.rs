@@ -14,6 +14,7 @@ use tokio::io::AsyncReadExt;
 use super::check::Check;
 use super::http::{Answer, Budget};
 use super::ledger::{part_path, segment_path, Ledger};
+use super::sent::Sent;
 use super::Fetcher;
 use crate::manifest::env::Secret;
 use crate::manifest::{RetryPolicy, Timeouts};
@@ -229,6 +230,7 @@ impl Fetcher {
             slot,
             host,
             shown,
+            sent,
         } = match self
             .request(req.into(), url, range, &mut budget, redirects)
             .await
@@ -236,7 +238,14 @@ impl Fetcher {
             Ok(a) => a,
             Err(outcome) => return outcome,
         };
-        let outcome = match budget.run(receive(req, resp, &shown, seg, dir)).await {
+        let sent = Sent {
+            job: &req.headers,
+            sent: &sent,
+        };
+        let outcome = match budget
+            .run(receive(req, resp, (&shown, sent), seg, dir))
+            .await
+        {
             Some(outcome) => outcome,
             None => timed_out(req.timeout.segment),
         };
@@ -270,27 +279,32 @@ pub(super) fn timed_out(limit: Duration) -> Attempt {
 }
 
 /// The message of a segment whose retries are used up, with a next step
-/// where the reason suggests one.
+/// where the reason suggests one (also after a single attempt).
 fn gave_up(reason: String, attempts: u32) -> String {
-    if attempts <= 1 {
-        return reason;
-    }
     let busy = reason.contains("HTTP 429") || reason.contains("HTTP 503");
     let hint = if busy {
         "; the server is busy: lower `requests_per_second` or `concurrency`, or try later"
     } else if reason.contains("an HTML page") {
-        "; an HTML page is often a login or error page: check the job's headers \
-         (Referer, Cookie) and whether its URL expired"
+        "; an HTML page where a segment should be is mostly a login or error page: \
+         the session has probably expired. Copy the request again from the browser \
+         (a fresh Cookie, a fresh signed URL) into the job, or paste it into \
+         `snatch new`, and rerun: saved segments are reused"
     } else if reason.contains("segment timeout") {
         "; raise `timeout: { segment: … }` if the server is slow or segments are large"
     } else {
         ""
     };
-    format!("{reason} (gave up after {attempts} attempts){hint}")
+    let tries = match attempts {
+        0 | 1 => String::new(),
+        n => format!(" (gave up after {n} attempts)"),
+    };
+    format!("{reason}{tries}{hint}")
 }
 
-/// What a status that is not a success means for the attempt.
-fn status_outcome(resp: &reqwest::Response, shown: &str) -> Attempt {
+/// What a status that is not a success means for the attempt. A 404 says
+/// only what happened: the next step depends on the job's other segments
+/// (see `run`).
+fn status_outcome(resp: &reqwest::Response, shown: &str, sent: Sent<'_>) -> Attempt {
     let status = resp.status();
     let after = resp
         .headers()
@@ -298,7 +312,7 @@ fn status_outcome(resp: &reqwest::Response, shown: &str) -> Attempt {
         .and_then(|v| v.to_str().ok())
         .and_then(parse_retry_after);
     let reason = format!("HTTP {} from {shown}", status_text(status));
-    let fatal = |kind, next: &str| Attempt::Fatal {
+    let fatal = |kind, next: String| Attempt::Fatal {
         kind,
         reason: format!("{reason}{next}"),
     };
@@ -309,25 +323,21 @@ fn status_outcome(resp: &reqwest::Response, shown: &str) -> Attempt {
             ),
             after: None,
         },
-        404 => fatal(
-            FailKind::NotFound,
-            ": not there: check the job's URL and its index range",
-        ),
+        404 => fatal(FailKind::NotFound, ": not there".into()),
         401 => fatal(
             FailKind::Status(401),
-            ": the server wants credentials: check the job's headers (Authorization, Cookie)",
+            format!(": the server wants credentials{}", sent.refused_advice(401)),
         ),
         403 => fatal(
             FailKind::Status(403),
-            ": the server refused it: check the job's headers (Referer, Cookie) \
-             and whether a token in the URL expired",
+            format!(": the server refused it{}", sent.refused_advice(403)),
         ),
         410 => fatal(
             FailKind::Status(410),
-            ": gone: a signed URL may have expired; refresh it in the job",
+            ": gone: a signed URL may have expired; refresh it in the job".into(),
         ),
         408 | 429 | 500..=599 => Attempt::Retry { reason, after },
-        code => fatal(FailKind::Status(code), ""),
+        code => fatal(FailKind::Status(code), String::new()),
     }
 }
 
@@ -336,7 +346,7 @@ fn status_outcome(resp: &reqwest::Response, shown: &str) -> Attempt {
 async fn receive(
     req: &JobFetch,
     mut resp: reqwest::Response,
-    shown: &str,
+    (shown, sent): (&str, Sent<'_>),
     seg: &Segment,
     dir: &Path,
 ) -> Attempt {
@@ -351,7 +361,7 @@ async fn receive(
         StatusCode::OK
     };
     if resp.status() != want {
-        return status_outcome(&resp, shown);
+        return status_outcome(&resp, shown, sent);
     }
     let expected = resp.content_length();
     if let Some(n) = expected.filter(|&n| n > req.max_bytes) {

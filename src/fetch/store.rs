@@ -149,6 +149,15 @@ pub fn create(path: &Path) -> io::Result<File> {
         .map_err(|e| open_error(path, e))
 }
 
+/// Replaces `path` with `bytes` atomically (see [`crate::atomic`]): the
+/// temporary file beside it is created exclusively, without following a
+/// link, and renamed with [`rename_in`]. The folder is the caller's to have
+/// checked, as for [`create`].
+pub fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let create_new = |p: &Path| no_follow().write(true).create_new(true).open(p);
+    crate::atomic::Temp::write(path, bytes, create_new)?.persist(path, rename_in)
+}
+
 /// Opens `path` for appending, creating it; a link at its name is refused.
 pub fn append(path: &Path) -> io::Result<File> {
     no_follow()
@@ -303,6 +312,27 @@ mod tests {
         fs::create_dir_all(&victim).unwrap();
         fs::write(victim.join("keep.txt"), b"precious").unwrap();
         (tmp, root, victim)
+    }
+
+    #[test]
+    fn replace_swaps_whole_files_and_refuses_a_link_at_the_name() {
+        let (_tmp, root, victim) = setup();
+        let file = root.join("done.json");
+        replace(&file, b"one").unwrap();
+        replace(&file, b"two").unwrap();
+        assert_eq!(fs::read(&file).unwrap(), b"two");
+        let link = root.join("linked.json");
+        symlink(victim.join("keep.txt"), &link).unwrap();
+        let e = replace(&link, b"evil").unwrap_err();
+        assert!(refused_link(&e).is_some(), "{e}");
+        assert_eq!(fs::read(victim.join("keep.txt")).unwrap(), b"precious");
+        // Nothing temporary is left beside them.
+        let mut names: Vec<_> = fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["done.json", "linked.json"]);
     }
 
     #[test]

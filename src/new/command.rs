@@ -71,7 +71,7 @@ use crate::diag::{display_path, Problem, SourceFile};
 use super::args::{detect_problem, input_of, user_headers, Input, NewArgs};
 use super::check::{check_new_text, env_policy, placeholder_names};
 use super::detect::{detect_one, detect_two, Detected};
-use super::file::{read_existing, schema_line, write_target, Existing, TempFile, SCHEMA_PLACES};
+use super::file::{read_existing, schema_line, temp_file, write_target, Existing, SCHEMA_PLACES};
 use super::headers::{export, job_headers};
 use super::job_text::JobText;
 use super::job_text::What;
@@ -285,14 +285,14 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
 
     let policy = env_policy(old_text, &new_text);
     let target = write_target(&file)?;
-    let mut temp = TempFile::create(&target, &new_text, existing.is_some()).map_err(|e| {
+    let temp = temp_file(&target, &new_text, existing.is_some()).map_err(|e| {
         vec![Problem::bare(format!(
             "cannot write a temporary file next to {}: {e}",
             display_path(&file)
         ))]
     })?;
     let segments = check_new_text(
-        &temp.path,
+        temp.path(),
         &file,
         &new_text,
         &policy,
@@ -330,7 +330,7 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
     };
     if !args.dry_run {
         let before = existing.as_ref().map(|e| e.text.as_bytes());
-        persist(&mut temp, &target, before, &file)?;
+        persist(temp, &target, before, &file)?;
         out.written = true;
     }
     Ok(out)
@@ -459,7 +459,7 @@ fn shared_secret_notes(secrets: &[(&str, &str)], old_text: &str, file: &Path) ->
 /// Renames the checked temporary file over the job file, if that is still
 /// what was read (`before`; `None`: still absent).
 fn persist(
-    temp: &mut TempFile,
+    temp: crate::atomic::Temp,
     target: &Path,
     before: Option<&[u8]>,
     file: &Path,
@@ -472,12 +472,13 @@ fn persist(
         ))
         .help("run snatch new again")]);
     }
-    temp.persist(target).map_err(|e| {
-        vec![Problem::bare(format!(
-            "cannot write {}: {e}",
-            display_path(file)
-        ))]
-    })
+    temp.persist(target, |a, b| std::fs::rename(a, b))
+        .map_err(|e| {
+            vec![Problem::bare(format!(
+                "cannot write {}: {e}",
+                display_path(file)
+            ))]
+        })
 }
 
 /// Why the new file has no `$schema` line, and how to get one.

@@ -1,15 +1,15 @@
 //! The job file on disk: reading what is there, and replacing it through a
 //! temporary file next to it.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::atomic::Temp;
 use crate::diag::{display_path, Problem};
 use crate::manifest::{self, Manifest};
 use crate::plan;
 
 use super::check::{env_policy, plan_context};
-use super::command::{DEFAULT_FILE, SCHEMA_COMMENT};
+use super::command::SCHEMA_COMMENT;
 use super::yaml_edit::{find_spot, Spot};
 
 // The file
@@ -105,62 +105,21 @@ pub(super) fn write_target(file: &Path) -> Result<PathBuf, Vec<Problem>> {
     }
 }
 
-/// A file next to the job file, removed on drop unless persisted.
-pub(super) struct TempFile {
-    pub(super) path: PathBuf,
-    pub(super) done: bool,
-}
-
-impl TempFile {
-    pub(super) fn create(
-        target: &Path,
-        text: &str,
-        copy_permissions: bool,
-    ) -> std::io::Result<TempFile> {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let base = target
-            .file_name()
-            .map_or_else(|| DEFAULT_FILE.into(), |n| n.to_string_lossy().into_owned());
-        loop {
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let path =
-                target.with_file_name(format!(".{base}.snatch-new-{}-{n}.tmp", std::process::id()));
-            let mut f = match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(f) => f,
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
-            };
-            let temp = TempFile { path, done: false };
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            drop(f);
-            if copy_permissions {
-                if let Ok(meta) = std::fs::metadata(target) {
-                    std::fs::set_permissions(&temp.path, meta.permissions())?;
-                }
-            }
-            return Ok(temp);
+/// The new text in a temporary file next to the job file (see
+/// [`crate::atomic`]), with the job file's permissions when it has one;
+/// removed on drop unless persisted.
+pub(super) fn temp_file(
+    target: &Path,
+    text: &str,
+    copy_permissions: bool,
+) -> std::io::Result<Temp> {
+    let temp = Temp::write(target, text.as_bytes(), crate::atomic::create_new)?;
+    if copy_permissions {
+        if let Ok(meta) = std::fs::metadata(target) {
+            std::fs::set_permissions(temp.path(), meta.permissions())?;
         }
     }
-
-    pub(super) fn persist(&mut self, target: &Path) -> std::io::Result<()> {
-        std::fs::rename(&self.path, target)?;
-        self.done = true;
-        Ok(())
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
+    Ok(temp)
 }
 
 /// Where the schema of job files is looked for, in each folder: the first

@@ -7,8 +7,9 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset};
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::markdown::{human_bytes, status_word};
+use super::markdown::status_word;
 use super::{Exporter, JobReport, JobStatus, RunReport};
+use crate::units::human_bytes;
 
 /// The name of the report, the suite and every test case's class.
 const NAME: &str = "snatch";

@@ -2,10 +2,9 @@
 //! Markdown summary (`--summary`). One small trait, three writers; each file
 //! is written atomically, also when jobs failed or the run was interrupted.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +13,7 @@ pub mod junit;
 pub mod markdown;
 pub mod merge;
 
+pub use crate::atomic::write_atomic;
 pub use json::Json;
 pub use junit::Junit;
 pub use markdown::Markdown;
@@ -262,49 +262,6 @@ fn export(
         .map_err(|e| format!("could not render the {kind} for {}: {e}", path.display()))?;
     write(path, &bytes)
         .map_err(|e| format!("could not write the {kind} to {}: {e}", path.display()))
-}
-
-/// Replaces `path` with `bytes` atomically: writes a temporary file next to
-/// it (`.<name>.tmp-<pid>-<n>`), syncs it and renames it over the target, so
-/// readers see the old file or the new one, never half of one. Creates
-/// missing parent folders. The temporary file is removed on failure.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-    let name = path.file_name().ok_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file")
-    })?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    fs::create_dir_all(dir)?;
-
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(
-        ".tmp-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let tmp = dir.join(tmp_name);
-
-    let result = (|| {
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-        return result;
-    }
-    // Make the rename itself durable; not every platform can open folders.
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 /// Appends `bytes` to `path`, creating the file (and its parent folders) when

@@ -4,7 +4,7 @@
 //! environment replaced by its `${NAME}`. Never a secret, never a key.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -156,11 +156,7 @@ pub fn store(
         audio: got.audio.as_ref().map(|a| to_saved(a, env)),
         variant_note: got.note.clone(),
     };
-    let tmp = dir.join(format!("{SAVED}.part"));
-    // Through no link, like every file in the state folder.
-    store::create(&tmp)
-        .and_then(|mut f| f.write_all(&serde_json::to_vec(&saved).expect("JSON")))
-        .and_then(|()| store::rename_in(&tmp, &dir.join(SAVED)))
+    crate::fetch::store::replace(&dir.join(SAVED), &serde_json::to_vec(&saved).expect("JSON"))
         .map_err(|e| format!("cannot save the playlist in {}: {e}", dir.display()))
 }
 

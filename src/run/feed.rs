@@ -45,6 +45,9 @@ pub(super) struct Fed {
     pub tally: Tally,
     /// A failure that ends the job at once.
     pub fatal: Option<String>,
+    /// The segment whose failure ended the job, when one did: its message
+    /// gets its next step once every position is known.
+    pub ended_by: Option<SegmentFailure>,
     pub first_failure: Option<SegmentFailure>,
     pub last_landed: Option<Instant>,
     /// The running merge, once a segment was ready to feed.
@@ -76,11 +79,13 @@ pub(super) struct JobRun<'a> {
 }
 
 /// Whether a failed segment ends its job at once. With duration math a
-/// 404 may be a trailing miss, decided at the end; with `on_missing: skip`
-/// nothing does.
+/// 404 may be a trailing miss, and a 404 of index 0 may mean the stream
+/// starts at 1: both decided at the end. With `on_missing: skip` nothing
+/// does.
 pub(super) fn ends_job(job: &JobPlan, e: &SegmentFailure) -> bool {
     let maybe_trailing = e.kind == FailKind::NotFound && job.source.trailing_misses_expected();
-    !maybe_trailing && job.on_missing == OnMissing::Fail
+    let deferred = maybe_trailing || super::advice::leading_zero(job, e);
+    !deferred && job.on_missing == OnMissing::Fail
 }
 
 impl JobRun<'_> {
@@ -167,6 +172,7 @@ impl JobRun<'_> {
             slots: vec![Slot::Pending; n],
             tally: Tally::default(),
             fatal: None,
+            ended_by: None,
             first_failure: None,
             last_landed: None,
             merge: None,
@@ -222,6 +228,9 @@ impl JobRun<'_> {
                 };
                 tracing::debug!(job = %job.name, "{}", e.message);
                 if ends_job(job, &e) {
+                    if fed.fatal.is_none() {
+                        fed.ended_by = Some(e.clone());
+                    }
                     self.fail(fed, e.message.clone());
                 }
                 fed.first_failure.get_or_insert(e);

@@ -14,8 +14,8 @@ use crate::fetch::lock::{self, JobLock, LockError};
 use crate::fetch::{self, store, Done, Ledger, OpenError};
 use crate::manifest::Variant;
 use crate::merge;
+use crate::merge::Probed;
 use crate::plan::JobPlan;
-use crate::report::Media;
 use crate::resolve::playlist::variant_text;
 use crate::source::{SegmentSource, Target};
 
@@ -166,7 +166,7 @@ pub(super) async fn finish(
     job: &JobPlan,
     fp: String,
     temp: &Path,
-    media: &Media,
+    media: &Probed,
     keep_segments: bool,
 ) -> Result<(), String> {
     let (owned, temp, media) = (job.clone(), temp.to_path_buf(), media.clone());
@@ -179,7 +179,7 @@ fn finish_blocking(
     job: &JobPlan,
     fp: String,
     temp: &Path,
-    media: &Media,
+    media: &Probed,
     keep_segments: bool,
 ) -> Result<(), String> {
     let done = Done {

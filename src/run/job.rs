@@ -13,9 +13,9 @@ use tokio_util::sync::CancellationToken;
 use super::feed::{Fed, JobRun, Slot};
 use super::{files, RunOptions};
 use crate::failpoint;
-use crate::fetch::{self, Fetcher, JobFetch, Ledger, SegmentFailure};
+use crate::fetch::{self, Fetcher, JobFetch, Ledger};
 use crate::manifest::OnMissing;
-use crate::merge::{self, Tools};
+use crate::merge::{self, Tools, Unverified};
 use crate::plan::JobPlan;
 use crate::progress::Progress;
 use crate::report::{JobReport, JobStatus, Media};
@@ -232,16 +232,27 @@ impl Steps<'_> {
             .map(|want| (want, job.verify.duration_tolerance));
         if let Err(e) = merge::verify(&media, expected) {
             let _ = fetch::store::remove_file(&temp);
-            report.media = Some(media);
-            return Err(named(e));
+            report.media = Some(reported(&media));
+            return Err(named(match e {
+                Unverified::NoStreams => "the merged file has no audio or video stream".into(),
+                Unverified::Length(m) => super::advice::mismatch(job, &m, verdict.trailing),
+            }));
         }
         files::finish(job, self.fp.clone(), &temp, &media, self.opts.keep_segments).await?;
         let tail = fed.last_landed.map(|t| t.elapsed().as_secs_f64());
         tracing::info!(job = %job.name, merge_tail_s = tail, "merged and verified");
         report.merge_tail_s = tail;
         report.status = JobStatus::Ok;
-        report.media = Some(media);
+        report.media = Some(reported(&media));
         Ok(())
+    }
+}
+
+/// What the merge measured, as the report shows it.
+fn reported(p: &merge::Probed) -> Media {
+    Media {
+        duration_s: p.duration_s,
+        streams: p.streams.clone(),
     }
 }
 
@@ -279,7 +290,9 @@ fn classify(job: &JobPlan, fed: &Fed) -> Verdict {
         }
     }
     let never_reported = fed.fatal.is_none() && fed.slots.contains(&Slot::Pending);
-    let error = if let Some(e) = &fed.fatal {
+    let error = if let Some(e) = &fed.ended_by {
+        Some(super::advice::failed_segment(job, &fed.slots, e))
+    } else if let Some(e) = &fed.fatal {
         Some(e.clone())
     } else if never_reported {
         Some(format!(
@@ -290,7 +303,9 @@ fn classify(job: &JobPlan, fed: &Fed) -> Verdict {
     } else if last_ready.is_none() {
         Some(format!("job `{}`: no segment could be had", job.name))
     } else if !missing.is_empty() && job.on_missing == OnMissing::Fail {
-        Some(missing_sentence(&job.name, &missing, &fed.first_failure))
+        let first = fed.first_failure.as_ref();
+        let first = first.map(|f| super::advice::failed_segment(job, &fed.slots, f));
+        Some(missing_sentence(&job.name, &missing, first))
     } else {
         None
     };
@@ -307,13 +322,13 @@ fn list(indices: &[u64]) -> String {
     format!("{}{more}", shown.join(", "))
 }
 
-fn missing_sentence(job: &str, missing: &[u64], first: &Option<SegmentFailure>) -> String {
+/// Why a job with gaps failed; `first` is the first failure's sentence.
+fn missing_sentence(job: &str, missing: &[u64], first: Option<String>) -> String {
     match (missing, first) {
-        ([_], Some(f)) => f.message.clone(),
+        ([_], Some(f)) => f,
         (_, Some(f)) => format!(
-            "job `{job}`: segments {} could not be had; the first: {}",
+            "job `{job}`: segments {} could not be had; the first: {f}",
             list(missing),
-            f.message
         ),
         _ => format!("job `{job}`: {} segments could not be had", missing.len()),
     }

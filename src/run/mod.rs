@@ -4,6 +4,7 @@
 //! end to end is [`job`]; fetching its segments and feeding the merge is
 //! [`feed`]. This is where fetching (HTTP, files) and merging (ffmpeg) meet.
 
+mod advice;
 mod feed;
 mod files;
 mod job;
