@@ -8,6 +8,10 @@ use std::collections::BTreeSet;
 use handlebars::template::{HelperTemplate, Parameter, Template, TemplateElement};
 use handlebars::{Path, PathSeg};
 
+mod syntax;
+
+pub use syntax::helper_form;
+
 /// Deeper nesting than this is refused (real templates nest two or three).
 pub const MAX_DEPTH: u32 = 16;
 
@@ -23,13 +27,18 @@ pub struct Scope<'a> {
 impl Scope<'_> {
     /// The variables in words, for a message.
     pub fn known(&self) -> String {
+        self.names().join(", ")
+    }
+
+    /// The variables, in the order they are listed.
+    pub fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();
         if self.per_segment {
             names.extend(["index".into(), "n".into()]);
         }
         names.extend(["name".into(), "date".into()]);
         names.extend(self.vars.iter().map(|k| format!("vars.{k}")));
-        names.join(", ")
+        names
     }
 }
 
@@ -47,12 +56,22 @@ pub struct Uses {
 pub struct TemplateProblem {
     pub message: String,
     pub help: String,
+    /// Where in the template, as a byte range, when known.
+    pub span: Option<std::ops::Range<usize>>,
 }
 
 fn problem(message: impl Into<String>, help: impl Into<String>) -> TemplateProblem {
     TemplateProblem {
         message: message.into(),
         help: help.into(),
+        span: None,
+    }
+}
+
+impl TemplateProblem {
+    fn at(mut self, span: std::ops::Range<usize>) -> TemplateProblem {
+        self.span = Some(span);
+        self
     }
 }
 
@@ -91,14 +110,10 @@ fn compile(source: &str) -> Result<Template, TemplateProblem> {
             "keep a template to a few `{{…}}` expressions",
         ));
     }
-    Template::compile(source).map_err(|e| {
-        let text = e.to_string();
-        let first = text.lines().next().unwrap_or(&text).trim().to_string();
-        problem(
-            format!("the template does not parse: {first}"),
-            "templates are Handlebars: `{{index}}`, `{{vars.NAME}}`, `{{#if (eq n 5)}}…{{else}}…{{/if}}`",
-        )
-    })
+    if let Some(p) = syntax::unclosed(source) {
+        return Err(p);
+    }
+    Template::compile(source).map_err(|e| syntax::parse_error(source, &e))
 }
 
 struct Walk<'a> {
@@ -157,10 +172,7 @@ impl Walk<'_> {
             }
         };
         if !arity_ok {
-            return Err(problem(
-                format!("`{name}` is used with the wrong number of arguments or as the wrong kind of tag"),
-                "e.g. `{{#if (eq n 5)}}…{{/if}}`, `{{pad n 4}}`, `{{#unless (gt n 3)}}…{{/unless}}`",
-            ));
+            return Err(syntax::helper_form(name));
         }
         if !h.hash.is_empty() || h.block_param.is_some() {
             return Err(problem(
@@ -169,10 +181,7 @@ impl Walk<'_> {
             ));
         }
         if name == "pad" && !h.params.iter().all(is_number) {
-            return Err(problem(
-                "`pad` takes a number and a width, e.g. `{{pad n 4}}`",
-                "`n` is the index as a number; `index` is already padded text",
-            ));
+            return Err(syntax::helper_form("pad"));
         }
         for p in &h.params {
             self.value(p)?;
@@ -252,13 +261,16 @@ impl Walk<'_> {
                 self.uses.vars.insert(key.to_string());
                 Ok(())
             }
-            _ => Err(problem(
-                format!(
-                    "the template uses `{}`, which is not defined",
-                    names.join(".")
-                ),
-                known(),
-            )),
+            _ => {
+                let name = names.join(".");
+                let known_names = scope.names();
+                let help = match crate::diag::nearest(&name, known_names.iter().map(String::as_str))
+                {
+                    Some(k) => format!("did you mean `{k}`? {}", known()),
+                    None => known(),
+                };
+                Err(problem(format!("unknown variable `{name}`"), help))
+            }
         }
     }
 }
