@@ -211,7 +211,7 @@ pub fn nearest<'a>(typed: &str, known: impl IntoIterator<Item = &'a str>) -> Opt
         .into_iter()
         .map(|k| (distance(&typed, k), k))
         .filter(|&(d, k)| {
-            d <= (k.chars().count() / 3).max(1)
+            d <= (k.chars().count().min(typed.chars().count()) / 3).max(1)
                 || is_prefix_slip(&typed, k)
                 || is_abbreviation(&typed, k)
         })
