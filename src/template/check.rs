@@ -365,6 +365,31 @@ mod tests {
     }
 
     #[test]
+    fn mistakes_are_said_in_plain_words_with_their_place() {
+        let vars = BTreeSet::new();
+        let s = scope(&vars);
+        let e = check("https://h/{{index}.ts", &s).unwrap_err();
+        assert!(e.message.contains("unclosed braces"), "{e:?}");
+        assert_eq!(e.span, Some(10..21));
+        let e = check("a/{{index}}/{{vars.x.ts", &s).unwrap_err();
+        assert!(e.message.contains("`{{vars.x.ts` needs `}}`"), "{e:?}");
+        let e = check("{{idx}}", &s).unwrap_err();
+        assert_eq!(e.message, "unknown variable `idx`");
+        assert!(e.help.starts_with("did you mean `index`?"), "{e:?}");
+        let e = check("{{pad n}}", &s).unwrap_err();
+        assert_eq!(e.message, "`pad` needs a number and a width: `{{pad n 4}}`");
+        let e = check("{{#if n}}{{index}}", &s).unwrap_err();
+        assert!(
+            e.message.contains("opens a block it does not close"),
+            "{e:?}"
+        );
+        let e = check("{{#if n}}{{index}}{{/unless}}", &s).unwrap_err();
+        assert!(e.message.contains("is closed by"), "{e:?}");
+        assert!(check("{{{index}}}", &s).is_ok());
+        assert!(check("a}}b{{index}}", &s).is_ok());
+    }
+
+    #[test]
     fn the_output_has_no_index() {
         let vars = BTreeSet::new();
         let s = Scope {

@@ -109,6 +109,24 @@ mod tests {
     }
 
     #[test]
+    fn render_errors_never_show_handlebars_text() {
+        let mut t = Templates::new();
+        t.register("pad", "{{pad n 4}}").unwrap();
+        t.register("var", "{{vars.course}}").unwrap();
+        let padded = t.render("pad", &json!({"n": "seven"})).unwrap_err();
+        assert_eq!(padded, "`pad` needs a number and a width: `{{pad n 4}}`");
+        let var = t.render("var", &json!({"vars": {}})).unwrap_err();
+        assert_eq!(var, "unknown variable `vars.course`");
+        let none = t.render("pad", &json!({})).unwrap_err();
+        for e in [padded, var, none] {
+            assert!(
+                !e.contains("strict mode") && !e.contains("Helper/Decorator"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
     fn finds_the_index_placeholder() {
         assert!(mentions_index("a/{{index}}.ts"));
         assert!(mentions_index("a/{{ index }}.ts"));
