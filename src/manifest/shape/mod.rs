@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use node::quoted;
 pub use node::{Kind, Node};
-use words::{nearest, or_list, type_word, types};
+use words::{fits, nearest, nth, or_list, same, single_key, type_word, types};
 
 use crate::manifest::Loc;
 
@@ -388,54 +388,5 @@ fn describe(c: &Checker, s: &Value) -> String {
         "nothing".into()
     } else {
         or_list(&ts)
-    }
-}
-
-/// The one key of an externally tagged enum variant (`{max_height: …}`).
-fn single_key(s: &Value) -> Option<&str> {
-    match s
-        .get("required")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-    {
-        Some([Value::String(k)])
-            if s.get("properties")
-                .and_then(Value::as_object)
-                .is_some_and(|p| p.len() == 1) =>
-        {
-            Some(k)
-        }
-        _ => None,
-    }
-}
-
-/// Whether a node is of a JSON Schema type, as serde-saphyr reads it: text
-/// may be any scalar (`1.5` is the text "1.5"), and a whole number is a number.
-fn fits(k: &Kind, t: &str) -> bool {
-    match (t, k) {
-        ("null", Kind::Null) => true,
-        ("boolean", Kind::Bool(_)) => true,
-        ("integer", Kind::Int(_)) => true,
-        ("number", Kind::Int(_) | Kind::Float(_)) => true,
-        ("string", Kind::Str(_) | Kind::Int(_) | Kind::Float(_) | Kind::Bool(_)) => true,
-        ("array", Kind::Seq(_)) => true,
-        ("object", Kind::Map(_)) => true,
-        _ => false,
-    }
-}
-
-fn same(k: &Kind, c: &Value) -> bool {
-    match (k, c) {
-        (Kind::Str(s), Value::String(c)) => s == c,
-        _ => false,
-    }
-}
-
-fn nth(i: usize) -> &'static str {
-    match i % 10 {
-        1 if i % 100 != 11 => "st",
-        2 if i % 100 != 12 => "nd",
-        3 if i % 100 != 13 => "rd",
-        _ => "th",
     }
 }
