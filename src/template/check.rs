@@ -85,7 +85,7 @@ pub fn check(source: &str, scope: &Scope) -> Result<Uses, TemplateProblem> {
         uses: Uses::default(),
         depth: 0,
     };
-    w.template(&t)?;
+    w.template(&t).map_err(|p| syntax::locate(source, p))?;
     Ok(w.uses)
 }
 
@@ -97,7 +97,7 @@ pub fn compile_checked(source: &str) -> Result<Template, TemplateProblem> {
         uses: Uses::default(),
         depth: 0,
     };
-    w.template(&t)?;
+    w.template(&t).map_err(|p| syntax::locate(source, p))?;
     Ok(t)
 }
 
@@ -376,8 +376,13 @@ mod tests {
         let e = check("{{idx}}", &s).unwrap_err();
         assert_eq!(e.message, "unknown variable `idx`");
         assert!(e.help.starts_with("did you mean `index`?"), "{e:?}");
-        let e = check("{{pad n}}", &s).unwrap_err();
+        assert_eq!(e.span, Some(2..5));
+        let xy = BTreeSet::from(["xy".to_string()]);
+        let e = check("{{vars.xy}}/{{vars.x}}", &scope(&xy)).unwrap_err();
+        assert_eq!(e.span, Some(14..20), "{e:?}");
+        let e = check("h/{{index}}/{{pad n}}", &s).unwrap_err();
         assert_eq!(e.message, "`pad` needs a number and a width: `{{pad n 4}}`");
+        assert_eq!(e.span, Some(14..17));
         let e = check("{{#if n}}{{index}}", &s).unwrap_err();
         assert!(
             e.message.contains("opens a block it does not close"),

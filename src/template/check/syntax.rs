@@ -37,6 +37,42 @@ pub fn unclosed(source: &str) -> Option<TemplateProblem> {
     None
 }
 
+/// Places a problem found on the syntax tree (which keeps no positions):
+/// at the first `{{…}}` that names the word the message quotes first.
+pub fn locate(source: &str, p: TemplateProblem) -> TemplateProblem {
+    if p.span.is_some() {
+        return p;
+    }
+    let word = p.message.split('`').nth(1).unwrap_or("").to_string();
+    match find_word(source, &word) {
+        Some(at) => p.at(at..at + word.len()),
+        None => p,
+    }
+}
+
+fn find_word(source: &str, word: &str) -> Option<usize> {
+    if word.is_empty() {
+        return None;
+    }
+    let part = |c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '@');
+    let mut from = 0;
+    while let Some(open) = source[from..].find("{{").map(|i| from + i) {
+        let close = source[open..].find("}}").map_or(source.len(), |i| open + i);
+        let expr = &source[open..close];
+        let mut at = 0;
+        while let Some(i) = expr[at..].find(word).map(|i| at + i) {
+            let before = expr[..i].chars().next_back();
+            let after = expr[i + word.len()..].chars().next();
+            if !before.is_some_and(part) && !after.is_some_and(part) {
+                return Some(open + i);
+            }
+            at = i + word.len();
+        }
+        from = close;
+    }
+    None
+}
+
 /// The parser's error in plain words, located where it says.
 pub fn parse_error(source: &str, e: &TemplateError) -> TemplateProblem {
     let at = e.pos().and_then(|(line, col)| offset(source, line, col));
