@@ -138,25 +138,28 @@ fn load_one(path: &Path) -> Result<LoadedFile, Refused> {
             with_snippet: false,
         }
     };
-    // `.inf` reaches the typed load (and its range check) as it always did.
+    // A file the typed load takes is well formed; one it refuses (at its
+    // first problem) is walked by the shape check, which finds them all.
+    let first = match serde_saphyr::from_str_with_options::<JobFile>(&source.text, options()) {
+        Ok(doc) => return Ok(LoadedFile { source, dir, doc }),
+        Err(e) => e,
+    };
+    // `.inf` reaches the range checks as it does in the typed load.
     let mut untyped = options();
     untyped.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::PassThrough;
     let tree = serde_saphyr::from_str_with_options::<Node>(&source.text, untyped)
         .map_err(|e| yaml_problem(&source, &e))?;
     let issues = shape::check(&tree, shape_schema());
-    if !issues.is_empty() {
-        let problems = issues
-            .into_iter()
-            .map(|i| Problem::at(&source, i.loc, i.message).help(i.help))
-            .collect();
-        return Err(Refused::Many(problems));
+    if issues.is_empty() {
+        // A problem the shape check does not know (a number too large
+        // for its key, say), as serde gives it.
+        return Err(yaml_problem(&source, &first).into());
     }
-    // The shape check passed; a typed-load error left is one it does not
-    // know (a number too large for its key, say), reported as serde gives it.
-    match serde_saphyr::from_str_with_options::<JobFile>(&source.text, options()) {
-        Ok(doc) => Ok(LoadedFile { source, dir, doc }),
-        Err(e) => Err(yaml_problem(&source, &e).into()),
-    }
+    let problems = issues
+        .into_iter()
+        .map(|i| Problem::at(&source, i.loc, i.message).help(i.help))
+        .collect();
+    Err(Refused::Many(problems))
 }
 
 /// The schema the shape check reads: the one `snatch schema` prints.
