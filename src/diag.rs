@@ -203,3 +203,81 @@ impl SourceCode for SourceFile {
         )))
     }
 }
+
+/// The known word nearest to `typed`, if it is near enough to be a slip.
+pub fn nearest<'a>(typed: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let typed = typed.to_ascii_lowercase();
+    known
+        .into_iter()
+        .map(|k| (distance(&typed, k), k))
+        .filter(|&(d, k)| {
+            d <= (k.chars().count().min(typed.chars().count()) / 3).max(1)
+                || is_prefix_slip(&typed, k)
+                || is_abbreviation(&typed, k)
+        })
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, k)| k)
+}
+
+/// `header` for `headers`, `max_segment` for `max_segment_bytes`.
+fn is_prefix_slip(typed: &str, known: &str) -> bool {
+    typed.len() >= 4 && known.starts_with(typed)
+}
+
+/// `idx` for `index`: a short word whose letters stand in order in the
+/// known one, the first the same.
+fn is_abbreviation(typed: &str, known: &str) -> bool {
+    let mut rest = known.chars();
+    (3..=4).contains(&typed.len())
+        && typed.chars().next() == known.chars().next()
+        && typed.chars().all(|c| rest.any(|k| k == c))
+}
+
+/// Levenshtein distance over chars (optimal string alignment: a swap of
+/// two neighbours counts once).
+fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().take(64).collect();
+    let b: Vec<char> = b.chars().take(64).collect();
+    let mut prev2 = vec![0; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                cur[j] = cur[j].min(prev2[j - 2] + 1);
+            }
+        }
+        prev2 = std::mem::replace(&mut prev, cur);
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slips_find_their_word() {
+        let keys = [
+            "concurrency",
+            "padding",
+            "headers",
+            "retry",
+            "output",
+            "index",
+            "name",
+        ];
+        assert_eq!(nearest("concurency", keys), Some("concurrency"));
+        assert_eq!(nearest("pading", keys), Some("padding"));
+        assert_eq!(nearest("header", keys), Some("headers"));
+        assert_eq!(nearest("ouptut", keys), Some("output"));
+        assert_eq!(nearest("Retry", keys), Some("retry"));
+        assert_eq!(nearest("idx", keys), Some("index"));
+        assert_eq!(nearest("nmae", keys), Some("name"));
+        assert_eq!(nearest("colour", keys), None);
+        assert_eq!(nearest("x", keys), None);
+        assert_eq!(nearest("max_width", ["max_height", "max_bandwidth"]), None);
+    }
+}

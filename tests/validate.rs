@@ -425,3 +425,24 @@ fn local_sources_outside_need_allow_local() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("never reads"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_folder_takes_limits_and_defaults_from_a_file_without_jobs_and_plans_tidy_paths() {
+    // 00-settings.yaml has no `jobs` key, 01-limits.yaml has `jobs: []`;
+    // the folder's defaults give padding, start, headers and an output_dir
+    // of `../out`, which plan shows as `tests/folders/out`.
+    let out = snatch(&["validate", "tests/folders/course"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = snatch(&["plan", "tests/folders/course"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(!text.contains(".."), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn a_folder_has_one_settings_file_with_defaults() {
+    let out = snatch(&["validate", "tests/folders/two-settings"]);
+    assert_eq!(out.status.code(), Some(2));
+    insta::assert_snapshot!(stderr(&out));
+}

@@ -11,7 +11,7 @@ use super::paths;
 use super::settings::{RetryPolicy, Timeouts, Verify, DEFAULT_JOB_CONCURRENCY};
 use super::validate::{FileCheck, IndexSource, JobSpec};
 use super::DEFAULT_MAX_SEGMENT_BYTES;
-use crate::template::check::{self as template_check, Scope};
+use crate::template::check::{self as template_check, Scope, TemplateProblem};
 
 impl FileCheck<'_> {
     pub(super) fn job(
@@ -152,11 +152,7 @@ impl FileCheck<'_> {
                 None
             }
             Err(p) => {
-                self.err(
-                    loc,
-                    format!("url of job `{}`: {}", *job.name, p.message),
-                    p.help,
-                );
+                self.template_err(url, &format!("url of job `{}`", *job.name), p);
                 None
             }
         }
@@ -181,11 +177,7 @@ impl FileCheck<'_> {
         match template_check::check(&url.value, &scope) {
             Ok(uses) => Some(uses.vars),
             Err(p) => {
-                self.err(
-                    url.loc,
-                    format!("playlist of job `{}`: {}", *job.name, p.message),
-                    p.help,
-                );
+                self.template_err(url, &format!("playlist of job `{}`", *job.name), p);
                 None
             }
         }
@@ -210,8 +202,8 @@ impl FileCheck<'_> {
         let uses = match template_check::check(output, &scope) {
             Ok(uses) => uses,
             Err(p) => {
-                let msg = format!("output of job `{}`: {}", name.value, p.message);
-                return self.err(output.loc, msg, p.help);
+                let what = format!("output of job `{}`", name.value);
+                return self.template_err(output, &what, p);
             }
         };
         for k in uses.vars {
@@ -260,4 +252,24 @@ impl FileCheck<'_> {
             }
         }
     }
+
+    /// A template problem, underlined where in the value it is when the
+    /// value stands in the file as written (plain or quoted, no escapes).
+    fn template_err(&mut self, value: &Sp<String>, what: &str, p: TemplateProblem) {
+        let loc = p
+            .span
+            .and_then(|span| within(&self.src.text, value, span))
+            .map_or(value.loc, |(off, len)| self.src.loc_at(off, len));
+        self.err(loc, format!("{what}: {}", p.message), p.help);
+    }
+}
+
+/// The file offset and length of `span` of a value, where the raw text of
+/// the value is the value itself, or it between quotes.
+fn within(text: &str, value: &Sp<String>, span: std::ops::Range<usize>) -> Option<(usize, usize)> {
+    let raw = text.get(value.loc.offset..value.loc.offset + value.loc.len)?;
+    let quote = usize::from(raw.starts_with('"') || raw.starts_with('\''));
+    let inner = raw.get(quote..raw.len() - quote)?;
+    (inner == value.value && span.end <= inner.len())
+        .then(|| (value.loc.offset + quote + span.start, span.len().max(1)))
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::model::JobFile;
+use super::shape::{self, Node};
 use crate::diag::{display_path, Problem, SourceFile};
 
 /// The largest job file snatch reads. Real files are a few KiB; 5,000 jobs
@@ -80,9 +81,29 @@ pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Vec<Problem>> {
     }
 }
 
-/// Reads and parses one job file. Structure errors (unknown keys, wrong
-/// types, YAML syntax) come back located; serde stops at the first one.
-pub fn load_file(path: &Path) -> Result<LoadedFile, Problem> {
+/// Reads and parses one job file. A YAML syntax error comes back alone;
+/// otherwise every structural problem of the file (unknown keys, wrong
+/// types, missing keys), each located, found by the shape check before the
+/// typed load.
+pub fn load_file(path: &Path) -> Result<LoadedFile, Vec<Problem>> {
+    load_one(path).map_err(|p| match p {
+        Refused::One(p) => vec![p],
+        Refused::Many(ps) => ps,
+    })
+}
+
+enum Refused {
+    One(Problem),
+    Many(Vec<Problem>),
+}
+
+impl From<Problem> for Refused {
+    fn from(p: Problem) -> Refused {
+        Refused::One(p)
+    }
+}
+
+fn load_one(path: &Path) -> Result<LoadedFile, Refused> {
     let bytes = read_capped(path).map_err(Problem::bare)?;
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
@@ -94,7 +115,8 @@ pub fn load_file(path: &Path) -> Result<LoadedFile, Problem> {
             let loc = source.loc_at(at, 1);
             return Err(Problem::at(&source, loc, "the file is not valid UTF-8")
                 .label("invalid byte")
-                .help("save the job file as UTF-8"));
+                .help("save the job file as UTF-8")
+                .into());
         }
     };
     let source = SourceFile::new(path, text);
@@ -107,17 +129,43 @@ pub fn load_file(path: &Path) -> Result<LoadedFile, Problem> {
             .lines()
             .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
     {
-        return Err(Problem::in_file(&source, "the job file is empty").help(
-            "a job file starts with `version: 1` and a `jobs:` list; see jobs.example.yaml",
-        ));
+        return Err(Problem::in_file(&source, "the job file is empty")
+            .help("a job file starts with `version: 1` and a `jobs:` list; see jobs.example.yaml")
+            .into());
     }
-    let options = serde_saphyr::options! {
-        with_snippet: false,
+    let options = || {
+        serde_saphyr::options! {
+            with_snippet: false,
+        }
     };
-    match serde_saphyr::from_str_with_options::<JobFile>(&source.text, options) {
-        Ok(doc) => Ok(LoadedFile { source, dir, doc }),
-        Err(e) => Err(yaml_problem(&source, &e)),
+    // A file the typed load takes is well formed; one it refuses (at its
+    // first problem) is walked by the shape check, which finds them all.
+    let first = match serde_saphyr::from_str_with_options::<JobFile>(&source.text, options()) {
+        Ok(doc) => return Ok(LoadedFile { source, dir, doc }),
+        Err(e) => e,
+    };
+    // `.inf` reaches the range checks as it does in the typed load.
+    let mut untyped = options();
+    untyped.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::PassThrough;
+    let tree = serde_saphyr::from_str_with_options::<Node>(&source.text, untyped)
+        .map_err(|e| yaml_problem(&source, &e))?;
+    let issues = shape::check(&tree, shape_schema());
+    if issues.is_empty() {
+        // A problem the shape check does not know (a number too large
+        // for its key, say), as serde gives it.
+        return Err(yaml_problem(&source, &first).into());
     }
+    let problems = issues
+        .into_iter()
+        .map(|i| Problem::at(&source, i.loc, i.message).help(i.help))
+        .collect();
+    Err(Refused::Many(problems))
+}
+
+/// The schema the shape check reads: the one `snatch schema` prints.
+fn shape_schema() -> &'static serde_json::Value {
+    static SCHEMA: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(super::schema)
 }
 
 fn read_capped(path: &Path) -> Result<Vec<u8>, String> {
@@ -242,6 +290,13 @@ fn humanize(message: &str) -> (String, Option<String>) {
         if m.starts_with(raw) {
             return (nice.to_string(), Some(shape.into()));
         }
+    }
+    if m.contains("too large or too complex") {
+        return (
+            "the file expands past the size a job file may have (through aliases such as `*a`?)"
+                .into(),
+            Some("job files may not expand past a sane size (alias bombs are refused)".into()),
+        );
     }
     if m.contains("budget") || m.contains("alias") {
         return (

@@ -3,12 +3,14 @@
 
 pub mod bounds;
 mod checks;
+mod defaults;
 pub mod env;
 mod jobcheck;
 mod load;
 mod model;
 pub mod paths;
 mod settings;
+mod shape;
 mod validate;
 
 use std::path::PathBuf;
@@ -34,7 +36,7 @@ pub fn load(paths: &[PathBuf], policy: &EnvPolicy) -> Result<Manifest, Vec<Probl
     for f in &files {
         match load_file(f) {
             Ok(l) => loaded.push(l),
-            Err(p) => problems.push(p),
+            Err(mut p) => problems.append(&mut p),
         }
     }
     match validate(loaded, policy) {

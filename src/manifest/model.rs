@@ -157,8 +157,11 @@ pub struct JobFile {
     /// same limit, the stricter value wins.
     #[serde(default)]
     pub limits: Option<Sp<Limits>>,
-    /// The jobs: one merged video each.
-    pub jobs: Sp<Vec<Sp<Job>>>,
+    /// The jobs: one merged video each. A file without jobs (no key, or
+    /// `jobs: []`) holds settings only: its `limits` join the run's, and
+    /// its `defaults` apply to the job files of the same folder.
+    #[serde(default)]
+    pub jobs: Option<Sp<Vec<Sp<Job>>>>,
 }
 
 /// Settings a job inherits from `defaults` and may override itself.
@@ -185,6 +188,16 @@ pub struct Settings {
     pub verify: Option<Sp<Verify>>,
     /// The largest body a segment may have. Default `256MiB`; from 1KiB to 16GiB.
     pub max_segment_bytes: Option<Sp<SizeValue>>,
+    /// Width of `{{index}}`, zero-padded, for `url` jobs. Default 0.
+    pub padding: Option<Sp<i64>>,
+    /// First index for `count` and `duration` jobs (a `range` has its own).
+    /// Default 0.
+    pub start: Option<Sp<i64>>,
+    /// Output file template, relative to `output_dir`. Default `{{name}}.mp4`.
+    pub output: Option<Sp<String>>,
+    /// Values for templates, as `{{vars.NAME}}`; merged key by key with a
+    /// job's own.
+    pub vars: Option<BTreeMap<String, Sp<VarValue>>>,
 }
 
 /// How the merged file is checked.

@@ -75,12 +75,29 @@ pub fn output_dir(dir: &Path, written: &str) -> Result<PathBuf, String> {
     let real = resolve(&joined);
     let roots = [resolve(dir), resolve(Path::new("."))];
     if roots.iter().any(|r| is_inside(&real, r)) {
-        Ok(joined)
+        Ok(tidy(joined, &real, &roots[1]))
     } else {
         Err(format!(
             "output_dir `{written}` leads to {}, outside the job file's folder and the folder snatch runs in",
             crate::diag::display_path(&real)
         ))
+    }
+}
+
+/// A folder spelt with `.` or `..` (`week-1/../out`) as it is shown and
+/// used: relative to the working folder when inside it (`out`), else its
+/// resolved absolute form. A plain spelling is kept as written.
+fn tidy(joined: PathBuf, real: &Path, cwd: &Path) -> PathBuf {
+    let plain = joined
+        .components()
+        .all(|c| !matches!(c, Component::CurDir | Component::ParentDir));
+    if plain {
+        return joined;
+    }
+    match real.strip_prefix(cwd) {
+        Ok(rel) if rel.as_os_str().is_empty() => PathBuf::from("."),
+        Ok(rel) => rel.to_path_buf(),
+        Err(_) => real.to_path_buf(),
     }
 }
 

@@ -129,6 +129,7 @@ pub fn validate(files: Vec<LoadedFile>, policy: &EnvPolicy) -> Result<Manifest, 
     let mut names: HashMap<String, (Arc<SourceFile>, Loc)> = HashMap::new();
     let mut sources = Vec::new();
 
+    let folders = folder_defaults(&files, &mut problems);
     for file in &files {
         let mut v = FileCheck {
             src: &file.source,
@@ -145,16 +146,12 @@ pub fn validate(files: Vec<LoadedFile>, policy: &EnvPolicy) -> Result<Manifest, 
             limits.merge(v.limits(l));
         }
         let empty = Settings::default();
-        let defaults = file.doc.defaults.as_ref().map_or(&empty, |d| &d.value);
-        if file.doc.jobs.is_empty() {
-            v.err(
-                file.doc.jobs.loc,
-                "`jobs` is empty".to_string(),
-                "add at least one job; see jobs.example.yaml",
-            );
-        }
-        for job in file.doc.jobs.iter() {
+        let own = file.doc.defaults.as_ref().map_or(&empty, |d| &d.value);
+        let folder = folders.get(&file.dir).unwrap_or(&empty);
+        let defaults = &super::defaults::over(own, folder);
+        for job in file.doc.jobs.iter().flat_map(|j| j.iter()) {
             let before = v.problems.len();
+            let job = &super::defaults::apply(job, defaults);
             let spec = v.job(job, defaults, &file.dir, policy);
             if let Some((first_file, first_loc)) = names.get(&*job.name) {
                 v.err(
@@ -185,6 +182,37 @@ pub fn validate(files: Vec<LoadedFile>, policy: &EnvPolicy) -> Result<Manifest, 
     } else {
         Err(problems)
     }
+}
+
+/// The defaults of each folder's settings file (a file without jobs); a
+/// folder has at most one such file with `defaults`.
+fn folder_defaults(
+    files: &[LoadedFile],
+    problems: &mut Vec<Problem>,
+) -> HashMap<PathBuf, Settings> {
+    let mut out: HashMap<PathBuf, (Arc<SourceFile>, Settings)> = HashMap::new();
+    for f in files {
+        let has_jobs = f.doc.jobs.as_ref().is_some_and(|j| !j.is_empty());
+        let Some(d) = f.doc.defaults.as_ref().filter(|_| !has_jobs) else {
+            continue;
+        };
+        if let Some((first, _)) = out.get(&f.dir) {
+            problems.push(
+                Problem::at(
+                    &f.source,
+                    d.loc,
+                    "a second settings file with `defaults` in this folder",
+                )
+                .help(format!(
+                    "{} already gives the folder's defaults; keep them in one file",
+                    crate::diag::display_path(&first.path)
+                )),
+            );
+            continue;
+        }
+        out.insert(f.dir.clone(), (f.source.clone(), d.value.clone()));
+    }
+    out.into_iter().map(|(k, (_, v))| (k, v)).collect()
 }
 
 pub(super) struct FileCheck<'a> {

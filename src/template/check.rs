@@ -8,6 +8,10 @@ use std::collections::BTreeSet;
 use handlebars::template::{HelperTemplate, Parameter, Template, TemplateElement};
 use handlebars::{Path, PathSeg};
 
+mod syntax;
+
+pub use syntax::helper_form;
+
 /// Deeper nesting than this is refused (real templates nest two or three).
 pub const MAX_DEPTH: u32 = 16;
 
@@ -23,13 +27,18 @@ pub struct Scope<'a> {
 impl Scope<'_> {
     /// The variables in words, for a message.
     pub fn known(&self) -> String {
+        self.names().join(", ")
+    }
+
+    /// The variables, in the order they are listed.
+    pub fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();
         if self.per_segment {
             names.extend(["index".into(), "n".into()]);
         }
         names.extend(["name".into(), "date".into()]);
         names.extend(self.vars.iter().map(|k| format!("vars.{k}")));
-        names.join(", ")
+        names
     }
 }
 
@@ -47,12 +56,22 @@ pub struct Uses {
 pub struct TemplateProblem {
     pub message: String,
     pub help: String,
+    /// Where in the template, as a byte range, when known.
+    pub span: Option<std::ops::Range<usize>>,
 }
 
 fn problem(message: impl Into<String>, help: impl Into<String>) -> TemplateProblem {
     TemplateProblem {
         message: message.into(),
         help: help.into(),
+        span: None,
+    }
+}
+
+impl TemplateProblem {
+    fn at(mut self, span: std::ops::Range<usize>) -> TemplateProblem {
+        self.span = Some(span);
+        self
     }
 }
 
@@ -66,7 +85,7 @@ pub fn check(source: &str, scope: &Scope) -> Result<Uses, TemplateProblem> {
         uses: Uses::default(),
         depth: 0,
     };
-    w.template(&t)?;
+    w.template(&t).map_err(|p| syntax::locate(source, p))?;
     Ok(w.uses)
 }
 
@@ -78,7 +97,7 @@ pub fn compile_checked(source: &str) -> Result<Template, TemplateProblem> {
         uses: Uses::default(),
         depth: 0,
     };
-    w.template(&t)?;
+    w.template(&t).map_err(|p| syntax::locate(source, p))?;
     Ok(t)
 }
 
@@ -91,14 +110,10 @@ fn compile(source: &str) -> Result<Template, TemplateProblem> {
             "keep a template to a few `{{…}}` expressions",
         ));
     }
-    Template::compile(source).map_err(|e| {
-        let text = e.to_string();
-        let first = text.lines().next().unwrap_or(&text).trim().to_string();
-        problem(
-            format!("the template does not parse: {first}"),
-            "templates are Handlebars: `{{index}}`, `{{vars.NAME}}`, `{{#if (eq n 5)}}…{{else}}…{{/if}}`",
-        )
-    })
+    if let Some(p) = syntax::unclosed(source) {
+        return Err(p);
+    }
+    Template::compile(source).map_err(|e| syntax::parse_error(source, &e))
 }
 
 struct Walk<'a> {
@@ -157,10 +172,7 @@ impl Walk<'_> {
             }
         };
         if !arity_ok {
-            return Err(problem(
-                format!("`{name}` is used with the wrong number of arguments or as the wrong kind of tag"),
-                "e.g. `{{#if (eq n 5)}}…{{/if}}`, `{{pad n 4}}`, `{{#unless (gt n 3)}}…{{/unless}}`",
-            ));
+            return Err(syntax::helper_form(name));
         }
         if !h.hash.is_empty() || h.block_param.is_some() {
             return Err(problem(
@@ -169,10 +181,7 @@ impl Walk<'_> {
             ));
         }
         if name == "pad" && !h.params.iter().all(is_number) {
-            return Err(problem(
-                "`pad` takes a number and a width, e.g. `{{pad n 4}}`",
-                "`n` is the index as a number; `index` is already padded text",
-            ));
+            return Err(syntax::helper_form("pad"));
         }
         for p in &h.params {
             self.value(p)?;
@@ -252,13 +261,16 @@ impl Walk<'_> {
                 self.uses.vars.insert(key.to_string());
                 Ok(())
             }
-            _ => Err(problem(
-                format!(
-                    "the template uses `{}`, which is not defined",
-                    names.join(".")
-                ),
-                known(),
-            )),
+            _ => {
+                let name = names.join(".");
+                let known_names = scope.names();
+                let help = match crate::diag::nearest(&name, known_names.iter().map(String::as_str))
+                {
+                    Some(k) => format!("did you mean `{k}`? {}", known()),
+                    None => known(),
+                };
+                Err(problem(format!("unknown variable `{name}`"), help))
+            }
         }
     }
 }
@@ -350,6 +362,36 @@ mod tests {
             "{{/if}}".repeat(127)
         );
         assert!(check(&nested, &s).is_err());
+    }
+
+    #[test]
+    fn mistakes_are_said_in_plain_words_with_their_place() {
+        let vars = BTreeSet::new();
+        let s = scope(&vars);
+        let e = check("https://h/{{index}.ts", &s).unwrap_err();
+        assert!(e.message.contains("unclosed braces"), "{e:?}");
+        assert_eq!(e.span, Some(10..21));
+        let e = check("a/{{index}}/{{vars.x.ts", &s).unwrap_err();
+        assert!(e.message.contains("`{{vars.x.ts` needs `}}`"), "{e:?}");
+        let e = check("{{idx}}", &s).unwrap_err();
+        assert_eq!(e.message, "unknown variable `idx`");
+        assert!(e.help.starts_with("did you mean `index`?"), "{e:?}");
+        assert_eq!(e.span, Some(2..5));
+        let xy = BTreeSet::from(["xy".to_string()]);
+        let e = check("{{vars.xy}}/{{vars.x}}", &scope(&xy)).unwrap_err();
+        assert_eq!(e.span, Some(14..20), "{e:?}");
+        let e = check("h/{{index}}/{{pad n}}", &s).unwrap_err();
+        assert_eq!(e.message, "`pad` needs a number and a width: `{{pad n 4}}`");
+        assert_eq!(e.span, Some(14..17));
+        let e = check("{{#if n}}{{index}}", &s).unwrap_err();
+        assert!(
+            e.message.contains("opens a block it does not close"),
+            "{e:?}"
+        );
+        let e = check("{{#if n}}{{index}}{{/unless}}", &s).unwrap_err();
+        assert!(e.message.contains("is closed by"), "{e:?}");
+        assert!(check("{{{index}}}", &s).is_ok());
+        assert!(check("a}}b{{index}}", &s).is_ok());
     }
 
     #[test]

@@ -43,24 +43,25 @@ impl Templates {
 
     /// Renders the template under `key`. An unknown variable is an error.
     pub fn render(&self, key: &str, data: &serde_json::Value) -> Result<String, String> {
-        self.hb.render(key, data).map_err(|e| {
-            let msg = e.to_string();
-            match unknown_variable(&msg) {
-                Some(var) => format!("the template uses `{var}`, which is not defined"),
-                None => first_line(&msg).to_string(),
-            }
-        })
+        self.hb.render(key, data).map_err(|e| render_error(&e))
     }
 }
 
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or(s).trim()
-}
-
-fn unknown_variable(msg: &str) -> Option<String> {
-    let start = msg.find("Variable \"")? + "Variable \"".len();
-    let end = msg[start..].find('"')? + start;
-    Some(msg[start..end].to_string())
+/// A render error in plain words; Handlebars' own text never reaches the
+/// user (the syntax-tree check makes these rare: they are a last line).
+fn render_error(e: &handlebars::RenderError) -> String {
+    use handlebars::RenderErrorReason as R;
+    match e.reason() {
+        R::MissingVariable(Some(var)) => format!("unknown variable `{var}`"),
+        R::MissingVariable(None) => "the template names a variable that is not defined".into(),
+        R::ParamNotFoundForIndex(h, _)
+        | R::ParamNotFoundForName(h, _)
+        | R::ParamTypeMismatchForName(h, _, _)
+        | R::HashTypeMismatchForName(h, _, _) => check::helper_form(h).message,
+        R::InvalidParamType(_) => check::helper_form("pad").message,
+        R::HelperNotFound(h) => format!("`{h}` is not a helper job templates offer"),
+        _ => "the template could not be filled in".into(),
+    }
 }
 
 /// Whether a URL template names the segment index (`{{index}}`, `{{n}}`, or
@@ -105,6 +106,24 @@ mod tests {
         assert!(t
             .register("recursive", "{{#*inline \"p\"}}{{> p}}{{/inline}}{{> p}}")
             .is_err());
+    }
+
+    #[test]
+    fn render_errors_never_show_handlebars_text() {
+        let mut t = Templates::new();
+        t.register("pad", "{{pad n 4}}").unwrap();
+        t.register("var", "{{vars.course}}").unwrap();
+        let padded = t.render("pad", &json!({"n": "seven"})).unwrap_err();
+        assert_eq!(padded, "`pad` needs a number and a width: `{{pad n 4}}`");
+        let var = t.render("var", &json!({"vars": {}})).unwrap_err();
+        assert_eq!(var, "unknown variable `vars.course`");
+        let none = t.render("pad", &json!({})).unwrap_err();
+        for e in [padded, var, none] {
+            assert!(
+                !e.contains("strict mode") && !e.contains("Helper/Decorator"),
+                "{e}"
+            );
+        }
     }
 
     #[test]
