@@ -8,7 +8,15 @@ use std::sync::Arc;
 
 use miette::{Diagnostic, LabeledSpan, SourceCode};
 
-use crate::manifest::Loc;
+/// Where a value stood in its file: 1-based line and column, and the byte
+/// range of the value for underlining.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Loc {
+    pub line: u64,
+    pub column: u64,
+    pub offset: usize,
+    pub len: usize,
+}
 
 /// A job file's text, kept for underlining the place of a problem.
 #[derive(Debug)]

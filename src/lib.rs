@@ -10,6 +10,7 @@ pub mod decrypt;
 pub mod diag;
 mod failpoint;
 pub mod fetch;
+pub mod headers;
 pub mod manifest;
 pub mod merge;
 pub mod new;

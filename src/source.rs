@@ -105,10 +105,10 @@ impl SegmentSource {
     }
 
     /// The segment at `position` (0-based).
-    pub fn segment(&self, position: u64) -> Result<Segment, String> {
+    pub fn segment(&self, position: u64) -> Result<Segment, SegmentError> {
         match self {
             SegmentSource::Numbered(n) => n.segment(self.index_at(position)),
-            SegmentSource::Playlist(p) => p.segment(position),
+            SegmentSource::Playlist(p) => p.segment(position).map_err(SegmentError::Other),
         }
     }
 
@@ -205,8 +205,26 @@ pub enum EndSource {
     Found { requests: u32 },
 }
 
+/// Why a segment's target could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SegmentError {
+    /// The URL reads a variable that is not set: reported where the job
+    /// file names it, so callers may leave it to that report.
+    #[error("environment variable `{0}` is not set")]
+    EnvNotSet(String),
+    /// The template, the URL or the local path is refused.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<String> for SegmentError {
+    fn from(e: String) -> SegmentError {
+        SegmentError::Other(e)
+    }
+}
+
 impl Numbered {
-    pub fn segment(&self, index: u64) -> Result<Segment, String> {
+    pub fn segment(&self, index: u64) -> Result<Segment, SegmentError> {
         let mut ctx = self.context.clone();
         ctx.insert(
             "index".into(),
@@ -217,8 +235,7 @@ impl Numbered {
             .templates
             .render(&self.key, &serde_json::Value::Object(ctx))?;
         let pieces = env::parse(&rendered)?;
-        let url = Secret::resolve(&pieces, &self.env)
-            .map_err(|var| format!("environment variable `{var}` is not set"))?;
+        let url = Secret::resolve(&pieces, &self.env).map_err(SegmentError::EnvNotSet)?;
         let target = match target_of(url, &self.dir)? {
             Target::File { path, shown } => Target::File {
                 path: self.roots.check(&path, &shown)?,

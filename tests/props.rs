@@ -251,7 +251,7 @@ fn check_plan(plan: &Plan, dir: &Path) -> Result<(), TestCaseError> {
                 }
                 Err(e) => {
                     prop_assert!(
-                        !e.contains("not defined"),
+                        !e.to_string().contains("not defined"),
                         "job {} segment {p}: {e}",
                         job.name
                     )

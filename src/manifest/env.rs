@@ -57,10 +57,7 @@ pub fn parse(value: &str) -> Result<Vec<Piece>, String> {
                 return Err("`${` has no closing `}`".into());
             };
             let name = &body[..end];
-            let valid = !name.is_empty()
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                && !name.starts_with(|c: char| c.is_ascii_digit());
-            if !valid {
+            if !is_var_name(name) {
                 return Err(format!(
                     "`${{{name}}}` is not a variable name (letters, digits and `_`, not starting with a digit)"
                 ));
@@ -80,6 +77,27 @@ pub fn parse(value: &str) -> Result<Vec<Piece>, String> {
         out.push(Piece::Text(text));
     }
     Ok(out)
+}
+
+/// Letters, digits and `_`, not starting with a digit.
+fn is_var_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// The names of the `${NAME}` placeholders anywhere in a text (a whole job
+/// file, not one value): tolerant of what is not a placeholder, and a
+/// superset (an escaped `$${NAME}` counts too), for widening what a check
+/// allows, never for reading a value.
+pub fn names_in(text: &str) -> std::collections::BTreeSet<String> {
+    text.match_indices("${")
+        .filter_map(|(i, _)| {
+            let rest = &text[i + 2..];
+            let name = &rest[..rest.find('}')?];
+            is_var_name(name).then(|| name.to_string())
+        })
+        .collect()
 }
 
 pub fn vars(pieces: &[Piece]) -> impl Iterator<Item = &str> {

@@ -8,25 +8,16 @@ use std::collections::BTreeMap;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer};
 
-/// Where a value stood in its file: 1-based line and column, and the byte
-/// range of the value for underlining.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Loc {
-    pub line: u64,
-    pub column: u64,
-    pub offset: usize,
-    pub len: usize,
-}
+pub use crate::diag::Loc;
 
-impl Loc {
-    fn from_saphyr(loc: serde_saphyr::Location) -> Loc {
-        let span = loc.span();
-        Loc {
-            line: loc.line(),
-            column: loc.column(),
-            offset: span.byte_offset().unwrap_or(0) as usize,
-            len: span.byte_len().unwrap_or(0) as usize,
-        }
+/// A place as the YAML parser gives it, as a [`Loc`].
+fn loc_of(loc: serde_saphyr::Location) -> Loc {
+    let span = loc.span();
+    Loc {
+        line: loc.line(),
+        column: loc.column(),
+        offset: span.byte_offset().unwrap_or(0) as usize,
+        len: span.byte_len().unwrap_or(0) as usize,
     }
 }
 
@@ -56,7 +47,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Sp<T> {
         let s = serde_saphyr::Spanned::<T>::deserialize(d)?;
         Ok(Sp {
             value: s.value,
-            loc: Loc::from_saphyr(s.referenced),
+            loc: loc_of(s.referenced),
         })
     }
 }

@@ -239,7 +239,7 @@ impl FileCheck<'_> {
             .flatten()
             .chain(own.into_iter().flatten())
         {
-            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            if !crate::headers::valid_name(name) {
                 self.err(
                     value.loc,
                     format!("`{name}` is not a valid HTTP header name"),
@@ -255,7 +255,7 @@ impl FileCheck<'_> {
             ) {
                 continue;
             }
-            if reqwest::header::HeaderValue::from_str(&value.value).is_err() {
+            if !crate::headers::valid_value(&value.value) {
                 self.err(
                     value.loc,
                     format!("the value of header `{name}` is not a valid HTTP header value"),

@@ -1,7 +1,7 @@
 //! Checking the new file before it replaces the old one: loaded and planned
 //! like `snatch validate` does, holding the old jobs and the new one.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::diag::{display_path, Problem, SourceFile};
@@ -23,28 +23,12 @@ pub(super) fn plan_context(policy: &EnvPolicy) -> PlanContext<'_> {
     }
 }
 
-/// `${NAME}` names in a text (a superset is fine: it only widens what counts as set).
-pub(super) fn placeholder_names(text: &str) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let mut rest = text;
-    while let Some(i) = rest.find("${") {
-        rest = &rest[i + 2..];
-        let end = rest
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(rest.len());
-        if end > 0 && rest[end..].starts_with('}') {
-            out.insert(rest[..end].to_string());
-        }
-    }
-    out
-}
-
 /// May read what the old file reads (it was allowed before) and `SNATCH_*`;
 /// every variable of the new text counts as set (the user exports them later).
 pub(super) fn env_policy(old: &str, new: &str) -> EnvPolicy {
     EnvPolicy {
-        allowed: placeholder_names(old),
-        values: placeholder_names(new)
+        allowed: env::names_in(old),
+        values: env::names_in(new)
             .into_iter()
             .map(|n| (n, "x".to_string()))
             .collect(),
@@ -179,7 +163,7 @@ mod tests {
 
     #[test]
     fn placeholders_found() {
-        let names = placeholder_names("a ${SNATCH_A} $${LIT} ${bad name} ${B_2}");
+        let names = env::names_in("a ${SNATCH_A} $${LIT} ${bad name} ${B_2} ${9x}");
         assert_eq!(
             names.into_iter().collect::<Vec<_>>(),
             ["B_2", "LIT", "SNATCH_A"]

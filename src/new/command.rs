@@ -69,7 +69,7 @@ use std::path::{Path, PathBuf};
 use crate::diag::{display_path, Problem, SourceFile};
 
 use super::args::{detect_problem, input_of, user_headers, Input, NewArgs};
-use super::check::{check_new_text, env_policy, placeholder_names};
+use super::check::{check_new_text, env_policy};
 use super::detect::{detect_one, detect_two, Detected};
 use super::file::{read_existing, schema_line, temp_file, write_target, Existing, SCHEMA_PLACES};
 use super::headers::{export, job_headers};
@@ -443,7 +443,7 @@ fn not_valid(mut problems: Vec<Problem>, name: &str, file: &Path, exists: bool) 
 
 /// A note for each secret the file's other jobs read too.
 fn shared_secret_notes(secrets: &[(&str, &str)], old_text: &str, file: &Path) -> Vec<String> {
-    let old = placeholder_names(old_text);
+    let old = crate::manifest::env::names_in(old_text);
     secrets
         .iter()
         .filter(|(var, _)| old.contains(*var))

@@ -230,7 +230,7 @@ pub(super) fn job_headers(
 
     let bad: Vec<Problem> = secrets
         .iter()
-        .filter(|s| reqwest::header::HeaderValue::from_str(&s.value).is_err())
+        .filter(|s| !crate::headers::valid_value(&s.value))
         .map(|s| {
             Problem::bare(format!(
                 "the value of header `{}` is not a valid HTTP header value",

@@ -26,7 +26,7 @@ use crate::manifest::paths::{self, LocalRoots};
 use crate::manifest::{
     JobSpec, Limit, Manifest, OnMissing, RetryPolicy, RunLimits, Timeouts, Verify,
 };
-use crate::source::{EndSource, Numbered, Segment, SegmentFormat, SegmentSource};
+use crate::source::{EndSource, Numbered, Segment, SegmentError, SegmentFormat, SegmentSource};
 use crate::template::Templates;
 
 /// Which jobs a command works on.
@@ -314,7 +314,7 @@ fn environment(
     let mut headers = Vec::new();
     for (name, loc, pieces) in header_values {
         if let Ok(v) = Secret::resolve(&pieces, &env_values) {
-            if reqwest::header::HeaderValue::from_str(v.expose()).is_err() {
+            if !crate::headers::valid_value(v.expose()) {
                 problems.push(at(
                     loc,
                     format!(
@@ -452,7 +452,8 @@ fn plan_job(
         (Ok(f), Ok(l)) => (Some(f), Some(l)),
         (Err(e), _) | (_, Err(e)) => {
             // A variable that is not set was reported above, located.
-            if problems.is_empty() || !e.contains("is not set") {
+            let reported = matches!(e, SegmentError::EnvNotSet(_)) && !problems.is_empty();
+            if !reported {
                 problems.push(at(spec.url.loc, format!("url of job `{}`: {e}", spec.name)));
             }
             (None, None)

@@ -3,7 +3,7 @@
 //! template job's `init` segment.
 
 use crate::manifest::env::Secret;
-use crate::source::{Numbered, PlaylistSource, Segment, SegmentSource};
+use crate::source::{Numbered, PlaylistSource, Segment, SegmentError, SegmentSource};
 
 /// A template of the job rendered once (no index), as a segment; `None`
 /// while a variable it reads is unset (reported elsewhere).
@@ -14,8 +14,8 @@ pub(super) fn render_once(numbered: &Numbered, key: &str) -> Result<Option<Segme
     };
     match key_numbered.segment(0) {
         Ok(s) => Ok(Some(s)),
-        Err(e) if e.contains("is not set") => Ok(None),
-        Err(e) => Err(e),
+        Err(SegmentError::EnvNotSet(_)) => Ok(None),
+        Err(e) => Err(e.to_string()),
     }
 }
 
