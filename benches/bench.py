@@ -44,7 +44,7 @@ TARGET = ROOT / "target"
 MEDIA = TARGET / "bench-media"
 RESULTS = TARGET / "bench-results.md"
 
-SCENARIOS = ["a-50ms", "b-50ms", "a-nginx", "b-nginx", "playlist", "rate", "rss", "cli"]
+SCENARIOS = ["a-50ms", "b-50ms", "playlist", "a-nginx", "b-nginx", "rate", "rss", "cli"]
 PEERS = ["curl", "aria2c", "yt-dlp", "ffmpeg-hls"]
 REFERER = "http://127.0.0.1/watch?v=bench"
 CONNECTIONS = 16
@@ -71,6 +71,12 @@ out: Out
 
 def progress(line: str) -> None:
     out(f"    {line}")
+
+
+def load_line() -> None:
+    """The machine may be shared: each scenario says how busy it was when it began."""
+    out(f"Load average (1, 5, 15 min) at the start of this scenario: "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}.")
 
 
 # --------------------------------------------------------------------------
@@ -620,6 +626,7 @@ class Bench:
             floor = media.count * latency_ms / 1000 / CONNECTIONS
             out(f"Latency floor: {media.count} x {latency_ms} ms / {CONNECTIONS} = {floor:.2f} s "
                 f"(before any transfer or merge).")
+        load_line()
         out()
         results = {t: ToolResult() for t in tools}
         for r in range(self.args.rounds):
@@ -690,6 +697,7 @@ class Bench:
         out()
         allowed = media.count / rps
         out(f"{media.describe()}; server {base_url}. The limit allows {media.count} / {rps:g} = {allowed:.2f} s.")
+        load_line()
         out()
         res = ToolResult()
         for r in range(self.args.rounds):
@@ -721,6 +729,8 @@ class Bench:
     def rss(self, small: MediaSet, big_dir: Path, servers: list[tuple[str, str]]) -> None:
         out()
         out("## rss — snatch's peak memory")
+        out()
+        load_line()
         out()
         big_count = len(list(big_dir.glob("*.ts")))
         out(f"The {big_count}-segment job fetches set A's files {big_count // small.count} times over "
@@ -845,6 +855,8 @@ class Bench:
     def cli(self) -> None:
         out()
         out("## cli — `snatch validate` and `snatch plan` of 5,000 jobs")
+        out()
+        load_line()
         out()
         d = self.work / "cli"
         d.mkdir(parents=True, exist_ok=True)
@@ -1143,16 +1155,16 @@ def main() -> None:
     if "b-50ms" in only:
         bench.compare("b-50ms", f"B@{args.latency_ms}ms — set B from segment-server, {args.latency_ms} ms latency",
                       B, server_50, tools, args.latency_ms)
-    if "a-nginx" in only and nginx:
-        bench.compare("a-nginx", "A@nginx — set A from nginx, no added latency", A, nginx, tools, None)
-    if "b-nginx" in only and nginx:
-        bench.compare("b-nginx", "B@nginx — set B from nginx, no added latency", B, nginx, tools, None)
     if "playlist" in only:
         bench.compare("playlist",
                       f"P@{args.latency_ms}ms — one HLS playlist (set P) from segment-server, "
                       f"{args.latency_ms} ms latency, every tool reading it",
                       P, server_50, [t for t in PLAYLIST_TOOLS if t in tools], args.latency_ms,
                       PLAYLIST_RUNNERS, PLAYLIST_LABELS)
+    if "a-nginx" in only and nginx:
+        bench.compare("a-nginx", "A@nginx — set A from nginx, no added latency", A, nginx, tools, None)
+    if "b-nginx" in only and nginx:
+        bench.compare("b-nginx", "B@nginx — set B from nginx, no added latency", B, nginx, tools, None)
     if "rate" in only:
         bench.rate(A, server_50, 20.0)
     if "rss" in only and have_time:
