@@ -9,6 +9,9 @@ Scenarios (ids for --only):
   b-50ms   set B (2,000 x 1 s, ~50 KB each) from segment-server, 50 ms latency
   a-nginx  set A from nginx, no added latency
   b-nginx  set B from nginx, no added latency
+  playlist set P (300 x 4 s, an HLS playlist made by ffmpeg -f hls) from
+           segment-server, 50 ms latency: snatch's `playlist:` job against
+           yt-dlp and ffmpeg reading the same playlist
   rate     snatch alone, per_host 20 requests/s over set A at 50 ms
   rss      snatch's peak RSS for 300 and 3,000 segments of ~1 MB
   cli      `snatch validate` and `snatch plan` of a 5,000-job file
@@ -41,7 +44,7 @@ TARGET = ROOT / "target"
 MEDIA = TARGET / "bench-media"
 RESULTS = TARGET / "bench-results.md"
 
-SCENARIOS = ["a-50ms", "b-50ms", "a-nginx", "b-nginx", "rate", "rss", "cli"]
+SCENARIOS = ["a-50ms", "b-50ms", "playlist", "a-nginx", "b-nginx", "rate", "rss", "cli"]
 PEERS = ["curl", "aria2c", "yt-dlp", "ffmpeg-hls"]
 REFERER = "http://127.0.0.1/watch?v=bench"
 CONNECTIONS = 16
@@ -68,6 +71,12 @@ out: Out
 
 def progress(line: str) -> None:
     out(f"    {line}")
+
+
+def load_line() -> None:
+    """The machine may be shared: each scenario says how busy it was when it began."""
+    out(f"Load average (1, 5, 15 min) at the start of this scenario: "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}.")
 
 
 # --------------------------------------------------------------------------
@@ -148,6 +157,9 @@ class MediaSet:
     seg_s: int
     v_kbit: int
     a_kbit: int
+    # Made by ffmpeg's HLS muxer (`-f hls`), as a site would publish it,
+    # rather than by the segment muxer.
+    hls: bool = False
 
     @property
     def dir(self) -> Path:
@@ -172,7 +184,8 @@ class MediaSet:
 
 def make_set(ms: MediaSet) -> None:
     stamp = ms.dir / ".complete"
-    params = json.dumps(ms.__dict__, sort_keys=True)
+    # (`hls` is left out when false, so that sets cached before it existed stay valid.)
+    params = json.dumps({k: v for k, v in ms.__dict__.items() if k != "hls" or v}, sort_keys=True)
     if stamp.exists() and stamp.read_text() == params:
         return
     if ms.dir.exists():
@@ -196,11 +209,22 @@ def make_set(ms: MediaSet) -> None:
         "-x264-params", "nal-hrd=cbr:force-cfr=1",
         "-g", str(fps * ms.seg_s), "-keyint_min", str(fps * ms.seg_s), "-sc_threshold", "0",
         "-c:a", "aac", "-b:a", f"{ms.a_kbit}k",
-        "-f", "segment", "-segment_time", str(ms.seg_s), "-segment_format", "mpegts",
-        "-segment_start_number", "1",
-        "-segment_list", "index.m3u8", "-segment_list_type", "m3u8",
-        "%06d.ts",
     ]
+    if ms.hls:
+        # A VOD media playlist with relative URIs, as ffmpeg's HLS muxer
+        # writes it; segments numbered from 1 like the other sets.
+        cmd += [
+            "-f", "hls", "-hls_time", str(ms.seg_s), "-hls_playlist_type", "vod",
+            "-hls_segment_type", "mpegts", "-start_number", "1",
+            "-hls_segment_filename", "%06d.ts", "index.m3u8",
+        ]
+    else:
+        cmd += [
+            "-f", "segment", "-segment_time", str(ms.seg_s), "-segment_format", "mpegts",
+            "-segment_start_number", "1",
+            "-segment_list", "index.m3u8", "-segment_list_type", "m3u8",
+            "%06d.ts",
+        ]
     rc, _, err, _ = run_cmd(cmd, cwd=ms.dir, timeout=3600)
     if rc != 0:
         sys.exit(f"ffmpeg could not make {ms.dir}: {last_line(err)}")
@@ -402,8 +426,32 @@ def merge_tail(report: Path, stderr: str) -> float | None:
     return None
 
 
-def run_snatch(ctx: Ctx, rps: float | None = None) -> Attempt:
-    job = snatch_job(ctx, ctx.media.count, ctx.media.rel, rps)
+def snatch_playlist_job(ctx: Ctx) -> Path:
+    """The same download as a `playlist:` job: snatch reads index.m3u8 itself."""
+    job = ctx.run_dir / "job.yaml"
+    job.write_text(f"""\
+version: 1
+limits:
+  per_host: {{ concurrency: {CONNECTIONS} }}
+jobs:
+  - name: bench
+    playlist: "{ctx.playlist}"
+    concurrency: {CONNECTIONS}
+    headers:
+      Referer: "{REFERER}"
+    output: bench.mp4
+    output_dir: out
+""")
+    return job
+
+
+def run_snatch_playlist(ctx: Ctx) -> Attempt:
+    return run_snatch(ctx, job=snatch_playlist_job(ctx))
+
+
+def run_snatch(ctx: Ctx, rps: float | None = None, job: Path | None = None) -> Attempt:
+    if job is None:
+        job = snatch_job(ctx, ctx.media.count, ctx.media.rel, rps)
     report = ctx.run_dir / "report.json"
     rc, _, se, secs = run_cmd(
         [str(ctx.snatch), "run", str(job), "-v", "--report", str(report)],
@@ -524,6 +572,12 @@ LABELS = {
 
 PEER_BINARY = {"curl": "curl", "aria2c": "aria2c", "yt-dlp": "yt-dlp", "ffmpeg-hls": "ffmpeg"}
 
+# The playlist scenario: every tool reads the same index.m3u8 (curl and aria2c
+# have no playlist reader, so they sit it out).
+PLAYLIST_TOOLS = ["snatch", "yt-dlp", "ffmpeg-hls"]
+PLAYLIST_RUNNERS = {**RUNNERS, "snatch": run_snatch_playlist}
+PLAYLIST_LABELS = {**LABELS, "snatch": "snatch `playlist:` job (16 conns, merges while fetching)"}
+
 
 # --------------------------------------------------------------------------
 # measurement bookkeeping
@@ -562,7 +616,7 @@ class Bench:
         return d
 
     def compare(self, scen: str, title: str, media: MediaSet, base_url: str, tools: list[str],
-                latency_ms: int | None) -> None:
+                latency_ms: int | None, runners: dict = RUNNERS, labels: dict = LABELS) -> None:
         out()
         out(f"## {title}")
         out()
@@ -572,6 +626,7 @@ class Bench:
             floor = media.count * latency_ms / 1000 / CONNECTIONS
             out(f"Latency floor: {media.count} x {latency_ms} ms / {CONNECTIONS} = {floor:.2f} s "
                 f"(before any transfer or merge).")
+        load_line()
         out()
         results = {t: ToolResult() for t in tools}
         for r in range(self.args.rounds):
@@ -583,7 +638,7 @@ class Bench:
                 d = self.fresh_dir(f"{scen}-{tool}")
                 ctx = Ctx(self.snatch, base_url, media, d)
                 try:
-                    a = RUNNERS[tool](ctx)
+                    a = runners[tool](ctx)
                 finally:
                     shutil.rmtree(d, ignore_errors=True)
                 res.attempts.append(a)
@@ -608,12 +663,12 @@ class Bench:
         for t in tools:
             res = results[t]
             if res.failed:
-                out(f"| {LABELS[t]} | FAILED | — | {res.failed} |")
+                out(f"| {labels[t]} | FAILED | — | {res.failed} |")
                 continue
             med = res.median
             ratio = "—" if (med is None or not snatch_med) else f"{med / snatch_med:.2f}"
             runs = ", ".join(f"{x:.2f}" for x in res.times)
-            out(f"| {LABELS[t]} | {fmt_s(med)} | {ratio} | {runs} |")
+            out(f"| {labels[t]} | {fmt_s(med)} | {ratio} | {runs} |")
         for t in ("curl", "aria2c"):
             if t in results and not results[t].failed and results[t].attempts:
                 ph = [a.phases for a in results[t].attempts if a.phases]
@@ -642,6 +697,7 @@ class Bench:
         out()
         allowed = media.count / rps
         out(f"{media.describe()}; server {base_url}. The limit allows {media.count} / {rps:g} = {allowed:.2f} s.")
+        load_line()
         out()
         res = ToolResult()
         for r in range(self.args.rounds):
@@ -673,6 +729,8 @@ class Bench:
     def rss(self, small: MediaSet, big_dir: Path, servers: list[tuple[str, str]]) -> None:
         out()
         out("## rss — snatch's peak memory")
+        out()
+        load_line()
         out()
         big_count = len(list(big_dir.glob("*.ts")))
         out(f"The {big_count}-segment job fetches set A's files {big_count // small.count} times over "
@@ -798,6 +856,8 @@ class Bench:
         out()
         out("## cli — `snatch validate` and `snatch plan` of 5,000 jobs")
         out()
+        load_line()
+        out()
         d = self.work / "cli"
         d.mkdir(parents=True, exist_ok=True)
         jobs = d / "jobs5000.yaml"
@@ -886,6 +946,23 @@ def targets(b: Bench, quick: bool, latency_ms: int) -> None:
             floor = n * latency_ms / 1000 / CONNECTIONS
             row(f"{n} segments ({label}) at 50 ms: snatch ≤ 1.15 × floor ({n} × {latency_ms} ms / {CONNECTIONS} = {floor:.2f} s)",
                 f"{m:.2f} s = {m / floor:.2f} × floor", m <= 1.15 * floor)
+    name = "playlist at 50 ms: snatch fastest (its median below every peer's)"
+    if "playlist" not in s:
+        row(name, "not run", "—")
+    else:
+        m = snatch_med("playlist")
+        peers = {t: r for t, r in s["playlist"]["results"].items() if t != "snatch"}
+        done = {t: r.median for t, r in peers.items() if r.median is not None}
+        failed = sorted(t for t, r in peers.items() if r.failed)
+        if m is None:
+            row(name, "snatch FAILED", False)
+        elif not done:
+            row(name, f"snatch {m:.2f} s, no peer finished", "—")
+        else:
+            fp = min(done.items(), key=lambda x: x[1])
+            measured = (f"snatch {m:.2f} s vs {fp[0]} {fp[1]:.2f} s = {m / fp[1]:.2f} ×"
+                        + (f" ({', '.join(failed)} FAILED)" if failed else ""))
+            row(name, measured, m < fp[1])
     if "rate" in s:
         r = s["rate"]
         if r["median"] is None:
@@ -960,8 +1037,10 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma-separated scenarios: " + ",".join(SCENARIOS))
     ap.add_argument("--latency-ms", type=int, default=50, help="segment-server latency (default 50)")
     ap.add_argument("--keep-work", action="store_true", help="keep target/bench-work/ (job files, nginx.conf)")
-    ap.add_argument("--snatch", default=str(TARGET / "release" / "snatch"))
-    ap.add_argument("--segment-server", default=str(TARGET / "release" / "examples" / "segment-server"))
+    # cargo puts the binaries in $CARGO_TARGET_DIR when it is set (run.sh's build included).
+    release = Path(os.environ.get("CARGO_TARGET_DIR") or TARGET) / "release"
+    ap.add_argument("--snatch", default=str(release / "snatch"))
+    ap.add_argument("--segment-server", default=str(release / "examples" / "segment-server"))
     args = ap.parse_args()
     if args.rounds is None:
         args.rounds = 1 if args.quick else 3
@@ -1039,9 +1118,11 @@ def main() -> None:
     if args.quick:
         A = MediaSet("A", 30, 4, 1900, 96)
         B = MediaSet("B", 200, 1, 330, 64)
+        P = MediaSet("P", 30, 4, 1900, 96, hls=True)
     else:
         A = MediaSet("A", 300, 4, 1900, 96)
         B = MediaSet("B", 2000, 1, 330, 64)
+        P = MediaSet("P", 300, 4, 1900, 96, hls=True)
 
     out()
     out("## Media")
@@ -1054,13 +1135,16 @@ def main() -> None:
     if need_b:
         make_set(B)
         out(f"- {B.describe()}")
+    if "playlist" in only:
+        make_set(P)
+        out(f"- {P.describe()}, made by `ffmpeg -f hls` (its own index.m3u8, relative URIs)")
     big = make_repeat_tree(A, 10) if ("rss" in only and have_time) else None
     if big:
         out(f"- {A.count * 10} symlinks cycling over set A's files: {big.relative_to(ROOT)}")
 
     bench = Bench(args, work, snatch, server_bin)
     server_50 = nginx = None
-    if any(x in only for x in ("a-50ms", "b-50ms", "rate", "rss")):
+    if any(x in only for x in ("a-50ms", "b-50ms", "playlist", "rate", "rss")):
         _, server_50 = start_segment_server(server_bin, MEDIA, args.latency_ms)
     if have_nginx and any(x in only for x in ("a-nginx", "b-nginx", "rss")):
         _, nginx = start_nginx(MEDIA, work)
@@ -1071,6 +1155,12 @@ def main() -> None:
     if "b-50ms" in only:
         bench.compare("b-50ms", f"B@{args.latency_ms}ms — set B from segment-server, {args.latency_ms} ms latency",
                       B, server_50, tools, args.latency_ms)
+    if "playlist" in only:
+        bench.compare("playlist",
+                      f"P@{args.latency_ms}ms — one HLS playlist (set P) from segment-server, "
+                      f"{args.latency_ms} ms latency, every tool reading it",
+                      P, server_50, [t for t in PLAYLIST_TOOLS if t in tools], args.latency_ms,
+                      PLAYLIST_RUNNERS, PLAYLIST_LABELS)
     if "a-nginx" in only and nginx:
         bench.compare("a-nginx", "A@nginx — set A from nginx, no added latency", A, nginx, tools, None)
     if "b-nginx" in only and nginx:
