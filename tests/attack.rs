@@ -5,11 +5,10 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-use support::cli::{stderr, Job};
+use support::cli::{snapshot, stderr, Job};
 use support::hls::{copy_to, decode_errors, make, Hls};
 use support::media::probe;
 use support::server::{Fault, TestServer};
@@ -18,27 +17,6 @@ fn playlist_job(url: &str, extra: &str) -> String {
     format!(
         "version: 1\ndefaults:\n  retry: {{ attempts: 3, backoff: 50ms, max_backoff: 100ms }}\njobs:\n  - name: v\n    playlist: \"{url}\"\n{extra}"
     )
-}
-
-/// Every file below `dir` with its bytes (links as their targets).
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            let kind = e.file_type().unwrap();
-            if kind.is_symlink() {
-                let target = std::fs::read_link(&p).unwrap();
-                out.insert(p, target.to_string_lossy().as_bytes().to_vec());
-            } else if kind.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(p.clone(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
 }
 
 /// A served copy of a made playlist folder (and its sub-folders).

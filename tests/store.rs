@@ -6,12 +6,12 @@
 
 mod support;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use support::cli::{files_below, stderr, Job};
+use support::cli::{files_below, snapshot, stderr, Job};
 use support::media::{probe, segments};
 use support::server::{Fault, TestServer};
 
@@ -19,28 +19,6 @@ fn job_yaml(url: &str, extra: &str) -> String {
     format!(
         "version: 1\ndefaults:\n  retry: {{ attempts: 3, backoff: 50ms, max_backoff: 100ms }}\njobs:\n  - name: v\n    url: \"{url}/{{{{index}}}}.ts\"\n    padding: 6\n{extra}"
     )
-}
-
-/// Every file below `dir` with its bytes, and every link with its target.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            let kind = e.file_type().unwrap();
-            if kind.is_symlink() {
-                let target = std::fs::read_link(&p).unwrap();
-                out.insert(p, target.to_string_lossy().as_bytes().to_vec());
-            } else if kind.is_dir() {
-                out.insert(p.clone(), b"<dir>".to_vec());
-                stack.push(p);
-            } else {
-                out.insert(p.clone(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
 }
 
 /// A folder outside the output folder, with files worth keeping.

@@ -350,24 +350,10 @@ async fn receive(
     seg: &Segment,
     dir: &Path,
 ) -> Attempt {
-    // A byte-range request (`EXT-X-BYTERANGE`) wants 206; any other 200.
-    let ranged = seg.range.is_some();
-    if let Some(refused) = range_refused(ranged, resp.status(), shown) {
+    if let Some(refused) = refused_head(req, &resp, (shown, sent), seg) {
         return refused;
     }
-    let want = if ranged {
-        StatusCode::PARTIAL_CONTENT
-    } else {
-        StatusCode::OK
-    };
-    if resp.status() != want {
-        return status_outcome(&resp, shown, sent);
-    }
     let expected = resp.content_length();
-    if let Some(n) = expected.filter(|&n| n > req.max_bytes) {
-        let what = format!("announces {n} bytes, more than");
-        return too_large(shown, req.max_bytes, &what, "not read");
-    }
     // A body that is not what it should be may be a passing fault of the
     // server (an error page, a cut connection): try again.
     let retry = |reason: String| Attempt::Retry {
@@ -425,6 +411,32 @@ async fn receive(
         Ok(size) => Attempt::Done(size),
         Err(e) => e.into_attempt(shown, retry),
     }
+}
+
+/// What an answer's status and length already refuse, before its body is
+/// read: a byte-range request (`EXT-X-BYTERANGE`) wants 206, any other 200;
+/// an announced length over the job's cap is never read.
+fn refused_head(
+    req: &JobFetch,
+    resp: &reqwest::Response,
+    (shown, sent): (&str, Sent<'_>),
+    seg: &Segment,
+) -> Option<Attempt> {
+    let ranged = seg.range.is_some();
+    if let Some(refused) = range_refused(ranged, resp.status(), shown) {
+        return Some(refused);
+    }
+    let want = if ranged {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    if resp.status() != want {
+        return Some(status_outcome(resp, shown, sent));
+    }
+    let n = resp.content_length().filter(|&n| n > req.max_bytes)?;
+    let what = format!("announces {n} bytes, more than");
+    Some(too_large(shown, req.max_bytes, &what, "not read"))
 }
 
 /// Takes an encrypted body into memory, capped like any other body.

@@ -300,7 +300,43 @@ impl FileCheck<'_> {
         }
     }
 
+    /// The job's indices: one source, checked, within the segment cap.
     pub(super) fn source(&mut self, job: &Sp<Job>) -> Option<IndexSource> {
+        self.one_source(job)?;
+        let start = self.start(job)?;
+        let src = if let Some(r) = &job.range {
+            self.range(r)?
+        } else if let Some(c) = &job.count {
+            if c.value <= 0 {
+                self.err(
+                    c.loc,
+                    format!("count must be at least 1, found {}", c.value),
+                    "count is the number of segments",
+                );
+                return None;
+            }
+            IndexSource::Count {
+                start,
+                count: c.value as u64,
+            }
+        } else {
+            self.duration_source(job, start)?
+        };
+        if src.count() > MAX_SEGMENTS {
+            let loc = job
+                .range
+                .as_ref()
+                .map(|r| r.end.loc)
+                .or(job.count.as_ref().map(|c| c.loc))
+                .unwrap_or(job.name.loc);
+            self.too_many(loc, &job.name, src.count());
+            return None;
+        }
+        Some(src)
+    }
+
+    /// Exactly one of `range`, `count` and `duration`.
+    fn one_source(&mut self, job: &Sp<Job>) -> Option<()> {
         let given: Vec<(&str, Loc)> = [
             job.range.as_ref().map(|r| ("range", r.loc)),
             job.count.as_ref().map(|r| ("count", r.loc)),
@@ -330,6 +366,11 @@ impl FileCheck<'_> {
             );
             return None;
         }
+        Some(())
+    }
+
+    /// `start` of a `count` or `duration` job (0 when absent).
+    fn start(&mut self, job: &Sp<Job>) -> Option<u64> {
         let start = match &job.start {
             Some(s) if job.range.is_some() => {
                 self.err(
@@ -350,76 +391,58 @@ impl FileCheck<'_> {
             Some(s) => s.value as u64,
             None => 0,
         };
-        let src = if let Some(r) = &job.range {
-            if r.start.value < 0 {
-                self.err(
-                    r.start.loc,
-                    format!("range start must be 0 or more, found {}", r.start.value),
-                    "indices are whole numbers from 0",
-                );
-                return None;
-            }
-            // `end: auto` is found at run time; until then the range is its start.
-            let end = match r.end.value {
-                RangeEnd::Index(end) => end,
-                RangeEnd::Auto => r.start.value,
-            };
-            if end < r.start.value {
-                self.err(
-                    r.end.loc,
-                    format!(
-                        "range end ({end}) is less than its start ({})",
-                        r.start.value
-                    ),
-                    "the range is inclusive: `end` is the last index and at least `start`",
-                );
-                return None;
-            }
-            IndexSource::Range {
-                start: r.start.value as u64,
-                end: end as u64,
-            }
-        } else if let Some(c) = &job.count {
-            if c.value <= 0 {
-                self.err(
-                    c.loc,
-                    format!("count must be at least 1, found {}", c.value),
-                    "count is the number of segments",
-                );
-                return None;
-            }
-            IndexSource::Count {
-                start,
-                count: c.value as u64,
-            }
-        } else {
-            let d = job.duration.as_ref()?;
-            let length = self.duration(&d.length, "duration.length", bounds::VIDEO_LENGTH);
-            let segment = self.duration(&d.segment, "duration.segment", bounds::SEGMENT_LENGTH);
-            let (length_s, segment_s) = (length?.as_secs_f64(), segment?.as_secs_f64());
-            let count = ((length_s / segment_s) - 1e-9).ceil().max(1.0);
-            if count > MAX_SEGMENTS as f64 {
-                self.too_many(d.loc, &job.name, count as u64);
-                return None;
-            }
-            IndexSource::Duration {
-                start,
-                count: count as u64,
-                length_s,
-                segment_s,
-            }
-        };
-        if src.count() > MAX_SEGMENTS {
-            let loc = job
-                .range
-                .as_ref()
-                .map(|r| r.end.loc)
-                .or(job.count.as_ref().map(|c| c.loc))
-                .unwrap_or(job.name.loc);
-            self.too_many(loc, &job.name, src.count());
+        Some(start)
+    }
+
+    /// A `range`, inclusive; `end: auto` is its start until probed.
+    fn range(&mut self, r: &Sp<super::model::Range>) -> Option<IndexSource> {
+        if r.start.value < 0 {
+            self.err(
+                r.start.loc,
+                format!("range start must be 0 or more, found {}", r.start.value),
+                "indices are whole numbers from 0",
+            );
             return None;
         }
-        Some(src)
+        // `end: auto` is found at run time; until then the range is its start.
+        let end = match r.end.value {
+            RangeEnd::Index(end) => end,
+            RangeEnd::Auto => r.start.value,
+        };
+        if end < r.start.value {
+            self.err(
+                r.end.loc,
+                format!(
+                    "range end ({end}) is less than its start ({})",
+                    r.start.value
+                ),
+                "the range is inclusive: `end` is the last index and at least `start`",
+            );
+            return None;
+        }
+        Some(IndexSource::Range {
+            start: r.start.value as u64,
+            end: end as u64,
+        })
+    }
+
+    /// `duration: {length, segment}`: as many segments as cover the length.
+    fn duration_source(&mut self, job: &Sp<Job>, start: u64) -> Option<IndexSource> {
+        let d = job.duration.as_ref()?;
+        let length = self.duration(&d.length, "duration.length", bounds::VIDEO_LENGTH);
+        let segment = self.duration(&d.segment, "duration.segment", bounds::SEGMENT_LENGTH);
+        let (length_s, segment_s) = (length?.as_secs_f64(), segment?.as_secs_f64());
+        let count = ((length_s / segment_s) - 1e-9).ceil().max(1.0);
+        if count > MAX_SEGMENTS as f64 {
+            self.too_many(d.loc, &job.name, count as u64);
+            return None;
+        }
+        Some(IndexSource::Duration {
+            start,
+            count: count as u64,
+            length_s,
+            segment_s,
+        })
     }
 
     fn too_many(&mut self, loc: Loc, name: &str, count: u64) {

@@ -384,6 +384,59 @@ fn output_key(i: usize) -> String {
     format!("output#{i}")
 }
 
+/// Why a job is not run, if it is not.
+fn skip_reason(spec: &JobSpec, ctx: &PlanContext) -> Option<SkipReason> {
+    if !spec.enabled {
+        Some(SkipReason::Disabled)
+    } else if !ctx.selection.includes(spec) {
+        Some(SkipReason::NotSelected)
+    } else {
+        None
+    }
+}
+
+/// What every template of the job may name besides the index: `name`,
+/// `vars` and `date`.
+fn template_context(
+    spec: &JobSpec,
+    ctx: &PlanContext,
+) -> serde_json::Map<String, serde_json::Value> {
+    let vars = spec
+        .vars
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone().into()))
+        .collect();
+    let mut base = serde_json::Map::new();
+    base.insert("name".into(), spec.name.clone().into());
+    base.insert("vars".into(), serde_json::Value::Object(vars));
+    base.insert("date".into(), ctx.date.clone().into());
+    base
+}
+
+/// The job's first and last segment, as `plan` shows them; a problem when
+/// either cannot be made (an unset variable is already reported, located).
+fn first_and_last(
+    spec: &JobSpec,
+    source: &SegmentSource,
+    problems: &mut Vec<Problem>,
+) -> (Option<Segment>, Option<Segment>) {
+    let last_position = source.len().saturating_sub(1);
+    match (source.segment(0), source.segment(last_position)) {
+        (Ok(f), Ok(l)) => (Some(f), Some(l)),
+        (Err(e), _) | (_, Err(e)) => {
+            let reported = matches!(e, SegmentError::EnvNotSet(_)) && !problems.is_empty();
+            if !reported {
+                problems.push(Problem::at(
+                    &spec.file,
+                    spec.url.loc,
+                    format!("url of job `{}`: {e}", spec.name),
+                ));
+            }
+            (None, None)
+        }
+    }
+}
+
 fn plan_job(
     i: usize,
     spec: &JobSpec,
@@ -392,26 +445,9 @@ fn plan_job(
     ctx: &PlanContext,
 ) -> Result<JobPlan, Vec<Problem>> {
     let at = |loc, msg: String| Problem::at(&spec.file, loc, msg);
-    let skipped = if !spec.enabled {
-        Some(SkipReason::Disabled)
-    } else if !ctx.selection.includes(spec) {
-        Some(SkipReason::NotSelected)
-    } else {
-        None
-    };
+    let skipped = skip_reason(spec, ctx);
     let mut problems = Vec::new();
-    let mut base = serde_json::Map::new();
-    base.insert("name".into(), spec.name.clone().into());
-    base.insert(
-        "vars".into(),
-        serde_json::Value::Object(
-            spec.vars
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone().into()))
-                .collect(),
-        ),
-    );
-    base.insert("date".into(), ctx.date.clone().into());
+    let base = template_context(spec, ctx);
 
     let (env_values, headers) = environment(spec, ctx, skipped.is_some(), &mut problems);
 
@@ -447,18 +483,7 @@ fn plan_job(
         ));
         SegmentSource::Numbered(numbered)
     });
-    let last_position = source.len().saturating_sub(1);
-    let (first, last) = match (source.segment(0), source.segment(last_position)) {
-        (Ok(f), Ok(l)) => (Some(f), Some(l)),
-        (Err(e), _) | (_, Err(e)) => {
-            // A variable that is not set was reported above, located.
-            let reported = matches!(e, SegmentError::EnvNotSet(_)) && !problems.is_empty();
-            if !reported {
-                problems.push(at(spec.url.loc, format!("url of job `{}`: {e}", spec.name)));
-            }
-            (None, None)
-        }
-    };
+    let (first, last) = first_and_last(spec, &source, &mut problems);
 
     let output_dir = ctx
         .output_dir

@@ -1,5 +1,6 @@
 //! Running the snatch binary on a job file written by the test.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -64,6 +65,30 @@ pub fn files_below(dir: &Path) -> Vec<PathBuf> {
                 stack.push(p);
             } else {
                 out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Every file below `dir` with its bytes, every folder as `<dir>`, and
+/// every link with its target: compared before and after, it shows that
+/// nothing there was touched.
+pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            let kind = e.file_type().unwrap();
+            if kind.is_symlink() {
+                let target = std::fs::read_link(&p).unwrap();
+                out.insert(p, target.to_string_lossy().as_bytes().to_vec());
+            } else if kind.is_dir() {
+                out.insert(p.clone(), b"<dir>".to_vec());
+                stack.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).unwrap());
             }
         }
     }
