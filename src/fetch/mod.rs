@@ -23,7 +23,7 @@ pub use ledger::{
     Done, Ledger, OpenError,
 };
 pub use limits::{Limiter, Slot};
-pub use segment::{FailKind, Fetched, JobFetch, SegmentFailure, DEFAULT_MAX_BYTES};
+pub use segment::{stores_settled, FailKind, Fetched, JobFetch, SegmentFailure, DEFAULT_MAX_BYTES};
 pub use small::{Ask, Small};
 
 use crate::manifest::RunLimits;

@@ -551,6 +551,37 @@ struct Part {
     done: std::path::PathBuf,
 }
 
+/// Segment files being written or renamed on the blocking pool, run-wide.
+static STORING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// One write on the blocking pool, counted in [`STORING`] until dropped.
+struct Storing;
+
+impl Storing {
+    fn begin() -> Storing {
+        STORING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Storing
+    }
+}
+
+impl Drop for Storing {
+    fn drop(&mut self) {
+        STORING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Waits (up to `limit`) until no segment file is being written: an
+/// aborted segment task's blocking write goes on to its rename, and an
+/// interrupted run counts what landed only once it is done.
+pub async fn stores_settled(limit: Duration) {
+    let until = tokio::time::Instant::now() + limit;
+    while STORING.load(std::sync::atomic::Ordering::SeqCst) > 0
+        && tokio::time::Instant::now() < until
+    {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
 /// Why a `.part` file could not be completed.
 enum PartError {
     /// The body is not a valid segment.
@@ -614,8 +645,12 @@ impl Part {
         let buf = std::mem::take(&mut self.buf);
         let file = self.file.take();
         let (path, done) = (self.path.clone(), self.done.clone());
+        let storing = Storing::begin();
         let stored = tokio::task::spawn_blocking(move || {
             use std::io::Write;
+            // Ends with the blocking work, also when the awaiting task was
+            // aborted: an interrupted run waits for it before counting.
+            let _storing = storing;
             let mut file = match file {
                 Some(f) => f,
                 None => super::store::create(&path)?,

@@ -197,17 +197,7 @@ impl NewOutput {
 pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Problem>> {
     let source = source_of(args);
     let input = input_of(args, stdin).map_err(|p| vec![p])?;
-    let kind = if is_playlist(&input.url) {
-        refuse_segment_options(args, &input).map_err(|p| vec![p])?;
-        Kind::Playlist
-    } else {
-        let source = source.map_err(|p| vec![p])?;
-        let detected = detect(&input)?;
-        let Some(source) = source else {
-            return Err(vec![no_source_problem(&detected)]);
-        };
-        Kind::Segments(detected, source)
-    };
+    let kind = kind_of(args, &input, source)?;
     let user_headers = user_headers(args).map_err(|p| vec![p])?;
 
     let file = args
@@ -247,17 +237,8 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
     let mut notes = Vec::new();
     let (what, detected) = match kind {
         Kind::Playlist => {
-            let master = match look(&query.url, &headers.kept, &secrets).map_err(|p| vec![p])? {
-                Looked::Seen(peek) => {
-                    details = playlist_details(&peek);
-                    matches!(peek, Peek::Master(_))
-                }
-                Looked::NotRead(note) => {
-                    notes.push(note);
-                    false
-                }
-            };
-            (What::Playlist { master }, None)
+            let looked = look(&query.url, &headers.kept, &secrets).map_err(|p| vec![p])?;
+            (playlist_what(looked, &mut details, &mut notes), None)
         }
         Kind::Segments(detected, source) => {
             if init.is_none() && fmp4_suffix(&detected.template) {
@@ -306,7 +287,7 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
     if existing.is_none() && schema.is_none() {
         notes.push(no_schema_note(&file));
     }
-    let mut out = NewOutput {
+    let out = NewOutput {
         file: file.clone(),
         name,
         job_yaml,
@@ -328,12 +309,50 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
         details,
         notes,
     };
-    if !args.dry_run {
-        let before = existing.as_ref().map(|e| e.text.as_bytes());
-        persist(temp, &target, before, &file)?;
-        out.written = true;
+    if args.dry_run {
+        return Ok(out);
     }
-    Ok(out)
+    let before = existing.as_ref().map(|e| e.text.as_bytes());
+    persist(temp, &target, before, &file)?;
+    Ok(NewOutput {
+        written: true,
+        ..out
+    })
+}
+
+/// Whether the URL names a playlist or a segment of a numbered stream, with
+/// the options each takes checked.
+fn kind_of(
+    args: &NewArgs,
+    input: &Input,
+    source: Result<Option<Source>, Problem>,
+) -> Result<Kind, Vec<Problem>> {
+    if is_playlist(&input.url) {
+        refuse_segment_options(args, input).map_err(|p| vec![p])?;
+        return Ok(Kind::Playlist);
+    }
+    let source = source.map_err(|p| vec![p])?;
+    let detected = detect(input)?;
+    let Some(source) = source else {
+        return Err(vec![no_source_problem(&detected)]);
+    };
+    Ok(Kind::Segments(detected, source))
+}
+
+/// A playlist job: a master's variants go to `details`; a playlist that
+/// could not be read gives a note instead.
+fn playlist_what(looked: Looked, details: &mut Vec<String>, notes: &mut Vec<String>) -> What {
+    let master = match looked {
+        Looked::Seen(peek) => {
+            *details = playlist_details(&peek);
+            matches!(peek, Peek::Master(_))
+        }
+        Looked::NotRead(note) => {
+            notes.push(note);
+            false
+        }
+    };
+    What::Playlist { master }
 }
 
 /// What the URL is: a playlist, or a segment of a numbered stream.

@@ -185,6 +185,7 @@ impl Steps<'_> {
         let merge = fed.merge.take();
         if fed.interrupted {
             abort(merge).await;
+            crate::fetch::stores_settled(std::time::Duration::from_secs(5)).await;
             let (landed, bytes) = files::landed(ledger.clone()).await;
             report.segments.fetched = report.segments.fetched.max(landed);
             report.bytes = report.bytes.max(bytes);
