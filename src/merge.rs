@@ -110,9 +110,42 @@ fn input_format(format: SegmentFormat) -> &'static str {
     }
 }
 
-/// A running merge: ffmpeg, and a thread that copies segment files into
-/// its stdin in the order they are handed over (on Linux `std::io::copy`
-/// splices file to pipe, with no copy through snatch's memory).
+/// One piece of ffmpeg's input, in the order it is handed over.
+#[derive(Debug)]
+pub enum Piece {
+    /// Bytes still in memory: written as they are.
+    Bytes(bytes::Bytes),
+    /// A byte range of the job's spool file.
+    Spool { offset: u64, len: u64 },
+    /// A whole file (an init segment).
+    File(PathBuf),
+}
+
+/// What a merge reads: the segments' format, and the spool file their
+/// ranges are in.
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub format: SegmentFormat,
+    pub spool: Option<PathBuf>,
+}
+
+/// A complete segment for the merge: where it is in the spool, and its
+/// bytes when they are still in memory.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    pub offset: u64,
+    pub len: u64,
+    pub body: Option<bytes::Bytes>,
+}
+
+/// At most this many bytes of segments wait in memory for ffmpeg; past
+/// it, a segment is read back from the spool when its turn comes.
+const QUEUED_MAX: usize = 8 * 1024 * 1024;
+
+/// A running merge: ffmpeg, and a thread that writes its input into its
+/// stdin in the order it is handed over: bytes from memory, or ranges of
+/// the spool (on Linux `std::io::copy` splices file to pipe, with no copy
+/// through snatch's memory).
 pub struct Merge {
     child: Option<std::process::Child>,
     feeder: Option<Feeder>,
@@ -123,8 +156,63 @@ pub struct Merge {
 }
 
 struct Feeder {
-    paths: std::sync::mpsc::Sender<PathBuf>,
+    pieces: std::sync::mpsc::Sender<Piece>,
+    /// Bytes of [`Piece::Bytes`] queued and not yet written.
+    queued: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     thread: std::thread::JoinHandle<std::io::Result<()>>,
+}
+
+impl Feeder {
+    /// Takes `len` more bytes into the memory queue if they fit.
+    fn has_room(&self, len: usize) -> bool {
+        use std::sync::atomic::Ordering;
+        let now = self.queued.fetch_add(len, Ordering::SeqCst);
+        if now + len <= QUEUED_MAX || now == 0 {
+            return true;
+        }
+        self.queued.fetch_sub(len, Ordering::SeqCst);
+        false
+    }
+}
+
+/// Writes the pieces that arrive into ffmpeg's stdin; ranges are read
+/// from `spool`, opened on the first that needs it.
+fn feed_pieces(
+    queue: std::sync::mpsc::Receiver<Piece>,
+    queued: &std::sync::atomic::AtomicUsize,
+    spool: Option<&Path>,
+    stdin: &mut std::process::ChildStdin,
+) -> std::io::Result<()> {
+    use std::io::{Read, Seek, Write};
+    let mut spool_file: Option<std::fs::File> = None;
+    for piece in queue {
+        match piece {
+            Piece::Bytes(b) => {
+                let written = stdin.write_all(&b);
+                queued.fetch_sub(b.len(), std::sync::atomic::Ordering::SeqCst);
+                written?;
+            }
+            Piece::Spool { offset, len } => {
+                let file = match &mut spool_file {
+                    Some(f) => f,
+                    None => {
+                        let path = spool.ok_or_else(|| std::io::Error::other("no spool"))?;
+                        spool_file.insert(store::open_read(path)?)
+                    }
+                };
+                file.seek(std::io::SeekFrom::Start(offset))?;
+                let copied = std::io::copy(&mut Read::by_ref(file).take(len), stdin)?;
+                if copied != len {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+            }
+            Piece::File(path) => {
+                let mut file = store::open_read(&path)?;
+                std::io::copy(&mut file, stdin)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Merge {
@@ -136,28 +224,34 @@ impl Merge {
         output: &Path,
         container: Container,
     ) -> std::io::Result<Merge> {
-        Merge::start_with_audio(tools, root, output, container, SegmentFormat::Ts, None)
+        let input = Input {
+            format: SegmentFormat::Ts,
+            spool: None,
+        };
+        Merge::start_with_audio(tools, root, output, container, input, None)
     }
 
-    /// Starts ffmpeg reading segments of `format` (for fMP4, the init
-    /// segment is to be fed first: init and fragments read as one MP4),
-    /// with a separate audio rendition, if any, fed through
+    /// Starts ffmpeg reading segments of `input.format` (for fMP4, the
+    /// init segment is to be fed first: init and fragments read as one
+    /// MP4), with a separate audio rendition, if any, fed through
     /// [`Merge::feed_audio`] and muxed in when the merge finishes.
     pub fn start_with_audio(
         tools: &Tools,
         root: &Path,
         output: &Path,
         container: Container,
-        format: SegmentFormat,
+        input: Input,
         audio: Option<AudioInput>,
     ) -> std::io::Result<Merge> {
-        let audio =
-            audio.map(|input| Box::new(audio::Audio::new(tools, root, output, container, input)));
+        let audio = audio.map(|a| {
+            let spool = input.spool.clone();
+            Box::new(audio::Audio::new(tools, root, output, container, a, spool))
+        });
         let temp = match &audio {
             Some(a) => a.video_temp(),
             None => temp_path(output),
         };
-        Merge::spawn(tools, root, temp, container, format, audio)
+        Merge::spawn(tools, root, temp, container, input, audio)
     }
 
     /// Starts one ffmpeg writing `temp`. snatch creates the hidden file
@@ -170,9 +264,10 @@ impl Merge {
         root: &Path,
         temp: PathBuf,
         container: Container,
-        format: SegmentFormat,
+        input: Input,
         audio: Option<Box<audio::Audio>>,
     ) -> std::io::Result<Merge> {
+        let format = input.format;
         let file = fresh_output(root, &temp)?;
         let mut cmd = std::process::Command::new(&tools.ffmpeg);
         cmd.args(["-hide_banner", "-nostats", "-loglevel", "error", "-y"])
@@ -205,38 +300,58 @@ impl Merge {
             let _ = std::io::Read::read_to_string(&mut err, &mut s);
             s
         });
-        let (paths, queue) = std::sync::mpsc::channel::<PathBuf>();
+        let (pieces, queue) = std::sync::mpsc::channel::<Piece>();
+        let queued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = queued.clone();
         let thread = std::thread::spawn(move || {
-            for path in queue {
-                let mut file = store::open_read(&path)?;
-                std::io::copy(&mut file, &mut stdin)?;
-            }
-            Ok(())
+            feed_pieces(queue, &counted, input.spool.as_deref(), &mut stdin)
         });
         Ok(Merge {
             child: Some(child),
-            feeder: Some(Feeder { paths, thread }),
+            feeder: Some(Feeder {
+                pieces,
+                queued,
+                thread,
+            }),
             stderr: Some(stderr),
             temp,
             audio,
         })
     }
 
-    /// Queues one complete segment file of the audio rendition.
-    pub fn feed_audio(&mut self, path: &Path) -> std::io::Result<()> {
+    /// Queues one complete segment of the audio rendition.
+    pub fn feed_audio(&mut self, segment: Segment) -> std::io::Result<()> {
         match &mut self.audio {
-            Some(a) => a.feed(path),
+            Some(a) => a.feed(segment),
             None => Err(std::io::Error::other("this merge has no audio rendition")),
         }
     }
 
-    /// Queues one complete segment file; it is copied in order. An error
-    /// means ffmpeg stopped reading.
+    /// Queues one whole file (an init segment); it is copied in order.
     pub fn feed_file(&mut self, path: &Path) -> std::io::Result<()> {
+        self.send(Piece::File(path.to_path_buf()))
+    }
+
+    /// Queues one complete segment: its bytes when they are in memory and
+    /// the queue has room for them, else its range of the spool.
+    pub fn feed(&mut self, segment: Segment) -> std::io::Result<()> {
+        let piece = match (segment.body, &self.feeder) {
+            (Some(b), Some(f)) if f.has_room(b.len()) => Piece::Bytes(b),
+            _ => Piece::Spool {
+                offset: segment.offset,
+                len: segment.len,
+            },
+        };
+        self.send(piece)
+    }
+
+    /// Hands one piece to the feeding thread. An error means ffmpeg
+    /// stopped reading.
+    fn send(&mut self, piece: Piece) -> std::io::Result<()> {
         match &self.feeder {
             Some(f) => f
-                .paths
-                .send(path.to_path_buf())
+                .pieces
+                .send(piece)
                 .map_err(|_| std::io::Error::other("ffmpeg stopped reading")),
             None => Err(std::io::Error::other("the merge input is closed")),
         }
@@ -288,7 +403,7 @@ impl Merge {
     fn close_input(&mut self) -> std::io::Result<()> {
         match self.feeder.take() {
             Some(f) => {
-                drop(f.paths);
+                drop(f.pieces);
                 f.thread
                     .join()
                     .unwrap_or_else(|_| Err(std::io::Error::other("the feeding thread panicked")))

@@ -7,7 +7,7 @@ mod support;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
-use support::cli::{files_below, stderr, Job};
+use support::cli::{files_below, saved, stderr, Job};
 use support::media::{probe, segments};
 use support::server::{Fault, TestServer};
 
@@ -149,7 +149,7 @@ fn a_403_fails_the_job_at_once_and_leaves_no_output() {
     assert!(!job.path("out/v.mp4").exists());
     assert!(!job.path("out/.v.mp4.snatch-part").exists());
     // What arrived stays for a rerun.
-    assert!(job.path("out/.snatch/v/1.ts").exists());
+    assert!(saved(&job.path("out/.snatch/v")).contains_key(&1));
 }
 
 #[test]
@@ -322,10 +322,7 @@ fn a_rerun_after_sigkill_fetches_only_what_is_missing() {
         !job.path("out/v.mp4").exists(),
         "no output under its final name"
     );
-    let complete = files_below(&job.path("out/.snatch/v"))
-        .iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "ts"))
-        .count();
+    let complete = saved(&job.path("out/.snatch/v")).len();
     server.clear_requests();
     let out = job.run(&[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -537,10 +534,12 @@ fn a_failed_rerun_never_replaces_a_good_output_and_segments_can_be_kept() {
     ));
     let out = job.run(&["--keep-segments"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        job.path("out/.snatch/v/1.ts").exists(),
-        "--keep-segments keeps them"
+    assert_eq!(
+        std::fs::read(job.path("out/.snatch/v/segments/1.ts")).unwrap(),
+        std::fs::read(media.join("000001.ts")).unwrap(),
+        "--keep-segments writes each segment as a file"
     );
+    assert_eq!(saved(&job.path("out/.snatch/v")).len(), 4, "and keeps them");
     let good = std::fs::read(job.path("out/v.mp4")).unwrap();
     server.always("/000003.ts", Fault::Status(403));
     let out = job.run(&["--force"]);

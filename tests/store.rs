@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use support::cli::{files_below, snapshot, stderr, Job};
+use support::cli::{files_below, ledger_lines, saved, snapshot, stderr, Job};
 use support::media::{probe, segments};
 use support::server::{Fault, TestServer};
 
@@ -83,6 +83,18 @@ fn redacted() -> insta::Settings {
 #[test]
 fn a_dangling_link_at_a_part_file_receives_no_segment() {
     refuses_planted_link("out/.snatch/v/1.ts.part", "new-profile", "v.mp4");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_link_at_the_spool_is_neither_read_nor_written() {
+    refuses_planted_link("out/.snatch/v/segments.spool", ".bash_profile", "v.mp4");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_link_at_the_ledger_is_neither_read_nor_written() {
+    refuses_planted_link("out/.snatch/v/ledger.jsonl", ".bash_profile", "v.mp4");
 }
 
 #[cfg(unix)]
@@ -176,11 +188,9 @@ fn first_out_pid(job: &Job) -> u32 {
         .unwrap()
 }
 
+/// The indices saved in the job's spool, as its ledger lists them.
 fn segment_files(job: &Job) -> BTreeSet<u64> {
-    files_below(&job.path("out/.snatch/v"))
-        .iter()
-        .filter_map(|p| p.file_name()?.to_str()?.strip_suffix(".ts")?.parse().ok())
-        .collect()
+    saved(&job.path("out/.snatch/v")).into_keys().collect()
 }
 
 fn requested(server: &TestServer) -> Vec<u64> {
@@ -342,7 +352,7 @@ fn an_interrupted_report_counts_what_was_fetched_and_reused() {
         "    range: { start: 1, end: 30 }\n    concurrency: 2\n",
     ));
     let child = job.command(&[]).spawn().unwrap();
-    wait_for(|| segment_files(&job).len() >= 6);
+    wait_for(|| ledger_lines(&job.path("out/.snatch/v")) >= 6);
     interrupt(&child);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
@@ -357,7 +367,7 @@ fn an_interrupted_report_counts_what_was_fetched_and_reused() {
 
     // The rerun reuses them, and says so when it is interrupted too.
     let child = job.command(&[]).spawn().unwrap();
-    wait_for(|| segment_files(&job).len() as u64 >= landed + 2);
+    wait_for(|| ledger_lines(&job.path("out/.snatch/v")) as u64 >= landed + 2);
     interrupt(&child);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
@@ -388,7 +398,7 @@ enum Moment {
     /// As soon as the merged file appears under its final name or its
     /// `done.json` is written.
     Finalise,
-    /// As soon as the first saved segment is removed.
+    /// As soon as the tidy-up after the merge removed the spool.
     Cleanup,
 }
 
@@ -399,7 +409,6 @@ const KILL_SEGMENTS: u64 = 120;
 fn wait_for_moment(job: &Job, server: &TestServer, child: &mut Child, at: Moment) -> bool {
     let state = job.path("out/.snatch/v");
     let start = Instant::now();
-    let mut most = 0;
     let mut all_requested: Option<Instant> = None;
     while start.elapsed() < Duration::from_secs(60) {
         if child.try_wait().unwrap().is_some() {
@@ -415,11 +424,7 @@ fn wait_for_moment(job: &Job, server: &TestServer, child: &mut Child, at: Moment
             }
             Moment::Finalise => job.path("out/v.mp4").exists() || state.join("done.json").exists(),
             Moment::Cleanup => {
-                let n = std::fs::read_dir(&state)
-                    .map(|d| d.count())
-                    .unwrap_or_default();
-                most = most.max(n);
-                most > 10 && n < most
+                state.join("done.json").exists() && !state.join("segments.spool").exists()
             }
         };
         if reached {

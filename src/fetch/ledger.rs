@@ -1,16 +1,22 @@
 //! The per-job ledger under `output_dir/.snatch/<job>/`: which segments are
-//! complete, so that a rerun after any stop (`kill -9` included) fetches only
-//! what is missing. A segment counts as complete only when its file is
-//! there whole (it is renamed from `.part` once checked) and, when the
-//! ledger lists it, with the listed size; `.part` files never count.
+//! saved, so that a rerun after any stop (`kill -9` included) fetches only
+//! what is missing. Segments live one after another in the job's spool
+//! ([`super::spool`]); `ledger.jsonl` has a line per saved segment with its
+//! index, offset, size and CRC-32, written only once its bytes are in the
+//! spool whole and checked. A segment counts as saved only when its line
+//! is whole and its bytes still match the checksum; on open, the spool is
+//! cut back to the end of the last such segment.
 //!
 //! Saved segments are keyed by the job (its folder) and the index. The
 //! header records the job's *path identity* — scheme, host and path of its
 //! URL, secrets masked, no query — so a rerun keeps them when the range,
 //! the `length`, a token in the query or a `${…}` value changed, and
 //! refuses (deleting nothing) when the path changed: another video. Only
-//! indices and sizes and that identity are written — never a header or a
-//! value from the environment. Every file goes through [`super::store`].
+//! indices, places, checksums and that identity are written — never a
+//! header or a value from the environment. Every file goes through
+//! [`super::store`].
+
+mod legacy;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -21,12 +27,13 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::lock::LOCK;
+use super::spool::{Saved, Spool, SPOOL};
 use super::store;
 
 const LEDGER: &str = "ledger.jsonl";
 const DONE: &str = "done.json";
-/// The ledger format; 1 recorded a whole-job fingerprint.
-const VERSION: u32 = 2;
+/// The ledger format; 2 listed a file per segment, 1 a whole-job fingerprint.
+const VERSION: u32 = 3;
 
 #[derive(Serialize, Deserialize)]
 struct Header {
@@ -35,10 +42,22 @@ struct Header {
     identity: Option<String>,
 }
 
-#[derive(Serialize, Deserialize)]
+/// One saved segment: its bytes are `size` bytes at `offset` in the spool.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 struct Entry {
     index: u64,
+    offset: u64,
     size: u64,
+    crc32: u32,
+}
+
+impl Entry {
+    fn saved(&self) -> Saved {
+        Saved {
+            offset: self.offset,
+            size: self.size,
+        }
+    }
 }
 
 /// Written once a job's output is merged and verified.
@@ -50,12 +69,15 @@ pub struct Done {
     pub streams: Vec<String>,
 }
 
-/// A job's ledger, open for appending.
+/// A job's ledger and spool, open for saving segments.
 pub struct Ledger {
     dir: PathBuf,
     file: Mutex<File>,
-    /// Segments complete from earlier runs: index → size.
-    pub complete: HashMap<u64, u64>,
+    spool: Spool,
+    /// Segments saved by earlier runs: index → place in the spool.
+    pub complete: HashMap<u64, Saved>,
+    /// Segments recorded since the ledger opened, and their bytes.
+    landed: Mutex<(u64, u64)>,
 }
 
 /// Why a ledger could not be opened.
@@ -76,21 +98,6 @@ impl From<io::Error> for OpenError {
     }
 }
 
-/// The file a complete segment is kept in.
-pub fn segment_path(dir: &Path, index: u64) -> PathBuf {
-    dir.join(format!("{index}.ts"))
-}
-
-/// The index of a complete segment file (`<index>.ts`).
-fn segment_index(name: &std::ffi::OsStr) -> Option<u64> {
-    name.to_str()?.strip_suffix(".ts")?.parse().ok()
-}
-
-/// The file a segment is written to while it arrives.
-pub fn part_path(dir: &Path, index: u64) -> PathBuf {
-    dir.join(format!("{index}.ts.part"))
-}
-
 /// A file's text, or `None` when it does not exist; a link is refused.
 fn read_text(path: &Path) -> io::Result<Option<String>> {
     let mut file = match store::open_read(path) {
@@ -103,29 +110,51 @@ fn read_text(path: &Path) -> io::Result<Option<String>> {
     Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
-/// The complete segment files in `dir` (index → size); `.part` files are
-/// removed. A link among them is refused.
-fn scan(dir: &Path) -> io::Result<HashMap<u64, u64>> {
-    let mut found = HashMap::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let is_part = name.to_str().is_some_and(|n| n.ends_with(".part"));
-        let Some(index) = segment_index(&name).filter(|_| !is_part) else {
-            if is_part {
-                store::remove_file(&entry.path())?;
-            }
+/// The whole entry lines of a ledger's text (the header and a line a kill
+/// cut short are skipped).
+fn entries(text: &str) -> Vec<Entry> {
+    let whole = match text.rfind('\n') {
+        Some(end) => &text[..end],
+        None => "",
+    };
+    whole
+        .lines()
+        .skip(1)
+        .filter_map(|l| serde_json::from_str::<Entry>(l).ok())
+        .collect()
+}
+
+/// The ledger's text: its header and `entries`, a line each.
+fn ledger_text(identity: &str, entries: &[Entry]) -> String {
+    let header = Header {
+        snatch_ledger: VERSION,
+        identity: Some(identity.to_string()),
+    };
+    let mut text = serde_json::to_string(&header).expect("JSON") + "\n";
+    for e in entries {
+        text.push_str(&serde_json::to_string(e).expect("JSON"));
+        text.push('\n');
+    }
+    text
+}
+
+/// Of `listed` (in the order written), the last entry of each index whose
+/// bytes are in the spool and match its checksum.
+fn still_whole(spool: &Spool, listed: &[Entry]) -> io::Result<Vec<Entry>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut whole = Vec::new();
+    let mut buf = Vec::new();
+    for e in listed.iter().rev() {
+        if seen.contains(&e.index) || e.saved().end() > spool.end() {
             continue;
-        };
-        let meta = entry.metadata()?; // of the entry itself, not a link's target
-        if meta.file_type().is_symlink() {
-            return Err(store::refused(&entry.path()));
         }
-        if meta.is_file() && meta.len() > 0 {
-            found.insert(index, meta.len());
+        if spool.crc(e.saved(), &mut buf)? == e.crc32 {
+            seen.insert(e.index);
+            whole.push(*e);
         }
     }
-    Ok(found)
+    whole.sort_by_key(|e| e.offset);
+    Ok(whole)
 }
 
 impl Ledger {
@@ -133,7 +162,8 @@ impl Ledger {
     /// `root`, already checked and locked by the caller). Saved segments
     /// of the same path identity are kept; with another identity they are
     /// refused, unless `restart` (`--force`) discards everything first.
-    /// Leftover `.part` files are removed.
+    /// Leftover `.part` files are removed; segments saved by an older
+    /// snatch, a file each, move into the spool.
     pub fn open(
         root: &Path,
         dir: &Path,
@@ -141,86 +171,148 @@ impl Ledger {
         restart: bool,
     ) -> Result<Ledger, OpenError> {
         store::ensure_dir(root, dir)?;
-        let path = dir.join(LEDGER);
         if restart {
             store::clear_dir(root, dir, &[LOCK])?;
         }
-        let existing = read_text(&path)?;
-        let header = existing
+        legacy::remove_parts(dir)?;
+        let text = read_text(&dir.join(LEDGER))?;
+        let header = text
             .as_deref()
             .and_then(|t| t.lines().next())
             .and_then(|l| serde_json::from_str::<Header>(l).ok());
         let same = header
             .as_ref()
-            .is_some_and(|h| h.snatch_ledger == VERSION && h.identity.as_deref() == Some(identity));
-        let on_disk = scan(dir)?;
-        let mut complete = HashMap::new();
-        if same {
-            // A line cut short by a kill is skipped.
-            let listed: HashMap<u64, u64> = existing
-                .as_deref()
-                .unwrap_or_default()
-                .lines()
-                .skip(1)
-                .filter_map(|l| serde_json::from_str::<Entry>(l).ok())
-                .map(|e| (e.index, e.size))
-                .collect();
-            // A kill between the rename and the ledger line leaves a
-            // segment unlisted but whole.
-            for (index, size) in on_disk {
-                match listed.get(&index) {
-                    Some(&want) if want != size => {
-                        store::remove_file(&segment_path(dir, index))?;
-                    }
-                    _ => {
-                        complete.insert(index, size);
-                    }
-                }
+            .is_some_and(|h| h.identity.as_deref() == Some(identity));
+        match header.as_ref().map(|h| h.snatch_ledger) {
+            Some(VERSION) if same => Ledger::resume(dir, identity, text.as_deref()),
+            Some(legacy::VERSION) if same => {
+                let listed = legacy::listed(text.as_deref().unwrap_or_default());
+                Ledger::resume_legacy(dir, identity, &listed)
             }
-        } else if !on_disk.is_empty() {
-            return Err(OpenError::OtherVideo {
-                saved: on_disk.len(),
-                was: header.and_then(|h| h.identity),
-            });
-        } else {
-            store::clear_dir(root, dir, &[LOCK, DONE])?;
+            _ => {
+                let saved = saved_count(dir, text.as_deref())?;
+                if saved > 0 {
+                    return Err(OpenError::OtherVideo {
+                        saved,
+                        was: header.and_then(|h| h.identity),
+                    });
+                }
+                store::clear_dir(root, dir, &[LOCK, DONE])?;
+                Ledger::start(dir, identity, Spool::open(dir)?, Vec::new())
+            }
         }
-        let cut_short = same && existing.is_some_and(|t| !t.is_empty() && !t.ends_with('\n'));
-        let mut file = store::append(&path)?;
-        if cut_short {
-            // End the line a kill cut short, so the next entry stands alone.
-            file.write_all(b"\n")?;
+    }
+
+    /// Reopens a ledger of this format: what is still whole is kept, the
+    /// spool is cut after it, and a ledger that listed more is rewritten.
+    fn resume(dir: &Path, identity: &str, text: Option<&str>) -> Result<Ledger, OpenError> {
+        let text = text.unwrap_or_default();
+        let listed = entries(text);
+        let spool = Spool::open(dir)?;
+        let whole = still_whole(&spool, &listed)?;
+        spool.cut(whole.iter().map(|e| e.saved().end()).max().unwrap_or(0))?;
+        // Files an older snatch's segments were moved from, if a stop came
+        // before they went.
+        let moved: Vec<u64> = legacy::scan(dir)?
+            .into_keys()
+            .filter(|i| whole.iter().any(|e| e.index == *i))
+            .collect();
+        legacy::remove_files(dir, moved.iter())?;
+        if whole.len() == listed.len() && text.ends_with('\n') {
+            return Ledger::opened(dir, spool, &whole);
         }
-        if !same {
-            let header = Header {
-                snatch_ledger: VERSION,
-                identity: Some(identity.to_string()),
-            };
-            writeln!(file, "{}", serde_json::to_string(&header).expect("JSON"))?;
-            file.sync_data()?;
-        }
+        Ledger::start(dir, identity, spool, whole)
+    }
+
+    /// Moves the segment files of a format-2 ledger into the spool.
+    fn resume_legacy(
+        dir: &Path,
+        identity: &str,
+        listed: &HashMap<u64, u64>,
+    ) -> Result<Ledger, OpenError> {
+        let files = legacy::whole_files(dir, listed)?;
+        let spool = Spool::open(dir)?;
+        spool.cut(0)?;
+        let moved = legacy::into_spool(dir, &spool, &files)?;
+        let ledger = Ledger::start(dir, identity, spool, moved)?;
+        // Only once the new ledger lists them do the files go.
+        legacy::remove_files(dir, files.keys())?;
+        Ok(ledger)
+    }
+
+    /// Writes a new ledger listing `entries` (atomically), and opens it.
+    fn start(
+        dir: &Path,
+        identity: &str,
+        spool: Spool,
+        entries: Vec<Entry>,
+    ) -> Result<Ledger, OpenError> {
+        let path = dir.join(LEDGER);
+        store::replace(&path, ledger_text(identity, &entries).as_bytes())?;
+        Ledger::opened(dir, spool, &entries)
+    }
+
+    /// The ledger open for appending, with `entries` as what is saved.
+    fn opened(dir: &Path, spool: Spool, entries: &[Entry]) -> Result<Ledger, OpenError> {
+        let file = store::append(&dir.join(LEDGER))?;
         Ok(Ledger {
             dir: dir.to_path_buf(),
             file: Mutex::new(file),
-            complete,
+            spool,
+            complete: entries.iter().map(|e| (e.index, e.saved())).collect(),
+            landed: Mutex::new((0, 0)),
         })
     }
 
-    /// Records a complete segment (its file already renamed into place).
-    pub fn record(&self, index: u64, size: u64) -> io::Result<()> {
-        let line = serde_json::to_string(&Entry { index, size }).expect("JSON") + "\n";
-        let mut f = self.file.lock().expect("lock");
-        f.write_all(line.as_bytes())
+    /// Records a saved segment, its bytes already whole at `saved` in the
+    /// spool; from this line on it counts.
+    pub fn record(&self, index: u64, saved: Saved, crc32: u32) -> io::Result<()> {
+        let entry = Entry {
+            index,
+            offset: saved.offset,
+            size: saved.size,
+            crc32,
+        };
+        let line = serde_json::to_string(&entry).expect("JSON") + "\n";
+        self.file.lock().expect("lock").write_all(line.as_bytes())?;
+        let mut landed = self.landed.lock().expect("lock");
+        *landed = (landed.0 + 1, landed.1 + saved.size);
+        Ok(())
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
-    /// Flushes the ledger to disk.
+    pub fn spool(&self) -> &Spool {
+        &self.spool
+    }
+
+    /// Segments recorded since the ledger opened, and their bytes.
+    pub fn landed(&self) -> (u64, u64) {
+        *self.landed.lock().expect("lock")
+    }
+
+    /// Flushes the spool and the ledger to disk.
     pub fn sync(&self) -> io::Result<()> {
+        self.spool.sync()?;
         self.file.lock().expect("lock").sync_data()
     }
+}
+
+/// How many segments the state folder holds for whatever identity its
+/// ledger names: entries whose bytes the spool has, and segment files of
+/// an older snatch.
+fn saved_count(dir: &Path, text: Option<&str>) -> io::Result<usize> {
+    let spooled = match std::fs::symlink_metadata(dir.join(SPOOL)) {
+        Ok(m) if m.is_file() => {
+            let len = m.len();
+            let listed = entries(text.unwrap_or_default());
+            listed.iter().filter(|e| e.saved().end() <= len).count()
+        }
+        _ => 0,
+    };
+    Ok(spooled + legacy::scan(dir)?.len())
 }
 
 /// The marker of a merged job, if it matches this fingerprint.
@@ -241,140 +333,57 @@ pub fn remove_done(dir: &Path) -> io::Result<()> {
     store::remove_file(&dir.join(DONE))
 }
 
-/// Removes the segments and the ledger of a merged job; the marker and
-/// the lock stay. The ledger goes last, so that segments a kill leaves
-/// behind are still known as this job's.
+/// Removes the spool and the ledger of a merged job; the marker and the
+/// lock stay. The ledger goes last, so that a kill in between leaves
+/// nothing it lists without its bytes unnoticed (they fail the checksum).
 pub fn clear_segments(root: &Path, dir: &Path) -> io::Result<()> {
     store::clear_dir(root, dir, &[LOCK, DONE, LEDGER])?;
     store::remove_file(&dir.join(LEDGER))
 }
 
-/// Removes the segments a merge used (those `merged` names) and, when no
-/// other is left, the ledger too, as [`clear_segments`]. Segments saved
-/// for indices the job no longer has (a wider range before) are kept, and
-/// the ledger that makes them this job's with them: no saved work goes
-/// unasked.
+/// The saved segments the ledger in `dir` lists (unchecked): index → place.
+fn listed(dir: &Path) -> io::Result<Vec<(u64, Saved)>> {
+    let text = read_text(&dir.join(LEDGER))?.unwrap_or_default();
+    Ok(entries(&text)
+        .into_iter()
+        .map(|e| (e.index, e.saved()))
+        .collect())
+}
+
+/// Removes the spool and the ledger once the merge used every segment they
+/// hold (`merged` says which indices it used), as [`clear_segments`]. When
+/// they also hold segments of indices the job no longer has (a wider range
+/// before), both stay whole: no saved work goes unasked.
 pub fn clear_merged(root: &Path, dir: &Path, merged: &dyn Fn(u64) -> bool) -> io::Result<()> {
     store::ensure_dir(root, dir)?;
-    let mut others = false;
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        match segment_index(&entry.file_name()) {
-            Some(index) if merged(index) => store::remove_file(&entry.path())?,
-            Some(_) => others = true,
-            None => {}
-        }
+    if listed(dir)?.iter().all(|(index, _)| merged(*index)) {
+        clear_segments(root, dir)?;
     }
-    if others {
-        return Ok(());
+    Ok(())
+}
+
+/// Writes every saved segment that `wanted` names as a file of its own,
+/// `dir/segments/<index>.<ext>` (`--keep-segments`); the spool and the
+/// ledger stay. Returns how many were written.
+pub fn export(
+    root: &Path,
+    dir: &Path,
+    wanted: &dyn Fn(u64) -> bool,
+    ext: &str,
+) -> io::Result<usize> {
+    let out = dir.join("segments");
+    store::ensure_dir(root, &out)?;
+    let spool = store::open_read(&dir.join(SPOOL))?;
+    let mut count = 0;
+    let mut buf = Vec::new();
+    for (index, saved) in listed(dir)?.into_iter().filter(|(i, _)| wanted(*i)) {
+        buf.resize(saved.size as usize, 0);
+        super::spool::read_at(&spool, saved.offset, &mut buf)?;
+        store::replace(&out.join(format!("{index}.{ext}")), &buf)?;
+        count += 1;
     }
-    clear_segments(root, dir)
+    Ok(count)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::fs;
-
-    fn open(dir: &Path, identity: &str) -> Result<Ledger, OpenError> {
-        Ledger::open(dir.parent().unwrap(), dir, identity, false)
-    }
-
-    #[test]
-    fn resumes_only_what_is_on_disk_whole() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("job");
-        {
-            let l = open(&dir, "id").unwrap();
-            fs::write(segment_path(&dir, 1), b"abc").unwrap();
-            l.record(1, 3).unwrap();
-            fs::write(segment_path(&dir, 2), b"ab").unwrap();
-            l.record(2, 3).unwrap(); // size on disk differs
-            fs::write(segment_path(&dir, 6), b"whole").unwrap(); // renamed, not yet listed
-            fs::write(part_path(&dir, 3), b"partial").unwrap();
-            // A line cut short by a kill.
-            l.file
-                .lock()
-                .unwrap()
-                .write_all(b"{\"index\":4,\"si")
-                .unwrap();
-        }
-        let l = open(&dir, "id").unwrap();
-        assert_eq!(l.complete.len(), 2);
-        assert_eq!(l.complete.get(&1), Some(&3));
-        assert_eq!(l.complete.get(&6), Some(&5));
-        assert!(!segment_path(&dir, 2).exists());
-        assert!(!part_path(&dir, 3).exists());
-
-        // After a cut line, the next entry is still read.
-        let dir2 = tmp.path().join("cut");
-        {
-            let l = open(&dir2, "id").unwrap();
-            l.file
-                .lock()
-                .unwrap()
-                .write_all(b"{\"index\":9,\"si")
-                .unwrap();
-        }
-        {
-            let l = open(&dir2, "id").unwrap();
-            fs::write(segment_path(&dir2, 5), b"12345").unwrap();
-            l.record(5, 5).unwrap();
-        }
-        let l = open(&dir2, "id").unwrap();
-        assert_eq!(l.complete.get(&5), Some(&5));
-    }
-
-    #[test]
-    fn done_is_written_whole_and_cleanup_keeps_it_and_the_lock() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("job");
-        let l = open(&dir, "id").unwrap();
-        fs::write(segment_path(&dir, 1), b"abc").unwrap();
-        l.record(1, 3).unwrap();
-        fs::write(dir.join(LOCK), b"1\n").unwrap();
-        let done = Done {
-            fingerprint: "fp".into(),
-            output_size: 9,
-            duration_s: 1.5,
-            streams: vec!["video".into()],
-        };
-        write_done(&dir, &done).unwrap();
-        assert_eq!(read_done(&dir, "fp"), Some(done));
-        assert_eq!(read_done(&dir, "other"), None);
-        clear_segments(tmp.path(), &dir).unwrap();
-        let mut left: Vec<_> = fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        left.sort();
-        assert_eq!(left, [DONE, LOCK]);
-        remove_done(&dir).unwrap();
-        assert!(read_done(&dir, "fp").is_none());
-    }
-
-    #[test]
-    fn another_identity_is_refused_and_nothing_is_deleted_unless_restarted() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("job");
-        {
-            let l = open(&dir, "https://h/a/{i}.ts").unwrap();
-            fs::write(segment_path(&dir, 1), b"abc").unwrap();
-            l.record(1, 3).unwrap();
-        }
-        match open(&dir, "https://h/b/{i}.ts") {
-            Err(OpenError::OtherVideo { saved: 1, was }) => {
-                assert_eq!(was.as_deref(), Some("https://h/a/{i}.ts"))
-            }
-            Err(e) => panic!("{e:?}"),
-            Ok(_) => panic!("reused another video's segments"),
-        }
-        assert!(segment_path(&dir, 1).exists());
-        let l = Ledger::open(tmp.path(), &dir, "https://h/b/{i}.ts", true).unwrap();
-        assert!(l.complete.is_empty());
-        assert!(!segment_path(&dir, 1).exists());
-        drop(l);
-        // With nothing saved, another identity starts afresh.
-        assert!(open(&dir, "https://h/c/{i}.ts").is_ok());
-    }
-}
+mod tests;

@@ -7,9 +7,11 @@ mod http;
 mod ledger;
 mod limits;
 pub mod lock;
+mod part;
 mod segment;
 mod sent;
 mod small;
+pub mod spool;
 pub mod store;
 
 use std::collections::HashMap;
@@ -19,12 +21,14 @@ use std::time::Duration;
 pub use check::{preview, Check, Format};
 pub use http::{hop_allowed, is_internal, MAX_REDIRECTS};
 pub use ledger::{
-    clear_merged, clear_segments, part_path, read_done, remove_done, segment_path, write_done,
-    Done, Ledger, OpenError,
+    clear_merged, clear_segments, export, read_done, remove_done, write_done, Done, Ledger,
+    OpenError,
 };
 pub use limits::{Limiter, Slot};
-pub use segment::{stores_settled, FailKind, Fetched, JobFetch, SegmentFailure, DEFAULT_MAX_BYTES};
+pub use part::stores_settled;
+pub use segment::{FailKind, Fetched, JobFetch, SegmentFailure, DEFAULT_MAX_BYTES};
 pub use small::{Ask, Small};
+pub use spool::Saved;
 
 use crate::manifest::RunLimits;
 

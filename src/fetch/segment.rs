@@ -1,20 +1,24 @@
-//! One segment's download: stream to `<index>.ts.part`, check it by its
-//! bytes (see [`super::check`]), rename it to `<index>.ts`, record it in the
-//! ledger. Retries with exponential backoff and jitter; `Retry-After` pauses
+//! One segment's download: check it by its bytes as it arrives (see
+//! [`super::check`]), save it in the job's spool (see [`super::spool`]) and
+//! record it in the ledger once whole. Retries with exponential backoff and jitter; `Retry-After` pauses
 //! the whole host. Requests and redirects are in [`super::http`].
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
+
+use bytes::Bytes;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_RANGE, RETRY_AFTER};
 use reqwest::StatusCode;
 use tokio::io::AsyncReadExt;
 
-use super::check::Check;
 use super::http::{Answer, Budget};
-use super::ledger::{part_path, segment_path, Ledger};
+use super::ledger::Ledger;
+use super::part::{spill_path, Part, PartError, Stored};
 use super::sent::Sent;
+use super::spool::Saved;
 use super::Fetcher;
 use crate::manifest::env::Secret;
 use crate::manifest::{RetryPolicy, Timeouts};
@@ -78,13 +82,17 @@ pub(super) fn header_map(headers: &[(String, Secret)]) -> Result<HeaderMap, Stri
     Ok(map)
 }
 
-/// A segment that arrived whole.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A segment that arrived whole and is saved.
+#[derive(Debug, Clone)]
 pub struct Fetched {
     pub size: u64,
     pub retries: u32,
     /// Redirect hops followed, over all attempts.
     pub redirects: u32,
+    /// Where it is in the job's spool.
+    pub saved: Saved,
+    /// Its bytes, when they were still whole in memory.
+    pub body: Option<Bytes>,
 }
 
 /// Why a segment could not be had.
@@ -128,7 +136,7 @@ impl fmt::Display for SegmentFailure {
 
 /// One attempt's outcome.
 pub(super) enum Attempt {
-    Done(u64),
+    Done(Stored),
     /// Try again; `after` is a server's Retry-After.
     Retry {
         reason: String,
@@ -143,12 +151,11 @@ pub(super) enum Attempt {
 impl Fetcher {
     /// Fetches one segment, retrying as the job's policy says.
     pub async fn fetch(&self, req: &JobFetch, seg: &Segment) -> Result<Fetched, SegmentFailure> {
-        let dir = req.ledger.dir();
         let mut attempt = 0u32;
         let mut redirects = 0u32;
         loop {
             attempt += 1;
-            let outcome = self.attempt(req, seg, dir, &mut redirects).await;
+            let outcome = self.attempt(req, seg, &mut redirects).await;
             let retries = attempt - 1;
             let fail = |kind, reason: String| SegmentFailure {
                 index: seg.index,
@@ -158,23 +165,22 @@ impl Fetcher {
                 message: format!("job `{}`: segment {}: {reason}", req.job, seg.index),
             };
             match outcome {
-                Attempt::Done(size) => {
-                    // The file is in place under its final name.
-                    return match req.ledger.record(seg.index, size) {
-                        Ok(()) => Ok(Fetched {
-                            size,
-                            retries,
-                            redirects,
-                        }),
-                        Err(e) => Err(fail(FailKind::Storage, format!("cannot store it: {e}"))),
-                    };
+                Attempt::Done(stored) => {
+                    // Saved and recorded in the ledger.
+                    return Ok(Fetched {
+                        size: stored.saved.size,
+                        retries,
+                        redirects,
+                        saved: stored.saved,
+                        body: stored.body,
+                    });
                 }
                 Attempt::Fatal { kind, reason } => {
-                    let _ = tokio::fs::remove_file(part_path(dir, seg.index)).await;
+                    let _ = tokio::fs::remove_file(spill_path(req.ledger.dir(), seg.index)).await;
                     return Err(fail(kind, reason));
                 }
                 Attempt::Retry { reason, after } => {
-                    let _ = tokio::fs::remove_file(part_path(dir, seg.index)).await;
+                    let _ = tokio::fs::remove_file(spill_path(req.ledger.dir(), seg.index)).await;
                     if attempt >= req.retry.attempts {
                         return Err(fail(FailKind::GaveUp, gave_up(reason, attempt)));
                     }
@@ -194,18 +200,12 @@ impl Fetcher {
         }
     }
 
-    async fn attempt(
-        &self,
-        req: &JobFetch,
-        seg: &Segment,
-        dir: &Path,
-        redirects: &mut u32,
-    ) -> Attempt {
+    async fn attempt(&self, req: &JobFetch, seg: &Segment, redirects: &mut u32) -> Attempt {
         match &seg.target {
-            Target::Http { url, .. } => self.attempt_http(req, url, seg, dir, redirects).await,
+            Target::Http { url, .. } => self.attempt_http(req, url, seg, redirects).await,
             Target::File { path, shown } => {
                 let _slot = self.limiter.acquire(None).await;
-                let read = attempt_file(path, shown, seg.index, dir, req.max_bytes);
+                let read = attempt_file(path, shown, seg.index, &req.ledger, req.max_bytes);
                 tokio::time::timeout(req.timeout.segment, read)
                     .await
                     .unwrap_or_else(|_| timed_out(req.timeout.segment))
@@ -220,7 +220,6 @@ impl Fetcher {
         req: &JobFetch,
         url: &Secret,
         seg: &Segment,
-        dir: &Path,
         redirects: &mut u32,
     ) -> Attempt {
         let mut budget = Budget::new(req.timeout.segment);
@@ -242,10 +241,7 @@ impl Fetcher {
             job: &req.headers,
             sent: &sent,
         };
-        let outcome = match budget
-            .run(receive(req, resp, (&shown, sent), seg, dir))
-            .await
-        {
+        let outcome = match budget.run(receive(req, resp, (&shown, sent), seg)).await {
             Some(outcome) => outcome,
             None => timed_out(req.timeout.segment),
         };
@@ -341,14 +337,13 @@ fn status_outcome(resp: &reqwest::Response, shown: &str, sent: Sent<'_>) -> Atte
     }
 }
 
-/// Takes the body of an answer into its `.part` file, checked as it
+/// Takes the body of an answer into the job's spool, checked as it
 /// arrives and capped at the job's `max_bytes`.
 async fn receive(
     req: &JobFetch,
     mut resp: reqwest::Response,
     (shown, sent): (&str, Sent<'_>),
     seg: &Segment,
-    dir: &Path,
 ) -> Attempt {
     if let Some(refused) = refused_head(req, &resp, (shown, sent), seg) {
         return refused;
@@ -363,9 +358,10 @@ async fn receive(
     if let Some(Err(e)) = seg.range.map(|r| range_answered(&resp, r)) {
         return retry(e);
     }
-    let mut part = Part::new(dir, seg.index, req.max_bytes);
     // An encrypted body is checked once decrypted, as a whole.
     let mut sealed = seg.key.as_ref().map(|_| Vec::new());
+    let announced = expected.filter(|_| sealed.is_none());
+    let mut part = Part::new(&req.ledger, seg.index, req.max_bytes, announced);
     let mut received = 0u64;
     loop {
         match resp.chunk().await {
@@ -403,12 +399,12 @@ async fn receive(
         if let Err(e) = crate::decrypt::decrypt(key, &mut buf) {
             return retry(e);
         }
-        if let Err(e) = part.write(&buf).await {
+        if let Err(e) = part.write_whole(buf) {
             return e.into_attempt(shown, retry);
         }
     }
     match part.finish().await {
-        Ok(size) => Attempt::Done(size),
+        Ok(stored) => Attempt::Done(stored),
         Err(e) => e.into_attempt(shown, retry),
     }
 }
@@ -501,7 +497,13 @@ fn size_text(n: u64) -> String {
     }
 }
 
-async fn attempt_file(path: &Path, shown: &str, index: u64, dir: &Path, max: u64) -> Attempt {
+async fn attempt_file(
+    path: &Path,
+    shown: &str,
+    index: u64,
+    ledger: &Arc<Ledger>,
+    max: u64,
+) -> Attempt {
     // A local file does not change between attempts: a bad one is final.
     let invalid = |reason: String| Attempt::Fatal {
         kind: FailKind::Invalid,
@@ -517,7 +519,8 @@ async fn attempt_file(path: &Path, shown: &str, index: u64, dir: &Path, max: u64
         }
         Err(e) => return invalid(format!("cannot be read: {e}")),
     };
-    let mut part = Part::new(dir, index, max);
+    let len = src.metadata().await.ok().map(|m| m.len());
+    let mut part = Part::new(ledger, index, max, len);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match src.read(&mut buf).await {
@@ -530,66 +533,9 @@ async fn attempt_file(path: &Path, shown: &str, index: u64, dir: &Path, max: u64
         }
     }
     match part.finish().await {
-        Ok(size) => Attempt::Done(size),
+        Ok(stored) => Attempt::Done(stored),
         Err(e) => e.into_attempt(shown, invalid),
     }
-}
-
-/// Bodies up to this size are kept in memory and stored with one trip to
-/// the blocking pool (create, write, rename); larger ones spill to their
-/// `.part` file in pieces of this size.
-const SPILL: usize = 512 * 1024;
-
-/// A segment on its way into its `.part` file, checked as it arrives, and
-/// renamed to its final name only once whole and checked.
-struct Part {
-    buf: Vec<u8>,
-    file: Option<std::fs::File>,
-    check: Check,
-    max: u64,
-    path: std::path::PathBuf,
-    done: std::path::PathBuf,
-}
-
-/// Segment files being written or renamed on the blocking pool, run-wide.
-static STORING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// One write on the blocking pool, counted in [`STORING`] until dropped.
-struct Storing;
-
-impl Storing {
-    fn begin() -> Storing {
-        STORING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Storing
-    }
-}
-
-impl Drop for Storing {
-    fn drop(&mut self) {
-        STORING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
-/// Waits (up to `limit`) until no segment file is being written: an
-/// aborted segment task's blocking write goes on to its rename, and an
-/// interrupted run counts what landed only once it is done.
-pub async fn stores_settled(limit: Duration) {
-    let until = tokio::time::Instant::now() + limit;
-    while STORING.load(std::sync::atomic::Ordering::SeqCst) > 0
-        && tokio::time::Instant::now() < until
-    {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-}
-
-/// Why a `.part` file could not be completed.
-enum PartError {
-    /// The body is not a valid segment.
-    Invalid(String),
-    /// The disk refused it.
-    Storage(String),
-    /// The body went past the job's `max_bytes`.
-    TooLarge(u64),
 }
 
 impl PartError {
@@ -609,82 +555,6 @@ impl PartError {
                 reason,
             },
         }
-    }
-}
-
-impl Part {
-    /// Nothing touches the disk until the first spill.
-    fn new(dir: &Path, index: u64, max: u64) -> Part {
-        Part {
-            buf: Vec::new(),
-            file: None,
-            check: Check::new(),
-            max,
-            path: part_path(dir, index),
-            done: segment_path(dir, index),
-        }
-    }
-
-    /// Takes the next chunk; refuses it whole when it would go past the
-    /// cap, so that nothing beyond the cap is ever written.
-    async fn write(&mut self, chunk: &[u8]) -> Result<(), PartError> {
-        if self.check.len + chunk.len() as u64 > self.max {
-            return Err(PartError::TooLarge(self.max));
-        }
-        self.check.feed(chunk).map_err(PartError::Invalid)?;
-        self.buf.extend_from_slice(chunk);
-        if self.buf.len() >= SPILL {
-            self.spill(false).await?;
-        }
-        Ok(())
-    }
-
-    /// Writes what is buffered to the `.part` file (creating it), and with
-    /// `rename` moves the file to its final name.
-    async fn spill(&mut self, rename: bool) -> Result<(), PartError> {
-        let buf = std::mem::take(&mut self.buf);
-        let file = self.file.take();
-        let (path, done) = (self.path.clone(), self.done.clone());
-        let storing = Storing::begin();
-        let stored = tokio::task::spawn_blocking(move || {
-            use std::io::Write;
-            // Ends with the blocking work, also when the awaiting task was
-            // aborted: an interrupted run waits for it before counting.
-            let _storing = storing;
-            let mut file = match file {
-                Some(f) => f,
-                None => super::store::create(&path)?,
-            };
-            file.write_all(&buf)?;
-            if rename {
-                drop(file);
-                super::store::rename_in(&path, &done)?;
-                return Ok((None, buf));
-            }
-            Ok::<_, std::io::Error>((Some(file), buf))
-        })
-        .await
-        .map_err(std::io::Error::other)
-        .and_then(|r| r);
-        match stored {
-            Ok((file, mut buf)) => {
-                buf.clear();
-                self.file = file;
-                self.buf = buf;
-                Ok(())
-            }
-            Err(e) => Err(PartError::Storage(format!(
-                "cannot write {}: {e}",
-                self.path.display()
-            ))),
-        }
-    }
-
-    /// Checks the whole, stores it under its final name; returns the size.
-    async fn finish(mut self) -> Result<u64, PartError> {
-        self.check.finish().map_err(PartError::Invalid)?;
-        self.spill(true).await?;
-        Ok(self.check.len)
     }
 }
 
@@ -737,48 +607,7 @@ pub(super) fn backoff(p: &RetryPolicy, attempt: u32) -> Duration {
 
 #[cfg(test)]
 mod tests {
-    use super::super::check::TS_SYNC;
     use super::*;
-
-    #[tokio::test]
-    async fn a_part_appears_under_its_final_name_only_whole_and_checked() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut packet = [0u8; 188];
-        packet[0] = TS_SYNC;
-        // Three spills' worth and a bit: written in pieces, renamed at the end.
-        let body: Vec<u8> = packet.repeat(SPILL * 3 / 188 + 7);
-        let mut part = Part::new(dir.path(), 9, DEFAULT_MAX_BYTES);
-        for chunk in body.chunks(10_000) {
-            part.write(chunk).await.ok().unwrap();
-            assert!(!segment_path(dir.path(), 9).exists());
-        }
-        assert!(part_path(dir.path(), 9).exists(), "a large body spills");
-        assert_eq!(part.finish().await.ok(), Some(body.len() as u64));
-        assert_eq!(std::fs::read(segment_path(dir.path(), 9)).unwrap(), body);
-        assert!(!part_path(dir.path(), 9).exists());
-
-        // A body cut mid-packet is refused and never renamed.
-        let mut part = Part::new(dir.path(), 10, DEFAULT_MAX_BYTES);
-        part.write(&body[..1000]).await.ok().unwrap();
-        assert!(matches!(part.finish().await, Err(PartError::Invalid(_))));
-        assert!(!segment_path(dir.path(), 10).exists());
-
-        // A chunk that would pass the cap is refused whole: nothing beyond
-        // the cap reaches the disk.
-        let cap = (SPILL + 100_000) as u64;
-        let mut part = Part::new(dir.path(), 11, cap);
-        let mut refused = false;
-        for chunk in body.chunks(50_000) {
-            if let Err(e) = part.write(chunk).await {
-                assert!(matches!(e, PartError::TooLarge(c) if c == cap));
-                refused = true;
-                break;
-            }
-        }
-        assert!(refused);
-        let on_disk = std::fs::metadata(part_path(dir.path(), 11)).unwrap().len();
-        assert!(on_disk <= cap, "{on_disk} bytes on disk");
-    }
 
     #[test]
     fn retry_after_and_backoff() {

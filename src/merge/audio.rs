@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use super::{file_arg, fresh_output, temp_path, Merge, Tools};
+use super::{file_arg, fresh_output, temp_path, Input, Merge, Segment, Tools};
 use crate::fetch::store;
 use crate::plan::Container;
 use crate::source::SegmentFormat;
@@ -25,6 +25,8 @@ pub(super) struct Audio {
     output: PathBuf,
     container: Container,
     input: AudioInput,
+    /// The spool the audio segments are in (the job's).
+    spool: Option<PathBuf>,
     /// Started with the first audio segment.
     merge: Option<Merge>,
 }
@@ -36,6 +38,7 @@ impl Audio {
         output: &Path,
         container: Container,
         input: AudioInput,
+        spool: Option<PathBuf>,
     ) -> Audio {
         Audio {
             tools: tools.clone(),
@@ -43,6 +46,7 @@ impl Audio {
             output: output.to_path_buf(),
             container,
             input,
+            spool,
             merge: None,
         }
     }
@@ -58,14 +62,18 @@ impl Audio {
 
     /// Queues an audio segment; the first starts the audio merge (and
     /// feeds its init segment).
-    pub fn feed(&mut self, path: &Path) -> std::io::Result<()> {
+    pub fn feed(&mut self, segment: Segment) -> std::io::Result<()> {
         if self.merge.is_none() {
+            let input = Input {
+                format: self.input.format,
+                spool: self.spool.clone(),
+            };
             let mut merge = Merge::spawn(
                 &self.tools,
                 &self.root,
                 self.audio_temp(),
                 self.container,
-                self.input.format,
+                input,
                 None,
             )?;
             if let Some(init) = &self.input.init {
@@ -73,7 +81,7 @@ impl Audio {
             }
             self.merge = Some(merge);
         }
-        self.merge.as_mut().expect("started above").feed_file(path)
+        self.merge.as_mut().expect("started above").feed(segment)
     }
 
     /// Finishes the audio merge and muxes `video` (finished) with it into

@@ -5,6 +5,8 @@
 //! position left pending.
 
 use std::collections::HashMap;
+
+use bytes::Bytes;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::renew::Renew;
 use crate::failpoint;
-use crate::fetch::{self, FailKind, Fetcher, JobFetch, Ledger, SegmentFailure};
+use crate::fetch::{self, FailKind, Fetcher, JobFetch, Ledger, Saved, SegmentFailure};
 use crate::manifest::OnMissing;
 use crate::merge::{Merge, Tools};
 use crate::plan::JobPlan;
@@ -52,8 +54,39 @@ pub(super) struct Fed {
     pub last_landed: Option<Instant>,
     /// The running merge, once a segment was ready to feed.
     pub merge: Option<Merge>,
+    /// Where each position's segment is in the spool, once saved.
+    places: Vec<Option<Saved>>,
+    /// Bodies still in memory, by position, until their turn to be fed.
+    held: Held,
     /// The run was cancelled before every position resolved.
     pub interrupted: bool,
+}
+
+/// At most this many bytes of bodies that arrived before their turn wait
+/// in memory; the others are read back from the spool.
+const HELD_MAX: usize = 8 * 1024 * 1024;
+
+/// Bodies that arrived before their turn.
+#[derive(Default)]
+struct Held {
+    bodies: HashMap<usize, Bytes>,
+    bytes: usize,
+}
+
+impl Held {
+    /// Keeps `body` for position `p` if there is room.
+    fn keep(&mut self, p: usize, body: Bytes) {
+        if self.bytes + body.len() <= HELD_MAX {
+            self.bytes += body.len();
+            self.bodies.insert(p, body);
+        }
+    }
+
+    fn take(&mut self, p: usize) -> Option<Bytes> {
+        let body = self.bodies.remove(&p)?;
+        self.bytes -= body.len();
+        Some(body)
+    }
 }
 
 /// What arrives from the fetching side for one position.
@@ -176,6 +209,8 @@ impl JobRun<'_> {
             first_failure: None,
             last_landed: None,
             merge: None,
+            places: vec![None; n],
+            held: Held::default(),
             interrupted: false,
         };
         let mut next = 0usize;
@@ -190,12 +225,12 @@ impl JobRun<'_> {
             if fed.interrupted {
                 // Outcomes already sent count in the report all the same.
                 while let Ok((p, arrival)) = rx.try_recv() {
-                    self.record(&mut fed, p as usize, arrival, progress);
+                    self.record(&mut fed, ledger, p as usize, arrival, progress);
                 }
             }
             let Some((p, arrival)) = arrived else { break };
             fed.last_landed = Some(Instant::now());
-            self.record(&mut fed, p as usize, arrival, progress);
+            self.record(&mut fed, ledger, p as usize, arrival, progress);
             if fed.fatal.is_none() {
                 next = self.feed_ready(&mut fed, next, ledger).await;
             }
@@ -204,14 +239,27 @@ impl JobRun<'_> {
     }
 
     /// Counts one outcome; a failure that ends the job stops new requests.
-    fn record(&self, fed: &mut Fed, p: usize, arrival: Arrival, progress: &dyn Progress) {
+    fn record(
+        &self,
+        fed: &mut Fed,
+        ledger: &Ledger,
+        p: usize,
+        arrival: Arrival,
+        progress: &dyn Progress,
+    ) {
         let job = self.job;
         match arrival {
             Arrival::Reused => {
                 fed.tally.reused += 1;
                 fed.slots[p] = Slot::Ready;
+                let index = job.source.index_at(p as u64);
+                fed.places[p] = ledger.complete.get(&index).copied();
             }
             Arrival::Fetched(f) => {
+                fed.places[p] = Some(f.saved);
+                if let Some(body) = f.body {
+                    fed.held.keep(p, body);
+                }
                 fed.tally.fetched += 1;
                 fed.tally.bytes += f.size;
                 fed.tally.retries += f.retries as u64;
@@ -258,12 +306,9 @@ impl JobRun<'_> {
     /// Feeds every resolved position from `next` on; returns the first
     /// position not yet resolved. Starts ffmpeg for the first ready one.
     async fn feed_ready(&self, fed: &mut Fed, mut next: usize, ledger: &Ledger) -> usize {
-        let job = self.job;
         while next < fed.slots.len() && fed.slots[next] != Slot::Pending {
             if fed.slots[next] == Slot::Ready {
-                let index = job.source.index_at(next as u64);
-                let audio = job.source.is_audio(next as u64);
-                if let Err(e) = self.feed_one(fed, ledger, index, audio).await {
+                if let Err(e) = self.feed_one(fed, ledger, next).await {
                     self.fail(fed, e);
                     break;
                 }
@@ -273,21 +318,21 @@ impl JobRun<'_> {
         next
     }
 
-    async fn feed_one(
-        &self,
-        fed: &mut Fed,
-        ledger: &Ledger,
-        index: u64,
-        audio: bool,
-    ) -> Result<(), String> {
+    /// Feeds the segment at position `p` (ready), starting the merge for
+    /// the first.
+    async fn feed_one(&self, fed: &mut Fed, ledger: &Ledger, p: usize) -> Result<(), String> {
         let job = self.job;
+        let index = job.source.index_at(p as u64);
         if fed.merge.is_none() {
-            let (tools, root, output, container, format) = (
+            let input = crate::merge::Input {
+                format: job.format,
+                spool: Some(ledger.spool().path().to_path_buf()),
+            };
+            let (tools, root, output, container) = (
                 self.tools.clone(),
                 job.output_dir.clone(),
                 job.output.clone(),
                 job.container,
-                job.format,
             );
             let init = self.inits.video.clone();
             let audio = job.audio.as_ref().map(|a| crate::merge::AudioInput {
@@ -296,7 +341,7 @@ impl JobRun<'_> {
             });
             let started = tokio::task::spawn_blocking(move || {
                 let mut merge =
-                    Merge::start_with_audio(&tools, &root, &output, container, format, audio)?;
+                    Merge::start_with_audio(&tools, &root, &output, container, input, audio)?;
                 if let Some(init) = init {
                     merge.feed_file(&init)?;
                 }
@@ -307,11 +352,17 @@ impl JobRun<'_> {
             .and_then(|r| r);
             fed.merge = Some(started.map_err(|e| format!("job `{}`: {e}", job.name))?);
         }
+        let saved = fed.places[p]
+            .ok_or_else(|| format!("job `{}`: segment {index} is not in the spool", job.name))?;
+        let segment = crate::merge::Segment {
+            offset: saved.offset,
+            len: saved.size,
+            body: fed.held.take(p),
+        };
         let merge = fed.merge.as_mut().expect("started above");
-        let path = fetch::segment_path(ledger.dir(), index);
-        let fed_one = match audio {
-            true => merge.feed_audio(&path),
-            false => merge.feed_file(&path),
+        let fed_one = match job.source.is_audio(p as u64) {
+            true => merge.feed_audio(segment),
+            false => merge.feed(segment),
         };
         fed_one.map_err(|e| {
             format!(

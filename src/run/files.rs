@@ -203,48 +203,30 @@ fn finish_blocking(
             ),
         });
     }
+    let merged: std::collections::HashSet<u64> = (0..job.source.len())
+        .map(|p| job.source.index_at(p))
+        .collect();
+    let merged = |index| merged.contains(&index);
+    if keep_segments {
+        let ext = match job.format {
+            crate::source::SegmentFormat::Ts => "ts",
+            crate::source::SegmentFormat::Fmp4 => "m4s",
+        };
+        return fetch::export(&job.output_dir, &job.state_dir, &merged, ext)
+            .map(|_| ())
+            .map_err(|e| {
+                format!(
+                    "job `{}`: merged and verified, but its segments could not be written to {}: {e}",
+                    job.name,
+                    display_path(&job.state_dir.join("segments"))
+                )
+            });
+    }
     // Without a record, the segments are what a rerun has: keep them.
-    if recorded.is_ok() && !keep_segments {
-        let merged: std::collections::HashSet<u64> = (0..job.source.len())
-            .map(|p| job.source.index_at(p))
-            .collect();
-        let merged = |index| merged.contains(&index);
+    if recorded.is_ok() {
         if let Err(e) = fetch::clear_merged(&job.output_dir, &job.state_dir, &merged) {
             tracing::warn!(job = %job.name, "could not tidy {}: {e}", display_path(&job.state_dir));
         }
     }
     Ok(())
-}
-
-/// The segments that landed in this run, and their bytes: complete files
-/// in the state folder that the ledger did not have when it opened. An
-/// interrupted run counts them from disk, since a task stopped just after
-/// its file was put in place never reported it.
-pub(super) async fn landed(ledger: std::sync::Arc<Ledger>) -> (u64, u64) {
-    let count = move || {
-        let mut found = (0u64, 0u64);
-        for entry in std::fs::read_dir(ledger.dir())
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let name = entry.file_name();
-            let index = name
-                .to_str()
-                .and_then(|n| n.strip_suffix(".ts")?.parse::<u64>().ok());
-            // `metadata` of a folder entry does not follow a link.
-            let size = entry
-                .metadata()
-                .ok()
-                .filter(|m| m.is_file())
-                .map(|m| m.len());
-            if let (Some(index), Some(size)) = (index, size) {
-                if !ledger.complete.contains_key(&index) {
-                    found = (found.0 + 1, found.1 + size);
-                }
-            }
-        }
-        found
-    };
-    tokio::task::spawn_blocking(count).await.unwrap_or_default()
 }

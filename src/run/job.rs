@@ -186,7 +186,7 @@ impl Steps<'_> {
         if fed.interrupted {
             abort(merge).await;
             crate::fetch::stores_settled(std::time::Duration::from_secs(5)).await;
-            let (landed, bytes) = files::landed(ledger.clone()).await;
+            let (landed, bytes) = ledger.landed();
             report.segments.fetched = report.segments.fetched.max(landed);
             report.bytes = report.bytes.max(bytes);
             return Err(format!(

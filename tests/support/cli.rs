@@ -94,3 +94,67 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     }
     out
 }
+
+/// The segments saved in a job's state folder, read as the format says:
+/// each whole line of `ledger.jsonl` after the header names an index, an
+/// offset and a size in `segments.spool` and the CRC-32 of those bytes.
+/// Only entries whose bytes are there and match count (the last per index).
+pub fn saved(state: &Path) -> BTreeMap<u64, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let Ok(text) = std::fs::read_to_string(state.join("ledger.jsonl")) else {
+        return out;
+    };
+    let spool = std::fs::read(state.join("segments.spool")).unwrap_or_default();
+    let whole = &text[..text.rfind('\n').unwrap_or(0)];
+    for line in whole.lines().skip(1) {
+        let Ok(e) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let field = |k: &str| e[k].as_u64();
+        let (Some(index), Some(offset), Some(size), Some(crc)) = (
+            field("index"),
+            field("offset"),
+            field("size"),
+            field("crc32"),
+        ) else {
+            continue;
+        };
+        let (at, end) = (offset as usize, (offset + size) as usize);
+        if let Some(bytes) = spool.get(at..end) {
+            if u64::from(crc32(bytes)) == crc {
+                out.insert(index, bytes.to_vec());
+            }
+        }
+    }
+    out
+}
+
+/// CRC-32 (IEEE, as zlib), table-driven: the tests' own, independent of
+/// snatch's.
+fn crc32(bytes: &[u8]) -> u32 {
+    static TABLE: std::sync::OnceLock<[u32; 256]> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut t = [0u32; 256];
+        for (i, slot) in t.iter_mut().enumerate() {
+            let mut c = i as u32;
+            for _ in 0..8 {
+                c = (c >> 1) ^ (0xEDB8_8320 & (c & 1).wrapping_neg());
+            }
+            *slot = c;
+        }
+        t
+    });
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc = table[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8);
+    }
+    !crc
+}
+
+/// How many segment lines the job's ledger has so far (whole lines, not
+/// checked against the spool): cheap enough to poll while a run goes on.
+pub fn ledger_lines(state: &Path) -> usize {
+    std::fs::read_to_string(state.join("ledger.jsonl"))
+        .map(|t| t.matches('\n').count().saturating_sub(1))
+        .unwrap_or(0)
+}
