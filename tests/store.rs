@@ -556,3 +556,63 @@ fn a_file_where_an_output_folder_should_be_is_named_as_such() {
     assert!(!err.contains("ffmpeg"), "{err}");
     assert_eq!(std::fs::read(job.path("out/sub")).unwrap(), b"not a folder");
 }
+
+/// The merge reads each segment where it is: saved by an earlier run (read
+/// back from the spool), or fresh, kept in memory until its turn when it
+/// arrived before the ones ahead of it. Either way the spool holds each
+/// segment byte for byte, and the output is whole and in order.
+#[test]
+fn saved_and_early_segments_merge_in_index_order() {
+    let media = segments(12, 1);
+    let server = TestServer::start(&media);
+    server.always("/000003.ts", Fault::Status(403));
+    let job = Job::new(&job_yaml(
+        &server.url(),
+        "    range: { start: 1, end: 12 }\n    concurrency: 1\n",
+    ));
+    let out = job.run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let state = job.path("out/.snatch/v");
+    let first = saved(&state);
+    assert_eq!(first.keys().copied().collect::<Vec<_>>(), [1, 2]);
+    for (i, bytes) in &first {
+        let served = std::fs::read(media.join(format!("{i:06}.ts"))).unwrap();
+        assert!(*bytes == served, "segment {i} is not what was served");
+    }
+
+    // Segment 3 now answers last: 4 to 12 arrive before it.
+    server.clear_faults();
+    server.clear_requests();
+    server.script("/000003.ts", [Fault::Delay(Duration::from_millis(400))]);
+    let yaml = job_yaml(
+        &server.url(),
+        "    range: { start: 1, end: 12 }\n    concurrency: 12\n",
+    );
+    std::fs::write(&job.file, yaml).unwrap();
+    let out = job.run(&["--keep-segments"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let j = &job.report()["jobs"][0];
+    assert_eq!(j["segments"]["reused"], 2, "{j}");
+    assert_eq!(j["segments"]["fetched"], 10, "{j}");
+    assert_eq!(server.requests().len(), 10);
+    let output = job.path("out/v.mp4");
+    let (duration, streams) = probe(&output);
+    assert!((duration - 12.0).abs() < 0.3, "duration {duration}");
+    assert_eq!(streams, ["video", "audio"]);
+    let decoded = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-v", "error", "-i"])
+        .arg(&output)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(decoded.status.success());
+    assert_eq!(String::from_utf8_lossy(&decoded.stderr), "");
+    let all = saved(&state);
+    assert_eq!(all.len(), 12);
+    for (i, bytes) in &all {
+        let served = std::fs::read(media.join(format!("{i:06}.ts"))).unwrap();
+        assert!(*bytes == served, "segment {i} is not what was served");
+        let exported = std::fs::read(state.join(format!("segments/{i}.ts"))).unwrap();
+        assert!(exported == served, "segments/{i}.ts is not segment {i}");
+    }
+}
