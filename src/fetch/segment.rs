@@ -401,7 +401,7 @@ async fn receive(
     }
     if let (Some(mut buf), Some(key)) = (sealed, &seg.key) {
         if let Err(e) = crate::decrypt::decrypt(key, &mut buf) {
-            return retry(e);
+            return retry(e.to_string());
         }
         if let Err(e) = part.write(&buf).await {
             return e.into_attempt(shown, retry);
@@ -631,7 +631,9 @@ impl Part {
         if self.check.len + chunk.len() as u64 > self.max {
             return Err(PartError::TooLarge(self.max));
         }
-        self.check.feed(chunk).map_err(PartError::Invalid)?;
+        self.check
+            .feed(chunk)
+            .map_err(|e| PartError::Invalid(e.to_string()))?;
         self.buf.extend_from_slice(chunk);
         if self.buf.len() >= SPILL {
             self.spill(false).await?;
@@ -682,7 +684,9 @@ impl Part {
 
     /// Checks the whole, stores it under its final name; returns the size.
     async fn finish(mut self) -> Result<u64, PartError> {
-        self.check.finish().map_err(PartError::Invalid)?;
+        self.check
+            .finish()
+            .map_err(|e| PartError::Invalid(e.to_string()))?;
         self.spill(true).await?;
         Ok(self.check.len)
     }

@@ -242,7 +242,11 @@ fn read_key(k: &m3u8_rs::Key, base: &Secret) -> Result<(Option<KeyRef>, bool), S
                 .as_deref()
                 .ok_or("EXT-X-KEY METHOD=AES-128 has no URI")?;
             let url = join(base, uri)?;
-            let iv = k.iv.as_deref().map(parse_iv).transpose()?;
+            let iv =
+                k.iv.as_deref()
+                    .map(parse_iv)
+                    .transpose()
+                    .map_err(|e| e.to_string())?;
             Ok((
                 Some(KeyRef {
                     url,
