@@ -333,7 +333,7 @@ fn environment(
 /// The rendered output path, made safe, and its container.
 fn output_of(
     spec: &JobSpec,
-    rendered: Result<String, String>,
+    rendered: Result<String, crate::template::TemplateError>,
     problems: &mut Vec<Problem>,
 ) -> (Option<PathBuf>, Option<Container>) {
     let at = |loc, msg: String| Problem::at(&spec.file, loc, msg);
