@@ -24,7 +24,7 @@ pub use ledger::{
 };
 pub use limits::{Limiter, Slot};
 pub use segment::{stores_settled, FailKind, Fetched, JobFetch, SegmentFailure, DEFAULT_MAX_BYTES};
-pub use small::{Ask, Small};
+pub use small::{Ask, ProbeError, Small, SmallError};
 
 use crate::manifest::RunLimits;
 

@@ -92,10 +92,10 @@ pub(super) fn look(
     let fetcher = Fetcher::new(&RunLimits::default());
     match runtime.block_on(peek(&url, &values, &fetcher, &ask)) {
         Ok(p) => Ok(Looked::Seen(p)),
-        Err(PeekError::Unreachable(e)) => Ok(Looked::NotRead(not_read(&printable(&e)))),
+        Err(PeekError::Unreachable(e)) => Ok(Looked::NotRead(not_read(&printable(&e.to_string())))),
         Err(PeekError::Refused(e)) => Err(Problem::bare(format!(
             "snatch cannot download this playlist, so no job was added: {}",
-            printable(&e)
+            printable(&e.to_string())
         ))
         .help(
             "snatch downloads finished (VOD) HLS playlists, clear or AES-128 encrypted; \
