@@ -104,7 +104,7 @@ impl From<Problem> for Refused {
 }
 
 fn load_one(path: &Path) -> Result<LoadedFile, Refused> {
-    let bytes = read_capped(path).map_err(Problem::bare)?;
+    let bytes = read_capped(path).map_err(|e| Problem::bare(e.to_string()))?;
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -168,30 +168,46 @@ fn shape_schema() -> &'static serde_json::Value {
     SCHEMA.get_or_init(super::schema)
 }
 
-fn read_capped(path: &Path) -> Result<Vec<u8>, String> {
-    let shown = display_path(path);
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+/// Why a job file's bytes were not read; `shown` is its path as shown.
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    #[error("cannot read {shown}: {error}")]
+    Io {
+        shown: String,
+        error: std::io::Error,
+    },
+    #[error(
+        "{shown} is {:.1} MiB; job files are limited to {} MiB (is this the right file?)",
+        *.len as f64 / (1024.0 * 1024.0),
+        MAX_FILE_BYTES / (1024 * 1024)
+    )]
+    TooBig { shown: String, len: u64 },
+}
+
+fn read_capped(path: &Path) -> Result<Vec<u8>, ReadError> {
+    let shown = || display_path(path);
+    let io = |error| ReadError::Io {
+        shown: shown(),
+        error,
+    };
+    let too_big = |len| ReadError::TooBig {
+        shown: shown(),
+        len,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
     if let Ok(meta) = file.metadata() {
         if meta.len() > MAX_FILE_BYTES {
-            return Err(too_big(&shown, meta.len()));
+            return Err(too_big(meta.len()));
         }
     }
     let mut bytes = Vec::new();
     file.take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+        .map_err(io)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(too_big(&shown, bytes.len() as u64));
+        return Err(too_big(bytes.len() as u64));
     }
     Ok(bytes)
-}
-
-fn too_big(shown: &str, len: u64) -> String {
-    format!(
-        "{shown} is {:.1} MiB; job files are limited to {} MiB (is this the right file?)",
-        len as f64 / (1024.0 * 1024.0),
-        MAX_FILE_BYTES / (1024 * 1024)
-    )
 }
 
 /// Turns a serde-saphyr error into a located problem with a message for a
