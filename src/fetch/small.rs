@@ -153,6 +153,19 @@ enum Try {
     Fatal(SmallError),
 }
 
+/// Small bodies come from web servers only.
+fn http_only(url: &Secret, what: &str) -> Result<(), SmallError> {
+    let what = what.to_string();
+    match crate::source::target_of(url.clone(), std::path::Path::new("")) {
+        Ok(Target::Http { .. }) => Ok(()),
+        Ok(Target::File { .. }) => Err(SmallError::NotHttp {
+            what,
+            url: url.clone(),
+        }),
+        Err(error) => Err(SmallError::Target { what, error }),
+    }
+}
+
 impl Fetcher {
     /// GETs `url` (only `range` of it, if given) under the run's limits,
     /// retrying as the job's policy says. `what` names it in messages
@@ -165,20 +178,8 @@ impl Fetcher {
         max: u64,
         what: &str,
     ) -> Result<Small, SmallError> {
+        http_only(url, what)?;
         let named = || what.to_string();
-        match crate::source::target_of(url.clone(), std::path::Path::new("")) {
-            Ok(Target::Http { .. }) => {}
-            Ok(Target::File { .. }) => {
-                let url = url.clone();
-                return Err(SmallError::NotHttp { what: named(), url });
-            }
-            Err(error) => {
-                return Err(SmallError::Target {
-                    what: named(),
-                    error,
-                })
-            }
-        }
         let mut attempt = 0u32;
         loop {
             attempt += 1;
