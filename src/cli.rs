@@ -86,7 +86,7 @@ pub struct ShardArgs {
     pub shard_limits: ShardLimitsArg,
 }
 
-fn parse_shard(s: &str) -> Result<crate::plan::shard::Shard, String> {
+fn parse_shard(s: &str) -> Result<crate::plan::shard::Shard, crate::plan::shard::ShardError> {
     s.parse()
 }
 

@@ -7,18 +7,30 @@ use crate::source::SegmentKey;
 
 type Aes128CbcDec = cbc::Decryptor<aes::Aes128>;
 
+/// Why a segment does not decrypt, or an `IV` attribute does not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecryptError {
+    #[error("{0} bytes is not a whole number of 16-byte AES blocks")]
+    NotWholeBlocks(usize),
+    #[error("it does not decrypt with its AES-128 key (bad padding)")]
+    BadPadding,
+    #[error("the IV `{0}` does not start with 0x")]
+    IvPrefix(String),
+    #[error("the IV `{0}` is not 1 to 32 hex digits")]
+    IvLength(String),
+    #[error("the IV `{0}` is not hexadecimal")]
+    IvNotHex(String),
+}
+
 /// Decrypts a whole segment in place and cuts its padding. An error means
 /// the body is not what the key encrypted (a wrong key, a cut body).
-pub fn decrypt(key: &SegmentKey, body: &mut Vec<u8>) -> Result<(), String> {
+pub fn decrypt(key: &SegmentKey, body: &mut Vec<u8>) -> Result<(), DecryptError> {
     if body.is_empty() || !body.len().is_multiple_of(16) {
-        return Err(format!(
-            "{} bytes is not a whole number of 16-byte AES blocks",
-            body.len()
-        ));
+        return Err(DecryptError::NotWholeBlocks(body.len()));
     }
     let plain = Aes128CbcDec::new(&key.key.into(), &key.iv.into())
         .decrypt_padded::<Pkcs7>(body)
-        .map_err(|_| "it does not decrypt with its AES-128 key (bad padding)".to_string())?
+        .map_err(|_| DecryptError::BadPadding)?
         .len();
     body.truncate(plain);
     Ok(())
@@ -32,17 +44,17 @@ pub fn iv_from_sequence(sequence: u64) -> [u8; 16] {
 
 /// The `IV` attribute: `0x` and 32 hex digits (fewer are zero-extended on
 /// the left).
-pub fn parse_iv(text: &str) -> Result<[u8; 16], String> {
+pub fn parse_iv(text: &str) -> Result<[u8; 16], DecryptError> {
     let hex = text
         .strip_prefix("0x")
         .or_else(|| text.strip_prefix("0X"))
-        .ok_or_else(|| format!("the IV `{text}` does not start with 0x"))?;
+        .ok_or_else(|| DecryptError::IvPrefix(text.into()))?;
     if hex.is_empty() || hex.len() > 32 {
-        return Err(format!("the IV `{text}` is not 1 to 32 hex digits"));
+        return Err(DecryptError::IvLength(text.into()));
     }
     u128::from_str_radix(hex, 16)
         .map(u128::to_be_bytes)
-        .map_err(|_| format!("the IV `{text}` is not hexadecimal"))
+        .map_err(|_| DecryptError::IvNotHex(text.into()))
 }
 
 #[cfg(test)]
@@ -72,7 +84,14 @@ mod tests {
         let mut body = ct.clone();
         assert!(decrypt(&wrong, &mut body).is_err());
         let mut cut = ct[..20].to_vec();
-        assert!(decrypt(&key, &mut cut).unwrap_err().contains("16-byte"));
+        assert_eq!(
+            decrypt(&key, &mut cut),
+            Err(DecryptError::NotWholeBlocks(20))
+        );
+        assert_eq!(
+            DecryptError::NotWholeBlocks(20).to_string(),
+            "20 bytes is not a whole number of 16-byte AES blocks"
+        );
     }
 
     #[test]

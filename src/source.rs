@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::manifest::env::{self, Secret};
-use crate::manifest::paths::LocalRoots;
+use crate::manifest::env::{self, EnvError, Secret};
+use crate::manifest::paths::{LocalRoots, PathError};
 use crate::manifest::IndexSource;
-use crate::template::Templates;
+use crate::template::{TemplateError, Templates};
 
 pub use crate::source_playlist::{ByteRange, PlaylistSource, SegmentFormat, SegmentKey};
 
@@ -108,7 +108,7 @@ impl SegmentSource {
     pub fn segment(&self, position: u64) -> Result<Segment, SegmentError> {
         match self {
             SegmentSource::Numbered(n) => n.segment(self.index_at(position)),
-            SegmentSource::Playlist(p) => p.segment(position).map_err(SegmentError::Other),
+            SegmentSource::Playlist(p) => Ok(p.segment(position)?),
         }
     }
 
@@ -212,15 +212,44 @@ pub enum SegmentError {
     /// file names it, so callers may leave it to that report.
     #[error("environment variable `{0}` is not set")]
     EnvNotSet(String),
-    /// The template, the URL or the local path is refused.
-    #[error("{0}")]
-    Other(String),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    /// A `${…}` placeholder that does not read.
+    #[error(transparent)]
+    Env(EnvError),
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// A local path outside the folders it may be read from.
+    #[error(transparent)]
+    Local(#[from] PathError),
+    /// A playlist position without a segment, or without its key.
+    #[error(transparent)]
+    Playlist(#[from] crate::source_playlist::PositionError),
 }
 
-impl From<String> for SegmentError {
-    fn from(e: String) -> SegmentError {
-        SegmentError::Other(e)
+impl From<EnvError> for SegmentError {
+    fn from(e: EnvError) -> SegmentError {
+        match e {
+            EnvError::NotSet(name) => SegmentError::EnvNotSet(name),
+            other => SegmentError::Env(other),
+        }
     }
+}
+
+/// Why a rendered URL names no place snatch can read from; `shown` is the
+/// URL with its secrets as `***`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    #[error("`{shown}` is not a valid URL: {reason}")]
+    BadUrl { shown: String, reason: String },
+    #[error("`{0}` has no host")]
+    NoHost(String),
+    #[error("`{shown}` is not a valid file URL: {reason}")]
+    BadFileUrl { shown: String, reason: String },
+    #[error("`{0}` is not an absolute file URL")]
+    RelativeFileUrl(String),
+    #[error("the scheme `{0}` is not supported; use http, https, file, or a local path")]
+    Scheme(String),
 }
 
 impl Numbered {
@@ -235,7 +264,7 @@ impl Numbered {
             .templates
             .render(&self.key, &serde_json::Value::Object(ctx))?;
         let pieces = env::parse(&rendered)?;
-        let url = Secret::resolve(&pieces, &self.env).map_err(SegmentError::EnvNotSet)?;
+        let url = Secret::resolve(&pieces, &self.env)?;
         let target = match target_of(url, &self.dir)? {
             Target::File { path, shown } => Target::File {
                 path: self.roots.check(&path, &shown)?,
@@ -253,34 +282,37 @@ impl Numbered {
 }
 
 /// Classifies a rendered URL: http(s), `file://`, or a path relative to `dir`.
-pub fn target_of(url: Secret, dir: &std::path::Path) -> Result<Target, String> {
+pub fn target_of(url: Secret, dir: &std::path::Path) -> Result<Target, TargetError> {
     let real = url.expose();
+    let shown = || url.shown().to_string();
     match scheme_of(real) {
         Some(s) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https") => {
-            let parsed = reqwest::Url::parse(real)
-                .map_err(|e| format!("`{}` is not a valid URL: {e}", url.shown()))?;
+            let parsed = reqwest::Url::parse(real).map_err(|e| TargetError::BadUrl {
+                shown: shown(),
+                reason: e.to_string(),
+            })?;
             let host = parsed
                 .host_str()
-                .ok_or_else(|| format!("`{}` has no host", url.shown()))?
+                .ok_or_else(|| TargetError::NoHost(shown()))?
                 .trim_start_matches('[')
                 .trim_end_matches(']')
                 .to_ascii_lowercase();
             Ok(Target::Http { url, host })
         }
         Some(s) if s.eq_ignore_ascii_case("file") => {
-            let parsed = reqwest::Url::parse(real)
-                .map_err(|e| format!("`{}` is not a valid file URL: {e}", url.shown()))?;
+            let parsed = reqwest::Url::parse(real).map_err(|e| TargetError::BadFileUrl {
+                shown: shown(),
+                reason: e.to_string(),
+            })?;
             let path = parsed
                 .to_file_path()
-                .map_err(|_| format!("`{}` is not an absolute file URL", url.shown()))?;
+                .map_err(|_| TargetError::RelativeFileUrl(shown()))?;
             Ok(Target::File {
                 path,
                 shown: url.shown().to_string(),
             })
         }
-        Some(s) => Err(format!(
-            "the scheme `{s}` is not supported; use http, https, file, or a local path"
-        )),
+        Some(s) => Err(TargetError::Scheme(s.to_string())),
         None => Ok(Target::File {
             path: dir.join(real),
             shown: url.shown().to_string(),
@@ -320,7 +352,8 @@ mod tests {
             t => panic!("{t:?}"),
         }
         let err = target_of(Secret::plain("ftp://h/1.ts"), dir).unwrap_err();
-        assert!(err.contains("`ftp`"), "{err}");
+        assert_eq!(err, TargetError::Scheme("ftp".into()));
+        assert!(err.to_string().contains("`ftp`"), "{err}");
     }
 
     #[test]
@@ -351,5 +384,16 @@ mod tests {
             shown_host("https://Plain.example/1.ts").as_deref(),
             Some("plain.example")
         );
+    }
+
+    // plan leaves EnvNotSet to the report where the job file names the
+    // variable, so only an unset variable may become it.
+    #[test]
+    fn only_an_unset_variable_is_env_not_set() {
+        let unset = SegmentError::from(EnvError::NotSet("SNATCH_T".into()));
+        assert_eq!(unset, SegmentError::EnvNotSet("SNATCH_T".into()));
+        let unclosed = SegmentError::from(EnvError::Unclosed);
+        assert_eq!(unclosed, SegmentError::Env(EnvError::Unclosed));
+        assert_eq!(unclosed.to_string(), "`${` has no closing `}`");
     }
 }

@@ -154,6 +154,16 @@ pub struct KeyRef {
     pub iv: [u8; 16],
 }
 
+/// Why a resolved playlist gives no segment for a position.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PositionError {
+    #[error("the playlist has no segment at position {0}")]
+    NoSegmentAt(u64),
+    /// `key` is shown redacted.
+    #[error("the key {key} of segment {sequence} was not fetched")]
+    KeyNotFetched { key: Secret, sequence: u64 },
+}
+
 impl PlaylistSource {
     pub fn len(&self) -> u64 {
         self.resolved.as_ref().map_or(0, |r| r.len() as u64)
@@ -172,7 +182,7 @@ impl PlaylistSource {
 
     /// The segment at `position`; before resolving, the playlist itself
     /// stands for every position (so a plan can show it).
-    pub fn segment(&self, position: u64) -> Result<Segment, String> {
+    pub fn segment(&self, position: u64) -> Result<Segment, PositionError> {
         let Some(r) = &self.resolved else {
             return Ok(Segment {
                 index: 0,
@@ -181,21 +191,20 @@ impl PlaylistSource {
                 key: None,
             });
         };
-        let (s, index) = r
-            .at(position)
-            .ok_or_else(|| format!("the playlist has no segment at position {position}"))?;
-        let key = match &s.key {
-            None => None,
-            Some(k) => Some(SegmentKey {
-                key: *r.keys.0.get(k.url.expose()).ok_or_else(|| {
-                    format!(
-                        "the key {} of segment {} was not fetched",
-                        k.url, s.sequence
-                    )
-                })?,
-                iv: k.iv,
-            }),
-        };
+        let (s, index) = r.at(position).ok_or(PositionError::NoSegmentAt(position))?;
+        let key =
+            match &s.key {
+                None => None,
+                Some(k) => Some(SegmentKey {
+                    key: *r.keys.0.get(k.url.expose()).ok_or_else(|| {
+                        PositionError::KeyNotFetched {
+                            key: k.url.clone(),
+                            sequence: s.sequence,
+                        }
+                    })?,
+                    iv: k.iv,
+                }),
+            };
         let fresh = self.fresh.read().unwrap_or_else(|e| e.into_inner());
         let part = fresh.get(&index).unwrap_or(&s.part);
         Ok(Segment {

@@ -57,9 +57,9 @@ fn samples(dir: &Path) -> Vec<(PathBuf, Format)> {
 fn check(body: &[u8], chunk: usize) -> Result<Format, String> {
     let mut c = Check::new();
     for piece in body.chunks(chunk) {
-        c.feed(piece)?;
+        c.feed(piece).map_err(|e| e.to_string())?;
     }
-    c.finish()?;
+    c.finish().map_err(|e| e.to_string())?;
     Ok(c.format().expect("told"))
 }
 

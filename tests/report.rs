@@ -12,7 +12,7 @@ use support::server::{Fault, TestServer};
 
 use snatch::report::{
     append, write_atomic, Exporter, JobReport, JobStatus, Json, Junit, Markdown, Media,
-    ReportTargets, RunReport, SegmentCounts,
+    ReportError, ReportTargets, RunReport, SegmentCounts,
 };
 
 /// Four jobs, one of each status; all times fixed.
@@ -384,7 +384,8 @@ fn write_all_writes_every_target_and_reports_failures() {
         Some(step.clone()),
     );
     let report = sample();
-    assert_eq!(targets.write_all(&report), Vec::<String>::new());
+    let errors = targets.write_all(&report);
+    assert!(errors.is_empty(), "{errors:?}");
 
     let json = fs::read_to_string(dir.path().join("r/report.json")).unwrap();
     assert_eq!(json, render(&Json, &report));
@@ -404,8 +405,19 @@ fn write_all_writes_every_target_and_reports_failures() {
     };
     let errors = targets.write_all(&report);
     assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(errors[0].contains("JSON report"), "{errors:?}");
-    assert!(errors[0].contains("blocked"), "{errors:?}");
+    assert!(
+        matches!(
+            &errors[0],
+            ReportError::Write {
+                kind: "JSON report",
+                ..
+            }
+        ),
+        "{errors:?}"
+    );
+    let message = errors[0].to_string();
+    assert!(message.contains("JSON report"), "{message}");
+    assert!(message.contains("blocked"), "{message}");
     assert_eq!(
         fs::read_to_string(dir.path().join("summary.md")).unwrap(),
         render(&Markdown, &report)

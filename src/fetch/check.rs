@@ -31,6 +31,55 @@ pub enum Format {
     Audio,
 }
 
+/// Why a body is not a segment. Each renders the sentence a failed job
+/// shows; the previews in it are escaped (see [`preview`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    #[error("the body is empty")]
+    Empty,
+    /// Fewer bytes than it takes to tell a format, and the whole body.
+    #[error("{len} bytes is too short for a video segment ({preview})")]
+    TooShort { len: usize, preview: String },
+    /// The first bytes are none of the accepted formats.
+    #[error("{arrived}, not a video or audio segment (starts with {preview})")]
+    NotMedia { arrived: Arrived, preview: String },
+    #[error("{len} bytes is not a whole number of 188-byte MPEG-TS packets (cut short?)")]
+    PartialPacket { len: u64 },
+    /// `what` is "MP4 box" or "audio frame".
+    #[error("the body ends inside an {what} ({len} bytes arrived; cut short?)")]
+    CutInside { what: &'static str, len: u64 },
+    #[error("a unit longer than any body")]
+    UnitTooLong,
+    /// A known format whose bytes go wrong: `what` is the format ("MPEG-TS
+    /// segment", "ID3 tag", ...), `why` the place or the value.
+    #[error("not a valid {what} ({why})")]
+    Malformed { what: &'static str, why: String },
+}
+
+/// A guess at what a refused body is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Arrived {
+    #[error("an HTML page")]
+    HtmlPage,
+    #[error("an XML or HTML document")]
+    Markup,
+    #[error("JSON")]
+    Json,
+    #[error("a playlist")]
+    Playlist,
+    #[error("text")]
+    Text,
+    #[error("unknown bytes")]
+    Unknown,
+}
+
+fn malformed(what: &'static str, why: impl Into<String>) -> CheckError {
+    CheckError::Malformed {
+        what,
+        why: why.into(),
+    }
+}
+
 /// Where a streamed walk over length-prefixed units (boxes, frames, tags)
 /// stands: the header of the unit that starts at `next` is being gathered.
 #[derive(Debug, Default)]
@@ -83,7 +132,7 @@ impl Check {
     }
 
     /// Takes the next chunk of the body.
-    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), String> {
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), CheckError> {
         if let State::Sniffing(head) = &mut self.state {
             head.extend_from_slice(chunk);
             if head.len() < SNIFF {
@@ -98,7 +147,7 @@ impl Check {
         self.walk(chunk)
     }
 
-    fn walk(&mut self, chunk: &[u8]) -> Result<(), String> {
+    fn walk(&mut self, chunk: &[u8]) -> Result<(), CheckError> {
         let start = self.len;
         match &mut self.state {
             State::Sniffing(_) => unreachable!("sniffed before walking"),
@@ -112,23 +161,21 @@ impl Check {
 
     /// The body has ended: refuses one that is empty, not a segment, or
     /// cut inside a packet, box or frame.
-    pub fn finish(&self) -> Result<(), String> {
+    pub fn finish(&self) -> Result<(), CheckError> {
         match &self.state {
-            State::Sniffing(head) if head.is_empty() => Err("the body is empty".into()),
+            State::Sniffing(head) if head.is_empty() => Err(CheckError::Empty),
             State::Sniffing(head) => {
                 // Too short to tell: a whole segment is never this small,
                 // but say what it looks like.
                 sniff(head)?;
-                Err(format!(
-                    "{} bytes is too short for a video segment ({})",
-                    head.len(),
-                    preview(head)
-                ))
+                Err(CheckError::TooShort {
+                    len: head.len(),
+                    preview: preview(head),
+                })
             }
-            State::Ts if !self.len.is_multiple_of(TS_PACKET) => Err(format!(
-                "{} bytes is not a whole number of 188-byte MPEG-TS packets (cut short?)",
-                self.len
-            )),
+            State::Ts if !self.len.is_multiple_of(TS_PACKET) => {
+                Err(CheckError::PartialPacket { len: self.len })
+            }
             State::Ts => Ok(()),
             State::Mp4(w) => w.finish(self.len, "MP4 box"),
             State::Audio(w) => w.finish(self.len, "audio frame"),
@@ -137,7 +184,7 @@ impl Check {
 }
 
 /// Tells the format from the first bytes, or says what arrived instead.
-fn sniff(head: &[u8]) -> Result<State, String> {
+fn sniff(head: &[u8]) -> Result<State, CheckError> {
     if head.first() == Some(&TS_SYNC) {
         return Ok(State::Ts);
     }
@@ -147,21 +194,21 @@ fn sniff(head: &[u8]) -> Result<State, String> {
     if head.starts_with(b"ID3") || is_adts(head) || is_mpeg_audio(head) {
         return Ok(State::Audio(Walk::default()));
     }
-    Err(format!(
-        "{}, not a video or audio segment (starts with {})",
-        what_arrived(head),
-        preview(head)
-    ))
+    Err(CheckError::NotMedia {
+        arrived: what_arrived(head),
+        preview: preview(head),
+    })
 }
 
-fn ts_walk(start: u64, chunk: &[u8]) -> Result<(), String> {
+fn ts_walk(start: u64, chunk: &[u8]) -> Result<(), CheckError> {
     let first = (TS_PACKET - start % TS_PACKET) % TS_PACKET;
     let mut i = first as usize;
     while i < chunk.len() {
         if chunk[i] != TS_SYNC {
-            return Err(format!(
-                "not a valid MPEG-TS segment (no sync byte at byte {})",
-                start + i as u64
+            let at = start + i as u64;
+            return Err(malformed(
+                "MPEG-TS segment",
+                format!("no sync byte at byte {at}"),
             ));
         }
         i += TS_PACKET as usize;
@@ -171,7 +218,7 @@ fn ts_walk(start: u64, chunk: &[u8]) -> Result<(), String> {
 
 /// Reads a unit's header from the bytes gathered so far: asks for more,
 /// or gives the unit's whole length.
-type Unit = fn(&[u8]) -> Result<UnitHead, String>;
+type Unit = fn(&[u8]) -> Result<UnitHead, CheckError>;
 
 enum UnitHead {
     /// Gather this many header bytes first.
@@ -181,7 +228,7 @@ enum UnitHead {
 }
 
 impl Walk {
-    fn feed(&mut self, start: u64, chunk: &[u8], unit: Unit) -> Result<(), String> {
+    fn feed(&mut self, start: u64, chunk: &[u8], unit: Unit) -> Result<(), CheckError> {
         let end = start + chunk.len() as u64;
         while !self.open_ended {
             match unit(&self.head)? {
@@ -200,7 +247,7 @@ impl Walk {
                     match len.map(|l| unit_start.checked_add(l)) {
                         None => self.open_ended = true,
                         Some(Some(next)) => self.next = next,
-                        Some(None) => return Err("a unit longer than any body".into()),
+                        Some(None) => return Err(CheckError::UnitTooLong),
                     }
                 }
             }
@@ -208,28 +255,24 @@ impl Walk {
         Ok(())
     }
 
-    fn finish(&self, len: u64, what: &str) -> Result<(), String> {
+    fn finish(&self, len: u64, what: &'static str) -> Result<(), CheckError> {
         if self.open_ended || (self.head.is_empty() && self.next == len) {
             return Ok(());
         }
-        Err(format!(
-            "the body ends inside an {what} ({len} bytes arrived; cut short?)"
-        ))
+        Err(CheckError::CutInside { what, len })
     }
 }
 
 /// An MP4 box: 32-bit size and a type; size 1 means a 64-bit size follows,
 /// size 0 runs to the end.
-fn mp4_unit(head: &[u8]) -> Result<UnitHead, String> {
+fn mp4_unit(head: &[u8]) -> Result<UnitHead, CheckError> {
     if head.len() < 8 {
         return Ok(UnitHead::Need(8));
     }
     let kind = &head[4..8];
     if !MP4_BOXES.iter().any(|b| kind == *b) {
-        return Err(format!(
-            "not a valid fragmented MP4 segment (an unexpected box {})",
-            preview(kind)
-        ));
+        let why = format!("an unexpected box {}", preview(kind));
+        return Err(malformed("fragmented MP4 segment", why));
     }
     let size = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as u64;
     let size = match size {
@@ -240,16 +283,14 @@ fn mp4_unit(head: &[u8]) -> Result<UnitHead, String> {
     };
     let header = if head.len() >= 16 { 16 } else { 8 };
     if size < header {
-        return Err(format!(
-            "not a valid fragmented MP4 segment (a {} box of {size} bytes)",
-            preview(kind)
-        ));
+        let why = format!("a {} box of {size} bytes", preview(kind));
+        return Err(malformed("fragmented MP4 segment", why));
     }
     Ok(UnitHead::Len(Some(size)))
 }
 
 /// ADTS frames, MPEG audio frames and ID3v2 tags, in any order.
-fn audio_unit(head: &[u8]) -> Result<UnitHead, String> {
+fn audio_unit(head: &[u8]) -> Result<UnitHead, CheckError> {
     if head.len() < 3 {
         return Ok(UnitHead::Need(3));
     }
@@ -261,7 +302,7 @@ fn audio_unit(head: &[u8]) -> Result<UnitHead, String> {
             .iter()
             .try_fold(0u64, |acc, &b| (b < 0x80).then_some(acc << 7 | b as u64));
         let Some(size) = size else {
-            return Err("not a valid ID3 tag (its size is not sync-safe)".into());
+            return Err(malformed("ID3 tag", "its size is not sync-safe"));
         };
         let footer = if head[5] & 0x10 != 0 { 10 } else { 0 };
         return Ok(UnitHead::Len(Some(10 + size + footer)));
@@ -270,19 +311,16 @@ fn audio_unit(head: &[u8]) -> Result<UnitHead, String> {
         return mpeg_audio_unit(head);
     }
     if !is_adts(head) {
-        return Err(format!(
-            "not a valid audio segment (no ADTS or MPEG audio frame at {})",
-            preview(&head[..3])
-        ));
+        let why = format!("no ADTS or MPEG audio frame at {}", preview(&head[..3]));
+        return Err(malformed("audio segment", why));
     }
     if head.len() < 6 {
         return Ok(UnitHead::Need(6));
     }
     let len = ((head[3] as u64 & 0x03) << 11) | ((head[4] as u64) << 3) | (head[5] as u64 >> 5);
     if len < 7 {
-        return Err(format!(
-            "not a valid AAC/ADTS segment (a frame of {len} bytes)"
-        ));
+        let why = format!("a frame of {len} bytes");
+        return Err(malformed("AAC/ADTS segment", why));
     }
     Ok(UnitHead::Len(Some(len)))
 }
@@ -303,7 +341,7 @@ fn is_mpeg_audio(head: &[u8]) -> bool {
 }
 
 /// An MPEG audio frame's length from its 4-byte header.
-fn mpeg_audio_unit(head: &[u8]) -> Result<UnitHead, String> {
+fn mpeg_audio_unit(head: &[u8]) -> Result<UnitHead, CheckError> {
     const KBPS: [[u32; 14]; 5] = [
         [
             32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448,
@@ -332,7 +370,8 @@ fn mpeg_audio_unit(head: &[u8]) -> Result<UnitHead, String> {
     let rate_index = (head[2] >> 4) as usize;
     let freq_index = ((head[2] >> 2) & 3) as usize;
     if rate_index == 0 || rate_index == 15 || freq_index == 3 {
-        return Err("not a valid MPEG audio segment (a free-format or bad frame header)".into());
+        let why = "a free-format or bad frame header";
+        return Err(malformed("MPEG audio segment", why));
     }
     let table = match (version == 3, layer) {
         (true, l) => l as usize - 1,
@@ -351,26 +390,26 @@ fn mpeg_audio_unit(head: &[u8]) -> Result<UnitHead, String> {
 }
 
 /// A guess at what a refused body is, for the message.
-fn what_arrived(head: &[u8]) -> &'static str {
+fn what_arrived(head: &[u8]) -> Arrived {
     let text = String::from_utf8_lossy(head)
         .trim_start()
         .to_ascii_lowercase();
     if text.starts_with("<!doctype html") || text.starts_with("<html") || text.starts_with("<head")
     {
-        "an HTML page"
+        Arrived::HtmlPage
     } else if text.starts_with('<') {
-        "an XML or HTML document"
+        Arrived::Markup
     } else if text.starts_with('{') || text.starts_with('[') {
-        "JSON"
+        Arrived::Json
     } else if text.starts_with("#extm3u") {
-        "a playlist"
+        Arrived::Playlist
     } else if head
         .iter()
         .all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace())
     {
-        "text"
+        Arrived::Text
     } else {
-        "unknown bytes"
+        Arrived::Unknown
     }
 }
 
@@ -402,7 +441,7 @@ mod tests {
     use super::*;
 
     /// Feeds `body` in chunks of `size` and finishes.
-    fn check(body: &[u8], size: usize) -> Result<Format, String> {
+    fn check(body: &[u8], size: usize) -> Result<Format, CheckError> {
         let mut c = Check::new();
         for chunk in body.chunks(size.max(1)) {
             c.feed(chunk)?;
@@ -413,7 +452,7 @@ mod tests {
 
     /// Every chunking of `body` gives the same verdict.
     fn verdict(body: &[u8]) -> Result<Format, String> {
-        let whole = check(body, body.len());
+        let whole = check(body, body.len()).map_err(|e| e.to_string());
         for size in [1, 2, 3, 5, 7, 8, 9, 10, 11, 16, 100, 188, 189] {
             assert_eq!(
                 check(body, size).is_ok(),
@@ -543,6 +582,32 @@ mod tests {
             .contains("inside an audio frame"));
         let junk = [id3(20), b"<html>not audio</html>".to_vec()].concat();
         assert!(verdict(&junk).unwrap_err().contains("ADTS"));
+    }
+
+    #[test]
+    fn a_refused_body_says_what_arrived_as_a_variant() {
+        let mut c = Check::new();
+        let e = c.feed(b"<html><head><title>Sign in</title>").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CheckError::NotMedia {
+                    arrived: Arrived::HtmlPage,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let mut c = Check::new();
+        let e = c.feed(b"#EXTM3U\n#EXT-X-VERSION:3\n").unwrap_err();
+        assert!(matches!(
+            e,
+            CheckError::NotMedia {
+                arrived: Arrived::Playlist,
+                ..
+            }
+        ));
+        assert_eq!(Check::new().finish(), Err(CheckError::Empty));
     }
 
     #[test]

@@ -87,6 +87,65 @@ struct Chain<'a> {
     job_internal: Option<bool>,
 }
 
+/// Why a redirect is not followed. The request's outcome is an
+/// [`Attempt`] (whose reason is text); [`HopError::into_attempt`] decides by
+/// the variant whether it is worth retrying.
+#[derive(Debug, thiserror::Error)]
+enum HopError {
+    #[error("HTTP {status} from {shown} without a Location")]
+    NoLocation { status: String, shown: String },
+    #[error("HTTP {status} from {shown} to a Location that is not a URL ({reason})")]
+    BadLocation {
+        status: String,
+        shown: String,
+        reason: String,
+    },
+    #[error("HTTP {status} from {shown} to a `{scheme}:` URL; only http and https are followed")]
+    Scheme {
+        status: String,
+        shown: String,
+        scheme: String,
+    },
+    #[error(
+        "HTTP {status} from {shown} to {target}, a loopback, private or link-local \
+         address; a job on a public host is never sent there"
+    )]
+    Inward {
+        status: String,
+        shown: String,
+        target: String,
+    },
+    /// The name the hop leads to did not resolve: perhaps for now.
+    #[error("a redirect from {shown} leads to a host that {error}")]
+    Unresolved { shown: String, error: LookupError },
+    #[error(
+        "more than {MAX_REDIRECTS} redirects, the last from {shown}: \
+         check the job's URL, or the server redirects in a loop"
+    )]
+    TooMany { shown: String },
+}
+
+impl HopError {
+    fn into_attempt(self) -> Attempt {
+        match self {
+            HopError::Unresolved { .. } => Attempt::retry(self.to_string()),
+            refused => Attempt::Fatal {
+                kind: FailKind::Redirect,
+                reason: refused.to_string(),
+            },
+        }
+    }
+}
+
+/// Why a host's addresses are not known.
+#[derive(Debug, thiserror::Error)]
+enum LookupError {
+    #[error("cannot be resolved ({0})")]
+    Failed(std::io::Error),
+    #[error("resolves to no address")]
+    NoAddress,
+}
+
 impl Fetcher {
     /// Sends the GET for `url`, following redirects; every hop counts in
     /// `redirects`, also when the chain then fails.
@@ -130,10 +189,10 @@ impl Fetcher {
             let resp = match budget.run(send).await {
                 None => return Err(timed_out(req.timeout.segment)),
                 Some(Err(e)) => {
-                    return Err(Attempt::Retry {
-                        reason: format!("request to {shown} failed: {}", describe(e)),
-                        after: None,
-                    })
+                    return Err(Attempt::retry(format!(
+                        "request to {shown} failed: {}",
+                        describe(e)
+                    )))
                 }
                 Some(Ok(r)) => r,
             };
@@ -152,15 +211,12 @@ impl Fetcher {
             budget.run(drain(resp)).await;
             drop(slot);
             if hops >= MAX_REDIRECTS {
-                return Err(Attempt::Fatal {
-                    kind: FailKind::Redirect,
-                    reason: format!(
-                        "more than {MAX_REDIRECTS} redirects, the last from {shown}: \
-                         check the job's URL, or the server redirects in a loop"
-                    ),
-                });
+                return Err(HopError::TooMany { shown }.into_attempt());
             }
-            let next = chain.next_hop(status, location, &shown).await?;
+            let next = chain
+                .next_hop(status, location, &shown)
+                .await
+                .map_err(HopError::into_attempt)?;
             hops += 1;
             *redirects += 1;
             shown = shown_hop(&next, url, &chain.first);
@@ -177,45 +233,45 @@ impl Chain<'_> {
         status: StatusCode,
         location: Option<HeaderValue>,
         shown: &str,
-    ) -> Result<Url, Attempt> {
+    ) -> Result<Url, HopError> {
         let status = status_text(status);
-        let refuse = |reason: String| Attempt::Fatal {
-            kind: FailKind::Redirect,
-            reason,
+        let shown = shown.to_string();
+        let Some(location) = location.as_ref().and_then(|v| v.to_str().ok()) else {
+            return Err(HopError::NoLocation { status, shown });
         };
-        let location = location
-            .as_ref()
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| refuse(format!("HTTP {status} from {shown} without a Location")))?;
-        let next = self.current.join(location).map_err(|e| {
-            refuse(format!(
-                "HTTP {status} from {shown} to a Location that is not a URL ({e})"
-            ))
-        })?;
+        let next = match self.current.join(location) {
+            Ok(next) => next,
+            Err(e) => {
+                let reason = e.to_string();
+                return Err(HopError::BadLocation {
+                    status,
+                    shown,
+                    reason,
+                });
+            }
+        };
         if !matches!(next.scheme(), "http" | "https") {
-            return Err(refuse(format!(
-                "HTTP {status} from {shown} to a `{}:` URL; only http and https are followed",
-                next.scheme()
-            )));
+            let scheme = next.scheme().to_string();
+            return Err(HopError::Scheme {
+                status,
+                shown,
+                scheme,
+            });
         }
         if self.job_internal.is_none() {
             self.job_internal = Some(resolves_internal(&self.first).await.unwrap_or(false));
         }
         let target_internal = match resolves_internal(&next).await {
             Ok(internal) => internal,
-            Err(e) => {
-                return Err(Attempt::Retry {
-                    reason: format!("a redirect from {shown} leads to a host that {e}"),
-                    after: None,
-                })
-            }
+            Err(error) => return Err(HopError::Unresolved { shown, error }),
         };
         if !hop_allowed(self.job_internal == Some(true), target_internal) {
-            return Err(refuse(format!(
-                "HTTP {status} from {shown} to {}, a loopback, private or link-local \
-                 address; a job on a public host is never sent there",
-                shown_hop(&next, self.job_url, &self.first)
-            )));
+            let target = shown_hop(&next, self.job_url, &self.first);
+            return Err(HopError::Inward {
+                status,
+                shown,
+                target,
+            });
         }
         if next.origin() != self.first.origin() {
             strip_credentials(&mut self.headers);
@@ -307,7 +363,7 @@ impl reqwest::dns::Resolve for PublicOnly {
 }
 
 /// Whether any address the URL's host resolves to is internal.
-async fn resolves_internal(url: &Url) -> Result<bool, String> {
+async fn resolves_internal(url: &Url) -> Result<bool, LookupError> {
     let host = host_of(url);
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(is_internal(ip));
@@ -315,7 +371,7 @@ async fn resolves_internal(url: &Url) -> Result<bool, String> {
     let port = url.port_or_known_default().unwrap_or(443);
     let addrs = tokio::net::lookup_host((host.as_str(), port))
         .await
-        .map_err(|e| format!("cannot be resolved ({e})"))?;
+        .map_err(LookupError::Failed)?;
     let mut any = false;
     for a in addrs {
         if is_internal(a.ip()) {
@@ -326,7 +382,7 @@ async fn resolves_internal(url: &Url) -> Result<bool, String> {
     if any {
         Ok(false)
     } else {
-        Err("resolves to no address".to_string())
+        Err(LookupError::NoAddress)
     }
 }
 
@@ -425,11 +481,14 @@ mod tests {
                     .await
                 {
                     Ok(url) => Ok(url.to_string()),
-                    Err(Attempt::Fatal { kind, reason }) => {
-                        assert_eq!(kind, FailKind::Redirect);
-                        Err(reason)
-                    }
-                    Err(_) => panic!("neither followed nor refused"),
+                    Err(e @ HopError::Inward { .. }) => match e.into_attempt() {
+                        Attempt::Fatal { kind, reason } => {
+                            assert_eq!(kind, FailKind::Redirect);
+                            Err(reason)
+                        }
+                        _ => panic!("an inward hop is retried"),
+                    },
+                    Err(e) => panic!("neither followed nor refused inward: {e}"),
                 }
             })
         };
@@ -442,6 +501,35 @@ mod tests {
             .unwrap_err()
             .contains("169.254.169.254"));
         assert_eq!(hop("/public.ts", false).unwrap(), "https://8.8.8.8/seg.ts");
+    }
+
+    // Only a name that did not resolve is worth another attempt.
+    #[test]
+    fn an_unresolved_hop_is_retried_a_refused_one_is_not() {
+        let shown = || "the job's URL".to_string();
+        let unresolved = HopError::Unresolved {
+            shown: shown(),
+            error: LookupError::NoAddress,
+        };
+        match unresolved.into_attempt() {
+            Attempt::Retry { reason, .. } => assert_eq!(
+                reason,
+                "a redirect from the job's URL leads to a host that resolves to no address"
+            ),
+            _ => panic!("not retried"),
+        }
+        let scheme = HopError::Scheme {
+            status: "302 Found".into(),
+            shown: shown(),
+            scheme: "file".into(),
+        };
+        assert!(matches!(
+            scheme.into_attempt(),
+            Attempt::Fatal {
+                kind: FailKind::Redirect,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub use ledger::{
 pub use limits::{Limiter, Slot};
 pub use part::stores_settled;
 pub use segment::{FailKind, Fetched, JobFetch, SegmentFailure, DEFAULT_MAX_BYTES};
-pub use small::{Ask, Small};
+pub use small::{Ask, ProbeError, Small, SmallError};
 pub use spool::Saved;
 
 use crate::manifest::RunLimits;

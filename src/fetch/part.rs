@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::check::Check;
+use super::check::{Check, CheckError};
 use super::ledger::Ledger;
 use super::spool::Saved;
 
@@ -52,7 +52,9 @@ pub async fn stores_settled(limit: Duration) {
 
 /// Why a segment could not be saved.
 pub(super) enum PartError {
-    /// The body is not a valid segment.
+    /// The body is not a valid segment by its bytes.
+    Check(CheckError),
+    /// The body is not what its answer announced.
     Invalid(String),
     /// The disk refused it.
     Storage(String),
@@ -151,7 +153,7 @@ impl Part {
                 "sent more than the {n} bytes it announced"
             )));
         }
-        self.check.feed(chunk).map_err(PartError::Invalid)?;
+        self.check.feed(chunk).map_err(PartError::Check)?;
         self.crc.update(chunk);
         Ok(())
     }
@@ -207,7 +209,7 @@ impl Part {
     /// Checks the whole, saves it in the spool and records it in the
     /// ledger; from then on it counts.
     pub(super) async fn finish(mut self) -> Result<Stored, PartError> {
-        self.check.finish().map_err(PartError::Invalid)?;
+        self.check.finish().map_err(PartError::Check)?;
         let size = self.check.len;
         if let Some(n) = self.expected.filter(|&n| n != size) {
             return Err(PartError::Invalid(format!("sent {size} of {n} bytes")));
@@ -337,7 +339,7 @@ mod tests {
         // A body cut mid-packet is refused and never recorded.
         let mut part = Part::new(&l, 12, u64::MAX, None);
         part.write(&large[..1000]).await.ok().unwrap();
-        assert!(matches!(part.finish().await, Err(PartError::Invalid(_))));
+        assert!(matches!(part.finish().await, Err(PartError::Check(_))));
         assert_eq!(l.landed().0, 3);
         let reopened = Ledger::open(tmp.path(), l.dir(), "id", false).unwrap();
         let mut saved: Vec<_> = reopened.complete.keys().copied().collect();

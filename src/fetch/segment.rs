@@ -14,6 +14,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_RANGE, RETRY_A
 use reqwest::StatusCode;
 use tokio::io::AsyncReadExt;
 
+use super::check::{Arrived, CheckError};
 use super::http::{Answer, Budget};
 use super::ledger::Ledger;
 use super::part::{spill_path, Part, PartError, Stored};
@@ -134,13 +135,49 @@ impl fmt::Display for SegmentFailure {
     }
 }
 
+/// What a retried failure suggests the user do, should the retries run
+/// out: chosen where the failure is known, never from its words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) enum Hint {
+    #[default]
+    Nothing,
+    /// 429 or 503: fewer requests.
+    Busy,
+    /// An HTML page where a segment should be: a fresh session.
+    LoginPage,
+    /// The segment timeout passed: a longer one.
+    Slow,
+}
+
+impl Hint {
+    fn advice(self) -> &'static str {
+        match self {
+            Hint::Nothing => "",
+            Hint::Busy => {
+                "; the server is busy: lower `requests_per_second` or `concurrency`, or try later"
+            }
+            Hint::LoginPage => {
+                "; an HTML page where a segment should be is mostly a login or error page: \
+                 the session has probably expired. Copy the request again from the browser \
+                 (a fresh Cookie, a fresh signed URL) into the job, or paste it into \
+                 `snatch new`, and rerun: saved segments are reused"
+            }
+            Hint::Slow => {
+                "; raise `timeout: { segment: … }` if the server is slow or segments are large"
+            }
+        }
+    }
+}
+
 /// One attempt's outcome.
 pub(super) enum Attempt {
     Done(Stored),
-    /// Try again; `after` is a server's Retry-After.
+    /// Try again; `after` is a server's Retry-After, `hint` the next step
+    /// should the retries run out.
     Retry {
         reason: String,
         after: Option<Duration>,
+        hint: Hint,
     },
     Fatal {
         kind: FailKind,
@@ -179,10 +216,14 @@ impl Fetcher {
                     let _ = tokio::fs::remove_file(spill_path(req.ledger.dir(), seg.index)).await;
                     return Err(fail(kind, reason));
                 }
-                Attempt::Retry { reason, after } => {
+                Attempt::Retry {
+                    reason,
+                    after,
+                    hint,
+                } => {
                     let _ = tokio::fs::remove_file(spill_path(req.ledger.dir(), seg.index)).await;
                     if attempt >= req.retry.attempts {
-                        return Err(fail(FailKind::GaveUp, gave_up(reason, attempt)));
+                        return Err(fail(FailKind::GaveUp, gave_up(reason, hint, attempt)));
                     }
                     tracing::debug!(
                         job = req.job,
@@ -267,34 +308,33 @@ fn shown_host(shown: &str) -> String {
         .unwrap_or_else(|| shown.to_string())
 }
 
+impl Attempt {
+    /// A failure worth another attempt, with no particular next step.
+    pub(super) fn retry(reason: String) -> Attempt {
+        Attempt::Retry {
+            reason,
+            after: None,
+            hint: Hint::Nothing,
+        }
+    }
+}
+
 pub(super) fn timed_out(limit: Duration) -> Attempt {
     Attempt::Retry {
         reason: format!("took longer than the segment timeout of {limit:?}"),
         after: None,
+        hint: Hint::Slow,
     }
 }
 
 /// The message of a segment whose retries are used up, with a next step
 /// where the reason suggests one (also after a single attempt).
-fn gave_up(reason: String, attempts: u32) -> String {
-    let busy = reason.contains("HTTP 429") || reason.contains("HTTP 503");
-    let hint = if busy {
-        "; the server is busy: lower `requests_per_second` or `concurrency`, or try later"
-    } else if reason.contains("an HTML page") {
-        "; an HTML page where a segment should be is mostly a login or error page: \
-         the session has probably expired. Copy the request again from the browser \
-         (a fresh Cookie, a fresh signed URL) into the job, or paste it into \
-         `snatch new`, and rerun: saved segments are reused"
-    } else if reason.contains("segment timeout") {
-        "; raise `timeout: { segment: … }` if the server is slow or segments are large"
-    } else {
-        ""
-    };
+fn gave_up(reason: String, hint: Hint, attempts: u32) -> String {
     let tries = match attempts {
         0 | 1 => String::new(),
         n => format!(" (gave up after {n} attempts)"),
     };
-    format!("{reason}{tries}{hint}")
+    format!("{reason}{tries}{}", hint.advice())
 }
 
 /// What a status that is not a success means for the attempt. A 404 says
@@ -313,12 +353,9 @@ fn status_outcome(resp: &reqwest::Response, shown: &str, sent: Sent<'_>) -> Atte
         reason: format!("{reason}{next}"),
     };
     match status.as_u16() {
-        206 => Attempt::Retry {
-            reason: format!(
-                "{reason}, though no range was asked: part of a segment is never stored"
-            ),
-            after: None,
-        },
+        206 => Attempt::retry(format!(
+            "{reason}, though no range was asked: part of a segment is never stored"
+        )),
         404 => fatal(FailKind::NotFound, ": not there".into()),
         401 => fatal(
             FailKind::Status(401),
@@ -332,7 +369,14 @@ fn status_outcome(resp: &reqwest::Response, shown: &str, sent: Sent<'_>) -> Atte
             FailKind::Status(410),
             ": gone: a signed URL may have expired; refresh it in the job".into(),
         ),
-        408 | 429 | 500..=599 => Attempt::Retry { reason, after },
+        408 | 429 | 500..=599 => Attempt::Retry {
+            reason,
+            after,
+            hint: match status.as_u16() {
+                429 | 503 => Hint::Busy,
+                _ => Hint::Nothing,
+            },
+        },
         code => fatal(FailKind::Status(code), String::new()),
     }
 }
@@ -351,12 +395,13 @@ async fn receive(
     let expected = resp.content_length();
     // A body that is not what it should be may be a passing fault of the
     // server (an error page, a cut connection): try again.
-    let retry = |reason: String| Attempt::Retry {
+    let retry = |reason: String, hint| Attempt::Retry {
         reason: format!("{shown}: {reason}"),
         after: None,
+        hint,
     };
     if let Some(Err(e)) = seg.range.map(|r| range_answered(&resp, r)) {
-        return retry(e);
+        return retry(e, Hint::Nothing);
     }
     // An encrypted body is checked once decrypted, as a whole.
     let mut sealed = seg.key.as_ref().map(|_| Vec::new());
@@ -377,27 +422,30 @@ async fn receive(
             }
             Ok(None) => break,
             Err(e) => {
-                return retry(format!(
-                    "the body broke off after {received} bytes: {}",
-                    describe(e)
-                ))
+                return retry(
+                    format!("the body broke off after {received} bytes: {}", describe(e)),
+                    Hint::Nothing,
+                )
             }
         }
     }
     if let Some(n) = expected {
         if n != received {
-            return retry(format!("sent {received} of {n} bytes (truncated)"));
+            return retry(
+                format!("sent {received} of {n} bytes (truncated)"),
+                Hint::Nothing,
+            );
         }
     }
     if let Some(r) = seg.range.filter(|r| r.length != received) {
-        return retry(format!(
-            "sent {received} bytes for a byte range of {}",
-            r.length
-        ));
+        return retry(
+            format!("sent {received} bytes for a byte range of {}", r.length),
+            Hint::Nothing,
+        );
     }
     if let (Some(mut buf), Some(key)) = (sealed, &seg.key) {
         if let Err(e) = crate::decrypt::decrypt(key, &mut buf) {
-            return retry(e);
+            return retry(e.to_string(), Hint::Nothing);
         }
         if let Err(e) = part.write_whole(buf) {
             return e.into_attempt(shown, retry);
@@ -505,7 +553,7 @@ async fn attempt_file(
     max: u64,
 ) -> Attempt {
     // A local file does not change between attempts: a bad one is final.
-    let invalid = |reason: String| Attempt::Fatal {
+    let invalid = |reason: String, _: Hint| Attempt::Fatal {
         kind: FailKind::Invalid,
         reason: format!("{shown}: {reason}"),
     };
@@ -517,7 +565,7 @@ async fn attempt_file(
                 reason: format!("{shown} does not exist"),
             }
         }
-        Err(e) => return invalid(format!("cannot be read: {e}")),
+        Err(e) => return invalid(format!("cannot be read: {e}"), Hint::Nothing),
     };
     let len = src.metadata().await.ok().map(|m| m.len());
     let mut part = Part::new(ledger, index, max, len);
@@ -526,7 +574,7 @@ async fn attempt_file(
         let n = match src.read(&mut buf).await {
             Ok(0) => break,
             Ok(n) => n,
-            Err(e) => return invalid(format!("cannot be read: {e}")),
+            Err(e) => return invalid(format!("cannot be read: {e}"), Hint::Nothing),
         };
         if let Err(e) = part.write(&buf[..n]).await {
             return e.into_attempt(shown, invalid);
@@ -541,9 +589,24 @@ async fn attempt_file(
 impl PartError {
     /// An invalid body becomes what `invalid` says; a storage error or a
     /// body past the cap is final.
-    fn into_attempt(self, shown: &str, invalid: impl Fn(String) -> Attempt) -> Attempt {
+    fn into_attempt(self, shown: &str, invalid: impl Fn(String, Hint) -> Attempt) -> Attempt {
         match self {
-            PartError::Invalid(reason) => invalid(reason),
+            PartError::Check(e) => {
+                let login = matches!(
+                    e,
+                    CheckError::NotMedia {
+                        arrived: Arrived::HtmlPage,
+                        ..
+                    }
+                );
+                let hint = if login {
+                    Hint::LoginPage
+                } else {
+                    Hint::Nothing
+                };
+                invalid(e.to_string(), hint)
+            }
+            PartError::Invalid(reason) => invalid(reason, Hint::Nothing),
             PartError::TooLarge(max) => too_large(
                 shown,
                 max,

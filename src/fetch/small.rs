@@ -7,13 +7,92 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
 
 use super::http::{Answer, Asking, Budget};
 use super::segment::{backoff, describe, status_text, Attempt};
 use super::{Fetcher, JobFetch};
 use crate::manifest::env::Secret;
 use crate::manifest::{RetryPolicy, Timeouts};
-use crate::source::{ByteRange, Target};
+use crate::source::{ByteRange, Target, TargetError};
+
+/// Why a small body did not arrive. `what` names it (`the playlist`, `the
+/// AES-128 key`), `url` shows it with its secrets as `***`.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SmallError {
+    #[error("{what} {url} is not an http(s) URL")]
+    NotHttp { what: String, url: Secret },
+    #[error("{what}: {error}")]
+    Target { what: String, error: TargetError },
+    #[error("{what} {url} took longer than the timeout of {after:?}")]
+    Timeout {
+        what: String,
+        url: Secret,
+        after: std::time::Duration,
+    },
+    /// No answer came: the shared request's reason (connect, TLS, a
+    /// redirect refused), in its words.
+    #[error("{what}: {reason}")]
+    Request { what: String, reason: String },
+    #[error("{what} {url}: no answer")]
+    NoAnswer { what: String, url: Secret },
+    #[error("{what} {url}: HTTP {}", status_text(*.status))]
+    Status {
+        what: String,
+        url: Secret,
+        status: StatusCode,
+    },
+    /// A 200 to a byte-range request: the whole resource, not the range.
+    #[error(
+        "{what} {url}: HTTP {}: the server ignored the byte range snatch asked for",
+        status_text(StatusCode::OK)
+    )]
+    RangeIgnored { what: String, url: Secret },
+    /// A 206 with other bytes than asked for.
+    #[error("{what} {url}: {reason}")]
+    WrongRange {
+        what: String,
+        url: Secret,
+        reason: String,
+    },
+    #[error("{what} {url} is larger than {max} bytes")]
+    TooLarge { what: String, url: Secret, max: u64 },
+    #[error("{what} {url}: {reason}")]
+    BrokeOff {
+        what: String,
+        url: Secret,
+        reason: String,
+    },
+    #[error("{what} {url}: sent {got} of {want} bytes")]
+    Short {
+        what: String,
+        url: Secret,
+        got: usize,
+        want: u64,
+    },
+    #[error("{error} (gave up after {attempts} attempts)")]
+    GaveUp {
+        error: Box<SmallError>,
+        attempts: u32,
+    },
+}
+
+/// Why `exists` could not tell whether a segment is there.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("{shown}: {error}")]
+    Local {
+        shown: String,
+        error: std::io::Error,
+    },
+    /// No answer came: the shared request's reason.
+    #[error("probing: {0}")]
+    Request(String),
+    #[error("probing {0}: no answer")]
+    NoAnswer(Secret),
+    #[error("probing {url}: HTTP {}", status_text(*.status))]
+    Status { url: Secret, status: StatusCode },
+}
 
 /// What a job's small requests carry: its name (for logs), its headers,
 /// retry policy and timeouts. No ledger: nothing is stored.
@@ -70,8 +149,21 @@ pub struct Small {
 /// One attempt's outcome.
 enum Try {
     Done(Small),
-    Retry(String),
-    Fatal(String),
+    Retry(SmallError),
+    Fatal(SmallError),
+}
+
+/// Small bodies come from web servers only.
+fn http_only(url: &Secret, what: &str) -> Result<(), SmallError> {
+    let what = what.to_string();
+    match crate::source::target_of(url.clone(), std::path::Path::new("")) {
+        Ok(Target::Http { .. }) => Ok(()),
+        Ok(Target::File { .. }) => Err(SmallError::NotHttp {
+            what,
+            url: url.clone(),
+        }),
+        Err(error) => Err(SmallError::Target { what, error }),
+    }
 }
 
 impl Fetcher {
@@ -85,14 +177,9 @@ impl Fetcher {
         range: Option<ByteRange>,
         max: u64,
         what: &str,
-    ) -> Result<Small, String> {
-        match crate::source::target_of(url.clone(), std::path::Path::new("")) {
-            Ok(Target::Http { .. }) => {}
-            Ok(Target::File { .. }) => {
-                return Err(format!("{what} {url} is not an http(s) URL"));
-            }
-            Err(e) => return Err(format!("{what}: {e}")),
-        }
+    ) -> Result<Small, SmallError> {
+        http_only(url, what)?;
+        let named = || what.to_string();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -102,10 +189,11 @@ impl Fetcher {
                 tokio::time::timeout(req.timeout.segment, once)
                     .await
                     .unwrap_or_else(|_| {
-                        Try::Retry(format!(
-                            "{what} {url} took longer than the timeout of {:?}",
-                            req.timeout.segment
-                        ))
+                        Try::Retry(SmallError::Timeout {
+                            what: named(),
+                            url: url.clone(),
+                            after: req.timeout.segment,
+                        })
                     })
             };
             match outcome {
@@ -113,7 +201,10 @@ impl Fetcher {
                 Try::Fatal(e) => return Err(e),
                 Try::Retry(e) if attempt >= req.retry.attempts => {
                     return Err(if attempt > 1 {
-                        format!("{e} (gave up after {attempt} attempts)")
+                        SmallError::GaveUp {
+                            error: Box::new(e),
+                            attempts: attempt,
+                        }
                     } else {
                         e
                     });
@@ -145,26 +236,33 @@ impl Fetcher {
             .request(ask, url, range_header, &mut budget, &mut redirects)
             .await;
         req.redirects.fetch_add(redirects.into(), Ordering::Relaxed);
+        let (what, url) = (what.to_string(), url.clone());
         let Answer { mut resp, slot, .. } = match answer {
             Ok(a) => a,
-            Err(Attempt::Fatal { reason, .. }) => return Try::Fatal(format!("{what}: {reason}")),
-            Err(Attempt::Retry { reason, .. }) => return Try::Retry(format!("{what}: {reason}")),
-            Err(Attempt::Done(_)) => return Try::Retry(format!("{what} {url}: no answer")),
+            Err(Attempt::Fatal { reason, .. }) => {
+                return Try::Fatal(SmallError::Request { what, reason })
+            }
+            Err(Attempt::Retry { reason, .. }) => {
+                return Try::Retry(SmallError::Request { what, reason })
+            }
+            Err(Attempt::Done(_)) => return Try::Retry(SmallError::NoAnswer { what, url }),
         };
         let status = resp.status();
         let wanted = if range.is_some() { 206 } else { 200 };
         if status.as_u16() != wanted {
-            let msg = format!("{what} {url}: HTTP {}", status_text(status));
             return match status.as_u16() {
-                408 | 429 | 500..=599 => Try::Retry(msg),
-                200 => Try::Fatal(format!(
-                    "{msg}: the server ignored the byte range snatch asked for"
-                )),
-                _ => Try::Fatal(msg),
+                200 => Try::Fatal(SmallError::RangeIgnored { what, url }),
+                code => {
+                    let e = SmallError::Status { what, url, status };
+                    match code {
+                        408 | 429 | 500..=599 => Try::Retry(e),
+                        _ => Try::Fatal(e),
+                    }
+                }
             };
         }
-        if let Some(Err(e)) = range.map(|r| super::segment::range_answered(&resp, r)) {
-            return Try::Retry(format!("{what} {url}: {e}"));
+        if let Some(Err(reason)) = range.map(|r| super::segment::range_answered(&resp, r)) {
+            return Try::Retry(SmallError::WrongRange { what, url, reason });
         }
         let final_url = resp.url().to_string();
         let mut body = Vec::new();
@@ -172,21 +270,26 @@ impl Fetcher {
             match resp.chunk().await {
                 Ok(Some(c)) => {
                     if (body.len() + c.len()) as u64 > max {
-                        return Try::Fatal(format!("{what} {url} is larger than {max} bytes"));
+                        return Try::Fatal(SmallError::TooLarge { what, url, max });
                     }
                     body.extend_from_slice(&c);
                 }
                 Ok(None) => break,
-                Err(e) => return Try::Retry(format!("{what} {url}: {}", describe(e))),
+                Err(e) => {
+                    let reason = describe(e);
+                    return Try::Retry(SmallError::BrokeOff { what, url, reason });
+                }
             }
         }
         if let Some(r) = range {
             if body.len() as u64 != r.length {
-                return Try::Retry(format!(
-                    "{what} {url}: sent {} of {} bytes",
-                    body.len(),
-                    r.length
-                ));
+                let (got, want) = (body.len(), r.length);
+                return Try::Retry(SmallError::Short {
+                    what,
+                    url,
+                    got,
+                    want,
+                });
             }
         }
         drop(slot);
@@ -199,13 +302,16 @@ impl Fetcher {
     /// of its first byte (`Range: bytes=0-0`). 200 or 206 with a body that
     /// is not an HTML page: yes; 404 or 410: no; other answers are errors
     /// (after the job's retries for passing faults).
-    pub async fn exists(&self, req: &Ask, target: &Target) -> Result<bool, String> {
+    pub async fn exists(&self, req: &Ask, target: &Target) -> Result<bool, ProbeError> {
         let url = match target {
             Target::File { path, shown } => {
                 return match tokio::fs::metadata(path).await {
                     Ok(m) => Ok(m.is_file()),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-                    Err(e) => Err(format!("{shown}: {e}")),
+                    Err(error) => Err(ProbeError::Local {
+                        shown: shown.clone(),
+                        error,
+                    }),
                 };
             }
             Target::Http { url, .. } => url,
@@ -226,9 +332,9 @@ impl Fetcher {
             req.redirects.fetch_add(redirects.into(), Ordering::Relaxed);
             // Err((reason, worth retrying)).
             let failed = match answer {
-                Err(Attempt::Retry { reason, .. }) => (format!("probing: {reason}"), true),
-                Err(Attempt::Fatal { reason, .. }) => (format!("probing: {reason}"), false),
-                Err(Attempt::Done(_)) => (format!("probing {url}: no answer"), true),
+                Err(Attempt::Retry { reason, .. }) => (ProbeError::Request(reason), true),
+                Err(Attempt::Fatal { reason, .. }) => (ProbeError::Request(reason), false),
+                Err(Attempt::Done(_)) => (ProbeError::NoAnswer(url.clone()), true),
                 Ok(Answer { resp, .. }) => {
                     let html = resp
                         .headers()
@@ -236,7 +342,8 @@ impl Fetcher {
                         .and_then(|v| v.to_str().ok())
                         .is_some_and(|ct| ct.to_ascii_lowercase().contains("text/html"));
                     let status = resp.status();
-                    let reason = format!("probing {url}: HTTP {}", status_text(status));
+                    let url = url.clone();
+                    let reason = ProbeError::Status { url, status };
                     match status.as_u16() {
                         200 | 206 => return Ok(!html),
                         404 | 410 => return Ok(false),

@@ -6,6 +6,50 @@ use std::time::Duration;
 
 use super::settings::{parse_time, Tolerance};
 
+/// Why a value of a job file (a length of time, a size, a tolerance) is
+/// refused: the words that follow the key's name (`timeout.connect must
+/// be from 1ms to 10m, found `11m``).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ValueError {
+    #[error("is empty")]
+    Empty,
+    #[error("is not a finite number")]
+    NotFinite,
+    #[error("must be more than zero, found {0}")]
+    NotPositive(f64),
+    #[error("`{0}` has too many `:`; expected H:MM:SS or MM:SS")]
+    TooManyColons(String),
+    #[error("`{0}` is not H:MM:SS or MM:SS")]
+    NotClock(String),
+    #[error("`{0}`: minutes and seconds must be below 60")]
+    ClockOver60(String),
+    /// `reason` is humantime's.
+    #[error(
+        "`{text}` is not a length of time ({reason}); expected seconds, H:MM:SS, or e.g. `500ms`, `4s`, `1h2m3s`"
+    )]
+    NotTime { text: String, reason: String },
+    #[error("must be from {} to {}, found `{found}`", show(*.min), show(*.max))]
+    TimeRange {
+        min: Duration,
+        max: Duration,
+        found: String,
+    },
+    #[error(
+        "`{0}` is not a size; expected bytes (`1048576`) or a number with a unit: KB, MB, GB, KiB, MiB, GiB"
+    )]
+    SizeUnit(String),
+    #[error("`{0}` is not a size; expected e.g. `256MiB` or `10MB`")]
+    NotSize(String),
+    #[error("must be from 1KiB to 16GiB, found `{0}`")]
+    SizeRange(String),
+    #[error("`{0}` is not a percentage; expected e.g. `2%`")]
+    NotPercent(String),
+    #[error("must be more than 0% and at most 100%, found `{0}`")]
+    PercentRange(String),
+    #[error("must be at most 1 day (86400 s), found `{0}`")]
+    ToleranceTooLong(String),
+}
+
 /// Whole numbers: `(min, max)`, both inclusive.
 pub const CONCURRENCY: (i64, i64) = (1, 1024);
 pub const BURST: (i64, i64) = (1, 1000);
@@ -58,16 +102,13 @@ pub fn show(d: Duration) -> String {
 
 /// Parses a length of time and checks it lies in `range`; the conversion
 /// to a `Duration` is checked, so no value can overflow it.
-pub fn duration_in(text: &str, range: (Duration, Duration)) -> Result<Duration, String> {
+pub fn duration_in(text: &str, range: (Duration, Duration)) -> Result<Duration, ValueError> {
     let secs = parse_time(text)?;
     let (min, max) = range;
-    let out_of_range = || {
-        format!(
-            "must be from {} to {}, found `{}`",
-            show(min),
-            show(max),
-            text.trim()
-        )
+    let out_of_range = || ValueError::TimeRange {
+        min,
+        max,
+        found: text.trim().to_string(),
     };
     let d = Duration::try_from_secs_f64(secs).map_err(|_| out_of_range())?;
     if d < min || d > max {
@@ -79,7 +120,7 @@ pub fn duration_in(text: &str, range: (Duration, Duration)) -> Result<Duration, 
 /// Parses a size: a whole number of bytes, or a number with a unit
 /// (`B`, `KB`, `MB`, `GB`, `KiB`, `MiB`, `GiB`; case-insensitive), and
 /// checks it lies in [`SEGMENT_BYTES`].
-pub fn parse_size(text: &str) -> Result<u64, String> {
+pub fn parse_size(text: &str) -> Result<u64, ValueError> {
     let t = text.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -93,41 +134,33 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "kib" => 1024,
         "mib" => 1024 * 1024,
         "gib" => 1024 * 1024 * 1024,
-        _ => {
-            return Err(format!(
-                "`{t}` is not a size; expected bytes (`1048576`) or a number with a unit: KB, MB, GB, KiB, MiB, GiB"
-            ))
-        }
+        _ => return Err(ValueError::SizeUnit(t.into())),
     };
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("`{t}` is not a size; expected e.g. `256MiB` or `10MB`"))?;
+    let value: f64 = num.parse().map_err(|_| ValueError::NotSize(t.into()))?;
     let bytes = value * factor as f64;
     let (min, max) = SEGMENT_BYTES;
     if !bytes.is_finite() || bytes < min as f64 || bytes > max as f64 {
-        return Err(format!("must be from 1KiB to 16GiB, found `{t}`"));
+        return Err(ValueError::SizeRange(t.into()));
     }
     Ok(bytes as u64)
 }
 
 /// Parses a duration tolerance: `2%`, `1.5s`, `500ms` or `1.5` (seconds).
-pub fn parse_tolerance(text: &str) -> Result<Tolerance, String> {
+pub fn parse_tolerance(text: &str) -> Result<Tolerance, ValueError> {
     let t = text.trim();
     if let Some(p) = t.strip_suffix('%') {
         let v: f64 = p
             .trim()
             .parse()
-            .map_err(|_| format!("`{t}` is not a percentage; expected e.g. `2%`"))?;
+            .map_err(|_| ValueError::NotPercent(t.into()))?;
         if !(v > 0.0 && v <= TOLERANCE_PERCENT) {
-            return Err(format!(
-                "must be more than 0% and at most 100%, found `{t}`"
-            ));
+            return Err(ValueError::PercentRange(t.into()));
         }
         return Ok(Tolerance::Percent(v));
     }
     let secs = parse_time(t)?;
     if secs > TOLERANCE_SECONDS {
-        return Err(format!("must be at most 1 day (86400 s), found `{t}`"));
+        return Err(ValueError::ToleranceTooLong(t.into()));
     }
     Ok(Tolerance::Seconds(secs))
 }
@@ -150,7 +183,8 @@ mod tests {
             assert!(duration_in(bad, CONNECT).is_err(), "{bad}");
         }
         let err = duration_in("1e30", SEGMENT_TIMEOUT).unwrap_err();
-        assert!(err.contains("from 1ms to 24h"), "{err}");
+        assert!(matches!(err, ValueError::TimeRange { .. }), "{err:?}");
+        assert_eq!(err.to_string(), "must be from 1ms to 24h, found `1e30`");
     }
 
     #[test]

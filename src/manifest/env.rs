@@ -31,6 +31,20 @@ impl EnvPolicy {
     }
 }
 
+/// Why a value's `${NAME}` placeholders cannot be read or filled in.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvError {
+    #[error("`${{` has no closing `}}`")]
+    Unclosed,
+    #[error(
+        "`${{{0}}}` is not a variable name (letters, digits and `_`, not starting with a digit)"
+    )]
+    NotAName(String),
+    /// The variable named has no value (the name alone).
+    #[error("environment variable `{0}` is not set")]
+    NotSet(String),
+}
+
 /// A piece of a value: literal text or a placeholder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Piece {
@@ -40,7 +54,7 @@ pub enum Piece {
 
 /// Splits a value into literal text and `${NAME}` placeholders. `$` not
 /// followed by `{` is literal; `$${` is a literal `${`.
-pub fn parse(value: &str) -> Result<Vec<Piece>, String> {
+pub fn parse(value: &str) -> Result<Vec<Piece>, EnvError> {
     let mut out = Vec::new();
     let mut text = String::new();
     let mut rest = value;
@@ -54,13 +68,11 @@ pub fn parse(value: &str) -> Result<Vec<Piece>, String> {
         }
         if let Some(body) = after.strip_prefix('{') {
             let Some(end) = body.find('}') else {
-                return Err("`${` has no closing `}`".into());
+                return Err(EnvError::Unclosed);
             };
             let name = &body[..end];
             if !is_var_name(name) {
-                return Err(format!(
-                    "`${{{name}}}` is not a variable name (letters, digits and `_`, not starting with a digit)"
-                ));
+                return Err(EnvError::NotAName(name.to_string()));
             }
             if !text.is_empty() {
                 out.push(Piece::Text(std::mem::take(&mut text)));
@@ -125,8 +137,11 @@ impl Secret {
     }
 
     /// Joins pieces, taking variables from `values`. A missing variable
-    /// comes back as the error.
-    pub fn resolve(pieces: &[Piece], values: &BTreeMap<String, String>) -> Result<Secret, String> {
+    /// comes back as [`EnvError::NotSet`].
+    pub fn resolve(
+        pieces: &[Piece],
+        values: &BTreeMap<String, String>,
+    ) -> Result<Secret, EnvError> {
         let mut real = String::new();
         let mut shown = String::new();
         for p in pieces {
@@ -136,7 +151,7 @@ impl Secret {
                     shown.push_str(t);
                 }
                 Piece::Var(v) => {
-                    let value = values.get(v).ok_or_else(|| v.clone())?;
+                    let value = values.get(v).ok_or_else(|| EnvError::NotSet(v.clone()))?;
                     real.push_str(value);
                     shown.push_str("***");
                 }
@@ -215,7 +230,15 @@ mod tests {
         assert_eq!(serde_json::to_string(&s).unwrap(), "\"Bearer ***\"");
         assert_eq!(
             Secret::resolve(&parse("${SNATCH_MISSING}").unwrap(), &values).unwrap_err(),
-            "SNATCH_MISSING"
+            EnvError::NotSet("SNATCH_MISSING".into())
+        );
+        assert_eq!(
+            parse("a ${1x}").unwrap_err(),
+            EnvError::NotAName("1x".into())
+        );
+        assert_eq!(
+            parse("a ${open").unwrap_err().to_string(),
+            "`${` has no closing `}`"
         );
     }
 }

@@ -245,7 +245,7 @@ impl FileCheck<'_> {
             Err(e) => {
                 self.err(
                     written.loc,
-                    e,
+                    e.to_string(),
                     "in a job file, output_dir is a folder relative to the job file (e.g. `out`) that stays inside it or the folder snatch runs in; the command line's --output-dir may point anywhere",
                 );
                 None

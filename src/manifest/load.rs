@@ -104,7 +104,7 @@ impl From<Problem> for Refused {
 }
 
 fn load_one(path: &Path) -> Result<LoadedFile, Refused> {
-    let bytes = read_capped(path).map_err(Problem::bare)?;
+    let bytes = read_capped(path).map_err(|e| Problem::bare(e.to_string()))?;
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -168,30 +168,46 @@ fn shape_schema() -> &'static serde_json::Value {
     SCHEMA.get_or_init(super::schema)
 }
 
-fn read_capped(path: &Path) -> Result<Vec<u8>, String> {
-    let shown = display_path(path);
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+/// Why a job file's bytes were not read; `shown` is its path as shown.
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    #[error("cannot read {shown}: {error}")]
+    Io {
+        shown: String,
+        error: std::io::Error,
+    },
+    #[error(
+        "{shown} is {:.1} MiB; job files are limited to {} MiB (is this the right file?)",
+        *.len as f64 / (1024.0 * 1024.0),
+        MAX_FILE_BYTES / (1024 * 1024)
+    )]
+    TooBig { shown: String, len: u64 },
+}
+
+fn read_capped(path: &Path) -> Result<Vec<u8>, ReadError> {
+    let shown = || display_path(path);
+    let io = |error| ReadError::Io {
+        shown: shown(),
+        error,
+    };
+    let too_big = |len| ReadError::TooBig {
+        shown: shown(),
+        len,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
     if let Ok(meta) = file.metadata() {
         if meta.len() > MAX_FILE_BYTES {
-            return Err(too_big(&shown, meta.len()));
+            return Err(too_big(meta.len()));
         }
     }
     let mut bytes = Vec::new();
     file.take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+        .map_err(io)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(too_big(&shown, bytes.len() as u64));
+        return Err(too_big(bytes.len() as u64));
     }
     Ok(bytes)
-}
-
-fn too_big(shown: &str, len: u64) -> String {
-    format!(
-        "{shown} is {:.1} MiB; job files are limited to {} MiB (is this the right file?)",
-        len as f64 / (1024.0 * 1024.0),
-        MAX_FILE_BYTES / (1024 * 1024)
-    )
 }
 
 /// Turns a serde-saphyr error into a located problem with a message for a
@@ -201,7 +217,7 @@ fn yaml_problem(source: &Arc<SourceFile>, e: &serde_saphyr::Error) -> Problem {
     // serde-saphyr appends " at line L column C"; the location is shown on
     // its own, so keep only the sentence.
     let message = strip_position(&raw);
-    let (message, help) = humanize(&message);
+    let (message, help) = humanize(e, &message);
     let mut p = match e.location() {
         Some(l) => {
             let span = l.span();
@@ -250,59 +266,157 @@ fn strip_position(raw: &str) -> String {
     }
 }
 
-/// Rewords the parser's messages for a person editing a job file, and
-/// adds what was expected.
-fn humanize(message: &str) -> (String, Option<String>) {
-    let m = message.trim();
-    let shape = "see jobs.example.yaml or `snatch schema` for the shape of each key";
-    if let Some(rest) = m.strip_prefix("unknown field ") {
-        let (key, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
-        let help = if expected.is_empty() {
-            "remove it or fix its spelling".to_string()
-        } else {
-            format!("remove it or fix its spelling; expected {expected}")
-        };
-        return (format!("unknown key {key}"), Some(help));
-    }
-    if let Some(rest) = m.strip_prefix("unknown variant ") {
-        let (value, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
-        return (
-            format!("unknown value {value}"),
-            Some(format!("expected {expected}")),
-        );
-    }
-    if let Some(rest) = m.strip_prefix("missing field ") {
-        return (format!("missing required key {rest}"), Some(shape.into()));
-    }
-    let wanted = [
-        ("expected sequence start", "expected a list here"),
-        (
-            "expected mapping start",
-            "expected a mapping (`key: value` lines) here",
-        ),
-        ("expected string scalar", "expected a text value here"),
-        ("invalid i64", "expected a whole number here"),
-        ("invalid u32", "expected a whole number here"),
-        ("invalid f64", "expected a number here"),
-        ("invalid bool", "expected `true` or `false` here"),
-    ];
-    for (raw, nice) in wanted {
-        if m.starts_with(raw) {
-            return (nice.to_string(), Some(shape.into()));
+/// What a job file's author should read for one of serde-saphyr's errors,
+/// chosen by its variant: serde-saphyr types serde's own refusals
+/// (`unknown_field`, `unknown_variant`, `missing_field`) and its budgets, so
+/// no decision here reads the message text. `message` (the parser's own
+/// sentence) is kept for every other error.
+fn humanize(e: &serde_saphyr::Error, message: &str) -> (String, Option<String>) {
+    use serde_saphyr::Error as E;
+    let shape = || Some(SHAPE_HELP.to_string());
+    match innermost(e) {
+        E::SerdeUnknownField {
+            field, expected, ..
+        } => {
+            let help = match expected.as_slice() {
+                [] => "remove it or fix its spelling".to_string(),
+                some => format!(
+                    "remove it or fix its spelling; expected one of {}",
+                    some.join(", ")
+                ),
+            };
+            (format!("unknown key `{field}`"), Some(help))
         }
-    }
-    if m.contains("too large or too complex") {
-        return (
+        E::SerdeUnknownVariant {
+            variant, expected, ..
+        } => (
+            format!("unknown value `{variant}`"),
+            Some(format!("expected one of {}", expected.join(", "))),
+        ),
+        E::SerdeMissingField { field, .. } => (format!("missing required key `{field}`"), shape()),
+        E::Unexpected { expected, .. } => match expected_here(expected) {
+            Some(nice) => (nice.to_string(), shape()),
+            None => (message.to_string(), None),
+        },
+        E::InvalidScalar { ty, .. } => match scalar_wanted(ty) {
+            Some(nice) => (nice.to_string(), shape()),
+            None => (message.to_string(), None),
+        },
+        E::Budget { .. }
+        | E::AliasReplayCounterOverflow { .. }
+        | E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. } => (
             "the file expands past the size a job file may have (through aliases such as `*a`?)"
                 .into(),
-            Some("job files may not expand past a sane size (alias bombs are refused)".into()),
+            Some(EXPANSION_HELP.into()),
+        ),
+        _ => (message.to_string(), None),
+    }
+}
+
+const SHAPE_HELP: &str = "see jobs.example.yaml or `snatch schema` for the shape of each key";
+const EXPANSION_HELP: &str = "job files may not expand past a sane size (alias bombs are refused)";
+
+/// The error itself, out of the wrappers that only add places to it (an
+/// alias's use and definition, a snippet).
+fn innermost(mut e: &serde_saphyr::Error) -> &serde_saphyr::Error {
+    while let serde_saphyr::Error::AliasError { error, .. }
+    | serde_saphyr::Error::WithSnippet { error, .. } = e
+    {
+        e = error;
+    }
+    e
+}
+
+/// The parser's "expected sequence start" and its kin, in a job file's words.
+fn expected_here(token: &str) -> Option<&'static str> {
+    Some(match token {
+        "sequence start" => "expected a list here",
+        "mapping start" => "expected a mapping (`key: value` lines) here",
+        "string scalar" => "expected a text value here",
+        _ => return None,
+    })
+}
+
+/// A scalar that does not parse as the type its key wants.
+fn scalar_wanted(ty: &str) -> Option<&'static str> {
+    Some(match ty {
+        "i64" | "u32" => "expected a whole number here",
+        "f64" => "expected a number here",
+        "bool" => "expected `true` or `false` here",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::humanize;
+    use serde_saphyr::budget::BudgetBreach;
+    use serde_saphyr::{Error as E, Location};
+
+    const AT: Location = Location::UNKNOWN;
+
+    // The wording follows the variant; the text passed beside it is the
+    // parser's sentence, which no decision reads.
+    #[test]
+    fn an_unknown_field_is_named_by_its_variant_not_its_text() {
+        let e = E::SerdeUnknownField {
+            field: "concurency".into(),
+            expected: vec!["concurrency", "rate"],
+            location: AT,
+        };
+        let (message, help) = humanize(&e, "some other sentence");
+        assert_eq!(message, "unknown key `concurency`");
+        assert_eq!(
+            help.as_deref(),
+            Some("remove it or fix its spelling; expected one of concurrency, rate")
         );
     }
-    if m.contains("budget") || m.contains("alias") {
-        return (
-            m.to_string(),
-            Some("job files may not expand past a sane size (alias bombs are refused)".into()),
-        );
+
+    #[test]
+    fn variants_and_missing_keys_are_read_from_the_error() {
+        let e = E::SerdeUnknownVariant {
+            variant: "sometimes".into(),
+            expected: vec!["fail", "skip"],
+            location: AT,
+        };
+        let (message, help) = humanize(&e, "");
+        assert_eq!(message, "unknown value `sometimes`");
+        assert_eq!(help.as_deref(), Some("expected one of fail, skip"));
+        let e = E::SerdeMissingField {
+            field: "jobs",
+            location: AT,
+        };
+        assert_eq!(humanize(&e, "").0, "missing required key `jobs`");
+        let e = E::InvalidScalar {
+            ty: "bool",
+            location: AT,
+        };
+        assert_eq!(humanize(&e, "").0, "expected `true` or `false` here");
     }
-    (m.to_string(), None)
+
+    #[test]
+    fn a_breached_budget_is_an_expansion_whatever_its_text() {
+        let e = E::Budget {
+            breach: BudgetBreach::Aliases { aliases: 9 },
+            location: AT,
+        };
+        let (message, help) = humanize(&e, "limits breached");
+        assert!(message.starts_with("the file expands past the size"));
+        assert!(help.unwrap().contains("alias bombs"));
+    }
+
+    // Matching on text gave a custom message that happens to say "alias"
+    // the alias-bomb help; the variant says it is something else.
+    #[test]
+    fn a_message_that_says_alias_is_not_an_alias_bomb() {
+        let e = E::Message {
+            msg: "`alias` is too large for an index".into(),
+            location: AT,
+        };
+        let (message, help) = humanize(&e, "`alias` is too large for an index");
+        assert_eq!(message, "`alias` is too large for an index");
+        assert_eq!(help, None);
+    }
 }

@@ -64,12 +64,32 @@ pub fn looks_absolute(text: &str) -> bool {
     text.trim().starts_with(['/', '\\']) || drive || Path::new(text.trim()).is_absolute()
 }
 
+/// Why a path a job file names is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    #[error("output_dir `{0}` is an absolute path")]
+    OutputDirAbsolute(String),
+    /// `real` is where the folder written leads, resolved.
+    #[error(
+        "output_dir `{written}` leads to {}, outside the job file's folder and the folder snatch runs in",
+        crate::diag::display_path(.real)
+    )]
+    OutputDirOutside { written: String, real: PathBuf },
+    /// `shown` names the path, secrets as `***`.
+    #[error("the local source `{0}` is under /proc, /sys or /dev, which snatch never reads")]
+    NeverRead(String),
+    #[error(
+        "the local source `{0}` is outside the job file's folder; allow its folder with `--allow-local DIR` if it is meant"
+    )]
+    LocalOutside(String),
+}
+
 /// Checks a job file's `output_dir` (as written) against its workspace:
 /// relative, and inside the job file's folder `dir` or the folder snatch
 /// runs in. Returns the folder as the job will use it.
-pub fn output_dir(dir: &Path, written: &str) -> Result<PathBuf, String> {
+pub fn output_dir(dir: &Path, written: &str) -> Result<PathBuf, PathError> {
     if looks_absolute(written) {
-        return Err(format!("output_dir `{written}` is an absolute path"));
+        return Err(PathError::OutputDirAbsolute(written.into()));
     }
     let joined = dir.join(written);
     let real = resolve(&joined);
@@ -77,10 +97,10 @@ pub fn output_dir(dir: &Path, written: &str) -> Result<PathBuf, String> {
     if roots.iter().any(|r| is_inside(&real, r)) {
         Ok(tidy(joined, &real, &roots[1]))
     } else {
-        Err(format!(
-            "output_dir `{written}` leads to {}, outside the job file's folder and the folder snatch runs in",
-            crate::diag::display_path(&real)
-        ))
+        Err(PathError::OutputDirOutside {
+            written: written.into(),
+            real,
+        })
     }
 }
 
@@ -119,22 +139,18 @@ impl LocalRoots {
 
     /// The resolved path to read, or why it may not be read (`shown` names
     /// the path in the message, secrets as `***`).
-    pub fn check(&self, path: &Path, shown: &str) -> Result<PathBuf, String> {
+    pub fn check(&self, path: &Path, shown: &str) -> Result<PathBuf, PathError> {
         let real = resolve(path);
         let never = NEVER_READ
             .iter()
             .any(|n| is_inside(&real, Path::new(n)) || is_inside(path, Path::new(n)));
         if never {
-            return Err(format!(
-                "the local source `{shown}` is under /proc, /sys or /dev, which snatch never reads"
-            ));
+            return Err(PathError::NeverRead(shown.into()));
         }
         if self.roots.iter().any(|r| is_inside(&real, r)) {
             Ok(real)
         } else {
-            Err(format!(
-                "the local source `{shown}` is outside the job file's folder; allow its folder with `--allow-local DIR` if it is meant"
-            ))
+            Err(PathError::LocalOutside(shown.into()))
         }
     }
 }
@@ -188,7 +204,10 @@ mod tests {
     fn local_sources_never_read_proc() {
         let roots = LocalRoots::new(Path::new("/"), &[]);
         let err = roots.check(Path::new("/proc/self/environ"), "/proc/self/environ");
-        assert!(err.unwrap_err().contains("/proc"));
+        assert_eq!(
+            err.unwrap_err().to_string(),
+            "the local source `/proc/self/environ` is under /proc, /sys or /dev, which snatch never reads"
+        );
         let dir = tempfile::tempdir().unwrap();
         let roots = LocalRoots::new(dir.path(), &[]);
         assert!(roots.check(&dir.path().join("a.ts"), "a.ts").is_ok());

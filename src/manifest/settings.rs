@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::bounds::ValueError;
+
 /// A rate: `per_second` requests started per second, `burst` more at once.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Rate {
@@ -173,10 +175,10 @@ mod secs {
 
 /// Parses a length of time: seconds as a number, `H:MM:SS` / `MM:SS`, or a
 /// humantime string (`500ms`, `1h2m3s`). Returns seconds.
-pub fn parse_time(s: &str) -> Result<f64, String> {
+pub fn parse_time(s: &str) -> Result<f64, ValueError> {
     let t = s.trim();
     if t.is_empty() {
-        return Err("is empty".into());
+        return Err(ValueError::Empty);
     }
     if let Ok(v) = t.parse::<f64>() {
         return check_positive(v);
@@ -184,20 +186,19 @@ pub fn parse_time(s: &str) -> Result<f64, String> {
     if t.contains(':') {
         let parts: Vec<&str> = t.split(':').collect();
         if parts.len() > 3 {
-            return Err(format!("`{t}` has too many `:`; expected H:MM:SS or MM:SS"));
+            return Err(ValueError::TooManyColons(t.into()));
         }
         let mut total = 0.0;
         for (i, p) in parts.iter().enumerate() {
             let last = i + 1 == parts.len();
+            let not_clock = || ValueError::NotClock(t.into());
             let v: f64 = if last {
-                p.parse()
-                    .map_err(|_| format!("`{t}` is not H:MM:SS or MM:SS"))?
+                p.parse().map_err(|_| not_clock())?
             } else {
-                p.parse::<u64>()
-                    .map_err(|_| format!("`{t}` is not H:MM:SS or MM:SS"))? as f64
+                p.parse::<u64>().map_err(|_| not_clock())? as f64
             };
             if v < 0.0 || (i > 0 && v >= 60.0) {
-                return Err(format!("`{t}`: minutes and seconds must be below 60"));
+                return Err(ValueError::ClockOver60(t.into()));
             }
             total = total * 60.0 + v;
         }
@@ -205,17 +206,18 @@ pub fn parse_time(s: &str) -> Result<f64, String> {
     }
     match humantime::parse_duration(t) {
         Ok(d) => check_positive(d.as_secs_f64()),
-        Err(e) => Err(format!(
-            "`{t}` is not a length of time ({e}); expected seconds, H:MM:SS, or e.g. `500ms`, `4s`, `1h2m3s`"
-        )),
+        Err(e) => Err(ValueError::NotTime {
+            text: t.into(),
+            reason: e.to_string(),
+        }),
     }
 }
 
-fn check_positive(v: f64) -> Result<f64, String> {
+fn check_positive(v: f64) -> Result<f64, ValueError> {
     if !v.is_finite() {
-        Err("is not a finite number".into())
+        Err(ValueError::NotFinite)
     } else if v <= 0.0 {
-        Err(format!("must be more than zero, found {v}"))
+        Err(ValueError::NotPositive(v))
     } else {
         Ok(v)
     }

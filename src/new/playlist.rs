@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::diag::Problem;
 use crate::fetch::{Ask, Fetcher};
-use crate::manifest::env::{self, EnvPolicy, Secret};
+use crate::manifest::env::{self, EnvError, EnvPolicy, Secret};
 use crate::manifest::{RetryPolicy, RunLimits, Timeouts};
 use crate::resolve::peek::{peek, Offered, Peek, PeekError};
 
@@ -69,24 +69,21 @@ pub(super) fn look(
     secrets: &[(&str, &str)],
 ) -> Result<Looked, Problem> {
     let values = values(secrets);
-    let real = |text: &str| -> Result<Secret, String> {
+    let real = |text: &str| -> Result<Secret, Unasked> {
         let pieces = env::parse(text)?;
-        if let Some(missing) = env::vars(&pieces).find(|v| !values.contains_key(*v)) {
-            return Err(format!("`${{{missing}}}` is not set here"));
-        }
-        Secret::resolve(&pieces, &values)
+        Ok(Secret::resolve(&pieces, &values)?)
     };
     let request = real(url).and_then(|url| {
         let headers = headers
             .iter()
             .map(|(n, v)| Ok((n.clone(), real(v)?)))
-            .collect::<Result<Vec<_>, String>>()?;
-        let ask = Ask::new("new", &headers, RETRY, TIMEOUT)?;
+            .collect::<Result<Vec<_>, Unasked>>()?;
+        let ask = Ask::new("new", &headers, RETRY, TIMEOUT).map_err(Unasked::Headers)?;
         Ok((url, ask))
     });
     let (url, ask) = match request {
         Ok(r) => r,
-        Err(e) => return Ok(Looked::NotRead(not_read(&e))),
+        Err(e) => return Ok(Looked::NotRead(not_read(&e.to_string()))),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -95,15 +92,37 @@ pub(super) fn look(
     let fetcher = Fetcher::new(&RunLimits::default());
     match runtime.block_on(peek(&url, &values, &fetcher, &ask)) {
         Ok(p) => Ok(Looked::Seen(p)),
-        Err(PeekError::Unreachable(e)) => Ok(Looked::NotRead(not_read(&printable(&e)))),
+        Err(PeekError::Unreachable(e)) => Ok(Looked::NotRead(not_read(&printable(&e.to_string())))),
         Err(PeekError::Refused(e)) => Err(Problem::bare(format!(
             "snatch cannot download this playlist, so no job was added: {}",
-            printable(&e)
+            printable(&e.to_string())
         ))
         .help(
             "snatch downloads finished (VOD) HLS playlists, clear or AES-128 encrypted; \
              a live stream's playlist can be added once the stream has ended",
         )),
+    }
+}
+
+/// Why the playlist is not asked for (the job is written all the same,
+/// with a note saying so).
+#[derive(Debug, thiserror::Error)]
+enum Unasked {
+    #[error("`${{{0}}}` is not set here")]
+    NotSet(String),
+    #[error(transparent)]
+    Env(EnvError),
+    /// A header the request cannot carry (see `Ask::new`).
+    #[error("{0}")]
+    Headers(String),
+}
+
+impl From<EnvError> for Unasked {
+    fn from(e: EnvError) -> Unasked {
+        match e {
+            EnvError::NotSet(name) => Unasked::NotSet(name),
+            other => Unasked::Env(other),
+        }
     }
 }
 

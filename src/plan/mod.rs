@@ -2,11 +2,13 @@
 //! output path, headers and effective limits. Pure: no network, no clock,
 //! no environment (the caller hands in the date and the readable variables).
 
+mod error;
 mod once;
 mod output;
 pub mod shard;
 mod view;
 
+pub use error::PlanError;
 use once::{playlist_source, render_once};
 pub use output::confine;
 pub use view::{render_json, render_text};
@@ -333,7 +335,7 @@ fn environment(
 /// The rendered output path, made safe, and its container.
 fn output_of(
     spec: &JobSpec,
-    rendered: Result<String, String>,
+    rendered: Result<String, crate::template::TemplateError>,
     problems: &mut Vec<Problem>,
 ) -> (Option<PathBuf>, Option<Container>) {
     let at = |loc, msg: String| Problem::at(&spec.file, loc, msg);

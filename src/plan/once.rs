@@ -5,9 +5,11 @@
 use crate::manifest::env::Secret;
 use crate::source::{Numbered, PlaylistSource, Segment, SegmentError, SegmentSource};
 
+use super::PlanError;
+
 /// A template of the job rendered once (no index), as a segment; `None`
 /// while a variable it reads is unset (reported elsewhere).
-pub(super) fn render_once(numbered: &Numbered, key: &str) -> Result<Option<Segment>, String> {
+pub(super) fn render_once(numbered: &Numbered, key: &str) -> Result<Option<Segment>, PlanError> {
     let key_numbered = Numbered {
         key: key.to_string(),
         ..numbered.clone()
@@ -15,7 +17,7 @@ pub(super) fn render_once(numbered: &Numbered, key: &str) -> Result<Option<Segme
     match key_numbered.segment(0) {
         Ok(s) => Ok(Some(s)),
         Err(SegmentError::EnvNotSet(_)) => Ok(None),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -23,7 +25,7 @@ pub(super) fn render_once(numbered: &Numbered, key: &str) -> Result<Option<Segme
 pub(super) fn playlist_source(
     numbered: &Numbered,
     variant: crate::manifest::Variant,
-) -> Result<SegmentSource, String> {
+) -> Result<SegmentSource, PlanError> {
     let url = match render_once(numbered, &numbered.key)? {
         Some(s) => s.target,
         // An unset variable: reported with the url; a placeholder here.
@@ -41,8 +43,6 @@ pub(super) fn playlist_source(
             resolved: None,
             fresh: Default::default(),
         })),
-        crate::source::Target::File { shown, .. } => Err(format!(
-            "`{shown}` is not an http(s) URL; a playlist is fetched from a web server"
-        )),
+        crate::source::Target::File { shown, .. } => Err(PlanError::PlaylistNotHttp(shown)),
     }
 }

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::PlanError;
 use crate::manifest::bounds;
 
 /// One file under its two spellings, or once when they are the same.
@@ -17,10 +18,10 @@ pub(super) fn same_file(a: &Path, b: &Path) -> String {
 
 /// Makes a rendered output path safe: relative, inside `output_dir`, each
 /// component free of characters that common file systems refuse.
-pub fn confine(rendered: &str) -> Result<PathBuf, String> {
+pub fn confine(rendered: &str) -> Result<PathBuf, PlanError> {
     let r = rendered.trim();
     if r.is_empty() {
-        return Err("renders to an empty path".into());
+        return Err(PlanError::EmptyOutput);
     }
     let bytes = r.as_bytes();
     let drive = bytes.len() >= 3
@@ -28,23 +29,18 @@ pub fn confine(rendered: &str) -> Result<PathBuf, String> {
         && bytes[1] == b':'
         && matches!(bytes[2], b'/' | b'\\');
     if r.starts_with('/') || r.starts_with('\\') || drive {
-        return Err(format!("renders to the absolute path `{r}`"));
+        return Err(PlanError::AbsoluteOutput(r.into()));
     }
     let mut out = PathBuf::new();
     for part in r.split('/') {
         match part {
             "" | "." => continue,
-            ".." => return Err(format!("`{r}` climbs out of output_dir with `..`")),
+            ".." => return Err(PlanError::OutputClimbs(r.into())),
             _ if part.eq_ignore_ascii_case(".snatch") && out.as_os_str().is_empty() => {
-                return Err(format!(
-                    "writes into `.snatch` (`{r}`), where snatch keeps its state"
-                ))
+                return Err(PlanError::OutputIntoState(r.into()))
             }
             _ if part.len() > bounds::PATH_COMPONENT_LEN => {
-                return Err(format!(
-                    "renders a file or folder name longer than {} bytes",
-                    bounds::PATH_COMPONENT_LEN
-                ))
+                return Err(PlanError::OutputNameTooLong)
             }
             _ => {}
         }
@@ -61,7 +57,7 @@ pub fn confine(rendered: &str) -> Result<PathBuf, String> {
         out.push(clean);
     }
     if out.as_os_str().is_empty() {
-        return Err("renders to an empty path".into());
+        return Err(PlanError::EmptyOutput);
     }
     Ok(out)
 }
@@ -81,7 +77,11 @@ mod tests {
             confine("a\\..\\b.mp4").unwrap(),
             PathBuf::from("a_.._b.mp4")
         );
-        assert!(confine("../x.mp4").is_err());
+        assert_eq!(
+            confine("../x.mp4"),
+            Err(PlanError::OutputClimbs("../x.mp4".into()))
+        );
+        assert_eq!(confine("./."), Err(PlanError::EmptyOutput));
         assert!(confine("a/../../x.mp4").is_err());
         assert!(confine("/etc/x.mp4").is_err());
         assert!(confine("C:/x.mp4").is_err());

@@ -46,11 +46,36 @@ pub struct Shard {
     pub partition: Partition,
 }
 
-impl FromStr for Shard {
-    type Err = String;
+/// A `--shard` value that is not one: the text given and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}` {why}; accepted: {ACCEPTED}")]
+pub struct ShardError {
+    pub text: String,
+    pub why: NotAShard,
+}
 
-    fn from_str(s: &str) -> Result<Shard, String> {
-        let bad = |why: &str| format!("`{s}` {why}; accepted: {ACCEPTED}");
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotAShard {
+    #[error("is not a shard")]
+    Form,
+    #[error("has a number too large")]
+    TooLarge,
+    #[error("needs N from 1 to {MAX_SHARDS}")]
+    Count,
+    #[error("needs I from 0 to N-1")]
+    Index,
+    #[error("needs K from 1 to N")]
+    Number,
+}
+
+impl FromStr for Shard {
+    type Err = ShardError;
+
+    fn from_str(s: &str) -> Result<Shard, ShardError> {
+        let bad = |why| ShardError {
+            text: s.to_string(),
+            why,
+        };
         let t = s.trim();
         let (partition, t) = match t.strip_prefix("hash:") {
             Some(rest) => (Partition::Hash, rest),
@@ -60,25 +85,25 @@ impl FromStr for Shard {
             Some(rest) => (true, rest),
             None => (false, t),
         };
-        let (k, n) = t.split_once('/').ok_or_else(|| bad("is not a shard"))?;
-        let number = |v: &str| -> Result<u32, String> {
+        let (k, n) = t.split_once('/').ok_or_else(|| bad(NotAShard::Form))?;
+        let number = |v: &str| -> Result<u32, ShardError> {
             if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(bad("is not a shard"));
+                return Err(bad(NotAShard::Form));
             }
-            v.parse::<u32>().map_err(|_| bad("has a number too large"))
+            v.parse::<u32>().map_err(|_| bad(NotAShard::TooLarge))
         };
         let (k, n) = (number(k)?, number(n)?);
         if n == 0 || n > MAX_SHARDS {
-            return Err(bad(&format!("needs N from 1 to {MAX_SHARDS}")));
+            return Err(bad(NotAShard::Count));
         }
         let k = if zero_based {
             if k >= n {
-                return Err(bad("needs I from 0 to N-1"));
+                return Err(bad(NotAShard::Index));
             }
             k + 1
         } else {
             if k == 0 || k > n {
-                return Err(bad("needs K from 1 to N"));
+                return Err(bad(NotAShard::Number));
             }
             k
         };
@@ -281,10 +306,20 @@ mod tests {
             "99999999999999999999/3",
             "1/３",
         ] {
-            let e = bad.parse::<Shard>().unwrap_err();
+            let e = bad.parse::<Shard>().unwrap_err().to_string();
             assert!(e.contains(ACCEPTED), "{bad}: {e}");
             assert!(e.starts_with(&format!("`{bad}`")), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn each_refusal_says_which_part_is_wrong() {
+        let why = |s: &str| s.parse::<Shard>().unwrap_err().why;
+        assert_eq!(why("index:3/3"), NotAShard::Index);
+        assert_eq!(why("0/3"), NotAShard::Number);
+        assert_eq!(why("1/0"), NotAShard::Count);
+        assert_eq!(why("1-3"), NotAShard::Form);
+        assert_eq!(why("99999999999999999999/3"), NotAShard::TooLarge);
     }
 
     #[test]

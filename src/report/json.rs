@@ -1,6 +1,6 @@
 //! `--report FILE`: the whole [`RunReport`] as pretty-printed JSON.
 
-use super::{Exporter, RunReport};
+use super::{Exporter, RenderError, RunReport};
 
 /// Pretty JSON with a trailing newline.
 #[derive(Debug, Clone, Copy, Default)]
@@ -11,8 +11,8 @@ impl Exporter for Json {
         "JSON report"
     }
 
-    fn render(&self, report: &RunReport) -> Result<Vec<u8>, String> {
-        let mut bytes = serde_json::to_vec_pretty(report).map_err(|e| e.to_string())?;
+    fn render(&self, report: &RunReport) -> Result<Vec<u8>, RenderError> {
+        let mut bytes = serde_json::to_vec_pretty(report)?;
         bytes.push(b'\n');
         Ok(bytes)
     }

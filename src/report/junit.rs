@@ -8,7 +8,7 @@ use chrono::{DateTime, FixedOffset};
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::markdown::status_word;
-use super::{Exporter, JobReport, JobStatus, RunReport};
+use super::{Exporter, JobReport, JobStatus, RenderError, RunReport};
 use crate::units::human_bytes;
 
 /// The name of the report, the suite and every test case's class.
@@ -23,7 +23,7 @@ impl Exporter for Junit {
         "JUnit report"
     }
 
-    fn render(&self, report: &RunReport) -> Result<Vec<u8>, String> {
+    fn render(&self, report: &RunReport) -> Result<Vec<u8>, RenderError> {
         let timestamp = parse_timestamp(&report.started_at);
         let elapsed = seconds(report.elapsed_s);
 
@@ -48,7 +48,7 @@ impl Exporter for Junit {
         junit.add_test_suite(suite);
 
         let mut bytes = Vec::new();
-        junit.serialize(&mut bytes).map_err(|e| e.to_string())?;
+        junit.serialize(&mut bytes)?;
         Ok(bytes)
     }
 }

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Exporter, JobReport, JobStatus, RunReport};
+use super::{Exporter, JobReport, JobStatus, RenderError, RunReport};
 use crate::units::human_bytes;
 
 /// The Markdown summary.
@@ -16,7 +16,7 @@ impl Exporter for Markdown {
         "Markdown summary"
     }
 
-    fn render(&self, report: &RunReport) -> Result<Vec<u8>, String> {
+    fn render(&self, report: &RunReport) -> Result<Vec<u8>, RenderError> {
         Ok(render(report).into_bytes())
     }
 }

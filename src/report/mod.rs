@@ -21,13 +21,40 @@ pub use markdown::Markdown;
 /// The environment variable GitHub Actions points at the step's summary file.
 pub const STEP_SUMMARY_ENV: &str = "GITHUB_STEP_SUMMARY";
 
+/// Why a report file was not written; `kind` names its format ("JSON
+/// report", …).
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("could not render the {kind} for {}: {error}", .path.display())]
+    Render {
+        kind: &'static str,
+        path: PathBuf,
+        error: RenderError,
+    },
+    #[error("could not write the {kind} to {}: {error}", .path.display())]
+    Write {
+        kind: &'static str,
+        path: PathBuf,
+        error: io::Error,
+    },
+}
+
+/// Why a format could not render a report.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Junit(#[from] quick_junit::SerializeError),
+}
+
 /// Renders a [`RunReport`] into one file format.
 pub trait Exporter {
     /// What the format is called in messages ("JSON report", …).
     fn kind(&self) -> &'static str;
 
     /// The file's bytes.
-    fn render(&self, report: &RunReport) -> Result<Vec<u8>, String>;
+    fn render(&self, report: &RunReport) -> Result<Vec<u8>, RenderError>;
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -227,7 +254,7 @@ impl ReportTargets {
 
     /// Writes every wanted report; returns one message per file that could
     /// not be written (and goes on with the others). Never panics.
-    pub fn write_all(&self, report: &RunReport) -> Vec<String> {
+    pub fn write_all(&self, report: &RunReport) -> Vec<ReportError> {
         let mut errors = Vec::new();
         let replaced: [(&Option<PathBuf>, &dyn Exporter); 3] = [
             (&self.json, &Json),
@@ -255,13 +282,14 @@ fn export(
     report: &RunReport,
     path: &Path,
     write: fn(&Path, &[u8]) -> io::Result<()>,
-) -> Result<(), String> {
+) -> Result<(), ReportError> {
     let kind = exporter.kind();
-    let bytes = exporter
-        .render(report)
-        .map_err(|e| format!("could not render the {kind} for {}: {e}", path.display()))?;
-    write(path, &bytes)
-        .map_err(|e| format!("could not write the {kind} to {}: {e}", path.display()))
+    let path = path.to_path_buf();
+    let bytes = match exporter.render(report) {
+        Ok(b) => b,
+        Err(error) => return Err(ReportError::Render { kind, path, error }),
+    };
+    write(&path, &bytes).map_err(|error| ReportError::Write { kind, path, error })
 }
 
 /// Appends `bytes` to `path`, creating the file (and its parent folders) when

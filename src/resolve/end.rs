@@ -8,29 +8,27 @@ use crate::fetch::{Ask, Fetcher};
 use crate::manifest::{IndexSource, MAX_SEGMENTS};
 use crate::source::Numbered;
 
+use super::EndError;
+
 /// The last index that exists, and the number of requests it took.
-pub async fn find_end(n: &Numbered, fetcher: &Fetcher, ask: &Ask) -> Result<(u64, u32), String> {
+pub async fn find_end(n: &Numbered, fetcher: &Fetcher, ask: &Ask) -> Result<(u64, u32), EndError> {
     let start = n.indices.first();
     let mut requests = 0u32;
-    let mut exists = async |index: u64| -> Result<bool, String> {
+    let mut exists = async |index: u64| -> Result<bool, EndError> {
         requests += 1;
         let seg = n
             .segment(index)
-            .map_err(|e| format!("segment {index}: {e}"))?;
-        fetcher.exists(ask, &seg.target).await
+            .map_err(|error| EndError::Target { index, error })?;
+        Ok(fetcher.exists(ask, &seg.target).await?)
     };
     if !exists(start).await? {
-        return Err(format!(
-            "segment {start}, the range's start, does not exist, so `end: auto` has nothing to probe from"
-        ));
+        return Err(EndError::NoStart(start));
     }
     let (mut found, mut step) = (start, 1u64);
     let mut missing = loop {
         if step >= MAX_SEGMENTS {
-            return Err(format!(
-                "segments {start} to {} all exist: more than the {MAX_SEGMENTS} a job may have",
-                start + step / 2
-            ));
+            let last = start + step / 2;
+            return Err(EndError::TooMany { start, last });
         }
         let index = start + step;
         if !exists(index).await? {

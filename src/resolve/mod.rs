@@ -7,11 +7,13 @@
 //! `plan --probe` do.
 
 mod end;
+mod error;
 pub mod peek;
 pub mod playlist;
 mod reload;
 mod saved;
 
+pub use error::{Cause, EndError, InitError, PlaylistError, ResolveError, TagError, UriError};
 pub use reload::{Reloads, MAX_RELOADS};
 
 use std::collections::HashMap;
@@ -43,7 +45,7 @@ pub async fn resolve_job(
     fetcher: &Fetcher,
     req: &Ask,
     save: bool,
-) -> Result<JobPlan, String> {
+) -> Result<JobPlan, ResolveError> {
     let p = match &job.source {
         SegmentSource::Playlist(p) if p.resolved.is_none() => p,
         SegmentSource::Numbered(n) if n.end == EndSource::Auto => {
@@ -51,7 +53,10 @@ pub async fn resolve_job(
         }
         _ => return Ok(job.clone()),
     };
-    let named = |e: String| format!("job `{}`: {e}", job.name);
+    let named = |e: Cause| ResolveError::Playlist {
+        job: job.name.clone(),
+        cause: e,
+    };
     let source = saved_key(p);
     let saved = if save {
         saved::load(&job.state_dir, &source, &p.env)
@@ -69,9 +74,12 @@ pub async fn resolve_job(
             got
         }
     };
-    let mut resolved = read(&got.video).map_err(named)?;
+    let mut resolved = read(&got.video).map_err(|e| named(e.into()))?;
     if let Some(audio) = &got.audio {
-        let audio = read(audio).map_err(|e| named(format!("the audio rendition: {e}")))?;
+        let audio = read(audio).map_err(|error| ResolveError::Audio {
+            job: job.name.clone(),
+            error,
+        })?;
         resolved.audio = Some(Arc::new(audio));
     }
     resolved.variant_note = got.note;
@@ -81,13 +89,11 @@ pub async fn resolve_job(
 }
 
 /// A fetched media playlist, read.
-fn read(media: &saved::Media) -> Result<Resolved, String> {
+fn read(media: &saved::Media) -> Result<Resolved, PlaylistError> {
     let shown = media.base.shown();
     match playlist::parse(media.text.as_bytes(), shown)? {
         Playlist::MediaPlaylist(m) => playlist::read_media(&m, &media.base, shown),
-        Playlist::MasterPlaylist(_) => {
-            Err(format!("{shown} is a master playlist, not a media one"))
-        }
+        Playlist::MasterPlaylist(_) => Err(PlaylistError::MasterNotMedia(shown.into())),
     }
 }
 
@@ -98,7 +104,7 @@ fn saved_key(p: &PlaylistSource) -> String {
 
 /// `snatch plan --probe`: every runnable playlist job resolved over the
 /// network (nothing saved), and a message for each that could not be.
-pub async fn probe(plan: &Plan) -> (Plan, Vec<String>) {
+pub async fn probe(plan: &Plan) -> (Plan, Vec<ResolveError>) {
     let fetcher = Fetcher::new(&plan.limits);
     let mut errors = Vec::new();
     let mut jobs = Vec::new();
@@ -107,7 +113,10 @@ pub async fn probe(plan: &Plan) -> (Plan, Vec<String>) {
             Some(_) => Ok(job.clone()),
             None => match Ask::new(&job.name, &job.headers, job.retry, job.timeout) {
                 Ok(ask) => probe_job(job, &fetcher, &ask).await,
-                Err(e) => Err(format!("job `{}`: {e}", job.name)),
+                Err(reason) => Err(ResolveError::Headers {
+                    job: job.name.clone(),
+                    reason,
+                }),
             },
         };
         jobs.push(resolved.unwrap_or_else(|e| {
@@ -123,25 +132,38 @@ pub async fn probe(plan: &Plan) -> (Plan, Vec<String>) {
 }
 
 /// One job resolved, and its first and last segment checked.
-async fn probe_job(job: &JobPlan, fetcher: &Fetcher, ask: &Ask) -> Result<JobPlan, String> {
+async fn probe_job(job: &JobPlan, fetcher: &Fetcher, ask: &Ask) -> Result<JobPlan, ResolveError> {
     let job = resolve_job(job, fetcher, ask, false).await?;
     let ends = [0, job.source.len().saturating_sub(1)];
+    let name = || job.name.clone();
     for (position, which) in ends.into_iter().zip(["first", "last"]) {
         let seg = job
             .source
             .segment(position)
-            .map_err(|e| format!("job `{}`: {which} segment: {e}", job.name))?;
-        let there = fetcher
-            .exists(ask, &seg.target)
-            .await
-            .map_err(|e| format!("job `{}`: {which} segment {}: {e}", job.name, seg.index))?;
+            .map_err(|error| ResolveError::ProbeTarget {
+                job: name(),
+                which,
+                error,
+            })?;
+        let index = seg.index;
+        let there =
+            fetcher
+                .exists(ask, &seg.target)
+                .await
+                .map_err(|error| ResolveError::ProbeFailed {
+                    job: name(),
+                    which,
+                    index,
+                    error,
+                })?;
         if !there {
-            return Err(format!(
-                "job `{}`: the {which} segment ({}, {}) does not exist",
-                job.name,
-                seg.index,
-                seg.target.shown()
-            ));
+            let shown = seg.target.shown().to_string();
+            return Err(ResolveError::ProbeMissing {
+                job: name(),
+                which,
+                index,
+                shown,
+            });
         }
     }
     Ok(job)
@@ -153,10 +175,14 @@ async fn with_end_found(
     n: &Numbered,
     fetcher: &Fetcher,
     req: &Ask,
-) -> Result<JobPlan, String> {
-    let (last, requests) = end::find_end(n, fetcher, req)
-        .await
-        .map_err(|e| format!("job `{}`: end: auto: {e}", job.name))?;
+) -> Result<JobPlan, ResolveError> {
+    let (last, requests) =
+        end::find_end(n, fetcher, req)
+            .await
+            .map_err(|error| ResolveError::EndAuto {
+                job: job.name.clone(),
+                error,
+            })?;
     tracing::info!(job = %job.name, last, requests, "end: auto found the last index");
     let source = SegmentSource::Numbered(Numbered {
         indices: end::found_range(n.indices.first(), last),
@@ -209,7 +235,7 @@ fn with_resolved(job: &JobPlan, p: &PlaylistSource, resolved: Resolved) -> JobPl
 
 /// Fetches the job's playlist, and if it is a master, the chosen
 /// variant's and its audio rendition's.
-async fn fetch_media(p: &PlaylistSource, fetcher: &Fetcher, req: &Ask) -> Result<Got, String> {
+async fn fetch_media(p: &PlaylistSource, fetcher: &Fetcher, req: &Ask) -> Result<Got, Cause> {
     let got = fetcher
         .fetch_small(req, &p.url, None, MAX_PLAYLIST, "the playlist")
         .await?;
@@ -247,8 +273,8 @@ async fn fetch_one_media(
     master: &Secret,
     uri: &str,
     what: &str,
-) -> Result<Media, String> {
-    let url = playlist::join(master, uri)?;
+) -> Result<Media, Cause> {
+    let url = playlist::join(master, uri).map_err(PlaylistError::from)?;
     let got = fetcher
         .fetch_small(req, &url, None, MAX_PLAYLIST, what)
         .await?;
@@ -257,8 +283,8 @@ async fn fetch_one_media(
     Ok(Media { base, text })
 }
 
-fn text_of(body: Vec<u8>, shown: &str) -> Result<String, String> {
-    String::from_utf8(body).map_err(|_| format!("{shown} is not UTF-8 text"))
+fn text_of(body: Vec<u8>, shown: &str) -> Result<String, PlaylistError> {
+    String::from_utf8(body).map_err(|_| PlaylistError::NotUtf8(shown.into()))
 }
 
 /// Every AES-128 key the segments name, fetched once per URI.
@@ -266,7 +292,7 @@ async fn fetch_keys(
     r: &Resolved,
     fetcher: &Fetcher,
     req: &Ask,
-) -> Result<HashMap<String, [u8; 16]>, String> {
+) -> Result<HashMap<String, [u8; 16]>, Cause> {
     let mut keys = HashMap::new();
     let audio = r.audio.iter().flat_map(|a| a.segments.iter());
     for k in r
@@ -281,13 +307,14 @@ async fn fetch_keys(
         let got = fetcher
             .fetch_small(req, &k.url, None, 1024, "the AES-128 key")
             .await?;
-        let key: [u8; 16] = got.body.as_slice().try_into().map_err(|_| {
-            format!(
-                "the AES-128 key {} is {} bytes, not 16",
-                k.url,
-                got.body.len()
-            )
-        })?;
+        let key: [u8; 16] = got
+            .body
+            .as_slice()
+            .try_into()
+            .map_err(|_| Cause::KeyLength {
+                url: k.url.clone(),
+                len: got.body.len(),
+            })?;
         keys.insert(k.url.expose().to_string(), key);
     }
     Ok(keys)
@@ -302,7 +329,11 @@ pub struct Inits {
 }
 
 /// Fetches the job's init segments (fMP4) into its state folder.
-pub async fn fetch_init(job: &JobPlan, fetcher: &Fetcher, req: &Ask) -> Result<Inits, String> {
+pub async fn fetch_init(
+    job: &JobPlan,
+    fetcher: &Fetcher,
+    req: &Ask,
+) -> Result<Inits, ResolveError> {
     let video = match &job.init {
         Some(init) => Some(store_init(job, init, INIT, fetcher, req).await?),
         None => None,
@@ -320,24 +351,26 @@ async fn store_init(
     file: &str,
     fetcher: &Fetcher,
     req: &Ask,
-) -> Result<PathBuf, String> {
-    let named = |e: String| format!("job `{}`: init segment: {e}", job.name);
+) -> Result<PathBuf, ResolveError> {
+    let named = |error: InitError| ResolveError::Init {
+        job: job.name.clone(),
+        error,
+    };
     let body = match &init.target {
         Target::Http { url, .. } => {
             fetcher
                 .fetch_small(req, url, init.range, MAX_INIT, "the init segment")
                 .await
-                .map_err(named)?
+                .map_err(|e| named(e.into()))?
                 .body
         }
-        Target::File { path, shown } => tokio::fs::read(path)
-            .await
-            .map_err(|e| named(format!("{shown}: {e}")))?,
+        Target::File { path, shown } => tokio::fs::read(path).await.map_err(|error| {
+            let shown = shown.clone();
+            named(InitError::Read { shown, error })
+        })?,
     };
     if !looks_like_mp4(&body) {
-        return Err(named(
-            "it is not an MP4 init segment (no ftyp or moov box at its start)".into(),
-        ));
+        return Err(named(InitError::NotMp4));
     }
     let path = job.state_dir.join(file);
     let write_to = path.clone();
@@ -347,7 +380,7 @@ async fn store_init(
         .await
         .map_err(std::io::Error::other)
         .and_then(|r| r)
-        .map_err(|e| named(format!("cannot store it: {e}")))?;
+        .map_err(|e| named(InitError::Store(e)))?;
     Ok(path)
 }
 

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 
 use m3u8_rs::Playlist;
 
-use crate::fetch::{Ask, Fetcher};
+use crate::fetch::{Ask, Fetcher, SmallError};
 use crate::manifest::env::Secret;
 use crate::manifest::Variant;
 
 use super::playlist::{self, describe_variant};
-use super::MAX_PLAYLIST;
+use super::{PlaylistError, MAX_PLAYLIST};
 
 /// A variant of a master playlist, as offered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,13 +40,15 @@ pub enum Peek {
 }
 
 /// Why there is no [`Peek`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum PeekError {
     /// No answer, or an HTTP error: the job may still run later.
-    Unreachable(String),
+    #[error(transparent)]
+    Unreachable(SmallError),
     /// The answer is not a playlist snatch can download (not HLS, live,
     /// SAMPLE-AES…): a job for it would fail.
-    Refused(String),
+    #[error(transparent)]
+    Refused(PlaylistError),
 }
 
 /// Fetches `url` with `ask`'s headers and reads what it is. `env`: the
@@ -67,7 +69,7 @@ pub async fn peek(
 }
 
 /// A playlist's body, read.
-fn read(body: &[u8], base: &Secret) -> Result<Peek, String> {
+fn read(body: &[u8], base: &Secret) -> Result<Peek, PlaylistError> {
     let shown = base.shown();
     match playlist::parse(body, shown)? {
         Playlist::MasterPlaylist(m) => {
@@ -139,11 +141,11 @@ mod tests {
             }
         );
         let live = media.replace("#EXT-X-ENDLIST\n", "");
-        assert!(read(live.as_bytes(), &base())
-            .unwrap_err()
-            .contains("is a live playlist"));
-        assert!(read(b"<html>", &base())
-            .unwrap_err()
-            .contains("is not an HLS playlist"));
+        let live = read(live.as_bytes(), &base()).unwrap_err();
+        assert!(matches!(live, PlaylistError::Live(_)), "{live:?}");
+        assert!(live.to_string().contains("is a live playlist"));
+        let html = read(b"<html>", &base()).unwrap_err();
+        assert!(matches!(html, PlaylistError::NotHls(_)), "{html:?}");
+        assert!(html.to_string().contains("is not an HLS playlist"));
     }
 }

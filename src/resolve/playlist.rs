@@ -14,29 +14,30 @@ use crate::manifest::MAX_SEGMENTS;
 use crate::source::ByteRange;
 use crate::source_playlist::{KeyRef, Part, PlaylistSegment, Resolved, AUDIO_BASE};
 
+use super::error::{PlaylistError, TagError, UriError};
+
 /// Parses a playlist body; `shown` names it in the error.
-pub fn parse(body: &[u8], shown: &str) -> Result<Playlist, String> {
+pub fn parse(body: &[u8], shown: &str) -> Result<Playlist, PlaylistError> {
     if !body.starts_with(b"#EXTM3U") && !body.starts_with(b"\xEF\xBB\xBF#EXTM3U") {
-        return Err(format!(
-            "{shown} is not an HLS playlist (it does not start with #EXTM3U)"
-        ));
+        return Err(PlaylistError::NotHls(shown.into()));
     }
-    m3u8_rs::parse_playlist_res(body).map_err(|_| format!("{shown} is not a valid HLS playlist"))
+    m3u8_rs::parse_playlist_res(body).map_err(|_| PlaylistError::Invalid(shown.into()))
 }
 
 /// `uri` resolved against `base` (both forms of the secret). Only http(s)
 /// results are accepted: a playlist cannot point snatch at local files.
-pub fn join(base: &Secret, uri: &str) -> Result<Secret, String> {
+pub fn join(base: &Secret, uri: &str) -> Result<Secret, UriError> {
     let joined = |b: &str| {
         reqwest::Url::parse(b)
             .and_then(|u| u.join(uri))
             .map(|u| u.to_string())
     };
-    let real = joined(base.expose()).map_err(|e| format!("the URI `{uri}` is not valid: {e}"))?;
+    let real = joined(base.expose()).map_err(|e| UriError::Invalid {
+        uri: uri.into(),
+        reason: e.to_string(),
+    })?;
     if !(real.starts_with("http://") || real.starts_with("https://")) {
-        return Err(format!(
-            "the URI `{uri}` is not http or https; a playlist may only name web resources"
-        ));
+        return Err(UriError::NotWeb(uri.into()));
     }
     Ok(base.map(|b| joined(b).unwrap_or_else(|_| uri.to_string())))
 }
@@ -68,7 +69,7 @@ pub fn choose<'a>(
     master: &'a MasterPlaylist,
     want: Variant,
     shown: &str,
-) -> Result<(&'a VariantStream, Option<&'a AlternativeMedia>, String), String> {
+) -> Result<(&'a VariantStream, Option<&'a AlternativeMedia>, String), PlaylistError> {
     let playable: Vec<&VariantStream> = master.variants.iter().filter(|v| !v.is_i_frame).collect();
     let with_video: Vec<&VariantStream> = playable
         .iter()
@@ -91,16 +92,10 @@ pub fn choose<'a>(
         Variant::Worst => candidates.min_by_key(|v| v.bandwidth),
         _ => candidates.max_by_key(|v| v.bandwidth),
     };
-    let chosen = chosen.ok_or_else(|| {
-        format!(
-            "the master playlist {shown} has no variant that fits `variant: {}` (it offers {})",
-            variant_text(want),
-            if offered.is_empty() {
-                "none".to_string()
-            } else {
-                offered.join(", ")
-            }
-        )
+    let chosen = chosen.ok_or_else(|| PlaylistError::NoVariantFits {
+        shown: shown.into(),
+        want: variant_text(want),
+        offered: offered.clone(),
     })?;
     let audio = chosen.audio.as_ref().and_then(|group| {
         let renditions: Vec<&AlternativeMedia> = master
@@ -137,36 +132,12 @@ pub fn variant_text(v: Variant) -> String {
 
 /// The segments of a media playlist in order, with their init segment,
 /// ranges and keys (not yet fetched).
-pub fn read_media(pl: &MediaPlaylist, base: &Secret, shown: &str) -> Result<Resolved, String> {
-    if !pl.end_list {
-        return Err(format!(
-            "{shown} is a live playlist (no #EXT-X-ENDLIST): it is still growing; \
-             snatch downloads finished (VOD) playlists only for now"
-        ));
-    }
-    if pl.i_frames_only {
-        return Err(format!(
-            "{shown} is an I-frame playlist, not one to download"
-        ));
-    }
-    if pl.segments.is_empty() {
-        return Err(format!("{shown} lists no segment"));
-    }
-    if pl.segments.len() as u64 > MAX_SEGMENTS {
-        return Err(format!(
-            "{shown} lists {} segments, more than the {MAX_SEGMENTS} a job may have",
-            pl.segments.len()
-        ));
-    }
-    // Indices are media sequence numbers; the audio rendition's start at
-    // AUDIO_BASE, so the video's must stay below it.
-    if pl.media_sequence >= AUDIO_BASE - MAX_SEGMENTS {
-        return Err(format!(
-            "{shown} starts at media sequence number {}, beyond the {} snatch indexes",
-            pl.media_sequence,
-            AUDIO_BASE - MAX_SEGMENTS
-        ));
-    }
+pub fn read_media(
+    pl: &MediaPlaylist,
+    base: &Secret,
+    shown: &str,
+) -> Result<Resolved, PlaylistError> {
+    refused_media(pl, shown)?;
     let mut out = Resolved {
         media_shown: base.shown().to_string(),
         ..Resolved::default()
@@ -177,15 +148,17 @@ pub fn read_media(pl: &MediaPlaylist, base: &Secret, shown: &str) -> Result<Reso
     let mut map_uri: Option<String> = None;
     for (i, s) in pl.segments.iter().enumerate() {
         let sequence = pl.media_sequence + i as u64;
-        let at = |e: String| format!("{shown}, segment {sequence}: {e}");
+        let at = |e: TagError| PlaylistError::AtSegment {
+            shown: shown.into(),
+            sequence,
+            error: e,
+        };
         if let Some(m) = &s.map {
             if map_uri.as_ref().is_some_and(|u| u != &m.uri) {
-                return Err(at(
-                    "a second EXT-X-MAP (a new init segment mid-stream) is not supported".into(),
-                ));
+                return Err(at(TagError::SecondMap));
             }
             if map_uri.is_none() {
-                let url = join(base, &m.uri).map_err(at)?;
+                let url = join(base, &m.uri).map_err(|e| at(e.into()))?;
                 let range = m.byte_range.as_ref().map(|r| ByteRange {
                     offset: r.offset.unwrap_or(0),
                     length: r.length,
@@ -197,7 +170,7 @@ pub fn read_media(pl: &MediaPlaylist, base: &Secret, shown: &str) -> Result<Reso
         if let Some(k) = &s.key {
             (key, key_iv_given) = read_key(k, base).map_err(at)?;
         }
-        let url = join(base, &s.uri).map_err(at)?;
+        let url = join(base, &s.uri).map_err(|e| at(e.into()))?;
         let range = s
             .byte_range
             .as_ref()
@@ -213,7 +186,7 @@ pub fn read_media(pl: &MediaPlaylist, base: &Secret, shown: &str) -> Result<Reso
             ..k
         });
         if !(s.duration.is_finite() && s.duration >= 0.0) {
-            return Err(at(format!("EXTINF {} is not a duration", s.duration)));
+            return Err(at(TagError::Extinf(s.duration)));
         }
         out.segments.push(PlaylistSegment {
             sequence,
@@ -226,21 +199,40 @@ pub fn read_media(pl: &MediaPlaylist, base: &Secret, shown: &str) -> Result<Reso
     Ok(out)
 }
 
+/// What refuses a media playlist as a whole: live, I-frames only, empty,
+/// too long, or numbered where the audio rendition's indices start.
+fn refused_media(pl: &MediaPlaylist, shown: &str) -> Result<(), PlaylistError> {
+    let shown = shown.to_string();
+    let count = pl.segments.len();
+    let refused = if !pl.end_list {
+        PlaylistError::Live(shown)
+    } else if pl.i_frames_only {
+        PlaylistError::IFramesOnly(shown)
+    } else if count == 0 {
+        PlaylistError::NoSegment(shown)
+    } else if count as u64 > MAX_SEGMENTS {
+        PlaylistError::TooManySegments { shown, count }
+    } else if pl.media_sequence >= AUDIO_BASE - MAX_SEGMENTS {
+        // Indices are media sequence numbers; the audio rendition's start
+        // at AUDIO_BASE, so the video's must stay below it.
+        let sequence = pl.media_sequence;
+        PlaylistError::SequenceTooHigh { shown, sequence }
+    } else {
+        return Ok(());
+    };
+    Err(refused)
+}
+
 /// `EXT-X-KEY`: no key, or an AES-128 key's URL and IV (whether the tag
 /// gave one). Other methods are refused.
-fn read_key(k: &m3u8_rs::Key, base: &Secret) -> Result<(Option<KeyRef>, bool), String> {
+fn read_key(k: &m3u8_rs::Key, base: &Secret) -> Result<(Option<KeyRef>, bool), TagError> {
     match &k.method {
         KeyMethod::None => Ok((None, false)),
         KeyMethod::AES128 => {
             if let Some(f) = k.keyformat.as_deref().filter(|f| *f != "identity") {
-                return Err(format!(
-                    "the key format `{f}` is DRM, which snatch does not decrypt"
-                ));
+                return Err(TagError::Drm(f.to_string()));
             }
-            let uri = k
-                .uri
-                .as_deref()
-                .ok_or("EXT-X-KEY METHOD=AES-128 has no URI")?;
+            let uri = k.uri.as_deref().ok_or(TagError::KeyWithoutUri)?;
             let url = join(base, uri)?;
             let iv = k.iv.as_deref().map(parse_iv).transpose()?;
             Ok((
@@ -251,15 +243,8 @@ fn read_key(k: &m3u8_rs::Key, base: &Secret) -> Result<(Option<KeyRef>, bool), S
                 iv.is_some(),
             ))
         }
-        KeyMethod::SampleAES => Err(
-            "the segments are encrypted with SAMPLE-AES, which snatch does not decrypt \
-             (only METHOD=AES-128); nothing was downloaded"
-                .into(),
-        ),
-        KeyMethod::Other(m) => Err(format!(
-            "the segments are encrypted with METHOD={m}, which snatch does not decrypt \
-             (only AES-128); nothing was downloaded"
-        )),
+        KeyMethod::SampleAES => Err(TagError::SampleAes),
+        KeyMethod::Other(m) => Err(TagError::Method(m.clone())),
     }
 }
 
@@ -271,24 +256,18 @@ struct Ranges {
 }
 
 impl Ranges {
-    fn next(&mut self, uri: &str, length: u64, offset: Option<u64>) -> Result<ByteRange, String> {
+    fn next(&mut self, uri: &str, length: u64, offset: Option<u64>) -> Result<ByteRange, TagError> {
         let offset = match offset {
             Some(o) => o,
             None => match &self.last {
                 Some((u, end)) if u == uri => *end,
-                _ => {
-                    return Err(
-                        "EXT-X-BYTERANGE has no offset and follows no range of the same URI".into(),
-                    )
-                }
+                _ => return Err(TagError::RangeWithoutOffset),
             },
         };
         if length == 0 {
-            return Err("EXT-X-BYTERANGE of 0 bytes".into());
+            return Err(TagError::EmptyRange);
         }
-        let end = offset
-            .checked_add(length)
-            .ok_or("EXT-X-BYTERANGE beyond 2^64 bytes")?;
+        let end = offset.checked_add(length).ok_or(TagError::RangeOverflow)?;
         self.last = Some((uri.to_string(), end));
         Ok(ByteRange { offset, length })
     }
@@ -300,8 +279,8 @@ mod tests {
 
     fn media(text: &str) -> Result<Resolved, String> {
         let base = Secret::plain("https://cdn.example.com/v/a/index.m3u8?t=1");
-        match parse(text.as_bytes(), "pl")? {
-            Playlist::MediaPlaylist(m) => read_media(&m, &base, "pl"),
+        match parse(text.as_bytes(), "pl").map_err(|e| e.to_string())? {
+            Playlist::MediaPlaylist(m) => read_media(&m, &base, "pl").map_err(|e| e.to_string()),
             Playlist::MasterPlaylist(_) => panic!("a master"),
         }
     }
@@ -366,7 +345,10 @@ mod tests {
         ))
         .unwrap_err();
         assert!(local.contains("not http"), "{local}");
-        assert!(parse(b"<html>", "pl").unwrap_err().contains("#EXTM3U"));
+        assert_eq!(
+            parse(b"<html>", "pl").unwrap_err().to_string(),
+            "pl is not an HLS playlist (it does not start with #EXTM3U)"
+        );
         let cont = media(&format!(
             "{HEAD}#EXTINF:2,\n#EXT-X-BYTERANGE:10\na.ts\n#EXT-X-ENDLIST\n"
         ))
@@ -387,7 +369,7 @@ mod tests {
         assert_eq!(pick(Variant::MaxHeight(720)).unwrap(), "high.m3u8");
         assert_eq!(pick(Variant::MaxHeight(719)).unwrap(), "low.m3u8");
         assert_eq!(pick(Variant::MaxBandwidth(1_000_000)).unwrap(), "low.m3u8");
-        let none = pick(Variant::MaxHeight(100)).unwrap_err();
+        let none = pick(Variant::MaxHeight(100)).unwrap_err().to_string();
         assert!(none.contains("640x360 at 800000 bit/s"), "{none}");
     }
 }

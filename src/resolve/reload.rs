@@ -6,6 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::saved::store;
+use super::Cause;
 use super::{fetch_media, read, saved_key};
 use crate::fetch::{Ask, Fetcher};
 use crate::plan::JobPlan;
@@ -42,7 +43,7 @@ impl Reloads {
         fetcher: &Fetcher,
         ask: &Ask,
         seen: u64,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, Cause> {
         let mut generation = self.generation.lock().await;
         if *generation != seen {
             return Ok(true);
@@ -60,7 +61,7 @@ impl Reloads {
 
 /// Fetches the job's playlist again and records where each of its
 /// segments is now.
-async fn reload(job: &JobPlan, fetcher: &Fetcher, ask: &Ask) -> Result<(), String> {
+async fn reload(job: &JobPlan, fetcher: &Fetcher, ask: &Ask) -> Result<(), Cause> {
     let SegmentSource::Playlist(p) = &job.source else {
         return Ok(());
     };
@@ -83,16 +84,20 @@ async fn reload(job: &JobPlan, fetcher: &Fetcher, ask: &Ask) -> Result<(), Strin
     }
     let mut audio_before = before.audio.iter().flat_map(|a| &a.segments);
     if let Some(gone) = audio_before.find(|s| !fresh.contains_key(&(AUDIO_BASE + s.sequence))) {
-        return Err(format!(
-            "the audio playlist fetched again no longer lists segment {} (media sequence numbers changed)",
-            gone.sequence
-        ));
+        return Err(Cause::Gone {
+            playlist: "audio playlist",
+            sequence: gone.sequence,
+        });
     }
-    match before.segments.iter().find(|s| !fresh.contains_key(&s.sequence)) {
-        Some(gone) => Err(format!(
-            "the playlist fetched again no longer lists segment {} (media sequence numbers changed)",
-            gone.sequence
-        )),
+    match before
+        .segments
+        .iter()
+        .find(|s| !fresh.contains_key(&s.sequence))
+    {
+        Some(gone) => Err(Cause::Gone {
+            playlist: "playlist",
+            sequence: gone.sequence,
+        }),
         None => Ok(()),
     }
 }

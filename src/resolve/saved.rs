@@ -136,7 +136,7 @@ pub fn store(
     source: &str,
     got: &Got,
     env: &BTreeMap<String, String>,
-) -> Result<(), String> {
+) -> Result<(), super::Cause> {
     let texts = [Some(&got.video), got.audio.as_ref()]
         .into_iter()
         .flatten()
@@ -157,7 +157,10 @@ pub fn store(
         variant_note: got.note.clone(),
     };
     crate::fetch::store::replace(&dir.join(SAVED), &serde_json::to_vec(&saved).expect("JSON"))
-        .map_err(|e| format!("cannot save the playlist in {}: {e}", dir.display()))
+        .map_err(|error| super::Cause::Save {
+            dir: dir.to_path_buf(),
+            error,
+        })
 }
 
 /// The playlist saved in `dir` for this `source`, if there is one.

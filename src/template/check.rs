@@ -277,8 +277,15 @@ impl Walk<'_> {
 
 fn is_root(s: &PathSeg) -> bool {
     // `@root` is the only rule that may lead a path: at the top level it is
-    // the context itself. `..` is refused by the caller.
-    !matches!(s, PathSeg::Named(_)) && format!("{s:?}").contains("path_root")
+    // the context itself. `..` is refused by the caller. Handlebars does not
+    // export its grammar's rules, so the `@root` segment is taken from a
+    // path it parsed, and compared by value.
+    static ROOT: std::sync::OnceLock<Option<PathSeg>> = std::sync::OnceLock::new();
+    let root = ROOT.get_or_init(|| match Path::parse("@root.a") {
+        Ok(Path::Relative((segs, _))) => segs.into_iter().next(),
+        _ => None,
+    });
+    root.as_ref() == Some(s)
 }
 
 /// A number for `pad`: `n`, a whole-number literal, or `(len …)`.

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use node::quoted;
 pub use node::{Kind, Node};
-use words::{fits, nearest, nth, or_list, same, single_key, type_word, types};
+use words::{fits, nearest, nth, same, single_key, types, Want};
 
 use crate::manifest::Loc;
 
@@ -118,12 +118,12 @@ impl<'a> Checker<'a> {
             return;
         }
         if !ts.iter().any(|t| fits(&n.value, t)) {
-            let want: Vec<String> = ts
+            let want = ts
                 .iter()
                 .filter(|t| **t != "null")
-                .map(|t| type_word(t).to_string())
+                .map(|t| Want::of_type(t))
                 .collect();
-            return self.wrong(n, &or_list(&want), at);
+            return self.wrong(n, &Want::any_of(want), at);
         }
         match &n.value {
             Kind::Map(entries) => self.map(n, entries, s, at),
@@ -244,18 +244,14 @@ impl<'a> Checker<'a> {
                     return self.node(n, b, at);
                 }
                 if branches.iter().any(|b| single_key(b).is_some()) {
-                    let want: Vec<String> = branches
-                        .iter()
-                        .map(|b| describe(self, b))
-                        .filter(|d| d != "nothing")
-                        .collect();
+                    let want = self.any_branch(&branches);
                     let keys = branches.iter().filter_map(|b| single_key(b));
                     let help = nearest(&key, keys)
                         .map_or(SHAPE_HELP.to_string(), |k| format!("did you mean `{k}`?"));
                     let msg = format!(
                         "{} must be {}, found the key {}",
                         at.said(),
-                        or_list(&want),
+                        want.words,
                         quoted(&key)
                     );
                     return self.issue(k.loc, msg, help);
@@ -274,12 +270,18 @@ impl<'a> Checker<'a> {
         if let [b] = typed.as_slice() {
             return self.node(n, b, at);
         }
-        let want: Vec<String> = branches
+        let want = self.any_branch(&branches);
+        self.wrong(n, &want, at);
+    }
+
+    /// What a union wants: any of its branches that wants something.
+    fn any_branch(&self, branches: &[&'a Value]) -> Want {
+        let want = branches
             .iter()
             .map(|b| describe(self, b))
-            .filter(|d| d != "nothing")
+            .filter(|d| !d.is_nothing())
             .collect();
-        self.wrong(n, &or_list(&want), at);
+        Want::any_of(want)
     }
 
     /// The branches of a union, with unions inside it (`Option<Variant>`)
@@ -305,7 +307,7 @@ impl<'a> Checker<'a> {
         c.issues.is_empty()
     }
 
-    fn wrong(&mut self, n: &Node, want: &str, at: &Place) {
+    fn wrong(&mut self, n: &Node, want: &Want, at: &Place) {
         let found = match &n.value {
             Kind::Map(e) => match e.first().and_then(|(k, _)| k.value.shown()) {
                 Some(k) => format!("a mapping with {}", quoted(&k)),
@@ -314,11 +316,11 @@ impl<'a> Checker<'a> {
             other => other.what(),
         };
         let help = match &n.value {
-            Kind::Str(s) if want.contains("number") && s.trim().parse::<f64>().is_ok() => {
+            Kind::Str(s) if want.numeric && s.trim().parse::<f64>().is_ok() => {
                 "write the number without quotes".to_string()
             }
             Kind::Str(s) => {
-                let consts: Vec<&str> = want.split('`').skip(1).step_by(2).collect();
+                let consts = want.quoted.iter().map(String::as_str);
                 match nearest(s, consts) {
                     Some(k) => format!("did you mean `{k}`?"),
                     None => SHAPE_HELP.into(),
@@ -328,7 +330,7 @@ impl<'a> Checker<'a> {
         };
         self.issue(
             n.loc,
-            format!("{} must be {want}, found {found}", at.said()),
+            format!("{} must be {}, found {found}", at.said(), want.words),
             help,
         );
     }
@@ -360,33 +362,70 @@ impl<'a> Checker<'a> {
 }
 
 /// A schema in words.
-fn describe(c: &Checker, s: &Value) -> String {
+fn describe(c: &Checker, s: &Value) -> Want {
     let s = c.resolve(s);
     if let Some(v) = s.get("const") {
-        return format!(
-            "`{}`",
-            v.as_str().map_or_else(|| v.to_string(), str::to_string)
-        );
+        return Want::exactly(v.as_str().map_or_else(|| v.to_string(), str::to_string));
     }
     if let Some(k) = single_key(s) {
-        return format!("`{{{k}: …}}`");
+        return Want::exactly(format!("{{{k}: …}}"));
     }
     if let Some(bs) = s.get("anyOf").or(s.get("oneOf")).and_then(Value::as_array) {
-        let ds: Vec<String> = bs
+        let ds = bs
             .iter()
             .map(|b| describe(c, b))
-            .filter(|d| d != "nothing")
+            .filter(|d| !d.is_nothing())
             .collect();
-        return or_list(&ds);
+        return Want::any_of(ds);
     }
-    let ts: Vec<String> = types(s)
+    let ts: Vec<Want> = types(s)
         .into_iter()
         .filter(|t| *t != "null")
-        .map(|t| type_word(t).to_string())
+        .map(Want::of_type)
         .collect();
     if ts.is_empty() {
-        "nothing".into()
+        Want::nothing()
     } else {
-        or_list(&ts)
+        Want::any_of(ts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issues(yaml: &str, schema: serde_json::Value) -> Vec<Issue> {
+        check(&serde_saphyr::from_str::<Node>(yaml).unwrap(), &schema)
+    }
+
+    // The help for a quoted number follows the schema's types, not the
+    // words: a constant that merely says "number" takes no number.
+    #[test]
+    fn a_quoted_number_is_told_to_drop_its_quotes_only_where_numbers_go() {
+        let schema = |value| serde_json::json!({"type": "object", "properties": {"k": value}});
+        let number = issues("k: \"5\"\n", schema(serde_json::json!({"type": "integer"})));
+        assert_eq!(number[0].help, "write the number without quotes");
+        let words = issues(
+            "k: \"5\"\n",
+            schema(serde_json::json!({"const": "a number"})),
+        );
+        assert_eq!(
+            words[0].message,
+            "`k` must be `a number`, found the text `5`"
+        );
+        assert_ne!(words[0].help, "write the number without quotes");
+    }
+
+    #[test]
+    fn wanted_values_are_offered_as_the_nearest_spelling() {
+        let schema = serde_json::json!({"type": "object", "properties": {"end": {"anyOf": [
+            {"type": "integer"}, {"const": "auto"}
+        ]}}});
+        let found = issues("end: aut\n", schema);
+        assert_eq!(found[0].help, "did you mean `auto`?");
+        assert!(
+            found[0].message.contains("a whole number or `auto`"),
+            "{found:?}"
+        );
     }
 }

@@ -20,6 +20,66 @@ pub fn type_word(t: &str) -> &'static str {
     }
 }
 
+/// What a node should have been: the words a message shows, and apart
+/// from them what the help decides on, so that no decision reads the words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Want {
+    pub words: String,
+    /// A number (whole or not) is among the choices.
+    pub numeric: bool,
+    /// The values the words quote (constants, a variant's key, `true` and
+    /// `false`): the candidates of a did-you-mean.
+    pub quoted: Vec<String>,
+}
+
+impl Want {
+    /// Nothing is wanted (a schema without a type).
+    pub fn nothing() -> Want {
+        Want {
+            words: "nothing".into(),
+            numeric: false,
+            quoted: Vec::new(),
+        }
+    }
+
+    pub fn is_nothing(&self) -> bool {
+        self.words == "nothing" && self.quoted.is_empty()
+    }
+
+    /// One JSON Schema type.
+    pub fn of_type(t: &str) -> Want {
+        let quoted: &[&str] = match t {
+            "boolean" => &["true", "false"],
+            "object" => &["key: value"],
+            _ => &[],
+        };
+        Want {
+            words: type_word(t).into(),
+            numeric: matches!(t, "integer" | "number"),
+            quoted: quoted.iter().map(|q| q.to_string()).collect(),
+        }
+    }
+
+    /// A value written out (`auto`, `{max_height: …}`).
+    pub fn exactly(shown: String) -> Want {
+        Want {
+            words: format!("`{shown}`"),
+            numeric: false,
+            quoted: vec![shown],
+        }
+    }
+
+    /// Any of `choices`, read as `a, b or c`.
+    pub fn any_of(choices: Vec<Want>) -> Want {
+        let words: Vec<String> = choices.iter().map(|c| c.words.clone()).collect();
+        Want {
+            words: or_list(&words),
+            numeric: choices.iter().any(|c| c.numeric),
+            quoted: choices.into_iter().flat_map(|c| c.quoted).collect(),
+        }
+    }
+}
+
 /// The `type` of a schema as a list (absent: none).
 pub fn types(s: &Value) -> Vec<&str> {
     match s.get("type") {
