@@ -14,11 +14,13 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// A written, synced temporary file beside its target; removed on drop
-/// unless [`Temp::persist`] moved it into place.
+/// A written temporary file beside its target (synced unless made with
+/// [`Temp::write_unsynced`]); removed on drop unless [`Temp::persist`]
+/// moved it into place.
 pub struct Temp {
     path: PathBuf,
     done: bool,
+    synced: bool,
 }
 
 impl Temp {
@@ -28,6 +30,29 @@ impl Temp {
         target: &Path,
         bytes: &[u8],
         create: impl Fn(&Path) -> io::Result<File>,
+    ) -> io::Result<Temp> {
+        Temp::write_as(target, bytes, create, true)
+    }
+
+    /// As [`Temp::write`], without syncing the file or, later, its folder:
+    /// a reader still sees the old file or the new one, and a killed
+    /// process loses neither, but a power cut may. For files whose loss
+    /// costs only work done again (`done.json`, exported segments): on
+    /// ext4 a sync there waits for every dirty byte written before it,
+    /// hundreds of megabytes after a merge.
+    pub fn write_unsynced(
+        target: &Path,
+        bytes: &[u8],
+        create: impl Fn(&Path) -> io::Result<File>,
+    ) -> io::Result<Temp> {
+        Temp::write_as(target, bytes, create, false)
+    }
+
+    fn write_as(
+        target: &Path,
+        bytes: &[u8],
+        create: impl Fn(&Path) -> io::Result<File>,
+        synced: bool,
     ) -> io::Result<Temp> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let name = target.file_name().ok_or_else(|| {
@@ -47,9 +72,15 @@ impl Temp {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
             };
-            let temp = Temp { path, done: false };
+            let temp = Temp {
+                path,
+                done: false,
+                synced,
+            };
             f.write_all(bytes)?;
-            f.sync_all()?;
+            if synced {
+                f.sync_all()?;
+            }
             return Ok(temp);
         }
     }
@@ -69,6 +100,9 @@ impl Temp {
     ) -> io::Result<()> {
         rename(&self.path, target)?;
         self.done = true;
+        if !self.synced {
+            return Ok(());
+        }
         let dir = match target.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),

@@ -293,9 +293,10 @@ impl Ledger {
         *self.landed.lock().expect("lock")
     }
 
-    /// Flushes the spool and the ledger to disk.
+    /// Flushes the ledger to disk. The spool is left to the kernel: after a
+    /// crash that lost some of its bytes, their checksums no longer match
+    /// and those segments are fetched again.
     pub fn sync(&self) -> io::Result<()> {
-        self.spool.sync()?;
         self.file.lock().expect("lock").sync_data()
     }
 }
@@ -323,9 +324,12 @@ pub fn read_done(dir: &Path, fingerprint: &str) -> Option<Done> {
 
 /// Marks a job merged and verified, atomically. Written before the output
 /// is moved into place and before any cleanup, so that a kill at any
-/// instant after it leaves the verified file findable.
+/// instant after it leaves the verified file findable. Not synced: ffmpeg
+/// does not sync the output either, and a sync here would wait for every
+/// byte of it; after a power cut that lost either, the rerun finds the
+/// output's size not the recorded one and makes it again.
 pub fn write_done(dir: &Path, done: &Done) -> io::Result<()> {
-    store::replace(&dir.join(DONE), &serde_json::to_vec(done).expect("JSON"))
+    store::replace_unsynced(&dir.join(DONE), &serde_json::to_vec(done).expect("JSON"))
 }
 
 /// Forgets an earlier merge: the job is about to run again.
@@ -379,7 +383,7 @@ pub fn export(
     for (index, saved) in listed(dir)?.into_iter().filter(|(i, _)| wanted(*i)) {
         buf.resize(saved.size as usize, 0);
         super::spool::read_at(&spool, saved.offset, &mut buf)?;
-        store::replace(&out.join(format!("{index}.{ext}")), &buf)?;
+        store::replace_unsynced(&out.join(format!("{index}.{ext}")), &buf)?;
         count += 1;
     }
     Ok(count)

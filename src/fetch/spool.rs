@@ -90,11 +90,6 @@ impl Spool {
     pub fn crc(&self, saved: Saved, buf: &mut Vec<u8>) -> io::Result<u32> {
         crc_of(&self.file, saved, buf)
     }
-
-    /// Flushes the spool to disk.
-    pub fn sync(&self) -> io::Result<()> {
-        self.file.sync_data()
-    }
 }
 
 /// Positioned write of all of `bytes`.

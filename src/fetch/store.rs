@@ -158,6 +158,12 @@ pub fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
     crate::atomic::Temp::write(path, bytes, create_new)?.persist(path, rename_in)
 }
 
+/// As [`replace`], without syncing (see [`crate::atomic::Temp::write_unsynced`]).
+pub fn replace_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let create_new = |p: &Path| no_follow().write(true).create_new(true).open(p);
+    crate::atomic::Temp::write_unsynced(path, bytes, create_new)?.persist(path, rename_in)
+}
+
 /// Opens `path` for appending, creating it; a link at its name is refused.
 pub fn append(path: &Path) -> io::Result<File> {
     no_follow()
