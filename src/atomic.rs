@@ -137,3 +137,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     }
     Temp::write(path, bytes, create_new)?.persist(path, |from, to| fs::rename(from, to))
 }
+
+/// As [`write_atomic`], without syncing: for reports, written when a run
+/// ends, right after hundreds of megabytes of output that a sync would wait
+/// for (ext4). A reader still sees a whole report or none; a power cut may
+/// lose it, with the run it describes.
+pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir)?;
+    }
+    Temp::write_unsynced(path, bytes, create_new)?.persist(path, |from, to| fs::rename(from, to))
+}

@@ -13,7 +13,7 @@ pub mod junit;
 pub mod markdown;
 pub mod merge;
 
-pub use crate::atomic::write_atomic;
+pub use crate::atomic::{write_atomic, write_atomic_unsynced};
 pub use json::Json;
 pub use junit::Junit;
 pub use markdown::Markdown;
@@ -263,7 +263,7 @@ impl ReportTargets {
         ];
         for (target, exporter) in replaced {
             if let Some(path) = target {
-                if let Err(e) = export(exporter, report, path, write_atomic) {
+                if let Err(e) = export(exporter, report, path, write_atomic_unsynced) {
                     errors.push(e);
                 }
             }
