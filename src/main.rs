@@ -337,7 +337,7 @@ fn run(cli: &Cli, args: &RunArgs, plan: &Plan) -> ExitCode {
 
     let tools = match snatch::merge::Tools::find() {
         Ok(t) => t,
-        Err(e) => return invalid(&[Problem::bare(e)]),
+        Err(e) => return invalid(&[Problem::bare(e.to_string())]),
     };
     let targets = ReportTargets::from_args(
         args.report.clone(),

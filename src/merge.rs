@@ -14,8 +14,10 @@ use crate::fetch::store;
 use crate::manifest::Tolerance;
 
 mod audio;
+mod error;
 
 pub use audio::AudioInput;
+pub use error::{MergeError, ProbeError, ToolsError};
 
 use crate::plan::Container;
 use crate::source::SegmentFormat;
@@ -30,23 +32,20 @@ pub struct Tools {
 impl Tools {
     /// Finds both tools: `SNATCH_FFMPEG` / `SNATCH_FFPROBE`, else the PATH.
     /// The error says which is missing and how to install it.
-    pub fn find() -> Result<Tools, String> {
-        let find = |var: &str, name: &str| -> Result<PathBuf, String> {
+    pub fn find() -> Result<Tools, ToolsError> {
+        let find = |var: &'static str, name: &'static str| -> Result<PathBuf, ToolsError> {
             if let Some(p) = std::env::var_os(var) {
                 let p = PathBuf::from(p);
                 return if p.is_file() {
                     Ok(p)
                 } else {
-                    Err(format!("{var} names {}, which is not a file", p.display()))
+                    Err(ToolsError::NotAFile {
+                        var,
+                        path: p.display().to_string(),
+                    })
                 };
             }
-            find_on_path(name).ok_or_else(|| {
-                format!(
-                    "{name} was not found on the PATH; snatch merges with ffmpeg and checks with ffprobe. \
-                     Install ffmpeg (Debian/Ubuntu: `sudo apt-get install -y ffmpeg`; macOS: `brew install ffmpeg`) \
-                     or set {var} to the {name} binary"
-                )
-            })
+            find_on_path(name).ok_or(ToolsError::Missing { name, var })
         };
         Ok(Tools {
             ffmpeg: find("SNATCH_FFMPEG", "ffmpeg")?,
@@ -449,20 +448,20 @@ impl Merge {
     }
 
     /// Ends the input and waits for ffmpeg. Returns the temporary file.
-    pub async fn finish(mut self) -> Result<PathBuf, String> {
+    pub async fn finish(mut self) -> Result<PathBuf, MergeError> {
         tokio::task::spawn_blocking(move || self.finish_blocking())
             .await
-            .map_err(|e| format!("ffmpeg: {e}"))?
+            .map_err(|e| MergeError::Wait(std::io::Error::other(e)))?
     }
 
-    fn finish_blocking(&mut self) -> Result<PathBuf, String> {
+    fn finish_blocking(&mut self) -> Result<PathBuf, MergeError> {
         let fed = self.close_input();
         let status = self
             .child
             .take()
             .expect("running")
             .wait()
-            .map_err(|e| format!("ffmpeg: {e}"))?;
+            .map_err(MergeError::Wait)?;
         let stderr = self
             .stderr
             .take()
@@ -481,11 +480,11 @@ impl Merge {
             },
             (true, Err(e)) => {
                 let _ = store::remove_file(&self.temp);
-                Err(format!("feeding ffmpeg failed: {e}"))
+                Err(MergeError::Feed(e))
             }
             (false, _) => {
                 let _ = store::remove_file(&self.temp);
-                Err(format!("ffmpeg failed ({status}): {last}"))
+                Err(MergeError::Failed { status, last })
             }
         }
     }
@@ -552,7 +551,7 @@ pub struct Probed {
 }
 
 /// What ffprobe says of a file: duration and stream types.
-pub async fn probe(tools: &Tools, file: &Path) -> Result<Probed, String> {
+pub async fn probe(tools: &Tools, file: &Path) -> Result<Probed, ProbeError> {
     let out = Command::new(&tools.ffprobe)
         .args([
             "-v",
@@ -566,14 +565,12 @@ pub async fn probe(tools: &Tools, file: &Path) -> Result<Probed, String> {
         .stdin(Stdio::null())
         .output()
         .await
-        .map_err(|e| format!("ffprobe: {e}"))?;
+        .map_err(ProbeError::Start)?;
     if !out.status.success() {
-        return Err(format!(
-            "ffprobe could not read the merged file: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        let said = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        return Err(ProbeError::Unreadable(said));
     }
-    let p: Probe = serde_json::from_slice(&out.stdout).map_err(|e| format!("ffprobe: {e}"))?;
+    let p: Probe = serde_json::from_slice(&out.stdout).map_err(ProbeError::Output)?;
     Ok(Probed {
         duration_s: p
             .format

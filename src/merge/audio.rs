@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use super::{file_arg, fresh_output, temp_path, Input, Merge, Segment, Tools};
+use super::{file_arg, fresh_output, temp_path, Input, Merge, MergeError, Segment, Tools};
 use crate::fetch::store;
 use crate::plan::Container;
 use crate::source::SegmentFormat;
@@ -86,16 +86,16 @@ impl Audio {
 
     /// Finishes the audio merge and muxes `video` (finished) with it into
     /// the job's temporary output; the two hidden files go.
-    pub fn mux_into(&mut self, video: &Path) -> Result<PathBuf, String> {
+    pub fn mux_into(&mut self, video: &Path) -> Result<PathBuf, MergeError> {
         let audio = match self.merge.take() {
             Some(mut m) => m.finish_blocking(),
-            None => Err("no segment of the audio rendition was merged".to_string()),
+            None => Err(MergeError::NoAudio),
         };
         let audio = match audio {
             Ok(a) => a,
             Err(e) => {
                 let _ = store::remove_file(video);
-                return Err(format!("the audio rendition: {e}"));
+                return Err(MergeError::Audio(Box::new(e)));
             }
         };
         let out = temp_path(&self.output);
@@ -110,8 +110,8 @@ impl Audio {
 
     /// Muxes into `out`, a new file made through no link; ffmpeg writes it
     /// through its stdout, as in [`Merge::spawn`].
-    fn mux(&self, video: &Path, audio: &Path, out: &Path) -> Result<(), String> {
-        let file = fresh_output(&self.root, out).map_err(|e| e.to_string())?;
+    fn mux(&self, video: &Path, audio: &Path, out: &Path) -> Result<(), MergeError> {
+        let file = fresh_output(&self.root, out).map_err(MergeError::Output)?;
         let mut cmd = std::process::Command::new(&self.tools.ffmpeg);
         cmd.args(["-hide_banner", "-nostats", "-loglevel", "error", "-y"])
             .arg("-i")
@@ -130,16 +130,15 @@ impl Audio {
         let done = cmd
             .stdin(Stdio::null())
             .output()
-            .map_err(|e| format!("cannot start ffmpeg to add the audio: {e}"))?;
+            .map_err(MergeError::MuxStart)?;
         if done.status.success() {
             return Ok(());
         }
         let stderr = String::from_utf8_lossy(&done.stderr);
-        Err(format!(
-            "ffmpeg could not add the audio rendition ({}): {}",
-            done.status,
-            stderr.trim().lines().last().unwrap_or("no message")
-        ))
+        Err(MergeError::Mux {
+            status: done.status,
+            last: stderr.trim().lines().last().unwrap_or("no message").into(),
+        })
     }
 }
 

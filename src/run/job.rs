@@ -216,13 +216,13 @@ impl Steps<'_> {
         report: &mut JobReport,
     ) -> Result<(), String> {
         let job = self.job;
-        let named = |e: String| format!("job `{}`: {e}", job.name);
-        let temp = merge.finish().await.map_err(named)?;
+        let named = |e: &dyn std::fmt::Display| format!("job `{}`: {e}", job.name);
+        let temp = merge.finish().await.map_err(|e| named(&e))?;
         let media = match merge::probe(self.tools, &temp).await {
             Ok(m) => m,
             Err(e) => {
                 let _ = fetch::store::remove_file(&temp);
-                return Err(named(e));
+                return Err(named(&e));
             }
         };
         let expected = verdict
@@ -234,10 +234,11 @@ impl Steps<'_> {
         if let Err(e) = merge::verify(&media, expected) {
             let _ = fetch::store::remove_file(&temp);
             report.media = Some(reported(&media));
-            return Err(named(match e {
+            let why: String = match e {
                 Unverified::NoStreams => "the merged file has no audio or video stream".into(),
                 Unverified::Length(m) => super::advice::mismatch(job, &m, verdict.trailing),
-            }));
+            };
+            return Err(named(&why));
         }
         files::finish(job, self.fp.clone(), &temp, &media, self.opts.keep_segments).await?;
         let tail = fed.last_landed.map(|t| t.elapsed().as_secs_f64());

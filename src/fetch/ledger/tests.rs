@@ -18,6 +18,16 @@ fn save(l: &Ledger, index: u64, bytes: &[u8]) -> Saved {
     saved
 }
 
+/// The names in `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
 fn spooled(l: &Ledger, index: u64) -> Vec<u8> {
     let saved = l.complete[&index];
     let mut buf = vec![0; saved.size as usize];
@@ -99,11 +109,7 @@ fn done_is_written_whole_and_cleanup_keeps_it_and_the_lock() {
     assert_eq!(read_done(&dir, "other"), None);
     drop(l);
     clear_segments(tmp.path(), &dir).unwrap();
-    let mut left: Vec<_> = fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    left.sort();
+    let left = names(&dir);
     assert_eq!(left, [DONE, LOCK]);
     remove_done(&dir).unwrap();
     assert!(read_done(&dir, "fp").is_none());
@@ -185,11 +191,7 @@ fn segment_files_of_an_older_snatch_move_into_the_spool() {
     assert_eq!(saved, [1, 6]);
     assert_eq!(spooled(&l, 1), b"abc");
     assert_eq!(spooled(&l, 6), b"unlisted");
-    let mut left: Vec<_> = fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    left.sort();
+    let left = names(&dir);
     assert_eq!(left, [LEDGER, SPOOL]);
     drop(l);
     let l = open(&dir, "id").unwrap();
