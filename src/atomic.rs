@@ -14,9 +14,21 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// A written temporary file beside its target (synced unless made with
-/// [`Temp::write_unsynced`]); removed on drop unless [`Temp::persist`]
-/// moved it into place.
+/// Whether a replaced file is synced to disk (and its folder after the
+/// rename). A reader sees the old file or the new one either way, and a
+/// killed process loses neither; only a power cut can lose an unsynced
+/// one. Unsynced is for files whose loss costs only work done again
+/// (`done.json`, reports, exported segments): on ext4 a sync there waits
+/// for every dirty byte written before it, hundreds of megabytes after a
+/// merge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    Synced,
+    Unsynced,
+}
+
+/// A written temporary file beside its target; removed on drop unless
+/// [`Temp::persist`] moved it into place.
 pub struct Temp {
     path: PathBuf,
     done: bool,
@@ -25,35 +37,15 @@ pub struct Temp {
 
 impl Temp {
     /// Writes `bytes` to a fresh temporary file beside `target`, created by
-    /// `create` (which must refuse an existing file), and syncs it.
+    /// `create` (which must refuse an existing file), and syncs it when
+    /// `durability` says so.
     pub fn write(
         target: &Path,
         bytes: &[u8],
         create: impl Fn(&Path) -> io::Result<File>,
+        durability: Durability,
     ) -> io::Result<Temp> {
-        Temp::write_as(target, bytes, create, true)
-    }
-
-    /// As [`Temp::write`], without syncing the file or, later, its folder:
-    /// a reader still sees the old file or the new one, and a killed
-    /// process loses neither, but a power cut may. For files whose loss
-    /// costs only work done again (`done.json`, exported segments): on
-    /// ext4 a sync there waits for every dirty byte written before it,
-    /// hundreds of megabytes after a merge.
-    pub fn write_unsynced(
-        target: &Path,
-        bytes: &[u8],
-        create: impl Fn(&Path) -> io::Result<File>,
-    ) -> io::Result<Temp> {
-        Temp::write_as(target, bytes, create, false)
-    }
-
-    fn write_as(
-        target: &Path,
-        bytes: &[u8],
-        create: impl Fn(&Path) -> io::Result<File>,
-        synced: bool,
-    ) -> io::Result<Temp> {
+        let synced = durability == Durability::Synced;
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let name = target.file_name().ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file")
@@ -128,23 +120,22 @@ pub fn create_new(path: &Path) -> io::Result<File> {
     OpenOptions::new().write(true).create_new(true).open(path)
 }
 
-/// Replaces `path` with `bytes` atomically, creating missing parent
-/// folders. For paths the operator names (reports); not for paths under
-/// the output folder (see `store::replace`).
+/// Replaces `path` with `bytes` atomically and synced, creating missing
+/// parent folders. For paths the operator names; not for paths under the
+/// output folder (see `store::replace`).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir)?;
-    }
-    Temp::write(path, bytes, create_new)?.persist(path, |from, to| fs::rename(from, to))
+    write_atomic_as(path, bytes, Durability::Synced)
 }
 
-/// As [`write_atomic`], without syncing: for reports, written when a run
-/// ends, right after hundreds of megabytes of output that a sync would wait
-/// for (ext4). A reader still sees a whole report or none; a power cut may
-/// lose it, with the run it describes.
+/// As [`write_atomic`], unsynced: for reports, written right after the
+/// output (see [`Durability`]).
 pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_as(path, bytes, Durability::Unsynced)
+}
+
+fn write_atomic_as(path: &Path, bytes: &[u8], durability: Durability) -> io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir)?;
     }
-    Temp::write_unsynced(path, bytes, create_new)?.persist(path, |from, to| fs::rename(from, to))
+    Temp::write(path, bytes, create_new, durability)?.persist(path, |from, to| fs::rename(from, to))
 }

@@ -15,9 +15,11 @@ use crate::manifest::Tolerance;
 
 mod audio;
 mod error;
+mod feed;
 
 pub use audio::AudioInput;
 pub use error::{MergeError, ProbeError, ToolsError};
+use feed::{Feeder, Piece};
 
 use crate::plan::Container;
 use crate::source::SegmentFormat;
@@ -109,17 +111,6 @@ fn input_format(format: SegmentFormat) -> &'static str {
     }
 }
 
-/// One piece of ffmpeg's input, in the order it is handed over.
-#[derive(Debug)]
-pub enum Piece {
-    /// Bytes still in memory: written as they are.
-    Bytes(bytes::Bytes),
-    /// A byte range of the job's spool file.
-    Spool { offset: u64, len: u64 },
-    /// A whole file (an init segment).
-    File(PathBuf),
-}
-
 /// What a merge reads: the segments' format, and the spool file their
 /// ranges are in.
 #[derive(Debug, Clone)]
@@ -137,14 +128,8 @@ pub struct Segment {
     pub body: Option<bytes::Bytes>,
 }
 
-/// At most this many bytes of segments wait in memory for ffmpeg; past
-/// it, a segment is read back from the spool when its turn comes.
-const QUEUED_MAX: usize = 8 * 1024 * 1024;
-
 /// A running merge: ffmpeg, and a thread that writes its input into its
-/// stdin in the order it is handed over: bytes from memory, or ranges of
-/// the spool (on Linux `std::io::copy` splices file to pipe, with no copy
-/// through snatch's memory).
+/// stdin in the order it is handed over (see [`feed`]).
 pub struct Merge {
     child: Option<std::process::Child>,
     feeder: Option<Feeder>,
@@ -152,156 +137,6 @@ pub struct Merge {
     temp: PathBuf,
     /// A separate audio rendition: merged on its own, muxed in at the end.
     audio: Option<Box<audio::Audio>>,
-}
-
-struct Feeder {
-    pieces: std::sync::mpsc::Sender<Piece>,
-    /// Bytes of [`Piece::Bytes`] queued and not yet written.
-    queued: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    thread: std::thread::JoinHandle<std::io::Result<()>>,
-}
-
-/// Copies exactly `len` bytes in pieces of up to 1 MiB: ffmpeg's pipe is
-/// fed in few large writes (`std::io::copy` would make 8 KiB ones).
-fn copy_big(
-    from: &mut impl std::io::Read,
-    to: &mut impl std::io::Write,
-    buf: &mut Vec<u8>,
-    len: u64,
-) -> std::io::Result<()> {
-    const PIECE: usize = 1 << 20;
-    let mut left = len;
-    while left > 0 {
-        let n = left.min(PIECE as u64) as usize;
-        buf.resize(n, 0);
-        from.read_exact(buf)?;
-        to.write_all(buf)?;
-        left -= n as u64;
-    }
-    Ok(())
-}
-
-/// Moves `len` bytes at `offset` of `file` into ffmpeg's pipe inside the
-/// kernel (`splice`: the spool's cached pages go to the pipe without a
-/// copy through snatch). `Ok(false)` when the kernel cannot splice these
-/// two, before any byte moved: the caller copies instead.
-#[cfg(target_os = "linux")]
-fn splice_range(
-    file: &std::fs::File,
-    offset: u64,
-    len: u64,
-    pipe: &std::process::ChildStdin,
-) -> std::io::Result<bool> {
-    use std::os::fd::AsRawFd;
-    let mut off = libc::loff_t::try_from(offset).map_err(std::io::Error::other)?;
-    let mut left = len;
-    while left > 0 {
-        let want = left.min(1 << 30) as usize;
-        // SAFETY: both descriptors are open for the duration of the call,
-        // `off` is a valid loff_t the kernel updates, and the pipe's own
-        // offset is null as splice requires.
-        let n = unsafe {
-            libc::splice(
-                file.as_raw_fd(),
-                &mut off,
-                pipe.as_raw_fd(),
-                std::ptr::null_mut(),
-                want,
-                libc::SPLICE_F_MOVE | libc::SPLICE_F_MORE,
-            )
-        };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            match e.raw_os_error() {
-                Some(libc::EINTR) => continue,
-                Some(libc::EINVAL | libc::ENOSYS) if left == len => return Ok(false),
-                _ => return Err(e),
-            }
-        }
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        left -= n as u64;
-    }
-    Ok(true)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn splice_range(
-    _file: &std::fs::File,
-    _offset: u64,
-    _len: u64,
-    _pipe: &std::process::ChildStdin,
-) -> std::io::Result<bool> {
-    Ok(false)
-}
-
-/// Gives the pipe into ffmpeg room for 1 MiB (Linux; 64 KiB by default), so
-/// that the feeding thread and ffmpeg wake each other less often.
-#[cfg(target_os = "linux")]
-fn widen_pipe(stdin: &std::process::ChildStdin) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: fcntl on a pipe descriptor this process owns; failure only
-    // leaves the default size.
-    unsafe {
-        libc::fcntl(stdin.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20);
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn widen_pipe(_stdin: &std::process::ChildStdin) {}
-
-impl Feeder {
-    /// Takes `len` more bytes into the memory queue if they fit.
-    fn has_room(&self, len: usize) -> bool {
-        use std::sync::atomic::Ordering;
-        let now = self.queued.fetch_add(len, Ordering::SeqCst);
-        if now + len <= QUEUED_MAX || now == 0 {
-            return true;
-        }
-        self.queued.fetch_sub(len, Ordering::SeqCst);
-        false
-    }
-}
-
-/// Writes the pieces that arrive into ffmpeg's stdin; ranges are read
-/// from `spool`, opened on the first that needs it.
-fn feed_pieces(
-    queue: std::sync::mpsc::Receiver<Piece>,
-    queued: &std::sync::atomic::AtomicUsize,
-    spool: Option<&Path>,
-    stdin: &mut std::process::ChildStdin,
-) -> std::io::Result<()> {
-    use std::io::{Read, Seek, Write};
-    let mut spool_file: Option<std::fs::File> = None;
-    let mut buf = Vec::new();
-    for piece in queue {
-        match piece {
-            Piece::Bytes(b) => {
-                let written = stdin.write_all(&b);
-                queued.fetch_sub(b.len(), std::sync::atomic::Ordering::SeqCst);
-                written?;
-            }
-            Piece::Spool { offset, len } => {
-                let file = match &mut spool_file {
-                    Some(f) => f,
-                    None => {
-                        let path = spool.ok_or_else(|| std::io::Error::other("no spool"))?;
-                        spool_file.insert(store::open_read(path)?)
-                    }
-                };
-                if !splice_range(file, offset, len, stdin)? {
-                    file.seek(std::io::SeekFrom::Start(offset))?;
-                    copy_big(&mut Read::by_ref(file).take(len), stdin, &mut buf, len)?;
-                }
-            }
-            Piece::File(path) => {
-                let mut file = store::open_read(&path)?;
-                std::io::copy(&mut file, stdin)?;
-            }
-        }
-    }
-    Ok(())
 }
 
 impl Merge {
@@ -382,27 +217,16 @@ impl Merge {
         let mut child = cmd
             .spawn()
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot start ffmpeg: {e}")))?;
-        let mut stdin = child.stdin.take().expect("piped");
-        widen_pipe(&stdin);
+        let stdin = child.stdin.take().expect("piped");
         let mut err = child.stderr.take().expect("piped");
         let stderr = std::thread::spawn(move || {
             let mut s = String::new();
             let _ = std::io::Read::read_to_string(&mut err, &mut s);
             s
         });
-        let (pieces, queue) = std::sync::mpsc::channel::<Piece>();
-        let queued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let counted = queued.clone();
-        let thread = std::thread::spawn(move || {
-            feed_pieces(queue, &counted, input.spool.as_deref(), &mut stdin)
-        });
         Ok(Merge {
             child: Some(child),
-            feeder: Some(Feeder {
-                pieces,
-                queued,
-                thread,
-            }),
+            feeder: Some(Feeder::start(stdin, input.spool)),
             stderr: Some(stderr),
             temp,
             audio,
@@ -439,10 +263,7 @@ impl Merge {
     /// stopped reading.
     fn send(&mut self, piece: Piece) -> std::io::Result<()> {
         match &self.feeder {
-            Some(f) => f
-                .pieces
-                .send(piece)
-                .map_err(|_| std::io::Error::other("ffmpeg stopped reading")),
+            Some(f) => f.send(piece),
             None => Err(std::io::Error::other("the merge input is closed")),
         }
     }
@@ -491,15 +312,7 @@ impl Merge {
 
     /// Closes ffmpeg's input once everything queued is copied.
     fn close_input(&mut self) -> std::io::Result<()> {
-        match self.feeder.take() {
-            Some(f) => {
-                drop(f.pieces);
-                f.thread
-                    .join()
-                    .unwrap_or_else(|_| Err(std::io::Error::other("the feeding thread panicked")))
-            }
-            None => Ok(()),
-        }
+        self.feeder.take().map_or(Ok(()), Feeder::close)
     }
 
     /// Stops ffmpeg and removes its file (a merge that was dropped

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::lock::LOCK;
 use super::spool::{Saved, Spool, SPOOL};
-use super::store;
+use super::store::{self, Durability};
 
 const LEDGER: &str = "ledger.jsonl";
 const DONE: &str = "done.json";
@@ -248,7 +248,8 @@ impl Ledger {
         entries: Vec<Entry>,
     ) -> Result<Ledger, OpenError> {
         let path = dir.join(LEDGER);
-        store::replace(&path, ledger_text(identity, &entries).as_bytes())?;
+        let text = ledger_text(identity, &entries);
+        store::replace(&path, text.as_bytes(), Durability::Synced)?;
         Ledger::opened(dir, spool, &entries)
     }
 
@@ -329,7 +330,8 @@ pub fn read_done(dir: &Path, fingerprint: &str) -> Option<Done> {
 /// byte of it; after a power cut that lost either, the rerun finds the
 /// output's size not the recorded one and makes it again.
 pub fn write_done(dir: &Path, done: &Done) -> io::Result<()> {
-    store::replace_unsynced(&dir.join(DONE), &serde_json::to_vec(done).expect("JSON"))
+    let bytes = serde_json::to_vec(done).expect("JSON");
+    store::replace(&dir.join(DONE), &bytes, Durability::Unsynced)
 }
 
 /// Forgets an earlier merge: the job is about to run again.
@@ -383,7 +385,11 @@ pub fn export(
     for (index, saved) in listed(dir)?.into_iter().filter(|(i, _)| wanted(*i)) {
         buf.resize(saved.size as usize, 0);
         super::spool::read_at(&spool, saved.offset, &mut buf)?;
-        store::replace_unsynced(&out.join(format!("{index}.{ext}")), &buf)?;
+        store::replace(
+            &out.join(format!("{index}.{ext}")),
+            &buf,
+            Durability::Unsynced,
+        )?;
         count += 1;
     }
     Ok(count)

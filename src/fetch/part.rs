@@ -69,10 +69,9 @@ pub(super) struct Stored {
     pub body: Option<Bytes>,
 }
 
-/// Where the bytes of a segment on its way go before it is whole.
+/// Where the bytes of a large segment go before it is whole (a small one
+/// stays in memory and has none).
 enum Place {
-    /// All in memory so far.
-    Memory,
     /// Straight into the range of the spool reserved for its announced
     /// length; `written` bytes of it so far.
     Spool { offset: u64, written: u64 },
@@ -81,13 +80,47 @@ enum Place {
     Spill { file: Option<std::fs::File> },
 }
 
+impl Place {
+    /// Writes `buf`, the next bytes of segment `index`, where they go.
+    fn write(&mut self, ledger: &Ledger, index: u64, buf: &[u8]) -> std::io::Result<()> {
+        match self {
+            Place::Spool { offset, written } => {
+                ledger.spool().write_at(*offset + *written, buf)?;
+                *written += buf.len() as u64;
+            }
+            Place::Spill { file } => {
+                let f = match file {
+                    Some(f) => f,
+                    None => file.insert(super::store::create(&spill_path(ledger.dir(), index))?),
+                };
+                std::io::Write::write_all(f, buf)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The whole segment's place in the spool, once its last bytes are
+    /// written: where it was written, or where its `.part` file is copied.
+    fn into_saved(self, ledger: &Ledger, index: u64, size: u64) -> std::io::Result<Saved> {
+        match self {
+            Place::Spool { offset, .. } => Ok(Saved { offset, size }),
+            Place::Spill { file } => {
+                drop(file);
+                spill_into_spool(ledger, index, size)
+            }
+        }
+    }
+}
+
 /// A segment on its way into the job's spool, checked as it arrives, and
 /// recorded in the ledger only once whole and checked.
 pub(super) struct Part {
     ledger: Arc<Ledger>,
     index: u64,
     buf: Vec<u8>,
-    place: Place,
+    /// Where the bytes go once they leave memory; `None` while all are in
+    /// `buf`.
+    place: Option<Place>,
     check: Check,
     crc: crc32fast::Hasher,
     max: u64,
@@ -111,7 +144,7 @@ impl Part {
             ledger: ledger.clone(),
             index,
             buf: Vec::with_capacity(room),
-            place: Place::Memory,
+            place: None,
             check: Check::new(),
             crc: crc32fast::Hasher::new(),
             max,
@@ -161,41 +194,27 @@ impl Part {
     /// Writes what is buffered out of memory: into the spool range of the
     /// announced length (reserved at the first spill), or the `.part` file.
     async fn spill(&mut self) -> Result<(), PartError> {
-        if let Place::Memory = self.place {
-            self.place = match self.expected {
+        let mut place = match self.place.take() {
+            Some(p) => p,
+            None => match self.expected {
                 Some(n) => Place::Spool {
                     offset: self.ledger.spool().reserve(n),
                     written: 0,
                 },
                 None => Place::Spill { file: None },
-            };
-        }
+            },
+        };
         let buf = std::mem::take(&mut self.buf);
         let (ledger, index) = (self.ledger.clone(), self.index);
-        let mut place = std::mem::replace(&mut self.place, Place::Memory);
         let (place, mut buf) = blocking(move || {
-            match &mut place {
-                Place::Spool { offset, written } => {
-                    ledger.spool().write_at(*offset + *written, &buf)?;
-                    *written += buf.len() as u64;
-                }
-                Place::Spill { file } => {
-                    let path = spill_path(ledger.dir(), index);
-                    let f = match file {
-                        Some(f) => f,
-                        None => file.insert(super::store::create(&path)?),
-                    };
-                    std::io::Write::write_all(f, &buf)?;
-                }
-                Place::Memory => unreachable!("placed above"),
-            }
+            place.write(&ledger, index, &buf)?;
             Ok((place, buf))
         })
         .await
         .map_err(|e| self.storage_error(e))?;
         buf.clear();
         self.buf = buf;
-        self.place = place;
+        self.place = Some(place);
         Ok(())
     }
 
@@ -214,24 +233,21 @@ impl Part {
         if let Some(n) = self.expected.filter(|&n| n != size) {
             return Err(PartError::Invalid(format!("sent {size} of {n} bytes")));
         }
-        if !matches!(self.place, Place::Memory) {
-            self.spill().await?;
-        }
-        let crc = self.crc.clone().finalize();
+        let crc = std::mem::take(&mut self.crc).finalize();
         let (ledger, index) = (self.ledger.clone(), self.index);
         let buf = std::mem::take(&mut self.buf);
-        let place = std::mem::replace(&mut self.place, Place::Memory);
+        let place = self.place.take();
+        // One trip: the last bytes, the move into the spool, the record.
         let stored = blocking(move || {
             let (saved, body) = match place {
-                Place::Memory => {
+                None => {
                     let offset = ledger.spool().reserve(size);
                     ledger.spool().write_at(offset, &buf)?;
                     (Saved { offset, size }, Some(Bytes::from(buf)))
                 }
-                Place::Spool { offset, .. } => (Saved { offset, size }, None),
-                Place::Spill { file } => {
-                    drop(file);
-                    (spill_into_spool(&ledger, index, size)?, None)
+                Some(mut place) => {
+                    place.write(&ledger, index, &buf)?;
+                    (place.into_saved(&ledger, index, size)?, None)
                 }
             };
             ledger.record(index, saved, crc)?;

@@ -86,11 +86,10 @@ pub(super) fn header_map(headers: &[(String, Secret)]) -> Result<HeaderMap, Stri
 /// A segment that arrived whole and is saved.
 #[derive(Debug, Clone)]
 pub struct Fetched {
-    pub size: u64,
     pub retries: u32,
     /// Redirect hops followed, over all attempts.
     pub redirects: u32,
-    /// Where it is in the job's spool.
+    /// Where it is in the job's spool (and its size).
     pub saved: Saved,
     /// Its bytes, when they were still whole in memory.
     pub body: Option<Bytes>,
@@ -205,7 +204,6 @@ impl Fetcher {
                 Attempt::Done(stored) => {
                     // Saved and recorded in the ledger.
                     return Ok(Fetched {
-                        size: stored.saved.size,
                         retries,
                         redirects,
                         saved: stored.saved,

@@ -18,6 +18,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
+pub use crate::atomic::Durability;
 use crate::diag::display_path;
 
 /// A symbolic link found where snatch was about to create, open, write,
@@ -151,17 +152,11 @@ pub fn create(path: &Path) -> io::Result<File> {
 
 /// Replaces `path` with `bytes` atomically (see [`crate::atomic`]): the
 /// temporary file beside it is created exclusively, without following a
-/// link, and renamed with [`rename_in`]. The folder is the caller's to have
-/// checked, as for [`create`].
-pub fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// link, and renamed with [`rename_in`]; synced as `durability` says. The
+/// folder is the caller's to have checked, as for [`create`].
+pub fn replace(path: &Path, bytes: &[u8], durability: Durability) -> io::Result<()> {
     let create_new = |p: &Path| no_follow().write(true).create_new(true).open(p);
-    crate::atomic::Temp::write(path, bytes, create_new)?.persist(path, rename_in)
-}
-
-/// As [`replace`], without syncing (see [`crate::atomic::Temp::write_unsynced`]).
-pub fn replace_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let create_new = |p: &Path| no_follow().write(true).create_new(true).open(p);
-    crate::atomic::Temp::write_unsynced(path, bytes, create_new)?.persist(path, rename_in)
+    crate::atomic::Temp::write(path, bytes, create_new, durability)?.persist(path, rename_in)
 }
 
 /// Opens `path` for appending, creating it; a link at its name is refused.
@@ -324,12 +319,12 @@ mod tests {
     fn replace_swaps_whole_files_and_refuses_a_link_at_the_name() {
         let (_tmp, root, victim) = setup();
         let file = root.join("done.json");
-        replace(&file, b"one").unwrap();
-        replace(&file, b"two").unwrap();
+        replace(&file, b"one", Durability::Synced).unwrap();
+        replace(&file, b"two", Durability::Synced).unwrap();
         assert_eq!(fs::read(&file).unwrap(), b"two");
         let link = root.join("linked.json");
         symlink(victim.join("keep.txt"), &link).unwrap();
-        let e = replace(&link, b"evil").unwrap_err();
+        let e = replace(&link, b"evil", Durability::Synced).unwrap_err();
         assert!(refused_link(&e).is_some(), "{e}");
         assert_eq!(fs::read(victim.join("keep.txt")).unwrap(), b"precious");
         // Nothing temporary is left beside them.

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::atomic::Temp;
+use crate::atomic::{Durability, Temp};
 use crate::diag::{display_path, Problem};
 use crate::manifest::{self, Manifest};
 use crate::plan;
@@ -113,7 +113,8 @@ pub(super) fn temp_file(
     text: &str,
     copy_permissions: bool,
 ) -> std::io::Result<Temp> {
-    let temp = Temp::write(target, text.as_bytes(), crate::atomic::create_new)?;
+    let create = crate::atomic::create_new;
+    let temp = Temp::write(target, text.as_bytes(), create, Durability::Synced)?;
     if copy_permissions {
         if let Ok(meta) = std::fs::metadata(target) {
             std::fs::set_permissions(temp.path(), meta.permissions())?;

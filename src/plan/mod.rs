@@ -439,27 +439,23 @@ fn first_and_last(
     }
 }
 
-fn plan_job(
+/// The job's numbered source: its indices, templates and environment
+/// (a playlist job starts from it too).
+fn numbered(
     i: usize,
     spec: &JobSpec,
     templates: &Arc<Templates>,
-    manifest: &Manifest,
     ctx: &PlanContext,
-) -> Result<JobPlan, Vec<Problem>> {
-    let at = |loc, msg: String| Problem::at(&spec.file, loc, msg);
-    let skipped = skip_reason(spec, ctx);
-    let mut problems = Vec::new();
-    let base = template_context(spec, ctx);
-
-    let (env_values, headers) = environment(spec, ctx, skipped.is_some(), &mut problems);
-
-    let numbered = Numbered {
+    context: serde_json::Map<String, serde_json::Value>,
+    env: Arc<BTreeMap<String, String>>,
+) -> Numbered {
+    Numbered {
         indices: spec.source.clone(),
         padding: spec.padding,
         templates: templates.clone(),
         key: url_key(i),
-        context: base.clone(),
-        env: env_values,
+        context,
+        env,
         dir: spec.dir.clone(),
         roots: Arc::new(LocalRoots::new(&spec.dir, &ctx.allow_local)),
         end: if spec.end_auto {
@@ -467,7 +463,19 @@ fn plan_job(
         } else {
             EndSource::Given
         },
-    };
+    }
+}
+
+/// The job's segment source (its playlist, or the numbered one) and its
+/// init segment (`Some` when the job names one: rendered, or `None` inside
+/// when that failed); problems are pushed, located.
+fn source_and_init(
+    i: usize,
+    spec: &JobSpec,
+    numbered: Numbered,
+    problems: &mut Vec<Problem>,
+) -> (SegmentSource, Option<Option<Segment>>) {
+    let at = |loc, msg: String| Problem::at(&spec.file, loc, msg);
     let source = match &spec.playlist {
         None => Ok(SegmentSource::Numbered(numbered.clone())),
         Some(p) => playlist_source(&numbered, p.variant),
@@ -485,6 +493,24 @@ fn plan_job(
         ));
         SegmentSource::Numbered(numbered)
     });
+    (source, init)
+}
+
+fn plan_job(
+    i: usize,
+    spec: &JobSpec,
+    templates: &Arc<Templates>,
+    manifest: &Manifest,
+    ctx: &PlanContext,
+) -> Result<JobPlan, Vec<Problem>> {
+    let at = |loc, msg: String| Problem::at(&spec.file, loc, msg);
+    let skipped = skip_reason(spec, ctx);
+    let mut problems = Vec::new();
+    let base = template_context(spec, ctx);
+
+    let (env_values, headers) = environment(spec, ctx, skipped.is_some(), &mut problems);
+    let numbered = numbered(i, spec, templates, ctx, base.clone(), env_values);
+    let (source, init) = source_and_init(i, spec, numbered, &mut problems);
     let (first, last) = first_and_last(spec, &source, &mut problems);
 
     let output_dir = ctx

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::fetch::store;
+use crate::fetch::store::{self, Durability};
 use crate::manifest::env::{self, Piece, Secret};
 
 /// The saved playlist, in the job's state folder.
@@ -156,11 +156,13 @@ pub fn store(
         audio: got.audio.as_ref().map(|a| to_saved(a, env)),
         variant_note: got.note.clone(),
     };
-    crate::fetch::store::replace(&dir.join(SAVED), &serde_json::to_vec(&saved).expect("JSON"))
-        .map_err(|error| super::Cause::Save {
+    let bytes = serde_json::to_vec(&saved).expect("JSON");
+    store::replace(&dir.join(SAVED), &bytes, Durability::Synced).map_err(|error| {
+        super::Cause::Save {
             dir: dir.to_path_buf(),
             error,
-        })
+        }
+    })
 }
 
 /// The playlist saved in `dir` for this `source`, if there is one.

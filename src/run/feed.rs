@@ -261,11 +261,11 @@ impl JobRun<'_> {
                     fed.held.keep(p, body);
                 }
                 fed.tally.fetched += 1;
-                fed.tally.bytes += f.size;
+                fed.tally.bytes += f.saved.size;
                 fed.tally.retries += f.retries as u64;
                 fed.tally.redirects += f.redirects as u64;
                 fed.slots[p] = Slot::Ready;
-                progress.segment_done(&job.name, f.size);
+                progress.segment_done(&job.name, f.saved.size);
             }
             Arrival::Failed(e) => {
                 fed.tally.retries += e.retries as u64;
