@@ -198,7 +198,8 @@ impl Ledger {
                     });
                 }
                 store::clear_dir(root, dir, &[LOCK, DONE])?;
-                Ledger::start(dir, identity, Spool::open(dir)?, Vec::new())
+                let spool = Spool::open(dir)?;
+                Ledger::start(dir, identity, spool, Vec::new(), Durability::Unsynced)
             }
         }
     }
@@ -221,7 +222,9 @@ impl Ledger {
         if whole.len() == listed.len() && text.ends_with('\n') {
             return Ledger::opened(dir, spool, &whole);
         }
-        Ledger::start(dir, identity, spool, whole)
+        // Lost to a power cut, the old ledger is back: the entries past the
+        // cut fail their checksums again.
+        Ledger::start(dir, identity, spool, whole, Durability::Unsynced)
     }
 
     /// Moves the segment files of a format-2 ledger into the spool.
@@ -234,22 +237,25 @@ impl Ledger {
         let spool = Spool::open(dir)?;
         spool.cut(0)?;
         let moved = legacy::into_spool(dir, &spool, &files)?;
-        let ledger = Ledger::start(dir, identity, spool, moved)?;
+        let ledger = Ledger::start(dir, identity, spool, moved, Durability::Synced)?;
         // Only once the new ledger lists them do the files go.
         legacy::remove_files(dir, files.keys())?;
         Ok(ledger)
     }
 
     /// Writes a new ledger listing `entries` (atomically), and opens it.
+    /// Synced only when files are deleted on the strength of it: a new or
+    /// cut-back ledger lost to a power cut costs only refetching.
     fn start(
         dir: &Path,
         identity: &str,
         spool: Spool,
         entries: Vec<Entry>,
+        durability: Durability,
     ) -> Result<Ledger, OpenError> {
         let path = dir.join(LEDGER);
         let text = ledger_text(identity, &entries);
-        store::replace(&path, text.as_bytes(), Durability::Synced)?;
+        store::replace(&path, text.as_bytes(), durability)?;
         Ledger::opened(dir, spool, &entries)
     }
 
@@ -294,9 +300,13 @@ impl Ledger {
         *self.landed.lock().expect("lock")
     }
 
-    /// Flushes the ledger to disk. The spool is left to the kernel: after a
-    /// crash that lost some of its bytes, their checksums no longer match
-    /// and those segments are fetched again.
+    /// Flushes the ledger to disk, when a job stops short and its saved
+    /// segments are what a rerun starts from. A job that merges does not
+    /// wait for it (on ext4 it waits for every dirty byte of the spool and
+    /// the output): its spool goes, or a line lost to a power cut costs a
+    /// refetch. The spool is left to the kernel: after a crash that lost
+    /// some of its bytes, their checksums no longer match and those
+    /// segments are fetched again.
     pub fn sync(&self) -> io::Result<()> {
         self.file.lock().expect("lock").sync_data()
     }

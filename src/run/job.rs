@@ -4,7 +4,7 @@
 //! and [`finish`] (close the merge, probe, verify, put the output in place,
 //! mark the job done). File work runs on the blocking pool.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -128,6 +128,7 @@ async fn prepare(job: &JobPlan, fp: &str, opts: RunOptions) -> Result<Prepared, 
         job.retry,
         job.timeout,
         ledger.clone(),
+        job.concurrency,
     )
     .map_err(|e| format!("job `{}`: {e}", job.name))?;
     req.max_bytes = job.max_segment_bytes;
@@ -172,10 +173,9 @@ impl Steps<'_> {
             inits: &self.inits,
             tools: self.tools,
             cancel,
-            stop: Arc::new(AtomicBool::new(false)),
+            turns: req.turns.clone(),
         };
         let mut fed = run.fetch_and_feed(fetcher, req, &ledger, progress).await;
-        let _ = ledger.sync();
         report.segments.fetched = fed.tally.fetched;
         report.segments.reused = fed.tally.reused;
         report.bytes = fed.tally.bytes;
@@ -186,6 +186,7 @@ impl Steps<'_> {
         if fed.interrupted {
             abort(merge).await;
             crate::fetch::stores_settled(std::time::Duration::from_secs(5)).await;
+            let _ = ledger.sync();
             let (landed, bytes) = ledger.landed();
             report.segments.fetched = report.segments.fetched.max(landed);
             report.bytes = report.bytes.max(bytes);
@@ -199,6 +200,7 @@ impl Steps<'_> {
         report.segments.trailing_missing = verdict.trailing;
         if let Some(e) = verdict.error {
             abort(merge).await;
+            let _ = ledger.sync();
             return Err(e);
         }
         let merge = merge.ok_or_else(|| format!("job `{}`: nothing was merged", job.name))?;

@@ -4,6 +4,7 @@
 //! its token has probably expired.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::fetch::{Ask, FailKind, Fetched, Fetcher, JobFetch, SegmentFailure};
 use crate::plan::JobPlan;
@@ -34,6 +35,7 @@ impl Renew {
         fetcher: &Fetcher,
         req: &JobFetch,
         p: u64,
+        turn: &mut Option<OwnedSemaphorePermit>,
     ) -> Result<Fetched, SegmentFailure> {
         loop {
             let seen = self.reloads.generation();
@@ -47,7 +49,7 @@ impl Renew {
                     message: format!("job `{}`: segment {index}: {e}", job.name),
                 }
             })?;
-            let e = match fetcher.fetch(req, &seg).await {
+            let e = match fetcher.fetch(req, &seg, turn).await {
                 Ok(f) => {
                     self.landed.fetch_add(1, Ordering::Relaxed);
                     return Ok(f);
