@@ -13,7 +13,6 @@ use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_RANGE, RETRY_AFTER};
 use reqwest::StatusCode;
 use tokio::io::AsyncReadExt;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::check::{Arrived, CheckError};
 use super::http::{Answer, Budget};
@@ -44,11 +43,6 @@ pub struct JobFetch {
     /// Redirects followed by the job's other requests (playlist, keys,
     /// init segments, probes): every [`super::Ask`] made from this adds to it.
     pub other_redirects: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    /// The job's turns to request, `concurrency` of them: one is held from
-    /// a segment's request until its body is read, not while it is saved,
-    /// so the next request goes out meanwhile. Closed when the job stops:
-    /// a segment still waiting for its turn then ends unrequested.
-    pub turns: Arc<Semaphore>,
 }
 
 impl JobFetch {
@@ -60,7 +54,6 @@ impl JobFetch {
         retry: RetryPolicy,
         timeout: Timeouts,
         ledger: std::sync::Arc<Ledger>,
-        concurrency: u32,
     ) -> Result<JobFetch, String> {
         let map = header_map(headers)?;
         Ok(JobFetch {
@@ -71,7 +64,6 @@ impl JobFetch {
             ledger,
             max_bytes: DEFAULT_MAX_BYTES,
             other_redirects: Default::default(),
-            turns: Arc::new(Semaphore::new(concurrency.max(1) as usize)),
         })
     }
 }
@@ -123,8 +115,6 @@ pub enum FailKind {
     Redirect,
     /// Larger than the job's `max_segment_bytes`.
     TooLarge,
-    /// The job stopped before this segment's turn came: never requested.
-    Stopped,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,22 +185,13 @@ pub(super) enum Attempt {
 }
 
 impl Fetcher {
-    /// Fetches one segment, retrying as the job's policy says. `turn` is
-    /// the job's turn to request ([`JobFetch::turns`]), usually taken by
-    /// the caller in index order. It is given back once a body is read;
-    /// after a failure it is still held, so that the caller can stop the
-    /// job before another request starts. An attempt without one waits.
-    pub async fn fetch(
-        &self,
-        req: &JobFetch,
-        seg: &Segment,
-        turn: &mut Option<OwnedSemaphorePermit>,
-    ) -> Result<Fetched, SegmentFailure> {
+    /// Fetches one segment, retrying as the job's policy says.
+    pub async fn fetch(&self, req: &JobFetch, seg: &Segment) -> Result<Fetched, SegmentFailure> {
         let mut attempt = 0u32;
         let mut redirects = 0u32;
         loop {
             attempt += 1;
-            let outcome = self.attempt(req, seg, turn, &mut redirects).await;
+            let outcome = self.attempt(req, seg, &mut redirects).await;
             let retries = attempt - 1;
             let fail = |kind, reason: String| SegmentFailure {
                 index: seg.index,
@@ -258,24 +239,9 @@ impl Fetcher {
         }
     }
 
-    async fn attempt(
-        &self,
-        req: &JobFetch,
-        seg: &Segment,
-        turn: &mut Option<OwnedSemaphorePermit>,
-        redirects: &mut u32,
-    ) -> Attempt {
-        if turn.is_none() {
-            let Ok(t) = req.turns.clone().acquire_owned().await else {
-                return Attempt::Fatal {
-                    kind: FailKind::Stopped,
-                    reason: "not requested: the job stopped".into(),
-                };
-            };
-            *turn = Some(t);
-        }
+    async fn attempt(&self, req: &JobFetch, seg: &Segment, redirects: &mut u32) -> Attempt {
         match &seg.target {
-            Target::Http { url, .. } => self.attempt_http(req, url, seg, redirects, turn).await,
+            Target::Http { url, .. } => self.attempt_http(req, url, seg, redirects).await,
             Target::File { path, shown } => {
                 let _slot = self.limiter.acquire(None).await;
                 let read = attempt_file(path, shown, seg.index, &req.ledger, req.max_bytes);
@@ -287,16 +253,13 @@ impl Fetcher {
     }
 
     /// One attempt over HTTP: the request (redirects followed, each hop
-    /// under the limits), then the body, with the job's turn and the last
-    /// hop's slot held; both are free again while a body read whole is
-    /// saved.
+    /// under the limits), then the body, with the last hop's slot held.
     async fn attempt_http(
         &self,
         req: &JobFetch,
         url: &Secret,
         seg: &Segment,
         redirects: &mut u32,
-        turn: &mut Option<OwnedSemaphorePermit>,
     ) -> Attempt {
         let mut budget = Budget::new(req.timeout.segment);
         let range = seg.range.map(|r| r.header());
@@ -317,29 +280,20 @@ impl Fetcher {
             job: &req.headers,
             sent: &sent,
         };
-        let received = match budget.run(receive(req, resp, (&shown, sent), seg)).await {
-            Some(received) => received,
-            None => Err(timed_out(req.timeout.segment)),
+        let outcome = match budget.run(receive(req, resp, (&shown, sent), seg)).await {
+            Some(outcome) => outcome,
+            None => timed_out(req.timeout.segment),
         };
         // Pause the host before this slot frees, so that no request slips
         // in between the answer and the pause.
-        if let Err(Attempt::Retry { after: Some(d), .. }) = &received {
+        if let Attempt::Retry { after: Some(d), .. } = &outcome {
             let d = (*d).min(MAX_RETRY_AFTER);
             self.limiter.pause(&host, d);
             self.events
                 .host_paused(&shown_host(&shown), d, "Retry-After");
         }
         drop(slot);
-        let part = match received {
-            Ok(part) => part,
-            Err(outcome) => return outcome,
-        };
-        *turn = None;
-        match budget.run(part.finish()).await {
-            Some(Ok(stored)) => Attempt::Done(stored),
-            Some(Err(e)) => e.into_attempt(&shown, body_retry(&shown)),
-            None => timed_out(req.timeout.segment),
-        }
+        outcome
     }
 }
 
@@ -427,31 +381,25 @@ fn status_outcome(resp: &reqwest::Response, shown: &str, sent: Sent<'_>) -> Atte
 
 /// Takes the body of an answer into the job's spool, checked as it
 /// arrives and capped at the job's `max_bytes`.
-/// A body that is not what it should be may be a passing fault of the
-/// server (an error page, a cut connection): try again.
-fn body_retry(shown: &str) -> impl Fn(String, Hint) -> Attempt + '_ {
-    move |reason, hint| Attempt::Retry {
-        reason: format!("{shown}: {reason}"),
-        after: None,
-        hint,
-    }
-}
-
-/// Reads and checks the body of an answer into its part, ready to be
-/// saved; or the attempt's outcome when the answer is refused.
 async fn receive(
     req: &JobFetch,
     mut resp: reqwest::Response,
     (shown, sent): (&str, Sent<'_>),
     seg: &Segment,
-) -> Result<Part, Attempt> {
+) -> Attempt {
     if let Some(refused) = refused_head(req, &resp, (shown, sent), seg) {
-        return Err(refused);
+        return refused;
     }
     let expected = resp.content_length();
-    let retry = body_retry(shown);
+    // A body that is not what it should be may be a passing fault of the
+    // server (an error page, a cut connection): try again.
+    let retry = |reason: String, hint| Attempt::Retry {
+        reason: format!("{shown}: {reason}"),
+        after: None,
+        hint,
+    };
     if let Some(Err(e)) = seg.range.map(|r| range_answered(&resp, r)) {
-        return Err(retry(e, Hint::Nothing));
+        return retry(e, Hint::Nothing);
     }
     // An encrypted body is checked once decrypted, as a whole.
     let mut sealed = seg.key.as_ref().map(|_| Vec::new());
@@ -467,41 +415,44 @@ async fn receive(
                     None => part.write(&chunk).await,
                 };
                 if let Err(e) = written {
-                    return Err(e.into_attempt(shown, retry));
+                    return e.into_attempt(shown, retry);
                 }
             }
             Ok(None) => break,
             Err(e) => {
-                return Err(retry(
+                return retry(
                     format!("the body broke off after {received} bytes: {}", describe(e)),
                     Hint::Nothing,
-                ))
+                )
             }
         }
     }
     if let Some(n) = expected {
         if n != received {
-            return Err(retry(
+            return retry(
                 format!("sent {received} of {n} bytes (truncated)"),
                 Hint::Nothing,
-            ));
+            );
         }
     }
     if let Some(r) = seg.range.filter(|r| r.length != received) {
-        return Err(retry(
+        return retry(
             format!("sent {received} bytes for a byte range of {}", r.length),
             Hint::Nothing,
-        ));
+        );
     }
     if let (Some(mut buf), Some(key)) = (sealed, &seg.key) {
         if let Err(e) = crate::decrypt::decrypt(key, &mut buf) {
-            return Err(retry(e.to_string(), Hint::Nothing));
+            return retry(e.to_string(), Hint::Nothing);
         }
         if let Err(e) = part.write_whole(buf) {
-            return Err(e.into_attempt(shown, retry));
+            return e.into_attempt(shown, retry);
         }
     }
-    Ok(part)
+    match part.finish().await {
+        Ok(stored) => Attempt::Done(stored),
+        Err(e) => e.into_attempt(shown, retry),
+    }
 }
 
 /// What an answer's status and length already refuse, before its body is

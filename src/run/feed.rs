@@ -7,10 +7,11 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -106,9 +107,8 @@ pub(super) struct JobRun<'a> {
     pub cancel: &'a CancellationToken,
     /// Expired links renewed; segments that arrived counted.
     pub renew: Arc<Renew>,
-    /// The job's turns to request ([`JobFetch::turns`]), closed when the
-    /// job cannot succeed: no new request starts.
-    pub turns: Arc<Semaphore>,
+    /// Set when the job cannot succeed: no new request starts.
+    pub stop: Arc<AtomicBool>,
 }
 
 /// Whether a failed segment ends its job at once. With duration math a
@@ -149,9 +149,7 @@ impl JobRun<'_> {
         tx: mpsc::UnboundedSender<(u64, Arrival)>,
     ) {
         let job = Arc::new(self.job.clone());
-        // Twice the requests in flight: while one body is being saved, the
-        // next segment's request is already out.
-        let slots = Arc::new(Semaphore::new(2 * job.concurrency.max(1) as usize));
+        let slots = Arc::new(Semaphore::new(job.concurrency as usize));
         let mut tasks = JoinSet::new();
         let mut positions = HashMap::new();
         for p in 0..job.source.len() {
@@ -163,28 +161,24 @@ impl JobRun<'_> {
                 permit = slots.clone().acquire_owned() => permit.expect("never closed"),
                 _ = self.cancel.cancelled() => return,
             };
-            // Turns are taken here, in index order; closed, the job stopped.
-            let turn = tokio::select! {
-                turn = self.turns.clone().acquire_owned() => turn,
-                _ = self.cancel.cancelled() => return,
-            };
-            let Ok(turn) = turn else { break };
+            if self.stop.load(Ordering::Relaxed) {
+                break;
+            }
             while let Some(joined) = tasks.try_join_next_with_id() {
                 report_panic(joined, &mut positions, &tx);
             }
-            let (job, req, fetcher, tx2, renew) = (
+            let (job, req, fetcher, tx2, stop, renew) = (
                 job.clone(),
                 req.clone(),
                 fetcher.clone(),
                 tx.clone(),
+                self.stop.clone(),
                 self.renew.clone(),
             );
             let task = tasks.spawn(async move {
-                let arrival = fetch_one(&job, &fetcher, &req, p, turn, &renew).await;
+                let arrival = fetch_one(&job, &fetcher, &req, p, &stop, &renew).await;
                 drop(permit);
-                if let Some(arrival) = arrival {
-                    let _ = tx2.send((p, arrival));
-                }
+                let _ = tx2.send((p, arrival));
             });
             positions.insert(task.id(), p);
         }
@@ -306,7 +300,7 @@ impl JobRun<'_> {
 
     fn fail(&self, fed: &mut Fed, message: String) {
         fed.fatal.get_or_insert(message);
-        self.turns.close();
+        self.stop.store(true, Ordering::Relaxed);
     }
 
     /// Feeds every resolved position from `next` on; returns the first
@@ -379,30 +373,26 @@ impl JobRun<'_> {
     }
 }
 
-/// Fetches the segment at position `p`; nothing when the job stopped
-/// before its turn (the position stays pending, as if never started).
+/// Fetches the segment at position `p`.
 async fn fetch_one(
     job: &JobPlan,
     fetcher: &Fetcher,
     req: &JobFetch,
     p: u64,
-    turn: OwnedSemaphorePermit,
+    stop: &AtomicBool,
     renew: &Renew,
-) -> Option<Arrival> {
+) -> Arrival {
     let index = job.source.index_at(p);
     if failpoint::hit("segment-panic", &index.to_string()) {
         panic!("failpoint segment-panic:{index}");
     }
-    let mut turn = Some(turn);
-    match renew.fetch(job, fetcher, req, p, &mut turn).await {
-        Ok(f) => Some(Arrival::Fetched(f)),
-        Err(e) if e.kind == FailKind::Stopped => None,
+    match renew.fetch(job, fetcher, req, p).await {
+        Ok(f) => Arrival::Fetched(f),
         Err(e) => {
-            // Closed before the turn is given back: no request slips in.
             if ends_job(job, &e) {
-                req.turns.close();
+                stop.store(true, Ordering::Relaxed);
             }
-            Some(Arrival::Failed(e))
+            Arrival::Failed(e)
         }
     }
 }

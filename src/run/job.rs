@@ -4,7 +4,7 @@
 //! and [`finish`] (close the merge, probe, verify, put the output in place,
 //! mark the job done). File work runs on the blocking pool.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -128,7 +128,6 @@ async fn prepare(job: &JobPlan, fp: &str, opts: RunOptions) -> Result<Prepared, 
         job.retry,
         job.timeout,
         ledger.clone(),
-        job.concurrency,
     )
     .map_err(|e| format!("job `{}`: {e}", job.name))?;
     req.max_bytes = job.max_segment_bytes;
@@ -173,7 +172,7 @@ impl Steps<'_> {
             inits: &self.inits,
             tools: self.tools,
             cancel,
-            turns: req.turns.clone(),
+            stop: Arc::new(AtomicBool::new(false)),
         };
         let mut fed = run.fetch_and_feed(fetcher, req, &ledger, progress).await;
         report.segments.fetched = fed.tally.fetched;

@@ -4,7 +4,6 @@
 //! its token has probably expired.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::sync::OwnedSemaphorePermit;
 
 use crate::fetch::{Ask, FailKind, Fetched, Fetcher, JobFetch, SegmentFailure};
 use crate::plan::JobPlan;
@@ -35,7 +34,6 @@ impl Renew {
         fetcher: &Fetcher,
         req: &JobFetch,
         p: u64,
-        turn: &mut Option<OwnedSemaphorePermit>,
     ) -> Result<Fetched, SegmentFailure> {
         loop {
             let seen = self.reloads.generation();
@@ -49,7 +47,7 @@ impl Renew {
                     message: format!("job `{}`: segment {index}: {e}", job.name),
                 }
             })?;
-            let e = match fetcher.fetch(req, &seg, turn).await {
+            let e = match fetcher.fetch(req, &seg).await {
                 Ok(f) => {
                     self.landed.fetch_add(1, Ordering::Relaxed);
                     return Ok(f);
