@@ -18,7 +18,8 @@ use reqwest::header::{
 use reqwest::{StatusCode, Url};
 use tokio::time::Instant;
 
-use super::segment::{describe, status_text, timed_out, Attempt, FailKind, JobFetch};
+use super::outcome::{describe, status_text, timed_out, Attempt, FailKind};
+use super::segment::JobFetch;
 use super::{Fetcher, Slot};
 use crate::manifest::env::Secret;
 use crate::manifest::Timeouts;

@@ -7,6 +7,7 @@ mod http;
 mod ledger;
 mod limits;
 pub mod lock;
+mod outcome;
 mod part;
 mod segment;
 mod sent;
@@ -25,8 +26,9 @@ pub use ledger::{
     OpenError,
 };
 pub use limits::{Limiter, Slot};
+pub use outcome::{FailKind, SegmentFailure};
 pub use part::stores_settled;
-pub use segment::{FailKind, Fetched, JobFetch, SegmentFailure, DEFAULT_MAX_BYTES};
+pub use segment::{Fetched, JobFetch, DEFAULT_MAX_BYTES};
 pub use small::{Ask, ProbeError, Small, SmallError};
 pub use spool::Saved;
 

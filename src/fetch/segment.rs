@@ -3,21 +3,23 @@
 //! record it in the ledger once whole. Retries with exponential backoff and jitter; `Retry-After` pauses
 //! the whole host. Requests and redirects are in [`super::http`].
 
-use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_RANGE, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_RANGE};
 use reqwest::StatusCode;
 use tokio::io::AsyncReadExt;
 
 use super::check::{Arrived, CheckError};
 use super::http::{Answer, Budget};
 use super::ledger::Ledger;
-use super::part::{spill_path, Part, PartError, Stored};
+use super::outcome::{
+    backoff, describe, gave_up, status_outcome, timed_out, Attempt, FailKind, Hint, SegmentFailure,
+};
+use super::part::{spill_path, Part, PartError};
 use super::sent::Sent;
 use super::spool::Saved;
 use super::Fetcher;
@@ -93,95 +95,6 @@ pub struct Fetched {
     pub saved: Saved,
     /// Its bytes, when they were still whole in memory.
     pub body: Option<Bytes>,
-}
-
-/// Why a segment could not be had.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FailKind {
-    /// 404, or a local file that does not exist: with duration math, after
-    /// the last segment, this is expected.
-    NotFound,
-    /// Another status that is not retried (403, 410, …).
-    Status(u16),
-    /// A local file that is not a valid segment, or a template that does
-    /// not render.
-    Invalid,
-    /// Retries used up; the last reason.
-    GaveUp,
-    /// The segment could not be stored (disk full, permissions).
-    Storage,
-    /// A redirect that is not followed: too many hops, another scheme, an
-    /// internal address.
-    Redirect,
-    /// Larger than the job's `max_segment_bytes`.
-    TooLarge,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SegmentFailure {
-    pub index: u64,
-    pub kind: FailKind,
-    pub retries: u32,
-    /// Redirect hops followed, over all attempts.
-    pub redirects: u32,
-    /// One sentence naming the job, the index and what was wrong.
-    pub message: String,
-}
-
-impl fmt::Display for SegmentFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-/// What a retried failure suggests the user do, should the retries run
-/// out: chosen where the failure is known, never from its words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(super) enum Hint {
-    #[default]
-    Nothing,
-    /// 429 or 503: fewer requests.
-    Busy,
-    /// An HTML page where a segment should be: a fresh session.
-    LoginPage,
-    /// The segment timeout passed: a longer one.
-    Slow,
-}
-
-impl Hint {
-    fn advice(self) -> &'static str {
-        match self {
-            Hint::Nothing => "",
-            Hint::Busy => {
-                "; the server is busy: lower `requests_per_second` or `concurrency`, or try later"
-            }
-            Hint::LoginPage => {
-                "; an HTML page where a segment should be is mostly a login or error page: \
-                 the session has probably expired. Copy the request again from the browser \
-                 (a fresh Cookie, a fresh signed URL) into the job, or paste it into \
-                 `snatch new`, and rerun: saved segments are reused"
-            }
-            Hint::Slow => {
-                "; raise `timeout: { segment: … }` if the server is slow or segments are large"
-            }
-        }
-    }
-}
-
-/// One attempt's outcome.
-pub(super) enum Attempt {
-    Done(Stored),
-    /// Try again; `after` is a server's Retry-After, `hint` the next step
-    /// should the retries run out.
-    Retry {
-        reason: String,
-        after: Option<Duration>,
-        hint: Hint,
-    },
-    Fatal {
-        kind: FailKind,
-        reason: String,
-    },
 }
 
 impl Fetcher {
@@ -304,79 +217,6 @@ fn shown_host(shown: &str) -> String {
         .ok()
         .and_then(|u| u.host_str().map(str::to_string))
         .unwrap_or_else(|| shown.to_string())
-}
-
-impl Attempt {
-    /// A failure worth another attempt, with no particular next step.
-    pub(super) fn retry(reason: String) -> Attempt {
-        Attempt::Retry {
-            reason,
-            after: None,
-            hint: Hint::Nothing,
-        }
-    }
-}
-
-pub(super) fn timed_out(limit: Duration) -> Attempt {
-    Attempt::Retry {
-        reason: format!("took longer than the segment timeout of {limit:?}"),
-        after: None,
-        hint: Hint::Slow,
-    }
-}
-
-/// The message of a segment whose retries are used up, with a next step
-/// where the reason suggests one (also after a single attempt).
-fn gave_up(reason: String, hint: Hint, attempts: u32) -> String {
-    let tries = match attempts {
-        0 | 1 => String::new(),
-        n => format!(" (gave up after {n} attempts)"),
-    };
-    format!("{reason}{tries}{}", hint.advice())
-}
-
-/// What a status that is not a success means for the attempt. A 404 says
-/// only what happened: the next step depends on the job's other segments
-/// (see `run`).
-fn status_outcome(resp: &reqwest::Response, shown: &str, sent: Sent<'_>) -> Attempt {
-    let status = resp.status();
-    let after = resp
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_retry_after);
-    let reason = format!("HTTP {} from {shown}", status_text(status));
-    let fatal = |kind, next: String| Attempt::Fatal {
-        kind,
-        reason: format!("{reason}{next}"),
-    };
-    match status.as_u16() {
-        206 => Attempt::retry(format!(
-            "{reason}, though no range was asked: part of a segment is never stored"
-        )),
-        404 => fatal(FailKind::NotFound, ": not there".into()),
-        401 => fatal(
-            FailKind::Status(401),
-            format!(": the server wants credentials{}", sent.refused_advice(401)),
-        ),
-        403 => fatal(
-            FailKind::Status(403),
-            format!(": the server refused it{}", sent.refused_advice(403)),
-        ),
-        410 => fatal(
-            FailKind::Status(410),
-            ": gone: a signed URL may have expired; refresh it in the job".into(),
-        ),
-        408 | 429 | 500..=599 => Attempt::Retry {
-            reason,
-            after,
-            hint: match status.as_u16() {
-                429 | 503 => Hint::Busy,
-                _ => Hint::Nothing,
-            },
-        },
-        code => fatal(FailKind::Status(code), String::new()),
-    }
 }
 
 /// Takes the body of an answer into the job's spool, checked as it
@@ -616,78 +456,5 @@ impl PartError {
                 reason,
             },
         }
-    }
-}
-
-pub(super) fn status_text(s: StatusCode) -> String {
-    match s.canonical_reason() {
-        Some(r) => format!("{} {r}", s.as_u16()),
-        None => s.as_u16().to_string(),
-    }
-}
-
-/// A reqwest error in a few words, without its URL (which may hold a secret).
-pub(super) fn describe(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut s = if e.is_timeout() {
-        "timed out".to_string()
-    } else if e.is_connect() {
-        "could not connect".to_string()
-    } else {
-        e.to_string()
-    };
-    let mut source = std::error::Error::source(&e);
-    while let Some(inner) = source {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    s
-}
-
-/// `Retry-After`: seconds, or an HTTP date.
-fn parse_retry_after(v: &str) -> Option<Duration> {
-    let v = v.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = httpdate::parse_http_date(v).ok()?;
-    Some(
-        when.duration_since(std::time::SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
-}
-
-/// The wait before attempt `attempt + 1`: doubling from `backoff`, capped at
-/// `max_backoff`, with equal jitter (half fixed, half random).
-pub(super) fn backoff(p: &RetryPolicy, attempt: u32) -> Duration {
-    let base = p.backoff.as_secs_f64() * 2f64.powi(attempt.saturating_sub(1).min(30) as i32);
-    let capped = base.min(p.max_backoff.as_secs_f64());
-    Duration::from_secs_f64(capped * (0.5 + rand::random::<f64>() * 0.5))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_and_backoff() {
-        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
-        let later = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(60));
-        let d = parse_retry_after(&later).unwrap();
-        assert!(
-            d > Duration::from_secs(55) && d <= Duration::from_secs(60),
-            "{d:?}"
-        );
-        assert_eq!(parse_retry_after("soon"), None);
-        let p = RetryPolicy {
-            attempts: 5,
-            backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_millis(300),
-        };
-        let b1 = backoff(&p, 1);
-        assert!(b1 >= Duration::from_millis(50) && b1 <= Duration::from_millis(100));
-        let b5 = backoff(&p, 5);
-        assert!(b5 >= Duration::from_millis(150) && b5 <= Duration::from_millis(300));
     }
 }

@@ -10,7 +10,7 @@ use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 
 use super::http::{Answer, Asking, Budget};
-use super::segment::{backoff, describe, status_text, Attempt};
+use super::outcome::{backoff, describe, status_text, Attempt};
 use super::{Fetcher, JobFetch};
 use crate::manifest::env::Secret;
 use crate::manifest::{RetryPolicy, Timeouts};
