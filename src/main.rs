@@ -245,7 +245,7 @@ fn probe(plan: &Plan, format: Format) -> ExitCode {
     let (probed, errors) = runtime.block_on(snatch::resolve::probe(plan));
     let code = print_plan(&probed, format);
     for e in &errors {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", diag::terminal_text(&e.to_string()));
     }
     if errors.is_empty() {
         code

@@ -163,6 +163,7 @@ impl Reporter {
     }
 
     fn line(&self, s: &str) {
+        let s = &*crate::diag::terminal_text(s);
         if self.mode == Mode::Lines {
             eprintln!("{s}");
         } else if self.mode == Mode::Bars {

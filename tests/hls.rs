@@ -596,3 +596,51 @@ fn a_wrong_key_never_merges_garbage() {
     );
     assert!(!job.path("out/v.mp4").exists());
 }
+
+#[test]
+fn what_a_hostile_playlist_says_is_shown_escaped() {
+    let made = make(Hls::default());
+    let (root, server) = served(&[(&made, "a")]);
+    let text = std::fs::read_to_string(made.join("index.m3u8")).unwrap();
+    // A title change, a bell and a screen wipe, in two places a message
+    // quotes: a key format, and a segment URI that is no web address.
+    let wipe = "\u{1b}]0;owned\u{7}\u{1b}[2J";
+    let drm = text.replacen(
+        "#EXTINF",
+        &format!("#EXT-X-KEY:METHOD=AES-128,URI=\"k.key\",KEYFORMAT=\"{wipe}\"\n#EXTINF"),
+        1,
+    );
+    std::fs::write(root.path().join("a/drm.m3u8"), drm).unwrap();
+    let first = text
+        .lines()
+        .find(|l| l.ends_with(".ts"))
+        .expect("a segment line")
+        .to_string();
+    let local = text.replacen(&first, &format!("file:/etc/{wipe}"), 1);
+    std::fs::write(root.path().join("a/local.m3u8"), local).unwrap();
+    for (file, words) in [
+        ("drm.m3u8", "is DRM"),
+        ("local.m3u8", "is not http or https"),
+    ] {
+        let job = Job::new(&playlist_job(&format!("{}/a/{file}", server.url()), ""));
+        let out = job.run(&["--junit", "junit.xml"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(words), "{err}");
+        assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{err:?}");
+        assert!(err.contains("\\u{1b}]0;owned\\u{7}\\u{1b}[2J"), "{err}");
+        let junit = std::fs::read_to_string(job.path("junit.xml")).unwrap();
+        assert!(
+            !junit.contains('\u{1b}'),
+            "JUnit XML 1.0 cannot hold ESC: {junit}"
+        );
+        let error = job.report()["jobs"][0]["error"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            error.contains(words) && !error.contains('\u{1b}'),
+            "{error}"
+        );
+    }
+}

@@ -68,7 +68,9 @@ pub async fn run_job(
     };
     if let Err(e) = result {
         report.status = JobStatus::Failed;
-        report.error = Some(e);
+        // The message may quote a server; reports and terminals get it
+        // escaped.
+        report.error = Some(crate::diag::terminal_text(&e).into_owned());
         // A report names only a file that is there (a good output from an
         // earlier run stays when a rerun fails).
         if !tokio::fs::try_exists(&job.output).await.unwrap_or(false) {
