@@ -147,7 +147,13 @@ pub fn terminal_text(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 fn hidden(c: char) -> bool {
-    (c.is_control() && c != '\n')
+    c != '\n' && invisible(c)
+}
+
+/// Control characters (line breaks included), and the marks that reorder
+/// or hide text: bidi controls, zero-width characters.
+pub fn invisible(c: char) -> bool {
+    c.is_control()
         || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 

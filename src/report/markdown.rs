@@ -199,18 +199,13 @@ pub fn code_span(s: &str) -> String {
 fn printable_line(s: &str) -> String {
     let spaced: String = s
         .chars()
-        .map(|c| if invisible(c) { ' ' } else { c })
+        .map(|c| if crate::diag::invisible(c) { ' ' } else { c })
         .collect();
     spaced
         .split(' ')
         .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn invisible(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// At most `max` characters; a cut text ends in `…`.
