@@ -597,6 +597,48 @@ LABELS["snatch-base"] = PLAYLIST_LABELS["snatch-base"] = "snatch --baseline (sam
 
 
 # --------------------------------------------------------------------------
+# page cache: every timed attempt starts with the same files resident
+#
+# A VM may evict cold page cache on its own (this one runs DAMON with the
+# action `pageout`): after a long scenario, the set's files and ffmpeg's
+# libraries were partly back on disk, and whichever tool ran first paid
+# seconds for it. So before each attempt the media set and every tool's
+# executable and shared libraries are read once, for every tool alike.
+
+
+_WARM_FILES: list[Path] = []
+
+
+def warm_binaries(binaries: list[Path]) -> None:
+    """Collects each binary and the shared libraries ldd lists for it."""
+    seen = {str(p) for p in _WARM_FILES}
+    for b in binaries:
+        found = [str(b)]
+        try:
+            ldd = subprocess.run(["ldd", str(b)], capture_output=True, text=True, timeout=30).stdout
+            found += re.findall(r"(/\S+) \(0x", ldd)
+        except (OSError, subprocess.SubprocessError):
+            pass
+        for f in found:
+            real = os.path.realpath(f)
+            if real not in seen and os.path.isfile(real):
+                seen.add(real)
+                _WARM_FILES.append(Path(real))
+
+
+def warm(media: "MediaSet") -> None:
+    """Reads the media set and the collected binaries, discarding the bytes."""
+    buf = bytearray(1 << 20)
+    for f in [*_WARM_FILES, *sorted(media.dir.iterdir())]:
+        try:
+            with open(f, "rb", buffering=0) as fh:
+                while fh.readinto(buf):
+                    pass
+        except OSError:
+            pass
+
+
+# --------------------------------------------------------------------------
 # measurement bookkeeping
 
 
@@ -654,6 +696,7 @@ class Bench:
                     continue
                 d = self.fresh_dir(f"{scen}-{tool}")
                 ctx = Ctx(self.snatch, base_url, media, d)
+                warm(media)
                 try:
                     a = runners[tool](ctx)
                 finally:
@@ -719,6 +762,7 @@ class Bench:
         res = ToolResult()
         for r in range(self.args.rounds):
             d = self.fresh_dir("rate-snatch")
+            warm(media)
             try:
                 a = run_snatch(Ctx(self.snatch, base_url, media, d), rps=rps)
             finally:
@@ -1127,6 +1171,9 @@ def main() -> None:
         if not os.access(args.baseline, os.X_OK):
             sys.exit(f"--baseline {args.baseline} is not an executable")
         BASELINE["bin"] = Path(shutil.copy2(args.baseline, bindir / "snatch-base"))
+    own = [snatch, server_bin] + ([BASELINE["bin"]] if args.baseline else [])
+    peers = [shutil.which(t) for t in ("ffmpeg", "ffprobe", "curl", "aria2c", "python3", "nginx")]
+    warm_binaries(own + [Path(p) for p in peers if p])
 
     out(f"# snatch benchmark — {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}")
     out()
