@@ -445,6 +445,55 @@ fn missing_ffmpeg_fails_before_any_request() {
     assert!(!job.path("out").exists());
 }
 
+/// A minimal container has no CA certificates. Plain http still works
+/// there; an https job fails with what to install, and nothing panics.
+#[test]
+fn a_machine_without_ca_certificates_fetches_http_and_says_why_not_https() {
+    let _timing = shared();
+    let media = segments(4, 1);
+    let server = TestServer::start(&media);
+    let none = tempfile::tempdir().unwrap();
+    let no_roots = |job: &Job| {
+        job.command(&[])
+            .env("SSL_CERT_FILE", none.path().join("no-bundle.pem"))
+            .env("SSL_CERT_DIR", none.path())
+            .output()
+            .unwrap()
+    };
+
+    let plain = Job::new(&job_yaml(
+        &server.url(),
+        "    range: { start: 1, end: 4 }\n",
+    ));
+    let out = no_roots(&plain);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (duration, _) = probe(&plain.path("out/v.mp4"));
+    assert!((duration - 4.0).abs() < 0.3, "duration {duration}");
+    assert_eq!(server.requests().len(), 4);
+
+    server.clear_requests();
+    let https = server.url().replace("http://", "https://");
+    let secure = Job::new(&job_yaml(
+        &https,
+        "    range: { start: 1, end: 4 }\n    concurrency: 1\n",
+    ));
+    let out = no_roots(&secure);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(!err.contains("panicked"), "{err}");
+    let report = secure.report();
+    let message = report["jobs"][0]["error"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("job `v`")
+            && message.contains("segment 1")
+            && message.contains("CA certificates")
+            && message.contains("SSL_CERT_FILE"),
+        "{message}"
+    );
+    // Refused before connecting: the server saw no handshake.
+    assert_eq!(server.requests().len(), 0);
+}
+
 #[test]
 fn the_shipped_example_runs_offline() {
     let _timing = shared();

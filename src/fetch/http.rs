@@ -179,8 +179,14 @@ impl Fetcher {
             // connecting, so that a second answer of the DNS cannot lead
             // inward after the first passed the check.
             let guarded = chain.job_internal == Some(false);
-            let mut get = self
-                .client(req.timeout.connect, guarded)
+            let https = chain.current.scheme() == "https";
+            let client = self
+                .client(req.timeout.connect, guarded, https)
+                .map_err(|reason| Attempt::Fatal {
+                    kind: FailKind::Invalid,
+                    reason: format!("{shown}: {reason}"),
+                })?;
+            let mut get = client
                 .get(chain.current.clone())
                 .headers(chain.headers.clone());
             if let Some(r) = &range {
@@ -431,12 +437,24 @@ mod tests {
         let url = format!("http://localhost:{}/x.ts", server.addr().port());
         let connect = Duration::from_secs(5);
         let rt = tokio::runtime::Runtime::new().unwrap();
-        let guarded = rt.block_on(fetcher.client(connect, true).get(&url).send());
+        let guarded = rt.block_on(
+            fetcher
+                .client(connect, true, false)
+                .unwrap()
+                .get(&url)
+                .send(),
+        );
         let e = describe(guarded.unwrap_err());
         assert!(e.contains("loopback, private or link-local"), "{e}");
         assert!(server.requests().is_empty());
         // The same request from an unguarded client reaches the server.
-        let plain = rt.block_on(fetcher.client(connect, false).get(&url).send());
+        let plain = rt.block_on(
+            fetcher
+                .client(connect, false, false)
+                .unwrap()
+                .get(&url)
+                .send(),
+        );
         assert_eq!(plain.unwrap().status(), 404);
     }
 
@@ -471,7 +489,9 @@ mod tests {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let hop = |path: &str, internal: bool| {
             let job = Secret::plain(format!("{}{path}", server.url()));
-            let client = fetcher.client(Duration::from_secs(5), false);
+            let client = fetcher
+                .client(Duration::from_secs(5), false, false)
+                .unwrap();
             rt.block_on(async {
                 let resp = client.get(job.expose()).send().await.unwrap();
                 assert_eq!(resp.status(), 302);

@@ -53,7 +53,7 @@ pub struct Fetcher {
     events: std::sync::Arc<dyn Events>,
     /// One client per connect timeout and guard (see [`http::PublicOnly`]);
     /// each keeps its connections alive.
-    clients: Mutex<HashMap<(Duration, bool), reqwest::Client>>,
+    clients: Mutex<HashMap<(Duration, bool), Built>>,
 }
 
 impl Fetcher {
@@ -73,26 +73,73 @@ impl Fetcher {
 
     /// The client for a connect timeout; a `guarded` one connects to
     /// public addresses only, whatever a name resolves to at connect time.
-    fn client(&self, connect: Duration, guarded: bool) -> reqwest::Client {
-        let mut clients = self.clients.lock().expect("lock");
-        clients
+    /// On a machine without CA certificates (a minimal container) plain
+    /// http still works; for https the error says why it cannot.
+    fn client(
+        &self,
+        connect: Duration,
+        guarded: bool,
+        https: bool,
+    ) -> Result<reqwest::Client, String> {
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        let built = clients
             .entry((connect, guarded))
-            .or_insert_with(|| {
-                // rustls with the ring provider; installing twice is harmless.
-                let _ = rustls::crypto::ring::default_provider().install_default();
-                // Redirects are followed by snatch (see `http`), each hop
-                // under the limits and the rules for credentials.
-                let mut b = reqwest::Client::builder()
-                    .redirect(reqwest::redirect::Policy::none())
-                    .connect_timeout(connect)
-                    .pool_max_idle_per_host(256)
-                    .tcp_nodelay(true)
-                    .user_agent(sent::USER_AGENT_DEFAULT);
-                if guarded {
-                    b = b.dns_resolver(std::sync::Arc::new(http::PublicOnly));
+            .or_insert_with(|| Built::new(connect, guarded));
+        match (&built.no_roots, https) {
+            (Some(why), true) => Err(why.clone()),
+            _ => built.client.clone(),
+        }
+    }
+}
+
+/// A client, and why it cannot check https certificates when it cannot.
+struct Built {
+    client: Result<reqwest::Client, String>,
+    no_roots: Option<String>,
+}
+
+impl Built {
+    fn new(connect: Duration, guarded: bool) -> Built {
+        // rustls with the ring provider; installing twice is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let builder = || {
+            // Redirects are followed by snatch (see `http`), each hop
+            // under the limits and the rules for credentials.
+            let b = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(connect)
+                .pool_max_idle_per_host(256)
+                .tcp_nodelay(true)
+                .user_agent(sent::USER_AGENT_DEFAULT);
+            match guarded {
+                true => b.dns_resolver(std::sync::Arc::new(http::PublicOnly)),
+                false => b,
+            }
+        };
+        let failed = match builder().build() {
+            Ok(client) => {
+                return Built {
+                    client: Ok(client),
+                    no_roots: None,
                 }
-                b.build().expect("an HTTP client")
-            })
-            .clone()
+            }
+            Err(e) => outcome::describe(e),
+        };
+        // The system's roots could not be loaded: a client that trusts no
+        // certificate serves plain http, and https is refused before it
+        // is tried.
+        let no_roots = format!(
+            "cannot check https certificates on this machine ({failed}); \
+             install the system's CA certificates (Debian: ca-certificates) \
+             or point SSL_CERT_FILE at a PEM bundle"
+        );
+        let client = builder()
+            .tls_certs_only(std::iter::empty())
+            .build()
+            .map_err(|e| format!("cannot set up HTTP: {}", outcome::describe(e)));
+        Built {
+            client,
+            no_roots: Some(no_roots),
+        }
     }
 }
