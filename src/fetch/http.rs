@@ -179,9 +179,8 @@ impl Fetcher {
             // connecting, so that a second answer of the DNS cannot lead
             // inward after the first passed the check.
             let guarded = chain.job_internal == Some(false);
-            let https = chain.current.scheme() == "https";
             let client = self
-                .client(req.timeout.connect, guarded, https)
+                .client(req.timeout.connect, guarded, &chain.current)
                 .map_err(|reason| Attempt::Fatal {
                     kind: FailKind::Invalid,
                     reason: format!("{shown}: {reason}"),
@@ -434,28 +433,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let server = super::server::TestServer::start(dir.path());
         let fetcher = Fetcher::new(&crate::manifest::RunLimits::default());
-        let url = format!("http://localhost:{}/x.ts", server.addr().port());
-        let connect = Duration::from_secs(5);
+        let url = Url::parse(&format!("http://localhost:{}/x.ts", server.addr().port())).unwrap();
         let rt = tokio::runtime::Runtime::new().unwrap();
-        let guarded = rt.block_on(
-            fetcher
-                .client(connect, true, false)
-                .unwrap()
-                .get(&url)
-                .send(),
-        );
-        let e = describe(guarded.unwrap_err());
+        let get = |guarded: bool| {
+            let client = fetcher.client(Duration::from_secs(5), guarded, &url);
+            rt.block_on(client.unwrap().get(url.clone()).send())
+        };
+        let e = describe(get(true).unwrap_err());
         assert!(e.contains("loopback, private or link-local"), "{e}");
         assert!(server.requests().is_empty());
         // The same request from an unguarded client reaches the server.
-        let plain = rt.block_on(
-            fetcher
-                .client(connect, false, false)
-                .unwrap()
-                .get(&url)
-                .send(),
-        );
-        assert_eq!(plain.unwrap().status(), 404);
+        assert_eq!(get(false).unwrap().status(), 404);
     }
 
     /// A chain from `job` whose own host counts as public or internal, as
@@ -489,9 +477,8 @@ mod tests {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let hop = |path: &str, internal: bool| {
             let job = Secret::plain(format!("{}{path}", server.url()));
-            let client = fetcher
-                .client(Duration::from_secs(5), false, false)
-                .unwrap();
+            let url = Url::parse(job.expose()).unwrap();
+            let client = fetcher.client(Duration::from_secs(5), false, &url).unwrap();
             rt.block_on(async {
                 let resp = client.get(job.expose()).send().await.unwrap();
                 assert_eq!(resp.status(), 302);

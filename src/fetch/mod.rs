@@ -74,19 +74,19 @@ impl Fetcher {
     /// The client for a connect timeout; a `guarded` one connects to
     /// public addresses only, whatever a name resolves to at connect time.
     /// On a machine without CA certificates (a minimal container) plain
-    /// http still works; for https the error says why it cannot.
+    /// http still works; for an https `url` the error says why it cannot.
     fn client(
         &self,
         connect: Duration,
         guarded: bool,
-        https: bool,
+        url: &reqwest::Url,
     ) -> Result<reqwest::Client, String> {
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         let built = clients
             .entry((connect, guarded))
             .or_insert_with(|| Built::new(connect, guarded));
-        match (&built.no_roots, https) {
-            (Some(why), true) => Err(why.clone()),
+        match &built.no_roots {
+            Some(why) if url.scheme() == "https" => Err(why.clone()),
             _ => built.client.clone(),
         }
     }

@@ -22,8 +22,10 @@ pub enum FailKind {
     NotFound,
     /// Another status that is not retried (403, 410, …).
     Status(u16),
-    /// A local file that is not a valid segment, or a template that does
-    /// not render.
+    /// A request that cannot be made or an answer that can never do: a
+    /// URL that is not valid, a template that does not render, a local
+    /// file that is not a valid segment, a 200 to a byte-range request,
+    /// https on a machine without CA certificates.
     Invalid,
     /// Retries used up; the last reason.
     GaveUp,
