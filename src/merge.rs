@@ -1,25 +1,23 @@
 //! The merge: one ffmpeg per job reads the segments, in index order, as one
 //! MPEG-TS stream on its stdin and stream-copies them into the output's
-//! container; ffprobe then checks the result. Knows ffmpeg, not HTTP.
+//! container; ffprobe then checks the result ([`probe`]). Knows ffmpeg, not HTTP.
 //! ffmpeg writes to a hidden name beside the output; only a verified file
 //! is renamed to the final name.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use serde::Deserialize;
-use tokio::process::Command;
-
 use crate::fetch::store;
-use crate::manifest::Tolerance;
 
 mod audio;
 mod error;
 mod feed;
+mod probe;
 
 pub use audio::AudioInput;
 pub use error::{MergeError, ProbeError, ToolsError};
 use feed::{Feeder, Piece};
+pub use probe::{probe, probe_file, verify, EarlyProbe, Mismatch, Probed, Unverified};
 
 use crate::plan::Container;
 use crate::source::SegmentFormat;
@@ -29,6 +27,9 @@ use crate::source::SegmentFormat;
 pub struct Tools {
     pub ffmpeg: PathBuf,
     pub ffprobe: PathBuf,
+    /// Set once an [`EarlyProbe`] failed where a direct ffprobe worked
+    /// (an ffprobe without `concatf:`): later jobs probe directly.
+    early_refused: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Tools {
@@ -52,6 +53,7 @@ impl Tools {
         Ok(Tools {
             ffmpeg: find("SNATCH_FFMPEG", "ffmpeg")?,
             ffprobe: find("SNATCH_FFPROBE", "ffprobe")?,
+            early_refused: Default::default(),
         })
     }
 }
@@ -336,106 +338,4 @@ impl Drop for Merge {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-#[derive(Deserialize)]
-struct Probe {
-    #[serde(default)]
-    streams: Vec<ProbeStream>,
-    format: Option<ProbeFormat>,
-}
-
-#[derive(Deserialize)]
-struct ProbeStream {
-    codec_type: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ProbeFormat {
-    duration: Option<String>,
-}
-
-/// What ffprobe found in a merged file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Probed {
-    pub duration_s: f64,
-    /// Stream types in file order: "video", "audio", …
-    pub streams: Vec<String>,
-}
-
-/// What ffprobe says of a file: duration and stream types.
-pub async fn probe(tools: &Tools, file: &Path) -> Result<Probed, ProbeError> {
-    let out = Command::new(&tools.ffprobe)
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration:stream=codec_type",
-            "-of",
-            "json",
-        ])
-        .arg(file_arg(file))
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .map_err(ProbeError::Start)?;
-    if !out.status.success() {
-        let said = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        return Err(ProbeError::Unreadable(said));
-    }
-    let p: Probe = serde_json::from_slice(&out.stdout).map_err(ProbeError::Output)?;
-    Ok(Probed {
-        duration_s: p
-            .format
-            .and_then(|f| f.duration)
-            .and_then(|d| d.parse().ok())
-            .unwrap_or(0.0),
-        streams: p.streams.into_iter().filter_map(|s| s.codec_type).collect(),
-    })
-}
-
-/// A merged file whose length is further from what the job implies than
-/// its tolerance allows. The words (and the key that would match) are the
-/// run's, which knows the kind of job.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Mismatch {
-    /// Measured by ffprobe, in seconds.
-    pub got: f64,
-    /// What the job implies, in seconds.
-    pub want: f64,
-    pub tolerance: Tolerance,
-}
-
-impl Mismatch {
-    /// Seconds off, either way.
-    pub fn off(&self) -> f64 {
-        (self.got - self.want).abs()
-    }
-}
-
-/// Why a merged file did not pass.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Unverified {
-    NoStreams,
-    Length(Mismatch),
-}
-
-/// Checks what ffprobe found against what the job implies: `expected` is
-/// the length the job's duration math gives and how far off it may be.
-pub fn verify(media: &Probed, expected: Option<(f64, Tolerance)>) -> Result<(), Unverified> {
-    if media.streams.is_empty() {
-        return Err(Unverified::NoStreams);
-    }
-    let Some((want, tolerance)) = expected else {
-        return Ok(());
-    };
-    let got = media.duration_s;
-    if (got - want).abs() <= tolerance.seconds_of(want) {
-        return Ok(());
-    }
-    Err(Unverified::Length(Mismatch {
-        got,
-        want,
-        tolerance,
-    }))
 }

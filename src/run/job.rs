@@ -220,8 +220,10 @@ impl Steps<'_> {
     ) -> Result<(), String> {
         let job = self.job;
         let named = |e: &dyn std::fmt::Display| format!("job `{}`: {e}", job.name);
+        // ffprobe loads while ffmpeg finishes; it reads the file once whole.
+        let early = merge::EarlyProbe::start(self.tools);
         let temp = merge.finish().await.map_err(|e| named(&e))?;
-        let media = match merge::probe(self.tools, &temp).await {
+        let media = match merge::probe_file(self.tools, early, &temp).await {
             Ok(m) => m,
             Err(e) => {
                 let _ = fetch::store::remove_file(&temp);

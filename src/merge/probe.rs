@@ -1,0 +1,247 @@
+//! ffprobe's check of a merged file, and what it must show.
+//!
+//! Starting ffprobe costs about 0.1 s before it reads a byte (the dynamic
+//! loader binding its libraries), and that used to come after ffmpeg, at
+//! the end of every job. An [`EarlyProbe`] is started while ffmpeg still
+//! works: it loads, opens FFmpeg's `concatf:` protocol on its stdin and
+//! waits there. Once the merged file is whole, snatch writes its name to
+//! that pipe and closes it; ffprobe then reads the file itself, through a
+//! one-file list that reads and seeks as the file does. Should it fail for
+//! any reason (an FFmpeg older than 5.0 has no `concatf:`), a direct
+//! ffprobe of the file decides, as before.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::atomic::Ordering;
+
+use serde::Deserialize;
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+use super::{file_arg, ProbeError, Tools};
+use crate::manifest::Tolerance;
+
+/// What ffprobe is asked for, before the input.
+const ASK: [&str; 6] = [
+    "-v",
+    "error",
+    "-show_entries",
+    "format=duration:stream=codec_type",
+    "-of",
+    "json",
+];
+
+#[derive(Deserialize)]
+struct Probe {
+    #[serde(default)]
+    streams: Vec<ProbeStream>,
+    format: Option<ProbeFormat>,
+}
+
+#[derive(Deserialize)]
+struct ProbeStream {
+    codec_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ProbeFormat {
+    duration: Option<String>,
+}
+
+/// What ffprobe found in a merged file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probed {
+    pub duration_s: f64,
+    /// Stream types in file order: "video", "audio", …
+    pub streams: Vec<String>,
+}
+
+/// What ffprobe says of a file: duration and stream types.
+pub async fn probe(tools: &Tools, file: &Path) -> Result<Probed, ProbeError> {
+    let out = Command::new(&tools.ffprobe)
+        .args(ASK)
+        .arg(file_arg(file))
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(ProbeError::Start)?;
+    read_output(out)
+}
+
+/// ffprobe's answer: its JSON, or its own words when it failed.
+fn read_output(out: std::process::Output) -> Result<Probed, ProbeError> {
+    if !out.status.success() {
+        let said = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        return Err(ProbeError::Unreadable(said));
+    }
+    let p: Probe = serde_json::from_slice(&out.stdout).map_err(ProbeError::Output)?;
+    Ok(Probed {
+        duration_s: p
+            .format
+            .and_then(|f| f.duration)
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(0.0),
+        streams: p.streams.into_iter().filter_map(|s| s.codec_type).collect(),
+    })
+}
+
+/// An ffprobe started before the file it is to read is whole; it waits on
+/// its stdin for the file's name. Dropped unused, it is killed; if snatch
+/// dies, the pipe closes and ffprobe ends on the empty list.
+pub struct EarlyProbe {
+    child: tokio::process::Child,
+}
+
+impl EarlyProbe {
+    /// Starts ffprobe reading a list of one file from its stdin. None when
+    /// it cannot start, or when an early probe already failed in this run
+    /// where a direct one worked.
+    pub fn start(tools: &Tools) -> Option<EarlyProbe> {
+        if tools.early_refused.load(Ordering::Relaxed) {
+            return None;
+        }
+        let child = Command::new(&tools.ffprobe)
+            .args(ASK)
+            // The list comes from the pipe and names a file; ffprobe may
+            // open nothing else.
+            .args(["-protocol_whitelist", "concatf,pipe,file"])
+            .args(["-i", "concatf:pipe:0"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .ok()?;
+        Some(EarlyProbe { child })
+    }
+
+    /// The process id, while it runs.
+    pub fn id(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Tells ffprobe which file to read and waits for its answer.
+    pub async fn read(mut self, file: &Path) -> Result<Probed, ProbeError> {
+        let line = list_line(file).ok_or_else(|| {
+            ProbeError::Unreadable("the path cannot be written in a concatf list".into())
+        })?;
+        let mut stdin = self.child.stdin.take().expect("piped");
+        let told = stdin.write_all(&line).await;
+        drop(stdin);
+        let out = self
+            .child
+            .wait_with_output()
+            .await
+            .map_err(ProbeError::Start)?;
+        let probed = read_output(out)?;
+        told.map_err(ProbeError::Start)?;
+        Ok(probed)
+    }
+}
+
+/// Probes `file` with the early ffprobe if there is one, else (or if it
+/// failed) with a direct one, whose answer then stands. An early probe
+/// that failed where the direct one worked is not started again.
+pub async fn probe_file(
+    tools: &Tools,
+    early: Option<EarlyProbe>,
+    file: &Path,
+) -> Result<Probed, ProbeError> {
+    let Some(early) = early else {
+        return probe(tools, file).await;
+    };
+    let why = match early.read(file).await {
+        Ok(p) => return Ok(p),
+        Err(e) => e,
+    };
+    let direct = probe(tools, file).await;
+    if direct.is_ok() {
+        tracing::debug!("ffprobe through concatf failed ({why}); probing directly from now on");
+        tools.early_refused.store(true, Ordering::Relaxed);
+    }
+    direct
+}
+
+/// The one line of the list: `file:` and the path, quoted as FFmpeg reads
+/// a token (inside `'…'` every byte stands for itself, a `'` is written
+/// `'\''`), so spaces, backslashes and line breaks in a name survive.
+fn list_line(file: &Path) -> Option<Vec<u8>> {
+    let name = path_bytes(file)?;
+    let mut line = b"'file:".to_vec();
+    for &b in name.as_ref() {
+        match b {
+            b'\'' => line.extend_from_slice(b"'\\''"),
+            _ => line.push(b),
+        }
+    }
+    line.extend_from_slice(b"'\n");
+    Some(line)
+}
+
+#[cfg(unix)]
+fn path_bytes(file: &Path) -> Option<std::borrow::Cow<'_, [u8]>> {
+    use std::os::unix::ffi::OsStrExt;
+    Some(file.as_os_str().as_bytes().into())
+}
+
+#[cfg(not(unix))]
+fn path_bytes(file: &Path) -> Option<std::borrow::Cow<'_, [u8]>> {
+    file.to_str().map(|s| s.as_bytes().into())
+}
+
+/// A merged file whose length is further from what the job implies than
+/// its tolerance allows. The words (and the key that would match) are the
+/// run's, which knows the kind of job.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mismatch {
+    /// Measured by ffprobe, in seconds.
+    pub got: f64,
+    /// What the job implies, in seconds.
+    pub want: f64,
+    pub tolerance: Tolerance,
+}
+
+impl Mismatch {
+    /// Seconds off, either way.
+    pub fn off(&self) -> f64 {
+        (self.got - self.want).abs()
+    }
+}
+
+/// Why a merged file did not pass.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Unverified {
+    NoStreams,
+    Length(Mismatch),
+}
+
+/// Checks what ffprobe found against what the job implies: `expected` is
+/// the length the job's duration math gives and how far off it may be.
+pub fn verify(media: &Probed, expected: Option<(f64, Tolerance)>) -> Result<(), Unverified> {
+    if media.streams.is_empty() {
+        return Err(Unverified::NoStreams);
+    }
+    let Some((want, tolerance)) = expected else {
+        return Ok(());
+    };
+    let got = media.duration_s;
+    if (got - want).abs() <= tolerance.seconds_of(want) {
+        return Ok(());
+    }
+    Err(Unverified::Length(Mismatch {
+        got,
+        want,
+        tolerance,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_line_quotes_the_path_as_ffmpeg_reads_a_token() {
+        let line = list_line(Path::new("out/it's a \\ name.mp4")).unwrap();
+        assert_eq!(line, b"'file:out/it'\\''s a \\ name.mp4'\n".to_vec());
+    }
+}
