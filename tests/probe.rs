@@ -1,7 +1,8 @@
 //! The check of a merged file: an ffprobe started while ffmpeg still works
 //! reads the file, once whole, as a direct ffprobe does; one that cannot
 //! (an FFmpeg without `concatf:`) gives way to a direct one; none is left
-//! behind by a run that was killed. Real ffmpeg, real ffprobe.
+//! behind by a run that was killed. Real ffmpeg, real ffprobe (FFmpeg 5.0
+//! or later, which has `concatf:`; Debian 12 has 5.1).
 
 mod support;
 
@@ -115,11 +116,14 @@ fn a_run_checks_with_one_ffprobe_started_before_ffmpeg_ended() {
     let job = Job::new(&jobs_yaml(&server.url(), &["v"]));
     let log = job.path("tools.log");
     let l = log.display();
-    // ffmpeg takes a moment more after its work, as a long merge would.
+    // ffmpeg ends only once an ffprobe has started (or 20 s have passed):
+    // an ffprobe started after ffmpeg ended logs after `ffmpeg-end`.
     let ffmpeg = script(
         job.dir.path(),
         "ffmpeg-slow",
-        &format!("ffmpeg \"$@\"\nrc=$?\nsleep 0.5\necho ffmpeg-end >> '{l}'\nexit $rc\n"),
+        &format!(
+            "ffmpeg \"$@\"\nrc=$?\nn=0\nwhile ! grep -q ffprobe '{l}' 2>/dev/null && [ $n -lt 400 ]; do sleep 0.05; n=$((n+1)); done\necho ffmpeg-end >> '{l}'\nexit $rc\n"
+        ),
     );
     let ffprobe = script(
         job.dir.path(),
@@ -186,15 +190,17 @@ fn a_killed_run_leaves_no_ffprobe_waiting() {
     let job = Job::new(&jobs_yaml(&server.url(), &["v"]));
     let pids = job.path("ffprobe.pid");
     let release = job.path("release");
-    // ffmpeg ends its work and then holds the run in the merge.
+    // ffmpeg ends its work and then holds the run in the merge until the
+    // test is done (or 60 s have passed).
     let ffmpeg = script(
         job.dir.path(),
         "ffmpeg-stuck",
         &format!(
-            "ffmpeg \"$@\"\nwhile [ ! -e '{}' ]; do sleep 0.05; done\n",
+            "ffmpeg \"$@\"\nn=0\nwhile [ ! -e '{}' ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done\n",
             release.display()
         ),
     );
+    let _release = Release(release.clone());
     let ffprobe = script(
         job.dir.path(),
         "ffprobe-pid",
@@ -224,5 +230,13 @@ fn a_killed_run_leaves_no_ffprobe_waiting() {
         assert!(Instant::now() < deadline, "ffprobe {pid} still waits");
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::fs::write(&release, "").unwrap();
+}
+
+/// Lets the held ffmpeg wrapper end however the test ends.
+struct Release(PathBuf);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.0, "");
+    }
 }

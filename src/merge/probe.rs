@@ -94,12 +94,14 @@ pub struct EarlyProbe {
 
 impl EarlyProbe {
     /// Starts ffprobe reading a list of one file from its stdin. None when
-    /// it cannot start, or when an early probe already failed in this run
-    /// where a direct one worked.
+    /// it cannot start, outside a Tokio runtime, or when an early probe
+    /// already failed in this run where a direct one worked.
     pub fn start(tools: &Tools) -> Option<EarlyProbe> {
         if tools.early_refused.load(Ordering::Relaxed) {
             return None;
         }
+        // Tokio's child processes need its runtime (spawning would panic).
+        tokio::runtime::Handle::try_current().ok()?;
         let child = Command::new(&tools.ffprobe)
             .args(ASK)
             // The list comes from the pipe and names a file; ffprobe may
@@ -115,18 +117,21 @@ impl EarlyProbe {
         Some(EarlyProbe { child })
     }
 
-    /// The process id, while it runs.
-    pub fn id(&self) -> Option<u32> {
-        self.child.id()
-    }
-
     /// Tells ffprobe which file to read and waits for its answer.
-    pub async fn read(mut self, file: &Path) -> Result<Probed, ProbeError> {
+    pub async fn read(self, file: &Path) -> Result<Probed, ProbeError> {
         let line = list_line(file).ok_or_else(|| {
             ProbeError::Unreadable("the path cannot be written in a concatf list".into())
         })?;
+        self.read_listed(&line).await
+    }
+
+    async fn read_listed(mut self, line: &[u8]) -> Result<Probed, ProbeError> {
         let mut stdin = self.child.stdin.take().expect("piped");
-        let told = stdin.write_all(&line).await;
+        let told = stdin.write_all(line).await;
+        if told.is_err() {
+            // Never let ffprobe read a part of the line as a name.
+            let _ = self.child.start_kill();
+        }
         drop(stdin);
         let out = self
             .child
@@ -147,16 +152,21 @@ pub async fn probe_file(
     early: Option<EarlyProbe>,
     file: &Path,
 ) -> Result<Probed, ProbeError> {
-    let Some(early) = early else {
+    // A path the list cannot hold is probed directly; that says nothing
+    // of this ffprobe.
+    let (Some(early), Some(line)) = (early, list_line(file)) else {
         return probe(tools, file).await;
     };
-    let why = match early.read(file).await {
+    let why = match early.read_listed(&line).await {
         Ok(p) => return Ok(p),
         Err(e) => e,
     };
     let direct = probe(tools, file).await;
     if direct.is_ok() {
-        tracing::debug!("ffprobe through concatf failed ({why}); probing directly from now on");
+        tracing::debug!(
+            file = %crate::diag::display_path(file),
+            "ffprobe through concatf failed ({why}); probing directly from now on"
+        );
         tools.early_refused.store(true, Ordering::Relaxed);
     }
     direct
@@ -165,17 +175,22 @@ pub async fn probe_file(
 /// The one line of the list: `file:` and the path, quoted as FFmpeg reads
 /// a token (inside `'…'` every byte stands for itself, a `'` is written
 /// `'\''`), so spaces, backslashes and line breaks in a name survive.
+/// None for a path that has a NUL (the list is read as a C string) or
+/// makes a line longer than the pipe writes at once: a line is never seen
+/// in part.
 fn list_line(file: &Path) -> Option<Vec<u8>> {
+    const ATOMIC_PIPE_WRITE: usize = 4096;
     let name = path_bytes(file)?;
     let mut line = b"'file:".to_vec();
     for &b in name.as_ref() {
         match b {
+            0 => return None,
             b'\'' => line.extend_from_slice(b"'\\''"),
             _ => line.push(b),
         }
     }
     line.extend_from_slice(b"'\n");
-    Some(line)
+    (line.len() <= ATOMIC_PIPE_WRITE).then_some(line)
 }
 
 #[cfg(unix)]
@@ -243,5 +258,10 @@ mod tests {
     fn a_list_line_quotes_the_path_as_ffmpeg_reads_a_token() {
         let line = list_line(Path::new("out/it's a \\ name.mp4")).unwrap();
         assert_eq!(line, b"'file:out/it'\\''s a \\ name.mp4'\n".to_vec());
+    }
+
+    #[test]
+    fn a_path_the_list_cannot_hold_whole_has_no_line() {
+        assert_eq!(list_line(&Path::new("out").join("a".repeat(4096))), None);
     }
 }
