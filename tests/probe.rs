@@ -191,13 +191,13 @@ fn a_killed_run_leaves_no_ffprobe_waiting() {
     let pids = job.path("ffprobe.pid");
     let release = job.path("release");
     // ffmpeg ends its work and then holds the run in the merge until the
-    // test is done (or 60 s have passed).
+    // test lets it go (or 60 s have passed).
     let ffmpeg = script(
         job.dir.path(),
         "ffmpeg-stuck",
         &format!(
-            "ffmpeg \"$@\"\nn=0\nwhile [ ! -e '{}' ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done\n",
-            release.display()
+            "ffmpeg \"$@\"\nn=0\nwhile [ ! -e '{r}' ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done\necho > '{r}.done'\n",
+            r = release.display()
         ),
     );
     let _release = Release(release.clone());
@@ -232,11 +232,17 @@ fn a_killed_run_leaves_no_ffprobe_waiting() {
     }
 }
 
-/// Lets the held ffmpeg wrapper end however the test ends.
+/// Lets the held ffmpeg wrapper end however the test ends, and waits (at
+/// most 10 s) until it has, before the test's folder goes.
 struct Release(PathBuf);
 
 impl Drop for Release {
     fn drop(&mut self) {
         let _ = std::fs::write(&self.0, "");
+        let done = self.0.with_extension("done");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
