@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use snatch::merge::{self, EarlyProbe, Tools};
-use support::cli::{stderr, Job};
+use support::cli::{script, stderr, Job};
 use support::media::segments;
 use support::server::TestServer;
 
@@ -92,15 +92,6 @@ fn jobs_yaml(url: &str, jobs: &[&str]) -> String {
     y
 }
 
-/// An executable shell script at `dir/name`.
-fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
-}
-
 fn log_lines(log: &Path) -> Vec<String> {
     std::fs::read_to_string(log)
         .unwrap_or_default()
@@ -130,12 +121,7 @@ fn a_run_checks_with_one_ffprobe_started_before_ffmpeg_ended() {
         "ffprobe-logged",
         &format!("echo \"ffprobe $*\" >> '{l}'\nexec ffprobe \"$@\"\n"),
     );
-    let out = job
-        .command(&[])
-        .env("SNATCH_FFMPEG", &ffmpeg)
-        .env("SNATCH_FFPROBE", &ffprobe)
-        .output()
-        .unwrap();
+    let out = job.run_env(&[("SNATCH_FFMPEG", &ffmpeg), ("SNATCH_FFPROBE", &ffprobe)]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let lines = log_lines(&log);
     assert_eq!(lines.len(), 2, "{lines:?}");
@@ -163,11 +149,7 @@ fn an_ffprobe_without_concatf_checks_directly_and_is_not_asked_early_again() {
             l = log.display()
         ),
     );
-    let out = job
-        .command(&[])
-        .env("SNATCH_FFPROBE", &ffprobe)
-        .output()
-        .unwrap();
+    let out = job.run_env(&[("SNATCH_FFPROBE", &ffprobe)]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(log_lines(&log), ["refused", "direct", "direct"]);
     assert_eq!(job.report()["totals"]["ok"], 2);

@@ -9,7 +9,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use support::cli::{stderr, Job};
+use support::cli::{script, stderr, Job};
 use support::media::{probe, segments};
 use support::server::TestServer;
 
@@ -28,18 +28,11 @@ fn yaml(jobs: &[(&str, &str)]) -> String {
 /// real one.
 fn logging_ffmpeg(dir: &Path) -> (PathBuf, PathBuf) {
     let log = dir.join("ffmpeg.log");
-    let script = dir.join("ffmpeg-logged");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\necho start >> '{log}'\nffmpeg \"$@\"\nrc=$?\necho end >> '{log}'\nexit $rc\n",
-            log = log.display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    (script, log)
+    let body = format!(
+        "echo start >> '{log}'\nffmpeg \"$@\"\nrc=$?\necho end >> '{log}'\nexit $rc\n",
+        log = log.display()
+    );
+    (script(dir, "ffmpeg-logged", &body), log)
 }
 
 /// The most ffmpeg processes that ran at once, and how many started.
@@ -118,11 +111,7 @@ fn no_more_than_four_jobs_merge_at_once() {
     let jobs: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), url.as_str())).collect();
     let job = Job::new(&yaml(&jobs));
     let (ffmpeg, log) = logging_ffmpeg(job.dir.path());
-    let out = job
-        .command(&[])
-        .env("SNATCH_FFMPEG", &ffmpeg)
-        .output()
-        .unwrap();
+    let out = job.run_env(&[("SNATCH_FFMPEG", &ffmpeg)]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let (most, started) = ffmpeg_overlap(&log);
     assert_eq!(started, 10);
@@ -140,11 +129,7 @@ fn limits_global_jobs_sets_how_many_jobs_merge_at_once() {
     let yaml = yaml(&jobs).replace("jobs:\n", "limits:\n  global: { jobs: 1 }\njobs:\n");
     let job = Job::new(&yaml);
     let (ffmpeg, log) = logging_ffmpeg(job.dir.path());
-    let out = job
-        .command(&[])
-        .env("SNATCH_FFMPEG", &ffmpeg)
-        .output()
-        .unwrap();
+    let out = job.run_env(&[("SNATCH_FFMPEG", &ffmpeg)]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(ffmpeg_overlap(&log), (1, 6), "one job at a time");
 }
@@ -234,11 +219,7 @@ fn ffmpeg_starts_only_when_a_segment_is_ready_to_merge() {
         &yaml(&[("v", &server.url())]).replace("start: 1, end: 5", "start: 101, end: 105"),
     );
     let (ffmpeg, log) = logging_ffmpeg(job.dir.path());
-    let out = job
-        .command(&[])
-        .env("SNATCH_FFMPEG", &ffmpeg)
-        .output()
-        .unwrap();
+    let out = job.run_env(&[("SNATCH_FFMPEG", &ffmpeg)]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(ffmpeg_overlap(&log), (0, 0), "ffmpeg ran for nothing");
 }

@@ -182,7 +182,7 @@ fn list_line(file: &Path) -> Option<Vec<u8>> {
     const ATOMIC_PIPE_WRITE: usize = 4096;
     let name = path_bytes(file)?;
     let mut line = b"'file:".to_vec();
-    for &b in name.as_ref() {
+    for &b in name {
         match b {
             0 => return None,
             b'\'' => line.extend_from_slice(b"'\\''"),
@@ -194,14 +194,14 @@ fn list_line(file: &Path) -> Option<Vec<u8>> {
 }
 
 #[cfg(unix)]
-fn path_bytes(file: &Path) -> Option<std::borrow::Cow<'_, [u8]>> {
+fn path_bytes(file: &Path) -> Option<&[u8]> {
     use std::os::unix::ffi::OsStrExt;
-    Some(file.as_os_str().as_bytes().into())
+    Some(file.as_os_str().as_bytes())
 }
 
 #[cfg(not(unix))]
-fn path_bytes(file: &Path) -> Option<std::borrow::Cow<'_, [u8]>> {
-    file.to_str().map(|s| s.as_bytes().into())
+fn path_bytes(file: &Path) -> Option<&[u8]> {
+    file.to_str().map(str::as_bytes)
 }
 
 /// A merged file whose length is further from what the job implies than

@@ -44,10 +44,29 @@ impl Job {
         self.command(extra).output().unwrap()
     }
 
+    /// `snatch run` on this file with these environment variables set.
+    pub fn run_env<V: AsRef<std::ffi::OsStr>>(&self, vars: &[(&str, V)]) -> Output {
+        let mut c = self.command(&[]);
+        for (k, v) in vars {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    }
+
     pub fn report(&self) -> serde_json::Value {
         let text = std::fs::read_to_string(self.path("report.json")).expect("a report");
         serde_json::from_str(&text).unwrap()
     }
+}
+
+/// An executable shell script at `dir/name` running `body`.
+#[cfg(unix)]
+pub fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
 }
 
 pub fn stderr(o: &Output) -> String {
