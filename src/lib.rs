@@ -12,6 +12,7 @@ mod failpoint;
 pub mod fetch;
 pub mod headers;
 pub mod manifest;
+pub mod mask;
 pub mod merge;
 pub mod new;
 pub mod plan;

@@ -97,7 +97,21 @@ fn load_plan(args: &JobArgs) -> Result<Plan, Vec<Problem>> {
     };
     let plan = plan::plan(&manifest, &ctx)?;
     selects_something(args, &plan).map_err(|p| vec![p])?;
+    register_secrets(&plan);
     Ok(plan)
+}
+
+/// Every value the jobs read from the environment is masked wherever text
+/// leaves the process, in any spelling (see `snatch::mask`).
+fn register_secrets(plan: &Plan) {
+    use snatch::source::SegmentSource;
+    for job in &plan.jobs {
+        let env = match &job.source {
+            SegmentSource::Numbered(n) => &n.env,
+            SegmentSource::Playlist(p) => &p.env,
+        };
+        snatch::mask::register(env.values().map(String::as_str));
+    }
 }
 
 /// The plan, cut to this machine's shard when `--shard` (or
@@ -220,6 +234,7 @@ fn print_plan(plan: &Plan, format: Format) -> ExitCode {
             serde_json::to_string_pretty(&plan::render_json(plan)).expect("JSON") + "\n"
         }
     };
+    let text = snatch::mask::text(&text);
     let _ = std::io::stdout().write_all(text.as_bytes());
     ExitCode::SUCCESS
 }
@@ -277,10 +292,26 @@ fn init_logging(verbose: u8, quiet: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| MaskedStderr)
         .with_target(false)
         .with_ansi(color_on_stderr())
         .try_init();
+}
+
+/// Standard error for log lines, each masked as a whole (one event is
+/// one write).
+struct MaskedStderr;
+
+impl std::io::Write for MaskedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(snatch::mask::text(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 /// A token cancelled by Ctrl-C or SIGTERM. Call within the runtime.

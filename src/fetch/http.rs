@@ -2,23 +2,22 @@
 //! the HTTP library, so that every hop is under the run's rules:
 //! - at most [`MAX_REDIRECTS`] hops, `http`/`https` only;
 //! - each hop takes its host's slot and rate token (through the limiter);
-//! - the job's own headers, its `Referer` included, are sent as written;
-//! - on a hop to another origin (scheme, host, port), headers whose values
-//!   came from `${…}`, and `Cookie`/`Authorization`, are dropped for the
-//!   rest of the chain;
-//! - a hop to a loopback, private or link-local address (by what the name
-//!   resolves to) is refused, unless the job's own host is one.
+//! - the job's own headers, its `Referer` included, are sent as written,
+//!   but its secrets only where [`Scope::secrets_go_to`] says: once a hop
+//!   leaves the job's origins they are dropped for the rest of the chain;
+//! - a URL a server named (a playlist's URI, a redirect) that leads to an
+//!   internal address (by what the name resolves to, also at connect time)
+//!   is refused, unless the job's own host is internal too.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
-use reqwest::header::{
-    HeaderMap, HeaderValue, AUTHORIZATION, COOKIE, LOCATION, PROXY_AUTHORIZATION,
-};
+use reqwest::header::{HeaderMap, HeaderValue, LOCATION};
 use reqwest::{StatusCode, Url};
 use tokio::time::Instant;
 
+use super::dns::{resolves_internal, LookupError};
 use super::outcome::{describe, status_text, timed_out, Attempt, FailKind};
+use super::scope::Scope;
 use super::segment::JobFetch;
 use super::{Fetcher, Slot};
 use crate::manifest::env::Secret;
@@ -66,6 +65,8 @@ pub(super) struct Answer {
 pub(super) struct Asking<'a> {
     pub headers: &'a HeaderMap,
     pub timeout: Timeouts,
+    /// Where the job's secrets may go, and its own host.
+    pub scope: &'a Scope,
 }
 
 impl<'a> From<&'a JobFetch> for Asking<'a> {
@@ -73,6 +74,7 @@ impl<'a> From<&'a JobFetch> for Asking<'a> {
         Asking {
             headers: &req.headers,
             timeout: req.timeout,
+            scope: &req.scope,
         }
     }
 }
@@ -80,11 +82,14 @@ impl<'a> From<&'a JobFetch> for Asking<'a> {
 /// A chain of hops in progress.
 struct Chain<'a> {
     job_url: &'a Secret,
+    scope: &'a Scope,
+    dns: &'a super::dns::Dns,
     first: Url,
     current: Url,
+    /// The job's headers as the current hop carries them.
     headers: HeaderMap,
     /// Whether the job's own host resolves to an internal address; looked
-    /// up at the first redirect.
+    /// up when a server-named URL first needs it.
     job_internal: Option<bool>,
 }
 
@@ -116,6 +121,11 @@ enum HopError {
         shown: String,
         target: String,
     },
+    #[error(
+        "{shown} is a loopback, private or link-local address, named by the \
+         server; a job on a public host is never sent there"
+    )]
+    NamedInward { shown: String },
     /// The name the hop leads to did not resolve: perhaps for now.
     #[error("a redirect from {shown} leads to a host that {error}")]
     Unresolved { shown: String, error: LookupError },
@@ -138,15 +148,6 @@ impl HopError {
     }
 }
 
-/// Why a host's addresses are not known.
-#[derive(Debug, thiserror::Error)]
-enum LookupError {
-    #[error("cannot be resolved ({0})")]
-    Failed(std::io::Error),
-    #[error("resolves to no address")]
-    NoAddress,
-}
-
 impl Fetcher {
     /// Sends the GET for `url`, following redirects; every hop counts in
     /// `redirects`, also when the chain then fails.
@@ -165,12 +166,20 @@ impl Fetcher {
         })?;
         let mut chain = Chain {
             job_url: url,
+            scope: req.scope,
+            dns: &self.dns,
+            headers: req.scope.headers_for(&first, &first, req.headers),
             current: first.clone(),
             first,
-            headers: req.headers.clone(),
             job_internal: None,
         };
         let mut shown = url.shown().to_string();
+        if !req.scope.named_by_job(&chain.first) {
+            chain
+                .server_named(&shown)
+                .await
+                .map_err(HopError::into_attempt)?;
+        }
         let mut hops = 0u32;
         loop {
             let host = host_of(&chain.current);
@@ -264,10 +273,8 @@ impl Chain<'_> {
                 scheme,
             });
         }
-        if self.job_internal.is_none() {
-            self.job_internal = Some(resolves_internal(&self.first).await.unwrap_or(false));
-        }
-        let target_internal = match resolves_internal(&next).await {
+        self.look_up_home().await;
+        let target_internal = match resolves_internal(self.dns, &next).await {
             Ok(internal) => internal,
             Err(error) => return Err(HopError::Unresolved { shown, error }),
         };
@@ -279,10 +286,46 @@ impl Chain<'_> {
                 target,
             });
         }
-        if next.origin() != self.first.origin() {
-            strip_credentials(&mut self.headers);
+        if !self.scope.secrets_go_to(&self.first, &next) {
+            super::scope::strip_secrets(&mut self.headers);
         }
         Ok(next)
+    }
+
+    /// Whether the job's own host is internal, once known.
+    async fn look_up_home(&mut self) {
+        if self.job_internal.is_none() {
+            let home = self.scope.home(&self.first).clone();
+            let dns = self.dns.clone();
+            let look = async move { resolves_internal(&dns, &home).await.unwrap_or(false) };
+            self.job_internal = Some(self.scope.home_internal(look).await);
+        }
+    }
+
+    /// The first URL came from a server (a playlist named it): it may not
+    /// lead inward from a public job, as a redirect may not.
+    async fn server_named(&mut self, shown: &str) -> Result<(), HopError> {
+        self.look_up_home().await;
+        if self.job_internal == Some(true) {
+            return Ok(());
+        }
+        let shown = shown.to_string();
+        let host = host_of(&self.first);
+        let known = self.scope.known_inward(&host);
+        let look = match known {
+            Some(internal) => Ok(internal),
+            None => resolves_internal(self.dns, &self.first).await,
+        };
+        if let (None, Ok(internal)) = (known, &look) {
+            self.scope.learn_inward(host, *internal);
+        }
+        // Connecting checks again (a guarded client): a second answer of
+        // the DNS cannot lead inward after this one passed.
+        match look {
+            Ok(false) => Ok(()),
+            Ok(true) => Err(HopError::NamedInward { shown }),
+            Err(error) => Err(HopError::Unresolved { shown, error }),
+        }
     }
 }
 
@@ -311,23 +354,6 @@ pub(super) fn host_of(url: &Url) -> String {
         .to_ascii_lowercase()
 }
 
-/// Drops what must not leave the job's own origin: every header whose
-/// value came from `${…}` (marked sensitive), and `Cookie`,
-/// `Authorization` and `Proxy-Authorization` whatever their source.
-pub(super) fn strip_credentials(headers: &mut HeaderMap) {
-    for name in [COOKIE, AUTHORIZATION, PROXY_AUTHORIZATION] {
-        headers.remove(name);
-    }
-    let secret: Vec<_> = headers
-        .iter()
-        .filter(|(_, v)| v.is_sensitive())
-        .map(|(n, _)| n.clone())
-        .collect();
-    for name in secret {
-        headers.remove(name);
-    }
-}
-
 /// A hop's URL for messages: no query, no user info; when the job's URL
 /// holds a secret, only the scheme and host (a host from a secret masked).
 fn shown_hop(next: &Url, job: &Secret, job_url: &Url) -> String {
@@ -349,76 +375,6 @@ pub fn hop_allowed(job_internal: bool, target_internal: bool) -> bool {
     job_internal || !target_internal
 }
 
-/// A resolver that refuses a name when any of its addresses is internal:
-/// the client of a public job's redirect hops uses it. (An IP address in
-/// the URL is not resolved; [`resolves_internal`] judges it before the hop.)
-pub(super) struct PublicOnly;
-
-impl reqwest::dns::Resolve for PublicOnly {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_string();
-        Box::pin(async move {
-            let addrs: Vec<_> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            if addrs.iter().any(|a| is_internal(a.ip())) {
-                let e = format!("{host} resolves to a loopback, private or link-local address");
-                return Err(e.into());
-            }
-            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
-/// Whether any address the URL's host resolves to is internal.
-async fn resolves_internal(url: &Url) -> Result<bool, LookupError> {
-    let host = host_of(url);
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(is_internal(ip));
-    }
-    let port = url.port_or_known_default().unwrap_or(443);
-    let addrs = tokio::net::lookup_host((host.as_str(), port))
-        .await
-        .map_err(LookupError::Failed)?;
-    let mut any = false;
-    for a in addrs {
-        if is_internal(a.ip()) {
-            return Ok(true);
-        }
-        any = true;
-    }
-    if any {
-        Ok(false)
-    } else {
-        Err(LookupError::NoAddress)
-    }
-}
-
-/// Loopback, private, link-local, unspecified, shared (CGNAT) or broadcast
-/// addresses, IPv6 unique-local ones, and IPv4 ones mapped into IPv6.
-pub fn is_internal(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || (a == 100 && (64..128).contains(&b))
-                || a == 0
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_internal(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-        }
-    }
-}
-
 #[cfg(test)]
 #[path = "../../tests/support/server.rs"]
 mod server;
@@ -426,7 +382,6 @@ mod server;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::REFERER;
 
     #[test]
     fn a_guarded_client_never_connects_inward_whatever_dns_says() {
@@ -452,6 +407,10 @@ mod tests {
         let first = Url::parse(job.expose()).unwrap();
         Chain {
             job_url: job,
+            scope: Box::leak(Box::default()),
+            dns: Box::leak(Box::new(
+                std::sync::Arc::new(super::super::dns::SystemDns) as super::super::dns::Dns
+            )),
             current: first.clone(),
             first,
             headers: HeaderMap::new(),
@@ -541,40 +500,6 @@ mod tests {
     }
 
     #[test]
-    fn internal_addresses() {
-        for a in [
-            "127.0.0.1",
-            "127.0.0.2",
-            "10.1.2.3",
-            "172.16.0.1",
-            "172.31.255.255",
-            "192.168.1.1",
-            "169.254.169.254",
-            "0.0.0.0",
-            "100.64.0.1",
-            "::1",
-            "::",
-            "fe80::1",
-            "fd00::1",
-            "fc00::1",
-            "::ffff:127.0.0.1",
-            "::ffff:169.254.169.254",
-        ] {
-            assert!(is_internal(a.parse().unwrap()), "{a}");
-        }
-        for a in [
-            "8.8.8.8",
-            "172.32.0.1",
-            "100.128.0.1",
-            "93.184.216.34",
-            "2606:4700::1111",
-            "::ffff:8.8.8.8",
-        ] {
-            assert!(!is_internal(a.parse().unwrap()), "{a}");
-        }
-    }
-
-    #[test]
     fn a_public_job_never_hops_inward() {
         assert!(!hop_allowed(false, true), "public -> internal is refused");
         assert!(hop_allowed(false, false));
@@ -584,28 +509,100 @@ mod tests {
 
     #[tokio::test]
     async fn addresses_are_judged_by_what_the_name_resolves_to() {
+        let system: super::super::dns::Dns = std::sync::Arc::new(super::super::dns::SystemDns);
         let u = |s: &str| Url::parse(s).unwrap();
-        assert!(resolves_internal(&u("http://169.254.169.254/latest/"))
+        assert!(
+            resolves_internal(&system, &u("http://169.254.169.254/latest/"))
+                .await
+                .unwrap()
+        );
+        assert!(resolves_internal(&system, &u("http://[::1]:8080/"))
             .await
             .unwrap());
-        assert!(resolves_internal(&u("http://[::1]:8080/")).await.unwrap());
-        assert!(resolves_internal(&u("http://localhost/")).await.unwrap());
-        assert!(!resolves_internal(&u("https://8.8.8.8/")).await.unwrap());
+        assert!(resolves_internal(&system, &u("http://localhost/"))
+            .await
+            .unwrap());
+        assert!(!resolves_internal(&system, &u("https://8.8.8.8/"))
+            .await
+            .unwrap());
+    }
+
+    /// A resolver the test controls: each name's answers, in turn (the
+    /// last one repeats), as a rebinding DNS would give them.
+    struct TestDns(
+        std::collections::HashMap<&'static str, Vec<&'static str>>,
+        std::sync::Mutex<u32>,
+    );
+
+    impl reqwest::dns::Resolve for TestDns {
+        fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+            let mut asked = self.1.lock().unwrap();
+            let answers = self.0.get(name.as_str()).cloned().unwrap_or_default();
+            let ip = answers.get(*asked as usize).or(answers.last()).copied();
+            *asked += 1;
+            let addrs = ip.map(|ip| std::net::SocketAddr::new(ip.parse().unwrap(), 0));
+            Box::pin(async move { Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs) })
+        }
+    }
+
+    /// A request of a playlist job whose playlist is at `home`, to `url`
+    /// (a URI its playlist named), through `dns`.
+    fn named_by_server(home: &str, url: &str, dns: TestDns) -> Result<u16, String> {
+        let fetcher =
+            Fetcher::new(&crate::manifest::RunLimits::default()).with_dns(std::sync::Arc::new(dns));
+        let scope = Scope::playlist(&Secret::plain(home), Vec::new());
+        let headers = HeaderMap::new();
+        let ask = Asking {
+            headers: &headers,
+            timeout: Timeouts::default(),
+            scope: &scope,
+        };
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let mut budget = Budget::new(Duration::from_secs(5));
+        let url = Secret::plain(url);
+        match rt.block_on(fetcher.request(ask, &url, None, &mut budget, &mut 0)) {
+            Ok(answer) => Ok(answer.resp.status().as_u16()),
+            Err(Attempt::Fatal { reason, .. } | Attempt::Retry { reason, .. }) => Err(reason),
+            Err(Attempt::Done(_)) => Err("no answer".into()),
+        }
     }
 
     #[test]
-    fn credentials_stay_on_their_origin() {
-        let mut h = HeaderMap::new();
-        h.insert(REFERER, HeaderValue::from_static("https://tv.example/v/1"));
-        h.insert(COOKIE, HeaderValue::from_static("sid=1"));
-        h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer x"));
-        let mut key = HeaderValue::from_static("k");
-        key.set_sensitive(true);
-        h.insert("x-api-key", key);
-        h.insert("x-plain", HeaderValue::from_static("p"));
-        strip_credentials(&mut h);
-        let names: Vec<_> = h.keys().map(|k| k.as_str()).collect();
-        assert_eq!(names, ["referer", "x-plain"]);
+    fn a_url_a_playlist_names_never_leads_a_public_job_inward() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = super::server::TestServer::start(dir.path());
+        let port = server.addr().port();
+        let dns = |cdn: Vec<&'static str>| {
+            let names = [
+                ("tv.public.example", vec!["93.184.216.34"]),
+                ("cdn.public.example", cdn),
+            ];
+            TestDns(names.into_iter().collect(), Default::default())
+        };
+        let home = "https://tv.public.example/v/index.m3u8";
+        // A public-looking name that resolves to loopback.
+        let cdn = format!("http://cdn.public.example:{port}/seg1.ts");
+        let e = named_by_server(home, &cdn, dns(vec!["127.0.0.1"])).unwrap_err();
+        assert!(
+            e.contains("loopback, private or link-local address, named by the server"),
+            "{e}"
+        );
+        // An address written in the URI.
+        let literal = format!("http://127.0.0.1:{port}/seg1.ts");
+        let e = named_by_server(home, &literal, dns(vec![])).unwrap_err();
+        assert!(e.contains("named by the server"), "{e}");
+        // A name that passes the first look-up and leads inward when
+        // connecting (a rebinding DNS) is refused by the guarded client.
+        let e = named_by_server(home, &cdn, dns(vec!["93.184.216.35", "127.0.0.1"])).unwrap_err();
+        assert!(e.contains("loopback, private or link-local"), "{e}");
+        assert!(server.requests().is_empty(), "{:?}", server.requests());
+        // A job whose own host is internal (a test server) may.
+        let local = format!("http://127.0.0.1:{port}/v/index.m3u8");
+        assert_eq!(
+            named_by_server(&local, &cdn, dns(vec!["127.0.0.1"])),
+            Ok(404)
+        );
+        assert_eq!(server.requests().len(), 1);
     }
 
     #[test]

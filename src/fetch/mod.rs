@@ -2,13 +2,16 @@
 //! retries, and the ledger that makes a rerun resume. Knows HTTP and files,
 //! not ffmpeg.
 
+mod address;
 mod check;
+mod dns;
 mod http;
 mod ledger;
 mod limits;
 pub mod lock;
 mod outcome;
 mod part;
+mod scope;
 mod segment;
 mod sent;
 mod small;
@@ -19,8 +22,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+pub use address::is_internal;
 pub use check::{preview, Check, Format};
-pub use http::{hop_allowed, is_internal, MAX_REDIRECTS};
+pub use http::{hop_allowed, MAX_REDIRECTS};
 pub use ledger::{
     clear_merged, clear_segments, export, read_done, remove_done, write_done, Done, Ledger,
     OpenError,
@@ -28,6 +32,7 @@ pub use ledger::{
 pub use limits::{Limiter, Slot};
 pub use outcome::{FailKind, SegmentFailure};
 pub use part::stores_settled;
+pub use scope::Scope;
 pub use segment::{Fetched, JobFetch, DEFAULT_MAX_BYTES};
 pub use small::{Ask, ProbeError, Small, SmallError};
 pub use spool::Saved;
@@ -51,9 +56,11 @@ impl Events for Silent {}
 pub struct Fetcher {
     limiter: Limiter,
     events: std::sync::Arc<dyn Events>,
-    /// One client per connect timeout and guard (see [`http::PublicOnly`]);
+    /// One client per connect timeout and guard (see [`dns::PublicOnly`]);
     /// each keeps its connections alive.
     clients: Mutex<HashMap<(Duration, bool), Built>>,
+    /// Names to addresses, for every client and the internal-address rule.
+    dns: dns::Dns,
 }
 
 impl Fetcher {
@@ -62,7 +69,15 @@ impl Fetcher {
             limiter: Limiter::new(limits),
             events: std::sync::Arc::new(Silent),
             clients: Mutex::new(HashMap::new()),
+            dns: std::sync::Arc::new(dns::SystemDns),
         }
+    }
+
+    /// Resolves names with `dns` instead of the system's resolver: for a
+    /// test that makes a public-looking name lead to a loopback server.
+    pub fn with_dns(mut self, dns: std::sync::Arc<dyn reqwest::dns::Resolve>) -> Fetcher {
+        self.dns = dns;
+        self
     }
 
     /// Reports retries and pauses to `events`.
@@ -84,7 +99,7 @@ impl Fetcher {
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         let built = clients
             .entry((connect, guarded))
-            .or_insert_with(|| Built::new(connect, guarded));
+            .or_insert_with(|| Built::new(connect, guarded, &self.dns));
         match &built.no_roots {
             Some(why) if url.scheme() == "https" => Err(why.clone()),
             _ => built.client.clone(),
@@ -99,7 +114,7 @@ struct Built {
 }
 
 impl Built {
-    fn new(connect: Duration, guarded: bool) -> Built {
+    fn new(connect: Duration, guarded: bool, dns: &dns::Dns) -> Built {
         // rustls with the ring provider; installing twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let builder = || {
@@ -112,8 +127,8 @@ impl Built {
                 .tcp_nodelay(true)
                 .user_agent(sent::USER_AGENT_DEFAULT);
             match guarded {
-                true => b.dns_resolver(std::sync::Arc::new(http::PublicOnly)),
-                false => b,
+                true => b.dns_resolver(std::sync::Arc::new(dns::PublicOnly(dns.clone()))),
+                false => b.dns_resolver(dns.clone()),
             }
         };
         let failed = match builder().build() {

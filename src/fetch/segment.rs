@@ -45,6 +45,8 @@ pub struct JobFetch {
     /// Redirects followed by the job's other requests (playlist, keys,
     /// init segments, probes): every [`super::Ask`] made from this adds to it.
     pub other_redirects: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Where its secrets may go.
+    pub scope: Arc<super::Scope>,
 }
 
 impl JobFetch {
@@ -56,6 +58,7 @@ impl JobFetch {
         retry: RetryPolicy,
         timeout: Timeouts,
         ledger: std::sync::Arc<Ledger>,
+        scope: Arc<super::Scope>,
     ) -> Result<JobFetch, String> {
         let map = header_map(headers)?;
         Ok(JobFetch {
@@ -66,6 +69,7 @@ impl JobFetch {
             ledger,
             max_bytes: DEFAULT_MAX_BYTES,
             other_redirects: Default::default(),
+            scope,
         })
     }
 }

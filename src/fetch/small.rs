@@ -105,6 +105,8 @@ pub struct Ask {
     /// Every redirect these requests follow is counted here (shared with
     /// the job's [`JobFetch`], for its report).
     pub redirects: Arc<AtomicU64>,
+    /// Where its secrets may go.
+    pub scope: Arc<super::Scope>,
 }
 
 impl Ask {
@@ -114,6 +116,7 @@ impl Ask {
         headers: &[(String, Secret)],
         retry: RetryPolicy,
         timeout: Timeouts,
+        scope: Arc<super::Scope>,
     ) -> Result<Ask, String> {
         let map = super::segment::header_map(headers)?;
         Ok(Ask {
@@ -122,6 +125,7 @@ impl Ask {
             retry,
             timeout,
             redirects: Default::default(),
+            scope,
         })
     }
 }
@@ -134,6 +138,7 @@ impl From<&JobFetch> for Ask {
             retry: req.retry,
             timeout: req.timeout,
             redirects: req.other_redirects.clone(),
+            scope: req.scope.clone(),
         }
     }
 }
@@ -230,6 +235,7 @@ impl Fetcher {
         let ask = Asking {
             headers: &req.headers,
             timeout: req.timeout,
+            scope: &req.scope,
         };
         let range_header = range.map(|r| r.header());
         let answer = self
@@ -324,6 +330,7 @@ impl Fetcher {
             let ask = Asking {
                 headers: &req.headers,
                 timeout: req.timeout,
+                scope: &req.scope,
             };
             let range = Some("bytes=0-0".to_string());
             let answer = self

@@ -173,6 +173,13 @@ impl Secret {
         self.real != self.shown
     }
 
+    /// The same value, shown as [`crate::mask::text`] shows it: for a URL
+    /// a server named, which may repeat a token in any spelling.
+    pub fn masked(self) -> Secret {
+        let shown = crate::mask::text(&self.shown).into_owned();
+        Secret { shown, ..self }
+    }
+
     /// Applies the same text change to both forms (for a value rendered
     /// around placeholders).
     pub fn map(&self, f: impl Fn(&str) -> String) -> Secret {

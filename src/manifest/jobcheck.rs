@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use super::bounds;
 use super::env::{self, EnvPolicy};
 use super::model::{Job, OnMissing, RangeEnd, Settings, Sp};
+use super::origins::SecretHost;
 use super::paths;
 use super::settings::{RetryPolicy, Timeouts, Verify, DEFAULT_JOB_CONCURRENCY};
 use super::validate::{FileCheck, IndexSource, JobSpec};
@@ -57,6 +58,8 @@ impl FileCheck<'_> {
         let max = self.max_segment_bytes(DEFAULT_MAX_SEGMENT_BYTES, d.max_segment_bytes.as_ref());
         let max_segment_bytes = self.max_segment_bytes(max, job.max_segment_bytes.as_ref());
         let headers = self.headers(d.headers.as_ref(), job.headers.as_ref(), policy, name);
+        let listed = job.send_secrets_to.as_ref().or(d.send_secrets_to.as_ref());
+        let send_secrets_to = self.secret_hosts(listed);
         let output_dir = self.output_dir(job, d, dir);
         Some(JobSpec {
             name: name.value.clone(),
@@ -88,8 +91,25 @@ impl FileCheck<'_> {
                 .map_or(OnMissing::Fail, |o| o.value),
             verify,
             max_segment_bytes,
+            send_secrets_to,
             url_vars: url_vars?,
         })
+    }
+
+    /// `send_secrets_to`, each entry checked where it stands.
+    fn secret_hosts(&mut self, listed: Option<&Vec<Sp<String>>>) -> Vec<SecretHost> {
+        let mut out = Vec::new();
+        for entry in listed.into_iter().flatten() {
+            match SecretHost::parse(entry) {
+                Ok(h) => out.push(h),
+                Err(e) => self.err(
+                    entry.loc,
+                    format!("send_secrets_to: {e}"),
+                    "list hosts as `cdn.example.com`, `*.example.net` or `https://cdn.example.com:8443`",
+                ),
+            }
+        }
+        out
     }
 
     fn name(&mut self, name: &Sp<String>) {

@@ -8,6 +8,7 @@ pub mod env;
 mod jobcheck;
 mod load;
 mod model;
+pub mod origins;
 pub mod paths;
 mod settings;
 mod shape;

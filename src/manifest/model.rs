@@ -179,6 +179,12 @@ pub struct Settings {
     pub verify: Option<Sp<Verify>>,
     /// The largest body a segment may have. Default `256MiB`; from 1KiB to 16GiB.
     pub max_segment_bytes: Option<Sp<SizeValue>>,
+    /// Hosts besides the job's own origin (the origin of its `url` or
+    /// `playlist`) that its secrets may go to: values from `${…}`,
+    /// `Cookie` and `Authorization`. `cdn.example.com`, `*.example.net`,
+    /// or an origin `https://cdn.example.com:8443`. Every other host a
+    /// playlist or redirect names gets the job's other headers only.
+    pub send_secrets_to: Option<Vec<Sp<String>>>,
     /// Width of `{{index}}`, zero-padded, for `url` jobs. Default 0.
     pub padding: Option<Sp<i64>>,
     /// First index for `count` and `duration` jobs (a `range` has its own).
@@ -351,6 +357,8 @@ pub struct Job {
     pub verify: Option<Sp<Verify>>,
     /// See `defaults.max_segment_bytes`.
     pub max_segment_bytes: Option<Sp<SizeValue>>,
+    /// See `defaults.send_secrets_to`.
+    pub send_secrets_to: Option<Vec<Sp<String>>>,
 }
 
 /// Which variant of a master playlist a playlist job downloads.

@@ -78,7 +78,8 @@ pub(super) fn look(
             .iter()
             .map(|(n, v)| Ok((n.clone(), real(v)?)))
             .collect::<Result<Vec<_>, Unasked>>()?;
-        let ask = Ask::new("new", &headers, RETRY, TIMEOUT).map_err(Unasked::Headers)?;
+        let ask = Ask::new("new", &headers, RETRY, TIMEOUT, Default::default())
+            .map_err(Unasked::Headers)?;
         Ok((url, ask))
     });
     let (url, ask) = match request {

@@ -155,41 +155,7 @@ fn query_pairs(url: &str) -> Vec<Pair> {
 }
 
 fn is_secret_name(name: &str) -> bool {
-    const EXACT: &[&str] = &[
-        "sig",
-        "signature",
-        "token",
-        "hdnts",
-        "hdntl",
-        "__token__",
-        "policy",
-        "key-pair-id",
-        "auth",
-        "key",
-        "jwt",
-        "hmac",
-        "googleaccessid",
-    ];
-    const PREFIXES: &[&str] = &["x-amz-", "x-goog-"];
-    const WORDS: &[&str] = &[
-        "token",
-        "signature",
-        "secret",
-        "password",
-        "passwd",
-        "auth",
-        "credential",
-        "session",
-        "apikey",
-        "api_key",
-        "api-key",
-    ];
-    const SUFFIXES: &[&str] = &["_key", "-key"];
-    let lower = name.to_ascii_lowercase();
-    EXACT.contains(&lower.as_str())
-        || PREFIXES.iter().any(|p| lower.starts_with(p))
-        || WORDS.iter().any(|w| lower.contains(w))
-        || SUFFIXES.iter().any(|s| lower.ends_with(s))
+    crate::mask::is_secret_param(name)
 }
 
 fn is_expiry(name: &str) -> bool {

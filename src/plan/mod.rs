@@ -140,6 +140,8 @@ pub struct JobPlan {
     /// A resolved playlist's separate audio rendition, muxed in.
     pub audio: Option<crate::source_playlist::AudioTrack>,
     pub headers: Vec<(String, Secret)>,
+    /// Hosts besides its own origin that its secrets may go to.
+    pub send_secrets_to: Vec<crate::manifest::origins::SecretHost>,
     pub concurrency: u32,
     pub retry: RetryPolicy,
     pub timeout: Timeouts,
@@ -552,6 +554,7 @@ fn plan_job(
         init: init.flatten(),
         audio: None,
         headers,
+        send_secrets_to: spec.send_secrets_to.clone(),
         concurrency: spec.concurrency,
         retry: spec.retry,
         timeout: spec.timeout,

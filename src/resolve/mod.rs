@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use m3u8_rs::Playlist;
 
-use crate::fetch::{store, Ask, Fetcher};
+use crate::fetch::{store, Ask, Fetcher, Scope};
 use crate::manifest::env::Secret;
 use crate::plan::{JobPlan, Plan};
 use crate::source::{EndSource, Numbered, Segment, SegmentSource, Target};
@@ -88,6 +88,16 @@ pub async fn resolve_job(
     Ok(with_resolved(job, p, resolved))
 }
 
+/// Where a job's secrets may go: a playlist job's own origin is its
+/// playlist's; a template job's, each request's own URL.
+pub fn scope(job: &JobPlan) -> Arc<Scope> {
+    let listed = job.send_secrets_to.clone();
+    Arc::new(match &job.source {
+        SegmentSource::Playlist(p) => Scope::playlist(&p.url, listed),
+        SegmentSource::Numbered(_) => Scope::own_urls(listed),
+    })
+}
+
 /// A fetched media playlist, read.
 fn read(media: &saved::Media) -> Result<Resolved, PlaylistError> {
     let shown = media.base.shown();
@@ -111,7 +121,7 @@ pub async fn probe(plan: &Plan) -> (Plan, Vec<ResolveError>) {
     for job in &plan.jobs {
         let resolved = match job.skipped {
             Some(_) => Ok(job.clone()),
-            None => match Ask::new(&job.name, &job.headers, job.retry, job.timeout) {
+            None => match Ask::new(&job.name, &job.headers, job.retry, job.timeout, scope(job)) {
                 Ok(ask) => probe_job(job, &fetcher, &ask).await,
                 Err(reason) => Err(ResolveError::Headers {
                     job: job.name.clone(),

@@ -39,7 +39,11 @@ pub fn join(base: &Secret, uri: &str) -> Result<Secret, UriError> {
     if !(real.starts_with("http://") || real.starts_with("https://")) {
         return Err(UriError::NotWeb(uri.into()));
     }
-    Ok(base.map(|b| joined(b).unwrap_or_else(|_| uri.to_string())))
+    // The shown form is masked: a server may repeat the job's token (or
+    // its own signed values) in the URIs it lists.
+    Ok(base
+        .map(|b| joined(b).unwrap_or_else(|_| uri.to_string()))
+        .masked())
 }
 
 pub(super) fn describe_variant(v: &VariantStream) -> String {

@@ -60,7 +60,9 @@ pub fn answered_at(asked: &Secret, final_url: &str, env: &BTreeMap<String, Strin
     if final_url == asked.expose() || parsed.is_ok_and(|u| u.as_str() == final_url) {
         return asked.clone();
     }
-    Secret::resolve(&redact(final_url, env), env).unwrap_or_else(|_| Secret::plain(final_url))
+    Secret::resolve(&redact(final_url, env), env)
+        .unwrap_or_else(|_| Secret::plain(final_url))
+        .masked()
 }
 
 /// Splits `text` around every value of `env`, longest first, so that the
@@ -129,8 +131,10 @@ fn from_saved(m: &SavedMedia, env: &BTreeMap<String, String>) -> Option<Media> {
 const SHORTEST_SAFE: usize = 8;
 
 /// Saves what resolving fetched in `dir` (written whole, then renamed).
-/// Nothing is saved when a short value from the environment occurs in it
-/// (the next run fetches the playlist again).
+/// Nothing is saved when a short value from the environment occurs in it,
+/// or a value in another spelling than its own (percent-encoded by a
+/// redirect, say), which `${NAME}` cannot stand for: the next run fetches
+/// the playlist again.
 pub fn store(
     dir: &Path,
     source: &str,
@@ -145,7 +149,8 @@ pub fn store(
         env.values()
             .any(|v| !v.is_empty() && v.len() < SHORTEST_SAFE && t.contains(v.as_str()))
     };
-    if texts.into_iter().any(short) {
+    let encoded = |t: &str| crate::mask::has_encoded_secret(t);
+    if texts.into_iter().any(|t| short(t) || encoded(t)) {
         let _ = store::remove_file(&dir.join(SAVED));
         return Ok(());
     }

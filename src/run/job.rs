@@ -130,6 +130,7 @@ async fn prepare(job: &JobPlan, fp: &str, opts: RunOptions) -> Result<Prepared, 
         job.retry,
         job.timeout,
         ledger.clone(),
+        crate::resolve::scope(job),
     )
     .map_err(|e| format!("job `{}`: {e}", job.name))?;
     req.max_bytes = job.max_segment_bytes;
