@@ -479,6 +479,30 @@ fn a_rerun_renews_the_expired_links_of_its_saved_playlist() {
 }
 
 #[test]
+fn a_live_playlist_is_not_saved_and_the_rerun_fetches_it_finished() {
+    let made = make(Hls::default());
+    let (root, server) = served(&[(&made, "l")]);
+    let index = root.path().join("l/index.m3u8");
+    let finished = std::fs::read_to_string(&index).unwrap();
+    assert!(finished.contains("#EXT-X-ENDLIST\n"), "{finished}");
+    std::fs::write(&index, finished.replace("#EXT-X-ENDLIST\n", "")).unwrap();
+    let job = Job::new(&playlist_job(&format!("{}/l/index.m3u8", server.url()), ""));
+    let out = job.run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("still growing"), "{}", stderr(&out));
+    assert!(!job.path("out/.snatch/v/playlist.json").exists());
+
+    // The stream ended: the rerun reads the finished playlist, not a copy
+    // of the live one.
+    std::fs::write(&index, finished).unwrap();
+    let file = run_ok(&job, &[]);
+    let (duration, _) = probe(&file);
+    assert!((duration - 6.0).abs() < 0.3, "duration {duration}");
+    assert_eq!(server.requests_to("/l/index.m3u8").len(), 2);
+    assert_eq!(job.report()["jobs"][0]["status"], "ok");
+}
+
+#[test]
 fn a_discontinuity_keeps_its_place_and_the_merge_decodes() {
     let made = make(Hls::default());
     let (root, server) = served(&[(&made, "a"), (&made, "b")]);

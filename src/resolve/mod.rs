@@ -1,9 +1,9 @@
 //! The resolve step, between plan and fetch: the only place that turns a
 //! job into its concrete segment list over the network. A playlist job's
 //! playlist is fetched (a master's variant chosen), its AES-128 keys
-//! fetched once per URI, and the media playlist saved in the job's state
-//! folder (secrets replaced by their `${NAME}`), so a rerun resumes
-//! against the same segments. `plan` never calls this; `run` and
+//! fetched once per URI, and the media playlist, once read, saved in the
+//! job's state folder (secrets replaced by their `${NAME}`), so a rerun
+//! resumes against the same segments. `plan` never calls this; `run` and
 //! `plan --probe` do.
 
 mod end;
@@ -66,13 +66,7 @@ pub async fn resolve_job(
     let from_saved = saved.is_some();
     let got = match saved {
         Some(s) => s,
-        None => {
-            let got = fetch_media(p, fetcher, req).await.map_err(named)?;
-            if save {
-                saved::store(&job.state_dir, &source, &got, &p.env).map_err(named)?;
-            }
-            got
-        }
+        None => fetch_media(p, fetcher, req).await.map_err(named)?,
     };
     let mut resolved = read(&got.video).map_err(|e| named(e.into()))?;
     if let Some(audio) = &got.audio {
@@ -82,9 +76,14 @@ pub async fn resolve_job(
         })?;
         resolved.audio = Some(Arc::new(audio));
     }
-    resolved.variant_note = got.note;
+    resolved.variant_note = got.note.clone();
     resolved.from_saved = from_saved;
     resolved.keys = Keys(fetch_keys(&resolved, fetcher, req).await.map_err(named)?);
+    // Only a playlist that was read, its keys fetched, is saved: a refused
+    // one (live, SAMPLE-AES) is fetched again by the rerun.
+    if save && !from_saved {
+        saved::store(&job.state_dir, &source, &got, &p.env).map_err(named)?;
+    }
     Ok(with_resolved(job, p, resolved))
 }
 

@@ -69,12 +69,12 @@ async fn reload(job: &JobPlan, fetcher: &Fetcher, ask: &Ask) -> Result<(), Cause
         return Ok(());
     };
     let got = fetch_media(p, fetcher, ask).await?;
+    let now = read(&got.video)?;
+    let audio = got.audio.as_ref().map(read).transpose()?;
     // The next run starts from the newer links; a failure only costs a reload.
     if let Err(e) = store(&job.state_dir, &saved_key(p), &got, &p.env) {
         tracing::warn!(job = %job.name, "{e}");
     }
-    let now = read(&got.video)?;
-    let audio = got.audio.as_ref().map(read).transpose()?;
     let mut fresh = p.fresh.write().unwrap_or_else(|e| e.into_inner());
     for s in &now.segments {
         fresh.insert(s.sequence, s.part.clone());
