@@ -430,6 +430,49 @@ fn links_that_expire_are_renewed_from_the_playlist() {
     assert_eq!(j["segments"]["fetched"], 10);
 }
 
+/// The playlist at `made`, its segment links given a `tok={TOKEN}` query.
+fn tokened(made: &Path) -> String {
+    let text = std::fs::read_to_string(made.join("index.m3u8")).unwrap();
+    text.replace(".ts\n", ".ts?tok={TOKEN}\n")
+}
+
+#[test]
+fn links_that_expire_are_renewed_at_any_concurrency() {
+    let made = make(Hls {
+        name: "sixteen",
+        secs: 16,
+        ..Hls::default()
+    });
+    for concurrency in [1, 2, 16] {
+        let (root, server) = served(&[(&made, "t")]);
+        std::fs::write(root.path().join("t/index.m3u8"), tokened(&made)).unwrap();
+        // Every segment served expires the token, and is answered after
+        // 150 ms: the others' 403s arrive while it is on its way.
+        server.expire_tokens_slowly("/t/", 1, std::time::Duration::from_millis(150));
+        let job = Job::new(&playlist_job(
+            &format!("{}/t/index.m3u8", server.url()),
+            &format!("    concurrency: {concurrency}\n"),
+        ));
+        let out = job.run(&[]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "concurrency {concurrency}: {}",
+            stderr(&out)
+        );
+        let file = job.path("out/v.mp4");
+        assert_eq!(decode_errors(&file), "", "concurrency {concurrency}");
+        let (duration, _) = probe(&file);
+        assert!((duration - 16.0).abs() < 0.3, "duration {duration}");
+        let j = &job.report()["jobs"][0];
+        assert_eq!(j["status"], "ok");
+        assert_eq!(j["segments"]["fetched"], 8);
+        // One reload per token, however many tasks met its expiry.
+        assert_eq!(j["playlist_reloads"], 7, "concurrency {concurrency}");
+        assert_eq!(server.requests_to("/t/index.m3u8").len(), 8);
+    }
+}
+
 #[test]
 fn a_template_job_whose_token_expired_says_so() {
     let made = make(Hls::default());

@@ -1,14 +1,18 @@
 //! One segment's fetch, renewing expired links: a playlist job whose
 //! segments answer 403 or 410 after others arrived fetches its playlist
 //! again and tries the segment's new location; a template job says that
-//! its token has probably expired.
+//! its token has probably expired. The first 403 or 410 pauses the job's
+//! requests and waits for those in flight before it decides, so the
+//! decision is the same at any concurrency.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::RwLock;
 
 use crate::fetch::{Ask, FailKind, Fetched, Fetcher, JobFetch, SegmentFailure};
 use crate::plan::JobPlan;
 use crate::resolve::{Reloads, MAX_RELOADS};
-use crate::source::SegmentSource;
+use crate::source::{Segment, SegmentSource};
 
 /// What a job's segment tasks share to renew links.
 pub(super) struct Renew {
@@ -16,6 +20,10 @@ pub(super) struct Renew {
     pub ask: Ask,
     /// Segments that arrived, in this run or an earlier one.
     pub landed: AtomicU64,
+    /// Each request holds it shared; a task that met an expired link takes
+    /// it alone, which waits for the requests in flight and holds back new
+    /// ones (tokio's lock is fair) while it decides and reloads.
+    gate: RwLock<()>,
 }
 
 impl Renew {
@@ -24,6 +32,7 @@ impl Renew {
             reloads: Reloads::default(),
             ask: Ask::from(req),
             landed: AtomicU64::new(reused),
+            gate: RwLock::new(()),
         }
     }
 
@@ -36,69 +45,105 @@ impl Renew {
         p: u64,
     ) -> Result<Fetched, SegmentFailure> {
         loop {
-            let seen = self.reloads.generation();
-            let seg = job.source.segment(p).map_err(|e| {
-                let index = job.source.index_at(p);
-                SegmentFailure {
-                    index,
-                    kind: FailKind::Invalid,
-                    retries: 0,
-                    redirects: 0,
-                    message: format!("job `{}`: segment {index}: {e}", job.name),
-                }
-            })?;
-            let e = match fetcher.fetch(req, &seg).await {
-                Ok(f) => {
-                    self.landed.fetch_add(1, Ordering::Relaxed);
-                    return Ok(f);
-                }
+            let e = match self.request(job, fetcher, req, p).await? {
+                Ok(f) => return Ok(f),
                 Err(e) => e,
             };
-            if !self.expired(job, &e) {
-                return Err(e);
-            }
-            if let SegmentSource::Numbered(_) = job.source {
-                return Err(SegmentFailure {
-                    message: format!(
-                        "{}; other segments arrived, so its token has probably expired: \
-                         update it in the job file and rerun (saved segments are reused)",
-                        e.message
-                    ),
-                    ..e
-                });
-            }
-            match self.reloads.renew(job, fetcher, &self.ask, seen).await {
-                Ok(true) => continue,
-                Ok(false) => {
-                    return Err(SegmentFailure {
-                        message: format!(
-                            "{} (the playlist was fetched again {MAX_RELOADS} times, the most a job may)",
-                            e.message
-                        ),
-                        ..e
-                    })
-                }
-                Err(why) => {
-                    return Err(SegmentFailure {
-                        message: format!(
-                            "{}; fetching the playlist again for new links failed: {why}",
-                            e.message
-                        ),
-                        ..e
-                    })
-                }
-            }
+            self.renewed(job, fetcher, e).await?;
         }
     }
 
-    /// A 403 or 410 after other segments arrived, or from links an
-    /// earlier run saved.
-    fn expired(&self, job: &JobPlan, e: &SegmentFailure) -> bool {
+    /// One request, holding the gate shared: `Ok(Err(_))` is a 403 or 410
+    /// with the generation of the links it used.
+    async fn request(
+        &self,
+        job: &JobPlan,
+        fetcher: &Fetcher,
+        req: &JobFetch,
+        p: u64,
+    ) -> Result<Result<Fetched, Expired>, SegmentFailure> {
+        let _shared = self.gate.read().await;
+        let seen = self.reloads.generation();
+        let seg = segment(job, p)?;
+        match fetcher.fetch(req, &seg).await {
+            Ok(f) => {
+                self.landed.fetch_add(1, Ordering::Relaxed);
+                Ok(Ok(f))
+            }
+            Err(e) if matches!(e.kind, FailKind::Status(403 | 410)) => {
+                Ok(Err(Expired { failure: e, seen }))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// After a 403 or 410: once no request is in flight, either the links
+    /// were renewed (by this task or another) or the failure stands.
+    async fn renewed(
+        &self,
+        job: &JobPlan,
+        fetcher: &Fetcher,
+        e: Expired,
+    ) -> Result<(), SegmentFailure> {
+        let _alone = self.gate.write().await;
+        if self.reloads.generation() != e.seen {
+            return Ok(());
+        }
+        let (seen, e) = (e.seen, e.failure);
+        if !self.expired(job) {
+            return Err(e);
+        }
+        if let SegmentSource::Numbered(_) = job.source {
+            return Err(SegmentFailure {
+                message: format!(
+                    "{}; other segments arrived, so its token has probably expired: \
+                     update it in the job file and rerun (saved segments are reused)",
+                    e.message
+                ),
+                ..e
+            });
+        }
+        let why = match self.reloads.renew(job, fetcher, &self.ask, seen).await {
+            Ok(true) => return Ok(()),
+            Ok(false) => {
+                format!(" (the playlist was fetched again {MAX_RELOADS} times, the most a job may)")
+            }
+            Err(why) => format!("; fetching the playlist again for new links failed: {why}"),
+        };
+        Err(SegmentFailure {
+            message: format!("{}{why}", e.message),
+            ..e
+        })
+    }
+
+    /// Whether a 403 or 410 is an expired link: other segments arrived (in
+    /// this run, the requests in flight ended, or an earlier one), or the
+    /// links are those an earlier run saved.
+    fn expired(&self, job: &JobPlan) -> bool {
         let old_links = match &job.source {
             SegmentSource::Playlist(p) => p.resolved.as_ref().is_some_and(|r| r.from_saved),
             SegmentSource::Numbered(_) => false,
         };
-        matches!(e.kind, FailKind::Status(403 | 410))
-            && (old_links || self.landed.load(Ordering::Relaxed) > 0)
+        old_links || self.landed.load(Ordering::Relaxed) > 0
     }
+}
+
+/// A 403 or 410, and the generation of the links that met it.
+struct Expired {
+    failure: SegmentFailure,
+    seen: u64,
+}
+
+/// The segment at position `p`, with its newest link.
+fn segment(job: &JobPlan, p: u64) -> Result<Segment, SegmentFailure> {
+    job.source.segment(p).map_err(|e| {
+        let index = job.source.index_at(p);
+        SegmentFailure {
+            index,
+            kind: FailKind::Invalid,
+            retries: 0,
+            redirects: 0,
+            message: format!("job `{}`: segment {index}: {e}", job.name),
+        }
+    })
 }

@@ -1204,13 +1204,17 @@ async fn serve_endless(
 // Links that expire (HLS tests): below a prefix, a playlist's `{TOKEN}` is
 // served as the current token, segments are served only with the current
 // token in their query (`tok=…`; old ones answer 403), and the token
-// changes after every `every` segments served.
+// changes after every `every` segments served (`expire_tokens_slowly`: the
+// segments served take a while).
 // ---------------------------------------------------------------------------
 
 struct Tokens {
     prefix: String,
     every: u64,
     served: u64,
+    /// How long a segment with the current token takes to be answered (a
+    /// 403 is at once).
+    slow: Duration,
 }
 
 impl Tokens {
@@ -1226,7 +1230,18 @@ impl TestServer {
             prefix: prefix.to_string(),
             every: every.max(1),
             served: 0,
+            slow: Duration::ZERO,
         });
+    }
+
+    /// As `expire_tokens`, and a segment with the current token is answered
+    /// only after `slow`, while an expired one gets its 403 at once: a 403
+    /// arrives while segments that were served are still on their way.
+    pub fn expire_tokens_slowly(&self, prefix: &str, every: u64, slow: Duration) {
+        self.expire_tokens(prefix, every);
+        if let Some(t) = lock(&self.state.tokens).as_mut() {
+            t.slow = slow;
+        }
     }
 }
 
@@ -1253,5 +1268,5 @@ fn token_fault(state: &State, path: &str, query: Option<&str>, file: &Path) -> O
         return Some(Fault::Status(403));
     }
     t.served += 1;
-    None
+    (!t.slow.is_zero()).then_some(Fault::Delay(t.slow))
 }
