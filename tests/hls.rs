@@ -473,6 +473,124 @@ fn links_that_expire_are_renewed_at_any_concurrency() {
     }
 }
 
+/// Two videos of the same segment names and EXTINF: 160x90 and 320x180.
+fn two_videos() -> (std::path::PathBuf, std::path::PathBuf) {
+    let a = make(Hls::default());
+    let b = make(Hls {
+        name: "high",
+        size: "320x180",
+        ..Hls::default()
+    });
+    (a, b)
+}
+
+/// `text` (a playlist of relative segment names) listing them in `dir`.
+fn listing_in(text: &str, dir: &str) -> String {
+    text.replace("\nseg", &format!("\n{dir}/seg"))
+}
+
+#[test]
+fn a_reload_that_lists_another_stream_fails_the_job_and_keeps_its_segments() {
+    let (a, b) = two_videos();
+    let (root, server) = served(&[(&a, "t/a"), (&b, "t/b")]);
+    let index = root.path().join("t/index.m3u8");
+    std::fs::write(&index, listing_in(&tokened(&a), "a")).unwrap();
+    server.expire_tokens_slowly("/t/", 2, std::time::Duration::from_millis(100));
+    let job = Job::new(&playlist_job(
+        &format!("{}/t/index.m3u8", server.url()),
+        "    concurrency: 1\n",
+    ));
+    let child = job.command(&[]).spawn().unwrap();
+    // Once the playlist was served, the server's files are another video
+    // under the same media sequence numbers; the links expire after two
+    // segments, and the reload meets it.
+    while server.requests_to("/t/index.m3u8").is_empty() {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    std::fs::write(&index, listing_in(&tokened(&a), "b")).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the stream changed since this job started: segment 0: /t/a/seg0.ts became /t/b/seg0.ts"),
+        "{err}"
+    );
+    assert!(
+        err.contains("run with --force to discard them and start the job anew"),
+        "{err}"
+    );
+    assert_eq!(server.requests_to("/t/index.m3u8").len(), 2);
+    let paths: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
+    assert!(!paths.iter().any(|p| p.starts_with("/t/b/")), "{paths:?}");
+    let state = job.path("out/.snatch/v");
+    assert_eq!(support::cli::saved(&state).len(), 2, "{paths:?}");
+    let j = &job.report()["jobs"][0];
+    assert_eq!(j["status"], "failed");
+    assert!(
+        j["error"].as_str().unwrap().contains("became /t/b/seg0.ts"),
+        "{j}"
+    );
+    assert!(!job.path("out/v.mp4").exists());
+}
+
+#[test]
+fn a_rerun_that_finds_another_stream_fetches_nothing_and_force_starts_anew() {
+    let (a, b) = two_videos();
+    let (root, server) = served(&[(&a, "q7z/a"), (&b, "q7z/b")]);
+    let index = root.path().join("q7z/index.m3u8");
+    let text = std::fs::read_to_string(a.join("index.m3u8")).unwrap();
+    std::fs::write(&index, listing_in(&text, "a")).unwrap();
+    server.always("/q7z/a/seg1.ts", Fault::Status(404));
+    // The folder comes from the environment: a value this short keeps the
+    // playlist from being saved, so the rerun fetches it afresh.
+    let job = Job::new(&playlist_job(
+        &format!("{}/${{SNATCH_T_DIR}}/index.m3u8", server.url()),
+        "    concurrency: 1\n",
+    ));
+    let run = |extra: &[&str]| {
+        let mut cmd = job.command(extra);
+        cmd.env("SNATCH_T_DIR", "q7z").output().unwrap()
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let state = job.path("out/.snatch/v");
+    assert_eq!(support::cli::saved(&state).len(), 1);
+    assert!(!state.join("playlist.json").exists());
+    let recorded = std::fs::read_to_string(state.join("stream.json")).unwrap();
+    assert!(!recorded.contains("q7z"), "{recorded}");
+    assert!(
+        recorded.contains("/${SNATCH_T_DIR}/a/seg0.ts"),
+        "{recorded}"
+    );
+
+    // The server now lists another video: the rerun stops before any segment.
+    server.clear_faults();
+    std::fs::write(&index, listing_in(&text, "b")).unwrap();
+    server.clear_requests();
+    let out = run(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("segment 0: /${SNATCH_T_DIR}/a/seg0.ts became /${SNATCH_T_DIR}/b/seg0.ts"),
+        "{err}"
+    );
+    assert!(err.contains("--force"), "{err}");
+    let paths: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths, ["/q7z/index.m3u8"]);
+    assert_eq!(support::cli::saved(&state).len(), 1);
+    assert_eq!(job.report()["jobs"][0]["status"], "failed");
+
+    let out = run(&["--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let file = job.path("out/v.mp4");
+    assert_eq!(decode_errors(&file), "");
+    assert_eq!(video_height(&file), 180);
+    let (duration, _) = probe(&file);
+    assert!((duration - 6.0).abs() < 0.3, "duration {duration}");
+    // Done: the tidy-up leaves no record of the stream behind.
+    assert!(!state.join("stream.json").exists());
+}
+
 #[test]
 fn a_template_job_whose_token_expired_says_so() {
     let made = make(Hls::default());

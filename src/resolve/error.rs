@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 
+use super::identity::Change;
 use crate::decrypt::DecryptError;
 use crate::fetch::{ProbeError, SmallError};
 use crate::manifest::env::Secret;
@@ -73,6 +74,16 @@ pub enum Cause {
     /// `url` is shown redacted.
     #[error("the AES-128 key {url} is {len} bytes, not 16")]
     KeyLength { url: Secret, len: usize },
+    /// The playlist fetched afresh (a rerun, or a reload after links
+    /// expired) lists another stream than the one the job started on.
+    #[error(
+        "the stream changed since this job started: {change}. Nothing was fetched from the \
+         changed playlist and the saved segments are kept; run with --force to discard them \
+         and start the job anew"
+    )]
+    StreamChanged { change: Change },
+    #[error("cannot record the stream's identity in {}: {error}", .dir.display())]
+    Record { dir: PathBuf, error: std::io::Error },
     /// A reload lost a segment the run already counts on.
     #[error("the {playlist} fetched again no longer lists segment {sequence} (media sequence numbers changed)")]
     Gone {

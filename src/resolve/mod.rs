@@ -3,17 +3,20 @@
 //! playlist is fetched (a master's variant chosen), its AES-128 keys
 //! fetched once per URI, and the media playlist, once read, saved in the
 //! job's state folder (secrets replaced by their `${NAME}`), so a rerun
-//! resumes against the same segments. `plan` never calls this; `run` and
-//! `plan --probe` do.
+//! resumes against the same segments; the stream's identity is recorded
+//! beside it, and a playlist fetched afresh that lists another stream
+//! fails the job. `plan` never calls this; `run` and `plan --probe` do.
 
 mod end;
 mod error;
+mod identity;
 pub mod peek;
 pub mod playlist;
 mod reload;
 mod saved;
 
 pub use error::{Cause, EndError, InitError, PlaylistError, ResolveError, TagError, UriError};
+pub use identity::Change;
 pub use reload::{Reloads, MAX_RELOADS};
 
 use std::collections::HashMap;
@@ -79,10 +82,14 @@ pub async fn resolve_job(
     resolved.variant_note = got.note.clone();
     resolved.from_saved = from_saved;
     resolved.keys = Keys(fetch_keys(&resolved, fetcher, req).await.map_err(named)?);
-    // Only a playlist that was read, its keys fetched, is saved: a refused
-    // one (live, SAMPLE-AES) is fetched again by the rerun.
-    if save && !from_saved {
-        saved::store(&job.state_dir, &source, &got, &p.env).map_err(named)?;
+    // Only a playlist that was read, its keys fetched, and of the stream
+    // the job started on is saved: a refused one (live, SAMPLE-AES) is
+    // fetched again by the rerun.
+    if save {
+        identity::check(&job.state_dir, &resolved, &p.env).map_err(named)?;
+        if !from_saved {
+            saved::store(&job.state_dir, &source, &got, &p.env).map_err(named)?;
+        }
     }
     Ok(with_resolved(job, p, resolved))
 }

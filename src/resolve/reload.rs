@@ -1,10 +1,14 @@
 //! Links that expire: when a playlist job's segments start answering 403
 //! or 410 after others arrived, the playlist is fetched again (same URL,
 //! new tokens) and segments are mapped to their new locations by media
-//! sequence number. Reloads are bounded per job and counted.
+//! sequence number. A playlist that now lists another stream (another
+//! path, count, `EXTINF`, sequence number…; see `identity`) is refused
+//! before any of its links is used. Reloads are bounded per job and counted.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
+use super::identity::Identity;
 use super::saved::store;
 use super::Cause;
 use super::{fetch_media, read, saved_key};
@@ -69,8 +73,12 @@ async fn reload(job: &JobPlan, fetcher: &Fetcher, ask: &Ask) -> Result<(), Cause
         return Ok(());
     };
     let got = fetch_media(p, fetcher, ask).await?;
-    let now = read(&got.video)?;
-    let audio = got.audio.as_ref().map(read).transpose()?;
+    let mut now = read(&got.video)?;
+    now.audio = got.audio.as_ref().map(read).transpose()?.map(Arc::new);
+    let was = Identity::of(before, &p.env);
+    if let Some(change) = was.change_to(&Identity::of(&now, &p.env)) {
+        return Err(Cause::StreamChanged { change });
+    }
     // The next run starts from the newer links; a failure only costs a reload.
     if let Err(e) = store(&job.state_dir, &saved_key(p), &got, &p.env) {
         tracing::warn!(job = %job.name, "{e}");
@@ -79,7 +87,7 @@ async fn reload(job: &JobPlan, fetcher: &Fetcher, ask: &Ask) -> Result<(), Cause
     for s in &now.segments {
         fresh.insert(s.sequence, s.part.clone());
     }
-    for s in audio.iter().flat_map(|a| &a.segments) {
+    for s in now.audio.iter().flat_map(|a| &a.segments) {
         fresh.insert(AUDIO_BASE + s.sequence, s.part.clone());
     }
     let mut audio_before = before.audio.iter().flat_map(|a| &a.segments);

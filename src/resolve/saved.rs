@@ -68,7 +68,15 @@ pub fn answered_at(asked: &Secret, final_url: &str, env: &BTreeMap<String, Strin
 /// Splits `text` around every value of `env`, longest first, so that the
 /// values become `${NAME}` placeholders.
 fn redact(text: &str, env: &BTreeMap<String, String>) -> Vec<Piece> {
-    let mut values: Vec<(&String, &String)> = env.iter().filter(|(_, v)| !v.is_empty()).collect();
+    redact_pairs(text, env.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+}
+
+/// As [`redact`], for any `(name, value)` pairs.
+pub(super) fn redact_pairs<'a>(
+    text: &str,
+    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Vec<Piece> {
+    let mut values: Vec<(&str, &str)> = pairs.filter(|(_, v)| !v.is_empty()).collect();
     values.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
     let mut pieces = vec![Piece::Text(text.to_string())];
     for (name, value) in values {
@@ -97,7 +105,7 @@ fn split_on(text: &str, value: &str, name: &str) -> Vec<Piece> {
 }
 
 /// Pieces as text that `env::parse` reads back (`${` in text doubled).
-fn saved_form(pieces: &[Piece]) -> String {
+pub(super) fn saved_form(pieces: &[Piece]) -> String {
     pieces
         .iter()
         .map(|p| match p {

@@ -197,6 +197,11 @@ impl Steps<'_> {
                 job.name
             ));
         }
+        if let Some(changed) = renew.stream_changed() {
+            abort(merge).await;
+            let _ = ledger.sync();
+            return Err(changed.to_string());
+        }
         let verdict = classify(job, &fed);
         report.segments.missing = verdict.missing.clone();
         report.segments.trailing_missing = verdict.trailing;

@@ -3,15 +3,17 @@
 //! again and tries the segment's new location; a template job says that
 //! its token has probably expired. The first 403 or 410 pauses the job's
 //! requests and waits for those in flight before it decides, so the
-//! decision is the same at any concurrency.
+//! decision is the same at any concurrency. A reload that finds another
+//! stream stops the job's requests for good.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use tokio::sync::RwLock;
 
 use crate::fetch::{Ask, FailKind, Fetched, Fetcher, JobFetch, SegmentFailure};
 use crate::plan::JobPlan;
-use crate::resolve::{Reloads, MAX_RELOADS};
+use crate::resolve::{Cause, Reloads, ResolveError, MAX_RELOADS};
 use crate::source::{Segment, SegmentSource};
 
 /// What a job's segment tasks share to renew links.
@@ -24,6 +26,9 @@ pub(super) struct Renew {
     /// it alone, which waits for the requests in flight and holds back new
     /// ones (tokio's lock is fair) while it decides and reloads.
     gate: RwLock<()>,
+    /// Set when a reload found another stream: the job's message. No
+    /// request starts after it.
+    changed: OnceLock<String>,
 }
 
 impl Renew {
@@ -33,7 +38,13 @@ impl Renew {
             ask: Ask::from(req),
             landed: AtomicU64::new(reused),
             gate: RwLock::new(()),
+            changed: OnceLock::new(),
         }
+    }
+
+    /// The job's message when a reload found that the stream changed.
+    pub fn stream_changed(&self) -> Option<&str> {
+        self.changed.get().map(String::as_str)
     }
 
     /// Fetches the segment at position `p`, renewing expired links.
@@ -65,6 +76,9 @@ impl Renew {
         let _shared = self.gate.read().await;
         let seen = self.reloads.generation();
         let seg = segment(job, p)?;
+        if let Some(message) = self.changed.get() {
+            return Err(failure(seg.index, message.clone()));
+        }
         match fetcher.fetch(req, &seg).await {
             Ok(f) => {
                 self.landed.fetch_add(1, Ordering::Relaxed);
@@ -86,6 +100,9 @@ impl Renew {
         e: Expired,
     ) -> Result<(), SegmentFailure> {
         let _alone = self.gate.write().await;
+        if let Some(message) = self.changed.get() {
+            return Err(failure(e.failure.index, message.clone()));
+        }
         if self.reloads.generation() != e.seen {
             return Ok(());
         }
@@ -94,19 +111,30 @@ impl Renew {
             return Err(e);
         }
         if let SegmentSource::Numbered(_) = job.source {
-            return Err(SegmentFailure {
-                message: format!(
-                    "{}; other segments arrived, so its token has probably expired: \
-                     update it in the job file and rerun (saved segments are reused)",
-                    e.message
-                ),
-                ..e
-            });
+            return Err(token_expired(e));
         }
-        let why = match self.reloads.renew(job, fetcher, &self.ask, seen).await {
+        let outcome = self.reloads.renew(job, fetcher, &self.ask, seen).await;
+        self.after_reload(job, e, outcome)
+    }
+
+    /// `Ok` when the reload renewed the links; else `e`, saying why not.
+    /// A reload that found another stream stops the job's requests.
+    fn after_reload(
+        &self,
+        job: &JobPlan,
+        e: SegmentFailure,
+        outcome: Result<bool, Cause>,
+    ) -> Result<(), SegmentFailure> {
+        let why = match outcome {
             Ok(true) => return Ok(()),
             Ok(false) => {
                 format!(" (the playlist was fetched again {MAX_RELOADS} times, the most a job may)")
+            }
+            Err(why @ Cause::StreamChanged { .. }) => {
+                let job = job.name.clone();
+                let message = ResolveError::Playlist { job, cause: why }.to_string();
+                let message = self.changed.get_or_init(|| message);
+                return Err(failure(e.index, message.clone()));
             }
             Err(why) => format!("; fetching the playlist again for new links failed: {why}"),
         };
@@ -134,16 +162,33 @@ struct Expired {
     seen: u64,
 }
 
+/// A template job's 403 or 410 after other segments arrived.
+fn token_expired(e: SegmentFailure) -> SegmentFailure {
+    SegmentFailure {
+        message: format!(
+            "{}; other segments arrived, so its token has probably expired: \
+             update it in the job file and rerun (saved segments are reused)",
+            e.message
+        ),
+        ..e
+    }
+}
+
 /// The segment at position `p`, with its newest link.
 fn segment(job: &JobPlan, p: u64) -> Result<Segment, SegmentFailure> {
     job.source.segment(p).map_err(|e| {
         let index = job.source.index_at(p);
-        SegmentFailure {
-            index,
-            kind: FailKind::Invalid,
-            retries: 0,
-            redirects: 0,
-            message: format!("job `{}`: segment {index}: {e}", job.name),
-        }
+        failure(index, format!("job `{}`: segment {index}: {e}", job.name))
     })
+}
+
+/// A failure that no request could mend.
+fn failure(index: u64, message: String) -> SegmentFailure {
+    SegmentFailure {
+        index,
+        kind: FailKind::Invalid,
+        retries: 0,
+        redirects: 0,
+        message,
+    }
 }
