@@ -281,3 +281,48 @@ fn a_token_the_server_repeats_or_encodes_never_shows() {
         }
     }
 }
+
+#[test]
+fn snatch_new_lists_the_hosts_a_playlist_names_when_the_job_has_secrets() {
+    let (_ra, a, _rb, b) = split_playlist("trust-split");
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("{}/vod/index.m3u8", a.url());
+    let new = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_snatch"))
+            .current_dir(dir.path())
+            .args(["new", &url, "--name", "v"])
+            .args(extra)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    // Without a secret, nothing to send anywhere.
+    let out = new(&["--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("send_secrets_to"));
+    // With a cookie, the host the playlist names gets it too, and a note
+    // says so.
+    let out = new(&["-H", &format!("Cookie: sid={SID}")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let yaml = std::fs::read_to_string(dir.path().join("jobs.yaml")).unwrap();
+    assert!(yaml.contains("send_secrets_to: [\"127.0.0.2\"]"), "{yaml}");
+    assert!(!yaml.contains(SID), "{yaml}");
+    let err = stderr(&out);
+    assert!(
+        err.contains("the playlist names other hosts (127.0.0.2)"),
+        "{err}"
+    );
+    // The job it wrote runs, the cookie reaching both hosts.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_snatch"))
+        .current_dir(dir.path())
+        .args(["run", "jobs.yaml"])
+        .env("SNATCH_V_COOKIE", format!("sid={SID}"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rb = b.requests();
+    assert_eq!(rb.len(), 4, "{rb:?}");
+    assert!(rb
+        .iter()
+        .all(|r| r.header("cookie") == Some(&format!("sid={SID}"))));
+}

@@ -235,9 +235,13 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
         .collect();
     let mut details = Vec::new();
     let mut notes = Vec::new();
+    let mut send_secrets_to = Vec::new();
     let (what, detected) = match kind {
         Kind::Playlist => {
             let looked = look(&query.url, &headers.kept, &secrets).map_err(|p| vec![p])?;
+            if !headers.secrets.is_empty() {
+                send_secrets_to = elsewhere(&looked, &mut notes);
+            }
             (playlist_what(looked, &mut details, &mut notes), None)
         }
         Kind::Segments(detected, source) => {
@@ -257,6 +261,7 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
         url: query.url.clone(),
         what,
         headers: headers.kept,
+        send_secrets_to,
         output: args.output.clone(),
     };
 
@@ -339,13 +344,31 @@ fn kind_of(
     Ok(Kind::Segments(detected, source))
 }
 
+/// The hosts besides its own that a read playlist names, for a job whose
+/// headers hold secrets: they get them too (`send_secrets_to`), and a
+/// note says so.
+fn elsewhere(looked: &Looked, notes: &mut Vec<String>) -> Vec<String> {
+    let Looked::Seen(seen) = looked else {
+        return Vec::new();
+    };
+    if !seen.elsewhere.is_empty() {
+        notes.push(format!(
+            "the playlist names other hosts ({}); the job's secret headers (cookies, \
+             credentials) go to the playlist's own origin only, so the job lists them in \
+             `send_secrets_to`: remove any that needs none",
+            seen.elsewhere.join(", ")
+        ));
+    }
+    seen.elsewhere.clone()
+}
+
 /// A playlist job: a master's variants go to `details`; a playlist that
 /// could not be read gives a note instead.
 fn playlist_what(looked: Looked, details: &mut Vec<String>, notes: &mut Vec<String>) -> What {
     let master = match looked {
-        Looked::Seen(peek) => {
-            *details = playlist_details(&peek);
-            matches!(peek, Peek::Master(_))
+        Looked::Seen(seen) => {
+            *details = playlist_details(&seen.peek);
+            matches!(seen.peek, Peek::Master(_))
         }
         Looked::NotRead(note) => {
             notes.push(note);

@@ -10,6 +10,8 @@ pub(super) struct JobText {
     pub(super) url: String,
     pub(super) what: What,
     pub(super) headers: Vec<(String, String)>,
+    /// Hosts a playlist names that get the job's secrets too.
+    pub(super) send_secrets_to: Vec<String>,
     pub(super) output: Option<String>,
 }
 
@@ -54,6 +56,10 @@ impl JobText {
             for (n, v) in &self.headers {
                 out.push(format!("  {}: {}", scalar(n), quoted(v)));
             }
+        }
+        if !self.send_secrets_to.is_empty() {
+            let hosts: Vec<String> = self.send_secrets_to.iter().map(|h| quoted(h)).collect();
+            out.push(format!("send_secrets_to: [{}]", hosts.join(", ")));
         }
         if let Some(o) = &self.output {
             out.push(format!("output: {}", quoted(o)));

@@ -17,7 +17,7 @@ use crate::diag::Problem;
 use crate::fetch::{Ask, Fetcher};
 use crate::manifest::env::{self, EnvError, EnvPolicy, Secret};
 use crate::manifest::{RetryPolicy, RunLimits, Timeouts};
-use crate::resolve::peek::{peek, Offered, Peek, PeekError};
+use crate::resolve::peek::{peek, Offered, Peek, PeekError, Seen};
 
 use super::args::{Input, NewArgs};
 
@@ -56,7 +56,7 @@ pub(super) fn refuse_segment_options(args: &NewArgs, input: &Input) -> Result<()
 
 /// What reading the playlist gave.
 pub(super) enum Looked {
-    Seen(Peek),
+    Seen(Seen),
     /// Why it was not read (a note for the user).
     NotRead(String),
 }

@@ -8,6 +8,7 @@ use m3u8_rs::Playlist;
 
 use crate::fetch::{Ask, Fetcher, SmallError};
 use crate::manifest::env::Secret;
+use crate::manifest::origins::Origin;
 use crate::manifest::Variant;
 
 use super::playlist::{self, describe_variant};
@@ -51,6 +52,18 @@ pub enum PeekError {
     Refused(PlaylistError),
 }
 
+/// A playlist looked at: what it is, and the hosts other than the
+/// playlist's own that it names (variants, renditions, keys, init and
+/// media segments; the one it was asked at first), at most [`MAX_HOSTS`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seen {
+    pub peek: Peek,
+    pub elsewhere: Vec<String>,
+}
+
+/// The most hosts [`Seen::elsewhere`] lists.
+pub const MAX_HOSTS: usize = 8;
+
 /// Fetches `url` with `ask`'s headers and reads what it is. `env`: the
 /// values of the variables `url` holds, kept out of messages after a
 /// redirect.
@@ -59,13 +72,66 @@ pub async fn peek(
     env: &BTreeMap<String, String>,
     fetcher: &Fetcher,
     ask: &Ask,
-) -> Result<Peek, PeekError> {
+) -> Result<Seen, PeekError> {
     let got = fetcher
         .fetch_small(ask, url, None, MAX_PLAYLIST, "the playlist")
         .await
         .map_err(PeekError::Unreachable)?;
     let base = super::saved::answered_at(url, &got.final_url, env);
-    read(&got.body, &base).map_err(PeekError::Refused)
+    let peek = read(&got.body, &base).map_err(PeekError::Refused)?;
+    let parsed = playlist::parse(&got.body, base.shown()).map_err(PeekError::Refused)?;
+    let elsewhere = hosts_named(&parsed, &base, url);
+    Ok(Seen { peek, elsewhere })
+}
+
+/// The hosts a playlist names other than `asked`'s, in the order named.
+fn hosts_named(parsed: &Playlist, base: &Secret, asked: &Secret) -> Vec<String> {
+    let uris: Vec<&str> = match parsed {
+        Playlist::MasterPlaylist(m) => m
+            .variants
+            .iter()
+            .map(|v| v.uri.as_str())
+            .chain(m.alternatives.iter().filter_map(|a| a.uri.as_deref()))
+            .collect(),
+        Playlist::MediaPlaylist(m) => m
+            .segments
+            .iter()
+            .flat_map(|s| {
+                let key = s.key.as_ref().and_then(|k| k.uri.as_deref());
+                let map = s.map.as_ref().map(|m| m.uri.as_str());
+                [Some(s.uri.as_str()), key, map]
+            })
+            .flatten()
+            .collect(),
+    };
+    let Ok(own) = reqwest::Url::parse(asked.expose()) else {
+        return Vec::new();
+    };
+    let own = Origin::of(&own);
+    let mut hosts: Vec<String> = Vec::new();
+    for uri in uris {
+        let Some(url) = playlist::join(base, uri)
+            .ok()
+            .and_then(|u| reqwest::Url::parse(u.expose()).ok())
+        else {
+            continue;
+        };
+        let origin = Origin::of(&url);
+        // A host of its own, or the playlist's host on another port or
+        // scheme (an origin of its own).
+        let entry = match origin {
+            o if o == own => continue,
+            o if o.host != own.host && !o.host.starts_with('[') => o.host,
+            o => format!("{}://{}:{}", o.scheme, o.host, o.port),
+        };
+        if !hosts.contains(&entry) {
+            hosts.push(entry);
+            if hosts.len() == MAX_HOSTS {
+                break;
+            }
+        }
+    }
+    hosts
 }
 
 /// A playlist's body, read.
