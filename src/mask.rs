@@ -18,14 +18,19 @@ use std::sync::RwLock;
 /// The shortest value searched for in text.
 pub const SHORTEST: usize = 4;
 
-static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+/// The registered values, decoded (bytes: a decoded value need not be UTF-8).
+static SECRETS: RwLock<Vec<Vec<u8>>> = RwLock::new(Vec::new());
 
-/// Adds secret values to what [`text`] masks.
+/// Adds secret values to what [`text`] masks. A value is kept decoded
+/// (see [`decoded`]): a value that is itself percent-encoded (as `snatch
+/// new` writes signed query values) matches the same spellings as its
+/// plain form.
 pub fn register<'a>(values: impl IntoIterator<Item = &'a str>) {
     let mut secrets = SECRETS.write().unwrap_or_else(|e| e.into_inner());
-    for v in values {
-        if v.len() >= SHORTEST && !secrets.iter().any(|s| s == v) {
-            secrets.push(v.to_string());
+    for v in values.into_iter().filter(|v| v.len() >= SHORTEST) {
+        let d = decoded(v.as_bytes());
+        if d.len() >= SHORTEST && !secrets.contains(&d) {
+            secrets.push(d);
         }
     }
     // Longer first, so that a value inside another is masked whole.
@@ -38,7 +43,7 @@ pub fn text(s: &str) -> Cow<'_, str> {
     let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());
     let mut out = Cow::Borrowed(s);
     for secret in secrets.iter() {
-        if let Some(masked) = mask_value(&out, secret) {
+        if let Some(masked) = replace_spelled(&out, secret, "***") {
             out = Cow::Owned(masked);
         }
     }
@@ -54,34 +59,79 @@ pub fn has_encoded_secret(s: &str) -> bool {
     let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());
     secrets
         .iter()
-        .any(|v| spelled_at(s, v).any(|(start, end)| &s[start..end] != v.as_str()))
+        .any(|v| spelled_at(s, v).any(|(start, end)| s.as_bytes()[start..end] != v[..]))
 }
 
-/// `text` with each spelling of `value` as `***`; `None` when it has none.
-fn mask_value(text: &str, value: &str) -> Option<String> {
+/// `text` with each spelling of `value` (any spelling of it: see
+/// [`spelled_at`]) replaced by `with`; `None` when it has none.
+pub fn replace_spelling(text: &str, value: &str, with: &str) -> Option<String> {
+    replace_spelled(text, &decoded(value.as_bytes()), with)
+}
+
+fn replace_spelled(text: &str, value: &[u8], with: &str) -> Option<String> {
     let mut found = spelled_at(text, value).peekable();
     found.peek()?;
     let mut out = String::with_capacity(text.len());
     let mut last = 0;
     for (start, end) in found {
         out.push_str(&text[last..start]);
-        out.push_str("***");
+        out.push_str(with);
         last = end;
     }
     out.push_str(&text[last..]);
     Some(out)
 }
 
-/// Where `value` is spelled in `text` (byte ranges, not overlapping): each
-/// byte of it as itself, as `%XX` (either case), or a space as `+`.
-fn spelled_at<'a>(text: &'a str, value: &'a str) -> impl Iterator<Item = (usize, usize)> + 'a {
+/// How deep `%25` is unwrapped (`%2525…` written by repeated encoding).
+const DEPTH: usize = 3;
+
+/// `value` percent-decoded, `%25` unwrapped up to [`DEPTH`] times.
+fn decoded(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len());
+    let mut j = 0;
+    while j < value.len() {
+        let (b, len) = unit(value, j);
+        out.push(b);
+        j += len;
+    }
+    out
+}
+
+/// The byte a spelling at `at` stands for, and how long the spelling is:
+/// `%XX` (either case; `%25XX` unwrapped), or the byte itself.
+fn unit(text: &[u8], at: usize) -> (u8, usize) {
+    if text[at] != b'%' {
+        return (text[at], 1);
+    }
+    let Some(mut b) = text.get(at + 1..at + 3).and_then(hex_byte) else {
+        return (b'%', 1);
+    };
+    let mut end = at + 3;
+    // `%25` and two hex digits: one more level of encoding.
+    for _ in 0..DEPTH {
+        match text.get(end..end + 2).and_then(hex_byte) {
+            Some(next) if b == b'%' => {
+                b = next;
+                end += 2;
+            }
+            _ => break,
+        }
+    }
+    (b, end - at)
+}
+
+/// Where `value` (decoded) is spelled in `text` (byte ranges on character
+/// boundaries, not overlapping): each byte as itself, as `%XX` (either
+/// case, `%25` unwrapped), or a space as `+`.
+fn spelled_at<'a>(text: &'a str, value: &'a [u8]) -> impl Iterator<Item = (usize, usize)> + 'a {
     let bytes = text.as_bytes();
-    let want = value.as_bytes();
     let mut i = 0;
     std::iter::from_fn(move || {
         while i < bytes.len() {
-            let could = bytes[i] == want[0] || bytes[i] == b'%' || bytes[i] == b'+';
-            if let Some(end) = could.then(|| match_at(bytes, i, want)).flatten() {
+            let could = bytes[i] == value[0] || bytes[i] == b'%' || bytes[i] == b'+';
+            let end = could.then(|| match_at(bytes, i, value)).flatten();
+            if let Some(end) = end.filter(|&e| text.is_char_boundary(i) && text.is_char_boundary(e))
+            {
                 let start = i;
                 i = end;
                 return Some((start, end));
@@ -96,16 +146,15 @@ fn spelled_at<'a>(text: &'a str, value: &'a str) -> impl Iterator<Item = (usize,
 fn match_at(text: &[u8], at: usize, want: &[u8]) -> Option<usize> {
     let mut j = at;
     for &w in want {
-        let b = *text.get(j)?;
-        j += if b == w {
-            1
-        } else if b == b'%' && hex_byte(text.get(j + 1..j + 3)?) == Some(w) {
-            3
-        } else if b == b'+' && w == b' ' {
-            1
-        } else {
+        if j >= text.len() {
             return None;
-        };
+        }
+        let (b, len) = unit(text, j);
+        let plus = text[j] == b'+' && w == b' ';
+        if b != w && !plus {
+            return None;
+        }
+        j += len;
     }
     Some(j)
 }
@@ -115,13 +164,14 @@ fn hex_byte(two: &[u8]) -> Option<u8> {
     u8::from_str_radix(s, 16).ok()
 }
 
-/// `text` with the value of every credential-like `name=value` after a `?`
-/// or `&` as `***`; `None` when there is none.
+/// `text` with the value of every credential-like `name=value` after a `?`,
+/// `&` or `;` (`&amp;` in markup, matrix parameters) as `***`; `None` when
+/// there is none.
 fn mask_params(text: &str) -> Option<String> {
     let mut out = String::new();
     let mut last = 0;
     let bytes = text.as_bytes();
-    for (at, _) in text.match_indices(['?', '&']) {
+    for (at, _) in text.match_indices(['?', '&', ';']) {
         if at < last {
             continue;
         }
@@ -161,6 +211,7 @@ pub fn is_secret_param(name: &str) -> bool {
         "token",
         "hdnts",
         "hdntl",
+        "hdnea",
         "__token__",
         "policy",
         "key-pair-id",
@@ -198,10 +249,36 @@ mod tests {
 
     #[test]
     fn every_spelling_of_a_value_is_masked() {
-        let v = "abc/def== x";
-        let t = "a=abc/def== x b=abc%2Fdef%3D%3D+x c=abc%2fdef%3d%3d%20x d=abc/def%3D=+x";
-        assert_eq!(mask_value(t, v).unwrap(), "a=*** b=*** c=*** d=***");
-        assert!(mask_value("nothing here", v).is_none());
+        let v = decoded(b"abc/def== x");
+        let t = "a=abc/def== x b=abc%2Fdef%3D%3D+x c=abc%2fdef%3d%3d%20x d=abc/def%3D=+x \
+                 e=abc%252Fdef%253D%253D%2520x";
+        assert_eq!(
+            replace_spelled(t, &v, "***").unwrap(),
+            "a=*** b=*** c=*** d=*** e=***"
+        );
+        assert!(replace_spelled("nothing here", &v, "***").is_none());
+    }
+
+    #[test]
+    fn a_value_that_is_itself_encoded_matches_every_spelling_too() {
+        let v = decoded(b"Ab12%2Bcd34%3D");
+        for t in [
+            "Ab12+cd34=",
+            "Ab12%2bcd34%3d",
+            "Ab12%2Bcd34%3D",
+            "Ab12%252Bcd34%253D",
+        ] {
+            assert_eq!(replace_spelled(t, &v, "*").as_deref(), Some("*"), "{t}");
+        }
+        let v = decoded(b"ab%zzdef99");
+        assert_eq!(
+            replace_spelled("x ab%25zzdef99", &v, "*").as_deref(),
+            Some("x *")
+        );
+        // Never a cut inside a character.
+        let v = decoded("é-secret".as_bytes());
+        assert_eq!(replace_spelled("é-secret", &v, "*").as_deref(), Some("*"));
+        assert!(replace_spelled("xé-secre", &v, "*").is_none());
     }
 
     #[test]
@@ -213,6 +290,10 @@ mod tests {
             "segment 3: https://cdn.example/v/3.ts?token=***&n=3&X-Amz-Signature=***#t failed"
         );
         assert!(mask_params("https://cdn.example/v/3.ts?n=3").is_none());
+        assert_eq!(
+            mask_params("<a href=\"/v?n=1&amp;hdnea=st~1\">/v;token=x</a>").unwrap(),
+            "<a href=\"/v?n=1&amp;hdnea=***\">/v;token=***</a>"
+        );
         assert!(mask_params("https://cdn.example/v/3.ts?token=***").is_none());
         assert!(is_secret_param("hdnts") && is_secret_param("Key-Pair-Id"));
         assert!(!is_secret_param("n") && !is_secret_param("quality"));

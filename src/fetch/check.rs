@@ -418,8 +418,16 @@ fn what_arrived(head: &[u8]) -> Arrived {
 /// server can put markup, control characters or a line break into a
 /// message.
 pub fn preview(bytes: &[u8]) -> String {
+    // Masked before it is cut or escaped, so that a secret the body holds
+    // shows in none of its spellings, nor in part.
+    let window = &bytes[..bytes.len().min(PREVIEW + 4096)];
+    let mut masked = Vec::with_capacity(window.len());
+    for chunk in window.utf8_chunks() {
+        masked.extend_from_slice(crate::mask::text(chunk.valid()).as_bytes());
+        masked.extend_from_slice(chunk.invalid());
+    }
     let mut s = String::from("\"");
-    for &b in bytes.iter().take(PREVIEW) {
+    for &b in masked.iter().take(PREVIEW) {
         match b {
             b'\\' | b'`' | b'"' => {
                 s.push('\\');

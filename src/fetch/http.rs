@@ -83,7 +83,7 @@ impl<'a> From<&'a JobFetch> for Asking<'a> {
 struct Chain<'a> {
     job_url: &'a Secret,
     scope: &'a Scope,
-    dns: &'a super::dns::Dns,
+    dns: &'a super::dns::Resolver,
     first: Url,
     current: Url,
     /// The job's headers as the current hop carries them.
@@ -174,6 +174,12 @@ impl Fetcher {
             job_internal: None,
         };
         let mut shown = url.shown().to_string();
+        // A playlist job's home is looked up at once: when it is public,
+        // every request is guarded, so that no answer of the DNS leads
+        // one inward, on the playlist's own origin too.
+        if req.scope.has_one_home() {
+            chain.look_up_home().await;
+        }
         if !req.scope.named_by_job(&chain.first) {
             chain
                 .server_named(&shown)
@@ -295,9 +301,14 @@ impl Chain<'_> {
     /// Whether the job's own host is internal, once known.
     async fn look_up_home(&mut self) {
         if self.job_internal.is_none() {
-            let home = self.scope.home(&self.first).clone();
+            let home = self.scope.home(&self.first).cloned();
             let dns = self.dns.clone();
-            let look = async move { resolves_internal(&dns, &home).await.unwrap_or(false) };
+            let look = async move {
+                match home {
+                    Some(home) => resolves_internal(&dns, &home).await.unwrap_or(false),
+                    None => false,
+                }
+            };
             self.job_internal = Some(self.scope.home_internal(look).await);
         }
     }
@@ -408,9 +419,7 @@ mod tests {
         Chain {
             job_url: job,
             scope: Box::leak(Box::default()),
-            dns: Box::leak(Box::new(
-                std::sync::Arc::new(super::super::dns::SystemDns) as super::super::dns::Dns
-            )),
+            dns: Box::leak(Box::new(super::super::dns::Resolver::system())),
             current: first.clone(),
             first,
             headers: HeaderMap::new(),
@@ -509,7 +518,7 @@ mod tests {
 
     #[tokio::test]
     async fn addresses_are_judged_by_what_the_name_resolves_to() {
-        let system: super::super::dns::Dns = std::sync::Arc::new(super::super::dns::SystemDns);
+        let system = super::super::dns::Resolver::system();
         let u = |s: &str| Url::parse(s).unwrap();
         assert!(
             resolves_internal(&system, &u("http://169.254.169.254/latest/"))
@@ -545,11 +554,17 @@ mod tests {
         }
     }
 
+    /// In these tests only 127.0.0.1 is internal: 127.0.0.2 stands for a
+    /// public address, so that no test connects anywhere but loopback.
+    fn test_internal(ip: std::net::IpAddr) -> bool {
+        ip == std::net::IpAddr::from([127, 0, 0, 1])
+    }
+
     /// A request of a playlist job whose playlist is at `home`, to `url`
     /// (a URI its playlist named), through `dns`.
     fn named_by_server(home: &str, url: &str, dns: TestDns) -> Result<u16, String> {
-        let fetcher =
-            Fetcher::new(&crate::manifest::RunLimits::default()).with_dns(std::sync::Arc::new(dns));
+        let fetcher = Fetcher::new(&crate::manifest::RunLimits::default())
+            .with_dns(std::sync::Arc::new(dns), test_internal);
         let scope = Scope::playlist(&Secret::plain(home), Vec::new());
         let headers = HeaderMap::new();
         let ask = Asking {
@@ -570,39 +585,56 @@ mod tests {
     #[test]
     fn a_url_a_playlist_names_never_leads_a_public_job_inward() {
         let dir = tempfile::tempdir().unwrap();
-        let server = super::server::TestServer::start(dir.path());
-        let port = server.addr().port();
+        let inner = super::server::TestServer::start_on("127.0.0.1", dir.path(), Duration::ZERO);
+        let port = inner.addr().port();
+        // The "public" host, on the same port: what a wrong request reached.
+        let at = std::net::SocketAddr::from(([127, 0, 0, 2], port));
+        let outer = super::server::TestServer::bind(at, dir.path(), Duration::ZERO).unwrap();
         let dns = |cdn: Vec<&'static str>| {
             let names = [
-                ("tv.public.example", vec!["93.184.216.34"]),
+                ("tv.public.example", vec!["127.0.0.2"]),
                 ("cdn.public.example", cdn),
             ];
             TestDns(names.into_iter().collect(), Default::default())
         };
-        let home = "https://tv.public.example/v/index.m3u8";
-        // A public-looking name that resolves to loopback.
+        let home = format!("http://tv.public.example:{port}/v/index.m3u8");
+        // A public-looking name that resolves to an internal address.
         let cdn = format!("http://cdn.public.example:{port}/seg1.ts");
-        let e = named_by_server(home, &cdn, dns(vec!["127.0.0.1"])).unwrap_err();
+        let e = named_by_server(&home, &cdn, dns(vec!["127.0.0.1"])).unwrap_err();
         assert!(
             e.contains("loopback, private or link-local address, named by the server"),
             "{e}"
         );
         // An address written in the URI.
         let literal = format!("http://127.0.0.1:{port}/seg1.ts");
-        let e = named_by_server(home, &literal, dns(vec![])).unwrap_err();
+        let e = named_by_server(&home, &literal, dns(vec![])).unwrap_err();
         assert!(e.contains("named by the server"), "{e}");
         // A name that passes the first look-up and leads inward when
         // connecting (a rebinding DNS) is refused by the guarded client.
-        let e = named_by_server(home, &cdn, dns(vec!["93.184.216.35", "127.0.0.1"])).unwrap_err();
+        let e = named_by_server(&home, &cdn, dns(vec!["127.0.0.2", "127.0.0.1"])).unwrap_err();
         assert!(e.contains("loopback, private or link-local"), "{e}");
-        assert!(server.requests().is_empty(), "{:?}", server.requests());
-        // A job whose own host is internal (a test server) may.
+        // A URL on the playlist's own origin, whose name answered public
+        // when the job began and leads inward now, is refused as well.
+        let names = [("tv.public.example", vec!["127.0.0.2", "127.0.0.1"])];
+        let rebinding = TestDns(names.into_iter().collect(), Default::default());
+        let own = format!("http://tv.public.example:{port}/v/seg1.ts");
+        let e = named_by_server(&home, &own, rebinding).unwrap_err();
+        assert!(e.contains("loopback, private or link-local"), "{e}");
+        assert!(inner.requests().is_empty(), "{:?}", inner.requests());
+        assert!(outer.requests().is_empty(), "{:?}", outer.requests());
+        // A public URL the playlist names is fetched.
+        assert_eq!(
+            named_by_server(&home, &cdn, dns(vec!["127.0.0.2"])),
+            Ok(404)
+        );
+        assert_eq!(outer.requests().len(), 1);
+        // A job whose own host is internal (a test server) may go inward.
         let local = format!("http://127.0.0.1:{port}/v/index.m3u8");
         assert_eq!(
             named_by_server(&local, &cdn, dns(vec!["127.0.0.1"])),
             Ok(404)
         );
-        assert_eq!(server.requests().len(), 1);
+        assert_eq!(inner.requests().len(), 1);
     }
 
     #[test]

@@ -60,7 +60,7 @@ pub struct Fetcher {
     /// each keeps its connections alive.
     clients: Mutex<HashMap<(Duration, bool), Built>>,
     /// Names to addresses, for every client and the internal-address rule.
-    dns: dns::Dns,
+    dns: dns::Resolver,
 }
 
 impl Fetcher {
@@ -69,14 +69,20 @@ impl Fetcher {
             limiter: Limiter::new(limits),
             events: std::sync::Arc::new(Silent),
             clients: Mutex::new(HashMap::new()),
-            dns: std::sync::Arc::new(dns::SystemDns),
+            dns: dns::Resolver::system(),
         }
     }
 
-    /// Resolves names with `dns` instead of the system's resolver: for a
-    /// test that makes a public-looking name lead to a loopback server.
-    pub fn with_dns(mut self, dns: std::sync::Arc<dyn reqwest::dns::Resolve>) -> Fetcher {
-        self.dns = dns;
+    /// Resolves names with `names` instead of the system's resolver, and
+    /// judges addresses with `internal`: for a test that makes a
+    /// public-looking name lead to a loopback server, and counts another
+    /// loopback address as public.
+    pub fn with_dns(
+        mut self,
+        names: std::sync::Arc<dyn reqwest::dns::Resolve>,
+        internal: fn(std::net::IpAddr) -> bool,
+    ) -> Fetcher {
+        self.dns = dns::Resolver { names, internal };
         self
     }
 
@@ -114,7 +120,7 @@ struct Built {
 }
 
 impl Built {
-    fn new(connect: Duration, guarded: bool, dns: &dns::Dns) -> Built {
+    fn new(connect: Duration, guarded: bool, dns: &dns::Resolver) -> Built {
         // rustls with the ring provider; installing twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let builder = || {
@@ -128,7 +134,7 @@ impl Built {
                 .user_agent(sent::USER_AGENT_DEFAULT);
             match guarded {
                 true => b.dns_resolver(std::sync::Arc::new(dns::PublicOnly(dns.clone()))),
-                false => b.dns_resolver(dns.clone()),
+                false => b.dns_resolver(dns.names.clone()),
             }
         };
         let failed = match builder().build() {

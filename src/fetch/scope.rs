@@ -15,18 +15,46 @@ use tokio::sync::OnceCell;
 use crate::manifest::env::Secret;
 use crate::manifest::origins::{Origin, SecretHost};
 
-/// One job's scope, shared by all its requests.
-#[derive(Debug, Default)]
+/// One job's scope, shared by all its requests. Its `Debug` shows no URL
+/// (the home's may hold a secret).
+#[derive(Default)]
 pub struct Scope {
-    /// The URL the job file wrote, for a playlist job (the real one).
-    home: Option<Url>,
+    home: Home,
     /// `send_secrets_to`.
     listed: Vec<SecretHost>,
     /// Whether the home's host resolves to an internal address; looked up
-    /// once, when a server-named URL first needs it.
+    /// once, at the job's first request.
     home_internal: OnceCell<bool>,
     /// Server-named hosts looked up, and whether each is internal.
     inward: std::sync::Mutex<std::collections::HashMap<String, bool>>,
+}
+
+/// What the job file wrote.
+#[derive(Default)]
+enum Home {
+    /// A template job: each request's own URL (or a URL typed on the
+    /// command line).
+    #[default]
+    EachUrl,
+    /// A playlist job: its playlist's URL (the real one).
+    Playlist(Url),
+    /// A playlist job whose URL does not parse: nothing is its own (it
+    /// fails at its first request; no secret goes anywhere meanwhile).
+    Unknown,
+}
+
+impl std::fmt::Debug for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let home = match self.home {
+            Home::EachUrl => "each URL",
+            Home::Playlist(_) => "the playlist's origin",
+            Home::Unknown => "none",
+        };
+        f.debug_struct("Scope")
+            .field("home", &home)
+            .field("listed", &self.listed)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Scope {
@@ -42,31 +70,52 @@ impl Scope {
     /// A playlist job's: only `playlist`'s origin (and `listed`) is the
     /// job's own; every URL the playlist names is the server's.
     pub fn playlist(playlist: &Secret, listed: Vec<SecretHost>) -> Scope {
+        let home = match Url::parse(playlist.expose()) {
+            Ok(url) => Home::Playlist(url),
+            Err(_) => Home::Unknown,
+        };
         Scope {
-            home: Url::parse(playlist.expose()).ok(),
+            home,
             listed,
             ..Scope::default()
         }
+    }
+
+    /// Whether every request of the job is judged against one home (a
+    /// playlist job's): then each is guarded when that home is public.
+    pub fn has_one_home(&self) -> bool {
+        !matches!(self.home, Home::EachUrl)
     }
 
     /// Whether `first`, a request's first URL, is one the job file wrote
     /// (its origin is the job's own), rather than one a server named.
     pub fn named_by_job(&self, first: &Url) -> bool {
         match &self.home {
-            None => true,
-            Some(home) => Origin::of(home) == Origin::of(first),
+            Home::EachUrl => true,
+            Home::Playlist(home) => Origin::of(home) == Origin::of(first),
+            Home::Unknown => false,
         }
     }
 
     /// Whether a request to `url` may carry the job's secrets, `first`
     /// being the URL the request started at. The one decision; every
-    /// request path calls it through [`Scope::headers_for`].
+    /// request path calls it through [`Scope::headers_for`]. A listed
+    /// host (not an origin) gets them over `https`, or over `http` only
+    /// when the job's own URL is `http` too: never a downgrade.
     pub fn secrets_go_to(&self, first: &Url, url: &Url) -> bool {
         let own = match &self.home {
-            None => Origin::of(first) == Origin::of(url),
-            Some(home) => Origin::of(home) == Origin::of(url),
+            Home::EachUrl => first,
+            Home::Playlist(home) => home,
+            Home::Unknown => return self.listed_allows(url, "https"),
         };
-        own || self.listed.iter().any(|h| h.matches(url))
+        Origin::of(own) == Origin::of(url) || self.listed_allows(url, own.scheme())
+    }
+
+    fn listed_allows(&self, url: &Url, own_scheme: &str) -> bool {
+        self.listed.iter().any(|h| match h {
+            SecretHost::Origin(_) => h.matches(url),
+            _ => h.matches(url) && (url.scheme() == "https" || own_scheme == "http"),
+        })
     }
 
     /// The job's headers as a request to `url` may carry them.
@@ -79,9 +128,14 @@ impl Scope {
     }
 
     /// The URL whose host decides whether a request that `first` starts
-    /// may lead to an internal address: the job's own.
-    pub fn home<'a>(&'a self, first: &'a Url) -> &'a Url {
-        self.home.as_ref().unwrap_or(first)
+    /// may lead to an internal address: the job's own; `None` when it is
+    /// not known (then the job counts as public).
+    pub fn home<'a>(&'a self, first: &'a Url) -> Option<&'a Url> {
+        match &self.home {
+            Home::EachUrl => Some(first),
+            Home::Playlist(home) => Some(home),
+            Home::Unknown => None,
+        }
     }
 
     /// Whether a server-named `host` was found internal, if it was looked up.
@@ -97,14 +151,16 @@ impl Scope {
         }
     }
 
-    /// Whether the job's own host is internal, looked up once by `look`.
+    /// Whether the job's own host is internal, looked up once by `look`
+    /// for a job with one home.
     pub async fn home_internal<F>(&self, look: F) -> bool
     where
         F: std::future::Future<Output = bool>,
     {
         match &self.home {
-            Some(_) => *self.home_internal.get_or_init(|| look).await,
-            None => look.await,
+            Home::Playlist(_) => *self.home_internal.get_or_init(|| look).await,
+            Home::EachUrl => look.await,
+            Home::Unknown => false,
         }
     }
 }
@@ -149,6 +205,20 @@ mod tests {
         assert!(scope.secrets_go_to(&first, &own), "the playlist's origin");
         assert!(!scope.secrets_go_to(&first, &url("http://tv.example.com/v/seg1.ts")));
         assert!(scope.secrets_go_to(&first, &url("https://edge.example.net/seg1.ts")));
+        assert!(
+            !scope.secrets_go_to(&first, &url("http://edge.example.net/seg1.ts")),
+            "a listed host never gets them over http when the job's URL is https"
+        );
+        let origin = vec![SecretHost::parse("http://edge.example.net:8080").unwrap()];
+        let scope = Scope::playlist(&Secret::plain("https://tv.example.com/m.m3u8"), origin);
+        assert!(scope.secrets_go_to(&first, &url("http://edge.example.net:8080/seg1.ts")));
+        let unknown = Scope::playlist(&Secret::plain("no url"), Vec::new());
+        assert!(!unknown.secrets_go_to(&first, &first), "fails closed");
+        assert!(!unknown.named_by_job(&first));
+        assert_eq!(
+            format!("{unknown:?}"),
+            "Scope { home: \"none\", listed: [], .. }"
+        );
     }
 
     #[test]
