@@ -298,13 +298,15 @@ fn snatch_new_lists_the_hosts_a_playlist_names_when_the_job_has_secrets() {
     let out = new(&["-H", &format!("Cookie: sid={SID}")]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let yaml = std::fs::read_to_string(dir.path().join("jobs.yaml")).unwrap();
-    assert!(yaml.contains("send_secrets_to: [\"127.0.0.2\"]"), "{yaml}");
+    let origin = b.url();
+    assert!(
+        yaml.contains(&format!("send_secrets_to: [\"{origin}\"]")),
+        "{yaml}"
+    );
     assert!(!yaml.contains(SID), "{yaml}");
     let err = stderr(&out);
-    assert!(
-        err.contains("the playlist names other hosts (127.0.0.2)"),
-        "{err}"
-    );
+    let named = format!("the playlist names other hosts ({origin})");
+    assert!(err.contains(&named), "{err}");
     // The job it wrote runs, the cookie reaching both hosts.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_snatch"))
         .current_dir(dir.path())
@@ -318,4 +320,31 @@ fn snatch_new_lists_the_hosts_a_playlist_names_when_the_job_has_secrets() {
     assert!(rb
         .iter()
         .all(|r| r.header("cookie") == Some(&format!("sid={SID}"))));
+}
+
+#[test]
+fn snatch_new_never_lists_where_a_redirect_led() {
+    let made = make(Hls::default());
+    let (root_a, root_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    copy_to(&made, root_b.path(), "vod");
+    let b = TestServer::start_on("127.0.0.2", root_b.path(), Default::default());
+    let a = TestServer::start_on("127.0.0.1", root_a.path(), Default::default());
+    a.always(
+        "/vod/index.m3u8",
+        Fault::Redirect {
+            status: 302,
+            location: format!("{}/vod/index.m3u8", b.url()),
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_snatch"))
+        .current_dir(dir.path())
+        .args(["new", &format!("{}/vod/index.m3u8", a.url()), "--name", "v"])
+        .args(["-H", &format!("Cookie: sid={SID}"), "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let yaml = String::from_utf8_lossy(&out.stdout);
+    assert!(yaml.contains("Cookie:"), "{yaml}");
+    assert!(!yaml.contains("send_secrets_to"), "{yaml}");
 }

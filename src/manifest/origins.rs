@@ -72,6 +72,14 @@ impl SecretHost {
         if !is_host_name(&name) {
             return Err(bad());
         }
+        let numeric = name
+            .split('.')
+            .all(|l| l.chars().all(|c| c.is_ascii_digit()));
+        // A URL writes an address as four numbers (`127.1` and `2130706433`
+        // are read as 127.0.0.1, and would never match as written).
+        if numeric && (below || name.parse::<std::net::Ipv4Addr>().is_err()) {
+            return Err(SecretHostError::NotAHost(text.to_string()));
+        }
         if below && !name.contains('.') {
             return Err(SecretHostError::TooWide(text.to_string()));
         }
@@ -94,15 +102,17 @@ impl SecretHost {
     }
 }
 
-/// Letters, digits, `-` and `.`, as DNS names are written (IDN in its
-/// `xn--` form), or an IPv4 address.
+/// Letters, digits, `-`, `_` and `.`, as host names are written in URLs
+/// (IDN in its `xn--` form), or an IPv4 address.
 fn is_host_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 253
         && name.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })
@@ -123,6 +133,10 @@ mod tests {
         assert!(host.matches(&url("http://cdn.example.com/a.ts")));
         assert!(!host.matches(&url("https://cdn.example.com.evil.net/a.ts")));
         assert!(!host.matches(&url("https://x.cdn.example.com/a.ts")));
+
+        assert!(SecretHost::parse("cdn_1.example").is_ok());
+        let ip = SecretHost::parse("127.0.0.2").unwrap();
+        assert!(ip.matches(&url("http://127.0.0.2:8080/a.ts")));
 
         let below = SecretHost::parse("*.example.net").unwrap();
         assert!(below.matches(&url("https://a.example.net/x")));

@@ -84,12 +84,15 @@ pub async fn peek(
     Ok(Seen { peek, elsewhere })
 }
 
-/// The hosts a playlist names other than `asked`'s, in the order named.
+/// The origins a playlist names other than `asked`'s and that of the URL
+/// that answered (a redirect's target is the server's choice, not a name
+/// in the playlist), in the order named, as `scheme://host[:port]`.
 fn hosts_named(parsed: &Playlist, base: &Secret, asked: &Secret) -> Vec<String> {
     let uris: Vec<&str> = match parsed {
         Playlist::MasterPlaylist(m) => m
             .variants
             .iter()
+            .filter(|v| !v.is_i_frame)
             .map(|v| v.uri.as_str())
             .chain(m.alternatives.iter().filter_map(|a| a.uri.as_deref()))
             .collect(),
@@ -104,10 +107,8 @@ fn hosts_named(parsed: &Playlist, base: &Secret, asked: &Secret) -> Vec<String> 
             .flatten()
             .collect(),
     };
-    let Ok(own) = reqwest::Url::parse(asked.expose()) else {
-        return Vec::new();
-    };
-    let own = Origin::of(&own);
+    let origin = |s: &Secret| reqwest::Url::parse(s.expose()).ok().map(|u| Origin::of(&u));
+    let own = [origin(asked), origin(base)];
     let mut hosts: Vec<String> = Vec::new();
     for uri in uris {
         let Some(url) = playlist::join(base, uri)
@@ -116,14 +117,10 @@ fn hosts_named(parsed: &Playlist, base: &Secret, asked: &Secret) -> Vec<String> 
         else {
             continue;
         };
-        let origin = Origin::of(&url);
-        // A host of its own, or the playlist's host on another port or
-        // scheme (an origin of its own).
-        let entry = match origin {
-            o if o == own => continue,
-            o if o.host != own.host && !o.host.starts_with('[') => o.host,
-            o => format!("{}://{}:{}", o.scheme, o.host, o.port),
-        };
+        if own.contains(&Some(Origin::of(&url))) {
+            continue;
+        }
+        let entry = url.origin().ascii_serialization();
         if !hosts.contains(&entry) {
             hosts.push(entry);
             if hosts.len() == MAX_HOSTS {
