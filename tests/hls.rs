@@ -563,9 +563,15 @@ fn a_rerun_that_finds_another_stream_fetches_nothing_and_force_starts_anew() {
         "{recorded}"
     );
 
-    // The server now lists another video: the rerun stops before any segment.
+    // The server now lists another video, encrypted with a key of its own:
+    // the rerun stops before any segment or key.
     server.clear_faults();
-    std::fs::write(&index, listing_in(&text, "b")).unwrap();
+    let other = listing_in(&text, "b").replacen(
+        "#EXTINF",
+        "#EXT-X-KEY:METHOD=AES-128,URI=\"/keys/other.key\"\n#EXTINF",
+        1,
+    );
+    std::fs::write(&index, other).unwrap();
     server.clear_requests();
     let out = run(&[]);
     let err = stderr(&out);
@@ -580,6 +586,7 @@ fn a_rerun_that_finds_another_stream_fetches_nothing_and_force_starts_anew() {
     assert_eq!(support::cli::saved(&state).len(), 1);
     assert_eq!(job.report()["jobs"][0]["status"], "failed");
 
+    std::fs::write(&index, listing_in(&text, "b")).unwrap();
     let out = run(&["--force"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let file = job.path("out/v.mp4");

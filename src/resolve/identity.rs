@@ -13,7 +13,6 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::saved::{redact_pairs, saved_form};
 use super::Cause;
 use crate::fetch::store::{self, Durability};
 use crate::source_playlist::{ByteRange, Part, PlaylistSegment, Resolved};
@@ -198,25 +197,30 @@ fn init_text(p: Option<&Place>) -> String {
     }
 }
 
-/// The environment's values, raw and as a URL path writes them, to be
-/// replaced by their names.
+/// The environment's values, longest first, to be replaced by their
+/// names in every spelling (see [`crate::mask::replace_spelling`]).
 struct Names(Vec<(String, String)>);
 
 impl Names {
     fn new(env: &BTreeMap<String, String>) -> Names {
-        let mut pairs = Vec::new();
-        for (name, value) in env.iter().filter(|(_, v)| !v.is_empty()) {
-            pairs.push((name.clone(), value.clone()));
-            if let Some(encoded) = path_encoded(value).filter(|e| e != value) {
-                pairs.push((name.clone(), encoded));
-            }
-        }
+        let mut pairs: Vec<(String, String)> = env
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect();
+        pairs.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
         Names(pairs)
     }
 
     fn path(&self, url: &str) -> String {
-        let pairs = self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()));
-        saved_form(&redact_pairs(path_of(url), pairs))
+        let mut text = path_of(url).replace("${", "$${");
+        for (name, value) in &self.0 {
+            let var = format!("${{{name}}}");
+            if let Some(t) = crate::mask::replace_spelling(&text, value, &var) {
+                text = t;
+            }
+        }
+        text
     }
 
     fn place(&self, p: &Part) -> Place {
@@ -241,17 +245,6 @@ fn path_of(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let rest = rest.split(['?', '#']).next().unwrap_or(rest);
     rest.find('/').map_or("/", |i| &rest[i..])
-}
-
-/// `value` as the URL parser writes it in a path.
-fn path_encoded(value: &str) -> Option<String> {
-    let mut url = reqwest::Url::parse("http://h/").ok()?;
-    url.set_path(value);
-    let path = url.path();
-    Some(match value.starts_with('/') {
-        true => path.to_string(),
-        false => path.strip_prefix('/').unwrap_or(path).to_string(),
-    })
 }
 
 /// Compares the stream `r` with the one recorded in `dir`, or records it
@@ -340,12 +333,17 @@ mod tests {
     #[test]
     fn a_value_from_the_environment_is_recorded_as_its_name() {
         let env: BTreeMap<String, String> =
-            [("SNATCH_D".to_string(), "s3 cr3t".to_string())].into();
-        let r = resolved(&["/s3%20cr3t/a.ts", "/x/s3 cr3t/b.ts"]);
+            [("SNATCH_D".to_string(), "s3 cr3t+v4l==".to_string())].into();
+        let r = resolved(&[
+            "/s3%20cr3t+v4l==/a.ts",
+            "/x/s3 cr3t+v4l==/b.ts",
+            "/y/s3%20cr3t%2bv4l%3d%3d/c.ts",
+        ]);
         let text = serde_json::to_string(&Identity::of(&r, &env)).unwrap();
         assert!(!text.contains("s3"), "{text}");
         assert!(text.contains("/${SNATCH_D}/a.ts"), "{text}");
         assert!(text.contains("/x/${SNATCH_D}/b.ts"), "{text}");
+        assert!(text.contains("/y/${SNATCH_D}/c.ts"), "{text}");
     }
 
     #[test]

@@ -81,15 +81,16 @@ pub async fn resolve_job(
     }
     resolved.variant_note = got.note.clone();
     resolved.from_saved = from_saved;
+    // Another stream is refused before anything it names is fetched.
+    if save {
+        identity::check(&job.state_dir, &resolved, &p.env).map_err(named)?;
+    }
     resolved.keys = Keys(fetch_keys(&resolved, fetcher, req).await.map_err(named)?);
     // Only a playlist that was read, its keys fetched, and of the stream
     // the job started on is saved: a refused one (live, SAMPLE-AES) is
     // fetched again by the rerun.
-    if save {
-        identity::check(&job.state_dir, &resolved, &p.env).map_err(named)?;
-        if !from_saved {
-            saved::store(&job.state_dir, &source, &got, &p.env).map_err(named)?;
-        }
+    if save && !from_saved {
+        saved::store(&job.state_dir, &source, &got, &p.env).map_err(named)?;
     }
     Ok(with_resolved(job, p, resolved))
 }
