@@ -17,7 +17,7 @@ mod probe;
 pub use audio::AudioInput;
 pub use error::{MergeError, ProbeError, ToolsError};
 use feed::{Feeder, Piece};
-pub use probe::{probe, probe_file, verify, EarlyProbe, Mismatch, Probed, Unverified};
+pub use probe::{probe, probe_file, verify, EarlyProbe, Expected, Mismatch, Probed, Unverified};
 
 use crate::plan::Container;
 use crate::source::SegmentFormat;

@@ -748,6 +748,51 @@ fn a_separate_audio_rendition_is_fetched_and_muxed_in_ts() {
     audio_rendition("audio-ts", false);
 }
 
+/// The playlist `text` cut after its first segment, still ended.
+fn first_segment_only(text: &str) -> String {
+    let first = text.find(".ts\n").or_else(|| text.find(".m4s\n")).unwrap();
+    let end = text[first..].find('\n').unwrap() + first + 1;
+    format!("{}#EXT-X-ENDLIST\n", &text[..end])
+}
+
+#[test]
+fn an_audio_rendition_shorter_than_the_video_fails_the_job_naming_it() {
+    let made = support::hls::with_audio_rendition_of("audio-ts-8s", false, 8);
+    let root = tempfile::tempdir().unwrap();
+    copy_to(&made, root.path(), "r");
+    for s in ["stream_0", "stream_1"] {
+        copy_to(&made.join(s), root.path(), &format!("r/{s}"));
+    }
+    // 8 s of video; the audio playlist keeps its first 2 s segment.
+    let audio = root.path().join("r/stream_1/index.m3u8");
+    let text = std::fs::read_to_string(&audio).unwrap();
+    std::fs::write(&audio, first_segment_only(&text)).unwrap();
+    let server = TestServer::start(root.path());
+    let job = Job::new(&playlist_job(
+        &format!("{}/r/master.m3u8", server.url()),
+        "",
+    ));
+    let out = job.run(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the merged file's audio stream (stream #1) is 2.0 s long")
+            || err.contains("the merged file's audio stream (stream #1) is 2.1 s long"),
+        "{err}"
+    );
+    assert!(
+        err.contains("short of the 8.0 s the playlist's EXTINF durations add up to"),
+        "{err}"
+    );
+    assert!(err.contains("every segment is kept"), "{err}");
+    let j = &job.report()["jobs"][0];
+    assert_eq!(j["status"], "failed");
+    assert_eq!(j["segments"]["planned"], 5);
+    assert_eq!(j["media"]["streams"], serde_json::json!(["video", "audio"]));
+    assert_eq!(support::cli::saved(&job.path("out/.snatch/v")).len(), 5);
+    assert!(!job.path("out/v.mp4").exists());
+}
+
 #[test]
 fn a_server_that_ignores_byte_ranges_is_refused() {
     let made = make(Hls {

@@ -21,12 +21,14 @@ use tokio::process::Command;
 use super::{file_arg, ProbeError, Tools};
 use crate::manifest::Tolerance;
 
-/// What ffprobe is asked for, before the input.
+/// What ffprobe is asked for, before the input: the file's length, and
+/// each stream's type and own length (Matroska keeps a stream's length
+/// in its `DURATION` tag only).
 const ASK: [&str; 6] = [
     "-v",
     "error",
     "-show_entries",
-    "format=duration:stream=codec_type",
+    "format=duration:stream=codec_type,duration:stream_tags=DURATION",
     "-of",
     "json",
 ];
@@ -41,6 +43,34 @@ struct Probe {
 #[derive(Deserialize)]
 struct ProbeStream {
     codec_type: Option<String>,
+    duration: Option<String>,
+    #[serde(default)]
+    tags: ProbeTags,
+}
+
+#[derive(Deserialize, Default)]
+struct ProbeTags {
+    #[serde(rename = "DURATION")]
+    duration: Option<String>,
+}
+
+impl ProbeStream {
+    /// The stream's own length: its `duration`, else its `DURATION` tag.
+    fn length(&self) -> Option<f64> {
+        let seconds = self.duration.as_deref().and_then(|d| d.parse().ok());
+        seconds
+            .or_else(|| self.tags.duration.as_deref().and_then(clock_seconds))
+            .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+    }
+}
+
+/// `H:MM:SS.fraction`, as Matroska's `DURATION` tag writes a length.
+fn clock_seconds(text: &str) -> Option<f64> {
+    let mut parts = text.trim().splitn(3, ':');
+    let (h, m, s) = (parts.next()?, parts.next()?, parts.next()?);
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    let s: f64 = s.parse().ok()?;
+    Some(f64::from(h) * 3600.0 + f64::from(m) * 60.0 + s)
 }
 
 #[derive(Deserialize)]
@@ -54,6 +84,9 @@ pub struct Probed {
     pub duration_s: f64,
     /// Stream types in file order: "video", "audio", …
     pub streams: Vec<String>,
+    /// Each stream's own length, in the order of `streams`; None where the
+    /// container gives none.
+    pub stream_durations: Vec<Option<f64>>,
 }
 
 /// What ffprobe says of a file: duration and stream types.
@@ -75,13 +108,19 @@ fn read_output(out: std::process::Output) -> Result<Probed, ProbeError> {
         return Err(ProbeError::Unreadable(said));
     }
     let p: Probe = serde_json::from_slice(&out.stdout).map_err(ProbeError::Output)?;
+    let typed: Vec<&ProbeStream> = p
+        .streams
+        .iter()
+        .filter(|s| s.codec_type.is_some())
+        .collect();
     Ok(Probed {
         duration_s: p
             .format
             .and_then(|f| f.duration)
             .and_then(|d| d.parse().ok())
             .unwrap_or(0.0),
-        streams: p.streams.into_iter().filter_map(|s| s.codec_type).collect(),
+        streams: typed.iter().filter_map(|s| s.codec_type.clone()).collect(),
+        stream_durations: typed.iter().map(|s| s.length()).collect(),
     })
 }
 
@@ -227,32 +266,127 @@ impl Mismatch {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Unverified {
     NoStreams,
+    /// The file is missing a stream the job should have: "video", "audio".
+    Missing(&'static str),
+    /// The file as a whole is not the length the job implies.
     Length(Mismatch),
+    /// One stream (the `number`th of the file, from 0) is not.
+    Stream {
+        kind: String,
+        number: usize,
+        mismatch: Mismatch,
+    },
 }
 
-/// Checks what ffprobe found against what the job implies: `expected` is
-/// the length the job's duration math gives and how far off it may be.
-pub fn verify(media: &Probed, expected: Option<(f64, Tolerance)>) -> Result<(), Unverified> {
+/// What a job implies of its merged file: the streams it must have, and
+/// (when the job knows it) its length and how far off it may be.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Expected {
+    pub streams: &'static [&'static str],
+    pub length: Option<(f64, Tolerance)>,
+}
+
+/// Checks what ffprobe found against what the job implies: every stream
+/// it must have is there, and the file and each of its video and audio
+/// streams (where the container tells their own length) are the length
+/// expected.
+pub fn verify(media: &Probed, expected: Expected) -> Result<(), Unverified> {
     if media.streams.is_empty() {
         return Err(Unverified::NoStreams);
     }
-    let Some((want, tolerance)) = expected else {
+    if let Some(kind) = expected
+        .streams
+        .iter()
+        .find(|k| !media.streams.contains(&k.to_string()))
+    {
+        return Err(Unverified::Missing(kind));
+    }
+    let Some((want, tolerance)) = expected.length else {
         return Ok(());
     };
-    let got = media.duration_s;
-    if (got - want).abs() <= tolerance.seconds_of(want) {
-        return Ok(());
+    let off = |got: f64| {
+        let fits = (got - want).abs() <= tolerance.seconds_of(want);
+        (!fits).then_some(Mismatch {
+            got,
+            want,
+            tolerance,
+        })
+    };
+    if let Some(m) = off(media.duration_s) {
+        return Err(Unverified::Length(m));
     }
-    Err(Unverified::Length(Mismatch {
-        got,
-        want,
-        tolerance,
-    }))
+    let timed = media
+        .streams
+        .iter()
+        .zip(&media.stream_durations)
+        .enumerate();
+    for (number, (kind, length)) in timed {
+        let checked = kind == "video" || kind == "audio";
+        if let Some(mismatch) = length.filter(|_| checked).and_then(off) {
+            let kind = kind.clone();
+            return Err(Unverified::Stream {
+                kind,
+                number,
+                mismatch,
+            });
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn probed(streams: &[(&str, Option<f64>)]) -> Probed {
+        Probed {
+            duration_s: 8.0,
+            streams: streams.iter().map(|(k, _)| k.to_string()).collect(),
+            stream_durations: streams.iter().map(|(_, d)| *d).collect(),
+        }
+    }
+
+    const EIGHT: Option<(f64, Tolerance)> = Some((8.0, Tolerance::Percent(2.0)));
+
+    #[test]
+    fn each_stream_is_checked_against_the_length_expected() {
+        let both = Expected {
+            streams: &["video", "audio"],
+            length: EIGHT,
+        };
+        let good = probed(&[("video", Some(8.0)), ("audio", Some(7.95))]);
+        assert_eq!(verify(&good, both), Ok(()));
+        let short = probed(&[("video", Some(8.0)), ("audio", Some(2.0))]);
+        let Err(Unverified::Stream {
+            kind,
+            number,
+            mismatch,
+        }) = verify(&short, both)
+        else {
+            panic!("the short audio passed");
+        };
+        assert_eq!(
+            (kind.as_str(), number, mismatch.got, mismatch.want),
+            ("audio", 1, 2.0, 8.0)
+        );
+        // A stream whose length the container does not tell is not judged.
+        assert_eq!(
+            verify(&probed(&[("video", None), ("audio", None)]), both),
+            Ok(())
+        );
+        let video_only = probed(&[("video", Some(8.0))]);
+        assert_eq!(verify(&video_only, both), Err(Unverified::Missing("audio")));
+        let anything = Expected::default();
+        assert_eq!(verify(&short, anything), Ok(()));
+    }
+
+    #[test]
+    fn a_matroska_duration_tag_is_read_as_seconds() {
+        assert_eq!(clock_seconds("00:00:02.089000000"), Some(2.089));
+        assert_eq!(clock_seconds("01:02:03.5"), Some(3723.5));
+        assert_eq!(clock_seconds("garbage"), None);
+        assert_eq!(clock_seconds("1:2"), None);
+    }
 
     #[test]
     fn a_list_line_quotes_the_path_as_ffmpeg_reads_a_token() {

@@ -138,6 +138,47 @@ pub(super) fn mismatch(job: &JobPlan, m: &Mismatch, trailing: u64) -> String {
     s
 }
 
+/// A merged file whose `kind` stream (the file's `number`th, from 0) is
+/// not the length the job implies, though the file as a whole is.
+pub(super) fn stream_mismatch(job: &JobPlan, kind: &str, number: usize, m: &Mismatch) -> String {
+    let which = if m.got < m.want { "short of" } else { "over" };
+    format!(
+        "the merged file's {kind} stream (stream #{number}) is {:.1} s long, {:.1} s ({:.1} %) \
+         {which} the {:.1} s {} (duration_tolerance {}); every segment is kept. {}: if the \
+         file plays whole, widen `verify: {{ duration_tolerance: … }}` and rerun: the saved \
+         segments are merged again, not fetched",
+        m.got,
+        m.off(),
+        m.off() / m.want * 100.0,
+        m.want,
+        expected_from(job),
+        m.tolerance,
+        stream_advice(job, kind)
+    )
+}
+
+/// A merged file without a stream the job should have.
+pub(super) fn missing_stream(kind: &str) -> String {
+    let from = if kind == "audio" {
+        "the job's audio rendition"
+    } else {
+        "the variant chosen"
+    };
+    format!("the merged file has no {kind} stream, though {from} should give one; every segment is kept")
+}
+
+fn stream_advice(job: &JobPlan, kind: &str) -> &'static str {
+    match (&job.source, job.audio.is_some() && kind == "audio") {
+        (SegmentSource::Playlist(_), true) => {
+            "The audio rendition's segments do not span the playlist's EXTINF durations"
+        }
+        (SegmentSource::Playlist(_), false) => {
+            "The playlist's segments do not match its EXTINF durations"
+        }
+        (SegmentSource::Numbered(_), _) => "The segments do not match the job's `duration`",
+    }
+}
+
 /// Where the expected length came from, in words.
 fn expected_from(job: &JobPlan) -> &'static str {
     match job.source {

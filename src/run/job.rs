@@ -236,20 +236,10 @@ impl Steps<'_> {
                 return Err(named(&e));
             }
         };
-        let expected = verdict
-            .missing
-            .is_empty()
-            .then(|| job.source.expected_duration())
-            .flatten()
-            .map(|want| (want, job.verify.duration_tolerance));
-        if let Err(e) = merge::verify(&media, expected) {
+        if let Err(e) = merge::verify(&media, expected(job, verdict)) {
             let _ = fetch::store::remove_file(&temp);
             report.media = Some(reported(&media));
-            let why: String = match e {
-                Unverified::NoStreams => "the merged file has no audio or video stream".into(),
-                Unverified::Length(m) => super::advice::mismatch(job, &m, verdict.trailing),
-            };
-            return Err(named(&why));
+            return Err(named(&unverified(job, e, verdict)));
         }
         files::finish(job, self.fp.clone(), &temp, &media, self.opts.keep_segments).await?;
         let tail = fed.last_landed.map(|t| t.elapsed().as_secs_f64());
@@ -258,6 +248,37 @@ impl Steps<'_> {
         report.status = JobStatus::Ok;
         report.media = Some(reported(&media));
         Ok(())
+    }
+}
+
+/// What the job implies of its merged file: a job with a separate audio
+/// rendition has video and audio; its length is known when nothing is
+/// missing and the job tells it (a `duration`, a playlist's `EXTINF`).
+fn expected(job: &JobPlan, verdict: &Verdict) -> merge::Expected {
+    let length = verdict
+        .missing
+        .is_empty()
+        .then(|| job.source.expected_duration())
+        .flatten()
+        .map(|want| (want, job.verify.duration_tolerance));
+    let streams: &'static [&'static str] = match job.audio {
+        Some(_) => &["video", "audio"],
+        None => &[],
+    };
+    merge::Expected { streams, length }
+}
+
+/// Why a merged file did not pass, in words.
+fn unverified(job: &JobPlan, e: Unverified, verdict: &Verdict) -> String {
+    match e {
+        Unverified::NoStreams => "the merged file has no audio or video stream".into(),
+        Unverified::Missing(kind) => super::advice::missing_stream(kind),
+        Unverified::Length(m) => super::advice::mismatch(job, &m, verdict.trailing),
+        Unverified::Stream {
+            kind,
+            number,
+            mismatch,
+        } => super::advice::stream_mismatch(job, &kind, number, &mismatch),
     }
 }
 

@@ -144,6 +144,11 @@ pub fn video_height(file: &Path) -> u64 {
 /// takes its audio from a separate rendition (`stream_1/`), as ffmpeg
 /// writes with `-var_stream_map "v:0,agroup:aud a:0,agroup:aud"`.
 pub fn with_audio_rendition(name: &str, fmp4: bool) -> PathBuf {
+    with_audio_rendition_of(name, fmp4, 6)
+}
+
+/// As [`with_audio_rendition`], of `secs` seconds.
+pub fn with_audio_rendition_of(name: &str, fmp4: bool, secs: u32) -> PathBuf {
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("hls/{name}"));
     let done = dir.join(".complete");
@@ -158,7 +163,7 @@ pub fn with_audio_rendition(name: &str, fmp4: bool) -> PathBuf {
         .args(["-hide_banner", "-loglevel", "error", "-y"])
         .args(["-f", "lavfi", "-i", "testsrc2=size=160x90:rate=10"])
         .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=22050"])
-        .args(["-t", "6", "-map", "0:v", "-map", "1:a"])
+        .args(["-t", &secs.to_string(), "-map", "0:v", "-map", "1:a"])
         .args(["-c:v", "libx264", "-preset", "ultrafast", "-g", "10"])
         .args(["-c:a", "aac", "-b:a", "32k", "-ac", "1"])
         .args(["-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod"])
