@@ -234,6 +234,55 @@ fn aes_128_without_an_iv_uses_the_media_sequence_number() {
 }
 
 #[test]
+fn method_none_ends_encryption_and_the_clear_segments_are_not_decrypted() {
+    let made = make(Hls {
+        name: "aes-iv",
+        encrypt: Some(Some("00112233445566778899aabbccddeeff")),
+        ..Hls::default()
+    });
+    let clear = make(Hls::default());
+    let (root, server) = served(&[(&made, "e")]);
+    std::fs::copy(clear.join("seg2.ts"), root.path().join("e/clear2.ts")).unwrap();
+    std::fs::create_dir_all(root.path().join("keys")).unwrap();
+    std::fs::write(root.path().join("keys/aes-iv.key"), KEY).unwrap();
+    // Two encrypted segments, then the third clear, CR-only line endings.
+    let text = std::fs::read_to_string(made.join("index.m3u8")).unwrap();
+    let (head, last) = text.rsplit_once("#EXTINF").unwrap();
+    let mixed = format!("{head}#EXT-X-KEY:METHOD=NONE\n#EXTINF{last}")
+        .replace("seg2.ts", "clear2.ts")
+        .replace('\n', "\r");
+    std::fs::write(root.path().join("e/mixed.m3u8"), mixed).unwrap();
+    let job = Job::new(&playlist_job(&format!("{}/e/mixed.m3u8", server.url()), ""));
+    let file = run_ok(&job, &[]);
+    let (duration, streams) = probe(&file);
+    assert!((duration - 6.0).abs() < 0.3, "duration {duration}");
+    assert_eq!(streams, ["video", "audio"]);
+    assert_eq!(server.requests_to("/e/clear2.ts").len(), 1);
+    assert_eq!(server.requests_to("/keys/aes-iv.key").len(), 1);
+}
+
+#[test]
+fn a_bad_extinf_fails_the_job_before_any_segment_naming_its_line() {
+    let made = make(Hls::default());
+    let (root, server) = served(&[(&made, "a")]);
+    let text = std::fs::read_to_string(made.join("index.m3u8")).unwrap();
+    let bad = text
+        .replacen("#EXTINF:2.000000,", "#EXTINF:-2,", 2)
+        .replacen("#EXTINF:-2,", "#EXTINF:2,", 1);
+    std::fs::write(root.path().join("a/bad.m3u8"), bad).unwrap();
+    let job = Job::new(&playlist_job(&format!("{}/a/bad.m3u8", server.url()), ""));
+    let out = job.run(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("/a/bad.m3u8, line 8: #EXTINF `-2` is not a duration (decimal seconds)"),
+        "{err}"
+    );
+    let paths: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths, ["/a/bad.m3u8"]);
+}
+
+#[test]
 fn sample_aes_and_live_playlists_are_refused_before_any_segment() {
     let made = make(Hls::default());
     let (root, server) = served(&[(&made, "a")]);

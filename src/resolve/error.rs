@@ -129,6 +129,15 @@ pub enum PlaylistError {
         AUDIO_BASE - MAX_SEGMENTS
     )]
     SequenceTooHigh { shown: String, sequence: u64 },
+    /// A line whose tag's value is not one the tag takes.
+    #[error("{shown}, line {line}: {tag} `{value}` is not {want}")]
+    BadValue {
+        shown: String,
+        line: usize,
+        tag: &'static str,
+        value: String,
+        want: &'static str,
+    },
     /// A variant's URI in a master playlist.
     #[error(transparent)]
     Uri(#[from] UriError),
@@ -187,6 +196,9 @@ pub enum TagError {
     EmptyRange,
     #[error("EXT-X-BYTERANGE beyond 2^64 bytes")]
     RangeOverflow,
+    /// The tag's text, cut.
+    #[error("{0} cannot be read")]
+    Unreadable(String),
     #[error("EXTINF {0} is not a duration")]
     Extinf(f32),
 }

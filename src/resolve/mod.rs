@@ -10,6 +10,7 @@
 mod end;
 mod error;
 mod identity;
+mod lines;
 pub mod peek;
 pub mod playlist;
 mod reload;

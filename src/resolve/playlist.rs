@@ -16,12 +16,11 @@ use crate::source_playlist::{KeyRef, Part, PlaylistSegment, Resolved, AUDIO_BASE
 
 use super::error::{PlaylistError, TagError, UriError};
 
-/// Parses a playlist body; `shown` names it in the error.
+/// Parses a playlist body (its lines first read as players read them,
+/// and checked: see `lines`); `shown` names it in the error.
 pub fn parse(body: &[u8], shown: &str) -> Result<Playlist, PlaylistError> {
-    if !body.starts_with(b"#EXTM3U") && !body.starts_with(b"\xEF\xBB\xBF#EXTM3U") {
-        return Err(PlaylistError::NotHls(shown.into()));
-    }
-    m3u8_rs::parse_playlist_res(body).map_err(|_| PlaylistError::Invalid(shown.into()))
+    let body = super::lines::prepared(body, shown)?;
+    m3u8_rs::parse_playlist_res(&body).map_err(|_| PlaylistError::Invalid(shown.into()))
 }
 
 /// `uri` resolved against `base` (both forms of the secret). Only http(s)
@@ -157,6 +156,7 @@ pub fn read_media(
             sequence,
             error: e,
         };
+        unreadable(s).map_err(at)?;
         if let Some(m) = &s.map {
             if map_uri.as_ref().is_some_and(|u| u != &m.uri) {
                 return Err(at(TagError::SecondMap));
@@ -201,6 +201,23 @@ pub fn read_media(
         });
     }
     Ok(out)
+}
+
+/// An `EXT-X-KEY` or `EXT-X-MAP` m3u8-rs could not read (it keeps them as
+/// unknown tags): skipping one would leave the key or init segment before
+/// it in force.
+fn unreadable(s: &m3u8_rs::MediaSegment) -> Result<(), TagError> {
+    let tags = ["X-KEY", "X-MAP"];
+    match s
+        .unknown_tags
+        .iter()
+        .find(|t| tags.contains(&t.tag.as_str()))
+    {
+        Some(t) => Err(TagError::Unreadable(
+            t.to_string().chars().take(200).collect(),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// What refuses a media playlist as a whole: live, I-frames only, empty,
@@ -358,6 +375,54 @@ mod tests {
         ))
         .unwrap_err();
         assert!(cont.contains("no offset"), "{cont}");
+    }
+
+    #[test]
+    fn method_none_ends_encryption() {
+        let text = format!(
+            "{HEAD}#EXT-X-KEY:METHOD=AES-128,URI=\"k.bin\"\n#EXTINF:2,\na.ts\n#EXTINF:2,\nb.ts\n\
+             #EXT-X-KEY:METHOD=NONE\n#EXTINF:2,\nc.ts\n#EXTINF:2,\nd.ts\n\
+             #EXT-X-KEY:METHOD=AES-128,URI=\"k.bin\"\n#EXTINF:2,\ne.ts\n#EXT-X-ENDLIST\n"
+        );
+        let r = media(&text).unwrap();
+        let keyed: Vec<bool> = r.segments.iter().map(|s| s.key.is_some()).collect();
+        assert_eq!(keyed, [true, true, false, false, true]);
+    }
+
+    #[test]
+    fn a_key_or_map_the_parser_cannot_read_is_refused() {
+        for tag in [
+            "#EXT-X-KEY:URI=\"k.bin\"",
+            "#EXT-X-MAP:URI=\"i.mp4\",BYTERANGE=\"x\"",
+        ] {
+            let e = media(&format!("{HEAD}{tag}\n#EXTINF:2,\na.ts\n#EXT-X-ENDLIST\n")).unwrap_err();
+            assert!(
+                e.contains(&format!("pl, segment 7: {tag} cannot be read")),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn cr_only_line_endings_read_as_lf_and_bad_values_fail_naming_the_line() {
+        let lf = format!("{HEAD}#EXTINF:2.5,\na.ts\n#EXTINF:1,\nb.ts\n#EXT-X-ENDLIST\n");
+        for text in [
+            lf.replace('\n', "\r"),
+            format!("\u{feff}\n\n{}", lf.replace('\n', "\r\n")),
+        ] {
+            let r = media(&text).unwrap();
+            let got: Vec<(u64, f64)> = r
+                .segments
+                .iter()
+                .map(|s| (s.sequence, s.duration))
+                .collect();
+            assert_eq!(got, [(7, 2.5), (8, 1.0)], "{text:?}");
+        }
+        let nan = media(&lf.replace("#EXTINF:1,", "#EXTINF:NaN,")).unwrap_err();
+        assert_eq!(
+            nan,
+            "pl, line 7: #EXTINF `NaN` is not a duration (decimal seconds)"
+        );
     }
 
     #[test]
