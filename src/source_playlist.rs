@@ -69,9 +69,17 @@ pub struct PlaylistSource {
     pub env: Arc<BTreeMap<String, String>>,
     /// `Some` once the run (or `plan --probe`) fetched the playlist.
     pub resolved: Option<Arc<Resolved>>,
-    /// Newer locations of segments, by media sequence number, from the
+    /// Newer locations (and keys) of segments, by index, from the
     /// playlist fetched again after links expired. Shared by clones.
-    pub fresh: Arc<RwLock<HashMap<u64, Part>>>,
+    pub fresh: Arc<RwLock<HashMap<u64, Renewed>>>,
+}
+
+/// A segment as the playlist fetched again lists it: its new location,
+/// and its key (the one that playlist's `EXT-X-KEY` names, fetched).
+#[derive(Debug, Clone)]
+pub struct Renewed {
+    pub part: Part,
+    pub key: Option<SegmentKey>,
 }
 
 /// A media playlist, read.
@@ -154,6 +162,23 @@ pub struct KeyRef {
     pub iv: [u8; 16],
 }
 
+impl KeyRef {
+    /// The key and IV of the segment `sequence`, from the keys fetched.
+    pub fn with(&self, keys: &Keys, sequence: u64) -> Result<SegmentKey, PositionError> {
+        let key = keys
+            .0
+            .get(self.url.expose())
+            .ok_or_else(|| PositionError::KeyNotFetched {
+                key: self.url.clone(),
+                sequence,
+            })?;
+        Ok(SegmentKey {
+            key: *key,
+            iv: self.iv,
+        })
+    }
+}
+
 /// Why a resolved playlist gives no segment for a position.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PositionError {
@@ -192,21 +217,14 @@ impl PlaylistSource {
             });
         };
         let (s, index) = r.at(position).ok_or(PositionError::NoSegmentAt(position))?;
-        let key =
-            match &s.key {
-                None => None,
-                Some(k) => Some(SegmentKey {
-                    key: *r.keys.0.get(k.url.expose()).ok_or_else(|| {
-                        PositionError::KeyNotFetched {
-                            key: k.url.clone(),
-                            sequence: s.sequence,
-                        }
-                    })?,
-                    iv: k.iv,
-                }),
-            };
         let fresh = self.fresh.read().unwrap_or_else(|e| e.into_inner());
-        let part = fresh.get(&index).unwrap_or(&s.part);
+        let (part, key) = match fresh.get(&index) {
+            Some(renewed) => (&renewed.part, renewed.key.clone()),
+            None => {
+                let key = s.key.as_ref().map(|k| k.with(&r.keys, s.sequence));
+                (&s.part, key.transpose()?)
+            }
+        };
         Ok(Segment {
             index,
             target: self.target(&part.url),

@@ -522,6 +522,67 @@ fn links_that_expire_are_renewed_at_any_concurrency() {
     }
 }
 
+/// `plain` encrypted with AES-128-CBC (PKCS#7) under `key` and `iv`.
+fn encrypt(plain: &[u8], key: [u8; 16], iv: [u8; 16]) -> Vec<u8> {
+    use aes::cipher::{block_padding::Pkcs7, BlockModeEncrypt, KeyIvInit};
+    let mut buf = vec![0u8; plain.len() + 16];
+    cbc::Encryptor::<aes::Aes128>::new(&key.into(), &iv.into())
+        .encrypt_padded_b2b::<Pkcs7>(plain, &mut buf)
+        .unwrap()
+        .to_vec()
+}
+
+#[test]
+fn a_reload_that_names_a_new_key_uri_fetches_that_key() {
+    let clear = make(Hls::default());
+    let iv = [0x42; 16];
+    let new_key = *b"the rotated key!";
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("t")).unwrap();
+    std::fs::create_dir_all(root.path().join("keys")).unwrap();
+    // The first segment under the first key; the others, served after
+    // the links expired, under the key the renewed playlist names.
+    for (i, key) in [(0, KEY), (1, new_key), (2, new_key)] {
+        let plain = std::fs::read(clear.join(format!("seg{i}.ts"))).unwrap();
+        let to = root.path().join(format!("t/seg{i}.ts"));
+        std::fs::write(to, encrypt(&plain, key, iv)).unwrap();
+    }
+    std::fs::write(root.path().join("keys/k.key"), new_key).unwrap();
+    let text = std::fs::read_to_string(clear.join("index.m3u8")).unwrap();
+    let keyed = text.replacen(
+        "#EXTINF",
+        &format!(
+            "#EXT-X-KEY:METHOD=AES-128,URI=\"/keys/k.key?v={{TOKEN}}\",IV=0x{}\n#EXTINF",
+            "42".repeat(16)
+        ),
+        1,
+    );
+    std::fs::write(
+        root.path().join("t/index.m3u8"),
+        keyed.replace(".ts\n", ".ts?tok={TOKEN}\n"),
+    )
+    .unwrap();
+    let server = TestServer::start(root.path());
+    server.expire_tokens("/t/", 1);
+    // The key's first answer is the first key; the file holds the new one.
+    server.script("/keys/k.key", [Fault::Body(KEY.to_vec())]);
+    let job = Job::new(&playlist_job(
+        &format!("{}/t/index.m3u8", server.url()),
+        "    concurrency: 1\n",
+    ));
+    let file = run_ok(&job, &[]);
+    let (duration, _) = probe(&file);
+    assert!((duration - 6.0).abs() < 0.3, "duration {duration}");
+    let j = &job.report()["jobs"][0];
+    assert_eq!(j["playlist_reloads"], 2);
+    let keys: Vec<String> = server
+        .requests_to("/keys/k.key")
+        .iter()
+        .map(|r| r.query.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(keys, ["v=k0", "v=k1", "v=k2"]);
+}
+
 /// Two videos of the same segment names and EXTINF: 160x90 and 320x180.
 fn two_videos() -> (std::path::PathBuf, std::path::PathBuf) {
     let a = make(Hls::default());

@@ -13,7 +13,7 @@ use crate::fetch::{ProbeError, SmallError};
 use crate::manifest::env::Secret;
 use crate::manifest::MAX_SEGMENTS;
 use crate::source::SegmentError;
-use crate::source_playlist::AUDIO_BASE;
+use crate::source_playlist::{PositionError, AUDIO_BASE};
 
 /// A job that could not be resolved.
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +84,9 @@ pub enum Cause {
     StreamChanged { change: Change },
     #[error("cannot record the stream's identity in {}: {error}", .dir.display())]
     Record { dir: PathBuf, error: std::io::Error },
+    /// A segment names a key that was not fetched.
+    #[error(transparent)]
+    Key(#[from] PositionError),
     /// A reload lost a segment the run already counts on.
     #[error("the {playlist} fetched again no longer lists segment {sequence} (media sequence numbers changed)")]
     Gone {

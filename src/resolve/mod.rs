@@ -20,7 +20,6 @@ pub use error::{Cause, EndError, InitError, PlaylistError, ResolveError, TagErro
 pub use identity::Change;
 pub use reload::{Reloads, MAX_RELOADS};
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -30,7 +29,7 @@ use crate::fetch::{store, Ask, Fetcher, Scope};
 use crate::manifest::env::Secret;
 use crate::plan::{JobPlan, Plan};
 use crate::source::{EndSource, Numbered, Segment, SegmentSource, Target};
-use crate::source_playlist::{AudioTrack, Keys, PlaylistSource, Resolved};
+use crate::source_playlist::{AudioTrack, KeyRef, Keys, PlaylistSource, Resolved};
 use saved::{Got, Media};
 
 /// The largest playlist read (a 1,000,000-segment playlist is ~60 MB).
@@ -86,7 +85,8 @@ pub async fn resolve_job(
     if save {
         identity::check(&job.state_dir, &resolved, &p.env).map_err(named)?;
     }
-    resolved.keys = Keys(fetch_keys(&resolved, fetcher, req).await.map_err(named)?);
+    let fetched = fetch_keys(&resolved, fetcher, req, &Keys::default()).await;
+    resolved.keys = fetched.map_err(named)?;
     // Only a playlist that was read, its keys fetched, and of the stream
     // the job started on is saved: a refused one (live, SAMPLE-AES) is
     // fetched again by the rerun.
@@ -305,13 +305,15 @@ fn text_of(body: Vec<u8>, shown: &str) -> Result<String, PlaylistError> {
     String::from_utf8(body).map_err(|_| PlaylistError::NotUtf8(shown.into()))
 }
 
-/// Every AES-128 key the segments name, fetched once per URI.
+/// Every AES-128 key the segments name (the video's and the audio
+/// rendition's), fetched once per URI; those in `known` are not fetched.
 async fn fetch_keys(
     r: &Resolved,
     fetcher: &Fetcher,
     req: &Ask,
-) -> Result<HashMap<String, [u8; 16]>, Cause> {
-    let mut keys = HashMap::new();
+    known: &Keys,
+) -> Result<Keys, Cause> {
+    let mut keys = Keys::default();
     let audio = r.audio.iter().flat_map(|a| a.segments.iter());
     for k in r
         .segments
@@ -319,23 +321,31 @@ async fn fetch_keys(
         .chain(audio)
         .filter_map(|s| s.key.as_ref())
     {
-        if keys.contains_key(k.url.expose()) {
+        let url = k.url.expose();
+        if keys.0.contains_key(url) {
             continue;
         }
-        let got = fetcher
-            .fetch_small(req, &k.url, None, 1024, "the AES-128 key")
-            .await?;
-        let key: [u8; 16] = got
-            .body
-            .as_slice()
-            .try_into()
-            .map_err(|_| Cause::KeyLength {
-                url: k.url.clone(),
-                len: got.body.len(),
-            })?;
-        keys.insert(k.url.expose().to_string(), key);
+        let key = match known.0.get(url) {
+            Some(key) => *key,
+            None => fetch_key(k, fetcher, req).await?,
+        };
+        keys.0.insert(url.to_string(), key);
     }
     Ok(keys)
+}
+
+/// One AES-128 key: 16 bytes.
+async fn fetch_key(k: &KeyRef, fetcher: &Fetcher, req: &Ask) -> Result<[u8; 16], Cause> {
+    let got = fetcher
+        .fetch_small(req, &k.url, None, 1024, "the AES-128 key")
+        .await?;
+    got.body
+        .as_slice()
+        .try_into()
+        .map_err(|_| Cause::KeyLength {
+            url: k.url.clone(),
+            len: got.body.len(),
+        })
 }
 
 /// The init segments a job's merge is fed first, as files in its state
