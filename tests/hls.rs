@@ -283,6 +283,43 @@ fn a_bad_extinf_fails_the_job_before_any_segment_naming_its_line() {
 }
 
 #[test]
+fn ten_thousand_variants_none_fitting_give_a_short_message() {
+    let root = tempfile::tempdir().unwrap();
+    let mut master = String::from("#EXTM3U\n");
+    for i in 0..10_000 {
+        master.push_str(&format!(
+            "#EXT-X-STREAM-INF:BANDWIDTH={},RESOLUTION=1920x1080\nv{i}.m3u8\n",
+            1_000_000 + i
+        ));
+    }
+    std::fs::write(root.path().join("master.m3u8"), master).unwrap();
+    let server = TestServer::start(root.path());
+    let job = Job::new(&playlist_job(
+        &format!("{}/master.m3u8", server.url()),
+        "    variant: { max_height: 720 }\n",
+    ));
+    let out = job.run(&["--junit", "junit.xml"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no variant that fits `variant: {max_height: 720}` (it offers 1920x1080 at 1000000 bit/s,"),
+        "{err}"
+    );
+    assert!(
+        err.contains("1920x1080 at 1000009 bit/s and 9,990 more)"),
+        "{err}"
+    );
+    assert!(err.len() < 2_000, "{} bytes of stderr", err.len());
+    let junit = std::fs::metadata(job.path("junit.xml")).unwrap().len();
+    assert!(junit < 4_000, "{junit} bytes of JUnit");
+    let error = job.report()["jobs"][0]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(error.ends_with("and 9,990 more)"), "{error}");
+}
+
+#[test]
 fn sample_aes_and_live_playlists_are_refused_before_any_segment() {
     let made = make(Hls::default());
     let (root, server) = served(&[(&made, "a")]);

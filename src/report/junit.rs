@@ -95,7 +95,8 @@ fn summary_line(job: &JobReport) -> String {
     );
     if !s.missing.is_empty() {
         let list: Vec<String> = s.missing.iter().map(u64::to_string).collect();
-        line.push_str(&format!(", missing {}", list.join(", ")));
+        let list = crate::units::listed(&list, crate::units::LISTED);
+        line.push_str(&format!(", missing {list}"));
     }
     if s.trailing_missing > 0 {
         line.push_str(&format!(", {} trailing missing", s.trailing_missing));

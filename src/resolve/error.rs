@@ -157,7 +157,7 @@ fn offered_text(offered: &[String]) -> String {
     if offered.is_empty() {
         "none".into()
     } else {
-        offered.join(", ")
+        crate::units::listed(offered, crate::units::LISTED)
     }
 }
 
@@ -270,5 +270,13 @@ mod tests {
             offered: vec![],
         };
         assert!(none.to_string().ends_with("(it offers none)"), "{none}");
+        let many = PlaylistError::NoVariantFits {
+            shown: "m".into(),
+            want: "best".into(),
+            offered: (0..10_000).map(|i| format!("{i} bit/s")).collect(),
+        };
+        let many = many.to_string();
+        assert!(many.ends_with("8 bit/s, 9 bit/s and 9,990 more)"), "{many}");
+        assert!(many.len() < 200, "{many}");
     }
 }

@@ -116,7 +116,7 @@ pub fn choose<'a>(
     let mut note = format!(
         "variant {} (of {})",
         describe_variant(chosen),
-        offered.join(", ")
+        crate::units::listed(&offered, crate::units::LISTED)
     );
     if let Some(a) = audio {
         note.push_str(&format!(", audio `{}`", a.name));
