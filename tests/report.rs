@@ -184,7 +184,7 @@ fn markdown_summary() {
     let report = sample();
     let md = render(&Markdown, &report);
     assert!(md.starts_with("### snatch run\n"));
-    assert!(md.contains("| bonus\\|extra |"), "{md}");
+    assert!(md.contains("| `bonus\\|extra` |"), "{md}");
     insta::assert_snapshot!(md);
 }
 

@@ -444,6 +444,106 @@ fn merge_recomputes_totals_and_spans_the_shards_times() {
 }
 
 #[test]
+fn merge_shows_job_names_from_reports_only_as_code_in_the_summary() {
+    let hostile = [
+        "<img src=x onerror=alert(1)>",
+        "[x](https://ev.il)",
+        "esc\u{1b}]0;owned\u{7}",
+        "bidi\u{202E}gnp.exe",
+        "&#x202E;amp",
+    ];
+    let mut report = shard_report(None, "fnv1a64:1", &hostile, &[]);
+    report["jobs"][0]["status"] = json!("failed");
+    report["jobs"][0]["error"] = json!("it failed");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.json"), report.to_string()).unwrap();
+    let out = output(
+        dir.path(),
+        &[
+            "report",
+            "merge",
+            "a.json",
+            "-o",
+            "m.json",
+            "--summary",
+            "s.md",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let md = std::fs::read_to_string(dir.path().join("s.md")).unwrap();
+    assert!(!md.contains(['\u{1b}', '\u{7}', '\u{202E}']), "{md:?}");
+    let mut code = Vec::new();
+    for event in pulldown_cmark::Parser::new_ext(&md, pulldown_cmark::Options::ENABLE_TABLES) {
+        use pulldown_cmark::{Event, Tag};
+        match event {
+            Event::Start(Tag::Link { .. } | Tag::Image { .. }) => panic!("a link: {md}"),
+            Event::Html(h) | Event::InlineHtml(h) => panic!("HTML {h}: {md}"),
+            Event::Code(c) => code.push(c.to_string()),
+            _ => {}
+        }
+    }
+    // Each name in the table, the failed one in the list too, as code.
+    for name in [
+        "<img src=x onerror=alert(1)>",
+        "[x](https://ev.il)",
+        "&#x202E;amp",
+    ] {
+        assert!(code.iter().any(|c| c == name), "{name}: {code:?}");
+    }
+    assert_eq!(
+        code.iter().filter(|c| c.starts_with("<img")).count(),
+        2,
+        "{code:?}"
+    );
+    assert!(code.iter().any(|c| c == "esc ]0;owned"), "{code:?}");
+}
+
+#[test]
+fn merge_refuses_totals_that_overflow_naming_the_report() {
+    let huge = |mut r: Value| {
+        r["jobs"][0]["bytes"] = json!(u64::MAX / 2 + 1);
+        r
+    };
+    let (code, err, dir) = merge_of(&[
+        (
+            "a.json",
+            huge(shard_report(Some("1/2"), "fnv1a64:1", &["x"], &["y"])),
+        ),
+        (
+            "b.json",
+            huge(shard_report(Some("2/2"), "fnv1a64:1", &["y"], &["x"])),
+        ),
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("b.json: the segments, bytes or retries of job `y` take the totals past 2^64"),
+        "{err}"
+    );
+    assert!(!err.contains("PiB"), "{err}");
+    assert!(!dir.path().join("merged.json").exists());
+    // Just below the limit adds up.
+    let fits = |mut r: Value| {
+        r["jobs"][0]["bytes"] = json!(u64::MAX / 2);
+        r
+    };
+    let (code, err, dir) = merge_of(&[
+        (
+            "a.json",
+            fits(shard_report(Some("1/2"), "fnv1a64:1", &["x"], &["y"])),
+        ),
+        (
+            "b.json",
+            fits(shard_report(Some("2/2"), "fnv1a64:1", &["y"], &["x"])),
+        ),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let merged: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("merged.json")).unwrap())
+            .unwrap();
+    assert_eq!(merged["totals"]["bytes"], json!(u64::MAX - 1));
+}
+
+#[test]
 fn merge_refuses_reports_of_different_job_files_naming_them() {
     let (code, err, dir) = merge_of(&[
         (

@@ -36,7 +36,7 @@ pub fn render(report: &RunReport) -> String {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} | {} |",
-                cell(&job.name),
+                name(&job.name).replace('|', "\\|"),
                 status_word(job.status),
                 segments_cell(job),
                 human_bytes(job.bytes),
@@ -57,7 +57,7 @@ pub fn render(report: &RunReport) -> String {
         out.push('\n');
         for job in failed {
             let why = job.error.as_deref().unwrap_or("failed without a message.");
-            let _ = writeln!(out, "- **{}**: {}", inline(&job.name), code_span(why));
+            let _ = writeln!(out, "- **{}**: {}", name(&job.name), code_span(why));
         }
     }
     out
@@ -228,9 +228,18 @@ fn longest_backtick_run(s: &str) -> usize {
     longest
 }
 
-/// A table cell: one line, `|` escaped.
-fn cell(s: &str) -> String {
-    one_line(s).replace('|', "\\|")
+/// A job's name: as it is when it is one a job file allows (letters,
+/// digits, `.`, `_`, `-`); else, as a report read back by `report merge`
+/// may hold anything, as a code span, as a message is ([`code_span`]).
+fn name(s: &str) -> String {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if s.chars().all(crate::diag::invisible) {
+        "(no name)".to_string()
+    } else if s.chars().all(allowed) {
+        s.to_string()
+    } else {
+        code_span(s)
+    }
 }
 
 /// Text inside emphasis or a table: one line, Markdown's emphasis and code

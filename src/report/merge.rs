@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset};
 
-use super::{JobReport, JobStatus, RunReport};
+use super::{JobReport, JobStatus, RunReport, Totals};
 use crate::diag::display_path;
 use crate::plan::shard::Shard;
 
@@ -90,6 +90,8 @@ pub fn merge(inputs: &[Input]) -> Result<RunReport, MergeError> {
     same_job_files(inputs)?;
     whole_set_of_shards(inputs)?;
     let jobs = combine_jobs(inputs)?;
+    checked_totals(&jobs)?;
+    let jobs: Vec<JobReport> = jobs.into_iter().map(|(j, _)| j).collect();
     let started = inputs.iter().map(|i| i.report.started_at.as_str()).min();
     let finished = inputs.iter().map(|i| i.report.finished_at.as_str()).max();
     let (started, finished) = (
@@ -230,9 +232,27 @@ fn left_to_another_shard(job: &JobReport) -> bool {
     job.status == JobStatus::Skipped && job.error.as_deref() == Some(OTHER_SHARD)
 }
 
+/// The totals can be added up: no sum passes 2^64 − 1 (a report snatch
+/// wrote never comes near; one that does is refused, naming its file).
+fn checked_totals(jobs: &[(JobReport, &Path)]) -> Result<(), MergeError> {
+    let Err(i) = Totals::of(jobs.iter().map(|(j, _)| j), u64::checked_add) else {
+        return Ok(());
+    };
+    let (job, path) = &jobs[i];
+    Err(refuse(
+        format!(
+            "{}: the segments, bytes or retries of job {} take the totals past 2^64 − 1; \
+             not a report snatch wrote",
+            name(path),
+            crate::diag::terminal_text(&format!("`{}`", job.name))
+        ),
+        "merge the JSON files that `snatch run --report FILE` wrote, unedited",
+    ))
+}
+
 /// Every job once, in the order the reports list them: the entry of the
-/// report that ran it, else the skipped entry that says why.
-fn combine_jobs(inputs: &[Input]) -> Result<Vec<JobReport>, MergeError> {
+/// report that ran it (with its file), else the skipped entry that says why.
+fn combine_jobs(inputs: &[Input]) -> Result<Vec<(JobReport, &Path)>, MergeError> {
     let mut jobs: Vec<(JobReport, &Path)> = Vec::new();
     let mut at = std::collections::HashMap::new();
     for input in inputs {
@@ -261,5 +281,5 @@ fn combine_jobs(inputs: &[Input]) -> Result<Vec<JobReport>, MergeError> {
             }
         }
     }
-    Ok(jobs.into_iter().map(|(j, _)| j).collect())
+    Ok(jobs)
 }

@@ -150,6 +150,39 @@ pub struct Totals {
     pub retries: u64,
 }
 
+impl Totals {
+    /// The sums over `jobs`, each addition made by `add`; `Err(i)` when
+    /// `add` refuses one of job `i`'s (`u64::checked_add` past 2^64 − 1).
+    pub fn of<'a>(
+        jobs: impl ExactSizeIterator<Item = &'a JobReport>,
+        add: fn(u64, u64) -> Option<u64>,
+    ) -> Result<Totals, usize> {
+        let mut t = Totals {
+            jobs: jobs.len() as u64,
+            ..Totals::default()
+        };
+        for (i, j) in jobs.enumerate() {
+            t.add(j, add).ok_or(i)?;
+        }
+        Ok(t)
+    }
+
+    fn add(&mut self, j: &JobReport, add: fn(u64, u64) -> Option<u64>) -> Option<()> {
+        let status = match j.status {
+            JobStatus::Ok => &mut self.ok,
+            JobStatus::Failed => &mut self.failed,
+            JobStatus::Skipped => &mut self.skipped,
+            JobStatus::UpToDate => &mut self.up_to_date,
+        };
+        *status = add(*status, 1)?;
+        let segments = add(j.segments.fetched, j.segments.reused)?;
+        self.segments = add(self.segments, segments)?;
+        self.bytes = add(self.bytes, j.bytes)?;
+        self.retries = add(self.retries, j.retries)?;
+        Some(())
+    }
+}
+
 /// The whole run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
@@ -180,21 +213,9 @@ impl RunReport {
         interrupted: bool,
         jobs: Vec<JobReport>,
     ) -> RunReport {
-        let mut t = Totals {
-            jobs: jobs.len() as u64,
-            ..Totals::default()
-        };
-        for j in &jobs {
-            match j.status {
-                JobStatus::Ok => t.ok += 1,
-                JobStatus::Failed => t.failed += 1,
-                JobStatus::Skipped => t.skipped += 1,
-                JobStatus::UpToDate => t.up_to_date += 1,
-            }
-            t.segments += j.segments.fetched + j.segments.reused;
-            t.bytes += j.bytes;
-            t.retries += j.retries;
-        }
+        // A run's own counts are far below 2^64; only a report read back
+        // (`report merge`, which checks first) could pass it.
+        let t = Totals::of(jobs.iter(), |a, b| Some(a.saturating_add(b))).unwrap_or_default();
         RunReport {
             version: 1,
             started_at,
