@@ -69,7 +69,8 @@ fn internal_v6(ip: Ipv6Addr) -> bool {
     })
 }
 
-/// The IPv4 address an IPv6 one carries: mapped (`::ffff:a.b.c.d`),
+/// The IPv4 address an IPv6 one carries: mapped (`::ffff:a.b.c.d`) or
+/// translated (`::ffff:0:a.b.c.d`),
 /// compatible (`::a.b.c.d`, deprecated), NAT64 (`64:ff9b::a.b.c.d`) or
 /// 6to4 (`2002:AABB:CCDD::/48`).
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
@@ -77,7 +78,8 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let low = Ipv4Addr::from(bits as u32);
     let top96 = bits >> 32;
     match top96 {
-        0xffff => return Some(low),
+        // Mapped (`::ffff:a.b.c.d`) and translated (`::ffff:0:a.b.c.d`).
+        0xffff | 0xffff_0000 => return Some(low),
         // `::` and `::1` are IPv6's own.
         0 if bits > 1 => return Some(low),
         t if t == 0x0064_ff9b << 64 => return Some(low),
@@ -120,6 +122,7 @@ mod tests {
             "2001:db8::1",
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
+            "::ffff:0:127.0.0.1",
             "::127.0.0.1",
             "64:ff9b::7f00:1",
             "64:ff9b::a9fe:a9fe",

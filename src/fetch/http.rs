@@ -126,6 +126,9 @@ enum HopError {
          server; a job on a public host is never sent there"
     )]
     NamedInward { shown: String },
+    /// The host of a URL the server named did not resolve: perhaps for now.
+    #[error("{shown}, named by the server: its host {error}")]
+    NamedUnresolved { shown: String, error: LookupError },
     /// The name the hop leads to did not resolve: perhaps for now.
     #[error("a redirect from {shown} leads to a host that {error}")]
     Unresolved { shown: String, error: LookupError },
@@ -139,7 +142,9 @@ enum HopError {
 impl HopError {
     fn into_attempt(self) -> Attempt {
         match self {
-            HopError::Unresolved { .. } => Attempt::retry(self.to_string()),
+            HopError::Unresolved { .. } | HopError::NamedUnresolved { .. } => {
+                Attempt::retry(self.to_string())
+            }
             refused => Attempt::Fatal {
                 kind: FailKind::Redirect,
                 reason: refused.to_string(),
@@ -335,7 +340,7 @@ impl Chain<'_> {
         match look {
             Ok(false) => Ok(()),
             Ok(true) => Err(HopError::NamedInward { shown }),
-            Err(error) => Err(HopError::Unresolved { shown, error }),
+            Err(error) => Err(HopError::NamedUnresolved { shown, error }),
         }
     }
 }

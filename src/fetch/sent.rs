@@ -53,7 +53,8 @@ impl Sent<'_> {
             .collect()
     }
 
-    /// The job's headers that a redirect to another host dropped.
+    /// The job's headers not sent to this host: secrets off the job's own
+    /// origins (a redirect, or a URL a playlist named).
     fn dropped(&self) -> Vec<String> {
         self.job
             .keys()
@@ -74,7 +75,8 @@ impl Sent<'_> {
         let dropped = self.dropped();
         if !dropped.is_empty() {
             s.push_str(&format!(
-                " ({} dropped at a redirect to another host)",
+                " ({} not sent: this host is not the job's own origin; \
+                 `send_secrets_to` lists the hosts that may get it)",
                 dropped.join(", ")
             ));
         }
@@ -183,7 +185,8 @@ mod tests {
         let advice = s.refused_advice(403);
         assert!(
             advice.starts_with(
-                "; sent `User-Agent: UA` (Cookie dropped at a redirect to another host), no Referer:"
+                "; sent `User-Agent: UA` (Cookie not sent: this host is not the job's own origin; \
+                 `send_secrets_to` lists the hosts that may get it), no Referer:"
             ),
             "{advice}"
         );

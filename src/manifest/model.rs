@@ -181,9 +181,11 @@ pub struct Settings {
     pub max_segment_bytes: Option<Sp<SizeValue>>,
     /// Hosts besides the job's own origin (the origin of its `url` or
     /// `playlist`) that its secrets may go to: values from `${…}`,
-    /// `Cookie` and `Authorization`. `cdn.example.com`, `*.example.net`,
-    /// or an origin `https://cdn.example.com:8443`. Every other host a
-    /// playlist or redirect names gets the job's other headers only.
+    /// `Cookie`, `Authorization` and `Proxy-Authorization`.
+    /// `cdn.example.com` or `*.example.net` (over https, or http when the
+    /// job's own URL is http), or an origin `https://cdn.example.com:8443`.
+    /// Every other host a playlist or redirect names gets the job's other
+    /// headers only.
     pub send_secrets_to: Option<Vec<Sp<String>>>,
     /// Width of `{{index}}`, zero-padded, for `url` jobs. Default 0.
     pub padding: Option<Sp<i64>>,
