@@ -144,6 +144,11 @@ fn load_one(path: &Path) -> Result<LoadedFile, Refused> {
         Ok(doc) => return Ok(LoadedFile { source, dir, doc }),
         Err(e) => e,
     };
+    // A tab in the indentation makes the parser point elsewhere (the line
+    // above, the next key); the tab itself is the problem to show.
+    if let Some(p) = tab_problem(&source) {
+        return Err(p.into());
+    }
     // `.inf` reaches the range checks as it does in the typed load.
     let mut untyped = options();
     untyped.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::PassThrough;
@@ -160,6 +165,30 @@ fn load_one(path: &Path) -> Result<LoadedFile, Refused> {
         .map(|i| Problem::at(&source, i.loc, i.message).help(i.help))
         .collect();
     Err(Refused::Many(problems))
+}
+
+/// The first tab in a line's indentation, located on the tab itself and
+/// shown as `→` (a snippet would draw it as spaces).
+fn tab_problem(source: &Arc<SourceFile>) -> Option<Problem> {
+    let mut offset = 0;
+    let tab = source.text.split_inclusive('\n').find_map(|line| {
+        let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+        let found = line[..indent].find('\t').map(|i| offset + i);
+        offset += line.len();
+        found
+    })?;
+    let shown = SourceFile::new(source.path.clone(), source.text.replace('\t', "→"));
+    let at = tab + 2 * source.text[..tab].matches('\t').count();
+    let mut problem = Problem::at(
+        &shown,
+        shown.loc_at(at, '→'.len_utf8()),
+        "a tab in the indentation",
+    );
+    problem.label = Some("tab".into());
+    Some(problem.help(
+        "YAML indents with spaces: replace the tab (shown as →) with spaces, as many as \
+         the lines around it use",
+    ))
 }
 
 /// The schema the shape check reads: the one `snatch schema` prints.
