@@ -37,6 +37,17 @@ pub enum Command {
     /// Work on JSON reports (`report merge`: combine shard reports).
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Print a shell completion script: `snatch completions bash > /etc/bash_completion.d/snatch`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff): `snatch man > snatch.1; man ./snatch.1`.
+    Man,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// `snatch report …`

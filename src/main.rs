@@ -42,6 +42,21 @@ fn main() -> ExitCode {
             Err(problems) => invalid(&problems),
         },
         Command::Report(ReportCommand::Merge(args)) => merge_reports(&cli, args),
+        Command::Completions(args) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(args.shell, &mut cmd, "snatch", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: cannot write the manual page: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Run(args) => match load_shard(&args.jobs, &args.shard) {
             Ok(plan) if args.dry_run => print_plan(&plan, args.format.unwrap_or(Format::Text)),
             Ok(_) if args.format.is_some() => invalid(&[Problem::bare(

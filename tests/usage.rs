@@ -138,3 +138,61 @@ fn retries_and_host_pauses_are_told_as_they_happen() {
     assert!(err.contains("127.0.0.1 paused 1s: Retry-After"), "{err}");
     assert!(err.contains("· 2 retries ·"), "{err}");
 }
+
+/// `snatch ARGS` with no job file.
+fn bare(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_snatch"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn completions_are_scripts_the_shell_reads_and_name_every_command() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = bare(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}: {}", stderr(&out));
+        let script = String::from_utf8(out.stdout).unwrap();
+        for word in ["validate", "plan", "run", "new", "allow-env"] {
+            assert!(script.contains(word), "{shell} lacks {word}");
+        }
+    }
+    let out = bare(&["completions", "bash"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("snatch.bash");
+    std::fs::write(&file, &out.stdout).unwrap();
+    // Sourced by bash, it defines the completion function and registers it.
+    let check = Command::new("bash")
+        .arg("-c")
+        .arg(format!("source {} && complete -p snatch", file.display()))
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+    assert!(String::from_utf8_lossy(&check.stdout).contains("_snatch"));
+    let out = bare(&["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn the_manual_page_is_roff_that_names_every_command() {
+    let out = bare(&["man"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(page.contains(".TH snatch 1"), "{page}");
+    for word in ["validate", "plan", "run", "new", "completions"] {
+        assert!(page.contains(word), "the page lacks {word}");
+    }
+    // groff reads it without a warning, where groff is installed.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("snatch.1");
+    std::fs::write(&file, &page).unwrap();
+    if let Ok(out) = Command::new("groff")
+        .args(["-man", "-Tutf8", "-ww", "-z"])
+        .arg(&file)
+        .output()
+    {
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "groff warns");
+    }
+}
