@@ -101,6 +101,17 @@ fn plan_shows_the_playlist_and_makes_no_request() {
     assert!(text.contains("index.m3u8?t=***"), "{text}");
     assert!(!text.contains("tok-123"), "{text}");
     assert!(server.requests().is_empty());
+    // Its segments are not counted as none: the plan says when they are
+    // known, and how to know them now.
+    let later = "resolved at run time (`snatch plan --probe` resolves them now)";
+    assert!(text.contains(&format!("  segments {later}\n")), "{text}");
+    assert!(!text.contains("  first "), "{text}");
+    assert!(
+        text.contains(&format!(
+            "1 job to run (0 skipped), 0 segments, and those of 1 playlist job {later};"
+        )),
+        "{text}"
+    );
 }
 
 #[test]

@@ -34,6 +34,14 @@ fn source_text(j: &JobPlan) -> String {
     )
 }
 
+/// What a playlist job's segments are before `--probe` or a run.
+const RESOLVED_LATER: &str = "resolved at run time (`snatch plan --probe` resolves them now)";
+
+/// A playlist job whose playlist was not read yet.
+fn unresolved(j: &JobPlan) -> bool {
+    matches!(&j.source, crate::source::SegmentSource::Playlist(p) if p.resolved.is_none())
+}
+
 /// The plan as text: one block per job.
 pub fn render_text(plan: &Plan) -> String {
     let mut out = String::new();
@@ -52,8 +60,12 @@ pub fn render_text(plan: &Plan) -> String {
             None => {
                 let _ = writeln!(out, "{}", j.name);
                 let _ = writeln!(out, "  source   {}", source_text(j));
-                let _ = writeln!(out, "  first    {}", j.first_url);
-                let _ = writeln!(out, "  last     {}", j.last_url);
+                if unresolved(j) {
+                    let _ = writeln!(out, "  segments {RESOLVED_LATER}");
+                } else {
+                    let _ = writeln!(out, "  first    {}", j.first_url);
+                    let _ = writeln!(out, "  last     {}", j.last_url);
+                }
                 let _ = writeln!(
                     out,
                     "  output   {} ({})",
@@ -91,10 +103,18 @@ pub fn render_text(plan: &Plan) -> String {
         out.push_str(&shard_text(info, plan.runnable().count()));
     }
     let run = plan.runnable().count();
+    let later = plan.runnable().filter(|j| unresolved(j)).count();
     let segments: u64 = plan.runnable().map(|j| j.source.len()).sum();
+    let segments = match later {
+        0 => format!("{segments} segments"),
+        _ => format!(
+            "{segments} segments, and those of {later} playlist job{} {RESOLVED_LATER}",
+            if later == 1 { "" } else { "s" }
+        ),
+    };
     let _ = writeln!(
         out,
-        "{run} job{} to run ({} skipped), {segments} segments; run limits: {}, {} job{} at once",
+        "{run} job{} to run ({} skipped), {segments}; run limits: {}, {} job{} at once",
         if run == 1 { "" } else { "s" },
         plan.jobs.len() - run,
         limit_text(&plan.limits.global),
