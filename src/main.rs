@@ -26,7 +26,7 @@ fn main() -> ExitCode {
             }
             Err(problems) => invalid(&problems),
         },
-        Command::Validate(args) => match load_plan(args) {
+        Command::Validate(args) => match load_plan(args, Unset::Refuse) {
             Ok(plan) => {
                 if !cli.quiet {
                     let n = plan.jobs.len();
@@ -36,7 +36,7 @@ fn main() -> ExitCode {
             }
             Err(problems) => invalid(&problems),
         },
-        Command::Plan(args) => match load_shard(&args.jobs, &args.shard) {
+        Command::Plan(args) => match load_shard(&args.jobs, &args.shard, unset_in_plan(args)) {
             Ok(plan) if args.probe => probe(&plan, args.format),
             Ok(plan) => print_plan(&plan, args.format),
             Err(problems) => invalid(&problems),
@@ -57,7 +57,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Run(args) => match load_shard(&args.jobs, &args.shard) {
+        Command::Run(args) => match load_shard(&args.jobs, &args.shard, Unset::Refuse) {
             Ok(plan) if args.dry_run => print_plan(&plan, args.format.unwrap_or(Format::Text)),
             Ok(_) if args.format.is_some() => invalid(&[Problem::bare(
                 "--format only chooses the plan's format with --dry-run",
@@ -66,6 +66,15 @@ fn main() -> ExitCode {
             Ok(plan) => run(&cli, args, &plan),
             Err(problems) => invalid(&problems),
         },
+    }
+}
+
+/// `plan` shows what a run would do before the secrets are there;
+/// `plan --probe` makes the requests, and needs them.
+fn unset_in_plan(args: &snatch::cli::PlanArgs) -> Unset {
+    match args.probe {
+        true => Unset::Refuse,
+        false => Unset::Placeholder,
     }
 }
 
@@ -93,8 +102,17 @@ fn schema(args: &SchemaArgs, quiet: bool) -> ExitCode {
     }
 }
 
-fn load_plan(args: &JobArgs) -> Result<Plan, Vec<Problem>> {
-    let policy = EnvPolicy::from_process(&args.allow_env);
+/// What a variable that a job reads and the environment lacks does:
+/// refuse (a run, `validate`, `plan --probe`), or stand as a placeholder
+/// shown as `***` (`plan`, with a note naming it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unset {
+    Refuse,
+    Placeholder,
+}
+
+fn load_plan(args: &JobArgs, unset: Unset) -> Result<Plan, Vec<Problem>> {
+    let mut policy = EnvPolicy::from_process(&args.allow_env);
     let selection = Selection::new(&args.jobs, &args.tags).map_err(|p| vec![p])?;
     if let Some(d) = args.allow_local.iter().find(|d| !d.is_dir()) {
         return Err(vec![Problem::bare(format!(
@@ -103,6 +121,9 @@ fn load_plan(args: &JobArgs) -> Result<Plan, Vec<Problem>> {
         ))]);
     }
     let manifest = manifest::load(&args.paths, &policy)?;
+    if unset == Unset::Placeholder {
+        stand_in_for_unset(&manifest, &mut policy);
+    }
     let ctx = PlanContext {
         date: chrono::Local::now().format("%Y-%m-%d").to_string(),
         env: &policy,
@@ -114,6 +135,34 @@ fn load_plan(args: &JobArgs) -> Result<Plan, Vec<Problem>> {
     selects_something(args, &plan).map_err(|p| vec![p])?;
     register_secrets(&plan);
     Ok(plan)
+}
+
+/// Each variable the job files read that is not set gets a stand-in value,
+/// and a note names them: a job just written by `snatch new` can be
+/// reviewed before its secrets are exported.
+fn stand_in_for_unset(manifest: &manifest::Manifest, policy: &mut EnvPolicy) {
+    let unset: std::collections::BTreeSet<String> = manifest
+        .files
+        .iter()
+        .flat_map(|f| manifest::env::names_in(&f.text))
+        .filter(|n| policy.may_read(n) && !policy.values.contains_key(n))
+        .collect();
+    if unset.is_empty() {
+        return;
+    }
+    for name in &unset {
+        let stand_in = format!("unset-{}", name.to_ascii_lowercase().replace('_', "-"));
+        policy.values.insert(name.clone(), stand_in);
+    }
+    let names: Vec<&str> = unset.iter().map(String::as_str).collect();
+    eprintln!(
+        "note: {} {} not set: the plan shows {} as ***; `snatch run` needs {} (export {}=… first)",
+        names.join(", "),
+        if names.len() == 1 { "is" } else { "are" },
+        if names.len() == 1 { "it" } else { "them" },
+        if names.len() == 1 { "it" } else { "them" },
+        names[0]
+    );
 }
 
 /// Every value the jobs read from the environment is masked wherever text
@@ -131,10 +180,10 @@ fn register_secrets(plan: &Plan) {
 
 /// The plan, cut to this machine's shard when `--shard` (or
 /// `SNATCH_SHARD`) names one.
-fn load_shard(args: &JobArgs, shard: &ShardArgs) -> Result<Plan, Vec<Problem>> {
+fn load_shard(args: &JobArgs, shard: &ShardArgs, unset: Unset) -> Result<Plan, Vec<Problem>> {
     use snatch::cli::ShardLimitsArg;
     use snatch::plan::shard::{self, ShardLimits};
-    let mut plan = load_plan(args)?;
+    let mut plan = load_plan(args, unset)?;
     if let Some(s) = shard.shard {
         let limits = match shard.shard_limits {
             ShardLimitsArg::Split => ShardLimits::Split,

@@ -196,3 +196,32 @@ fn the_manual_page_is_roff_that_names_every_command() {
         assert_eq!(String::from_utf8_lossy(&out.stderr), "", "groff warns");
     }
 }
+
+#[test]
+fn plan_shows_a_job_whose_secrets_are_not_exported_yet_and_run_refuses_it() {
+    let job = Job::new(
+        "version: 1\njobs:\n  - name: a\n    url: \"https://${SNATCH_T_HOST}/v/{{index}}.ts?sig=${SNATCH_T_SIG}\"\n    range: { start: 1, end: 3 }\n    headers:\n      Cookie: \"${SNATCH_T_COOKIE}\"\n",
+    );
+    let out = snatch(&job, &["plan"]);
+    let (text, err) = (String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        text.contains("first    https://***/v/1.ts?sig=***"),
+        "{text}"
+    );
+    assert!(text.contains("headers  Cookie: ***"), "{text}");
+    assert!(!text.contains("unset"), "the stand-in never shows: {text}");
+    assert!(
+        err.contains("note: SNATCH_T_COOKIE, SNATCH_T_HOST, SNATCH_T_SIG are not set"),
+        "{err}"
+    );
+    assert!(err.contains("`snatch run` needs them"), "{err}");
+    for cmd in [&["run"][..], &["validate"], &["plan", "--probe"]] {
+        let out = snatch(&job, cmd);
+        assert_eq!(out.status.code(), Some(2), "{cmd:?}");
+        assert!(
+            stderr(&out).contains("`${SNATCH_T_HOST}`, which is not set"),
+            "{cmd:?}"
+        );
+    }
+}
