@@ -282,13 +282,26 @@ fn selects_something(args: &JobArgs, plan: &Plan) -> Result<(), Problem> {
             v.join(", ")
         }
     };
-    Err(
-        Problem::bare(format!("{} selects no job", asked.join(" "))).help(format!(
-            "jobs: {}; tags: {}",
-            listed(&names),
-            listed(&tags)
-        )),
+    let guesses: Vec<String> = (args
+        .jobs
+        .iter()
+        .filter_map(|g| diag::nearest(g, names.iter().copied()).map(|n| format!("--jobs `{n}`"))))
+    .chain(
+        args.tags
+            .iter()
+            .filter_map(|t| diag::nearest(t, tags.iter().copied()).map(|n| format!("--tag `{n}`"))),
     )
+    .collect();
+    let mut help = String::new();
+    if !guesses.is_empty() {
+        help = format!("did you mean {}? ", guesses.join(", "));
+    }
+    help.push_str(&format!(
+        "jobs: {}; tags: {}",
+        listed(&names),
+        listed(&tags)
+    ));
+    Err(Problem::bare(format!("{} selects no job", asked.join(" "))).help(help))
 }
 
 fn print_plan(plan: &Plan, format: Format) -> ExitCode {

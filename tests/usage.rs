@@ -225,3 +225,15 @@ fn plan_shows_a_job_whose_secrets_are_not_exported_yet_and_run_refuses_it() {
         );
     }
 }
+
+#[test]
+fn a_selector_with_a_typo_is_answered_with_the_nearest_name() {
+    let job = Job::new(TWO_JOBS);
+    let out = snatch(&job, &["plan", "--tag", "cours", "--jobs", "intr"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("did you mean --jobs `intro`, --tag `course`?"),
+        "{err}"
+    );
+}
