@@ -1,8 +1,8 @@
 //! The merge: one ffmpeg per job reads the segments, in index order, as one
 //! MPEG-TS stream on its stdin and stream-copies them into the output's
 //! container; ffprobe then checks the result ([`probe`]). Knows ffmpeg, not HTTP.
-//! ffmpeg writes to a hidden name beside the output; only a verified file
-//! is renamed to the final name.
+//! ffmpeg writes to a hidden name beside the output, unique to the process
+//! ([`temp`]); only a verified file is renamed to the final name.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -13,6 +13,7 @@ mod audio;
 mod error;
 mod feed;
 mod probe;
+pub mod temp;
 
 pub use audio::AudioInput;
 pub use error::{MergeError, ProbeError, ToolsError};
@@ -96,13 +97,9 @@ fn file_arg(path: &Path) -> std::ffi::OsString {
     arg
 }
 
-/// The hidden name ffmpeg writes to, beside the output.
+/// The hidden name this process's ffmpeg writes to, beside the output.
 pub fn temp_path(output: &Path) -> PathBuf {
-    let name = output
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    output.with_file_name(format!(".{name}.snatch-part"))
+    temp::temp_of(output, None)
 }
 
 /// ffmpeg's name of the input format.

@@ -117,8 +117,8 @@ fn a_linked_folder_of_all_state_is_refused() {
 
 #[cfg(unix)]
 #[test]
-fn a_link_at_the_hidden_output_name_is_not_overwritten_by_ffmpeg() {
-    refuses_planted_link("out/.v.mp4.snatch-part", ".bash_profile", "v.mp4");
+fn a_link_at_the_outputs_claim_is_neither_read_nor_written() {
+    refuses_planted_link("out/.v.mp4.snatch-lock", ".bash_profile", "v.mp4");
 }
 
 #[cfg(unix)]

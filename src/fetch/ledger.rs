@@ -67,6 +67,10 @@ pub struct Done {
     pub output_size: u64,
     pub duration_s: f64,
     pub streams: Vec<String>,
+    /// The hidden file the verified merge is in until it is renamed (its
+    /// name beside the output): a rerun after a kill in between finds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temp: Option<String>,
 }
 
 /// A job's ledger and spool, open for saving segments.

@@ -1,19 +1,21 @@
-//! One writer per job: an exclusive lock on `lock` in the job's state
-//! folder, held for the whole job, with the holder's process id written
-//! into it. The kernel releases it when the process ends, `kill -9`
-//! included. The lock file is never deleted (a deleted, locked file would
-//! let a second process lock a new one beside it).
+//! One writer per job and one per output: an exclusive lock on `lock` in
+//! the job's state folder, and another on `.NAME.snatch-lock` beside the
+//! job's output (the *claim*: two jobs of two job files may name the same
+//! output), each held for the whole job with the holder's process id
+//! written into it. The kernel releases them when the process ends,
+//! `kill -9` included. A lock file is never deleted (a deleted, locked
+//! file would let a second process lock a new one beside it).
 
 use std::fs::{File, TryLockError};
 use std::io::{self, Read, Seek, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::store;
 
 /// The lock file's name in the state folder; cleanups keep it.
 pub const LOCK: &str = "lock";
 
-/// The held lock of one job; released when dropped.
+/// A held lock (a job's, or an output's claim); released when dropped.
 #[derive(Debug)]
 pub struct JobLock {
     _file: File,
@@ -34,8 +36,29 @@ pub enum LockError {
 /// the job happens inside it.
 pub fn lock_job(root: &Path, dir: &Path) -> Result<JobLock, LockError> {
     store::ensure_dir(root, dir).map_err(LockError::Io)?;
-    let path = dir.join(LOCK);
-    let mut file = store::open_rw(&path).map_err(LockError::Io)?;
+    lock_at(&dir.join(LOCK))
+}
+
+/// The claim's lock file beside `output`: `.NAME.snatch-lock`.
+pub fn claim_path(output: &Path) -> PathBuf {
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    output.with_file_name(format!(".{name}.snatch-lock"))
+}
+
+/// Claims `output` (below `root`) without waiting: only the holder may
+/// write its hidden files, rename onto it or find it up to date. The
+/// folders on the way are checked for links and created.
+pub fn claim_output(root: &Path, output: &Path) -> Result<JobLock, LockError> {
+    store::ensure_parent(root, output).map_err(LockError::Io)?;
+    lock_at(&claim_path(output))
+}
+
+/// Locks the file at `path` (its folder checked), writing our pid in it.
+fn lock_at(path: &Path) -> Result<JobLock, LockError> {
+    let mut file = store::open_rw(path).map_err(LockError::Io)?;
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
@@ -73,5 +96,19 @@ mod tests {
         }
         drop(held);
         lock_job(tmp.path(), &dir).unwrap();
+    }
+
+    #[test]
+    fn an_output_is_claimed_once_beside_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let output = tmp.path().join("sub/v.mp4");
+        let held = claim_output(tmp.path(), &output).unwrap();
+        assert!(tmp.path().join("sub/.v.mp4.snatch-lock").is_file());
+        match claim_output(tmp.path(), &output) {
+            Err(LockError::Busy { pid }) => assert_eq!(pid, Some(std::process::id())),
+            other => panic!("{other:?}"),
+        }
+        drop(held);
+        claim_output(tmp.path(), &output).unwrap();
     }
 }

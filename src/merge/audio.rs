@@ -144,11 +144,7 @@ impl Audio {
 
 /// A hidden name beside the output for one track.
 fn beside(output: &Path, track: &str) -> PathBuf {
-    let name = output
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    output.with_file_name(format!(".{name}.{track}.snatch-part"))
+    super::temp::temp_of(output, Some(track))
 }
 
 fn muxer(container: Container) -> &'static str {

@@ -1,13 +1,14 @@
-//! A job's files before and after its fetch: take the job's lock, find an
-//! earlier verified merge, open the ledger of saved segments (prepare);
-//! record the merge, put the output in place, tidy up (finish). The order
+//! A job's files before and after its fetch: take the job's lock and claim
+//! its output, find an earlier verified merge, sweep a killed run's hidden
+//! files, open the ledger of saved segments (prepare); record the merge,
+//! put the output in place, tidy up (finish). The order
 //! of `finish` makes a `kill -9` at any instant safe: `done.json` is
 //! written before the output is moved into place and before any segment
 //! goes, so a rerun either finds the verified file or still has every
 //! segment.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::diag::display_path;
 use crate::fetch::lock::{self, JobLock, LockError};
@@ -23,8 +24,13 @@ use crate::source::{SegmentSource, Target};
 pub(super) enum Prepared {
     /// The output is complete and matches the job (its lock is released).
     UpToDate(Done),
-    /// The job runs: its lock is held until this is dropped.
-    Ready { lock: JobLock, ledger: Ledger },
+    /// The job runs: its lock and its output's claim are held until
+    /// these are dropped.
+    Ready {
+        lock: JobLock,
+        claim: JobLock,
+        ledger: Ledger,
+    },
 }
 
 /// Everything that decides whether a merged output still matches the job.
@@ -93,9 +99,7 @@ fn prepare_blocking(job: &JobPlan, fp: &str, force: bool) -> Result<Prepared, St
     let name = &job.name;
     let lock = lock::lock_job(root, dir).map_err(|e| match e {
         LockError::Busy { pid } => {
-            let who = pid.map_or("another snatch".to_string(), |p| {
-                format!("another snatch (pid {p})")
-            });
+            let who = holder(pid);
             format!(
                 "job `{name}`: {who} is running this job (it holds {}); wait for it to finish, or stop it",
                 display_path(&dir.join(lock::LOCK))
@@ -103,12 +107,16 @@ fn prepare_blocking(job: &JobPlan, fp: &str, force: bool) -> Result<Prepared, St
         }
         LockError::Io(e) => cannot_use(name, dir, &e),
     })?;
-    if !force {
-        match merged_before(job, fp) {
-            Ok(Some(done)) => return Ok(Prepared::UpToDate(done)),
-            Ok(None) => {}
-            Err(e) => return Err(cannot_use(name, &job.output, &e)),
-        }
+    let claim = claim(job).map_err(|e| e.to_string())?;
+    let before = match force {
+        true => None,
+        false => merged_before(job, fp).map_err(|e| cannot_use(name, &job.output, &e))?,
+    };
+    // With the output claimed, any other hidden merge file of it is a
+    // stopped process's (the verified one was just put in place).
+    sweep(job);
+    if let Some(done) = before {
+        return Ok(Prepared::UpToDate(done));
     }
     // The job runs again: an earlier merge's marker no longer applies.
     fetch::remove_done(dir).map_err(|e| cannot_use(name, dir, &e))?;
@@ -127,7 +135,73 @@ fn prepare_blocking(job: &JobPlan, fp: &str, force: bool) -> Result<Prepared, St
             ));
         }
     };
-    Ok(Prepared::Ready { lock, ledger })
+    Ok(Prepared::Ready {
+        lock,
+        claim,
+        ledger,
+    })
+}
+
+/// Why a job's output could not be claimed.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ClaimError {
+    /// Another process holds the claim: a job of another job file (another
+    /// state folder) names the same output.
+    #[error(
+        "job `{job}`: {} is writing {} (it holds {}): another job names the same output; \
+         wait for it to finish, or give one of the two jobs another `output`",
+        holder(*.pid), display_path(.output), display_path(&lock::claim_path(.output))
+    )]
+    Busy {
+        job: String,
+        pid: Option<u32>,
+        output: PathBuf,
+    },
+    #[error("{}", cannot_use(.job, &lock::claim_path(.output), .error))]
+    Io {
+        job: String,
+        output: PathBuf,
+        error: io::Error,
+    },
+}
+
+/// The process a lock file names.
+fn holder(pid: Option<u32>) -> String {
+    pid.map_or("another snatch".to_string(), |p| {
+        format!("another snatch (pid {p})")
+    })
+}
+
+/// Claims the job's output: only one process may write it at a time.
+fn claim(job: &JobPlan) -> Result<JobLock, ClaimError> {
+    let (name, output) = (job.name.clone(), job.output.clone());
+    lock::claim_output(&job.output_dir, &job.output).map_err(|e| match e {
+        LockError::Busy { pid } => ClaimError::Busy {
+            job: name,
+            pid,
+            output,
+        },
+        LockError::Io(error) => ClaimError::Io {
+            job: name,
+            output,
+            error,
+        },
+    })
+}
+
+/// Removes the hidden merge files a killed snatch left beside the output
+/// (the output is claimed: nobody else writes them now).
+fn sweep(job: &JobPlan) {
+    match merge::temp::sweep(&job.output_dir, &job.output, None) {
+        Ok(gone) => {
+            for p in gone {
+                tracing::info!(job = %job.name, "removed {}, left by a stopped snatch", display_path(&p));
+            }
+        }
+        Err(e) => {
+            tracing::warn!(job = %job.name, "could not tidy beside {}: {e}", display_path(&job.output))
+        }
+    }
 }
 
 fn cannot_use(job: &str, path: &Path, e: &io::Error) -> String {
@@ -144,11 +218,24 @@ fn merged_before(job: &JobPlan, fp: &str) -> io::Result<Option<Done>> {
     let Some(done) = fetch::read_done(&job.state_dir, fp) else {
         return Ok(None);
     };
-    let temp = merge::temp_path(&job.output);
-    if file_size(&temp) == Some(done.output_size) {
+    let temp = recorded_temp(&job.output, &done);
+    if let Some(temp) = temp.filter(|t| file_size(t) == Some(done.output_size)) {
         store::rename(&job.output_dir, &temp, &job.output)?;
     }
     Ok((file_size(&job.output) == Some(done.output_size)).then_some(done))
+}
+
+/// The hidden file `done.json` names, beside the output: a name of the
+/// merge's own form only; an older snatch's `.NAME.snatch-part` when it
+/// names none.
+fn recorded_temp(output: &Path, done: &Done) -> Option<PathBuf> {
+    match done.temp.as_deref() {
+        None => Some(merge::temp::legacy_temp(output)),
+        Some(n) if merge::temp::is_temp_of(output, std::ffi::OsStr::new(n)) => {
+            Some(output.with_file_name(n))
+        }
+        Some(_) => None,
+    }
 }
 
 /// The size of the regular file at `path` (a link is no file here).
@@ -187,6 +274,7 @@ fn finish_blocking(
         output_size: file_size(temp).unwrap_or(0),
         duration_s: media.duration_s,
         streams: media.streams.clone(),
+        temp: temp.file_name().map(|n| n.to_string_lossy().into_owned()),
     };
     let recorded = fetch::write_done(&job.state_dir, &done);
     if let Err(e) = &recorded {

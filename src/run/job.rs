@@ -47,6 +47,7 @@ pub async fn run_job(
         }
         Ok(Prepared::Ready {
             _lock: _held,
+            _claim: _claimed,
             ledger,
             req,
         }) => match resolved(job, fetcher, &req, &mut report).await {
@@ -112,6 +113,8 @@ enum Prepared {
     Ready {
         /// Held until the job ends: one snatch per job.
         _lock: fetch::lock::JobLock,
+        /// Held until the job ends: one writer per output.
+        _claim: fetch::lock::JobLock,
         ledger: Arc<Ledger>,
         req: Arc<JobFetch>,
     },
@@ -120,9 +123,13 @@ enum Prepared {
 /// Takes the job's lock, finds an earlier verified merge or opens the
 /// ledger of saved segments, and makes the request settings.
 async fn prepare(job: &JobPlan, fp: &str, opts: RunOptions) -> Result<Prepared, String> {
-    let (lock, ledger) = match files::prepare(job, fp, opts.force).await? {
+    let (lock, claim, ledger) = match files::prepare(job, fp, opts.force).await? {
         files::Prepared::UpToDate(done) => return Ok(Prepared::UpToDate(done)),
-        files::Prepared::Ready { lock, ledger } => (lock, Arc::new(ledger)),
+        files::Prepared::Ready {
+            lock,
+            claim,
+            ledger,
+        } => (lock, claim, Arc::new(ledger)),
     };
     let mut req = JobFetch::new(
         &job.name,
@@ -136,6 +143,7 @@ async fn prepare(job: &JobPlan, fp: &str, opts: RunOptions) -> Result<Prepared, 
     req.max_bytes = job.max_segment_bytes;
     Ok(Prepared::Ready {
         _lock: lock,
+        _claim: claim,
         ledger,
         req: Arc::new(req),
     })

@@ -103,6 +103,7 @@ fn done_is_written_whole_and_cleanup_keeps_it_and_the_lock() {
         output_size: 9,
         duration_s: 1.5,
         streams: vec!["video".into()],
+        temp: Some(".v.mp4.7.snatch-part".into()),
     };
     write_done(&dir, &done).unwrap();
     assert_eq!(read_done(&dir, "fp"), Some(done));
