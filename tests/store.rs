@@ -609,3 +609,62 @@ fn saved_and_early_segments_merge_in_index_order() {
         assert!(exported == served, "segments/{i}.ts is not segment {i}");
     }
 }
+
+/// Runs `job`; a run still going after 20 s is killed and the test fails.
+fn run_with_deadline(job: &Job) -> std::process::Output {
+    let mut child = job.command(&[]).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!("the run hung (killed after 20 s): {}", stderr(&out));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_at_a_state_files_name_fails_the_job_at_once_naming_it() {
+    let media = segments(3, 1);
+    let server = TestServer::start(&media);
+    let made = support::hls::make(support::hls::Hls::default());
+    let hls_root = tempfile::tempdir().unwrap();
+    support::hls::copy_to(&made, hls_root.path(), "vod");
+    let hls = TestServer::start(hls_root.path());
+    let template = job_yaml(&server.url(), "    range: { start: 1, end: 3 }\n");
+    let playlist = format!(
+        "version: 1\njobs:\n  - name: v\n    playlist: \"{}/vod/index.m3u8\"\n",
+        hls.url()
+    );
+    for (yaml, at) in [
+        (&template, "out/.snatch/v/ledger.jsonl"),
+        (&template, "out/.snatch/v/done.json"),
+        (&template, "out/.snatch/v/segments.spool"),
+        (&template, "out/.snatch/v/lock"),
+        (&template, "out/.v.mp4.snatch-lock"),
+        (&playlist, "out/.snatch/v/playlist.json"),
+        (&playlist, "out/.snatch/v/stream.json"),
+    ] {
+        let job = Job::new(yaml);
+        let fifo = job.path(at);
+        std::fs::create_dir_all(fifo.parent().unwrap()).unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let out = run_with_deadline(&job);
+        assert_eq!(out.status.code(), Some(1), "{at}: {}", stderr(&out));
+        let err = job.report()["jobs"][0]["error"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        for part in ["job `v`", at, "named pipe (FIFO)", "remove it"] {
+            assert!(err.contains(part), "{at}: {part:?} not in: {err}");
+        }
+        assert!(!job.path("out/v.mp4").exists(), "{at}");
+    }
+}

@@ -8,6 +8,10 @@
 //! - the file itself is opened with `O_NOFOLLOW` (and created with
 //!   `O_EXCL` where a fresh inode matters), so a link at its name is an
 //!   error, not a redirection;
+//! - it is opened with `O_NONBLOCK` too and used only if it is a regular
+//!   file, so a FIFO or a device at its name is an error naming it, never
+//!   an `open` that waits forever (the flag is cleared once the file is
+//!   known to be regular);
 //! - deletion reads folder entries without following them, removes only
 //!   regular files, and refuses a linked folder.
 //!
@@ -39,6 +43,45 @@ impl std::fmt::Display for LinkRefused {
 }
 
 impl std::error::Error for LinkRefused {}
+
+/// Something other than a regular file (a FIFO, a socket, a device, a
+/// folder) found where snatch was about to open a file; the job stops.
+#[derive(Debug, thiserror::Error)]
+#[error("{} is {kind}, not a regular file; snatch keeps only regular files there (remove it)", display_path(.path))]
+pub struct NotRegular {
+    pub path: PathBuf,
+    pub kind: &'static str,
+}
+
+/// What kind of thing `t` is, for [`NotRegular`].
+fn kind_of(t: fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a named pipe (FIFO)";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_block_device() || t.is_char_device() {
+            return "a device";
+        }
+    }
+    if t.is_dir() {
+        "a folder"
+    } else {
+        "not a file"
+    }
+}
+
+/// The error that refuses the non-regular file of type `t` at `path`.
+fn not_regular(path: &Path, t: fs::FileType) -> io::Error {
+    io::Error::other(NotRegular {
+        path: path.to_path_buf(),
+        kind: kind_of(t),
+    })
+}
 
 /// The error that refuses the link at `path`.
 pub fn refused(path: &Path) -> io::Error {
@@ -102,52 +145,77 @@ pub fn ensure_parent(root: &Path, path: &Path) -> io::Result<()> {
     }
 }
 
-/// Options that never follow a link at the file's own name.
+/// Options that never follow a link at the file's own name, nor wait at
+/// a FIFO's or a device's: [`regular`] checks what was opened.
 fn no_follow() -> OpenOptions {
     let mut o = OpenOptions::new();
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        o.custom_flags(libc::O_NOFOLLOW);
+        o.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
     o
 }
 
-/// An open error, with a link at the name named as such.
+/// An open error, with a link or a non-regular file at the name named as
+/// such (a FIFO without a reader refuses a non-blocking writer).
 fn open_error(path: &Path, e: io::Error) -> io::Error {
-    let is_link = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-    if is_link {
-        refused(path)
-    } else {
-        e
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => refused(path),
+        Ok(m) if !m.is_file() => not_regular(path, m.file_type()),
+        _ => e,
     }
 }
 
-/// Opens `path` for reading; a link at its name is refused.
-pub fn open_read(path: &Path) -> io::Result<File> {
-    let f = no_follow()
-        .read(true)
-        .open(path)
-        .map_err(|e| open_error(path, e))?;
-    if !f.metadata()?.is_file() {
-        return Err(io::Error::other(format!(
-            "{} is not a regular file",
-            display_path(path)
-        )));
+/// `f`, opened at `path`, if it is a regular file, in blocking mode again.
+fn regular(path: &Path, f: File) -> io::Result<File> {
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(not_regular(path, meta.file_type()));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        let fd = f.as_raw_fd();
+        // SAFETY: `fd` is open (owned by `f`); F_GETFL/F_SETFL only read
+        // and set its status flags.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
     }
     Ok(f)
+}
+
+/// Opens `path` with `o`: through no link, a regular file only.
+fn open_with(o: &OpenOptions, path: &Path) -> io::Result<File> {
+    let f = o.open(path).map_err(|e| open_error(path, e))?;
+    regular(path, f)
+}
+
+/// Opens `path` for reading; a link at its name is refused, and so is
+/// anything but a regular file.
+pub fn open_read(path: &Path) -> io::Result<File> {
+    open_with(no_follow().read(true), path)
+}
+
+/// The text of a small state file (`playlist.json`, `stream.json`): `None`
+/// when it is missing or cannot be read as text (it is made again), an
+/// error when a link or something else than a regular file is there.
+pub fn read_state(path: &Path) -> io::Result<Option<String>> {
+    let mut text = String::new();
+    match open_read(path).and_then(|mut f| io::Read::read_to_string(&mut f, &mut text)) {
+        Ok(_) => Ok(Some(text)),
+        Err(e) if is_refusal(&e) => Err(e),
+        Err(_) => Ok(None),
+    }
 }
 
 /// Creates (or truncates) `path` for writing; a link at its name is
 /// refused. The folders leading to it are the caller's to have checked
 /// (the job's state folder is checked once when its lock is taken).
 pub fn create(path: &Path) -> io::Result<File> {
-    no_follow()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)
-        .map_err(|e| open_error(path, e))
+    open_with(no_follow().write(true).create(true).truncate(true), path)
 }
 
 /// Replaces `path` with `bytes` atomically (see [`crate::atomic`]): the
@@ -155,29 +223,21 @@ pub fn create(path: &Path) -> io::Result<File> {
 /// link, and renamed with [`rename_in`]; synced as `durability` says. The
 /// folder is the caller's to have checked, as for [`create`].
 pub fn replace(path: &Path, bytes: &[u8], durability: Durability) -> io::Result<()> {
-    let create_new = |p: &Path| no_follow().write(true).create_new(true).open(p);
+    let create_new = |p: &Path| open_with(no_follow().write(true).create_new(true), p);
     crate::atomic::Temp::write(path, bytes, create_new, durability)?.persist(path, rename_in)
 }
 
 /// Opens `path` for appending, creating it; a link at its name is refused.
 pub fn append(path: &Path) -> io::Result<File> {
-    no_follow()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| open_error(path, e))
+    open_with(no_follow().create(true).append(true), path)
 }
 
 /// Opens `path` to read and write without truncating, creating it; a link
 /// at its name is refused.
 pub fn open_rw(path: &Path) -> io::Result<File> {
-    no_follow()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(|e| open_error(path, e))
+    let mut o = no_follow();
+    o.read(true).write(true).create(true).truncate(false);
+    open_with(&o, path)
 }
 
 /// Creates `path` (below `root`) as a new, empty file of its own: what was
@@ -186,11 +246,7 @@ pub fn open_rw(path: &Path) -> io::Result<File> {
 pub fn create_fresh(root: &Path, path: &Path) -> io::Result<File> {
     ensure_parent(root, path)?;
     remove_file(path)?;
-    no_follow()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| open_error(path, e))
+    open_with(no_follow().write(true).create_new(true), path)
 }
 
 /// Removes the regular file at `path`; nothing there is fine; a link or a
@@ -200,10 +256,7 @@ pub fn remove_file(path: &Path) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
         Ok(m) if m.file_type().is_symlink() => Err(refused(path)),
-        Ok(m) if !m.is_file() => Err(io::Error::other(format!(
-            "{} is not a regular file",
-            display_path(path)
-        ))),
+        Ok(m) if !m.is_file() => Err(not_regular(path, m.file_type())),
         Ok(_) => fs::remove_file(path),
     }
 }
@@ -214,19 +267,25 @@ pub fn rename(root: &Path, from: &Path, to: &Path) -> io::Result<()> {
     ensure_parent(root, from)?;
     ensure_parent(root, to)?;
     for p in [from, to] {
-        if fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(refused(p));
-        }
+        only_a_file(p)?;
     }
     fs::rename(from, to)
+}
+
+/// Refuses a link, or something else than a regular file, at `path`;
+/// nothing there is fine.
+fn only_a_file(path: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(refused(path)),
+        Ok(m) if !m.is_file() => Err(not_regular(path, m.file_type())),
+        _ => Ok(()),
+    }
 }
 
 /// Moves `from` to `to` inside a folder already checked (a segment's
 /// `.part` to its final name); a link at the final name is refused.
 pub fn rename_in(from: &Path, to: &Path) -> io::Result<()> {
-    if fs::symlink_metadata(to).is_ok_and(|m| m.file_type().is_symlink()) {
-        return Err(refused(to));
-    }
+    only_a_file(to)?;
     fs::rename(from, to)
 }
 
@@ -291,6 +350,18 @@ fn absolute(p: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// The file snatch refused as not regular, if that is what `e` is.
+pub fn refused_kind(e: &io::Error) -> Option<&NotRegular> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<NotRegular>())
+}
+
+/// Whether `e` refuses a link or a non-regular file: its message names
+/// the file and says what to do.
+pub fn is_refusal(e: &io::Error) -> bool {
+    refused_link(e).is_some() || refused_kind(e).is_some()
 }
 
 /// The link snatch refused, if that is what `e` is.
@@ -374,6 +445,32 @@ mod tests {
         symlink(victim.join("new"), &dangling).unwrap();
         assert!(refused_link(&create(&dangling).unwrap_err()).is_some());
         assert!(!victim.join("new").exists());
+    }
+
+    #[test]
+    fn a_fifo_at_a_file_name_is_refused_without_waiting() {
+        let (_tmp, root, _victim) = setup();
+        let fifo = root.join("ledger.jsonl");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid, NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        for e in [
+            open_read(&fifo).unwrap_err(),
+            create(&fifo).unwrap_err(),
+            append(&fifo).unwrap_err(),
+            open_rw(&fifo).unwrap_err(),
+            remove_file(&fifo).unwrap_err(),
+            rename_in(&root.join("missing"), &fifo).unwrap_err(),
+            read_state(&fifo).unwrap_err(),
+        ] {
+            let refused = refused_kind(&e).expect("refused as not regular");
+            assert_eq!(refused.path, fifo);
+            assert!(e.to_string().contains("named pipe (FIFO)"), "{e}");
+        }
+        // A regular file opens as before, in blocking mode.
+        let file = root.join("done.json");
+        fs::write(&file, b"{}").unwrap();
+        assert_eq!(read_state(&file).unwrap().as_deref(), Some("{}"));
     }
 
     #[test]

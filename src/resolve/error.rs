@@ -82,6 +82,10 @@ pub enum Cause {
          and start the job anew"
     )]
     StreamChanged { change: Change },
+    /// A file of the state folder that is a link or not a regular file
+    /// (the error names it).
+    #[error(transparent)]
+    Refused(std::io::Error),
     #[error("cannot record the stream's identity in {}: {error}", .dir.display())]
     Record { dir: PathBuf, error: std::io::Error },
     /// A segment names a key that was not fetched.

@@ -8,7 +8,6 @@
 //! rerun or a reload after links expired.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -251,7 +250,7 @@ fn path_of(url: &str) -> &str {
 /// when there is none.
 pub fn check(dir: &Path, r: &Resolved, env: &BTreeMap<String, String>) -> Result<(), Cause> {
     let now = Identity::of(r, env);
-    match load(dir) {
+    match load(dir).map_err(Cause::Refused)? {
         Some(was) => match was.change_to(&now) {
             Some(change) => Err(Cause::StreamChanged { change }),
             None => Ok(()),
@@ -263,15 +262,12 @@ pub fn check(dir: &Path, r: &Resolved, env: &BTreeMap<String, String>) -> Result
     }
 }
 
-/// The identity recorded in `dir`, if there is one this snatch reads.
-pub fn load(dir: &Path) -> Option<Identity> {
-    let mut text = String::new();
-    store::open_read(&dir.join(STREAM))
-        .ok()?
-        .read_to_string(&mut text)
-        .ok()?;
-    let id: Identity = serde_json::from_str(&text).ok()?;
-    (id.snatch_stream == VERSION).then_some(id)
+/// The identity recorded in `dir`, if there is one this snatch reads; an
+/// error when a link or something else than a regular file is there.
+pub fn load(dir: &Path) -> Result<Option<Identity>, std::io::Error> {
+    let text = store::read_state(&dir.join(STREAM))?;
+    let id = text.and_then(|t| serde_json::from_str::<Identity>(&t).ok());
+    Ok(id.filter(|id| id.snatch_stream == VERSION))
 }
 
 /// Records `id` in `dir` (written whole, then renamed; never through a link).
@@ -350,8 +346,8 @@ mod tests {
     fn it_is_read_back_as_written() {
         let dir = tempfile::tempdir().unwrap();
         let id = Identity::of(&resolved(&["/v/a.ts"]), &BTreeMap::new());
-        assert_eq!(load(dir.path()), None);
+        assert_eq!(load(dir.path()).unwrap(), None);
         store(dir.path(), &id).unwrap();
-        assert_eq!(load(dir.path()), Some(id));
+        assert_eq!(load(dir.path()).unwrap(), Some(id));
     }
 }

@@ -62,7 +62,7 @@ pub async fn resolve_job(
     };
     let source = saved_key(p);
     let saved = if save {
-        saved::load(&job.state_dir, &source, &p.env)
+        saved::load(&job.state_dir, &source, &p.env).map_err(|e| named(Cause::Refused(e)))?
     } else {
         None
     };

@@ -4,7 +4,6 @@
 //! environment replaced by its `${NAME}`. Never a secret, never a key.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -178,14 +177,19 @@ pub fn store(
     })
 }
 
-/// The playlist saved in `dir` for this `source`, if there is one.
-pub fn load(dir: &Path, source: &str, env: &BTreeMap<String, String>) -> Option<Got> {
-    let mut text = String::new();
-    store::open_read(&dir.join(SAVED))
-        .ok()?
-        .read_to_string(&mut text)
-        .ok()?;
-    let saved: Saved = serde_json::from_str(&text).ok()?;
+/// The playlist saved in `dir` for this `source`, if there is one; an
+/// error when a link or something else than a regular file is there.
+pub fn load(
+    dir: &Path,
+    source: &str,
+    env: &BTreeMap<String, String>,
+) -> Result<Option<Got>, std::io::Error> {
+    Ok(store::read_state(&dir.join(SAVED))?.and_then(|text| parse(&text, source, env)))
+}
+
+/// A saved playlist's text, if it is for this `source`.
+fn parse(text: &str, source: &str, env: &BTreeMap<String, String>) -> Option<Got> {
+    let saved: Saved = serde_json::from_str(text).ok()?;
     if saved.snatch_playlist != 2 || saved.source != source {
         return None;
     }
@@ -218,9 +222,9 @@ mod tests {
             note: None,
         };
         store(dir.path(), "s", &got("#EXTM3U\nx.ts\n"), &env).unwrap();
-        assert!(load(dir.path(), "s", &env).is_some());
+        assert!(load(dir.path(), "s", &env).unwrap().is_some());
         store(dir.path(), "s", &got("#EXTM3U\ntab.ts\n"), &env).unwrap();
-        assert!(load(dir.path(), "s", &env).is_none());
+        assert!(load(dir.path(), "s", &env).unwrap().is_none());
     }
 
     #[test]

@@ -205,9 +205,9 @@ fn sweep(job: &JobPlan) {
 }
 
 fn cannot_use(job: &str, path: &Path, e: &io::Error) -> String {
-    match store::refused_link(e) {
-        Some(_) => format!("job `{job}`: {e}"),
-        None => format!("job `{job}`: cannot use {}: {e}", display_path(path)),
+    match store::is_refusal(e) {
+        true => format!("job `{job}`: {e}"),
+        false => format!("job `{job}`: cannot use {}: {e}", display_path(path)),
     }
 }
 
