@@ -668,3 +668,56 @@ fn a_fifo_at_a_state_files_name_fails_the_job_at_once_naming_it() {
         assert!(!job.path("out/v.mp4").exists(), "{at}");
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn a_rerun_finishes_the_tidy_up_a_kill_cut_short() {
+    let media = segments(3, 1);
+    let server = TestServer::start(&media);
+    let job = Job::new(&job_yaml(
+        &server.url(),
+        "    range: { start: 1, end: 3 }\n",
+    ));
+    let state = job.path("out/.snatch/v");
+    // ffmpeg holds on after merging until the spool and the ledger are
+    // copied aside: they are what a kill after the rename, before the
+    // tidy-up, leaves.
+    let (merged, go) = (job.path("merged"), job.path("go"));
+    let ffmpeg = support::cli::script(
+        job.dir.path(),
+        "ffmpeg-waits",
+        &format!(
+            "ffmpeg \"$@\"\nrc=$?\ntouch '{}'\nn=0\nwhile [ ! -e '{}' ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done\nexit $rc\n",
+            merged.display(),
+            go.display()
+        ),
+    );
+    let child = job
+        .command(&[])
+        .env("SNATCH_FFMPEG", &ffmpeg)
+        .spawn()
+        .unwrap();
+    wait_for(|| merged.exists());
+    assert_eq!(ledger_lines(&state), 3);
+    let kept: Vec<(PathBuf, Vec<u8>)> = ["ledger.jsonl", "segments.spool"]
+        .iter()
+        .map(|n| (state.join(n), std::fs::read(state.join(n)).unwrap()))
+        .collect();
+    std::fs::write(&go, "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let good = std::fs::read(job.path("out/v.mp4")).unwrap();
+    assert!(!state.join("segments.spool").exists());
+    for (path, bytes) in &kept {
+        std::fs::write(path, bytes).unwrap();
+    }
+    server.clear_requests();
+    let out = job.run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(job.report()["jobs"][0]["status"], "up_to_date");
+    assert!(server.requests().is_empty());
+    for (path, _) in &kept {
+        assert!(!path.exists(), "{} is still there", path.display());
+    }
+    assert_eq!(std::fs::read(job.path("out/v.mp4")).unwrap(), good);
+}

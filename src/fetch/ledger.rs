@@ -71,6 +71,11 @@ pub struct Done {
     /// name beside the output): a rerun after a kill in between finds it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temp: Option<String>,
+    /// The spool and the ledger go once the output is in place (the merge
+    /// used every segment they hold, and they are not kept): a rerun that
+    /// finds them still there, the output as recorded, removes them.
+    #[serde(default)]
+    pub drop_segments: bool,
 }
 
 /// A job's ledger and spool, open for saving segments.
@@ -376,10 +381,23 @@ fn listed(dir: &Path) -> io::Result<Vec<(u64, Saved)>> {
 /// before), both stay whole: no saved work goes unasked.
 pub fn clear_merged(root: &Path, dir: &Path, merged: &dyn Fn(u64) -> bool) -> io::Result<()> {
     store::ensure_dir(root, dir)?;
-    if listed(dir)?.iter().all(|(index, _)| merged(*index)) {
+    if all_merged(dir, merged)? {
         clear_segments(root, dir)?;
     }
     Ok(())
+}
+
+/// Whether the merge used every segment the ledger in `dir` lists
+/// (`merged` says which indices it used).
+pub fn all_merged(dir: &Path, merged: &dyn Fn(u64) -> bool) -> io::Result<bool> {
+    Ok(listed(dir)?.iter().all(|(index, _)| merged(*index)))
+}
+
+/// Whether the spool or the ledger is still in `dir`.
+pub fn has_segments(dir: &Path) -> bool {
+    [SPOOL, LEDGER]
+        .iter()
+        .any(|n| std::fs::symlink_metadata(dir.join(n)).is_ok())
 }
 
 /// Writes every saved segment that `wanted` names as a file of its own,

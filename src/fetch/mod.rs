@@ -26,8 +26,8 @@ pub use address::is_internal;
 pub use check::{preview, Check, Format};
 pub use http::{hop_allowed, MAX_REDIRECTS};
 pub use ledger::{
-    clear_merged, clear_segments, export, read_done, remove_done, write_done, Done, Ledger,
-    OpenError,
+    all_merged, clear_merged, clear_segments, export, has_segments, read_done, remove_done,
+    write_done, Done, Ledger, OpenError,
 };
 pub use limits::{Limiter, Slot};
 pub use outcome::{FailKind, SegmentFailure};

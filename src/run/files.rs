@@ -116,6 +116,7 @@ fn prepare_blocking(job: &JobPlan, fp: &str, force: bool) -> Result<Prepared, St
     // stopped process's (the verified one was just put in place).
     sweep(job);
     if let Some(done) = before {
+        tidy(job, &done);
         return Ok(Prepared::UpToDate(done));
     }
     // The job runs again: an earlier merge's marker no longer applies.
@@ -225,6 +226,22 @@ fn merged_before(job: &JobPlan, fp: &str) -> io::Result<Option<Done>> {
     Ok((file_size(&job.output) == Some(done.output_size)).then_some(done))
 }
 
+/// Finishes the tidy-up of a merged job stopped after its output was in
+/// place (its size checked) but before its segments went: the spool and
+/// the ledger go now, when `done.json` says they were to.
+fn tidy(job: &JobPlan, done: &Done) {
+    let dir = &job.state_dir;
+    if !done.drop_segments || !fetch::has_segments(dir) {
+        return;
+    }
+    match fetch::clear_segments(&job.output_dir, dir) {
+        Ok(()) => {
+            tracing::info!(job = %job.name, "removed the segments a stopped run left in {}", display_path(dir))
+        }
+        Err(e) => tracing::warn!(job = %job.name, "could not tidy {}: {e}", display_path(dir)),
+    }
+}
+
 /// The hidden file `done.json` names, beside the output: a name of the
 /// merge's own form only; an older snatch's `.NAME.snatch-part` when it
 /// names none.
@@ -269,12 +286,20 @@ fn finish_blocking(
     media: &Probed,
     keep_segments: bool,
 ) -> Result<(), String> {
+    let merged: std::collections::HashSet<u64> = (0..job.source.len())
+        .map(|p| job.source.index_at(p))
+        .collect();
+    let merged = |index| merged.contains(&index);
+    // Without a record, the segments are what a rerun has: they stay.
+    let drop_segments =
+        !keep_segments && fetch::all_merged(&job.state_dir, &merged).unwrap_or(false);
     let done = Done {
         fingerprint: fp,
         output_size: file_size(temp).unwrap_or(0),
         duration_s: media.duration_s,
         streams: media.streams.clone(),
         temp: temp.file_name().map(|n| n.to_string_lossy().into_owned()),
+        drop_segments,
     };
     let recorded = fetch::write_done(&job.state_dir, &done);
     if let Err(e) = &recorded {
@@ -291,30 +316,29 @@ fn finish_blocking(
             ),
         });
     }
-    let merged: std::collections::HashSet<u64> = (0..job.source.len())
-        .map(|p| job.source.index_at(p))
-        .collect();
-    let merged = |index| merged.contains(&index);
     if keep_segments {
-        let ext = match job.format {
-            crate::source::SegmentFormat::Ts => "ts",
-            crate::source::SegmentFormat::Fmp4 => "m4s",
-        };
-        return fetch::export(&job.output_dir, &job.state_dir, &merged, ext)
-            .map(|_| ())
-            .map_err(|e| {
-                format!(
-                    "job `{}`: merged and verified, but its segments could not be written to {}: {e}",
-                    job.name,
-                    display_path(&job.state_dir.join("segments"))
-                )
-            });
+        return export(job, &merged).map(|_| ()).map_err(|e| {
+            format!(
+                "job `{}`: merged and verified, but its segments could not be written to {}: {e}",
+                job.name,
+                display_path(&job.state_dir.join("segments"))
+            )
+        });
     }
     // Without a record, the segments are what a rerun has: keep them.
-    if recorded.is_ok() {
-        if let Err(e) = fetch::clear_merged(&job.output_dir, &job.state_dir, &merged) {
+    if recorded.is_ok() && drop_segments {
+        if let Err(e) = fetch::clear_segments(&job.output_dir, &job.state_dir) {
             tracing::warn!(job = %job.name, "could not tidy {}: {e}", display_path(&job.state_dir));
         }
     }
     Ok(())
+}
+
+/// Writes each merged segment as a file of its own (`--keep-segments`).
+fn export(job: &JobPlan, merged: &dyn Fn(u64) -> bool) -> io::Result<usize> {
+    let ext = match job.format {
+        crate::source::SegmentFormat::Ts => "ts",
+        crate::source::SegmentFormat::Fmp4 => "m4s",
+    };
+    fetch::export(&job.output_dir, &job.state_dir, merged, ext)
 }

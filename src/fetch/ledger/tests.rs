@@ -104,6 +104,7 @@ fn done_is_written_whole_and_cleanup_keeps_it_and_the_lock() {
         duration_s: 1.5,
         streams: vec!["video".into()],
         temp: Some(".v.mp4.7.snatch-part".into()),
+        drop_segments: true,
     };
     write_done(&dir, &done).unwrap();
     assert_eq!(read_done(&dir, "fp"), Some(done));
