@@ -88,8 +88,9 @@ pub enum ShardLimitsArg {
 pub struct ShardArgs {
     /// Run only shard K of N: `K/N` (round-robin over the selected jobs
     /// sorted by name), `hash:K/N` (by a stable hash of the name), or
-    /// `index:I/N` / `hash:index:I/N` with a 0-based I.
-    #[arg(long, env = "SNATCH_SHARD", value_name = "K/N", value_parser = parse_shard)]
+    /// `index:I/N` / `hash:index:I/N` with a 0-based I. Without the flag,
+    /// the environment variable SNATCH_SHARD gives it, if set.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard, allow_hyphen_values = true)]
     pub shard: Option<crate::plan::shard::Shard>,
     /// With --shard: `split` (default) gives each of N shards 1/N of every
     /// rate and concurrency; `full` keeps the job files' limits whole.

@@ -183,8 +183,12 @@ fn register_secrets(plan: &Plan) {
 fn load_shard(args: &JobArgs, shard: &ShardArgs, unset: Unset) -> Result<Plan, Vec<Problem>> {
     use snatch::cli::ShardLimitsArg;
     use snatch::plan::shard::{self, ShardLimits};
+    let chosen = match shard.shard {
+        Some(s) => Some(s),
+        None => shard_from_env().map_err(|p| vec![p])?,
+    };
     let mut plan = load_plan(args, unset)?;
-    if let Some(s) = shard.shard {
+    if let Some(s) = chosen {
         let limits = match shard.shard_limits {
             ShardLimitsArg::Split => ShardLimits::Split,
             ShardLimitsArg::Full => ShardLimits::Full,
@@ -192,6 +196,23 @@ fn load_shard(args: &JobArgs, shard: &ShardArgs, unset: Unset) -> Result<Plan, V
         shard::apply(&mut plan, s, limits);
     }
     Ok(plan)
+}
+
+/// The shard `SNATCH_SHARD` names, if it is set; set but empty or not a
+/// shard, an error naming the variable.
+fn shard_from_env() -> Result<Option<snatch::plan::shard::Shard>, Problem> {
+    let Some(value) = std::env::var_os("SNATCH_SHARD") else {
+        return Ok(None);
+    };
+    let value = value.to_string_lossy();
+    let fix = "set SNATCH_SHARD to this machine's shard (for example 1/3), or unset it";
+    if value.trim().is_empty() {
+        return Err(Problem::bare("SNATCH_SHARD is set but empty").help(fix));
+    }
+    value
+        .parse()
+        .map(Some)
+        .map_err(|e| Problem::bare(format!("SNATCH_SHARD: {e}")).help(fix))
 }
 
 /// `snatch report merge`: exit 0 when every job is ok, 1 when one failed

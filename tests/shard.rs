@@ -147,6 +147,62 @@ fn bad_shard_values_are_usage_errors_naming_the_accepted_forms() {
     assert!(!job.path("out").exists());
 }
 
+/// stderr of a usage error, the temporary folder redacted, as a snapshot.
+fn snapshot_err(name: &str, out: &Output) {
+    let mut s = insta::Settings::clone_current();
+    s.add_filter(r"\S*/\.tmp\w+", "[tmp]");
+    s.bind(|| insta::assert_snapshot!(name, stderr(out)));
+}
+
+#[test]
+fn an_empty_or_bad_snatch_shard_is_refused_naming_the_variable() {
+    let job = Job::new(&jobs_yaml("http://127.0.0.1:9", &names(3), ""));
+    let file = job.file.to_str().unwrap();
+    for (value, name) in [("", "snatch_shard_empty"), ("2-3", "snatch_shard_bad")] {
+        for cmd in ["plan", "run"] {
+            let out = snatch(job.dir.path(), &[cmd, file])
+                .env("SNATCH_SHARD", value)
+                .output()
+                .unwrap();
+            let err = stderr(&out);
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{cmd} SNATCH_SHARD={value:?}: {err}"
+            );
+            assert!(err.contains("SNATCH_SHARD"), "{err}");
+            assert!(!err.contains("--shard"), "{err}");
+            if cmd == "plan" {
+                snapshot_err(name, &out);
+            }
+        }
+    }
+    assert!(!job.path("out").exists());
+}
+
+#[test]
+fn a_negative_shard_says_shard_numbers_start_at_one() {
+    let job = Job::new(&jobs_yaml("http://127.0.0.1:9", &names(3), ""));
+    let file = job.file.to_str().unwrap();
+    for cmd in ["plan", "run"] {
+        let out = output(job.dir.path(), &[cmd, file, "--shard", "-1/3"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("shard numbers start at 1: 1/3 … 3/3"), "{err}");
+        assert!(!err.contains("'-- -1'"), "{err}");
+        if cmd == "plan" {
+            snapshot_err("shard_negative", &out);
+        }
+    }
+    let out = snatch(job.dir.path(), &["plan", file])
+        .env("SNATCH_SHARD", "-2/3")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("SNATCH_SHARD: `-2/3` has a negative number"));
+    assert!(!job.path("out").exists());
+}
+
 #[test]
 fn snatch_shard_gives_the_shard_when_the_flag_is_absent() {
     let all = names(4);

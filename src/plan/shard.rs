@@ -66,6 +66,18 @@ pub enum NotAShard {
     Index,
     #[error("needs K from 1 to N")]
     Number,
+    /// A number with a minus sign, `-1/3`: `n` is N when it could be read.
+    #[error("has a negative number; shard numbers start at 1: {}", first_and_last(*.0))]
+    Negative(Option<u32>),
+}
+
+/// `1/N … N/N`, or the rule when N is not known.
+fn first_and_last(n: Option<u32>) -> String {
+    match n {
+        Some(1) => "1/1".to_string(),
+        Some(n) => format!("1/{n} … {n}/{n}"),
+        None => "1/N … N/N".to_string(),
+    }
 }
 
 impl FromStr for Shard {
@@ -86,6 +98,14 @@ impl FromStr for Shard {
             None => (false, t),
         };
         let (k, n) = t.split_once('/').ok_or_else(|| bad(NotAShard::Form))?;
+        if k.starts_with('-') || n.starts_with('-') {
+            let n = n
+                .trim_start_matches('-')
+                .parse()
+                .ok()
+                .filter(|n| (1..=MAX_SHARDS).contains(n));
+            return Err(bad(NotAShard::Negative(n)));
+        }
         let number = |v: &str| -> Result<u32, ShardError> {
             if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(bad(NotAShard::Form));
