@@ -91,6 +91,17 @@ fn fresh_output(root: &Path, temp: &Path) -> std::io::Result<std::fs::File> {
 /// `file:` prefix they take a path whose first component looks like a
 /// protocol (an `output_dir` of `http://host/x` or `concat:a|b`, which a
 /// job file may write) for a URL, and fetch or read something else.
+/// Starts a tool in a process group of its own: a terminal's Ctrl-C
+/// signals the whole foreground group, and ffmpeg or ffprobe must not take
+/// it as theirs (failing a job that is only interrupted); snatch stops
+/// them itself.
+fn own_group(cmd: &mut std::process::Command) {
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(cmd, 0);
+    #[cfg(not(unix))]
+    let _ = cmd;
+}
+
 fn file_arg(path: &Path) -> std::ffi::OsString {
     let mut arg = std::ffi::OsString::from("file:");
     arg.push(path);
@@ -213,6 +224,7 @@ impl Merge {
             cmd.arg(file_arg(&temp)).stdout(Stdio::null());
         }
         cmd.stdin(Stdio::piped()).stderr(Stdio::piped());
+        own_group(&mut cmd);
         let mut child = cmd
             .spawn()
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot start ffmpeg: {e}")))?;

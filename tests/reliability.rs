@@ -256,3 +256,50 @@ fn an_interrupted_report_counts_what_landed() {
             >= fetched
     );
 }
+
+/// Ctrl-C in a terminal signals the whole process group: ffmpeg must not
+/// take it as its own and fail the job ("ffmpeg failed (signal: 2)"); the
+/// run is interrupted, and says so.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_in_a_terminal_never_fails_a_merging_job_as_ffmpeg_s_fault() {
+    use std::os::unix::process::CommandExt;
+    let media = segments(5, 1);
+    let server = TestServer::start(&media);
+    let job = Job::new(&yaml(&[("v", &server.url())]));
+    let (merged, go) = (job.path("merged"), job.path("go"));
+    // ffmpeg merges, then lingers as a long final write would, until told.
+    let ffmpeg = script(
+        job.dir.path(),
+        "ffmpeg-lingers",
+        &format!(
+            "ffmpeg \"$@\"\nrc=$?\ntouch '{m}'\nn=0\n\
+             while [ ! -e '{g}' ] && [ $n -lt 400 ]; do sleep 0.05; n=$((n+1)); done\nexit $rc\n",
+            m = merged.display(),
+            g = go.display()
+        ),
+    );
+    let mut cmd = job.command(&[]);
+    // As a shell runs a command: in a process group of its own, which a
+    // terminal's Ctrl-C signals whole.
+    cmd.env("SNATCH_FFMPEG", &ffmpeg).process_group(0);
+    let child = cmd.spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !merged.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(merged.exists(), "the merge never ended");
+    let group = format!("-{}", child.id());
+    let status = std::process::Command::new("kill")
+        .args(["-INT", "--", &group])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(&go, "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(!err.contains("ffmpeg failed"), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+}

@@ -127,6 +127,7 @@ impl Audio {
             drop(file);
             cmd.arg(file_arg(out)).stdout(Stdio::null());
         }
+        super::own_group(&mut cmd);
         let done = cmd
             .stdin(Stdio::null())
             .output()

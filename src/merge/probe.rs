@@ -91,13 +91,10 @@ pub struct Probed {
 
 /// What ffprobe says of a file: duration and stream types.
 pub async fn probe(tools: &Tools, file: &Path) -> Result<Probed, ProbeError> {
-    let out = Command::new(&tools.ffprobe)
-        .args(ASK)
-        .arg(file_arg(file))
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .map_err(ProbeError::Start)?;
+    let mut cmd = Command::new(&tools.ffprobe);
+    cmd.args(ASK).arg(file_arg(file)).stdin(Stdio::null());
+    super::own_group(cmd.as_std_mut());
+    let out = cmd.output().await.map_err(ProbeError::Start)?;
     read_output(out)
 }
 
@@ -141,7 +138,9 @@ impl EarlyProbe {
         }
         // Tokio's child processes need its runtime (spawning would panic).
         tokio::runtime::Handle::try_current().ok()?;
-        let child = Command::new(&tools.ffprobe)
+        let mut cmd = Command::new(&tools.ffprobe);
+        super::own_group(cmd.as_std_mut());
+        let child = cmd
             .args(ASK)
             // The list comes from the pipe and names a file; ffprobe may
             // open nothing else.

@@ -67,6 +67,16 @@ pub async fn run_job(
         },
         Err(e) => Err(e),
     };
+    // Whoever got the signal first (a terminal's Ctrl-C reaches a tool
+    // run in the foreground too), a cancelled run's failures are its
+    // interruption.
+    let result = result.map_err(|e| match cancel.is_cancelled() {
+        true => format!(
+            "job `{}`: interrupted; a rerun resumes where it stopped",
+            job.name
+        ),
+        false => e,
+    });
     if let Err(e) = result {
         report.status = JobStatus::Failed;
         // The message may quote a server; reports and terminals get it
