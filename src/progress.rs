@@ -93,8 +93,13 @@ fn eta_text(remaining: u64, fetched: u64, elapsed: Duration) -> String {
 /// skipped missing segments; empty for a whole one.
 fn gaps_text(r: &JobReport) -> String {
     let missing = &r.segments.missing;
+    let trailing = match r.segments.trailing_missing {
+        0 => String::new(),
+        1 => " (the last planned segment was not there: the stream ends earlier)".into(),
+        n => format!(" (the last {n} planned segments were not there: the stream ends earlier)"),
+    };
     if missing.is_empty() {
-        return String::new();
+        return trailing;
     }
     let shown: Vec<String> = missing.iter().take(10).map(u64::to_string).collect();
     let more = if missing.len() > 10 { ", …" } else { "" };
@@ -108,7 +113,7 @@ fn gaps_text(r: &JobReport) -> String {
         .map(|s| format!(" (about {s:.1} s lost)"))
         .unwrap_or_default();
     format!(
-        " with gaps: segment{} {}{more} missing{lost}",
+        " with gaps: segment{} {}{more} missing{lost}{trailing}",
         if missing.len() == 1 { "" } else { "s" },
         shown.join(", ")
     )

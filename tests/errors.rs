@@ -184,9 +184,40 @@ fn a_404_of_the_last_index_says_where_the_stream_ends() {
     ));
     let (err, _) = failure(&job, &[]);
     assert!(
-        err.contains("probably ends at 4: set the range's `end: 4`"),
+        err.contains("index 5 is not there: the stream ends at 4 (found by probing)"),
         "{err}"
     );
+    assert!(err.contains("set `end: 4`, or `end: auto`"), "{err}");
+}
+
+/// A range past the stream's end gets the same verdict and the same
+/// message whatever arrived first, at any concurrency.
+#[test]
+fn a_range_past_the_end_gets_one_verdict_at_any_concurrency() {
+    let media = segments(11, 1);
+    let server = TestServer::start(&media);
+    let mut seen = Vec::new();
+    for concurrency in [1, 4, 16] {
+        let job = Job::new(&job_yaml(
+            &server.url(),
+            &format!("    range: {{ start: 1, end: 20 }}\n    concurrency: {concurrency}\n"),
+        ));
+        let (err, _) = failure(&job, &[]);
+        seen.push(err);
+    }
+    assert_eq!(
+        seen[0],
+        "job `v`: indices 12–20 are not there: the stream ends at 11 (found by probing), \
+         before the range's `end`; set `end: 11`, or `end: auto` to find it at each run"
+    );
+    assert!(seen.iter().all(|e| *e == seen[0]), "{seen:#?}");
+    let job = Job::new(&job_yaml(
+        &server.url(),
+        "    count: 20\n    start: 1\n    concurrency: 8\n",
+    ));
+    let (err, _) = failure(&job, &[]);
+    assert!(err.contains("the stream ends at 11"), "{err}");
+    assert!(err.ends_with("set `count: 11`"), "{err}");
 }
 
 #[test]

@@ -198,6 +198,12 @@ fn duration_math_overshoot_is_a_trailing_miss() {
     assert_eq!(j["segments"]["planned"], 13);
     assert_eq!(j["segments"]["trailing_missing"], 1);
     assert_eq!(j["segments"]["missing"], serde_json::json!([]));
+    // The screen says so too, not only the report.
+    let err = stderr(&out);
+    assert!(
+        err.contains("(the last planned segment was not there: the stream ends earlier)"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -220,7 +220,15 @@ impl Steps<'_> {
             let _ = ledger.sync();
             return Err(changed.to_string());
         }
-        let verdict = classify(job, &fed);
+        let mut verdict = classify(job, &fed);
+        // A 404 ended the job: where the stream really ends is asked of
+        // the server, not read off whichever answers came first.
+        let some_arrived = fed.slots.contains(&Slot::Ready);
+        if verdict.error.is_some() && some_arrived && fed.slots.contains(&Slot::NotFound) {
+            if let Some(e) = super::tail::ends_early(job, fetcher, &renew.ask).await {
+                verdict.error = Some(e);
+            }
+        }
         report.segments.missing = verdict.missing.clone();
         report.segments.trailing_missing = verdict.trailing;
         if let Some(e) = verdict.error {

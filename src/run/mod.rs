@@ -9,6 +9,7 @@ mod feed;
 mod files;
 mod job;
 mod renew;
+mod tail;
 
 use std::collections::HashMap;
 use std::sync::Arc;
