@@ -343,18 +343,15 @@ impl<'a> Checker<'a> {
             Some(_) => return,
         };
         if !(lo..=hi).contains(&i) {
-            let range = if lo == 0 {
-                "0 or more".to_string()
-            } else {
-                "a whole number".to_string()
+            // The bounds as numbers: "fits in 64 bits" leaves a person to
+            // work out what that allows.
+            let bound = match i > hi {
+                true => format!("at most {hi}"),
+                false => format!("at least {lo}"),
             };
             self.issue(
                 loc,
-                format!(
-                    "{} must be {range} and fit in {} bits, found {i}",
-                    at.said(),
-                    if hi == u32::MAX.into() { 32 } else { 64 }
-                ),
+                format!("{} must be a whole number {bound}, found {i}", at.said()),
                 SHAPE_HELP,
             );
         }
