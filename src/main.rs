@@ -69,6 +69,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// The command line's `--jobs` and `--tag`, as the report records them;
+/// `None` when it selects every job.
+fn selection_text(args: &JobArgs) -> Option<String> {
+    let words: Vec<String> = (args.jobs.iter().map(|g| format!("--jobs {g}")))
+        .chain(args.tags.iter().map(|t| format!("--tag {t}")))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
 /// `plan` shows what a run would do before the secrets are there;
 /// `plan --probe` makes the requests, and needs them.
 fn unset_in_plan(args: &snatch::cli::PlanArgs) -> Unset {
@@ -498,6 +507,7 @@ fn run(cli: &Cli, args: &RunArgs, plan: &Plan) -> ExitCode {
     let mut report = report;
     report.shard = plan.shard.map(|s| s.shard.to_string());
     report.job_files = Some(plan.job_files.clone());
+    report.selection = selection_text(&args.jobs);
     let targets = confined_reports(targets, plan);
     for e in targets.write_all(&report) {
         eprintln!("error: {e}");

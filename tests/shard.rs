@@ -712,3 +712,42 @@ fn merge_refuses_files_that_are_not_reports() {
         stderr(&out)
     );
 }
+
+#[test]
+fn merge_refuses_shards_that_selected_other_jobs() {
+    let media = segments(2, 1);
+    let server = TestServer::start(&media);
+    let all = names(4);
+    let job = Job::new(&jobs_yaml(&server.url(), &all, ""));
+    let dir = job.dir.path();
+    let file = job.file.to_str().unwrap();
+    for (k, selection) in [(1, &["--jobs", "job-1"][..]), (2, &[][..])] {
+        let report = format!("shard-{k}.json");
+        let shard = format!("{k}/2");
+        let mut args = vec!["run", file, "--shard", &shard, "--report", &report];
+        args.extend_from_slice(selection);
+        let out = output(dir, &args);
+        assert!(out.status.code().is_some(), "shard {k}: {}", stderr(&out));
+    }
+    let first: Value =
+        serde_json::from_str(&std::fs::read_to_string(job.path("shard-1.json")).unwrap()).unwrap();
+    assert_eq!(first["selection"], "--jobs job-1");
+    let out = output(
+        dir,
+        &[
+            "report",
+            "merge",
+            "shard-1.json",
+            "shard-2.json",
+            "-o",
+            "merged.json",
+        ],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("shard-1.json ran `--jobs job-1` but shard-2.json ran every job"),
+        "{err}"
+    );
+    assert!(!job.path("merged.json").exists());
+}

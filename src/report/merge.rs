@@ -88,6 +88,7 @@ pub fn read(path: &Path) -> Result<Input, MergeError> {
 /// and totals recomputed.
 pub fn merge(inputs: &[Input]) -> Result<RunReport, MergeError> {
     same_job_files(inputs)?;
+    same_selection(inputs)?;
     whole_set_of_shards(inputs)?;
     let jobs = combine_jobs(inputs)?;
     checked_totals(&jobs)?;
@@ -109,6 +110,7 @@ pub fn merge(inputs: &[Input]) -> Result<RunReport, MergeError> {
     let interrupted = inputs.iter().any(|i| i.report.interrupted);
     let mut merged = RunReport::new(started, finished, elapsed, interrupted, jobs);
     merged.job_files = inputs.first().and_then(|i| i.report.job_files.clone());
+    merged.selection = inputs.first().and_then(|i| i.report.selection.clone());
     Ok(merged)
 }
 
@@ -138,6 +140,32 @@ fn same_job_files(inputs: &[Input]) -> Result<(), MergeError> {
         ));
     }
     Ok(())
+}
+
+/// Shards of one run select the same jobs: a job another selection left
+/// out would end `skipped` in the merge, and the run look whole.
+fn same_selection(inputs: &[Input]) -> Result<(), MergeError> {
+    let Some(first) = inputs.first() else {
+        return Ok(());
+    };
+    let chosen = &first.report.selection;
+    let Some(other) = inputs.iter().find(|i| &i.report.selection != chosen) else {
+        return Ok(());
+    };
+    let shown = |v: &Option<String>| match v {
+        Some(s) => format!("`{s}`"),
+        None => "every job".to_string(),
+    };
+    Err(refuse(
+        format!(
+            "{} ran {} but {} ran {}",
+            name(&first.path),
+            shown(chosen),
+            name(&other.path),
+            shown(&other.report.selection)
+        ),
+        "merge only the shards of one run: each runs with the same --jobs and --tag",
+    ))
 }
 
 /// Either no report is a shard, or they are shards 1..N of one split, each

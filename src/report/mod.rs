@@ -198,6 +198,10 @@ pub struct RunReport {
     /// one run from reports of other files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_files: Option<String>,
+    /// The jobs the command line selected (`--jobs a --tag b`), absent
+    /// when it selected all: shards of one run select alike.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<String>,
     /// The run was interrupted (Ctrl-C); jobs not finished are failed.
     pub interrupted: bool,
     pub totals: Totals,
@@ -223,6 +227,7 @@ impl RunReport {
             elapsed_s,
             shard: None,
             job_files: None,
+            selection: None,
             interrupted,
             totals: t,
             jobs,
