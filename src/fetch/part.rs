@@ -313,9 +313,10 @@ mod tests {
         buf
     }
 
+    /// Packets of a stream that starts in each (payload only, PID 0x100).
     fn body(spills: usize) -> Vec<u8> {
         let mut packet = [0u8; 188];
-        packet[0] = TS_SYNC;
+        packet[..4].copy_from_slice(&[TS_SYNC, 0x41, 0x00, 0x10]);
         packet.repeat(SPILL * spills / 188 + 7)
     }
 
