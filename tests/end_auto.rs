@@ -1,12 +1,13 @@
 //! `range: {start, end: auto}`: the last index found by probing over real
 //! HTTP (exponential steps, then a binary search), within 2·log2(N)+4
-//! requests of one byte each.
+//! requests for the first 4 KiB of a segment each, judged by the segment
+//! check.
 
 mod support;
 
 use support::cli::{stderr, Job};
 use support::media::{probe, segments};
-use support::server::TestServer;
+use support::server::{Fault, TestServer};
 
 fn job_yaml(url: &str, start: u64) -> String {
     format!(
@@ -18,7 +19,7 @@ fn probes(server: &TestServer) -> usize {
     server
         .requests()
         .iter()
-        .filter(|r| r.header("range") == Some("bytes=0-0"))
+        .filter(|r| r.header("range") == Some("bytes=0-4095"))
         .count()
 }
 
@@ -80,8 +81,8 @@ fn end_auto_is_exact_for_every_length_within_the_bound() {
         assert_eq!(v["jobs"][0]["segments"], last - start + 1);
         let n = (last - start + 1) as f64;
         let bound = 2.0 * n.log2() + 4.0;
-        // `--probe` also checks the first and last segment: two more.
-        let made = probes(&server) - 2;
+        // `--probe` also checks the first and last segment (a byte each).
+        let made = probes(&server);
         assert!(made as f64 <= bound, "{made} probes for {n} segments");
     }
 }
@@ -118,4 +119,28 @@ fn plan_probe_names_a_host_that_answers_403() {
     let err = stderr(&out);
     assert!(err.contains("job `v`: last segment 3: probing"), "{err}");
     assert!(err.contains("/000003.ts: HTTP 403 Forbidden"), "{err}");
+}
+
+#[test]
+fn end_auto_finds_the_end_when_missing_segments_answer_a_login_page_as_octet_stream() {
+    let media = segments(5, 1);
+    let server = TestServer::start(&media);
+    let page = b"<!DOCTYPE html><html><body>Please log in</body></html>".to_vec();
+    server.when_missing(Fault::Typed {
+        content_type: "application/octet-stream".into(),
+        body: page,
+    });
+    let job = Job::new(&job_yaml(&server.url(), 1));
+    let out = job.run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let j = &job.report()["jobs"][0];
+    assert_eq!(j["end_found"]["last_index"], 5);
+    assert_eq!(j["segments"]["fetched"], 5);
+    let (duration, _) = probe(&job.path("out/v.mp4"));
+    assert!((duration - 5.0).abs() < 0.5, "duration {duration}");
+    let n = probes(&server);
+    assert_eq!(j["end_found"]["requests"], n as u64);
+    assert!(n as f64 <= 2.0 * 5f64.log2() + 4.0, "{n} probes");
+    let past_end = server.requests_to("/000006.ts");
+    assert!(!past_end.is_empty() && past_end.iter().all(|r| r.status == 200));
 }

@@ -5,6 +5,7 @@
 mod address;
 mod check;
 mod dns;
+mod exists;
 mod http;
 mod ledger;
 mod limits;
@@ -24,6 +25,7 @@ use std::time::Duration;
 
 pub use address::is_internal;
 pub use check::{preview, Check, Format};
+pub use exists::{Look, ProbeError, START_BYTES};
 pub use http::{hop_allowed, MAX_REDIRECTS};
 pub use ledger::{
     all_merged, clear_merged, clear_segments, export, has_segments, read_done, remove_done,
@@ -34,7 +36,7 @@ pub use outcome::{FailKind, SegmentFailure};
 pub use part::stores_settled;
 pub use scope::Scope;
 pub use segment::{Fetched, JobFetch, DEFAULT_MAX_BYTES};
-pub use small::{Ask, ProbeError, Small, SmallError};
+pub use small::{Ask, Small, SmallError};
 pub use spool::Saved;
 
 use crate::manifest::RunLimits;

@@ -77,23 +77,6 @@ pub enum SmallError {
     },
 }
 
-/// Why `exists` could not tell whether a segment is there.
-#[derive(Debug, thiserror::Error)]
-pub enum ProbeError {
-    #[error("{shown}: {error}")]
-    Local {
-        shown: String,
-        error: std::io::Error,
-    },
-    /// No answer came: the shared request's reason.
-    #[error("probing: {0}")]
-    Request(String),
-    #[error("probing {0}: no answer")]
-    NoAnswer(Secret),
-    #[error("probing {url}: HTTP {}", status_text(*.status))]
-    Status { url: Secret, status: StatusCode },
-}
-
 /// What a job's small requests carry: its name (for logs), its headers,
 /// retry policy and timeouts. No ledger: nothing is stored.
 #[derive(Clone)]
@@ -300,72 +283,5 @@ impl Fetcher {
         }
         drop(slot);
         Try::Done(Small { body, final_url })
-    }
-}
-
-impl Fetcher {
-    /// Whether a segment exists, with as little transfer as can be: a GET
-    /// of its first byte (`Range: bytes=0-0`). 200 or 206 with a body that
-    /// is not an HTML page: yes; 404 or 410: no; other answers are errors
-    /// (after the job's retries for passing faults).
-    pub async fn exists(&self, req: &Ask, target: &Target) -> Result<bool, ProbeError> {
-        let url = match target {
-            Target::File { path, shown } => {
-                return match tokio::fs::metadata(path).await {
-                    Ok(m) => Ok(m.is_file()),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-                    Err(error) => Err(ProbeError::Local {
-                        shown: shown.clone(),
-                        error,
-                    }),
-                };
-            }
-            Target::Http { url, .. } => url,
-        };
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let mut budget = Budget::new(req.timeout.segment);
-            let mut redirects = 0;
-            let ask = Asking {
-                headers: &req.headers,
-                timeout: req.timeout,
-                scope: &req.scope,
-            };
-            let range = Some("bytes=0-0".to_string());
-            let answer = self
-                .request(ask, url, range, &mut budget, &mut redirects)
-                .await;
-            req.redirects.fetch_add(redirects.into(), Ordering::Relaxed);
-            // Err((reason, worth retrying)).
-            let failed = match answer {
-                Err(Attempt::Retry { reason, .. }) => (ProbeError::Request(reason), true),
-                Err(Attempt::Fatal { reason, .. }) => (ProbeError::Request(reason), false),
-                Err(Attempt::Done(_)) => (ProbeError::NoAnswer(url.clone()), true),
-                Ok(Answer { resp, .. }) => {
-                    let html = resp
-                        .headers()
-                        .get(reqwest::header::CONTENT_TYPE)
-                        .and_then(|v| v.to_str().ok())
-                        .is_some_and(|ct| ct.to_ascii_lowercase().contains("text/html"));
-                    let status = resp.status();
-                    let url = url.clone();
-                    let reason = ProbeError::Status { url, status };
-                    match status.as_u16() {
-                        200 | 206 => return Ok(!html),
-                        404 | 410 => return Ok(false),
-                        408 | 429 | 500..=599 => (reason, true),
-                        _ => (reason, false),
-                    }
-                }
-            };
-            match failed {
-                (e, true) if attempt < req.retry.attempts => {
-                    tracing::debug!(job = req.job, attempt, "retrying: {e}");
-                    tokio::time::sleep(backoff(&req.retry, attempt)).await;
-                }
-                (e, _) => return Err(e),
-            }
-        }
     }
 }

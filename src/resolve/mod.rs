@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use m3u8_rs::Playlist;
 
-use crate::fetch::{store, Ask, Fetcher, Scope};
+use crate::fetch::{store, Ask, Fetcher, Look, Scope};
 use crate::manifest::env::Secret;
 use crate::plan::{JobPlan, Plan};
 use crate::source::{EndSource, Numbered, Segment, SegmentSource, Target};
@@ -164,16 +164,15 @@ async fn probe_job(job: &JobPlan, fetcher: &Fetcher, ask: &Ask) -> Result<JobPla
                 error,
             })?;
         let index = seg.index;
-        let there =
-            fetcher
-                .exists(ask, &seg.target)
-                .await
-                .map_err(|error| ResolveError::ProbeFailed {
-                    job: name(),
-                    which,
-                    index,
-                    error,
-                })?;
+        let there = fetcher
+            .exists(ask, &seg.target, Look::FirstByte)
+            .await
+            .map_err(|error| ResolveError::ProbeFailed {
+                job: name(),
+                which,
+                index,
+                error,
+            })?;
         if !there {
             let shown = seg.target.shown().to_string();
             return Err(ResolveError::ProbeMissing {

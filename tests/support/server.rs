@@ -157,6 +157,9 @@ struct State {
     next_conn: AtomicU64,
     /// Links that expire (see `expire_tokens`).
     tokens: Mutex<Option<Tokens>>,
+    /// The answer to a request for a file that does not exist (see
+    /// `when_missing`).
+    missing: Mutex<Option<Fault>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -264,6 +267,7 @@ impl TestServer {
             log: AtomicBool::new(false),
             next_conn: AtomicU64::new(0),
             tokens: Mutex::new(None),
+            missing: Mutex::new(None),
         });
         let (tx, rx) = oneshot::channel::<()>();
         let thread_state = state.clone();
@@ -318,6 +322,13 @@ impl TestServer {
     pub fn always(&self, path: &str, fault: Fault) {
         let mut map = lock(&self.state.faults);
         map.entry(normalize_key(path)).or_default().always = Some(fault);
+    }
+
+    /// The same fault for every request to a file that does not exist
+    /// (after any fault for its path), instead of 404: a server that answers
+    /// a missing segment with a login page.
+    pub fn when_missing(&self, fault: Fault) {
+        *lock(&self.state.missing) = Some(fault);
     }
 
     /// Forgets all scripted and `always` faults.
@@ -943,7 +954,8 @@ async fn serve_one(
 
     let fault = state
         .take_fault(&path)
-        .or_else(|| token_fault(state, &path, query, &file));
+        .or_else(|| token_fault(state, &path, query, &file))
+        .or_else(|| lock(&state.missing).clone().filter(|_| !file.is_file()));
     if let Some(f) = fault.as_ref().filter(|f| f.is_hostile()) {
         record.fault = Some(f.clone());
         return serve_hostile(state, stream, record, f.clone(), &file, keep_alive, is_head).await;
