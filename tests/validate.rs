@@ -344,8 +344,17 @@ fn a_var_may_carry_a_secret_into_the_url() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(plan["jobs"][0]["first_url"], "https://h/***/0.ts");
     assert!(!stdout(&out).contains("SECRET"));
-    // Not set: a located problem, never a crash.
-    let (out, _) = plan_json(&file, &[], &[]);
+    // Not set: `plan` shows it as *** and names it; `validate` (as `run`)
+    // gives a located problem, never a crash.
+    let (out, plan) = plan_json(&file, &[], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(plan["jobs"][0]["first_url"], "https://h/***/0.ts");
+    assert!(
+        stderr(&out).contains("SNATCH_TEST_T is not set"),
+        "{}",
+        stderr(&out)
+    );
+    let out = snatch(&["validate", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("jobs.yaml:4:10"), "{}", stderr(&out));
     assert!(stderr(&out).contains("SNATCH_TEST_T"), "{}", stderr(&out));
