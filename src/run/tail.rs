@@ -1,8 +1,8 @@
 //! Where a template job's stream really ends, when one of its segments
-//! answered 404: found by probing (a one-byte GET each, as `end: auto`
-//! does), so that the verdict is the same whatever arrived first. Without
-//! it, the 404 that happened to end the job named the segment, and the
-//! segments "before it" were whichever were in flight.
+//! answered 404: found by probing (the first bytes of a segment, checked
+//! as `end: auto` checks them), so that the verdict is the same whatever
+//! arrived first. Without it, the 404 that happened to end the job named
+//! the segment, and the segments "before it" were whichever were in flight.
 
 use crate::fetch::{Ask, Fetcher};
 use crate::manifest::IndexSource;
@@ -49,7 +49,8 @@ async fn last_there(
 ) -> Option<u64> {
     let there = async |index: u64| -> Option<bool> {
         let seg = n.segment(index).ok()?;
-        fetcher.exists(ask, &seg.target).await.ok()
+        let look = crate::fetch::Look::Start;
+        fetcher.exists(ask, &seg.target, look).await.ok()
     };
     if end <= first || there(end).await? || !there(first).await? {
         return None;
