@@ -119,6 +119,17 @@ fn gaps_text(r: &JobReport) -> String {
     )
 }
 
+/// ` (no audio stream)` when ffprobe found streams in the merged file and
+/// none of them is audio; empty otherwise.
+fn no_audio_text(r: &JobReport) -> &'static str {
+    match &r.media {
+        Some(m) if !m.streams.is_empty() && !m.streams.iter().any(|s| s == "audio") => {
+            " (no audio stream)"
+        }
+        _ => "",
+    }
+}
+
 /// `12.3 MiB · 4.1 MiB/s`
 fn rate_text(bytes: u64, elapsed: Duration) -> String {
     let rate = bytes as f64 / elapsed.as_secs_f64().max(0.001);
@@ -246,7 +257,8 @@ impl Progress for Reporter {
         }
         let what = match r.status {
             JobStatus::Ok => format!(
-                "ok{}, {} ({} segments, {} fetched) in {:.1} s",
+                "ok{}{}, {} ({} segments, {} fetched) in {:.1} s",
+                no_audio_text(r),
                 gaps_text(r),
                 r.output.as_deref().unwrap_or("-"),
                 r.segments.fetched + r.segments.reused,

@@ -294,3 +294,25 @@ fn a_playlist_whose_extinf_is_wrong_is_not_told_to_set_length() {
     assert!(err.contains("duration_tolerance"), "{err}");
     assert!(!err.contains("`length:"), "{err}");
 }
+
+#[test]
+fn a_playlist_job_whose_playlist_is_a_dash_manifest_is_told_it_is_dash() {
+    let root = tempfile::tempdir().unwrap();
+    let server = TestServer::start(root.path());
+    let mpd = "<?xml version=\"1.0\"?>\n<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" \
+               type=\"static\">\n  <Period/>\n</MPD>\n";
+    server.always(
+        "/vod/master.m3u8",
+        Fault::Typed {
+            content_type: "application/dash+xml".into(),
+            body: mpd.as_bytes().to_vec(),
+        },
+    );
+    let job = Job::new(&format!(
+        "version: 1\njobs:\n  - name: v\n    playlist: \"{}/vod/master.m3u8\"\n",
+        server.url()
+    ));
+    let (err, _) = failure(&job, &[]);
+    assert!(!err.contains("not an HLS playlist"), "{err}");
+    snapshot("dash_playlist", &err);
+}

@@ -44,6 +44,41 @@ fn served(sub_dirs: &[(&Path, &str)]) -> (tempfile::TempDir, TestServer) {
 }
 
 #[test]
+fn a_merged_file_without_audio_says_so_on_its_ok_line() {
+    let mute = make(Hls {
+        name: "video-only",
+        audio: false,
+        ..Hls::default()
+    });
+    let sound = make(Hls::default());
+    let (_root, server) = served(&[(&mute, "mute"), (&sound, "sound")]);
+    let ok_line = |sub: &str| {
+        let job = Job::new(&playlist_job(
+            &format!("{}/{sub}/index.m3u8", server.url()),
+            "",
+        ));
+        let out = job.run(&[]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        let streams = job.report()["jobs"][0]["media"]["streams"].clone();
+        let line = err
+            .lines()
+            .find(|l| l.starts_with("v: ok"))
+            .unwrap_or_default();
+        (line.to_string(), streams)
+    };
+
+    let (line, streams) = ok_line("mute");
+    assert_eq!(streams, serde_json::json!(["video"]));
+    assert!(line.starts_with("v: ok (no audio stream), "), "{line}");
+    assert!(line.contains("out/v.mp4 (3 segments, "), "{line}");
+
+    let (line, streams) = ok_line("sound");
+    assert_eq!(streams, serde_json::json!(["video", "audio"]));
+    assert!(line.starts_with("v: ok, "), "{line}");
+}
+
+#[test]
 fn a_ts_media_playlist_is_fetched_in_order_and_merged() {
     let made = make(Hls::default());
     let (_root, server) = served(&[(&made, "vod/a")]);

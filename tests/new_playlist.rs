@@ -286,3 +286,91 @@ fn range_first_auto_gives_an_end_auto_job_that_finds_its_end() {
     assert_eq!(report["jobs"][0]["end_found"]["last_index"], 5);
     assert_eq!(decode_errors(&dir.path().join("out/v.mp4")), "");
 }
+
+/// A DASH manifest as packagers write it (shortened).
+const MPD: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<!-- Created with a packager -->
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT6S" minBufferTime="PT2S" profiles="urn:mpeg:dash:profile:isoff-live:2011">
+  <Period id="0">
+    <AdaptationSet mimeType="video/mp4" segmentAlignment="true">
+      <SegmentTemplate media="chunk-$Number%05d$.m4s" initialization="init.m4s" startNumber="1" duration="2" timescale="1"/>
+      <Representation id="v0" bandwidth="100000" codecs="avc1.64000c" width="160" height="90"/>
+    </AdaptationSet>
+  </Period>
+</MPD>
+"#;
+
+fn mpd() -> Fault {
+    Fault::Typed {
+        content_type: "application/dash+xml".into(),
+        body: MPD.as_bytes().to_vec(),
+    }
+}
+
+/// The error of a refused `snatch new`, once it wrote nothing.
+fn refused(dir: &Path, args: &[&str]) -> String {
+    let out = snatch(dir, args, &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(!dir.join("jobs.yaml").exists(), "{err}");
+    err
+}
+
+#[test]
+fn a_dash_manifest_is_named_as_dash_by_its_name_or_its_body() {
+    let root = tempfile::tempdir().unwrap();
+    let server = TestServer::start(root.path());
+    server.always("/d/manifest.mpd", mpd());
+    server.always("/d/index.m3u8", mpd());
+    let dir = tempfile::tempdir().unwrap();
+
+    // `….mpd`: read once (not taken for a segment without a number).
+    let url = format!("{}/d/manifest.mpd", server.url());
+    let err = refused(dir.path(), &["new", &url]);
+    assert_eq!(server.requests().len(), 1);
+    assert!(!err.contains("has no number"), "{err}");
+    let mut s = insta::Settings::clone_current();
+    s.add_filter(r"127\.0\.0\.(\d):\d+", "127.0.0.$1:[port]");
+    s.bind(|| insta::assert_snapshot!("dash_by_its_body", err));
+
+    // Segment options are not the problem to report.
+    let err = refused(dir.path(), &["new", &url, "--range", "1-3"]);
+    assert!(err.contains("this is an MPEG-DASH manifest (MPD)"), "{err}");
+
+    // A playlist's URL that answers an MPD: told by the body alone.
+    let url = format!("{}/d/index.m3u8", server.url());
+    let err = refused(dir.path(), &["new", &url]);
+    assert!(err.contains("this is an MPEG-DASH manifest (MPD)"), "{err}");
+    assert!(!err.contains("not an HLS playlist"), "{err}");
+
+    // `….mpd` that cannot be read: named by its name, and why.
+    let url = format!("{}/d/gone.mpd?token=tok-77aa", server.url());
+    let err = refused(dir.path(), &["new", &url]);
+    assert!(
+        err.contains("the URL ends in .mpd, the name of an MPEG-DASH manifest (MPD)"),
+        "{err}"
+    );
+    assert!(err.contains("HTTP 404"), "{err}");
+    assert!(!err.contains("tok-77aa"), "{err}");
+}
+
+#[test]
+fn a_url_named_mpd_that_answers_an_hls_playlist_gives_a_playlist_job() {
+    let made = make(Hls::default());
+    let (root, server) = served(&made, "a");
+    std::fs::copy(made.join("index.m3u8"), root.path().join("a/stream.mpd")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("{}/a/stream.mpd", server.url());
+
+    let err = refused(dir.path(), &["new", &url, "--count", "3"]);
+    assert!(
+        err.contains("--count cannot be used with a playlist"),
+        "{err}"
+    );
+
+    let out = snatch(dir.path(), &["new", &url, "--name", "v"], &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("the playlist lists 3 segments"), "{err}");
+    run_ok(dir.path(), &[]);
+}

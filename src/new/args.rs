@@ -16,7 +16,8 @@ pub struct NewArgs {
     /// the segment index cannot be told from one (with --from-curl: the URL of
     /// a neighbouring segment). A URL ending in `.m3u8` is an HLS playlist:
     /// the job gets `playlist:` (and the playlist is read once to list what
-    /// it offers).
+    /// it offers). A URL ending in `.mpd` is read too: snatch does not read
+    /// MPEG-DASH yet, and says what to do instead.
     #[arg(value_name = "URL", num_args = 0..=2)]
     pub urls: Vec<String>,
     /// The job file to add to (default: ./jobs.yaml); created when it does not exist.

@@ -42,7 +42,8 @@
 //!   writes `range: { start: FIRST, end: auto }` (the last index is found by
 //!   probing at run time); `--end auto` is refused with that advice.
 //! * A playlist's URL (`….m3u8`) gives `playlist:` instead (see
-//!   [`super::playlist`]); `--init URL` gives fMP4 segments their `init:`,
+//!   [`super::playlist`]); a URL ending in `.mpd` is read too, and refused
+//!   as MPEG-DASH unless it answers an HLS playlist; `--init URL` gives fMP4 segments their `init:`,
 //!   and without it a `.m4s` (or `.mp4`, `.cmfv`…) segment URL gets a note
 //!   that the job needs one.
 //! * The name is `--name`, or [`slug_from_url`] made unique among the file's
@@ -77,7 +78,7 @@ use super::job_text::JobText;
 use super::job_text::What;
 use super::name::{slug_from_url, unique_name};
 use super::playlist::{
-    details as playlist_details, is_playlist, look, refuse_segment_options, Looked,
+    details as playlist_details, is_mpd_name, is_playlist, look, refuse_segment_options, Looked,
 };
 use super::query::{mask, plan_query, plan_query_reusing};
 use super::source::{no_source_problem, source_of, Source};
@@ -211,7 +212,7 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
     let headers = job_headers(&name, &input, &user_headers)?;
     let header_vars: Vec<String> = headers.secrets.iter().map(|s| s.var.clone()).collect();
     let url = match &kind {
-        Kind::Playlist => input.url.as_str(),
+        Kind::Playlist { .. } => input.url.as_str(),
         Kind::Segments(detected, _) => detected.template.as_str(),
     };
     let query = plan_query(&name, url, input.from_curl, &header_vars);
@@ -237,8 +238,12 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
     let mut notes = Vec::new();
     let mut send_secrets_to = Vec::new();
     let (what, detected) = match kind {
-        Kind::Playlist => {
-            let looked = look(&query.url, &headers.kept, &secrets).map_err(|p| vec![p])?;
+        Kind::Playlist { mpd_name } => {
+            let looked =
+                look(&query.url, &headers.kept, &secrets, mpd_name).map_err(|p| vec![p])?;
+            if mpd_name {
+                refuse_segment_options(args, &input).map_err(|p| vec![p])?;
+            }
             if !headers.secrets.is_empty() {
                 send_secrets_to = elsewhere(&looked, &mut notes);
             }
@@ -332,9 +337,13 @@ fn kind_of(
     input: &Input,
     source: Result<Option<Source>, Problem>,
 ) -> Result<Kind, Vec<Problem>> {
+    if is_mpd_name(&input.url) {
+        // Read before the options are checked: it is most likely DASH.
+        return Ok(Kind::Playlist { mpd_name: true });
+    }
     if is_playlist(&input.url) {
         refuse_segment_options(args, input).map_err(|p| vec![p])?;
-        return Ok(Kind::Playlist);
+        return Ok(Kind::Playlist { mpd_name: false });
     }
     let source = source.map_err(|p| vec![p])?;
     let detected = detect(input)?;
@@ -380,7 +389,11 @@ fn playlist_what(looked: Looked, details: &mut Vec<String>, notes: &mut Vec<Stri
 
 /// What the URL is: a playlist, or a segment of a numbered stream.
 enum Kind {
-    Playlist,
+    /// `mpd_name`: the URL ends in `.mpd`; the options are checked once
+    /// it turns out to be an HLS playlist.
+    Playlist {
+        mpd_name: bool,
+    },
     Segments(Detected, Source),
 }
 

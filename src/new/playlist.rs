@@ -9,6 +9,11 @@
 //! live, SAMPLE-AES…) is an error and nothing is written. A playlist that
 //! cannot be read now (no answer, an HTTP error, a variable that is not
 //! set) does not stop the job from being written: a note says so.
+//!
+//! An MPEG-DASH manifest is refused as DASH, named so: a playlist URL whose
+//! body is an MPD (told by its XML root, see `crate::resolve`), and a URL
+//! ending in `.mpd` whatever it answers, unless that is an HLS playlist
+//! (it is then a playlist job like any other).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -18,6 +23,7 @@ use crate::fetch::{Ask, Fetcher};
 use crate::manifest::env::{self, EnvError, EnvPolicy, Secret};
 use crate::manifest::{RetryPolicy, RunLimits, Timeouts};
 use crate::resolve::peek::{peek, Offered, Peek, PeekError, Seen};
+use crate::resolve::{PlaylistError, DASH_NOT_YET};
 
 use super::args::{Input, NewArgs};
 
@@ -26,6 +32,13 @@ pub(super) fn is_playlist(url: &str) -> bool {
     let path = url.split(['?', '#']).next().unwrap_or("");
     let lower = path.to_ascii_lowercase();
     lower.ends_with(".m3u8") || lower.ends_with(".m3u")
+}
+
+/// Whether the URL's path ends in `.mpd` (an MPEG-DASH manifest's name), in
+/// any case.
+pub(super) fn is_mpd_name(url: &str) -> bool {
+    let path = url.split(['?', '#']).next().unwrap_or("");
+    path.to_ascii_lowercase().ends_with(".mpd")
 }
 
 /// Options that describe numbered segments are refused beside a playlist.
@@ -63,10 +76,13 @@ pub(super) enum Looked {
 
 /// Reads the playlist at `url` (job-file text) with `headers` (job-file
 /// text), the variables in them taking `secrets` or the environment.
+/// `mpd_name`: the URL ends in `.mpd`, so anything but an HLS playlist
+/// is refused as DASH.
 pub(super) fn look(
     url: &str,
     headers: &[(String, String)],
     secrets: &[(&str, &str)],
+    mpd_name: bool,
 ) -> Result<Looked, Problem> {
     let values = values(secrets);
     let real = |text: &str| -> Result<Secret, Unasked> {
@@ -84,6 +100,7 @@ pub(super) fn look(
     });
     let (url, ask) = match request {
         Ok(r) => r,
+        Err(e) if mpd_name => return Err(dash_problem(Some(&e.to_string()))),
         Err(e) => return Ok(Looked::NotRead(not_read(&e.to_string()))),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -91,8 +108,18 @@ pub(super) fn look(
         .build()
         .map_err(|e| Problem::bare(format!("cannot start the HTTP client: {e}")))?;
     let fetcher = Fetcher::new(&RunLimits::default());
-    match runtime.block_on(peek(&url, &values, &fetcher, &ask)) {
+    looked(
+        runtime.block_on(peek(&url, &values, &fetcher, &ask)),
+        mpd_name,
+    )
+}
+
+/// What the answer to the playlist's request makes of the job.
+fn looked(peeked: Result<Seen, PeekError>, mpd_name: bool) -> Result<Looked, Problem> {
+    match peeked {
         Ok(p) => Ok(Looked::Seen(p)),
+        Err(PeekError::Refused(PlaylistError::Dash(_))) => Err(dash_problem(None)),
+        Err(e) if mpd_name => Err(dash_problem(Some(&printable(&e.to_string())))),
         Err(PeekError::Unreachable(e)) => Ok(Looked::NotRead(not_read(&printable(&e.to_string())))),
         Err(PeekError::Refused(e)) => Err(Problem::bare(format!(
             "snatch cannot download this playlist, so no job was added: {}",
@@ -103,6 +130,26 @@ pub(super) fn look(
              a live stream's playlist can be added once the stream has ended",
         )),
     }
+}
+
+/// DASH refused: `None` when the body is an MPD, else why a URL named
+/// `….mpd` was not read as an HLS playlist.
+fn dash_problem(unread: Option<&str>) -> Problem {
+    let what = match unread {
+        None => "this is an MPEG-DASH manifest (MPD)".to_string(),
+        Some(why) => format!(
+            "the URL ends in .mpd, the name of an MPEG-DASH manifest (MPD), and it was not \
+             read as an HLS playlist ({why})"
+        ),
+    };
+    Problem::bare(format!("{what}; {DASH_NOT_YET}, so no job was added")).help(
+        "in the browser's network panel, look for an .m3u8 request of the same video (many \
+         sites serve both) and give its URL to `snatch new`; or copy the URL of one of the \
+         stream's numbered media segments (`…/chunk-00012.m4s`) and run \
+         `snatch new SEGMENT_URL --range FIRST-auto --init INIT_URL` (the init segment is \
+         the stream's first request, often with `init` in its name); \
+         see docs/troubleshooting.md#dash",
+    )
 }
 
 /// Why the playlist is not asked for (the job is written all the same,
@@ -243,6 +290,8 @@ mod tests {
         assert!(is_playlist("https://h/v/list.m3u#x"));
         assert!(!is_playlist("https://h/v/000123.ts?list=a.m3u8"));
         assert!(!is_playlist("https://h/v/seg-1.m4s"));
+        assert!(is_mpd_name("https://h/v/Manifest.MPD?token=a"));
+        assert!(!is_mpd_name("https://h/v/seg-1.m4s?manifest=a.mpd"));
     }
 
     #[test]

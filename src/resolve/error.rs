@@ -99,12 +99,24 @@ pub enum Cause {
     },
 }
 
+/// What snatch reads instead of DASH.
+pub const DASH_NOT_YET: &str =
+    "snatch reads HLS playlists (.m3u8) and numbered segments, not DASH yet";
+
+/// What to do with a DASH stream, and where the page on it is.
+pub const DASH_NEXT: &str = "look in the browser's network panel for an .m3u8 request of the \
+     same video (many sites serve both), or give the URL of one of its numbered media segments \
+     to `snatch new` (see docs/troubleshooting.md#dash)";
+
 /// Why a playlist's text is not one a job can download. `shown` names the
 /// playlist (secrets as `***`).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PlaylistError {
     #[error("{0} is not an HLS playlist (it does not start with #EXTM3U)")]
     NotHls(String),
+    /// XML with an `MPD` root element (see `dash`).
+    #[error("{0} is an MPEG-DASH manifest (MPD); {DASH_NOT_YET}: {DASH_NEXT}")]
+    Dash(String),
     #[error("{0} is not a valid HLS playlist")]
     Invalid(String),
     #[error("{0} is not UTF-8 text")]

@@ -25,7 +25,7 @@ pub fn prepared(body: &[u8], shown: &str) -> Result<Vec<u8>, PlaylistError> {
                 continue;
             }
             if !line.starts_with(b"#EXTM3U") {
-                return Err(PlaylistError::NotHls(shown.into()));
+                return Err(not_hls(body, shown));
             }
             started = true;
         }
@@ -43,6 +43,16 @@ pub fn prepared(body: &[u8], shown: &str) -> Result<Vec<u8>, PlaylistError> {
         return Err(PlaylistError::NotHls(shown.into()));
     }
     Ok(out)
+}
+
+/// Why a body that does not start with `#EXTM3U` is refused: DASH is
+/// named as such.
+fn not_hls(body: &[u8], shown: &str) -> PlaylistError {
+    if super::dash::is_mpd(body) {
+        PlaylistError::Dash(shown.into())
+    } else {
+        PlaylistError::NotHls(shown.into())
+    }
 }
 
 /// The lines of `body`, each without its ending (`\n`, `\r\n` or `\r`).

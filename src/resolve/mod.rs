@@ -7,6 +7,7 @@
 //! beside it, and a playlist fetched afresh that lists another stream
 //! fails the job. `plan` never calls this; `run` and `plan --probe` do.
 
+mod dash;
 mod end;
 mod error;
 mod identity;
@@ -16,7 +17,10 @@ pub mod playlist;
 mod reload;
 mod saved;
 
-pub use error::{Cause, EndError, InitError, PlaylistError, ResolveError, TagError, UriError};
+pub use error::{
+    Cause, EndError, InitError, PlaylistError, ResolveError, TagError, UriError, DASH_NEXT,
+    DASH_NOT_YET,
+};
 pub use identity::Change;
 pub use reload::{Reloads, MAX_RELOADS};
 

@@ -28,6 +28,8 @@ pub struct Hls<'a> {
     pub encrypt: Option<Option<&'a str>>,
     /// The first media sequence number.
     pub start_number: u32,
+    /// With an AAC audio stream beside the video (false: video only).
+    pub audio: bool,
 }
 
 impl Default for Hls<'_> {
@@ -40,6 +42,7 @@ impl Default for Hls<'_> {
             single_file: false,
             encrypt: None,
             start_number: 0,
+            audio: true,
         }
     }
 }
@@ -66,9 +69,13 @@ pub fn make(h: Hls) -> PathBuf {
         .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=22050"])
         .args(["-t", &h.secs.to_string()])
         .args(["-c:v", "libx264", "-preset", "ultrafast", "-g", "10"])
-        .args(["-keyint_min", "10", "-sc_threshold", "0", "-b:v", "100k"])
-        .args(["-c:a", "aac", "-b:a", "32k", "-ac", "1"])
-        .args(["-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod"])
+        .args(["-keyint_min", "10", "-sc_threshold", "0", "-b:v", "100k"]);
+    if h.audio {
+        cmd.args(["-c:a", "aac", "-b:a", "32k", "-ac", "1"]);
+    } else {
+        cmd.args(["-map", "0:v"]);
+    }
+    cmd.args(["-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod"])
         .args(["-start_number", &h.start_number.to_string()]);
     if h.fmp4 {
         cmd.args(["-hls_segment_type", "fmp4"]);
