@@ -185,14 +185,13 @@ fn a_missing_file_is_created_with_the_version_and_no_schema_line_when_there_is_n
         "{text}"
     );
     assert!(out.summary().starts_with("created "), "{}", out.summary());
-    let note = out.notes.join("\n");
-    assert!(
-        note.contains("no schema of job files was found")
-            && note.contains(&format!(
-                "`snatch schema -o {}`",
-                dir.path().join("schemas/jobs.schema.json").display()
-            )),
-        "{note}"
+    // One short line.
+    assert_eq!(
+        out.notes,
+        [format!(
+            "no `$schema` line: no schema was found (`snatch schema -o {}` writes one)",
+            dir.path().join("schemas/jobs.schema.json").display()
+        )]
     );
     validate(&file, &[]);
     assert_eq!(entries(dir.path()), [".git", "jobs.yaml"]);
@@ -584,6 +583,9 @@ fn unusable_urls_and_unusable_files_are_refused() {
     let err = new_err(&file, &[URL, "--count", "3"]);
     assert!(err.contains("not a block list"), "{err}");
     assert!(err.contains("jobs.yaml:2:1"), "{err}");
+    // An installed snatch has no jobs.example.yaml to point to.
+    assert!(err.contains("(see docs/"), "{err}");
+    assert!(!err.contains("jobs.example.yaml"), "{err}");
     assert_eq!(read(&file), flow);
 
     // A file that does not validate is not added to.

@@ -237,3 +237,41 @@ fn a_selector_with_a_typo_is_answered_with_the_nearest_name() {
         "{err}"
     );
 }
+
+/// `snatch ARGS` in `dir`.
+fn snatch_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_snatch"))
+        .current_dir(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn no_job_file_where_snatch_looked_lists_the_yaml_files_it_saw() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["lecture.yml", "notes.yaml", "readme.txt"] {
+        std::fs::write(dir.path().join(name), TWO_JOBS).unwrap();
+    }
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let refused = |args: &[&str]| {
+        let out = snatch_in(dir.path(), args);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        stderr(&out)
+    };
+    let no_path = refused(&["run"]);
+    let named = refused(&["validate", "jobs.yml"]);
+    let in_sub = refused(&["plan", "sub/jobs.yaml"]);
+    for name in ["lecture.yml", "notes.yaml"] {
+        std::fs::remove_file(dir.path().join(name)).unwrap();
+    }
+    let none_here = refused(&["run"]);
+    let all = format!(
+        "$ snatch run\n{no_path}\n$ snatch validate jobs.yml\n{named}\n\
+         $ snatch plan sub/jobs.yaml\n{in_sub}\n$ snatch run (no YAML file here)\n{none_here}"
+    );
+    assert!(!all.contains("readme.txt"), "{all}");
+    assert!(!all.contains("jobs.example.yaml"), "{all}");
+    insta::assert_snapshot!(all);
+}

@@ -1,4 +1,4 @@
-//! Finding job files and parsing them: size and encoding checks, then
+//! Parsing job files: size and encoding checks, then
 //! serde-saphyr with its budgets, so that a hostile file is refused quickly.
 
 use std::io::Read;
@@ -20,65 +20,6 @@ pub struct LoadedFile {
     /// The folder relative paths in this file resolve against.
     pub dir: PathBuf,
     pub doc: JobFile,
-}
-
-/// Expands the command line's paths: a file as it is, a folder to its
-/// `*.yaml` and `*.yml` files (sorted, not recursive), nothing to
-/// `./jobs.yaml`.
-pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Vec<Problem>> {
-    if paths.is_empty() {
-        let default = PathBuf::from("jobs.yaml");
-        if !default.exists() {
-            return Err(vec![Problem::bare("no job file given and ./jobs.yaml does not exist")
-                .help("name a job file or folder (`snatch run jobs.example.yaml`), or start one with `snatch new URL`")]);
-        }
-        return Ok(vec![default]);
-    }
-    let mut files = Vec::new();
-    let mut problems = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut found: Vec<PathBuf> = match std::fs::read_dir(p) {
-                Ok(rd) => rd
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|f| {
-                        f.is_file()
-                            && matches!(
-                                f.extension().and_then(|e| e.to_str()),
-                                Some("yaml" | "yml")
-                            )
-                    })
-                    .collect(),
-                Err(e) => {
-                    problems.push(Problem::bare(format!(
-                        "cannot read folder {}: {e}",
-                        display_path(p)
-                    )));
-                    continue;
-                }
-            };
-            if found.is_empty() {
-                problems.push(Problem::bare(format!(
-                    "folder {} holds no *.yaml or *.yml job file",
-                    display_path(p)
-                )));
-            }
-            found.sort();
-            files.extend(found);
-        } else if p.exists() {
-            files.push(p.clone());
-        } else {
-            problems.push(Problem::bare(format!(
-                "job file {} does not exist",
-                display_path(p)
-            )));
-        }
-    }
-    if problems.is_empty() {
-        Ok(files)
-    } else {
-        Err(problems)
-    }
 }
 
 /// Reads and parses one job file. A YAML syntax error comes back alone;
@@ -130,7 +71,10 @@ fn load_one(path: &Path) -> Result<LoadedFile, Refused> {
             .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
     {
         return Err(Problem::in_file(&source, "the job file is empty")
-            .help("a job file starts with `version: 1` and a `jobs:` list; see jobs.example.yaml")
+            .help(
+                "a job file starts with `version: 1` and a `jobs:` list: `snatch new URL` \
+                 adds a job to it, and docs/jobfile.md describes every key",
+            )
             .into());
     }
     let options = || {
@@ -344,7 +288,7 @@ fn humanize(e: &serde_saphyr::Error, message: &str) -> (String, Option<String>) 
     }
 }
 
-const SHAPE_HELP: &str = "see jobs.example.yaml or `snatch schema` for the shape of each key";
+const SHAPE_HELP: &str = super::shape::SHAPE_HELP;
 const EXPANSION_HELP: &str = "job files may not expand past a sane size (alias bombs are refused)";
 
 /// The error itself, out of the wrappers that only add places to it (an

@@ -5,6 +5,7 @@ pub mod bounds;
 mod checks;
 mod defaults;
 pub mod env;
+mod inputs;
 mod jobcheck;
 mod load;
 mod model;
@@ -16,7 +17,8 @@ mod validate;
 
 use std::path::PathBuf;
 
-pub use load::{expand_inputs, load_file, LoadedFile, MAX_FILE_BYTES};
+pub use inputs::expand_inputs;
+pub use load::{load_file, LoadedFile, MAX_FILE_BYTES};
 pub use model::{JobFile, Loc, OnMissing, Sp, Variant};
 pub use settings::{
     parse_time, Limit, Rate, RetryPolicy, RunLimits, Timeouts, Tolerance, Verify,

@@ -477,7 +477,7 @@ fn new_text(
                 display_path(file)
             ),
         )
-        .help("write `jobs:` on a line of its own with one `- name: …` item per job (see jobs.example.yaml), or add the job by hand")]
+        .help("write `jobs:` on a line of its own with one `- name: …` item per job (see docs/jobfile.md), or add the job by hand")]
     })?;
     Ok(compose(&ex.text, &spot, lines, schema))
 }
@@ -536,15 +536,12 @@ fn persist(
         })
 }
 
-/// Why the new file has no `$schema` line, and how to get one.
+/// Why the new file has no `$schema` line, and how to get one, in one
+/// short line.
 fn no_schema_note(file: &Path) -> String {
     let dir = file.parent().unwrap_or(Path::new(""));
     format!(
-        "no schema of job files was found beside {} or above it, so it has no `$schema` line; \
-         `snatch schema -o {}` writes one, and `{SCHEMA_COMMENT}./{}` as the file's first line \
-         lets editors check and complete it",
-        display_path(file),
+        "no `$schema` line: no schema was found (`snatch schema -o {}` writes one)",
         display_path(&dir.join(SCHEMA_PLACES[0])),
-        SCHEMA_PLACES[0]
     )
 }

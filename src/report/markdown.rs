@@ -30,7 +30,9 @@ pub fn render(report: &RunReport) -> String {
     if report.jobs.is_empty() {
         out.push_str("No jobs.\n");
     } else {
-        out.push_str("| job | status | segments | size | duration | time |\n");
+        out.push_str(
+            "| job | status | segments (fetched+reused/planned) | size | duration | time |\n",
+        );
         out.push_str("|---|---|---:|---:|---:|---:|\n");
         for job in &report.jobs {
             let _ = writeln!(

@@ -23,7 +23,9 @@ pub struct Issue {
     pub help: String,
 }
 
-const SHAPE_HELP: &str = "see jobs.example.yaml or `snatch schema` for the shape of each key";
+/// Where the shape of each key is told.
+pub(crate) const SHAPE_HELP: &str =
+    "see docs/jobfile.md or `snatch schema` for the shape of each key";
 
 /// Checks a parsed document against the schema of job files.
 pub fn check(root: &Node, schema: &Value) -> Vec<Issue> {
