@@ -1,7 +1,9 @@
 //! The recipes in docs/recipes/ and the Dockerfile cannot rot: both YAML
 //! files are parsed, every `snatch` command line in them runs through the
 //! binary (first with `--dry-run`, then for real against the test server),
-//! and the Dockerfile builds the way the README says.
+//! and the Dockerfile builds the way the README says. The links to
+//! docs/troubleshooting.md in snatch's messages and the README lead to a
+//! section of it.
 
 mod support;
 
@@ -528,4 +530,72 @@ fn the_dockerfile_builds_as_the_readme_installs_and_runs_snatch_as_non_root() {
     assert!(docker.contains("COPY --from=build /src/target/release/snatch /usr/local/bin/snatch"));
     assert!(docker.contains("ENTRYPOINT [\"snatch\"]"));
     assert_ne!(dockerfile_user(), 0, "runs as a non-root user");
+}
+
+/// GitHub's anchor of a Markdown heading: lower case, spaces to `-`,
+/// punctuation other than `-` and `_` left out.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every `docs/troubleshooting.md#…` in the text of the files below `rel`.
+fn troubleshooting_links(rel: &Path, found: &mut Vec<(String, String)>) {
+    let path = repo(rel.to_str().unwrap());
+    if path.is_dir() {
+        for entry in std::fs::read_dir(&path).unwrap() {
+            let name = entry.unwrap().file_name();
+            troubleshooting_links(&rel.join(name), found);
+        }
+        return;
+    }
+    let text = std::fs::read_to_string(&path).unwrap();
+    // The page's own links (`](#…)`) too.
+    let own = rel == Path::new("docs/troubleshooting.md");
+    let marks = text
+        .match_indices("troubleshooting.md#")
+        .chain(text.match_indices("](#").filter(|_| own));
+    for (at, mark) in marks {
+        let rest = &text[at + mark.len()..];
+        let end = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_'))
+            .unwrap_or(rest.len());
+        found.push((rel.display().to_string(), rest[..end].to_string()));
+    }
+}
+
+#[test]
+fn the_troubleshooting_links_of_messages_and_readme_lead_to_its_sections() {
+    let page = read("docs/troubleshooting.md");
+    let anchors: Vec<String> = page
+        .lines()
+        .filter_map(|l| l.strip_prefix("## "))
+        .map(anchor)
+        .collect();
+    let mut links = Vec::new();
+    for rel in ["src", "README.md", "docs/troubleshooting.md"] {
+        troubleshooting_links(Path::new(rel), &mut links);
+    }
+    for (file, link) in &links {
+        assert!(
+            anchors.contains(link),
+            "{file}: #{link} is not one of {anchors:?}"
+        );
+    }
+    // The hints that match a section point to it.
+    for want in ["403-forbidden", "tabs-in-yaml", "dash"] {
+        assert!(
+            links.iter().any(|(f, l)| f.starts_with("src") && l == want),
+            "no message points to #{want}"
+        );
+    }
+    assert!(read("README.md").contains("(docs/troubleshooting.md)"));
 }

@@ -89,14 +89,14 @@ impl Sent<'_> {
             s.push_str(
                 ": check them against what the site's player sends (a Cookie of a \
                  session that expired, a Referer of another page); a token in the URL \
-                 may also have expired",
+                 may also have expired (see docs/troubleshooting.md#403-forbidden)",
             );
         } else {
             s.push_str(&format!(
                 ", no {}: add the headers the site's player sends under the job's \
                  `headers:` (copy them from the browser's request, or paste it as a \
                  curl command into `snatch new`); a token in the URL may also have \
-                 expired",
+                 expired (see docs/troubleshooting.md#403-forbidden)",
                 missing.join(" or ")
             ));
         }

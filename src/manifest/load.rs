@@ -131,7 +131,7 @@ fn tab_problem(source: &Arc<SourceFile>) -> Option<Problem> {
     problem.label = Some("tab".into());
     Some(problem.help(
         "YAML indents with spaces: replace the tab (shown as →) with spaces, as many as \
-         the lines around it use",
+         the lines around it use (see docs/troubleshooting.md#tabs-in-yaml)",
     ))
 }
 
