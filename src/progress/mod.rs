@@ -1,6 +1,9 @@
 //! Progress for a person: indicatif bars on a terminal, a plain line per
 //! job every few seconds and at its end when stderr is not one (CI), or
-//! nothing with `-q`. Fed by events from `run`.
+//! nothing with `-q`. Fed by events from `run`. The bars' lines are
+//! [`layout`]'s, fitted to the terminal; messages go above them whole.
+
+pub mod layout;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -42,6 +45,8 @@ pub struct Reporter {
     /// Segments fetched in this run (reused ones aside): the observed rate.
     fetched: std::sync::atomic::AtomicU64,
     retries: std::sync::atomic::AtomicU64,
+    /// `COLUMNS`, when set: the width instead of the terminal's.
+    columns: Option<usize>,
 }
 
 struct JobState {
@@ -62,17 +67,52 @@ impl JobState {
         if self.retries > 0 {
             s.push_str(&format!(" · {}", retries_text(self.retries)));
         }
-        let eta = eta_text(
-            self.total - self.done.min(self.total),
-            self.fetched,
-            self.started.elapsed(),
-        );
+        let eta = eta_text(self.left(), self.fetched, self.started.elapsed());
         format!("{s} · {eta}")
+    }
+
+    /// Segments not yet here.
+    fn left(&self) -> u64 {
+        self.total - self.done.min(self.total)
+    }
+
+    /// The job's bar as [`layout`] draws it.
+    fn row(&self, name: &str) -> layout::Row {
+        let elapsed = self.started.elapsed();
+        layout::Row {
+            name: name.to_string(),
+            done: self.done,
+            total: self.total,
+            bytes: human_bytes(self.bytes),
+            rate: rate_per_s(self.bytes, elapsed),
+            retries: retries_column(self.retries),
+            eta: eta_text(self.left(), self.fetched, elapsed),
+        }
     }
 }
 
 fn retries_text(n: u64) -> String {
     format!("{n} retr{}", if n == 1 { "y" } else { "ies" })
+}
+
+/// `2 retries`, or nothing before the first.
+fn retries_column(n: u64) -> String {
+    match n {
+        0 => String::new(),
+        n => retries_text(n),
+    }
+}
+
+/// The terminal's width: `COLUMNS` when set, else asked of the terminal,
+/// else 80.
+fn terminal_width(columns: Option<usize>) -> usize {
+    columns
+        .or_else(|| {
+            let (_, cols) = console::Term::stderr().size_checked()?;
+            Some(usize::from(cols))
+        })
+        .filter(|&w| w > 0)
+        .unwrap_or(80)
 }
 
 /// The time left at the rate observed so far, waits (backoffs, pauses,
@@ -132,8 +172,13 @@ fn no_audio_text(r: &JobReport) -> &'static str {
 
 /// `12.3 MiB · 4.1 MiB/s`
 fn rate_text(bytes: u64, elapsed: Duration) -> String {
+    format!("{} · {}", human_bytes(bytes), rate_per_s(bytes, elapsed))
+}
+
+/// `4.1 MiB/s`
+fn rate_per_s(bytes: u64, elapsed: Duration) -> String {
     let rate = bytes as f64 / elapsed.as_secs_f64().max(0.001);
-    format!("{} · {}/s", human_bytes(bytes), human_bytes(rate as u64))
+    format!("{}/s", human_bytes(rate as u64))
 }
 
 impl Reporter {
@@ -143,15 +188,8 @@ impl Reporter {
             _ => ProgressDrawTarget::hidden(),
         });
         let total = multi.add(ProgressBar::new(0));
-        total.set_style(
-            ProgressStyle::with_template(
-                "{prefix:>12.bold} [{bar:30.cyan/blue}] {pos}/{len} segments · {msg}",
-            )
-            .expect("template")
-            .progress_chars("=> "),
-        );
-        total.set_prefix("run");
-        Reporter {
+        total.set_style(message_only());
+        let reporter = Reporter {
             mode,
             multi,
             total,
@@ -161,21 +199,49 @@ impl Reporter {
             bytes: std::sync::atomic::AtomicU64::new(0),
             fetched: std::sync::atomic::AtomicU64::new(0),
             retries: std::sync::atomic::AtomicU64::new(0),
+            columns: std::env::var("COLUMNS")
+                .ok()
+                .and_then(|c| c.trim().parse().ok()),
+        };
+        reporter.redraw(&BTreeMap::new());
+        reporter
+    }
+
+    /// The run's bar: segments, bytes, rate, retries and the time left.
+    fn total_row(&self) -> layout::Row {
+        use std::sync::atomic::Ordering;
+        let elapsed = self.started.elapsed();
+        let bytes = self.bytes.load(Ordering::Relaxed);
+        let (done, total) = (self.total.position(), self.total.length().unwrap_or(0));
+        let remaining = total.saturating_sub(done);
+        layout::Row {
+            name: "run".into(),
+            done,
+            total,
+            bytes: human_bytes(bytes),
+            rate: rate_per_s(bytes, elapsed),
+            retries: retries_column(self.retries.load(Ordering::Relaxed)),
+            eta: eta_text(remaining, self.fetched.load(Ordering::Relaxed), elapsed),
         }
     }
 
-    /// The run's bar: bytes, rate, retries and the time left.
-    fn total_text(&self) -> String {
-        use std::sync::atomic::Ordering;
-        let elapsed = self.started.elapsed();
-        let mut s = rate_text(self.bytes.load(Ordering::Relaxed), elapsed);
-        let retries = self.retries.load(Ordering::Relaxed);
-        if retries > 0 {
-            s.push_str(&format!(" · {}", retries_text(retries)));
+    /// Draws every bar again, fitted to the terminal as it is now: one
+    /// job's figures can change the widths all bars share.
+    fn redraw(&self, state: &BTreeMap<String, JobState>) {
+        if self.mode != Mode::Bars {
+            return;
         }
-        let remaining = self.total.length().unwrap_or(0) - self.total.position();
-        let eta = eta_text(remaining, self.fetched.load(Ordering::Relaxed), elapsed);
-        format!("{s} · {eta}")
+        let jobs = state
+            .iter()
+            .filter_map(|(name, s)| Some((s.bar.as_ref()?, s.row(name))));
+        let (bars, rows): (Vec<&ProgressBar>, Vec<layout::Row>) =
+            std::iter::once((&self.total, self.total_row()))
+                .chain(jobs)
+                .unzip();
+        let lines = layout::lines(&rows, terminal_width(self.columns));
+        for (bar, line) in bars.into_iter().zip(lines) {
+            bar.set_message(line);
+        }
     }
 
     fn line(&self, s: &str) {
@@ -194,17 +260,18 @@ impl Reporter {
     }
 }
 
+/// A bar drawn as the line [`layout`] made for it.
+fn message_only() -> ProgressStyle {
+    ProgressStyle::default_bar()
+        .template("{msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+}
+
 impl Progress for Reporter {
     fn job_started(&self, job: &str, total: u64, reused: u64) {
         let bar = (self.mode == Mode::Bars).then(|| {
             let b = self.multi.add(ProgressBar::new(total));
-            b.set_style(
-                ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} · {msg}")
-                    .expect("template")
-                    .progress_chars("=> "),
-            );
-            b.set_prefix(job.to_string());
-            b.set_position(reused);
+            b.set_style(message_only());
             b
         });
         self.total.inc_length(total);
@@ -212,7 +279,8 @@ impl Progress for Reporter {
         if self.mode == Mode::Lines {
             eprintln!("{job}: started, {total} segments ({reused} already here)");
         }
-        self.state.lock().expect("lock").insert(
+        let mut state = self.state.lock().expect("lock");
+        state.insert(
             job.to_string(),
             JobState {
                 bar,
@@ -225,6 +293,7 @@ impl Progress for Reporter {
                 last_line: Instant::now(),
             },
         );
+        self.redraw(&state);
     }
 
     fn segment_done(&self, job: &str, bytes: u64) {
@@ -232,29 +301,33 @@ impl Progress for Reporter {
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
         self.fetched.fetch_add(1, Ordering::Relaxed);
         self.total.inc(1);
-        self.total.set_message(self.total_text());
         let mut state = self.state.lock().expect("lock");
         let Some(s) = state.get_mut(job) else { return };
         s.done += 1;
         s.fetched += 1;
         s.bytes += bytes;
-        if let Some(b) = &s.bar {
-            b.inc(1);
-            b.set_message(s.text());
-        }
         if self.mode == Mode::Lines && s.last_line.elapsed() >= self.interval {
             s.last_line = Instant::now();
             eprintln!("{job}: {}/{} segments, {}", s.done, s.total, s.text());
         }
+        self.redraw(&state);
     }
 
     fn job_finished(&self, r: &JobReport) {
-        if let Some(s) = self.state.lock().expect("lock").remove(&r.name) {
+        let mut state = self.state.lock().expect("lock");
+        if let Some(s) = state.remove(&r.name) {
+            // What a job that ended did not fetch (it failed, or went on
+            // without missing segments) leaves the run's total, which then
+            // reaches its end.
+            let length = self.total.length().unwrap_or(0);
+            self.total.set_length(length.saturating_sub(s.left()));
             if let Some(b) = s.bar {
                 b.finish_and_clear();
                 self.multi.remove(&b);
             }
         }
+        self.redraw(&state);
+        drop(state);
         let what = match r.status {
             JobStatus::Ok => format!(
                 "ok{}{}, {} ({} segments, {} fetched) in {:.1} s",
@@ -279,15 +352,14 @@ impl Events for Reporter {
     fn retrying(&self, job: &str, index: u64, reason: &str) {
         use std::sync::atomic::Ordering;
         self.retries.fetch_add(1, Ordering::Relaxed);
-        self.total.set_message(self.total_text());
         let mut state = self.state.lock().expect("lock");
         let Some(s) = state.get_mut(job) else { return };
         s.retries += 1;
-        if let Some(b) = &s.bar {
-            b.set_message(s.text());
-        }
+        let first = s.retries == 1;
+        self.redraw(&state);
+        let Some(s) = state.get_mut(job) else { return };
         // The first retry of a job, then at most one line per interval.
-        if s.retries == 1 || s.last_line.elapsed() >= self.interval {
+        if first || s.last_line.elapsed() >= self.interval {
             s.last_line = Instant::now();
             drop(state);
             self.line(&format!("{job}: segment {index}: retrying: {reason}"));
@@ -332,5 +404,42 @@ mod tests {
             text.ends_with("· 2 retries · ETA 8s") || text.ends_with("· 2 retries · ETA 9s"),
             "{text}"
         );
+    }
+
+    fn failed(name: &str) -> JobReport {
+        JobReport {
+            name: name.into(),
+            status: JobStatus::Failed,
+            output: None,
+            segments: Default::default(),
+            bytes: 0,
+            retries: 0,
+            redirects: 0,
+            elapsed_s: 0.0,
+            media: None,
+            expected_duration_s: None,
+            playlist_reloads: 0,
+            end_found: None,
+            error: Some("job `a`: segment 3: 500".into()),
+            merge_tail_s: None,
+        }
+    }
+
+    #[test]
+    fn a_failed_job_leaves_the_runs_total_with_what_it_fetched() {
+        let r = Reporter::new(Mode::Quiet);
+        r.job_started("a", 10, 2);
+        r.job_started("b", 5, 0);
+        r.segment_done("a", 100);
+        r.segment_done("b", 100);
+        r.job_finished(&failed("a"));
+        // a: 2 reused + 1 fetched stay; its 7 unfetched leave the total.
+        assert_eq!(r.total.length(), Some(3 + 5));
+        assert_eq!(r.total.position(), 4);
+        for _ in 0..4 {
+            r.segment_done("b", 100);
+        }
+        r.job_finished(&failed("b"));
+        assert_eq!(r.total.position(), r.total.length().unwrap_or(0));
     }
 }
