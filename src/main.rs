@@ -225,7 +225,8 @@ fn shard_from_env() -> Result<Option<snatch::plan::shard::Shard>, Problem> {
 }
 
 /// `snatch report merge`: exit 0 when every job is ok, 1 when one failed
-/// or a shard was interrupted, 2 when the reports cannot be merged.
+/// or was interrupted or a shard was interrupted, 2 when the reports cannot
+/// be merged.
 fn merge_reports(cli: &Cli, args: &snatch::cli::MergeArgs) -> ExitCode {
     use snatch::report::{merge, JobStatus, ReportTargets};
     let merged = args
@@ -256,10 +257,8 @@ fn merge_reports(cli: &Cli, args: &snatch::cli::MergeArgs) -> ExitCode {
             totals_line(&report)
         );
     }
-    if !errors.is_empty()
-        || report.interrupted
-        || report.jobs.iter().any(|j| j.status == JobStatus::Failed)
-    {
+    let not_done = |s: JobStatus| matches!(s, JobStatus::Failed | JobStatus::Interrupted);
+    if !errors.is_empty() || report.interrupted || report.jobs.iter().any(|j| not_done(j.status)) {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
@@ -269,12 +268,13 @@ fn merge_reports(cli: &Cli, args: &snatch::cli::MergeArgs) -> ExitCode {
 fn totals_line(report: &snatch::report::RunReport) -> String {
     let t = &report.totals;
     format!(
-        "{} job{}: {} ok, {} up to date, {} failed, {} skipped · {} segments · {} retr{} · {:.1} s",
+        "{} job{}: {} ok, {} up to date, {} failed, {} interrupted, {} skipped · {} segments · {} retr{} · {:.1} s",
         t.jobs,
         if t.jobs == 1 { "" } else { "s" },
         t.ok,
         t.up_to_date,
         t.failed,
+        t.interrupted,
         t.skipped,
         t.segments,
         t.retries,

@@ -15,7 +15,8 @@ use snatch::report::{
     ReportError, ReportTargets, RunReport, SegmentCounts,
 };
 
-/// Four jobs, one of each status; all times fixed.
+/// Five jobs, one of each status; all times fixed. The run was
+/// interrupted (its fifth job by it).
 fn sample() -> RunReport {
     let jobs = vec![
         JobReport {
@@ -109,12 +110,34 @@ fn sample() -> RunReport {
             playlist_reloads: 0,
             end_found: None,
         },
+        JobReport {
+            name: "lecture-03".into(),
+            status: JobStatus::Interrupted,
+            output: None,
+            segments: SegmentCounts {
+                planned: 30,
+                fetched: 8,
+                reused: 4,
+                missing: vec![],
+                trailing_missing: 0,
+            },
+            bytes: 2_400_000,
+            retries: 0,
+            redirects: 0,
+            elapsed_s: 3.5,
+            media: None,
+            error: Some("job `lecture-03`: interrupted; a rerun resumes where it stopped".into()),
+            merge_tail_s: None,
+            expected_duration_s: None,
+            playlist_reloads: 0,
+            end_found: None,
+        },
     ];
     let mut report = RunReport::new(
         "2024-05-06T07:08:09Z".into(),
         "2024-05-06T07:09:00Z".into(),
         51.0,
-        false,
+        true,
         jobs,
     );
     report.shard = Some("1/2".into());
@@ -144,6 +167,8 @@ fn json_report() {
     }
     assert_eq!(value["jobs"][1]["status"], "failed");
     assert_eq!(value["jobs"][3]["status"], "up_to_date");
+    assert_eq!(value["jobs"][4]["status"], "interrupted");
+    assert_eq!(value["totals"]["interrupted"], 1);
     insta::assert_snapshot!(text);
 }
 
@@ -152,15 +177,19 @@ fn junit_report() {
     let report = sample();
     let xml = render(&Junit, &report);
 
-    assert_eq!(xml.matches("<testcase").count(), 4, "{xml}");
+    assert_eq!(xml.matches("<testcase").count(), 5, "{xml}");
     assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
+    assert_eq!(xml.matches("<error").count(), 1, "{xml}");
     assert_eq!(xml.matches("<skipped").count(), 1, "{xml}");
 
     let parsed = quick_junit::Report::deserialize_from_str(&xml).expect("parses back");
     assert_eq!(parsed.test_suites.len(), 1);
     let suite = &parsed.test_suites[0];
     assert_eq!(suite.name.as_str(), "snatch");
-    assert_eq!((suite.tests, suite.failures, suite.skipped), (4, 1, 1));
+    assert_eq!(
+        (suite.tests, suite.failures, suite.errors, suite.skipped),
+        (5, 1, 1, 1)
+    );
     let failed = &suite.test_cases[1];
     assert_eq!(failed.name.as_str(), "lecture-02");
     match &failed.status {

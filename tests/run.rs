@@ -385,7 +385,7 @@ fn ctrl_c_exits_130_and_a_rerun_resumes() {
     assert!(!job.path("out/.v.mp4.snatch-part").exists());
     let report = job.report();
     assert_eq!(report["interrupted"], true);
-    assert_eq!(report["jobs"][0]["status"], "failed");
+    assert_eq!(report["jobs"][0]["status"], "interrupted");
     let first = server.requests().len();
     server.clear_requests();
     let out = job.run(&[]);

@@ -485,7 +485,7 @@ fn merge_recomputes_totals_and_spans_the_shards_times() {
             .unwrap();
     assert_eq!(
         merged["totals"],
-        json!({"jobs": 4, "ok": 3, "failed": 0, "skipped": 1, "up_to_date": 0, "segments": 6, "bytes": 30, "retries": 0})
+        json!({"jobs": 4, "ok": 3, "failed": 0, "skipped": 1, "up_to_date": 0, "interrupted": 0, "segments": 6, "bytes": 30, "retries": 0})
     );
     let names: Vec<&str> = merged["jobs"]
         .as_array()
@@ -497,6 +497,33 @@ fn merge_recomputes_totals_and_spans_the_shards_times() {
     assert_eq!(merged["jobs"][3]["error"], "disabled");
     assert_eq!(merged["elapsed_s"], 5.0);
     assert_eq!(merged["job_files"], "fnv1a64:1");
+}
+
+/// A job a shard's run left `interrupted` is read back as such, counted
+/// apart in the totals, and fails the merge like a failed job (exit 1),
+/// even in a report whose run-level flag says otherwise.
+#[test]
+fn merge_counts_an_interrupted_job_apart_and_exits_1() {
+    let mut b = shard_report(Some("2/2"), "fnv1a64:1", &["y"], &["x"]);
+    b["jobs"][0]["status"] = json!("interrupted");
+    let (code, err, dir) = merge_of(&[
+        (
+            "a.json",
+            shard_report(Some("1/2"), "fnv1a64:1", &["x"], &["y"]),
+        ),
+        ("b.json", b),
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("2 jobs: 1 ok, 0 up to date, 0 failed, 1 interrupted, 0 skipped"),
+        "{err}"
+    );
+    let merged: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("merged.json")).unwrap())
+            .unwrap();
+    assert_eq!(merged["jobs"][1]["status"], "interrupted");
+    assert_eq!(merged["totals"]["interrupted"], 1);
+    assert_eq!(merged["totals"]["failed"], 0);
 }
 
 #[test]

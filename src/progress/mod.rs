@@ -170,6 +170,19 @@ fn no_audio_text(r: &JobReport) -> &'static str {
     }
 }
 
+/// `interrupted (12 of 30 segments kept; a rerun resumes)`; a job the
+/// interruption met before it started (no time spent) says so.
+fn interrupted_text(r: &JobReport) -> String {
+    let kept = r.segments.fetched + r.segments.reused;
+    if kept == 0 && r.elapsed_s == 0.0 {
+        return "interrupted before it started (a rerun starts it)".into();
+    }
+    format!(
+        "interrupted ({kept} of {} segments kept; a rerun resumes)",
+        r.segments.planned
+    )
+}
+
 /// `12.3 MiB · 4.1 MiB/s`
 fn rate_text(bytes: u64, elapsed: Duration) -> String {
     format!("{} · {}", human_bytes(bytes), rate_per_s(bytes, elapsed))
@@ -343,6 +356,7 @@ impl Progress for Reporter {
             JobStatus::Failed => {
                 format!("FAILED: {}", r.error.as_deref().unwrap_or("unknown error"))
             }
+            JobStatus::Interrupted => interrupted_text(r),
         };
         self.line(&format!("{}: {what}", r.name));
     }

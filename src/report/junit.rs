@@ -1,6 +1,8 @@
 //! `--junit FILE`: one `<testcase>` per job, so CI systems show the jobs of a
 //! run like tests. Failed jobs carry a `<failure>` whose message is the job's
-//! one-sentence error; skipped jobs a `<skipped>` with the reason.
+//! one-sentence error; interrupted jobs an `<error>` (the job never came to
+//! a verdict, which is JUnit's error, not its failure); skipped jobs a
+//! `<skipped>` with the reason.
 
 use std::time::Duration;
 
@@ -56,17 +58,8 @@ impl Exporter for Junit {
 fn test_case(job: &JobReport) -> TestCase {
     let status = match job.status {
         JobStatus::Ok | JobStatus::UpToDate => TestCaseStatus::success(),
-        JobStatus::Failed => {
-            let sentence = job
-                .error
-                .clone()
-                .unwrap_or_else(|| format!("Job {} failed.", job.name));
-            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            s.set_message(sentence.as_str())
-                .set_type("failed")
-                .set_description(sentence);
-            s
-        }
+        JobStatus::Failed => not_done(job, NonSuccessKind::Failure, "failed"),
+        JobStatus::Interrupted => not_done(job, NonSuccessKind::Error, "interrupted"),
         JobStatus::Skipped => {
             let mut s = TestCaseStatus::skipped();
             s.set_message(job.error.as_deref().unwrap_or("skipped"));
@@ -78,6 +71,19 @@ fn test_case(job: &JobReport) -> TestCase {
         .set_time(seconds(job.elapsed_s))
         .set_system_out(summary_line(job));
     case
+}
+
+/// A `<failure>` or `<error>` whose message is the job's sentence.
+fn not_done(job: &JobReport, kind: NonSuccessKind, word: &str) -> TestCaseStatus {
+    let sentence = job
+        .error
+        .clone()
+        .unwrap_or_else(|| format!("Job {} {word}.", job.name));
+    let mut s = TestCaseStatus::non_success(kind);
+    s.set_message(sentence.as_str())
+        .set_type(word)
+        .set_description(sentence);
+    s
 }
 
 /// One line for `<system-out>`: what the job did.

@@ -1,6 +1,6 @@
 //! `--summary FILE` and `$GITHUB_STEP_SUMMARY`: a short GitHub-flavoured
 //! Markdown summary for a person reading a CI page — a totals line, a table
-//! of jobs, and why each failed job failed.
+//! of jobs, and why each failed or interrupted job did not finish.
 
 use std::fmt::Write as _;
 
@@ -53,7 +53,7 @@ pub fn render(report: &RunReport) -> String {
     let failed: Vec<&JobReport> = report
         .jobs
         .iter()
-        .filter(|j| j.status == JobStatus::Failed)
+        .filter(|j| matches!(j.status, JobStatus::Failed | JobStatus::Interrupted))
         .collect();
     if !failed.is_empty() {
         out.push('\n');
@@ -76,6 +76,7 @@ fn totals_line(report: &RunReport) -> String {
     let counts: Vec<String> = [
         (t.ok, "ok"),
         (t.failed, "failed"),
+        (t.interrupted, "interrupted"),
         (t.skipped, "skipped"),
         (t.up_to_date, "up to date"),
     ]
@@ -118,13 +119,15 @@ fn segments_cell(job: &JobReport) -> String {
     cell
 }
 
-/// The status as a plain word: ok, failed, skipped, up to date.
+/// The status as a plain word: ok, failed, skipped, up to date,
+/// interrupted.
 pub fn status_word(status: JobStatus) -> &'static str {
     match status {
         JobStatus::Ok => "ok",
         JobStatus::Failed => "failed",
         JobStatus::Skipped => "skipped",
         JobStatus::UpToDate => "up to date",
+        JobStatus::Interrupted => "interrupted",
     }
 }
 

@@ -78,6 +78,9 @@ pub enum JobStatus {
     Skipped,
     /// The output was already complete from an earlier run.
     UpToDate,
+    /// The run was interrupted (Ctrl-C, SIGTERM) before the job ended; what
+    /// arrived is kept and a rerun resumes.
+    Interrupted,
 }
 
 /// Segment counts of one job.
@@ -145,6 +148,10 @@ pub struct Totals {
     pub failed: u64,
     pub skipped: u64,
     pub up_to_date: u64,
+    /// Jobs the run's interruption stopped (reports of older snatches have
+    /// none).
+    #[serde(default)]
+    pub interrupted: u64,
     pub segments: u64,
     pub bytes: u64,
     pub retries: u64,
@@ -173,6 +180,7 @@ impl Totals {
             JobStatus::Failed => &mut self.failed,
             JobStatus::Skipped => &mut self.skipped,
             JobStatus::UpToDate => &mut self.up_to_date,
+            JobStatus::Interrupted => &mut self.interrupted,
         };
         *status = add(*status, 1)?;
         let segments = add(j.segments.fetched, j.segments.reused)?;
@@ -202,7 +210,8 @@ pub struct RunReport {
     /// when it selected all: shards of one run select alike.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selection: Option<String>,
-    /// The run was interrupted (Ctrl-C); jobs not finished are failed.
+    /// The run was interrupted (Ctrl-C, SIGTERM); jobs it stopped are
+    /// `interrupted`.
     pub interrupted: bool,
     pub totals: Totals,
     pub jobs: Vec<JobReport>,

@@ -78,7 +78,10 @@ pub async fn run_job(
         false => e,
     });
     if let Err(e) = result {
-        report.status = JobStatus::Failed;
+        report.status = match cancel.is_cancelled() {
+            true => JobStatus::Interrupted,
+            false => JobStatus::Failed,
+        };
         // The message may quote a server; reports and terminals get it
         // escaped.
         report.error = Some(crate::diag::terminal_text(&e).into_owned());

@@ -122,10 +122,13 @@ impl Shared {
                 let progress = self.progress.as_ref();
                 run_job(&job, &self.fetcher, &self.tools, self.opts, progress, &self.cancel).await
             }
-            _ = self.cancel.cancelled() => failed(
-                &job,
-                format!("job `{}`: interrupted before it started; a rerun starts it", job.name),
-            ),
+            _ = self.cancel.cancelled() => JobReport {
+                status: JobStatus::Interrupted,
+                ..failed(
+                    &job,
+                    format!("job `{}`: interrupted before it started; a rerun starts it", job.name),
+                )
+            },
         };
         self.progress.job_finished(&report);
         report
