@@ -19,6 +19,7 @@ pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod resolve;
+pub mod resume;
 pub mod run;
 pub mod source;
 pub mod source_playlist;

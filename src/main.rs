@@ -421,12 +421,16 @@ impl std::io::Write for MaskedStderr {
     }
 }
 
-/// A token cancelled by Ctrl-C or SIGTERM. Call within the runtime.
-fn cancel_on_signals() -> tokio_util::sync::CancellationToken {
+/// A token cancelled by Ctrl-C or SIGTERM, which first clear the bars.
+/// Call within the runtime.
+fn cancel_on_signals(
+    progress: std::sync::Arc<snatch::progress::Reporter>,
+) -> tokio_util::sync::CancellationToken {
     let cancel = tokio_util::sync::CancellationToken::new();
-    let on_signal = cancel.clone();
+    let (on_signal, shown) = (cancel.clone(), progress.clone());
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
+            shown.interrupted(snatch::progress::terminal_echoes_ctrl_c());
             on_signal.cancel();
         }
     });
@@ -437,6 +441,7 @@ fn cancel_on_signals() -> tokio_util::sync::CancellationToken {
             use tokio::signal::unix::{signal, SignalKind};
             if let Ok(mut term) = signal(SignalKind::terminate()) {
                 term.recv().await;
+                progress.interrupted(false);
                 on_term.cancel();
             }
         });
@@ -500,7 +505,7 @@ fn run(cli: &Cli, args: &RunArgs, plan: &Plan) -> ExitCode {
         keep_segments: args.keep_segments,
     };
     let report = runtime.block_on(async {
-        let cancel = cancel_on_signals();
+        let cancel = cancel_on_signals(progress.clone());
         snatch::run::run(plan, &tools, opts, progress.clone(), cancel).await
     });
     progress.finish();
@@ -522,7 +527,12 @@ fn run(cli: &Cli, args: &RunArgs, plan: &Plan) -> ExitCode {
         eprintln!("{}", totals_line(&report));
     }
     if report.interrupted {
-        eprintln!("interrupted: what arrived is kept; run the same command again to resume");
+        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        let again = snatch::resume::command(&args);
+        eprintln!(
+            "interrupted: what arrived is kept; to resume, run: {}",
+            snatch::mask::text(&again)
+        );
         ExitCode::from(130)
     } else if report.jobs.iter().any(|j| j.status == JobStatus::Failed) {
         ExitCode::from(1)

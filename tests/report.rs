@@ -493,3 +493,71 @@ fn a_hostile_server_cannot_put_markup_into_the_summary_of_a_real_run() {
         assert!(line.ends_with('`'), "{line}");
     }
 }
+
+/// Ctrl-C during a `--force` run: the job is `interrupted`, not failed, in
+/// the JSON report, on its line and in the totals; the closing line gives
+/// the command that resumes it, the one typed less `--force`, and that
+/// command resumes (it fetches only what had not landed).
+#[cfg(unix)]
+#[test]
+fn an_interrupted_job_is_reported_so_and_the_resume_command_drops_force() {
+    let media = segments(30, 1);
+    let server = TestServer::with_latency(&media, std::time::Duration::from_millis(150));
+    let job = Job::new(&format!(
+        "version: 1\njobs:\n  - name: v\n    url: \"{}/{{{{index}}}}.ts\"\n    padding: 6\n    range: {{ start: 1, end: 30 }}\n    concurrency: 2\n",
+        server.url()
+    ));
+    let child = job.command(&["--force"]).spawn().unwrap();
+    while support::cli::ledger_lines(&job.path("out/.snatch/v")) < 4 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    let report = job.report();
+    assert_eq!(report["jobs"][0]["status"], "interrupted", "{report:#}");
+    assert_eq!(report["totals"]["interrupted"], 1);
+    assert_eq!(report["totals"]["failed"], 0);
+    let kept = report["jobs"][0]["segments"]["fetched"].as_u64().unwrap();
+    let dir = job.dir.path().to_string_lossy().into_owned();
+    let mut s = insta::Settings::clone_current();
+    s.add_filter(&regex_escape(&dir), "[dir]");
+    s.add_filter(&regex_escape(env!("CARGO_BIN_EXE_snatch")), "[snatch]");
+    s.add_filter(&format!(r"\({kept} of 30"), "([kept] of 30");
+    s.add_filter(
+        r"· \d+ segments · \d+ retries · [0-9.]+ s",
+        "· [n] segments · [n] retries · [s] s",
+    );
+    s.bind(|| insta::assert_snapshot!(err));
+    let again = err
+        .lines()
+        .find_map(|l| l.strip_prefix("interrupted: what arrived is kept; to resume, run: "))
+        .expect("a command to resume");
+    assert!(!again.contains("--force"), "{again}");
+    server.clear_requests();
+    let rerun = std::process::Command::new("sh")
+        .args(["-c", again])
+        .current_dir(job.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(rerun.status.code(), Some(0), "{}", stderr(&rerun));
+    let report = job.report();
+    assert_eq!(report["jobs"][0]["status"], "ok", "{report:#}");
+    assert_eq!(report["jobs"][0]["segments"]["reused"], kept, "{report:#}");
+    assert_eq!(server.requests().len() as u64, 30 - kept);
+}
+
+/// `s` as a regular expression that matches it literally.
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$#&-~".contains(c);
+            special.then_some('\\').into_iter().chain([c])
+        })
+        .collect()
+}

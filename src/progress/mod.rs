@@ -47,6 +47,8 @@ pub struct Reporter {
     retries: std::sync::atomic::AtomicU64,
     /// `COLUMNS`, when set: the width instead of the terminal's.
     columns: Option<usize>,
+    /// The run was interrupted: no more bars.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 struct JobState {
@@ -113,6 +115,28 @@ fn terminal_width(columns: Option<usize>) -> usize {
         })
         .filter(|&w| w > 0)
         .unwrap_or(80)
+}
+
+/// Whether Ctrl-C made the terminal write `^C`: stderr is a terminal that
+/// echoes control characters, and this process is in its foreground.
+#[cfg(unix)]
+pub fn terminal_echoes_ctrl_c() -> bool {
+    let mut t = std::mem::MaybeUninit::<libc::termios>::uninit();
+    // SAFETY: tcgetattr writes the whole struct when it returns 0, and
+    // only then is it read.
+    if unsafe { libc::tcgetattr(2, t.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    let flags = unsafe { t.assume_init() }.c_lflag;
+    // SAFETY: plain queries of this process and its terminal.
+    let foreground = unsafe { libc::tcgetpgrp(2) == libc::getpgrp() };
+    foreground && flags & libc::ECHO != 0 && flags & libc::ECHOCTL != 0
+}
+
+/// Whether Ctrl-C made the terminal write `^C`: not on this system.
+#[cfg(not(unix))]
+pub fn terminal_echoes_ctrl_c() -> bool {
+    false
 }
 
 /// The time left at the rate observed so far, waits (backoffs, pauses,
@@ -215,6 +239,7 @@ impl Reporter {
             columns: std::env::var("COLUMNS")
                 .ok()
                 .and_then(|c| c.trim().parse().ok()),
+            stopped: std::sync::atomic::AtomicBool::new(false),
         };
         reporter.redraw(&BTreeMap::new());
         reporter
@@ -241,7 +266,7 @@ impl Reporter {
     /// Draws every bar again, fitted to the terminal as it is now: one
     /// job's figures can change the widths all bars share.
     fn redraw(&self, state: &BTreeMap<String, JobState>) {
-        if self.mode != Mode::Bars {
+        if !self.drawing() {
             return;
         }
         let jobs = state
@@ -259,11 +284,40 @@ impl Reporter {
 
     fn line(&self, s: &str) {
         let s = &*crate::diag::terminal_text(s);
-        if self.mode == Mode::Lines {
-            eprintln!("{s}");
-        } else if self.mode == Mode::Bars {
+        if self.drawing() {
             let _ = self.multi.println(s);
+        } else if self.mode != Mode::Quiet {
+            eprintln!("{s}");
         }
+    }
+
+    /// Bars are on screen: a terminal, and no interrupt yet.
+    fn drawing(&self) -> bool {
+        self.mode == Mode::Bars && !self.stopped.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The run was interrupted: the bars go at once, for good, and what
+    /// follows (each job's last line) is printed plainly. `echoed`: the
+    /// terminal wrote `^C` ([`terminal_echoes_ctrl_c`]), on a line of its
+    /// own below the bars, as they fill their last line to the edge.
+    pub fn interrupted(&self, echoed: bool) {
+        use std::io::Write;
+        let _state = self.state.lock().expect("lock");
+        if self
+            .stopped
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            return;
+        }
+        if self.mode != Mode::Bars {
+            return;
+        }
+        if echoed {
+            // Clear the `^C` and go back up to the last bar.
+            let _ = std::io::stderr().write_all(b"\r\x1b[2K\x1b[1A");
+        }
+        let _ = self.multi.clear();
+        self.multi.set_draw_target(ProgressDrawTarget::hidden());
     }
 
     /// Clears the bars at the end of a run.
@@ -282,7 +336,10 @@ fn message_only() -> ProgressStyle {
 
 impl Progress for Reporter {
     fn job_started(&self, job: &str, total: u64, reused: u64) {
-        let bar = (self.mode == Mode::Bars).then(|| {
+        // Bars are drawn under the lock only: an interrupt clears them for
+        // good.
+        let mut state = self.state.lock().expect("lock");
+        let bar = self.drawing().then(|| {
             let b = self.multi.add(ProgressBar::new(total));
             b.set_style(message_only());
             b
@@ -292,7 +349,6 @@ impl Progress for Reporter {
         if self.mode == Mode::Lines {
             eprintln!("{job}: started, {total} segments ({reused} already here)");
         }
-        let mut state = self.state.lock().expect("lock");
         state.insert(
             job.to_string(),
             JobState {
@@ -313,8 +369,8 @@ impl Progress for Reporter {
         use std::sync::atomic::Ordering;
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
         self.fetched.fetch_add(1, Ordering::Relaxed);
-        self.total.inc(1);
         let mut state = self.state.lock().expect("lock");
+        self.total.inc(1);
         let Some(s) = state.get_mut(job) else { return };
         s.done += 1;
         s.fetched += 1;
