@@ -119,8 +119,9 @@ fn a_listed_host_gets_the_secrets() {
     }
 }
 
-#[test]
-fn after_a_redirect_to_another_origin_no_request_carries_secrets() {
+/// A plain playlist on 127.0.0.2 (`/vod/index.m3u8`), whose URL on
+/// 127.0.0.1 redirects there.
+fn redirected_playlist() -> ([tempfile::TempDir; 2], TestServer, TestServer) {
     let made = make(Hls::default());
     let (root_a, root_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     copy_to(&made, root_b.path(), "vod");
@@ -133,6 +134,12 @@ fn after_a_redirect_to_another_origin_no_request_carries_secrets() {
             location: format!("{}/vod/index.m3u8", b.url()),
         },
     );
+    ([root_a, root_b], a, b)
+}
+
+#[test]
+fn after_a_redirect_to_another_origin_no_request_carries_secrets() {
+    let (_roots, a, b) = redirected_playlist();
     let job = secret_job(&format!("{}/vod/index.m3u8", a.url()), "");
     let out = job.run_env(&secrets());
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -324,18 +331,7 @@ fn snatch_new_lists_the_hosts_a_playlist_names_when_the_job_has_secrets() {
 
 #[test]
 fn snatch_new_never_lists_where_a_redirect_led() {
-    let made = make(Hls::default());
-    let (root_a, root_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    copy_to(&made, root_b.path(), "vod");
-    let b = TestServer::start_on("127.0.0.2", root_b.path(), Default::default());
-    let a = TestServer::start_on("127.0.0.1", root_a.path(), Default::default());
-    a.always(
-        "/vod/index.m3u8",
-        Fault::Redirect {
-            status: 302,
-            location: format!("{}/vod/index.m3u8", b.url()),
-        },
-    );
+    let (_roots, a, _b) = redirected_playlist();
     let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_snatch"))
         .current_dir(dir.path())

@@ -165,32 +165,8 @@ impl Fetcher {
         redirects: &mut u32,
     ) -> Result<Answer, Attempt> {
         let req = ask;
-        let first = Url::parse(url.expose()).map_err(|e| Attempt::Fatal {
-            kind: FailKind::Invalid,
-            reason: format!("`{}` is not a valid URL: {e}", url.shown()),
-        })?;
-        let mut chain = Chain {
-            job_url: url,
-            scope: req.scope,
-            dns: &self.dns,
-            headers: req.scope.headers_for(&first, &first, req.headers),
-            current: first.clone(),
-            first,
-            job_internal: None,
-        };
+        let mut chain = self.start_chain(req, url).await?;
         let mut shown = url.shown().to_string();
-        // A playlist job's home is looked up at once: when it is public,
-        // every request is guarded, so that no answer of the DNS leads
-        // one inward, on the playlist's own origin too.
-        if req.scope.has_one_home() {
-            chain.look_up_home().await;
-        }
-        if !req.scope.named_by_job(&chain.first) {
-            chain
-                .server_named(&shown)
-                .await
-                .map_err(HopError::into_attempt)?;
-        }
         let mut hops = 0u32;
         loop {
             let host = host_of(&chain.current);
@@ -248,6 +224,43 @@ impl Fetcher {
             shown = shown_hop(&next, url, &chain.first);
             chain.current = next;
         }
+    }
+}
+
+impl Fetcher {
+    /// A chain at its first URL, once the rules for where it may lead let
+    /// it start: a playlist job's home is looked up at once, and when it is
+    /// public every request is guarded (no answer of the DNS leads one
+    /// inward, on the playlist's own origin too); a URL a server named is
+    /// judged before it is asked.
+    async fn start_chain<'a>(
+        &'a self,
+        req: Asking<'a>,
+        url: &'a Secret,
+    ) -> Result<Chain<'a>, Attempt> {
+        let first = Url::parse(url.expose()).map_err(|e| Attempt::Fatal {
+            kind: FailKind::Invalid,
+            reason: format!("`{}` is not a valid URL: {e}", url.shown()),
+        })?;
+        let mut chain = Chain {
+            job_url: url,
+            scope: req.scope,
+            dns: &self.dns,
+            headers: req.scope.headers_for(&first, &first, req.headers),
+            current: first.clone(),
+            first,
+            job_internal: None,
+        };
+        if req.scope.has_one_home() {
+            chain.look_up_home().await;
+        }
+        if !req.scope.named_by_job(&chain.first) {
+            chain
+                .server_named(url.shown())
+                .await
+                .map_err(HopError::into_attempt)?;
+        }
+        Ok(chain)
     }
 }
 
