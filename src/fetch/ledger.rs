@@ -2,10 +2,11 @@
 //! saved, so that a rerun after any stop (`kill -9` included) fetches only
 //! what is missing. Segments live one after another in the job's spool
 //! ([`super::spool`]); `ledger.jsonl` has a line per saved segment with its
-//! index, offset, size and CRC-32, written only once its bytes are in the
-//! spool whole and checked. A segment counts as saved only when its line
-//! is whole and its bytes still match the checksum; on open, the spool is
-//! cut back to the end of the last such segment.
+//! index, offset, size and CRC-32 and a checksum of the line itself,
+//! written only once its bytes are in the spool whole and checked. A
+//! segment counts as saved only when its line is whole and passes the
+//! checks of [`lines`], and its bytes still match the checksum; on open,
+//! the spool is cut back to the end of the last such segment.
 //!
 //! Saved segments are keyed by the job (its folder) and the index. The
 //! header records the job's *path identity* — scheme, host and path of its
@@ -17,6 +18,7 @@
 //! [`super::store`].
 
 mod legacy;
+mod lines;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -29,35 +31,21 @@ use serde::{Deserialize, Serialize};
 use super::lock::LOCK;
 use super::spool::{Saved, Spool, SPOOL};
 use super::store::{self, Durability};
+use lines::{entries, still_whole, whole_lines, Entry, Seal};
 
 const LEDGER: &str = "ledger.jsonl";
 const DONE: &str = "done.json";
-/// The ledger format; 2 listed a file per segment, 1 a whole-job fingerprint.
-const VERSION: u32 = 3;
+/// The ledger format: 4 has a checksum on each line; 3 (read, its lines
+/// unsealed) had none; 2 listed a file per segment, 1 a whole-job
+/// fingerprint.
+const VERSION: u32 = 4;
+const UNSEALED: u32 = 3;
 
 #[derive(Serialize, Deserialize)]
 struct Header {
     snatch_ledger: u32,
     #[serde(default)]
     identity: Option<String>,
-}
-
-/// One saved segment: its bytes are `size` bytes at `offset` in the spool.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-struct Entry {
-    index: u64,
-    offset: u64,
-    size: u64,
-    crc32: u32,
-}
-
-impl Entry {
-    fn saved(&self) -> Saved {
-        Saved {
-            offset: self.offset,
-            size: self.size,
-        }
-    }
 }
 
 /// Written once a job's output is merged and verified.
@@ -119,20 +107,6 @@ fn read_text(path: &Path) -> io::Result<Option<String>> {
     Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
-/// The whole entry lines of a ledger's text (the header and a line a kill
-/// cut short are skipped).
-fn entries(text: &str) -> Vec<Entry> {
-    let whole = match text.rfind('\n') {
-        Some(end) => &text[..end],
-        None => "",
-    };
-    whole
-        .lines()
-        .skip(1)
-        .filter_map(|l| serde_json::from_str::<Entry>(l).ok())
-        .collect()
-}
-
 /// The ledger's text: its header and `entries`, a line each.
 fn ledger_text(identity: &str, entries: &[Entry]) -> String {
     let header = Header {
@@ -141,29 +115,9 @@ fn ledger_text(identity: &str, entries: &[Entry]) -> String {
     };
     let mut text = serde_json::to_string(&header).expect("JSON") + "\n";
     for e in entries {
-        text.push_str(&serde_json::to_string(e).expect("JSON"));
-        text.push('\n');
+        text.push_str(&e.sealed().text());
     }
     text
-}
-
-/// Of `listed` (in the order written), the last entry of each index whose
-/// bytes are in the spool and match its checksum.
-fn still_whole(spool: &Spool, listed: &[Entry]) -> io::Result<Vec<Entry>> {
-    let mut seen = std::collections::HashSet::new();
-    let mut whole = Vec::new();
-    let mut buf = Vec::new();
-    for e in listed.iter().rev() {
-        if seen.contains(&e.index) || e.saved().end() > spool.end() {
-            continue;
-        }
-        if spool.crc(e.saved(), &mut buf)? == e.crc32 {
-            seen.insert(e.index);
-            whole.push(*e);
-        }
-    }
-    whole.sort_by_key(|e| e.offset);
-    Ok(whole)
 }
 
 impl Ledger {
@@ -185,15 +139,13 @@ impl Ledger {
         }
         legacy::remove_parts(dir)?;
         let text = read_text(&dir.join(LEDGER))?;
-        let header = text
-            .as_deref()
-            .and_then(|t| t.lines().next())
-            .and_then(|l| serde_json::from_str::<Header>(l).ok());
+        let header = text.as_deref().and_then(header);
         let same = header
             .as_ref()
             .is_some_and(|h| h.identity.as_deref() == Some(identity));
         match header.as_ref().map(|h| h.snatch_ledger) {
-            Some(VERSION) if same => Ledger::resume(dir, identity, text.as_deref()),
+            Some(VERSION) if same => Ledger::resume(dir, identity, text.as_deref(), Seal::Required),
+            Some(UNSEALED) if same => Ledger::resume(dir, identity, text.as_deref(), Seal::Absent),
             Some(legacy::VERSION) if same => {
                 let listed = legacy::listed(text.as_deref().unwrap_or_default());
                 Ledger::resume_legacy(dir, identity, &listed)
@@ -215,9 +167,14 @@ impl Ledger {
 
     /// Reopens a ledger of this format: what is still whole is kept, the
     /// spool is cut after it, and a ledger that listed more is rewritten.
-    fn resume(dir: &Path, identity: &str, text: Option<&str>) -> Result<Ledger, OpenError> {
+    fn resume(
+        dir: &Path,
+        identity: &str,
+        text: Option<&str>,
+        seal: Seal,
+    ) -> Result<Ledger, OpenError> {
         let text = text.unwrap_or_default();
-        let listed = entries(text);
+        let listed = entries(text, seal);
         let spool = Spool::open(dir)?;
         let whole = still_whole(&spool, &listed)?;
         spool.cut(whole.iter().map(|e| e.saved().end()).max().unwrap_or(0))?;
@@ -228,11 +185,13 @@ impl Ledger {
             .filter(|i| whole.iter().any(|e| e.index == *i))
             .collect();
         legacy::remove_files(dir, moved.iter())?;
-        if whole.len() == listed.len() && text.ends_with('\n') {
+        let as_written = seal == Seal::Required && whole.len() == whole_lines(text).count();
+        if as_written && text.ends_with('\n') {
             return Ledger::opened(dir, spool, &whole);
         }
         // Lost to a power cut, the old ledger is back: the entries past the
-        // cut fail their checksums again.
+        // cut fail their checksums again. Damaged lines go, and a format-3
+        // ledger is written anew in this format.
         Ledger::start(dir, identity, spool, whole, Durability::Unsynced)
     }
 
@@ -283,13 +242,7 @@ impl Ledger {
     /// Records a saved segment, its bytes already whole at `saved` in the
     /// spool; from this line on it counts.
     pub fn record(&self, index: u64, saved: Saved, crc32: u32) -> io::Result<()> {
-        let entry = Entry {
-            index,
-            offset: saved.offset,
-            size: saved.size,
-            crc32,
-        };
-        let line = serde_json::to_string(&entry).expect("JSON") + "\n";
+        let line = Entry::new(index, saved, crc32).text();
         self.file.lock().expect("lock").write_all(line.as_bytes())?;
         let mut landed = self.landed.lock().expect("lock");
         *landed = (landed.0 + 1, landed.1 + saved.size);
@@ -328,8 +281,8 @@ fn saved_count(dir: &Path, text: Option<&str>) -> io::Result<usize> {
     let spooled = match std::fs::symlink_metadata(dir.join(SPOOL)) {
         Ok(m) if m.is_file() => {
             let len = m.len();
-            let listed = entries(text.unwrap_or_default());
-            listed.iter().filter(|e| e.saved().end() <= len).count()
+            let listed = entries(text.unwrap_or_default(), Seal::Absent);
+            lines::placed(&listed, len).len()
         }
         _ => 0,
     };
@@ -366,13 +319,28 @@ pub fn clear_segments(root: &Path, dir: &Path) -> io::Result<()> {
     store::remove_file(&dir.join(LEDGER))
 }
 
-/// The saved segments the ledger in `dir` lists (unchecked): index → place.
+/// The saved segments the ledger in `dir` lists whose lines are intact
+/// and whose ranges the spool can hold (their bytes unchecked): index →
+/// place.
 fn listed(dir: &Path) -> io::Result<Vec<(u64, Saved)>> {
     let text = read_text(&dir.join(LEDGER))?.unwrap_or_default();
-    Ok(entries(&text)
+    let seal = match header(&text).map(|h| h.snatch_ledger) {
+        Some(VERSION) => Seal::Required,
+        _ => Seal::Absent,
+    };
+    let len = match std::fs::symlink_metadata(dir.join(SPOOL)) {
+        Ok(m) if m.is_file() => m.len(),
+        _ => 0,
+    };
+    Ok(lines::placed(&entries(&text, seal), len)
         .into_iter()
         .map(|e| (e.index, e.saved()))
         .collect())
+}
+
+/// The header of a ledger's text, when it is one snatch reads.
+fn header(text: &str) -> Option<Header> {
+    serde_json::from_str(text.lines().next()?).ok()
 }
 
 /// Removes the spool and the ledger once the merge used every segment they

@@ -150,7 +150,7 @@ pub fn saved(state: &Path) -> BTreeMap<u64, Vec<u8>> {
 
 /// CRC-32 (IEEE, as zlib), table-driven: the tests' own, independent of
 /// snatch's.
-fn crc32(bytes: &[u8]) -> u32 {
+pub fn crc32(bytes: &[u8]) -> u32 {
     static TABLE: std::sync::OnceLock<[u32; 256]> = std::sync::OnceLock::new();
     let table = TABLE.get_or_init(|| {
         let mut t = [0u32; 256];

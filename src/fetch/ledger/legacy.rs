@@ -103,12 +103,8 @@ pub(super) fn into_spool(
         let size = bytes.len() as u64;
         let offset = spool.reserve(size);
         spool.write_at(offset, &bytes)?;
-        moved.push(Entry {
-            index,
-            offset,
-            size,
-            crc32: crc32fast::hash(&bytes),
-        });
+        let saved = super::Saved { offset, size };
+        moved.push(Entry::new(index, saved, crc32fast::hash(&bytes)));
     }
     Ok(moved)
 }

@@ -214,3 +214,31 @@ fn segment_files_of_an_older_snatch_move_into_the_spool() {
     ));
     assert!(other.join("1.ts").exists());
 }
+
+#[test]
+fn a_format_3_ledger_is_read_checked_and_written_anew_sealed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("job");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join(SPOOL), b"abcde").unwrap();
+    let crc = |b: &[u8]| crc32fast::hash(b);
+    fs::write(
+        dir.join(LEDGER),
+        format!(
+            "{{\"snatch_ledger\":3,\"identity\":\"id\"}}\n\
+             {{\"index\":1,\"offset\":0,\"size\":3,\"crc32\":{}}}\n\
+             {{\"index\":2,\"offset\":3,\"size\":2,\"crc32\":{}}}\n\
+             {{\"index\":3,\"offset\":0,\"size\":0,\"crc32\":0}}\n",
+            crc(b"abc"),
+            crc(b"de")
+        ),
+    )
+    .unwrap();
+    let l = open(&dir, "id").unwrap();
+    assert_eq!(spooled(&l, 1), b"abc");
+    assert_eq!(spooled(&l, 2), b"de");
+    assert_eq!(l.complete.len(), 2);
+    let text = fs::read_to_string(dir.join(LEDGER)).unwrap();
+    assert!(text.starts_with("{\"snatch_ledger\":4,"), "{text}");
+    assert_eq!(text.matches("\"line\":").count(), 2, "{text}");
+}

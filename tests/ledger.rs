@@ -1,0 +1,173 @@
+//! The ledger is hostile input, end to end with the real binary, the test
+//! server and real ffmpeg segments: a damaged line of `ledger.jsonl` costs
+//! only its segment, which the rerun fetches again; the merged output is
+//! never wrong.
+
+mod support;
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+use support::cli::{crc32, saved, stderr, Job};
+use support::hls::decode_errors;
+use support::media::{probe, segments};
+use support::server::{Fault, TestServer};
+
+const COUNT: u64 = 8;
+
+fn job_yaml(url: &str) -> String {
+    format!(
+        "version: 1\njobs:\n  - name: v\n    url: \"{url}/{{{{index}}}}.ts\"\n    padding: 6\n    range: {{ start: 1, end: {COUNT} }}\n    concurrency: 1\n"
+    )
+}
+
+/// A job whose first run saved segments 1 to 7 (8 answered 403).
+struct Saved {
+    media: PathBuf,
+    server: TestServer,
+    job: Job,
+}
+
+fn saved_run() -> Saved {
+    let media = segments(COUNT as u32, 1);
+    let server = TestServer::start(&media);
+    server.always("/000008.ts", Fault::Status(403));
+    let job = Job::new(&job_yaml(&server.url()));
+    let out = job.run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let state = job.path("out/.snatch/v");
+    assert_eq!(saved(&state).len(), 7);
+    server.clear_faults();
+    server.clear_requests();
+    Saved { media, server, job }
+}
+
+impl Saved {
+    fn ledger(&self) -> PathBuf {
+        self.job.path("out/.snatch/v/ledger.jsonl")
+    }
+
+    /// The ledger's segment lines, parsed.
+    fn lines(&self) -> Vec<Value> {
+        let text = std::fs::read_to_string(self.ledger()).unwrap();
+        text.lines()
+            .skip(1)
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Writes the ledger back with its header and `lines`.
+    fn write(&self, lines: &[Value]) {
+        let text = std::fs::read_to_string(self.ledger()).unwrap();
+        let mut out = text.lines().next().unwrap().to_string() + "\n";
+        for l in lines {
+            out.push_str(&(l.to_string() + "\n"));
+        }
+        std::fs::write(self.ledger(), out).unwrap();
+    }
+
+    /// Reruns the job and checks that it fetched exactly `again` and 8, and
+    /// that the merged output, and each segment it merged, is the served
+    /// one.
+    fn rerun_fetches(&self, again: &[u64]) {
+        let out = self.job.run(&["--keep-segments"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let mut got: Vec<u64> = self
+            .server
+            .requests()
+            .iter()
+            .filter_map(|r| {
+                r.path
+                    .trim_start_matches('/')
+                    .strip_suffix(".ts")?
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        got.sort();
+        let mut want = again.to_vec();
+        want.push(COUNT);
+        assert_eq!(got, want);
+        let output = self.job.path("out/v.mp4");
+        let (duration, _) = probe(&output);
+        assert!((duration - COUNT as f64).abs() < 0.3, "duration {duration}");
+        assert_eq!(decode_errors(&output), "");
+        for i in 1..=COUNT {
+            let kept = self.job.path(&format!("out/.snatch/v/segments/{i}.ts"));
+            let served = std::fs::read(self.media.join(format!("{i:06}.ts"))).unwrap();
+            assert!(
+                std::fs::read(kept).unwrap() == served,
+                "segment {i} is not what was served"
+            );
+        }
+    }
+}
+
+/// A line with its own checksum, as snatch writes it.
+fn sealed(index: u64, offset: u64, size: u64, crc: u64) -> Value {
+    let own = crc32(format!("{index}|{offset}|{size}|{crc}").as_bytes());
+    json!({"index": index, "offset": offset, "size": size, "crc32": crc, "line": own})
+}
+
+fn field(line: &Value, key: &str) -> u64 {
+    line[key].as_u64().unwrap()
+}
+
+#[test]
+fn a_flipped_digit_in_an_index_costs_only_that_segment() {
+    let s = saved_run();
+    let text = std::fs::read_to_string(s.ledger()).unwrap();
+    // Segment 5's line now names 3, after 3's own line: the later wins.
+    let flipped = text.replace("{\"index\":5,", "{\"index\":3,");
+    assert_ne!(flipped, text);
+    std::fs::write(s.ledger(), flipped).unwrap();
+    s.rerun_fetches(&[5]);
+}
+
+#[test]
+fn a_line_of_size_zero_is_no_segment() {
+    let s = saved_run();
+    let mut lines = s.lines();
+    let at = lines.iter().position(|l| field(l, "index") == 4).unwrap();
+    lines[at] = sealed(4, 0, 0, 0);
+    s.write(&lines);
+    s.rerun_fetches(&[4]);
+}
+
+#[test]
+fn two_lines_over_the_same_bytes_are_both_fetched_again() {
+    let s = saved_run();
+    let mut lines = s.lines();
+    let four = lines
+        .iter()
+        .find(|l| field(l, "index") == 4)
+        .unwrap()
+        .clone();
+    let at = lines.iter().position(|l| field(l, "index") == 5).unwrap();
+    // 5 now names 4's bytes, checksums and all: which one is right cannot
+    // be told.
+    lines[at] = sealed(
+        5,
+        field(&four, "offset"),
+        field(&four, "size"),
+        field(&four, "crc32"),
+    );
+    s.write(&lines);
+    s.rerun_fetches(&[4, 5]);
+}
+
+#[test]
+fn a_line_past_the_spools_end_is_fetched_again() {
+    let s = saved_run();
+    let spool = std::fs::metadata(s.job.path("out/.snatch/v/segments.spool"))
+        .unwrap()
+        .len();
+    let mut lines = s.lines();
+    let at = lines.iter().position(|l| field(l, "index") == 6).unwrap();
+    let six = lines[at].clone();
+    lines[at] = sealed(6, spool, field(&six, "size"), field(&six, "crc32"));
+    // One more for 2 whose end does not fit in 64 bits: 2's own line stands.
+    lines.push(sealed(2, u64::MAX - 3, 10, 0));
+    s.write(&lines);
+    s.rerun_fetches(&[6]);
+}
