@@ -171,3 +171,54 @@ fn a_line_past_the_spools_end_is_fetched_again() {
     s.write(&lines);
     s.rerun_fetches(&[6]);
 }
+
+/// Temporary folders and ports vary from run to run.
+fn redacted() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.add_filter(r"\S*/\.tmp\w+", "[tmp]");
+    s.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[port]");
+    s
+}
+
+/// Replaces the ledger's header; the rerun fails naming the ledger with
+/// `why`, fetches nothing and keeps every segment.
+fn unreadable_header(header: &str, why: &str, name: &str) {
+    let s = saved_run();
+    let text = std::fs::read_to_string(s.ledger()).unwrap();
+    let rest = &text[text.find('\n').unwrap()..];
+    std::fs::write(s.ledger(), format!("{header}{rest}")).unwrap();
+    let spool = s.job.path("out/.snatch/v/segments.spool");
+    let before = std::fs::read(&spool).unwrap();
+    let out = s.job.run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = s.job.report()["jobs"][0]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("ledger.jsonl") && err.contains(why), "{err}");
+    assert!(
+        !err.contains("--force") && !err.contains("another video"),
+        "{err}"
+    );
+    redacted().bind(|| insta::assert_snapshot!(name, err));
+    assert!(s.server.requests().is_empty());
+    assert_eq!(std::fs::read(&spool).unwrap(), before);
+    assert_eq!(
+        std::fs::read_to_string(s.ledger()).unwrap(),
+        format!("{header}{rest}")
+    );
+}
+
+#[test]
+fn a_ledger_of_a_newer_format_is_named_so_and_kept() {
+    unreadable_header(
+        "{\"snatch_ledger\":9,\"identity\":\"x\"}",
+        "newer snatch (format 9)",
+        "newer_format",
+    );
+}
+
+#[test]
+fn a_damaged_header_is_named_so_and_kept() {
+    unreadable_header("{\"snatch_led", "damaged header", "damaged_header");
+}

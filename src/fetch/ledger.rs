@@ -81,11 +81,23 @@ pub struct Ledger {
 #[derive(Debug)]
 pub enum OpenError {
     Io(io::Error),
+    /// A state file could not be used.
+    File {
+        path: PathBuf,
+        error: io::Error,
+    },
     /// Segments are saved for another URL path; nothing was deleted.
     OtherVideo {
         saved: usize,
         /// The identity they were saved under, if the ledger says.
         was: Option<String>,
+    },
+    /// The ledger's header is not one this snatch reads, and segments are
+    /// saved: nothing was deleted.
+    Unreadable {
+        path: PathBuf,
+        /// The format a newer snatch wrote; `None` for a damaged header.
+        newer: Option<u32>,
     },
 }
 
@@ -93,6 +105,35 @@ impl From<io::Error> for OpenError {
     fn from(e: io::Error) -> Self {
         OpenError::Io(e)
     }
+}
+
+/// An error on the state file at `path`, naming it.
+fn at(path: &Path) -> impl FnOnce(io::Error) -> OpenError + '_ {
+    move |error| OpenError::File {
+        path: path.to_path_buf(),
+        error,
+    }
+}
+
+/// Refuses a ledger whose header this snatch cannot read (a newer format,
+/// or damaged) when segments are saved beside it.
+fn readable(dir: &Path, text: Option<&str>) -> Result<(), OpenError> {
+    let Some(text) = text.filter(|t| !t.is_empty()) else {
+        return Ok(());
+    };
+    let newer = match header(text) {
+        Some(h) if h.snatch_ledger > VERSION => Some(h.snatch_ledger),
+        Some(_) => return Ok(()),
+        None => None,
+    };
+    let spooled = std::fs::symlink_metadata(dir.join(SPOOL)).is_ok_and(|m| m.len() > 0);
+    if newer.is_none() && !spooled && legacy::scan(dir)?.is_empty() {
+        return Ok(());
+    }
+    Err(OpenError::Unreadable {
+        path: dir.join(LEDGER),
+        newer,
+    })
 }
 
 /// A file's text, or `None` when it does not exist; a link is refused.
@@ -138,7 +179,9 @@ impl Ledger {
             store::clear_dir(root, dir, &[LOCK])?;
         }
         legacy::remove_parts(dir)?;
-        let text = read_text(&dir.join(LEDGER))?;
+        let path = dir.join(LEDGER);
+        let text = read_text(&path).map_err(at(&path))?;
+        readable(dir, text.as_deref())?;
         let header = text.as_deref().and_then(header);
         let same = header
             .as_ref()
@@ -159,7 +202,7 @@ impl Ledger {
                     });
                 }
                 store::clear_dir(root, dir, &[LOCK, DONE])?;
-                let spool = Spool::open(dir)?;
+                let spool = Spool::open(dir).map_err(at(&dir.join(SPOOL)))?;
                 Ledger::start(dir, identity, spool, Vec::new(), Durability::Unsynced)
             }
         }
@@ -175,7 +218,7 @@ impl Ledger {
     ) -> Result<Ledger, OpenError> {
         let text = text.unwrap_or_default();
         let listed = entries(text, seal);
-        let spool = Spool::open(dir)?;
+        let spool = Spool::open(dir).map_err(at(&dir.join(SPOOL)))?;
         let whole = still_whole(&spool, &listed)?;
         spool.cut(whole.iter().map(|e| e.saved().end()).max().unwrap_or(0))?;
         // Files an older snatch's segments were moved from, if a stop came
@@ -202,7 +245,7 @@ impl Ledger {
         listed: &HashMap<u64, u64>,
     ) -> Result<Ledger, OpenError> {
         let files = legacy::whole_files(dir, listed)?;
-        let spool = Spool::open(dir)?;
+        let spool = Spool::open(dir).map_err(at(&dir.join(SPOOL)))?;
         spool.cut(0)?;
         let moved = legacy::into_spool(dir, &spool, &files)?;
         let ledger = Ledger::start(dir, identity, spool, moved, Durability::Synced)?;

@@ -124,6 +124,19 @@ fn prepare_blocking(job: &JobPlan, fp: &str, force: bool) -> Result<Prepared, St
     let ledger = match Ledger::open(root, dir, &identity(&job.source), force) {
         Ok(l) => l,
         Err(OpenError::Io(e)) => return Err(cannot_use(name, dir, &e)),
+        Err(OpenError::File { path, error }) => return Err(cannot_use(name, &path, &error)),
+        Err(OpenError::Unreadable { path, newer }) => {
+            let why = match newer {
+                Some(v) => format!("was written by a newer snatch (format {v})"),
+                None => "has a damaged header".to_string(),
+            };
+            return Err(format!(
+                "job `{name}`: {} {why}; its saved segments are kept. Run the snatch that wrote it, \
+                 or move {} aside to fetch this job afresh",
+                display_path(&path),
+                display_path(dir)
+            ));
+        }
         Err(OpenError::OtherVideo { saved, was }) => {
             return Err(format!(
                 "job `{name}`: {saved} segment{} saved in {} belong{} to another video: the url's path was {}, now {}. \
