@@ -144,3 +144,38 @@ fn end_auto_finds_the_end_when_missing_segments_answer_a_login_page_as_octet_str
     let past_end = server.requests_to("/000006.ts");
     assert!(!past_end.is_empty() && past_end.iter().all(|r| r.status == 200));
 }
+
+/// A probe answered 503 with `Retry-After: 1`, twice: asked again after the
+/// wait (the host paused for each answer), and the end is still found.
+#[test]
+fn an_end_auto_probe_answering_retry_after_is_asked_again_after_the_wait() {
+    let media = segments(5, 1);
+    let server = TestServer::start(&media);
+    let busy = Fault::RetryAfter {
+        status: 503,
+        value: "1".into(),
+    };
+    server.script("/000003.ts", [busy.clone(), busy]);
+    let job = Job::new(&job_yaml(&server.url(), 1));
+    let out = job.run(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let j = &job.report()["jobs"][0];
+    assert_eq!(j["end_found"]["last_index"], 5);
+    let asked: Vec<_> = server
+        .requests_to("/000003.ts")
+        .into_iter()
+        .filter(|r| r.header("range") == Some("bytes=0-4095"))
+        .collect();
+    assert_eq!(asked.len(), 3, "{asked:?}");
+    assert_eq!(
+        err.matches("127.0.0.1 paused 1s: Retry-After").count(),
+        2,
+        "{err}"
+    );
+    // A lower bound only: the server's own clock, one probe to the next.
+    for pair in asked.windows(2) {
+        let gap = pair[1].at.duration_since(pair[0].at);
+        assert!(gap >= std::time::Duration::from_millis(900), "{gap:?}");
+    }
+}

@@ -316,3 +316,58 @@ fn a_playlist_job_whose_playlist_is_a_dash_manifest_is_told_it_is_dash() {
     assert!(!err.contains("not an HLS playlist"), "{err}");
     snapshot("dash_playlist", &err);
 }
+
+/// `Retry-After: 100000` on a segment whose job allows 2 attempts and a
+/// `max_backoff` of 100 ms: snatch waits at most 100 ms (max_backoff ×
+/// (attempts − 1)) and fails, saying what was asked and what it waited.
+/// The child has a deadline, so that a regression fails instead of
+/// waiting for the server.
+#[test]
+fn a_retry_after_longer_than_the_retry_policy_allows_fails_naming_both_waits() {
+    let media = segments(3, 1);
+    let server = TestServer::start(&media);
+    let busy = Fault::RetryAfter {
+        status: 503,
+        value: "100000".into(),
+    };
+    server.always("/000002.ts", busy);
+    let job = Job::new(&job_yaml(
+        &server.url(),
+        "    retry: { attempts: 2, backoff: 50ms, max_backoff: 100ms }\n    range: { start: 1, end: 3 }\n",
+    ));
+    let out = within(job.command(&[]), 60);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let failed = job.report()["jobs"][0]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(err.contains(&format!("v: FAILED: {failed}\n")), "{err}");
+    assert_eq!(server.requests_to("/000002.ts").len(), 2);
+    assert!(
+        failed.starts_with("job `v`: segment 2: HTTP 503"),
+        "{failed}"
+    );
+    assert!(failed.contains("(gave up after 2 attempts)"), "{failed}");
+    assert!(
+        failed.contains(
+            "the server asked to wait 100000 s (Retry-After) and snatch waited at most 0.1 s"
+        ),
+        "{failed}"
+    );
+    assert!(failed.contains("raise `retry`"), "{failed}");
+}
+
+/// Runs `cmd` to its end, or kills it after `secs` seconds and fails.
+fn within(mut cmd: std::process::Command, secs: u64) -> std::process::Output {
+    let mut child = cmd.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("snatch still ran after {secs} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.wait_with_output().unwrap()
+}

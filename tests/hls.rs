@@ -1074,3 +1074,53 @@ fn what_a_hostile_playlist_says_is_shown_escaped() {
         );
     }
 }
+
+/// 503 with `Retry-After: 1`, twice, then the file: the job is ok, the
+/// server saw three requests for `path`, snatch paused the host for each
+/// answer, and the retries came no sooner than the server asked.
+fn retried_after_the_servers_wait(server: &TestServer, job: &Job, path: &str) {
+    let busy = Fault::RetryAfter {
+        status: 503,
+        value: "1".into(),
+    };
+    server.script(path, [busy.clone(), busy]);
+    let out = job.run_env(&[("SNATCH_T_AUTH", "sesame")]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(job.report()["jobs"][0]["status"], "ok");
+    let asked = server.requests_to(path);
+    assert_eq!(asked.len(), 3, "{asked:?}");
+    let paused = err.matches("127.0.0.1 paused 1s: Retry-After").count();
+    assert_eq!(paused, 2, "{err}");
+    // A lower bound only: the server's own clock, one request to the next.
+    for pair in asked.windows(2) {
+        let gap = pair[1].at.duration_since(pair[0].at);
+        assert!(gap >= std::time::Duration::from_millis(900), "{gap:?}");
+    }
+}
+
+const THREE_ATTEMPTS: &str = "    retry: { attempts: 3, backoff: 50ms, max_backoff: 1s }\n";
+
+#[test]
+fn a_playlist_answering_retry_after_is_asked_again_after_the_wait() {
+    let made = make(Hls::default());
+    let (_root, server) = served(&[(&made, "vod/a")]);
+    let url = format!("{}/vod/a/index.m3u8", server.url());
+    let job = Job::new(&playlist_job(&url, THREE_ATTEMPTS));
+    retried_after_the_servers_wait(&server, &job, "/vod/a/index.m3u8");
+}
+
+#[test]
+fn a_key_answering_retry_after_is_asked_again_after_the_wait() {
+    let made = make(Hls {
+        name: "aes-iv",
+        encrypt: Some(Some("00112233445566778899aabbccddeeff")),
+        ..Hls::default()
+    });
+    let (root, server) = served(&[(&made, "e")]);
+    std::fs::create_dir_all(root.path().join("keys")).unwrap();
+    std::fs::write(root.path().join("keys/aes-iv.key"), KEY).unwrap();
+    let url = format!("{}/e/index.m3u8", server.url());
+    let job = Job::new(&playlist_job(&url, THREE_ATTEMPTS));
+    retried_after_the_servers_wait(&server, &job, "/keys/aes-iv.key");
+}

@@ -1,5 +1,6 @@
 //! Whether a segment is there, with as little transfer as can be, under
-//! the job's headers, limits and retries. Two looks: the first byte and
+//! the job's headers, limits and retries (the one loop of [`super::retry`],
+//! `Retry-After` included). Two looks: the first byte and
 //! its answer's status (`plan --probe`, whose segments may be encrypted or
 //! byte ranges of a larger file), and the start of the body, judged by the
 //! segment check (`end: auto`: a server that answers a missing segment
@@ -12,7 +13,8 @@ use reqwest::StatusCode;
 
 use super::check::Check;
 use super::http::{Answer, Asking, Budget};
-use super::outcome::{backoff, describe, status_text, Attempt};
+use super::outcome::{describe, retry_after, status_text, Attempt};
+use super::retry::{retryable, retrying, End, Failed, Overlong, Verdict};
 use super::{Ask, Fetcher};
 use crate::manifest::env::Secret;
 use crate::source::Target;
@@ -55,10 +57,18 @@ pub enum ProbeError {
         url: Secret,
         after: std::time::Duration,
     },
+    /// Retries used up while the server asked for a longer wait than the
+    /// job lets snatch make.
+    #[error("{error} (gave up after {attempts} attempts); {overlong}")]
+    Overlong {
+        error: Box<ProbeError>,
+        attempts: u32,
+        overlong: Overlong,
+    },
 }
 
 /// A probe's outcome: there or not, or an error worth retrying or not.
-type Probed = Result<bool, (ProbeError, bool)>;
+type Probed = Verdict<bool, ProbeError>;
 
 impl Fetcher {
     /// Whether the segment at `target` is there, by `look`: 404 or 410 is
@@ -69,17 +79,23 @@ impl Fetcher {
             Target::File { path, shown } => return file_exists(path, shown, look).await,
             Target::Http { url, .. } => url,
         };
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            match self.probe_once(req, url, look).await {
-                Ok(there) => return Ok(there),
-                Err((e, true)) if attempt < req.retry.attempts => {
-                    tracing::debug!(job = req.job, attempt, "retrying: {e}");
-                    tokio::time::sleep(backoff(&req.retry, attempt)).await;
-                }
-                Err((e, _)) => return Err(e),
-            }
+        let this = self;
+        let once = move || this.probe_once(req, url, look);
+        let on_retry = |e: &ProbeError, attempt| {
+            tracing::debug!(job = req.job, attempt, "retrying: {e}");
+        };
+        match retrying(&req.retry, once, on_retry).await {
+            Ok((there, _)) => Ok(there),
+            Err(Failed {
+                error,
+                attempts,
+                end: End::GaveUp(Some(overlong)),
+            }) => Err(ProbeError::Overlong {
+                error: Box::new(error),
+                attempts,
+                overlong,
+            }),
+            Err(failed) => Err(failed.error),
         }
     }
 
@@ -101,44 +117,55 @@ impl Fetcher {
             .request(ask, url, range, &mut budget, &mut redirects)
             .await;
         req.redirects.fetch_add(redirects.into(), Ordering::Relaxed);
-        let (resp, slot) = match answer {
-            Err(Attempt::Retry { reason, .. }) => return Err((ProbeError::Request(reason), true)),
-            Err(Attempt::Fatal { reason, .. }) => return Err((ProbeError::Request(reason), false)),
-            Err(Attempt::Done(_)) => return Err((ProbeError::NoAnswer(url.clone()), true)),
-            Ok(Answer { resp, slot, .. }) => (resp, slot),
+        let answer = match answer {
+            Err(Attempt::Retry { reason, .. }) => {
+                return Probed::retry(ProbeError::Request(reason))
+            }
+            Err(Attempt::Fatal { reason, .. }) => {
+                return Probed::Fatal(ProbeError::Request(reason))
+            }
+            Err(Attempt::Done(_)) => return Probed::retry(ProbeError::NoAnswer(url.clone())),
+            Ok(answer) => answer,
         };
-        let status = resp.status();
+        let status = answer.resp.status();
         match status.as_u16() {
             200 | 206 => {}
-            404 | 410 => return Ok(false),
-            code => {
-                let retry = matches!(code, 408 | 429 | 500..=599);
-                return Err((
-                    ProbeError::Status {
-                        url: url.clone(),
-                        status,
-                    },
-                    retry,
-                ));
-            }
+            404 | 410 => return Probed::Done(false),
+            _ => return self.refused(req, answer, url),
         }
+        let Answer { resp, slot, .. } = answer;
         let there = match look {
-            Look::FirstByte => Ok(!html(&resp)),
-            Look::Start => {
-                let after = req.timeout.segment;
-                let timeout = (
-                    ProbeError::Timeout {
-                        url: url.clone(),
-                        after,
-                    },
-                    true,
-                );
-                let start = budget.run(read_start(resp, url)).await.ok_or(timeout)?;
-                Ok(judged(&start?, url))
-            }
+            Look::FirstByte => Probed::Done(!html(&resp)),
+            Look::Start => match budget.run(read_start(resp, url)).await {
+                Some(Ok(start)) => Probed::Done(judged(&start, url)),
+                Some(Err(e)) => Probed::retry(e),
+                None => Probed::retry(ProbeError::Timeout {
+                    url: url.clone(),
+                    after: req.timeout.segment,
+                }),
+            },
         };
         drop(slot);
         there
+    }
+
+    /// A status that says neither there nor missing: retried when it is
+    /// worth it, and its `Retry-After` pauses the host (before the slot
+    /// frees, as for segments).
+    fn refused(&self, req: &Ask, answer: Answer, url: &Secret) -> Probed {
+        let status = answer.resp.status();
+        let error = ProbeError::Status {
+            url: url.clone(),
+            status,
+        };
+        if !retryable(status.as_u16()) {
+            return Probed::Fatal(error);
+        }
+        let after = retry_after(&answer.resp);
+        if let Some(d) = after {
+            self.pause_for(&answer.host, &answer.shown, d, &req.retry);
+        }
+        Probed::Retry { error, after }
     }
 }
 
@@ -152,10 +179,7 @@ fn html(resp: &reqwest::Response) -> bool {
 
 /// The first [`START_BYTES`] of a body (fewer if it is shorter); the rest,
 /// if a server sent more than asked, is never read.
-async fn read_start(
-    mut resp: reqwest::Response,
-    url: &Secret,
-) -> Result<Vec<u8>, (ProbeError, bool)> {
+async fn read_start(mut resp: reqwest::Response, url: &Secret) -> Result<Vec<u8>, ProbeError> {
     let mut start = Vec::new();
     while (start.len() as u64) < START_BYTES {
         match resp.chunk().await {
@@ -163,7 +187,7 @@ async fn read_start(
             Ok(None) => break,
             Err(e) => {
                 let (url, reason) = (url.clone(), describe(e));
-                return Err((ProbeError::BrokeOff { url, reason }, true));
+                return Err(ProbeError::BrokeOff { url, reason });
             }
         }
     }

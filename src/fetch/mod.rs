@@ -12,6 +12,7 @@ mod limits;
 pub mod lock;
 mod outcome;
 mod part;
+mod retry;
 mod scope;
 mod segment;
 mod sent;

@@ -2,7 +2,8 @@
 //! outcome of an attempt (done, retry, fatal), why a segment failed, the
 //! next step a retried failure suggests, statuses, `Retry-After` and the
 //! backoff between attempts. Shared by segment fetches ([`super::segment`])
-//! and the job's other requests ([`super::small`], [`super::http`]).
+//! and the job's other requests ([`super::small`], [`super::http`]); the
+//! loop that retries them all is [`super::retry`].
 
 use std::fmt;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use reqwest::header::RETRY_AFTER;
 use reqwest::StatusCode;
 
 use super::part::Stored;
+use super::retry::{overlong_text, retryable, Overlong, Verdict};
 use super::sent::Sent;
 use crate::manifest::RetryPolicy;
 
@@ -124,14 +126,54 @@ pub(super) fn timed_out(limit: Duration) -> Attempt {
     }
 }
 
+/// Why an attempt at a segment failed, for the retry loop: its kind
+/// should it be final, its reason and the next step should the retries run
+/// out.
+pub(super) struct Why {
+    pub kind: FailKind,
+    pub reason: String,
+    pub hint: Hint,
+}
+
+impl Attempt {
+    /// The retry loop's view of this outcome.
+    pub(super) fn verdict(self) -> Verdict<Stored, Why> {
+        match self {
+            Attempt::Done(stored) => Verdict::Done(stored),
+            Attempt::Retry {
+                reason,
+                after,
+                hint,
+            } => Verdict::Retry {
+                error: Why {
+                    kind: FailKind::GaveUp,
+                    reason,
+                    hint,
+                },
+                after,
+            },
+            Attempt::Fatal { kind, reason } => Verdict::Fatal(Why {
+                kind,
+                reason,
+                hint: Hint::Nothing,
+            }),
+        }
+    }
+}
+
 /// The message of a segment whose retries are used up, with a next step
-/// where the reason suggests one (also after a single attempt).
-pub(super) fn gave_up(reason: String, hint: Hint, attempts: u32) -> String {
+/// where the reason suggests one (also after a single attempt); a server
+/// that asked for a longer wait than the job allows is told of instead.
+pub(super) fn gave_up(reason: String, hint: Hint, over: Option<Overlong>, attempts: u32) -> String {
     let tries = match attempts {
         0 | 1 => String::new(),
         n => format!(" (gave up after {n} attempts)"),
     };
-    format!("{reason}{tries}{}", hint.advice())
+    let next = match over {
+        Some(_) => overlong_text(&over),
+        None => hint.advice().to_string(),
+    };
+    format!("{reason}{tries}{next}")
 }
 
 /// What a status that is not a success means for the attempt. A 404 says
@@ -139,11 +181,7 @@ pub(super) fn gave_up(reason: String, hint: Hint, attempts: u32) -> String {
 /// (see `run`).
 pub(super) fn status_outcome(resp: &reqwest::Response, shown: &str, sent: Sent<'_>) -> Attempt {
     let status = resp.status();
-    let after = resp
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_retry_after);
+    let after = retry_after(resp);
     let reason = format!("HTTP {} from {shown}", status_text(status));
     let fatal = |kind, next: String| Attempt::Fatal {
         kind,
@@ -166,7 +204,7 @@ pub(super) fn status_outcome(resp: &reqwest::Response, shown: &str, sent: Sent<'
             FailKind::Status(410),
             ": gone: a signed URL may have expired; refresh it in the job".into(),
         ),
-        408 | 429 | 500..=599 => Attempt::Retry {
+        code if retryable(code) => Attempt::Retry {
             reason,
             after,
             hint: match status.as_u16() {
@@ -202,6 +240,14 @@ pub(super) fn describe(e: reqwest::Error) -> String {
         source = inner.source();
     }
     s
+}
+
+/// An answer's `Retry-After`, if it has one that can be read.
+pub(super) fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    resp.headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after)
 }
 
 /// `Retry-After`: seconds, or an HTTP date.

@@ -1,11 +1,12 @@
 //! One segment's download: check it by its bytes as it arrives (see
 //! [`super::check`]), save it in the job's spool (see [`super::spool`]) and
-//! record it in the ledger once whole. Retries with exponential backoff and jitter; `Retry-After` pauses
-//! the whole host. Requests and redirects are in [`super::http`].
+//! record it in the ledger once whole. Retried by the job's one retry loop
+//! ([`super::retry`]); a `Retry-After` pauses the whole host. Requests and
+//! redirects are in [`super::http`].
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -17,9 +18,10 @@ use super::check::{Arrived, CheckError};
 use super::http::{Answer, Budget};
 use super::ledger::Ledger;
 use super::outcome::{
-    backoff, describe, gave_up, status_outcome, timed_out, Attempt, FailKind, Hint, SegmentFailure,
+    describe, gave_up, status_outcome, timed_out, Attempt, FailKind, Hint, SegmentFailure, Why,
 };
 use super::part::{spill_path, Part, PartError};
+use super::retry::{retrying, End, Failed};
 use super::sent::Sent;
 use super::spool::Saved;
 use super::Fetcher;
@@ -27,8 +29,6 @@ use crate::manifest::env::Secret;
 use crate::manifest::{RetryPolicy, Timeouts};
 use crate::source::{ByteRange, Segment, Target};
 
-/// The longest `Retry-After` honoured; longer ones are cut to this.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// The largest segment stored unless the job says otherwise.
 pub const DEFAULT_MAX_BYTES: u64 = crate::manifest::DEFAULT_MAX_SEGMENT_BYTES;
 
@@ -102,57 +102,40 @@ pub struct Fetched {
 }
 
 impl Fetcher {
-    /// Fetches one segment, retrying as the job's policy says.
+    /// Fetches one segment, retrying as the job's policy says (see
+    /// [`super::retry`]).
     pub async fn fetch(&self, req: &JobFetch, seg: &Segment) -> Result<Fetched, SegmentFailure> {
-        let mut attempt = 0u32;
-        let mut redirects = 0u32;
-        loop {
-            attempt += 1;
-            let outcome = self.attempt(req, seg, &mut redirects).await;
-            let retries = attempt - 1;
-            let fail = |kind, reason: String| SegmentFailure {
-                index: seg.index,
-                kind,
-                retries,
-                redirects,
-                message: format!("job `{}`: segment {}: {reason}", req.job, seg.index),
-            };
-            match outcome {
-                Attempt::Done(stored) => {
-                    // Saved and recorded in the ledger.
-                    return Ok(Fetched {
-                        retries,
-                        redirects,
-                        saved: stored.saved,
-                        body: stored.body,
-                    });
-                }
-                Attempt::Fatal { kind, reason } => {
-                    let _ = tokio::fs::remove_file(spill_path(req.ledger.dir(), seg.index)).await;
-                    return Err(fail(kind, reason));
-                }
-                Attempt::Retry {
-                    reason,
-                    after,
-                    hint,
-                } => {
-                    let _ = tokio::fs::remove_file(spill_path(req.ledger.dir(), seg.index)).await;
-                    if attempt >= req.retry.attempts {
-                        return Err(fail(FailKind::GaveUp, gave_up(reason, hint, attempt)));
-                    }
-                    tracing::debug!(
-                        job = req.job,
-                        index = seg.index,
-                        attempt,
-                        "retrying: {reason}"
-                    );
-                    self.events.retrying(&req.job, seg.index, &reason);
-                    // After a Retry-After, the host's pause is the wait.
-                    if after.is_none() || seg.target.host().is_none() {
-                        tokio::time::sleep(backoff(&req.retry, attempt)).await;
-                    }
-                }
+        let redirects = AtomicU32::new(0);
+        let (this, counted) = (self, &redirects);
+        let once = move || async move {
+            let mut hops = 0;
+            let outcome = this.attempt(req, seg, &mut hops).await;
+            counted.fetch_add(hops, Ordering::Relaxed);
+            if !matches!(outcome, Attempt::Done(_)) {
+                let _ = tokio::fs::remove_file(spill_path(req.ledger.dir(), seg.index)).await;
             }
+            outcome.verdict()
+        };
+        let on_retry = |why: &Why, attempt| {
+            let reason = &why.reason;
+            tracing::debug!(
+                job = req.job,
+                index = seg.index,
+                attempt,
+                "retrying: {reason}"
+            );
+            self.events.retrying(&req.job, seg.index, reason);
+        };
+        let tried = retrying(&req.retry, once, on_retry).await;
+        let redirects = redirects.into_inner();
+        match tried {
+            Ok((stored, attempts)) => Ok(Fetched {
+                retries: attempts - 1,
+                redirects,
+                saved: stored.saved,
+                body: stored.body,
+            }),
+            Err(failed) => Err(failure(req, seg, failed, redirects)),
         }
     }
 
@@ -204,23 +187,35 @@ impl Fetcher {
         // Pause the host before this slot frees, so that no request slips
         // in between the answer and the pause.
         if let Attempt::Retry { after: Some(d), .. } = &outcome {
-            let d = (*d).min(MAX_RETRY_AFTER);
-            self.limiter.pause(&host, d);
-            self.events
-                .host_paused(&shown_host(&shown), d, "Retry-After");
+            self.pause_for(&host, &shown, *d, &req.retry);
         }
         drop(slot);
         outcome
     }
 }
 
-/// The host of a URL fit for messages (already without secrets), or the
-/// text itself when it is no URL.
-fn shown_host(shown: &str) -> String {
-    reqwest::Url::parse(shown)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-        .unwrap_or_else(|| shown.to_string())
+/// A segment that could not be had: the last attempt's reason, and when
+/// the retries ran out, how many were made and the next step.
+fn failure(req: &JobFetch, seg: &Segment, failed: Failed<Why>, redirects: u32) -> SegmentFailure {
+    let Failed {
+        error: why,
+        attempts,
+        end,
+    } = failed;
+    let (kind, reason) = match end {
+        End::Fatal => (why.kind, why.reason),
+        End::GaveUp(over) => (
+            FailKind::GaveUp,
+            gave_up(why.reason, why.hint, over, attempts),
+        ),
+    };
+    SegmentFailure {
+        index: seg.index,
+        kind,
+        retries: attempts - 1,
+        redirects,
+        message: format!("job `{}`: segment {}: {reason}", req.job, seg.index),
+    }
 }
 
 /// Takes the body of an answer into the job's spool, checked as it

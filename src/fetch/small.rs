@@ -1,5 +1,6 @@
 //! Small bodies read into memory: playlists, AES keys, init segments. The
-//! same limits, headers, timeouts and retries as segments; the body is
+//! same limits, headers, timeouts and retry loop ([`super::retry`]) as
+//! segments, `Retry-After` included; the body is
 //! capped, and its final URL (after redirects) comes back for resolving
 //! relative URIs.
 
@@ -10,7 +11,8 @@ use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 
 use super::http::{Answer, Asking, Budget};
-use super::outcome::{backoff, describe, status_text, Attempt};
+use super::outcome::{describe, retry_after, status_text, Attempt};
+use super::retry::{overlong_text, retryable, retrying, End, Failed, Overlong, Verdict};
 use super::{Fetcher, JobFetch};
 use crate::manifest::env::Secret;
 use crate::manifest::{RetryPolicy, Timeouts};
@@ -70,10 +72,12 @@ pub enum SmallError {
         got: usize,
         want: u64,
     },
-    #[error("{error} (gave up after {attempts} attempts)")]
+    #[error("{error} (gave up after {attempts} attempts){}", overlong_text(.overlong))]
     GaveUp {
         error: Box<SmallError>,
         attempts: u32,
+        /// A `Retry-After` longer than the job lets snatch wait.
+        overlong: Option<Overlong>,
     },
 }
 
@@ -135,11 +139,7 @@ pub struct Small {
 }
 
 /// One attempt's outcome.
-enum Try {
-    Done(Small),
-    Retry(SmallError),
-    Fatal(SmallError),
-}
+type Try = Verdict<Small, SmallError>;
 
 /// Small bodies come from web servers only.
 fn http_only(url: &Secret, what: &str) -> Result<(), SmallError> {
@@ -167,41 +167,26 @@ impl Fetcher {
         what: &str,
     ) -> Result<Small, SmallError> {
         http_only(url, what)?;
-        let named = || what.to_string();
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let outcome = {
-                // Each hop takes its host's slot and token in `request`.
-                let once = self.small_once(req, url, range, max, what);
-                tokio::time::timeout(req.timeout.segment, once)
-                    .await
-                    .unwrap_or_else(|_| {
-                        Try::Retry(SmallError::Timeout {
-                            what: named(),
-                            url: url.clone(),
-                            after: req.timeout.segment,
-                        })
+        let this = self;
+        let once = move || async move {
+            // Each hop takes its host's slot and token in `request`.
+            let once = this.small_once(req, url, range, max, what);
+            tokio::time::timeout(req.timeout.segment, once)
+                .await
+                .unwrap_or_else(|_| {
+                    Try::retry(SmallError::Timeout {
+                        what: what.to_string(),
+                        url: url.clone(),
+                        after: req.timeout.segment,
                     })
-            };
-            match outcome {
-                Try::Done(s) => return Ok(s),
-                Try::Fatal(e) => return Err(e),
-                Try::Retry(e) if attempt >= req.retry.attempts => {
-                    return Err(if attempt > 1 {
-                        SmallError::GaveUp {
-                            error: Box::new(e),
-                            attempts: attempt,
-                        }
-                    } else {
-                        e
-                    });
-                }
-                Try::Retry(e) => {
-                    tracing::debug!(job = req.job, attempt, "retrying: {e}");
-                    tokio::time::sleep(backoff(&req.retry, attempt)).await;
-                }
-            }
+                })
+        };
+        let on_retry = |e: &SmallError, attempt| {
+            tracing::debug!(job = req.job, attempt, "retrying: {e}");
+        };
+        match retrying(&req.retry, once, on_retry).await {
+            Ok((small, _)) => Ok(small),
+            Err(failed) => Err(given_up(failed)),
         }
     }
 
@@ -226,32 +211,41 @@ impl Fetcher {
             .await;
         req.redirects.fetch_add(redirects.into(), Ordering::Relaxed);
         let (what, url) = (what.to_string(), url.clone());
-        let Answer { mut resp, slot, .. } = match answer {
+        let Answer {
+            mut resp,
+            slot,
+            host,
+            shown,
+            ..
+        } = match answer {
             Ok(a) => a,
             Err(Attempt::Fatal { reason, .. }) => {
                 return Try::Fatal(SmallError::Request { what, reason })
             }
             Err(Attempt::Retry { reason, .. }) => {
-                return Try::Retry(SmallError::Request { what, reason })
+                return Try::retry(SmallError::Request { what, reason })
             }
-            Err(Attempt::Done(_)) => return Try::Retry(SmallError::NoAnswer { what, url }),
+            Err(Attempt::Done(_)) => return Try::retry(SmallError::NoAnswer { what, url }),
         };
         let status = resp.status();
         let wanted = if range.is_some() { 206 } else { 200 };
         if status.as_u16() != wanted {
             return match status.as_u16() {
                 200 => Try::Fatal(SmallError::RangeIgnored { what, url }),
-                code => {
-                    let e = SmallError::Status { what, url, status };
-                    match code {
-                        408 | 429 | 500..=599 => Try::Retry(e),
-                        _ => Try::Fatal(e),
+                code if retryable(code) => {
+                    let after = retry_after(&resp);
+                    if let Some(d) = after {
+                        // Before the slot frees, as for segments.
+                        self.pause_for(&host, &shown, d, &req.retry);
                     }
+                    let error = SmallError::Status { what, url, status };
+                    Try::Retry { error, after }
                 }
+                _ => Try::Fatal(SmallError::Status { what, url, status }),
             };
         }
         if let Some(Err(reason)) = range.map(|r| super::segment::range_answered(&resp, r)) {
-            return Try::Retry(SmallError::WrongRange { what, url, reason });
+            return Try::retry(SmallError::WrongRange { what, url, reason });
         }
         let final_url = resp.url().to_string();
         let mut body = Vec::new();
@@ -266,14 +260,14 @@ impl Fetcher {
                 Ok(None) => break,
                 Err(e) => {
                     let reason = describe(e);
-                    return Try::Retry(SmallError::BrokeOff { what, url, reason });
+                    return Try::retry(SmallError::BrokeOff { what, url, reason });
                 }
             }
         }
         if let Some(r) = range {
             if body.len() as u64 != r.length {
                 let (got, want) = (body.len(), r.length);
-                return Try::Retry(SmallError::Short {
+                return Try::retry(SmallError::Short {
                     what,
                     url,
                     got,
@@ -283,5 +277,18 @@ impl Fetcher {
         }
         drop(slot);
         Try::Done(Small { body, final_url })
+    }
+}
+
+/// A small body that could not be had: the last error, and after more
+/// than one attempt, how many and what a server asked to wait.
+fn given_up(failed: Failed<SmallError>) -> SmallError {
+    match failed.end {
+        End::GaveUp(overlong) if failed.attempts > 1 || overlong.is_some() => SmallError::GaveUp {
+            error: Box::new(failed.error),
+            attempts: failed.attempts,
+            overlong,
+        },
+        _ => failed.error,
     }
 }
