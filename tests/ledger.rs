@@ -222,3 +222,60 @@ fn a_ledger_of_a_newer_format_is_named_so_and_kept() {
 fn a_damaged_header_is_named_so_and_kept() {
     unreadable_header("{\"snatch_led", "damaged header", "damaged_header");
 }
+
+/// Copies the segments of `media` into `root/folder`.
+fn serve_under(root: &std::path::Path, folder: &str, media: &std::path::Path) {
+    let to = root.join(folder);
+    std::fs::create_dir_all(&to).unwrap();
+    for i in 1..=6 {
+        let name = format!("{i:06}.ts");
+        std::fs::copy(media.join(&name), to.join(&name)).unwrap();
+    }
+}
+
+fn two_folder_yaml(url: &str, template: &str) -> String {
+    format!(
+        "version: 1\njobs:\n  - name: v\n    url: \"{url}/{template}/{{{{index}}}}.ts\"\n    padding: 6\n    range: {{ start: 1, end: 6 }}\n    concurrency: 1\n"
+    )
+}
+
+/// The job file is edited so that indices 4 to 6 come from another folder
+/// (another video); index 0's path, the ledger header's identity, is the
+/// same. The saved 4 and 5 belong to the old URLs: fetched again, never
+/// merged into the new video.
+#[test]
+fn saved_segments_of_other_urls_are_fetched_again() {
+    let root = tempfile::tempdir().unwrap();
+    let (a, b) = (segments(6, 1), segments(6, 2));
+    serve_under(root.path(), "a", &a);
+    serve_under(root.path(), "b", &b);
+    let server = TestServer::start(root.path());
+    server.always("/a/000006.ts", Fault::Status(403));
+    let job = Job::new(&two_folder_yaml(&server.url(), "a"));
+    let out = job.run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(saved(&job.path("out/.snatch/v")).len(), 5);
+    server.clear_faults();
+    server.clear_requests();
+    let edited = two_folder_yaml(&server.url(), "{{#if (gte n 4)}}b{{else}}a{{/if}}");
+    std::fs::write(&job.file, edited).unwrap();
+    let out = job.run(&["-v", "--keep-segments"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut got: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+    got.sort();
+    assert_eq!(got, ["/b/000004.ts", "/b/000005.ts", "/b/000006.ts"]);
+    // b's segments keep their own timestamps (4 starts at 6 s), so the
+    // merge's duration says little: each merged segment is checked.
+    assert_eq!(decode_errors(&job.path("out/v.mp4")), "");
+    for i in 1..=6u64 {
+        let from = if i >= 4 { &b } else { &a };
+        let served = std::fs::read(from.join(format!("{i:06}.ts"))).unwrap();
+        let kept = std::fs::read(job.path(&format!("out/.snatch/v/segments/{i}.ts"))).unwrap();
+        assert!(kept == served, "segment {i} is not what was served");
+    }
+    assert!(
+        stderr(&out).contains("2 saved segments belong to other URLs; they are fetched again"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -12,8 +12,12 @@
 //! header records the job's *path identity* — scheme, host and path of its
 //! URL, secrets masked, no query — so a rerun keeps them when the range,
 //! the `length`, a token in the query or a `${…}` value changed, and
-//! refuses (deleting nothing) when the path changed: another video. Only
-//! indices, places, checksums and that identity are written — never a
+//! refuses (deleting nothing) when the path changed: another video. Each
+//! line of a template job also records the path identity its segment was
+//! fetched from ([`Ledger::with_paths`]): a saved segment is reused only
+//! where the job still renders that path for its index, so a job whose
+//! later indices now come from elsewhere fetches them again. Only
+//! indices, places, checksums and those identities are written — never a
 //! header or a value from the environment. Every file goes through
 //! [`super::store`].
 
@@ -24,7 +28,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +70,10 @@ pub struct Done {
     pub drop_segments: bool,
 }
 
+/// The path identity the job renders for an index now (`None` when it
+/// renders none).
+pub type PathOf = Arc<dyn Fn(u64) -> Option<String> + Send + Sync>;
+
 /// A job's ledger and spool, open for saving segments.
 pub struct Ledger {
     dir: PathBuf,
@@ -73,6 +81,13 @@ pub struct Ledger {
     spool: Spool,
     /// Segments saved by earlier runs: index → place in the spool.
     pub complete: HashMap<u64, Saved>,
+    /// The paths the saved segments' lines record, where they do.
+    recorded: HashMap<u64, String>,
+    /// How a new line learns its segment's path; `None`: not recorded.
+    path_of: Option<PathOf>,
+    /// Saved segments left out of `complete` by [`Ledger::with_paths`]:
+    /// their lines record another path than the job renders now.
+    pub other_paths: usize,
     /// Segments recorded since the ledger opened, and their bytes.
     landed: Mutex<(u64, u64)>,
 }
@@ -278,14 +293,41 @@ impl Ledger {
             file: Mutex::new(file),
             spool,
             complete: entries.iter().map(|e| (e.index, e.saved())).collect(),
+            recorded: entries
+                .iter()
+                .filter_map(|e| Some((e.index, e.path.clone()?)))
+                .collect(),
+            path_of: None,
+            other_paths: 0,
             landed: Mutex::new((0, 0)),
         })
+    }
+
+    /// Records each new segment's path with `path_of`, and keeps as saved
+    /// only the segments whose lines record the path the job renders now
+    /// for their index (or none: an older snatch's line, reused as
+    /// before). The others stay in the spool, unused, and are fetched
+    /// again; [`Ledger::other_paths`] counts them.
+    pub fn with_paths(mut self, path_of: Option<PathOf>) -> Ledger {
+        if let Some(now) = &path_of {
+            let other: Vec<u64> = (self.recorded.iter())
+                .filter(|(i, was)| self.complete.contains_key(i) && now(**i).as_ref() != Some(*was))
+                .map(|(i, _)| *i)
+                .collect();
+            for i in &other {
+                self.complete.remove(i);
+            }
+            self.other_paths = other.len();
+        }
+        self.path_of = path_of;
+        self
     }
 
     /// Records a saved segment, its bytes already whole at `saved` in the
     /// spool; from this line on it counts.
     pub fn record(&self, index: u64, saved: Saved, crc32: u32) -> io::Result<()> {
-        let line = Entry::new(index, saved, crc32).text();
+        let path = self.path_of.as_ref().and_then(|f| f(index));
+        let line = Entry::new(index, saved, crc32, path).text();
         self.file.lock().expect("lock").write_all(line.as_bytes())?;
         let mut landed = self.landed.lock().expect("lock");
         *landed = (landed.0 + 1, landed.1 + saved.size);

@@ -30,7 +30,7 @@ pub use exists::{Look, ProbeError, START_BYTES};
 pub use http::{hop_allowed, MAX_REDIRECTS};
 pub use ledger::{
     all_merged, clear_merged, clear_segments, export, has_segments, read_done, remove_done,
-    write_done, Done, Ledger, OpenError,
+    write_done, Done, Ledger, OpenError, PathOf,
 };
 pub use limits::{Limiter, Slot};
 pub use outcome::{FailKind, SegmentFailure};

@@ -9,10 +9,11 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::diag::display_path;
 use crate::fetch::lock::{self, JobLock, LockError};
-use crate::fetch::{self, store, Done, Ledger, OpenError};
+use crate::fetch::{self, store, Done, Ledger, OpenError, PathOf};
 use crate::manifest::Variant;
 use crate::merge;
 use crate::merge::Probed;
@@ -73,15 +74,36 @@ pub(super) fn identity(source: &SegmentSource) -> String {
             };
         }
     };
-    match seg {
-        Ok(s) => match &s.target {
-            Target::Http { url, .. } => {
-                let shown = url.shown();
-                shown.split(['?', '#']).next().unwrap_or(shown).to_string()
-            }
-            Target::File { shown, .. } => shown.clone(),
-        },
-        Err(_) => String::new(),
+    seg.map(|s| shown_path(&s.target)).unwrap_or_default()
+}
+
+/// A segment target's path identity: scheme, host and path of its URL,
+/// secrets as `***`, without the query or fragment; a local file's shown
+/// path.
+fn shown_path(target: &Target) -> String {
+    match target {
+        Target::Http { url, .. } => {
+            let shown = url.shown();
+            shown.split(['?', '#']).next().unwrap_or(shown).to_string()
+        }
+        Target::File { shown, .. } => shown.clone(),
+    }
+}
+
+/// The path identity a template job renders for each index, recorded on
+/// every ledger line and compared on reuse. A playlist job records none:
+/// its segments belong to the stream `stream.json` pins (the playlist
+/// and its variant), and a CDN may name the same segment by another path
+/// (a session in it) at each reload.
+fn paths(source: &SegmentSource) -> Option<PathOf> {
+    match source {
+        SegmentSource::Numbered(n) => {
+            let n = n.clone();
+            Some(Arc::new(move |index| {
+                n.segment(index).ok().map(|s| shown_path(&s.target))
+            }))
+        }
+        SegmentSource::Playlist(_) => None,
     }
 }
 
@@ -122,7 +144,7 @@ fn prepare_blocking(job: &JobPlan, fp: &str, force: bool) -> Result<Prepared, St
     // The job runs again: an earlier merge's marker no longer applies.
     fetch::remove_done(dir).map_err(|e| cannot_use(name, dir, &e))?;
     let ledger = match Ledger::open(root, dir, &identity(&job.source), force) {
-        Ok(l) => l,
+        Ok(l) => l.with_paths(paths(&job.source)),
         Err(OpenError::Io(e)) => return Err(cannot_use(name, dir, &e)),
         Err(OpenError::File { path, error }) => return Err(cannot_use(name, &path, &error)),
         Err(OpenError::Unreadable { path, newer }) => {
@@ -149,6 +171,15 @@ fn prepare_blocking(job: &JobPlan, fp: &str, force: bool) -> Result<Prepared, St
             ));
         }
     };
+    if ledger.other_paths > 0 {
+        tracing::info!(
+            job = %name,
+            "{} saved segment{} belong{} to other URLs; they are fetched again",
+            ledger.other_paths,
+            if ledger.other_paths == 1 { "" } else { "s" },
+            if ledger.other_paths == 1 { "s" } else { "" },
+        );
+    }
     Ok(Prepared::Ready {
         lock,
         claim,

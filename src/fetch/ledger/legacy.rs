@@ -104,7 +104,7 @@ pub(super) fn into_spool(
         let offset = spool.reserve(size);
         spool.write_at(offset, &bytes)?;
         let saved = super::Saved { offset, size };
-        moved.push(Entry::new(index, saved, crc32fast::hash(&bytes)));
+        moved.push(Entry::new(index, saved, crc32fast::hash(&bytes), None));
     }
     Ok(moved)
 }

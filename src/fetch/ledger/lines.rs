@@ -6,6 +6,12 @@
 //! hostile input: a line counts only when its size is not 0, its range
 //! lies inside the spool and overlaps no other kept range, and its bytes
 //! match its CRC-32. A line that fails costs only its segment.
+//!
+//! A line may also carry the *path* its segment was fetched from (scheme,
+//! host and path of the URL, secrets as `***`, no query), covered by its
+//! checksum: a rerun reuses the segment only where the job still renders
+//! that path for its index. Lines without one (older snatches, playlist
+//! jobs) say nothing about it.
 
 use std::collections::HashSet;
 use std::io;
@@ -25,43 +31,53 @@ pub(super) enum Seal {
 }
 
 /// One saved segment: its bytes are `size` bytes at `offset` in the spool.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub(super) struct Entry {
     pub index: u64,
     pub offset: u64,
     pub size: u64,
     pub crc32: u32,
-    /// The CRC-32 of the fields above, as `index|offset|size|crc32`.
+    /// The path identity of the URL the segment was fetched from; `None`
+    /// when not recorded (unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The CRC-32 of the fields above, as `index|offset|size|crc32`, and
+    /// `|path` when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
 }
 
 impl Entry {
     /// A line for a segment saved at `saved`, with its own checksum.
-    pub fn new(index: u64, saved: Saved, crc32: u32) -> Entry {
+    pub fn new(index: u64, saved: Saved, crc32: u32, path: Option<String>) -> Entry {
         Entry {
             index,
             offset: saved.offset,
             size: saved.size,
             crc32,
+            path,
             line: None,
         }
         .sealed()
     }
 
     /// The same line with its own checksum (an old line's is added).
-    pub fn sealed(self) -> Entry {
+    pub fn sealed(&self) -> Entry {
         Entry {
             line: Some(self.own_crc()),
-            ..self
+            ..self.clone()
         }
     }
 
     fn own_crc(&self) -> u32 {
-        let fields = format!(
+        let mut fields = format!(
             "{}|{}|{}|{}",
             self.index, self.offset, self.size, self.crc32
         );
+        if let Some(path) = &self.path {
+            fields.push('|');
+            fields.push_str(path);
+        }
         crc32fast::hash(fields.as_bytes())
     }
 
@@ -119,7 +135,7 @@ fn kept(
         let inside = e.saved().end() <= len && e.offset < len;
         if !seen.contains(&e.index) && inside && whole(e)? {
             seen.insert(e.index);
-            last.push(*e);
+            last.push(e.clone());
         }
     }
     last.sort_by_key(|e| (e.offset, e.index));
@@ -172,7 +188,7 @@ mod tests {
     use super::*;
 
     fn entry(index: u64, offset: u64, size: u64) -> Entry {
-        Entry::new(index, Saved { offset, size }, 7)
+        Entry::new(index, Saved { offset, size }, 7, None)
     }
 
     fn indices(kept: &[Entry]) -> Vec<u64> {
@@ -189,6 +205,21 @@ mod tests {
         let unsealed = "{}\n{\"index\":3,\"offset\":10,\"size\":5,\"crc32\":7}\n";
         assert!(entries(unsealed, Seal::Required).is_empty());
         assert_eq!(entries(unsealed, Seal::Absent).len(), 1);
+    }
+
+    #[test]
+    fn the_path_is_covered_by_the_line_checksum() {
+        let saved = Saved { offset: 0, size: 5 };
+        let e = Entry::new(3, saved, 7, Some("http://h/a/000003.ts".into()));
+        let text = format!("{{}}\n{}", e.text());
+        assert_eq!(entries(&text, Seal::Required), std::slice::from_ref(&e));
+        let moved = text.replace("/a/", "/b/");
+        assert!(entries(&moved, Seal::Required).is_empty());
+        let json = e.text();
+        let start = json.find(",\"path\"").unwrap();
+        let end = json.find(",\"line\"").unwrap();
+        let dropped = format!("{{}}\n{}{}", &json[..start], &json[end..]);
+        assert!(entries(&dropped, Seal::Required).is_empty());
     }
 
     #[test]

@@ -242,3 +242,52 @@ fn a_format_3_ledger_is_read_checked_and_written_anew_sealed() {
     assert!(text.starts_with("{\"snatch_ledger\":4,"), "{text}");
     assert_eq!(text.matches("\"line\":").count(), 2, "{text}");
 }
+
+/// Segment paths as a template job with a folder per index range renders
+/// them: indices from `switch` on come from `b/`.
+fn folders(switch: u64) -> Option<PathOf> {
+    Some(Arc::new(move |i| {
+        let folder = if i >= switch { "b" } else { "a" };
+        Some(format!("http://h/{folder}/{i}.ts"))
+    }))
+}
+
+#[test]
+fn a_saved_segment_is_reused_only_under_the_path_it_was_fetched_from() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("job");
+    {
+        let l = open(&dir, "id").unwrap().with_paths(folders(u64::MAX));
+        for i in 1..=4 {
+            save(&l, i, format!("seg{i}").as_bytes());
+        }
+        // A line an older snatch wrote: no path, as before.
+        let offset = l.spool().reserve(4);
+        l.spool().write_at(offset, b"five").unwrap();
+        let saved = Saved { offset, size: 4 };
+        let old = Entry::new(5, saved, crc32fast::hash(b"five"), None);
+        l.file
+            .lock()
+            .unwrap()
+            .write_all(old.text().as_bytes())
+            .unwrap();
+    }
+    let l = open(&dir, "id").unwrap().with_paths(folders(3));
+    let mut kept: Vec<_> = l.complete.keys().copied().collect();
+    kept.sort();
+    // 3 and 4 were fetched from a/, the job now names b/; 5's path is
+    // unknown.
+    assert_eq!(kept, [1, 2, 5]);
+    assert_eq!(l.other_paths, 2);
+    // Fetched again, they are recorded under the new path and reused.
+    save(&l, 3, b"new3");
+    drop(l);
+    let l = open(&dir, "id").unwrap().with_paths(folders(3));
+    assert!(l.complete.contains_key(&3));
+    assert_eq!(spooled(&l, 3), b"new3");
+    // Without paths to compare (a playlist job), every segment is reused.
+    let l = open(&dir, "id").unwrap().with_paths(None);
+    drop(l);
+    let l = open(&dir, "id").unwrap();
+    assert_eq!(l.complete.len(), 5);
+}
