@@ -406,3 +406,82 @@ fn a_paused_host_holds_no_global_slot() {
         resumed.duration_since(paused_at)
     );
 }
+
+/// The job's entry of the report by name.
+fn job_named<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    let jobs = report["jobs"].as_array().into_iter().flatten();
+    jobs.into_iter()
+        .find(|j| j["name"] == name)
+        .unwrap_or(&serde_json::Value::Null)
+}
+
+/// `limits.global.jobs: 2`; four jobs on host a, listed first, whose
+/// segments always answer 503 with a long `Retry-After` (cut to the cap of
+/// `retry`: 2 s × 2 = 4 s), and two jobs on a healthy host b.
+fn paused_and_healthy_jobs(a: &TestServer, b: &TestServer) -> String {
+    let mut yaml = "version: 1\nlimits:\n  global: { jobs: 2 }\ndefaults:\n  retry: { attempts: 3, backoff: 1s, max_backoff: 2s }\n  concurrency: 1\njobs:\n".to_string();
+    let jobs = [("a1", a, 1), ("a2", a, 3), ("a3", a, 5), ("a4", a, 7)];
+    let jobs = jobs.into_iter().chain([("b1", b, 1), ("b2", b, 3)]);
+    for (name, server, start) in jobs {
+        yaml += &format!(
+            "  - name: {name}\n    url: \"{}/{{{{index}}}}.ts\"\n    padding: 6\n    range: {{ start: {start}, end: {} }}\n",
+            server.url(),
+            start + 1
+        );
+    }
+    yaml
+}
+
+#[test]
+fn jobs_waiting_on_a_paused_host_hold_no_job_slot() {
+    let _timing = alone();
+    let media = segments(8, 1);
+    let a = TestServer::start_on("127.0.0.1", &media, Duration::ZERO);
+    let b = TestServer::start_on("127.0.0.2", &media, Duration::ZERO);
+    for i in 1..=8 {
+        let busy = Fault::RetryAfter {
+            status: 503,
+            value: "30".into(),
+        };
+        a.always(&format!("/{i:06}.ts"), busy);
+    }
+    let job = Job::new(&paused_and_healthy_jobs(&a, &b));
+    let out = job.run(&[]);
+    // The run ends, b's jobs whole, a's failed.
+    assert!(out.status.code().is_some(), "{}", stderr(&out));
+    let report = job.report();
+    for (name, status) in [
+        ("b1", "ok"),
+        ("b2", "ok"),
+        ("a1", "failed"),
+        ("a4", "failed"),
+    ] {
+        assert_eq!(
+            job_named(&report, name)["status"],
+            status,
+            "{name}: {report}"
+        );
+    }
+    // Every job of a fetches one segment at a time, each of a's segments
+    // its own path: a path asked twice is a retry, sent when the first
+    // pause (4 s) ended. All of b arrived before: a's jobs, waiting out the
+    // pause, gave their job slots to b's.
+    let ra = a.requests();
+    let rb = b.requests();
+    assert_eq!(rb.len(), 4, "{rb:?}");
+    let retried = ra
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| ra[..*i].iter().any(|e| e.path == r.path))
+        .map(|(_, r)| r.at)
+        .min();
+    let resumed = retried.expect("a was retried");
+    let b_last = rb.iter().map(|r| r.at).max().unwrap();
+    let first_503 = ra.iter().map(|r| r.at).min().unwrap();
+    assert!(
+        b_last < resumed,
+        "b waited behind a's pause: b's last request {:?} after a's first 503, a's pause ended after {:?}",
+        b_last.duration_since(first_503),
+        resumed.duration_since(first_503)
+    );
+}

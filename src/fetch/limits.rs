@@ -73,10 +73,12 @@ impl Limiter {
             .clone()
     }
 
-    /// Waits until one more request may start: a slot for the host, the
-    /// host's pause over and a token from its rate, then a slot for the run
-    /// and a token from the run's rate. A request waits for its host before
-    /// it takes a slot of the run, so a paused or rate-limited host never
+    /// Waits until one more request may start: the host's pause over, a
+    /// slot for the host and a token from its rate, then a slot for the run
+    /// and a token from the run's rate. A request waits out its host's
+    /// pause holding no slot (nor its job's slot, when every request of
+    /// the job waits: [`super::JobSlot`]), and waits for its host before it
+    /// takes a slot of the run, so a paused or rate-limited host never
     /// holds the run's slots while other hosts could go on. Every attempt
     /// and every redirect hop goes through here, retries included.
     pub async fn acquire(&self, host: Option<&str>) -> Slot {
@@ -88,12 +90,17 @@ impl Limiter {
             };
         };
         let h = self.host(name);
-        let host_slot = h.slots.clone().acquire_owned().await.expect("open");
         loop {
-            self.host_ready(name, &h).await;
+            Self::wait_pause(&h).await;
+            let host_slot = h.slots.clone().acquire_owned().await.expect("open");
+            self.host_rate(name, &h).await;
+            // A pause may have begun while this request waited for its
+            // host's slot, its token or the run's slot: give the slots back
+            // and wait again.
+            if Self::paused(&h) {
+                continue;
+            }
             let global = self.global_slot().await;
-            // A pause may have begun while this request waited for the
-            // run's slot: give the slot back and wait again.
             if Self::paused(&h) {
                 continue;
             }
@@ -115,20 +122,12 @@ impl Limiter {
             .expect("open")
     }
 
-    /// Waits out the host's pause and takes a token from its rate.
-    async fn host_ready(&self, name: &str, h: &Host) {
-        loop {
-            Self::wait_pause(h).await;
-            if let Some(r) = &h.rate {
-                r.until_ready().await;
-            } else if let (Some(r), false) = (&self.host_rate, self.limits.hosts.contains_key(name))
-            {
-                r.until_key_ready(&name.to_string()).await;
-            }
-            // A pause may have begun while this request waited for its token.
-            if !Self::paused(h) {
-                return;
-            }
+    /// Takes a token from the host's rate.
+    async fn host_rate(&self, name: &str, h: &Host) {
+        if let Some(r) = &h.rate {
+            r.until_ready().await;
+        } else if let (Some(r), false) = (&self.host_rate, self.limits.hosts.contains_key(name)) {
+            r.until_key_ready(&name.to_string()).await;
         }
     }
 
@@ -143,7 +142,9 @@ impl Limiter {
         loop {
             let until = *h.paused_until.lock().expect("lock");
             match until {
-                Some(t) if t > Instant::now() => tokio::time::sleep_until(t).await,
+                Some(t) if t > Instant::now() => {
+                    super::job_slot::aside(tokio::time::sleep_until(t)).await
+                }
                 _ => return,
             }
         }

@@ -7,6 +7,7 @@ mod check;
 mod dns;
 mod exists;
 mod http;
+mod job_slot;
 mod ledger;
 mod limits;
 pub mod lock;
@@ -28,6 +29,7 @@ pub use address::is_internal;
 pub use check::{preview, Check, Format};
 pub use exists::{Look, ProbeError, START_BYTES};
 pub use http::{hop_allowed, MAX_REDIRECTS};
+pub use job_slot::JobSlot;
 pub use ledger::{
     all_merged, clear_merged, clear_segments, export, has_segments, read_done, remove_done,
     write_done, Done, Ledger, OpenError, PathOf,

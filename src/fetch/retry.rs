@@ -100,6 +100,7 @@ pub(super) async fn retrying<T, E, Fut>(
 where
     Fut: Future<Output = Verdict<T, E>>,
 {
+    let _working = super::job_slot::Working::start();
     let cap = retry_after_cap(policy);
     let mut overlong: Option<Overlong> = None;
     let mut attempt = 0u32;
@@ -130,8 +131,11 @@ where
             });
         }
         on_retry(&error, attempt);
-        let wait = after.map_or_else(|| backoff(policy, attempt), |a| a.min(cap));
-        tokio::time::sleep(wait).await;
+        match after {
+            // The host is paused as long: the job's slot may go meanwhile.
+            Some(a) => super::job_slot::aside(tokio::time::sleep(a.min(cap))).await,
+            None => tokio::time::sleep(backoff(policy, attempt)).await,
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::renew::Renew;
 use crate::failpoint;
-use crate::fetch::{self, FailKind, Fetcher, JobFetch, Ledger, Saved, SegmentFailure};
+use crate::fetch::{self, FailKind, Fetcher, JobFetch, JobSlot, Ledger, Saved, SegmentFailure};
 use crate::manifest::OnMissing;
 use crate::merge::{Merge, Tools};
 use crate::plan::JobPlan;
@@ -132,11 +132,17 @@ impl JobRun<'_> {
         progress: &dyn Progress,
     ) -> Fed {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::join!(
+        let fed = tokio::join!(
             self.fetch_all(fetcher, req, tx),
             self.feed(ledger, rx, progress)
         )
-        .1
+        .1;
+        // Requests stopped while waiting out a pause leave the slot given
+        // back: the merge's end and the checks wait for one.
+        if let Some(slot) = JobSlot::current() {
+            slot.hold().await;
+        }
+        fed
     }
 
     /// Fetches every position not already complete, in ascending order of
@@ -175,8 +181,13 @@ impl JobRun<'_> {
                 self.stop.clone(),
                 self.renew.clone(),
             );
+            let slot = JobSlot::current();
             let task = tasks.spawn(async move {
-                let arrival = fetch_one(&job, &fetcher, &req, p, &stop, &renew).await;
+                let fetching = fetch_one(&job, &fetcher, &req, p, &stop, &renew);
+                let arrival = match slot {
+                    Some(slot) => slot.scope(fetching).await,
+                    None => fetching.await,
+                };
                 drop(permit);
                 let _ = tx2.send((p, arrival));
             });

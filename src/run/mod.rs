@@ -1,5 +1,6 @@
 //! The run of many jobs side by side under shared limits: at most
-//! `limits.global.jobs` jobs at once, every job in the report whatever became
+//! `limits.global.jobs` jobs at once (a job that only waits out paused
+//! hosts does not count: [`crate::fetch::JobSlot`]), every job in the report whatever became
 //! of it (a job that panicked is a failed job, never a missing one). One job
 //! end to end is [`job`]; fetching its segments and feeding the merge is
 //! [`feed`]. This is where fetching (HTTP, files) and merging (ffmpeg) meet.
@@ -20,7 +21,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::diag::display_path;
-use crate::fetch::Fetcher;
+use crate::fetch::{Fetcher, JobSlot};
 use crate::merge::Tools;
 use crate::plan::{JobPlan, Plan};
 use crate::progress::Progress;
@@ -109,7 +110,8 @@ struct Shared {
     opts: RunOptions,
     progress: Arc<dyn Progress>,
     cancel: CancellationToken,
-    /// At most `limits.global.jobs` permits.
+    /// At most `limits.global.jobs` permits: one per job fetching or
+    /// merging, none for a job that only waits out paused hosts.
     in_flight: Arc<Semaphore>,
 }
 
@@ -118,9 +120,11 @@ impl Shared {
     async fn run(self, job: JobPlan) -> JobReport {
         let report = tokio::select! {
             permit = self.in_flight.clone().acquire_owned() => {
-                let _permit = permit;
+                // Given back while the job only waits out paused hosts.
+                let slot = JobSlot::new(self.in_flight.clone(), permit.expect("never closed"));
                 let progress = self.progress.as_ref();
-                run_job(&job, &self.fetcher, &self.tools, self.opts, progress, &self.cancel).await
+                let ran = run_job(&job, &self.fetcher, &self.tools, self.opts, progress, &self.cancel);
+                slot.scope(ran).await
             }
             _ = self.cancel.cancelled() => JobReport {
                 status: JobStatus::Interrupted,
