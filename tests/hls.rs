@@ -279,18 +279,25 @@ fn aes_128_without_an_iv_uses_the_media_sequence_number() {
     encrypted("aes-seq7", None, 7);
 }
 
-#[test]
-fn method_none_ends_encryption_and_the_clear_segments_are_not_decrypted() {
+/// The `aes-iv` playlist served under `/e/`, its key at `/keys/aes-iv.key`
+/// holding `key` (the right one, or another).
+fn served_encrypted(key: &[u8]) -> (std::path::PathBuf, tempfile::TempDir, TestServer) {
     let made = make(Hls {
         name: "aes-iv",
         encrypt: Some(Some("00112233445566778899aabbccddeeff")),
         ..Hls::default()
     });
-    let clear = make(Hls::default());
     let (root, server) = served(&[(&made, "e")]);
-    std::fs::copy(clear.join("seg2.ts"), root.path().join("e/clear2.ts")).unwrap();
     std::fs::create_dir_all(root.path().join("keys")).unwrap();
-    std::fs::write(root.path().join("keys/aes-iv.key"), KEY).unwrap();
+    std::fs::write(root.path().join("keys/aes-iv.key"), key).unwrap();
+    (made, root, server)
+}
+
+#[test]
+fn method_none_ends_encryption_and_the_clear_segments_are_not_decrypted() {
+    let (made, root, server) = served_encrypted(&KEY);
+    let clear = make(Hls::default());
+    std::fs::copy(clear.join("seg2.ts"), root.path().join("e/clear2.ts")).unwrap();
     // Two encrypted segments, then the third clear, CR-only line endings.
     let text = std::fs::read_to_string(made.join("index.m3u8")).unwrap();
     let (head, last) = text.rsplit_once("#EXTINF").unwrap();
@@ -1008,14 +1015,7 @@ fn a_server_that_ignores_byte_ranges_is_refused() {
 
 #[test]
 fn a_wrong_key_never_merges_garbage() {
-    let made = make(Hls {
-        name: "aes-iv",
-        encrypt: Some(Some("00112233445566778899aabbccddeeff")),
-        ..Hls::default()
-    });
-    let (root, server) = served(&[(&made, "e")]);
-    std::fs::create_dir_all(root.path().join("keys")).unwrap();
-    std::fs::write(root.path().join("keys/aes-iv.key"), [9u8; 16]).unwrap();
+    let (_made, _root, server) = served_encrypted(&[9u8; 16]);
     let job = Job::new(&playlist_job(&format!("{}/e/index.m3u8", server.url()), ""));
     let out = job.run(&[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -1112,14 +1112,7 @@ fn a_playlist_answering_retry_after_is_asked_again_after_the_wait() {
 
 #[test]
 fn a_key_answering_retry_after_is_asked_again_after_the_wait() {
-    let made = make(Hls {
-        name: "aes-iv",
-        encrypt: Some(Some("00112233445566778899aabbccddeeff")),
-        ..Hls::default()
-    });
-    let (root, server) = served(&[(&made, "e")]);
-    std::fs::create_dir_all(root.path().join("keys")).unwrap();
-    std::fs::write(root.path().join("keys/aes-iv.key"), KEY).unwrap();
+    let (_made, _root, server) = served_encrypted(&KEY);
     let url = format!("{}/e/index.m3u8", server.url());
     let job = Job::new(&playlist_job(&url, THREE_ATTEMPTS));
     retried_after_the_servers_wait(&server, &job, "/keys/aes-iv.key");
