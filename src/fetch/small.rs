@@ -248,35 +248,60 @@ impl Fetcher {
             return Try::retry(SmallError::WrongRange { what, url, reason });
         }
         let final_url = resp.url().to_string();
-        let mut body = Vec::new();
-        loop {
-            match resp.chunk().await {
-                Ok(Some(c)) => {
-                    if (body.len() + c.len()) as u64 > max {
-                        return Try::Fatal(SmallError::TooLarge { what, url, max });
-                    }
-                    body.extend_from_slice(&c);
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    let reason = describe(e);
-                    return Try::retry(SmallError::BrokeOff { what, url, reason });
-                }
-            }
-        }
-        if let Some(r) = range {
-            if body.len() as u64 != r.length {
-                let (got, want) = (body.len(), r.length);
-                return Try::retry(SmallError::Short {
-                    what,
-                    url,
-                    got,
-                    want,
-                });
-            }
-        }
+        let body = match read_body(&mut resp, range, max).await {
+            Ok(body) => body,
+            Err(e) => return e.into_try(what, url, max),
+        };
         drop(slot);
         Try::Done(Small { body, final_url })
+    }
+}
+
+/// Why a body read did not give the whole body.
+enum BodyError {
+    TooLarge,
+    BrokeOff(String),
+    Short { got: usize, want: u64 },
+}
+
+impl BodyError {
+    /// The attempt's outcome, naming `what` came from `url`.
+    fn into_try(self, what: String, url: Secret, max: u64) -> Try {
+        match self {
+            BodyError::TooLarge => Try::Fatal(SmallError::TooLarge { what, url, max }),
+            BodyError::BrokeOff(reason) => Try::retry(SmallError::BrokeOff { what, url, reason }),
+            BodyError::Short { got, want } => Try::retry(SmallError::Short {
+                what,
+                url,
+                got,
+                want,
+            }),
+        }
+    }
+}
+
+/// Reads an answer's body whole: at most `max` bytes, and for a byte range
+/// exactly its length.
+async fn read_body(
+    resp: &mut reqwest::Response,
+    range: Option<ByteRange>,
+    max: u64,
+) -> Result<Vec<u8>, BodyError> {
+    let mut body = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(c)) if (body.len() + c.len()) as u64 > max => return Err(BodyError::TooLarge),
+            Ok(Some(c)) => body.extend_from_slice(&c),
+            Ok(None) => break,
+            Err(e) => return Err(BodyError::BrokeOff(describe(e))),
+        }
+    }
+    match range {
+        Some(r) if body.len() as u64 != r.length => Err(BodyError::Short {
+            got: body.len(),
+            want: r.length,
+        }),
+        _ => Ok(body),
     }
 }
 

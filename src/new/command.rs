@@ -221,19 +221,7 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
         taken.extend(query.secrets.iter().map(|s| s.var.clone()));
         plan_query_reusing(&name, init, false, &taken, &query.secrets)
     });
-    // (variable, value) of every secret the job reads.
-    let secrets: Vec<(&str, &str)> = headers
-        .secrets
-        .iter()
-        .map(|s| (s.var.as_str(), s.value.as_str()))
-        .chain(
-            query
-                .secrets
-                .iter()
-                .chain(init.iter().flat_map(|i| i.secrets.iter()))
-                .map(|s| (s.var.as_str(), s.value.as_str())),
-        )
-        .collect();
+    let secrets = every_secret(&headers.secrets, &query, init.as_ref());
     let mut details = Vec::new();
     let mut notes = Vec::new();
     let mut send_secrets_to = Vec::new();
@@ -309,13 +297,7 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
         created: existing.is_none(),
         segments,
         playlist: matches!(job.what, What::Playlist { .. }),
-        end_auto: matches!(
-            job.what,
-            What::Segments {
-                source: Source::RangeAuto { .. },
-                ..
-            }
-        ),
+        end_auto: job.what.ends_auto(),
         details,
         notes,
     };
@@ -328,6 +310,24 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
         written: true,
         ..out
     })
+}
+
+/// (variable, value) of every secret the job reads: its headers', its
+/// URL's query and its init URL's.
+fn every_secret<'a>(
+    headers: &'a [super::headers::SecretHeader],
+    query: &'a super::query::QueryPlan,
+    init: Option<&'a super::query::QueryPlan>,
+) -> Vec<(&'a str, &'a str)> {
+    let params = query
+        .secrets
+        .iter()
+        .chain(init.iter().flat_map(|i| i.secrets.iter()));
+    headers
+        .iter()
+        .map(|s| (s.var.as_str(), s.value.as_str()))
+        .chain(params.map(|s| (s.var.as_str(), s.value.as_str())))
+        .collect()
 }
 
 /// Whether the URL names a playlist or a segment of a numbered stream, with

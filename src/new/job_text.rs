@@ -27,6 +27,19 @@ pub(super) enum What {
     Playlist { master: bool },
 }
 
+impl What {
+    /// A range whose end is found by probing at run time.
+    pub(super) fn ends_auto(&self) -> bool {
+        matches!(
+            self,
+            What::Segments {
+                source: Source::RangeAuto { .. },
+                ..
+            }
+        )
+    }
+}
+
 impl JobText {
     /// The job's lines, unindented; the first becomes the `- ` item line.
     pub(super) fn lines(&self) -> Vec<String> {
