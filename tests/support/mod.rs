@@ -7,3 +7,4 @@ pub mod cli;
 pub mod hls;
 pub mod media;
 pub mod server;
+pub mod tmpfs;
