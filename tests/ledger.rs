@@ -279,3 +279,48 @@ fn saved_segments_of_other_urls_are_fetched_again() {
         stderr(&out)
     );
 }
+
+/// An error on a state file names that file, not only its folder: the
+/// state folder (a small tmpfs) holds an older snatch's segment files and
+/// has no room to move them into the spool. Nothing is lost: the files stay.
+#[test]
+fn a_state_file_that_cannot_be_written_is_named() {
+    let s = saved_run();
+    let state = s.job.path("out/.snatch/v");
+    let text = std::fs::read_to_string(s.ledger()).unwrap();
+    let header: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let identity = header["identity"].as_str().unwrap().to_string();
+    std::fs::remove_dir_all(&state).unwrap();
+    let pages: u64 = (1..COUNT)
+        .map(|i| {
+            std::fs::metadata(s.media.join(format!("{i:06}.ts")))
+                .unwrap()
+                .len()
+                .div_ceil(4096)
+        })
+        .sum();
+    let disk = match support::tmpfs::Tmpfs::mount(&state, (pages + 3) * 4) {
+        Ok(d) => d,
+        Err(why) => return eprintln!("skipped: {why}"),
+    };
+    let legacy = json!({ "snatch_ledger": 2, "identity": identity });
+    std::fs::write(disk.path().join("ledger.jsonl"), format!("{legacy}\n")).unwrap();
+    for i in 1..COUNT {
+        std::fs::copy(
+            s.media.join(format!("{i:06}.ts")),
+            disk.path().join(format!("{i}.ts")),
+        )
+        .unwrap();
+    }
+    let out = s.job.run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = s.job.report()["jobs"][0]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("out/.snatch/v/segments.spool"), "{err}");
+    assert!(s.server.requests().is_empty(), "{:?}", s.server.requests());
+    for i in 1..COUNT {
+        assert!(disk.path().join(format!("{i}.ts")).is_file(), "{i}.ts went");
+    }
+}

@@ -234,8 +234,9 @@ impl Ledger {
         let text = text.unwrap_or_default();
         let listed = entries(text, seal);
         let spool = Spool::open(dir).map_err(at(&dir.join(SPOOL)))?;
-        let whole = still_whole(&spool, &listed)?;
-        spool.cut(whole.iter().map(|e| e.saved().end()).max().unwrap_or(0))?;
+        let whole = still_whole(&spool, &listed).map_err(at(spool.path()))?;
+        let end = whole.iter().map(|e| e.saved().end()).max().unwrap_or(0);
+        spool.cut(end).map_err(at(spool.path()))?;
         // Files an older snatch's segments were moved from, if a stop came
         // before they went.
         let moved: Vec<u64> = legacy::scan(dir)?
@@ -261,7 +262,7 @@ impl Ledger {
     ) -> Result<Ledger, OpenError> {
         let files = legacy::whole_files(dir, listed)?;
         let spool = Spool::open(dir).map_err(at(&dir.join(SPOOL)))?;
-        spool.cut(0)?;
+        spool.cut(0).map_err(at(spool.path()))?;
         let moved = legacy::into_spool(dir, &spool, &files)?;
         let ledger = Ledger::start(dir, identity, spool, moved, Durability::Synced)?;
         // Only once the new ledger lists them do the files go.
@@ -281,13 +282,14 @@ impl Ledger {
     ) -> Result<Ledger, OpenError> {
         let path = dir.join(LEDGER);
         let text = ledger_text(identity, &entries);
-        store::replace(&path, text.as_bytes(), durability)?;
+        store::replace(&path, text.as_bytes(), durability).map_err(at(&path))?;
         Ledger::opened(dir, spool, &entries)
     }
 
     /// The ledger open for appending, with `entries` as what is saved.
     fn opened(dir: &Path, spool: Spool, entries: &[Entry]) -> Result<Ledger, OpenError> {
-        let file = store::append(&dir.join(LEDGER))?;
+        let path = dir.join(LEDGER);
+        let file = store::append(&path).map_err(at(&path))?;
         Ok(Ledger {
             dir: dir.to_path_buf(),
             file: Mutex::new(file),
@@ -401,7 +403,8 @@ pub fn remove_done(dir: &Path) -> io::Result<()> {
 /// nothing it lists without its bytes unnoticed (they fail the checksum).
 pub fn clear_segments(root: &Path, dir: &Path) -> io::Result<()> {
     store::clear_dir(root, dir, &[LOCK, DONE, LEDGER])?;
-    store::remove_file(&dir.join(LEDGER))
+    let ledger = dir.join(LEDGER);
+    store::remove_file(&ledger).map_err(store::at(&ledger))
 }
 
 /// The saved segments the ledger in `dir` lists whose lines are intact

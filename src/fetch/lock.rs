@@ -58,7 +58,9 @@ pub fn claim_output(root: &Path, output: &Path) -> Result<JobLock, LockError> {
 
 /// Locks the file at `path` (its folder checked), writing our pid in it.
 fn lock_at(path: &Path) -> Result<JobLock, LockError> {
-    let mut file = store::open_rw(path).map_err(LockError::Io)?;
+    let mut file = store::open_rw(path)
+        .map_err(store::at(path))
+        .map_err(LockError::Io)?;
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
@@ -68,7 +70,7 @@ fn lock_at(path: &Path) -> Result<JobLock, LockError> {
                 pid: text.trim().parse().ok(),
             });
         }
-        Err(TryLockError::Error(e)) => return Err(LockError::Io(e)),
+        Err(TryLockError::Error(e)) => return Err(LockError::Io(store::at(path)(e))),
     }
     let written = file
         .set_len(0)
@@ -77,7 +79,7 @@ fn lock_at(path: &Path) -> Result<JobLock, LockError> {
     // Not synced: the pid only names the holder in a message, and the lock
     // itself lives in the kernel. A sync here waited on ext4 for every byte
     // written before it (tens of milliseconds at the start of each job).
-    written.map_err(LockError::Io)?;
+    written.map_err(store::at(path)).map_err(LockError::Io)?;
     Ok(JobLock { _file: file })
 }
 

@@ -295,9 +295,9 @@ pub fn rename_in(from: &Path, to: &Path) -> io::Result<()> {
 pub fn clear_dir(root: &Path, dir: &Path, keep: &[&str]) -> io::Result<()> {
     ensure_dir(root, dir)?;
     let mut doomed = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let kind = entry.file_type()?;
+    for entry in fs::read_dir(dir).map_err(at(dir))? {
+        let entry = entry.map_err(at(dir))?;
+        let kind = entry.file_type().map_err(at(&entry.path()))?;
         if keep.iter().any(|k| entry.file_name() == **k) {
             continue;
         }
@@ -309,7 +309,7 @@ pub fn clear_dir(root: &Path, dir: &Path, keep: &[&str]) -> io::Result<()> {
         }
     }
     for p in doomed {
-        fs::remove_file(p)?;
+        fs::remove_file(&p).map_err(at(&p))?;
     }
     Ok(())
 }
@@ -350,6 +350,36 @@ fn absolute(p: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// An error on one state or output file, naming that file (not only its
+/// folder). Its kind is the error's own, so callers can still tell a full
+/// disk or a missing file apart.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", display_path(.path))]
+pub struct AtPath {
+    pub path: PathBuf,
+    pub source: io::Error,
+}
+
+/// Names `path` in an error about it. A refusal (a link, a non-regular
+/// file) already names its file and stays as it is.
+pub fn at(path: &Path) -> impl FnOnce(io::Error) -> io::Error + '_ {
+    move |e| match is_refusal(&e) || named(&e).is_some() {
+        true => e,
+        false => io::Error::new(
+            e.kind(),
+            AtPath {
+                path: path.to_path_buf(),
+                source: e,
+            },
+        ),
+    }
+}
+
+/// The file an error names, if [`at`] named one.
+pub fn named(e: &io::Error) -> Option<&AtPath> {
+    e.get_ref().and_then(|inner| inner.downcast_ref::<AtPath>())
 }
 
 /// The file snatch refused as not regular, if that is what `e` is.

@@ -250,9 +250,14 @@ fn sweep(job: &JobPlan) {
 }
 
 fn cannot_use(job: &str, path: &Path, e: &io::Error) -> String {
-    match store::is_refusal(e) {
-        true => format!("job `{job}`: {e}"),
-        false => format!("job `{job}`: cannot use {}: {e}", display_path(path)),
+    match (store::is_refusal(e), store::named(e)) {
+        (true, _) => format!("job `{job}`: {e}"),
+        (false, Some(at)) => format!(
+            "job `{job}`: cannot use {}: {}",
+            display_path(&at.path),
+            at.source
+        ),
+        (false, None) => format!("job `{job}`: cannot use {}: {e}", display_path(path)),
     }
 }
 

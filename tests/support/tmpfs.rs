@@ -25,7 +25,9 @@ impl Tmpfs {
             .output()
             .map_err(|e| format!("mount: {e}"))?;
         match out.status.success() {
-            true => Ok(Tmpfs { at: at.to_path_buf() }),
+            true => Ok(Tmpfs {
+                at: at.to_path_buf(),
+            }),
             false => Err(format!(
                 "mounting a tmpfs needs root: {}",
                 String::from_utf8_lossy(&out.stderr).trim()

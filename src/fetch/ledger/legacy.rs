@@ -7,7 +7,7 @@ use std::io::{self, Read};
 use std::path::Path;
 
 use super::super::spool::Spool;
-use super::super::store;
+use super::super::store::{self, at};
 use super::Entry;
 
 /// The format that kept a file per segment.
@@ -24,14 +24,14 @@ fn segment_path(dir: &Path, index: u64) -> std::path::PathBuf {
 
 /// Removes the `.part` files in `dir`: bodies a stop left unfinished.
 pub(super) fn remove_parts(dir: &Path) -> io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
+    for entry in std::fs::read_dir(dir).map_err(at(dir))? {
+        let entry = entry.map_err(at(dir))?;
         if entry
             .file_name()
             .to_str()
             .is_some_and(|n| n.ends_with(".part"))
         {
-            store::remove_file(&entry.path())?;
+            store::remove_file(&entry.path()).map_err(at(&entry.path()))?;
         }
     }
     Ok(())
@@ -40,12 +40,12 @@ pub(super) fn remove_parts(dir: &Path) -> io::Result<()> {
 /// The segment files in `dir` (index → size); a link among them is refused.
 pub(super) fn scan(dir: &Path) -> io::Result<HashMap<u64, u64>> {
     let mut found = HashMap::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
+    for entry in std::fs::read_dir(dir).map_err(at(dir))? {
+        let entry = entry.map_err(at(dir))?;
         let Some(index) = segment_index(&entry.file_name()) else {
             continue;
         };
-        let meta = entry.metadata()?; // of the entry itself, not a link's target
+        let meta = entry.metadata().map_err(at(&entry.path()))?; // of the entry itself, not a link's target
         if meta.file_type().is_symlink() {
             return Err(store::refused(&entry.path()));
         }
@@ -77,7 +77,10 @@ pub(super) fn whole_files(dir: &Path, listed: &HashMap<u64, u64>) -> io::Result<
     let mut whole = HashMap::new();
     for (index, size) in scan(dir)? {
         match listed.get(&index) {
-            Some(&want) if want != size => store::remove_file(&segment_path(dir, index))?,
+            Some(&want) if want != size => {
+                let path = segment_path(dir, index);
+                store::remove_file(&path).map_err(at(&path))?
+            }
             _ => {
                 whole.insert(index, size);
             }
@@ -99,10 +102,11 @@ pub(super) fn into_spool(
     let mut bytes = Vec::new();
     for index in indices {
         bytes.clear();
-        store::open_read(&segment_path(dir, index))?.read_to_end(&mut bytes)?;
+        let path = segment_path(dir, index);
+        (store::open_read(&path).and_then(|mut f| f.read_to_end(&mut bytes))).map_err(at(&path))?;
         let size = bytes.len() as u64;
         let offset = spool.reserve(size);
-        spool.write_at(offset, &bytes)?;
+        spool.write_at(offset, &bytes).map_err(at(spool.path()))?;
         let saved = super::Saved { offset, size };
         moved.push(Entry::new(index, saved, crc32fast::hash(&bytes), None));
     }
@@ -115,7 +119,8 @@ pub(super) fn remove_files<'a>(
     indices: impl Iterator<Item = &'a u64>,
 ) -> io::Result<()> {
     for &index in indices {
-        store::remove_file(&segment_path(dir, index))?;
+        let path = segment_path(dir, index);
+        store::remove_file(&path).map_err(at(&path))?;
     }
     Ok(())
 }
