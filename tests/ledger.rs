@@ -324,3 +324,20 @@ fn a_state_file_that_cannot_be_written_is_named() {
         assert!(disk.path().join(format!("{i}.ts")).is_file(), "{i}.ts went");
     }
 }
+
+/// A header saying format 2 (a file per segment) over a spool of sealed
+/// lines: the spool is not cut to nothing; each line that checks out keeps
+/// its segment, and the ledger is written anew in the current format.
+#[test]
+fn a_format_2_header_over_a_spool_keeps_the_spools_segments() {
+    let s = saved_run();
+    let text = std::fs::read_to_string(s.ledger()).unwrap();
+    let (first, rest) = text.split_once('\n').unwrap();
+    let mut header: Value = serde_json::from_str(first).unwrap();
+    header["snatch_ledger"] = json!(2);
+    std::fs::write(s.ledger(), format!("{header}\n{rest}")).unwrap();
+    s.rerun_fetches(&[]);
+    let now = std::fs::read_to_string(s.ledger()).unwrap();
+    let now: Value = serde_json::from_str(now.lines().next().unwrap()).unwrap();
+    assert_ne!(now["snatch_ledger"], json!(2), "{now}");
+}

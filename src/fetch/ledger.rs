@@ -201,9 +201,16 @@ impl Ledger {
         let same = header
             .as_ref()
             .is_some_and(|h| h.identity.as_deref() == Some(identity));
+        let spooled = std::fs::symlink_metadata(dir.join(SPOOL)).is_ok_and(|m| m.len() > 0);
         match header.as_ref().map(|h| h.snatch_ledger) {
             Some(VERSION) if same => Ledger::resume(dir, identity, text.as_deref(), Seal::Required),
             Some(UNSEALED) if same => Ledger::resume(dir, identity, text.as_deref(), Seal::Absent),
+            // Format 2 had no spool: one beside its header was written by
+            // a later snatch, and its lines are read as that one's (each
+            // checked), not thrown away.
+            Some(legacy::VERSION) if same && spooled => {
+                Ledger::resume(dir, identity, text.as_deref(), Seal::Required)
+            }
             Some(legacy::VERSION) if same => {
                 let listed = legacy::listed(text.as_deref().unwrap_or_default());
                 Ledger::resume_legacy(dir, identity, &listed)
@@ -244,7 +251,9 @@ impl Ledger {
             .filter(|i| whole.iter().any(|e| e.index == *i))
             .collect();
         legacy::remove_files(dir, moved.iter())?;
-        let as_written = seal == Seal::Required && whole.len() == whole_lines(text).count();
+        let current = header(text).is_some_and(|h| h.snatch_ledger == VERSION);
+        let as_written =
+            current && seal == Seal::Required && whole.len() == whole_lines(text).count();
         if as_written && text.ends_with('\n') {
             return Ledger::opened(dir, spool, &whole);
         }
