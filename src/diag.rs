@@ -280,25 +280,11 @@ fn is_abbreviation(typed: &str, known: &str) -> bool {
         && typed.chars().all(|c| rest.any(|k| k == c))
 }
 
-/// Levenshtein distance over chars (optimal string alignment: a swap of
-/// two neighbours counts once).
+/// Edit distance over the first 64 chars (optimal string alignment, as
+/// strsim counts it: a swap of two neighbours counts once).
 fn distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().take(64).collect();
-    let b: Vec<char> = b.chars().take(64).collect();
-    let mut prev2 = vec![0; b.len() + 1];
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for i in 1..=a.len() {
-        let mut cur = vec![i; b.len() + 1];
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                cur[j] = cur[j].min(prev2[j - 2] + 1);
-            }
-        }
-        prev2 = std::mem::replace(&mut prev, cur);
-    }
-    prev[b.len()]
+    let cut = |s: &str| s.chars().take(64).collect::<String>();
+    strsim::osa_distance(&cut(a), &cut(b))
 }
 
 #[cfg(test)]
