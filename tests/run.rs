@@ -260,10 +260,11 @@ fn a_per_host_rate_is_never_exceeded() {
         .map(|n| times[n - 1].duration_since(started) - Duration::from_millis(50) * (n as u32 - 2))
         .min()
         .unwrap();
-    let span = times[39].duration_since(times[0]).as_secs_f64();
-    eprintln!(
-        "observed {:.1} req/s against a limit of 20; the closest request came {slack:?} after its earliest",
-        39.0 / span
+    // The bound above says something only if the limiter, not the
+    // machine, set the pace: some request came close to its earliest.
+    assert!(
+        slack < Duration::from_millis(250),
+        "no request came within 250 ms of its earliest (closest: {slack:?}): the limit was never reached"
     );
 }
 
