@@ -7,4 +7,5 @@ pub mod cli;
 pub mod hls;
 pub mod media;
 pub mod server;
+pub mod timing;
 pub mod tmpfs;

@@ -1,0 +1,30 @@
+//! snatch's integration tests, one binary (every module of it linked
+//! once): the real `snatch` binary, the project's own HTTP test server on
+//! 127.0.0.1 and 127.0.0.2, segments made by ffmpeg, merges checked with
+//! ffprobe. Tests that read request timing live in `tests/timing/`, where
+//! they can run alone.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod attack;
+mod byte_checks;
+mod claims;
+mod end_auto;
+mod errors;
+mod hls;
+mod ledger;
+mod local_sources;
+mod new;
+mod new_playlist;
+mod playlist_trust;
+mod probe;
+mod props;
+mod recipes;
+mod reliability;
+mod report;
+mod server_selftest;
+mod shard;
+mod store;
+mod usage;
+mod validate;
