@@ -8,6 +8,7 @@ pub mod atomic;
 pub mod cli;
 pub mod decrypt;
 pub mod diag;
+pub mod disk;
 mod failpoint;
 pub mod fetch;
 pub mod headers;

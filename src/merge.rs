@@ -305,6 +305,12 @@ impl Merge {
             .last()
             .unwrap_or("no message")
             .to_string();
+        // ffmpeg 5.1 exits 0 after its last writes failed: its words
+        // decide too.
+        if let Some(fault) = error::write_fault(&stderr, &self.temp) {
+            let _ = store::remove_file(&self.temp);
+            return Err(fault);
+        }
         match (status.success(), fed) {
             (true, Ok(())) => match self.audio.take() {
                 Some(mut a) => a.mux_into(&self.temp),

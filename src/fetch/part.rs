@@ -221,10 +221,17 @@ impl Part {
         Ok(())
     }
 
+    /// A write that failed; a full disk says so and names the folder to
+    /// free.
     fn storage_error(&self, e: std::io::Error) -> PartError {
+        let spool = self.ledger.spool().path();
+        if crate::disk::is_full(&e) {
+            let folder = spool.parent().unwrap_or(spool);
+            return PartError::Storage(crate::disk::full("it could not be saved", folder, &e));
+        }
         PartError::Storage(format!(
             "cannot save it in {}: {e}",
-            crate::diag::display_path(self.ledger.spool().path())
+            crate::diag::display_path(spool)
         ))
     }
 

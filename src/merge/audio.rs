@@ -132,10 +132,13 @@ impl Audio {
             .stdin(Stdio::null())
             .output()
             .map_err(MergeError::MuxStart)?;
+        let stderr = String::from_utf8_lossy(&done.stderr);
+        if let Some(fault) = super::error::write_fault(&stderr, out) {
+            return Err(fault);
+        }
         if done.status.success() {
             return Ok(());
         }
-        let stderr = String::from_utf8_lossy(&done.stderr);
         Err(MergeError::Mux {
             status: done.status,
             last: stderr.trim().lines().last().unwrap_or("no message").into(),

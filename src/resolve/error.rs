@@ -69,7 +69,7 @@ pub enum Cause {
     Fetch(#[from] SmallError),
     #[error(transparent)]
     Read(#[from] PlaylistError),
-    #[error("cannot save the playlist in {}: {error}", .dir.display())]
+    #[error("{}", save_text(.dir, .error))]
     Save { dir: PathBuf, error: std::io::Error },
     /// `url` is shown redacted.
     #[error("the AES-128 key {url} is {len} bytes, not 16")]
@@ -251,6 +251,15 @@ pub enum InitError {
     NotMp4,
     #[error("cannot store it: {0}")]
     Store(std::io::Error),
+}
+
+/// Why the playlist could not be saved in the state folder `dir`; a full
+/// disk says so and names the folder to free.
+fn save_text(dir: &std::path::Path, error: &std::io::Error) -> String {
+    match crate::disk::is_full(error) {
+        true => crate::disk::full("the playlist could not be saved", dir, error),
+        false => format!("cannot save the playlist in {}: {error}", dir.display()),
+    }
 }
 
 #[cfg(test)]

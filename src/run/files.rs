@@ -250,14 +250,22 @@ fn sweep(job: &JobPlan) {
 }
 
 fn cannot_use(job: &str, path: &Path, e: &io::Error) -> String {
-    match (store::is_refusal(e), store::named(e)) {
-        (true, _) => format!("job `{job}`: {e}"),
-        (false, Some(at)) => format!(
-            "job `{job}`: cannot use {}: {}",
-            display_path(&at.path),
-            at.source
-        ),
-        (false, None) => format!("job `{job}`: cannot use {}: {e}", display_path(path)),
+    // An error that names its file speaks of that file.
+    let (path, e) = match store::named(e) {
+        Some(at) => (at.path.as_path(), &at.source),
+        None => (path, e),
+    };
+    if crate::disk::is_full(e) {
+        let folder = match path.is_dir() {
+            true => path,
+            false => path.parent().unwrap_or(path),
+        };
+        let what = format!("{} could not be written", display_path(path));
+        return format!("job `{job}`: {}", crate::disk::full(&what, folder, e));
+    }
+    match store::is_refusal(e) {
+        true => format!("job `{job}`: {e}"),
+        false => format!("job `{job}`: cannot use {}: {e}", display_path(path)),
     }
 }
 
@@ -367,6 +375,15 @@ fn finish_blocking(
     }
     if keep_segments {
         return export(job, &merged).map(|_| ()).map_err(|e| {
+            let segments = job.state_dir.join("segments");
+            if crate::disk::is_full(&e) {
+                let what = "merged and verified, but its segments could not be written";
+                return format!(
+                    "job `{}`: {}",
+                    job.name,
+                    crate::disk::full(what, &segments, &e)
+                );
+            }
             format!(
                 "job `{}`: merged and verified, but its segments could not be written to {}: {e}",
                 job.name,

@@ -299,9 +299,8 @@ fn a_state_file_that_cannot_be_written_is_named() {
                 .div_ceil(4096)
         })
         .sum();
-    let disk = match support::tmpfs::Tmpfs::mount(&state, (pages + 3) * 4) {
-        Ok(d) => d,
-        Err(why) => return eprintln!("skipped: {why}"),
+    let Some(disk) = support::tmpfs::Tmpfs::mount(&state, (pages + 3) * 4) else {
+        return;
     };
     let legacy = json!({ "snatch_ledger": 2, "identity": identity });
     std::fs::write(disk.path().join("ledger.jsonl"), format!("{legacy}\n")).unwrap();

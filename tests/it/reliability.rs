@@ -6,6 +6,9 @@
 
 use crate::support;
 
+#[cfg(unix)]
+mod disk_full;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! A small tmpfs mounted by a test, for a disk that fills: only as root
 //! on Linux (CI runs as root); elsewhere [`Tmpfs::mount`] says why not and
-//! the test skips with that reason printed.
+//! the test skips with the reason printed.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,11 +12,25 @@ pub struct Tmpfs {
 }
 
 impl Tmpfs {
-    /// Mounts a tmpfs of `kib` KiB at `at` (created). `Err` says why it
-    /// cannot here; the caller prints it and skips.
-    pub fn mount(at: &Path, kib: u64) -> Result<Tmpfs, String> {
+    /// Mounts a tmpfs of `kib` KiB at `at` (created); `None`, with the
+    /// reason printed, where this test cannot mount one (the caller skips).
+    pub fn mount(at: &Path, kib: u64) -> Option<Tmpfs> {
+        match Tmpfs::try_mount(at, kib) {
+            Ok(t) => Some(t),
+            Err(why) => {
+                println!("skipped: {why}");
+                None
+            }
+        }
+    }
+
+    fn try_mount(at: &Path, kib: u64) -> Result<Tmpfs, String> {
         if !cfg!(target_os = "linux") {
             return Err("a tmpfs is mounted on Linux only".into());
+        }
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            return Err("mounting a tmpfs needs root".into());
         }
         std::fs::create_dir_all(at).unwrap();
         let out = Command::new("mount")
@@ -29,7 +43,7 @@ impl Tmpfs {
                 at: at.to_path_buf(),
             }),
             false => Err(format!(
-                "mounting a tmpfs needs root: {}",
+                "cannot mount a tmpfs: {}",
                 String::from_utf8_lossy(&out.stderr).trim()
             )),
         }

@@ -1,0 +1,121 @@
+//! A full disk never ends in a wrong output, and always says so: a small
+//! tmpfs made by the test fills during the merge (the output's folder) or
+//! during the fetch (the state folder). ffmpeg 5.1 exits 0 after a write
+//! error on its last writes; the job must fail all the same, name the
+//! folder to free, keep every segment, and a rerun with room resumes.
+//! Mounting needs root: elsewhere these tests say why they skip.
+
+use std::path::{Path, PathBuf};
+
+use super::support::cli::{ledger_lines, stderr, Job};
+use super::support::media::{probe, segments};
+use super::support::server::TestServer;
+use super::support::tmpfs::Tmpfs;
+
+/// A job of ten 1-second segments; `output` as the job file writes it.
+fn job_of(server: &TestServer, output: &str) -> Job {
+    Job::new(&format!(
+        "version: 1\njobs:\n  - name: v\n    url: \"{}/{{{{index}}}}.ts\"\n    padding: 6\n    \
+         range: {{ start: 1, end: 10 }}\n    output: {output}\n",
+        server.url()
+    ))
+}
+
+/// The job's message from its report.
+fn error_of(job: &Job) -> String {
+    job.report()["jobs"][0]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The words that tell which folder to free.
+fn space_in(folder: &Path) -> String {
+    format!("Free space in {},", folder.display())
+}
+
+/// Fills `dir` (a tmpfs) so that about `room` bytes stay free.
+fn leave_room(dir: &Path, room: u64) -> PathBuf {
+    let filler = dir.join("filler");
+    // SAFETY: statvfs on a NUL-terminated path into a zeroed struct.
+    let free = unsafe {
+        let path = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).unwrap();
+        let mut s: libc::statvfs = std::mem::zeroed();
+        assert_eq!(libc::statvfs(path.as_ptr(), &mut s), 0);
+        s.f_bavail * s.f_frsize
+    };
+    std::fs::write(&filler, vec![1u8; free.saturating_sub(room) as usize]).unwrap();
+    filler
+}
+
+/// The output's folder fills while ffmpeg writes the merged file (its
+/// last writes: ffmpeg reports them and exits 0): the job fails saying the
+/// disk is full and which folder, keeps every segment, marks nothing done;
+/// with room made, the rerun merges the saved segments, fetching none.
+#[test]
+fn a_disk_that_fills_during_the_merge_fails_the_job_and_the_rerun_resumes() {
+    let media = segments(10, 1);
+    let server = TestServer::start(&media);
+    for container in ["mp4", "ts", "mkv"] {
+        let job = job_of(&server, &format!("\"media/{{{{name}}}}.{container}\""));
+        let folder = job.path("out/media");
+        let Some(_disk) = Tmpfs::mount(&folder, 1024) else {
+            return;
+        };
+        // The merged file is ~190 kB: it cannot fit.
+        let filler = leave_room(&folder, 120 * 1024);
+        let out = job.run(&[]);
+        assert_eq!(out.status.code(), Some(1), "{container}: {}", stderr(&out));
+        let error = error_of(&job);
+        assert!(
+            error.contains("disk is full") && error.contains(&space_in(&folder)),
+            "{container}: {error}"
+        );
+        assert!(!error.contains("/dev/stdout"), "{error}");
+        let output = folder.join(format!("v.{container}"));
+        assert!(
+            !output.exists(),
+            "{container}: a truncated output is in place"
+        );
+        let state = job.path("out/.snatch/v");
+        assert_eq!(ledger_lines(&state), 10, "{container}: segments kept");
+        assert!(!state.join("done.json").exists());
+
+        std::fs::remove_file(&filler).unwrap();
+        server.clear_requests();
+        let out = job.run(&[]);
+        assert_eq!(out.status.code(), Some(0), "{container}: {}", stderr(&out));
+        assert!(server.requests().is_empty(), "{container}: nothing fetched");
+        let (duration, _) = probe(&output);
+        assert!((duration - 10.0).abs() < 0.3, "{container}: {duration}");
+    }
+}
+
+/// The state folder fills while segments arrive: the job fails saying the
+/// disk is full and naming the folder to free; a rerun with room keeps
+/// what was saved and fetches the rest.
+#[test]
+fn a_state_folder_that_fills_while_fetching_says_the_disk_is_full() {
+    let media = segments(10, 1);
+    let server = TestServer::start(&media);
+    let job = job_of(&server, "\"{{name}}.mp4\"");
+    let Some(disk) = Tmpfs::mount(&job.path("out/.snatch"), 100) else {
+        return;
+    };
+    let out = job.run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let error = error_of(&job);
+    assert!(
+        error.contains("disk is full") && error.contains(&space_in(&job.path("out/.snatch/v"))),
+        "{error}"
+    );
+    assert!(error.contains("rerun"), "{error}");
+    let saved = ledger_lines(&job.path("out/.snatch/v"));
+    assert!(saved > 0, "segments that fitted are kept");
+
+    disk.resize(2048);
+    let out = job.run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let reused = job.report()["jobs"][0]["segments"]["reused"].as_u64();
+    assert_eq!(reused, Some(saved as u64));
+}
