@@ -18,7 +18,9 @@ pub mod temp;
 pub use audio::AudioInput;
 pub use error::{MergeError, ProbeError, ToolsError};
 use feed::{Feeder, Piece};
-pub use probe::{probe, probe_file, verify, EarlyProbe, Expected, Mismatch, Probed, Unverified};
+pub use probe::{
+    probe, probe_file, verify, EarlyProbe, Expected, Mismatch, Probed, Unverified, Within,
+};
 
 use crate::plan::Container;
 use crate::source::SegmentFormat;

@@ -32,6 +32,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
+use super::check::clock::Timing;
 use super::lock::LOCK;
 use super::spool::{Saved, Spool, SPOOL};
 use super::store::{self, Durability};
@@ -83,6 +84,9 @@ pub struct Ledger {
     pub complete: HashMap<u64, Saved>,
     /// The paths the saved segments' lines record, where they do.
     recorded: HashMap<u64, String>,
+    /// What each saved segment's timestamps tell, where its line records
+    /// it (earlier runs' and this one's).
+    timings: Mutex<HashMap<u64, Timing>>,
     /// How a new line learns its segment's path; `None`: not recorded.
     path_of: Option<PathOf>,
     /// Saved segments left out of `complete` by [`Ledger::with_paths`]:
@@ -308,6 +312,12 @@ impl Ledger {
                 .iter()
                 .filter_map(|e| Some((e.index, e.path.clone()?)))
                 .collect(),
+            timings: Mutex::new(
+                entries
+                    .iter()
+                    .filter_map(|e| Some((e.index, e.timing?)))
+                    .collect(),
+            ),
             path_of: None,
             other_paths: 0,
             landed: Mutex::new((0, 0)),
@@ -336,13 +346,32 @@ impl Ledger {
 
     /// Records a saved segment, its bytes already whole at `saved` in the
     /// spool; from this line on it counts.
-    pub fn record(&self, index: u64, saved: Saved, crc32: u32) -> io::Result<()> {
+    /// `timing` is what its own timestamps tell, if anything.
+    pub fn record(
+        &self,
+        index: u64,
+        saved: Saved,
+        crc32: u32,
+        timing: Option<Timing>,
+    ) -> io::Result<()> {
         let path = self.path_of.as_ref().and_then(|f| f(index));
-        let line = Entry::new(index, saved, crc32, path).text();
+        let line = Entry::new(index, saved, crc32, path).timed(timing).text();
         self.file.lock().expect("lock").write_all(line.as_bytes())?;
+        let mut timings = self.timings.lock().expect("lock");
+        match timing {
+            Some(t) => timings.insert(index, t),
+            None => timings.remove(&index),
+        };
+        drop(timings);
         let mut landed = self.landed.lock().expect("lock");
         *landed = (landed.0 + 1, landed.1 + saved.size);
         Ok(())
+    }
+
+    /// What the saved segment `index`'s own timestamps tell, if its line
+    /// records it.
+    pub fn timing(&self, index: u64) -> Option<Timing> {
+        self.timings.lock().expect("lock").get(&index).copied()
     }
 
     pub fn dir(&self) -> &Path {

@@ -26,6 +26,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 pub use address::is_internal;
+pub use check::clock;
 pub use check::{preview, Check, Format};
 pub use exists::{Look, ProbeError, START_BYTES};
 pub use http::{hop_allowed, MAX_REDIRECTS};

@@ -244,6 +244,7 @@ impl Part {
             return Err(PartError::Invalid(format!("sent {size} of {n} bytes")));
         }
         let crc = std::mem::take(&mut self.crc).finalize();
+        let timing = self.check.timing();
         let (ledger, index) = (self.ledger.clone(), self.index);
         let buf = std::mem::take(&mut self.buf);
         let place = self.place.take();
@@ -260,7 +261,7 @@ impl Part {
                     (place.into_saved(&ledger, index, size)?, None)
                 }
             };
-            ledger.record(index, saved, crc)?;
+            ledger.record(index, saved, crc, timing)?;
             Ok(Stored { saved, body })
         })
         .await;

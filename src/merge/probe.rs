@@ -275,14 +275,46 @@ pub enum Unverified {
         number: usize,
         mismatch: Mismatch,
     },
+    /// One stream is shorter (or longer) than its segments' own
+    /// timestamps add up to.
+    Timestamps {
+        kind: String,
+        number: usize,
+        got: f64,
+        within: Within,
+        tolerance: Tolerance,
+    },
+}
+
+/// How long a stream must be, in seconds, from what its segments' own
+/// timestamps add up to: at least `least`, and at most `most` where that
+/// is known.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Within {
+    pub least: f64,
+    pub most: Option<f64>,
+}
+
+impl Within {
+    /// Whether `got` lies within, widened by `tolerance`.
+    fn holds(&self, got: f64, tolerance: Tolerance) -> bool {
+        let short = got < self.least - tolerance.seconds_of(self.least);
+        let long = self.most.is_some_and(|m| got > m + tolerance.seconds_of(m));
+        !short && !long
+    }
 }
 
 /// What a job implies of its merged file: the streams it must have, and
-/// (when the job knows it) its length and how far off it may be.
+/// (when the job knows it) its length and how far off it may be, and how
+/// long its video and audio streams must be by their segments' own
+/// timestamps (where every segment told them), within `tolerance`.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Expected {
     pub streams: &'static [&'static str],
     pub length: Option<(f64, Tolerance)>,
+    pub video: Option<Within>,
+    pub audio: Option<Within>,
+    pub tolerance: Tolerance,
 }
 
 /// Checks what ffprobe found against what the job implies: every stream
@@ -300,6 +332,7 @@ pub fn verify(media: &Probed, expected: Expected) -> Result<(), Unverified> {
     {
         return Err(Unverified::Missing(kind));
     }
+    timestamps(media, &expected)?;
     let Some((want, tolerance)) = expected.length else {
         return Ok(());
     };
@@ -333,6 +366,32 @@ pub fn verify(media: &Probed, expected: Expected) -> Result<(), Unverified> {
     Ok(())
 }
 
+/// Checks each video and audio stream (where the container tells its
+/// length) against what its segments' own timestamps add up to.
+fn timestamps(media: &Probed, expected: &Expected) -> Result<(), Unverified> {
+    let timed = media.streams.iter().zip(&media.stream_durations);
+    for (number, (kind, length)) in timed.enumerate() {
+        let within = match kind.as_str() {
+            "video" => expected.video,
+            "audio" => expected.audio,
+            _ => None,
+        };
+        let (Some(within), Some(got)) = (within, *length) else {
+            continue;
+        };
+        if !within.holds(got, expected.tolerance) {
+            return Err(Unverified::Timestamps {
+                kind: kind.clone(),
+                number,
+                got,
+                within,
+                tolerance: expected.tolerance,
+            });
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,6 +411,7 @@ mod tests {
         let both = Expected {
             streams: &["video", "audio"],
             length: EIGHT,
+            ..Expected::default()
         };
         let good = probed(&[("video", Some(8.0)), ("audio", Some(7.95))]);
         assert_eq!(verify(&good, both), Ok(()));
@@ -377,6 +437,34 @@ mod tests {
         assert_eq!(verify(&video_only, both), Err(Unverified::Missing("audio")));
         let anything = Expected::default();
         assert_eq!(verify(&short, anything), Ok(()));
+    }
+
+    #[test]
+    fn each_stream_must_hold_what_its_segments_timestamps_add_up_to() {
+        let timed = Expected {
+            video: Some(Within {
+                least: 7.9,
+                most: Some(8.0),
+            }),
+            audio: Some(Within {
+                least: 7.9,
+                most: None,
+            }),
+            tolerance: Tolerance::Percent(2.0),
+            ..Expected::default()
+        };
+        let good = probed(&[("video", Some(8.1)), ("audio", Some(9.0))]);
+        assert_eq!(verify(&good, timed), Ok(()));
+        let short = probed(&[("video", Some(8.0)), ("audio", Some(6.0))]);
+        let Err(Unverified::Timestamps { kind, number, .. }) = verify(&short, timed) else {
+            panic!("the short audio passed");
+        };
+        assert_eq!((kind.as_str(), number), ("audio", 1));
+        let long = probed(&[("video", Some(8.5)), ("audio", Some(8.0))]);
+        assert!(matches!(
+            verify(&long, timed),
+            Err(Unverified::Timestamps { number: 0, .. })
+        ));
     }
 
     #[test]

@@ -4,9 +4,11 @@
 //! on both sides of a 404 arrived (a hole: `on_missing: skip`).
 
 use super::feed::Slot;
+use crate::diag::display_path;
 use crate::fetch::{FailKind, SegmentFailure};
 use crate::manifest::IndexSource;
-use crate::merge::Mismatch;
+use crate::manifest::Tolerance;
+use crate::merge::{Mismatch, Within};
 use crate::plan::JobPlan;
 use crate::source::SegmentSource;
 
@@ -193,4 +195,44 @@ fn clock(secs: f64) -> String {
     let (h, rest) = (tenths / 36_000, tenths % 36_000);
     let (m, rest) = (rest / 600, rest % 600);
     format!("{h}:{m:02}:{:02}.{}", rest / 10, rest % 10)
+}
+
+/// A merged file whose `kind` stream (the file's `number`th) is not as
+/// long as its segments' own timestamps add up to.
+pub(super) fn timestamps(
+    job: &JobPlan,
+    (kind, number): (&str, usize),
+    got: f64,
+    within: Within,
+    tolerance: Tolerance,
+) -> String {
+    let want = match within.most {
+        Some(most) if most - within.least >= 0.05 => {
+            format!("{:.2}–{:.2} s", within.least, most)
+        }
+        _ => format!("{:.2} s", within.least),
+    };
+    let folder = job.output.parent().unwrap_or(&job.output);
+    let (which, why) = match got < within.least {
+        true => (
+            "short of",
+            format!(
+                "the merged file lost part of them (a disk that fills as ffmpeg writes \
+                 does this: check the room in {})",
+                display_path(folder)
+            ),
+        ),
+        false => (
+            "over",
+            "their timestamps overlap or jump (a server that sent one segment for \
+             another does this)"
+                .to_string(),
+        ),
+    };
+    format!(
+        "the merged file's {kind} stream (stream #{number}) is {got:.2} s long, {which} the \
+         {want} its segments' own timestamps add up to (duration_tolerance {tolerance}): \
+         {why}; every segment is kept and nothing was marked done. Rerun once that is \
+         fixed: the saved segments are merged again, not fetched"
+    )
 }

@@ -13,9 +13,10 @@ use tokio_util::sync::CancellationToken;
 use super::feed::{Fed, JobRun, Slot};
 use super::{files, RunOptions};
 use crate::failpoint;
+use crate::fetch::clock::Timing;
 use crate::fetch::{self, Fetcher, JobFetch, Ledger};
 use crate::manifest::OnMissing;
-use crate::merge::{self, Tools, Unverified};
+use crate::merge::{self, Tools, Unverified, Within};
 use crate::plan::JobPlan;
 use crate::progress::Progress;
 use crate::report::{JobReport, JobStatus, Media};
@@ -240,8 +241,9 @@ impl Steps<'_> {
             return Err(e);
         }
         let merge = merge.ok_or_else(|| format!("job `{}`: nothing was merged", job.name))?;
+        let timings = merged_timings(job, &fed, &ledger);
         drop(ledger);
-        self.finish(merge, &fed, &verdict, report).await
+        self.finish(merge, &fed, &verdict, &timings, report).await
     }
 
     /// Closes the merge, probes and verifies the file, puts it in place and
@@ -251,6 +253,7 @@ impl Steps<'_> {
         merge: merge::Merge,
         fed: &Fed,
         verdict: &Verdict,
+        timings: &[Timed],
         report: &mut JobReport,
     ) -> Result<(), String> {
         let job = self.job;
@@ -265,7 +268,7 @@ impl Steps<'_> {
                 return Err(named(&e));
             }
         };
-        if let Err(e) = merge::verify(&media, expected(job, verdict)) {
+        if let Err(e) = merge::verify(&media, expected(job, verdict, timings)) {
             let _ = fetch::store::remove_file(&temp);
             report.media = Some(reported(&media));
             return Err(named(&unverified(job, e, verdict)));
@@ -280,10 +283,43 @@ impl Steps<'_> {
     }
 }
 
+/// A merged segment's timing, and whether it is of the separate audio
+/// rendition.
+type Timed = (bool, Option<Timing>);
+
+/// The timing of each merged segment, in merge order.
+fn merged_timings(job: &JobPlan, fed: &Fed, ledger: &Ledger) -> Vec<Timed> {
+    (0..fed.slots.len())
+        .filter(|&p| fed.slots[p] == Slot::Ready)
+        .map(|p| {
+            let index = job.source.index_at(p as u64);
+            (job.source.is_audio(p as u64), ledger.timing(index))
+        })
+        .collect()
+}
+
+/// How long the merged video and audio must be by their segments' own
+/// timestamps: with a separate audio rendition, the video from the main
+/// segments and the audio from the rendition's.
+fn by_timestamps(job: &JobPlan, timings: &[Timed]) -> (Option<Within>, Option<Within>) {
+    let separate = job.audio.is_some();
+    let of = |audio: bool| {
+        let spans: Vec<_> = (timings.iter())
+            .filter(|(rendition, _)| !separate || *rendition == audio)
+            .map(|(_, t)| t.and_then(|t| if audio { t.audio } else { t.video }))
+            .collect();
+        let (least, most) = fetch::clock::expected(&spans)?;
+        Some(Within { least, most })
+    };
+    (of(false), of(true))
+}
+
 /// What the job implies of its merged file: a job with a separate audio
 /// rendition has video and audio; its length is known when nothing is
-/// missing and the job tells it (a `duration`, a playlist's `EXTINF`).
-fn expected(job: &JobPlan, verdict: &Verdict) -> merge::Expected {
+/// missing and the job tells it (a `duration`, a playlist's `EXTINF`);
+/// with nothing missing, each stream's length by its segments' own
+/// timestamps.
+fn expected(job: &JobPlan, verdict: &Verdict, timings: &[Timed]) -> merge::Expected {
     let length = verdict
         .missing
         .is_empty()
@@ -294,7 +330,17 @@ fn expected(job: &JobPlan, verdict: &Verdict) -> merge::Expected {
         Some(_) => &["video", "audio"],
         None => &[],
     };
-    merge::Expected { streams, length }
+    let (video, audio) = match verdict.missing.is_empty() {
+        true => by_timestamps(job, timings),
+        false => (None, None),
+    };
+    merge::Expected {
+        streams,
+        length,
+        video,
+        audio,
+        tolerance: job.verify.duration_tolerance,
+    }
 }
 
 /// Why a merged file did not pass, in words.
@@ -308,6 +354,13 @@ fn unverified(job: &JobPlan, e: Unverified, verdict: &Verdict) -> String {
             number,
             mismatch,
         } => super::advice::stream_mismatch(job, &kind, number, &mismatch),
+        Unverified::Timestamps {
+            kind,
+            number,
+            got,
+            within,
+            tolerance,
+        } => super::advice::timestamps(job, (&kind, number), got, within, tolerance),
     }
 }
 

@@ -13,9 +13,11 @@
 //! offset and what was there; [`Check::finish`] refuses a body that stops
 //! mid-packet, mid-box or mid-frame, or that carries nothing to play.
 //! [`Check::start`] is the same check on a body's first bytes only (what
-//! `end: auto` probes with).
+//! `end: auto` probes with). As the bytes pass, [`clock`] reads the
+//! segment's own timestamps: [`Check::timing`].
 
 mod audio;
+pub mod clock;
 mod mp4;
 #[cfg(test)]
 mod tests;
@@ -175,6 +177,8 @@ pub struct Check {
     first: Vec<u8>,
     /// Bytes fed so far.
     pub len: u64,
+    /// The timestamps of an MPEG-TS body.
+    clock: clock::Clock,
 }
 
 impl Default for Check {
@@ -189,6 +193,7 @@ impl Check {
             state: State::Sniffing(Vec::new()),
             first: Vec::new(),
             len: 0,
+            clock: clock::Clock::default(),
         }
     }
 
@@ -239,12 +244,24 @@ impl Check {
         let start = self.len;
         match &mut self.state {
             State::Sniffing(_) => unreachable!("sniffed before walking"),
-            State::Ts(t) => t.feed(start, chunk)?,
+            State::Ts(t) => {
+                t.feed(start, chunk)?;
+                self.clock.feed(chunk);
+            }
             State::Mp4(w) => w.feed(start, chunk)?,
             State::Audio(w) => w.feed(start, chunk)?,
         }
         self.len += chunk.len() as u64;
         Ok(())
+    }
+
+    /// What the body's own timestamps tell of its length (an MPEG-TS
+    /// body's); None when they tell nothing.
+    pub fn timing(&self) -> Option<clock::Timing> {
+        match self.state {
+            State::Ts(_) => self.clock.timing(),
+            _ => None,
+        }
     }
 
     /// The body has ended: refuses one that is empty, not a segment, cut

@@ -18,6 +18,7 @@ use std::io;
 
 use serde::{Deserialize, Serialize};
 
+use super::super::check::clock::Timing;
 use super::super::spool::{Saved, Spool};
 
 /// How much a ledger's lines can vouch for themselves.
@@ -41,8 +42,13 @@ pub(super) struct Entry {
     /// when not recorded (unknown).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    /// The CRC-32 of the fields above, as `index|offset|size|crc32`, and
-    /// `|path` when there is one.
+    /// What the segment's own timestamps tell of its length; `None` when
+    /// not recorded (unknown: an older snatch, a format without them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timing: Option<Timing>,
+    /// The CRC-32 of the fields above, as `index|offset|size|crc32`, then
+    /// `|path` and `|t:` and the timing (see [`Timing::text`]) when there
+    /// are.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
 }
@@ -56,9 +62,15 @@ impl Entry {
             size: saved.size,
             crc32,
             path,
+            timing: None,
             line: None,
         }
         .sealed()
+    }
+
+    /// The same line with the segment's timing, sealed anew.
+    pub fn timed(self, timing: Option<Timing>) -> Entry {
+        Entry { timing, ..self }.sealed()
     }
 
     /// The same line with its own checksum (an old line's is added).
@@ -77,6 +89,10 @@ impl Entry {
         if let Some(path) = &self.path {
             fields.push('|');
             fields.push_str(path);
+        }
+        if let Some(timing) = &self.timing {
+            fields.push_str("|t:");
+            fields.push_str(&timing.text());
         }
         crc32fast::hash(fields.as_bytes())
     }
@@ -220,6 +236,24 @@ mod tests {
         let end = json.find(",\"line\"").unwrap();
         let dropped = format!("{{}}\n{}{}", &json[..start], &json[end..]);
         assert!(entries(&dropped, Seal::Required).is_empty());
+    }
+
+    #[test]
+    fn the_timing_is_covered_by_the_line_checksum_and_may_be_absent() {
+        use super::super::super::check::clock::Span;
+        let timing = Timing {
+            video: Some(Span(90_000, 81_000, 9_000)),
+            audio: None,
+        };
+        let e = entry(3, 0, 5).timed(Some(timing));
+        let text = format!("{{}}\n{}", e.text());
+        assert_eq!(entries(&text, Seal::Required), std::slice::from_ref(&e));
+        let shorter = text.replace("[90000,81000,", "[90000,41000,");
+        assert!(entries(&shorter, Seal::Required).is_empty());
+        // A line without one (an older snatch's) reads as unknown.
+        let old = entry(3, 0, 5);
+        let text = format!("{{}}\n{}", old.text());
+        assert_eq!(entries(&text, Seal::Required)[0].timing, None);
     }
 
     #[test]

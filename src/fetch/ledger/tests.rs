@@ -14,7 +14,8 @@ fn save(l: &Ledger, index: u64, bytes: &[u8]) -> Saved {
         offset,
         size: bytes.len() as u64,
     };
-    l.record(index, saved, crc32fast::hash(bytes)).unwrap();
+    l.record(index, saved, crc32fast::hash(bytes), None)
+        .unwrap();
     saved
 }
 

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::support::cli::{ledger_lines, stderr, Job};
+use super::support::cli::{ledger_lines, script, stderr, Job};
 use super::support::media::{probe, segments};
 use super::support::server::TestServer;
 use super::support::tmpfs::Tmpfs;
@@ -118,4 +118,45 @@ fn a_state_folder_that_fills_while_fetching_says_the_disk_is_full() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let reused = job.report()["jobs"][0]["segments"]["reused"].as_u64();
     assert_eq!(reused, Some(saved as u64));
+}
+
+/// A merged file cut short with nothing said: ffmpeg meets a full disk,
+/// its words are lost (a wrapper sends them nowhere) and it exits 0, as
+/// ffmpeg 5.1 does. The MPEG-TS it leaves probes fine, only shorter: a
+/// range job, which implies no length, must still find it short of what
+/// its segments' own timestamps add up to, name the stream, and keep
+/// every segment.
+#[test]
+fn a_merged_file_cut_short_in_silence_fails_on_its_segments_timestamps() {
+    let media = segments(10, 1);
+    let server = TestServer::start(&media);
+    let job = job_of(&server, "\"media/{{name}}.ts\"");
+    let folder = job.path("out/media");
+    let Some(_disk) = Tmpfs::mount(&folder, "1m") else {
+        return;
+    };
+    let filler = leave_room(&folder, 120 * 1024);
+    let silent = script(
+        job.dir.path(),
+        "ffmpeg-silent",
+        "ffmpeg \"$@\" 2>/dev/null\n",
+    );
+    let out = job.run_env(&[("SNATCH_FFMPEG", &silent)]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let error = error_of(&job);
+    assert!(
+        error.contains("video stream (stream #0)")
+            && error.contains("short of the 9.90–10.00 s its segments' own timestamps add up to"),
+        "{error}"
+    );
+    assert!(!folder.join("v.ts").exists(), "a short output is in place");
+    assert_eq!(
+        ledger_lines(&job.path("out/.snatch/v")),
+        10,
+        "segments kept"
+    );
+
+    std::fs::remove_file(&filler).unwrap();
+    let out = job.run_env(&[("SNATCH_FFMPEG", &silent)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
