@@ -21,6 +21,7 @@
 //! header or a value from the environment. Every file goes through
 //! [`super::store`].
 
+mod done;
 mod legacy;
 mod lines;
 
@@ -36,10 +37,11 @@ use super::check::clock::Timing;
 use super::lock::LOCK;
 use super::spool::{Saved, Spool, SPOOL};
 use super::store::{self, Durability};
+use done::DONE;
+pub use done::{read_done, remove_done, write_done, Done};
 use lines::{entries, still_whole, whole_lines, Entry, Seal};
 
 const LEDGER: &str = "ledger.jsonl";
-const DONE: &str = "done.json";
 /// The ledger format: 4 has a checksum on each line; 3 (read, its lines
 /// unsealed) had none; 2 listed a file per segment, 1 a whole-job
 /// fingerprint.
@@ -51,24 +53,6 @@ struct Header {
     snatch_ledger: u32,
     #[serde(default)]
     identity: Option<String>,
-}
-
-/// Written once a job's output is merged and verified.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Done {
-    pub fingerprint: String,
-    pub output_size: u64,
-    pub duration_s: f64,
-    pub streams: Vec<String>,
-    /// The hidden file the verified merge is in until it is renamed (its
-    /// name beside the output): a rerun after a kill in between finds it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub temp: Option<String>,
-    /// The spool and the ledger go once the output is in place (the merge
-    /// used every segment they hold, and they are not kept): a rerun that
-    /// finds them still there, the output as recorded, removes them.
-    #[serde(default)]
-    pub drop_segments: bool,
 }
 
 /// The path identity the job renders for an index now (`None` when it
@@ -412,28 +396,6 @@ fn saved_count(dir: &Path, text: Option<&str>) -> io::Result<usize> {
         _ => 0,
     };
     Ok(spooled + legacy::scan(dir)?.len())
-}
-
-/// The marker of a merged job, if it matches this fingerprint.
-pub fn read_done(dir: &Path, fingerprint: &str) -> Option<Done> {
-    let done: Done = serde_json::from_str(&read_text(&dir.join(DONE)).ok()??).ok()?;
-    (done.fingerprint == fingerprint).then_some(done)
-}
-
-/// Marks a job merged and verified, atomically. Written before the output
-/// is moved into place and before any cleanup, so that a kill at any
-/// instant after it leaves the verified file findable. Not synced: ffmpeg
-/// does not sync the output either, and a sync here would wait for every
-/// byte of it; after a power cut that lost either, the rerun finds the
-/// output's size not the recorded one and makes it again.
-pub fn write_done(dir: &Path, done: &Done) -> io::Result<()> {
-    let bytes = serde_json::to_vec(done).expect("JSON");
-    store::replace(&dir.join(DONE), &bytes, Durability::Unsynced)
-}
-
-/// Forgets an earlier merge: the job is about to run again.
-pub fn remove_done(dir: &Path) -> io::Result<()> {
-    store::remove_file(&dir.join(DONE))
 }
 
 /// Removes the spool and the ledger of a merged job; the marker and the
