@@ -132,7 +132,7 @@ fn a_merged_file_cut_short_in_silence_fails_on_its_segments_timestamps() {
     let server = TestServer::start(&media);
     let job = job_of(&server, "\"media/{{name}}.ts\"");
     let folder = job.path("out/media");
-    let Some(_disk) = Tmpfs::mount(&folder, "1m") else {
+    let Some(_disk) = Tmpfs::mount(&folder, 1024) else {
         return;
     };
     let filler = leave_room(&folder, 120 * 1024);
