@@ -7,7 +7,7 @@
 use std::io;
 use std::path::Path;
 
-use crate::diag::display_path;
+use crate::common::diag::display_path;
 
 /// The system's words for a full disk and a full quota, as ffmpeg and
 /// `std::io::Error` print them (ENOSPC, EDQUOT).

@@ -6,14 +6,11 @@
 
 pub mod atomic;
 pub mod cli;
+pub mod common;
 pub mod decrypt;
-pub mod diag;
 pub mod disk;
-mod failpoint;
 pub mod fetch;
-pub mod headers;
 pub mod manifest;
-pub mod mask;
 pub mod merge;
 pub mod new;
 pub mod plan;
@@ -25,4 +22,3 @@ pub mod run;
 pub mod source;
 pub mod source_playlist;
 pub mod template;
-pub mod units;

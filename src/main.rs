@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use snatch::cli::{Cli, Command, Format, JobArgs, ReportCommand, RunArgs, SchemaArgs, ShardArgs};
-use snatch::diag::{self, Problem};
+use snatch::common::diag::{self, Problem};
 use snatch::manifest::{self, env::EnvPolicy};
 use snatch::plan::{self, Plan, PlanContext, Selection};
 
@@ -175,7 +175,7 @@ fn stand_in_for_unset(manifest: &manifest::Manifest, policy: &mut EnvPolicy) {
 }
 
 /// Every value the jobs read from the environment is masked wherever text
-/// leaves the process, in any spelling (see `snatch::mask`).
+/// leaves the process, in any spelling (see `snatch::common::mask`).
 fn register_secrets(plan: &Plan) {
     use snatch::source::SegmentSource;
     for job in &plan.jobs {
@@ -183,7 +183,7 @@ fn register_secrets(plan: &Plan) {
             SegmentSource::Numbered(n) => &n.env,
             SegmentSource::Playlist(p) => &p.env,
         };
-        snatch::mask::register(env.values().map(String::as_str));
+        snatch::common::mask::register(env.values().map(String::as_str));
     }
 }
 
@@ -341,7 +341,7 @@ fn print_plan(plan: &Plan, format: Format) -> ExitCode {
             serde_json::to_string_pretty(&plan::render_json(plan)).expect("JSON") + "\n"
         }
     };
-    let text = snatch::mask::text(&text);
+    let text = snatch::common::mask::text(&text);
     let _ = std::io::stdout().write_all(text.as_bytes());
     ExitCode::SUCCESS
 }
@@ -412,7 +412,7 @@ struct MaskedStderr;
 impl std::io::Write for MaskedStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let text = String::from_utf8_lossy(buf);
-        std::io::stderr().write_all(snatch::mask::text(&text).as_bytes())?;
+        std::io::stderr().write_all(snatch::common::mask::text(&text).as_bytes())?;
         Ok(buf.len())
     }
 
@@ -531,7 +531,7 @@ fn run(cli: &Cli, args: &RunArgs, plan: &Plan) -> ExitCode {
         let again = snatch::resume::command(&args);
         eprintln!(
             "interrupted: what arrived is kept; to resume, run: {}",
-            snatch::mask::text(&again)
+            snatch::common::mask::text(&again)
         );
         ExitCode::from(130)
     } else if report.jobs.iter().any(|j| j.status == JobStatus::Failed) {

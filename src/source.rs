@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::manifest::env::{self, EnvError, Secret};
+use crate::common::Secret;
+use crate::manifest::env::{self, EnvError};
 use crate::manifest::paths::{LocalRoots, PathError};
 use crate::manifest::IndexSource;
 use crate::template::{TemplateError, Templates};
@@ -264,7 +265,7 @@ impl Numbered {
             .templates
             .render(&self.key, &serde_json::Value::Object(ctx))?;
         let pieces = env::parse(&rendered)?;
-        let url = Secret::resolve(&pieces, &self.env)?;
+        let url = env::resolve(&pieces, &self.env)?;
         let target = match target_of(url, &self.dir)? {
             Target::File { path, shown } => Target::File {
                 path: self.roots.check(&path, &shown)?,
@@ -361,7 +362,7 @@ mod tests {
         let values = BTreeMap::from([("SNATCH_H".to_string(), "cdn.secret.example".to_string())]);
         let dir = std::path::Path::new("/jobs");
         let shown_host = |url: &str| {
-            let s = Secret::resolve(&env::parse(url).unwrap(), &values).unwrap();
+            let s = env::resolve(&env::parse(url).unwrap(), &values).unwrap();
             target_of(s, dir).unwrap().shown_host()
         };
         assert_eq!(

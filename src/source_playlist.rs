@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
-use crate::manifest::env::Secret;
+use crate::common::Secret;
 use crate::manifest::Variant;
 use crate::source::{Segment, Target};
 

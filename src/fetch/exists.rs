@@ -16,7 +16,7 @@ use super::http::{Answer, Asking, Budget};
 use super::outcome::{describe, retry_after, status_text, Attempt};
 use super::retry::{retryable, retrying, End, Failed, Overlong, Verdict};
 use super::{Ask, Fetcher};
-use crate::manifest::env::Secret;
+use crate::common::Secret;
 use crate::source::Target;
 
 /// The bytes [`Look::Start`] asks for and checks: 21 whole MPEG-TS

@@ -20,8 +20,8 @@ use super::outcome::{describe, status_text, timed_out, Attempt, FailKind};
 use super::scope::Scope;
 use super::segment::JobFetch;
 use super::{Fetcher, Slot};
-use crate::manifest::env::Secret;
-use crate::manifest::Timeouts;
+use crate::common::Secret;
+use crate::common::Timeouts;
 
 /// The most redirect hops one request follows.
 pub const MAX_REDIRECTS: u32 = 10;
@@ -416,7 +416,7 @@ mod tests {
     fn a_guarded_client_never_connects_inward_whatever_dns_says() {
         let dir = tempfile::tempdir().unwrap();
         let server = super::server::TestServer::start(dir.path());
-        let fetcher = Fetcher::new(&crate::manifest::RunLimits::default());
+        let fetcher = Fetcher::new(&crate::common::RunLimits::default());
         let url = Url::parse(&format!("http://localhost:{}/x.ts", server.addr().port())).unwrap();
         let rt = tokio::runtime::Runtime::new().unwrap();
         let get = |guarded: bool| {
@@ -459,7 +459,7 @@ mod tests {
         to("/meta.ts", "http://169.254.169.254/latest/meta-data/");
         to("/local.ts", "http://localhost:8080/admin");
         to("/public.ts", "https://8.8.8.8/seg.ts");
-        let fetcher = Fetcher::new(&crate::manifest::RunLimits::default());
+        let fetcher = Fetcher::new(&crate::common::RunLimits::default());
         let rt = tokio::runtime::Runtime::new().unwrap();
         let hop = |path: &str, internal: bool| {
             let job = Secret::plain(format!("{}{path}", server.url()));
@@ -581,7 +581,7 @@ mod tests {
     /// A request of a playlist job whose playlist is at `home`, to `url`
     /// (a URI its playlist named), through `dns`.
     fn named_by_server(home: &str, url: &str, dns: TestDns) -> Result<u16, String> {
-        let fetcher = Fetcher::new(&crate::manifest::RunLimits::default())
+        let fetcher = Fetcher::new(&crate::common::RunLimits::default())
             .with_dns(std::sync::Arc::new(dns), test_internal);
         let scope = Scope::playlist(&Secret::plain(home), Vec::new());
         let headers = HeaderMap::new();

@@ -13,7 +13,7 @@ use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLim
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use crate::manifest::{Rate, RunLimits};
+use crate::common::{Rate, RunLimits};
 
 fn quota(rate: Rate) -> Quota {
     let period = Duration::from_secs_f64(1.0 / rate.per_second);

@@ -43,7 +43,7 @@ pub use segment::{Fetched, JobFetch, DEFAULT_MAX_BYTES};
 pub use small::{Ask, Small, SmallError};
 pub use spool::Saved;
 
-use crate::manifest::RunLimits;
+use crate::common::RunLimits;
 
 /// The HTTP clients and limits of a run, shared by all its jobs.
 /// What the fetcher tells while it works, for a person watching: retries

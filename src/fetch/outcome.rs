@@ -14,7 +14,7 @@ use reqwest::StatusCode;
 use super::part::Stored;
 use super::retry::{overlong_text, retryable, Overlong, Verdict};
 use super::sent::Sent;
-use crate::manifest::RetryPolicy;
+use crate::common::RetryPolicy;
 
 /// Why a segment could not be had.
 #[derive(Debug, Clone, PartialEq, Eq)]

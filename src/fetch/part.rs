@@ -231,7 +231,7 @@ impl Part {
         }
         PartError::Storage(format!(
             "cannot save it in {}: {e}",
-            crate::diag::display_path(spool)
+            crate::common::diag::display_path(spool)
         ))
     }
 

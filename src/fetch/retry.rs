@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use super::outcome::backoff;
 use super::Fetcher;
-use crate::manifest::RetryPolicy;
+use crate::common::RetryPolicy;
 
 /// What one attempt came to.
 pub(super) enum Verdict<T, E> {

@@ -12,8 +12,8 @@ use reqwest::header::{HeaderMap, AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION};
 use reqwest::Url;
 use tokio::sync::OnceCell;
 
-use crate::manifest::env::Secret;
-use crate::manifest::origins::{Origin, SecretHost};
+use crate::common::origins::{Origin, SecretHost};
+use crate::common::Secret;
 
 /// One job's scope, shared by all its requests. Its `Debug` shows no URL
 /// (the home's may hold a secret).

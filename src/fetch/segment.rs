@@ -25,12 +25,12 @@ use super::retry::{retrying, End, Failed};
 use super::sent::Sent;
 use super::spool::Saved;
 use super::Fetcher;
-use crate::manifest::env::Secret;
-use crate::manifest::{RetryPolicy, Timeouts};
+use crate::common::Secret;
+use crate::common::{RetryPolicy, Timeouts};
 use crate::source::{ByteRange, Segment, Target};
 
 /// The largest segment stored unless the job says otherwise.
-pub const DEFAULT_MAX_BYTES: u64 = crate::manifest::DEFAULT_MAX_SEGMENT_BYTES;
+pub const DEFAULT_MAX_BYTES: u64 = crate::common::DEFAULT_MAX_SEGMENT_BYTES;
 
 /// What one job asks of the fetcher, the same for all its segments.
 pub struct JobFetch {

@@ -14,8 +14,8 @@ use super::http::{Answer, Asking, Budget};
 use super::outcome::{describe, retry_after, status_text, Attempt};
 use super::retry::{overlong_text, retryable, retrying, End, Failed, Overlong, Verdict};
 use super::{Fetcher, JobFetch};
-use crate::manifest::env::Secret;
-use crate::manifest::{RetryPolicy, Timeouts};
+use crate::common::Secret;
+use crate::common::{RetryPolicy, Timeouts};
 use crate::source::{ByteRange, Target, TargetError};
 
 /// Why a small body did not arrive. `what` names it (`the playlist`, `the

@@ -23,7 +23,7 @@ use std::io;
 use std::path::{Component, Path, PathBuf};
 
 pub use crate::atomic::Durability;
-use crate::diag::display_path;
+use crate::common::diag::display_path;
 
 /// A symbolic link found where snatch was about to create, open, write,
 /// rename or delete; the job stops.

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use super::settings::{parse_time, Tolerance};
+use super::time::parse_time;
+use crate::common::Tolerance;
 
 /// Why a value of a job file (a length of time, a size, a tolerance) is
 /// refused: the words that follow the key's name (`timeout.connect must

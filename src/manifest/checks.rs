@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::bounds;
 use super::model::{self, Loc, Sp};
-use super::settings::{Limit, Rate, RetryPolicy, RunLimits, Timeouts, Verify};
 use super::validate::FileCheck;
+use crate::common::{Limit, Rate, RetryPolicy, RunLimits, Timeouts, Verify};
 
 #[derive(Debug, Default, Clone, Copy)]
 pub(super) struct PartialLimit {

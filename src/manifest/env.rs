@@ -2,8 +2,8 @@
 //! renderings of a value that holds them — the real one, sent to the server,
 //! and the shown one, with every secret as `***`.
 
+use crate::common::Secret;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
 /// The prefix every readable variable has, unless `--allow-env` names it.
 pub const PREFIX: &str = "SNATCH_";
@@ -119,93 +119,26 @@ pub fn vars(pieces: &[Piece]) -> impl Iterator<Item = &str> {
     })
 }
 
-/// A value that may hold secrets. `Debug`, `Display` and `Serialize` show
-/// only the redacted form; the real one is reached through [`Secret::expose`].
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret {
-    real: String,
-    shown: String,
-}
-
-impl Secret {
-    pub fn plain(s: impl Into<String>) -> Secret {
-        let s = s.into();
-        Secret {
-            real: s.clone(),
-            shown: s,
-        }
-    }
-
-    /// Joins pieces, taking variables from `values`. A missing variable
-    /// comes back as [`EnvError::NotSet`].
-    pub fn resolve(
-        pieces: &[Piece],
-        values: &BTreeMap<String, String>,
-    ) -> Result<Secret, EnvError> {
-        let mut real = String::new();
-        let mut shown = String::new();
-        for p in pieces {
-            match p {
-                Piece::Text(t) => {
-                    real.push_str(t);
-                    shown.push_str(t);
-                }
-                Piece::Var(v) => {
-                    let value = values.get(v).ok_or_else(|| EnvError::NotSet(v.clone()))?;
-                    real.push_str(value);
-                    shown.push_str("***");
-                }
+/// Joins pieces, taking variables from `values`: the value sent, and the
+/// value shown with each variable as `***`. A missing variable comes back
+/// as [`EnvError::NotSet`].
+pub fn resolve(pieces: &[Piece], values: &BTreeMap<String, String>) -> Result<Secret, EnvError> {
+    let mut real = String::new();
+    let mut shown = String::new();
+    for p in pieces {
+        match p {
+            Piece::Text(t) => {
+                real.push_str(t);
+                shown.push_str(t);
+            }
+            Piece::Var(v) => {
+                let value = values.get(v).ok_or_else(|| EnvError::NotSet(v.clone()))?;
+                real.push_str(value);
+                shown.push_str("***");
             }
         }
-        Ok(Secret { real, shown })
     }
-
-    /// The value as sent to the server. Never log or write it.
-    pub fn expose(&self) -> &str {
-        &self.real
-    }
-
-    pub fn shown(&self) -> &str {
-        &self.shown
-    }
-
-    pub fn is_secret(&self) -> bool {
-        self.real != self.shown
-    }
-
-    /// The same value, shown as [`crate::mask::text`] shows it: for a URL
-    /// a server named, which may repeat a token in any spelling.
-    pub fn masked(self) -> Secret {
-        let shown = crate::mask::text(&self.shown).into_owned();
-        Secret { shown, ..self }
-    }
-
-    /// Applies the same text change to both forms (for a value rendered
-    /// around placeholders).
-    pub fn map(&self, f: impl Fn(&str) -> String) -> Secret {
-        Secret {
-            real: f(&self.real),
-            shown: f(&self.shown),
-        }
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.shown, f)
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.shown)
-    }
-}
-
-impl serde::Serialize for Secret {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.shown)
-    }
+    Ok(Secret::pair(real, shown))
 }
 
 #[cfg(test)]
@@ -230,13 +163,13 @@ mod tests {
     #[test]
     fn secret_shows_stars_and_sends_the_value() {
         let values = BTreeMap::from([("SNATCH_T".to_string(), "hunter2".to_string())]);
-        let s = Secret::resolve(&parse("Bearer ${SNATCH_T}").unwrap(), &values).unwrap();
+        let s = resolve(&parse("Bearer ${SNATCH_T}").unwrap(), &values).unwrap();
         assert_eq!(s.expose(), "Bearer hunter2");
         assert_eq!(s.to_string(), "Bearer ***");
         assert_eq!(format!("{s:?}"), "\"Bearer ***\"");
         assert_eq!(serde_json::to_string(&s).unwrap(), "\"Bearer ***\"");
         assert_eq!(
-            Secret::resolve(&parse("${SNATCH_MISSING}").unwrap(), &values).unwrap_err(),
+            resolve(&parse("${SNATCH_MISSING}").unwrap(), &values).unwrap_err(),
             EnvError::NotSet("SNATCH_MISSING".into())
         );
         assert_eq!(

@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::diag::{display_path, Problem};
-use crate::units::{listed, LISTED};
+use crate::common::diag::{display_path, Problem};
+use crate::common::units::{listed, LISTED};
 
 /// The job file read when no path is given.
 const DEFAULT: &str = "jobs.yaml";

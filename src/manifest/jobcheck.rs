@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use super::bounds;
 use super::env::{self, EnvPolicy};
 use super::model::{Job, OnMissing, RangeEnd, Settings, Sp};
-use super::origins::SecretHost;
 use super::paths;
-use super::settings::{RetryPolicy, Timeouts, Verify, DEFAULT_JOB_CONCURRENCY};
 use super::validate::{FileCheck, IndexSource, JobSpec};
-use super::DEFAULT_MAX_SEGMENT_BYTES;
+use crate::common::origins::SecretHost;
+use crate::common::DEFAULT_MAX_SEGMENT_BYTES;
+use crate::common::{RetryPolicy, Timeouts, Verify, DEFAULT_JOB_CONCURRENCY};
 use crate::template::check::{self as template_check, Scope, TemplateProblem};
 
 impl FileCheck<'_> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::model::JobFile;
 use super::shape::{self, Node};
-use crate::diag::{display_path, Problem, SourceFile};
+use crate::common::diag::{display_path, Problem, SourceFile};
 
 /// The largest job file snatch reads. Real files are a few KiB; 5,000 jobs
 /// fit in well under a MiB.

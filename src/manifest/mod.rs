@@ -9,10 +9,9 @@ mod inputs;
 mod jobcheck;
 mod load;
 mod model;
-pub mod origins;
 pub mod paths;
-mod settings;
 mod shape;
+mod time;
 mod validate;
 
 use std::path::PathBuf;
@@ -20,14 +19,10 @@ use std::path::PathBuf;
 pub use inputs::expand_inputs;
 pub use load::{load_file, LoadedFile, MAX_FILE_BYTES};
 pub use model::{JobFile, Loc, OnMissing, Sp, Variant};
-pub use settings::{
-    parse_time, Limit, Rate, RetryPolicy, RunLimits, Timeouts, Tolerance, Verify,
-    DEFAULT_GLOBAL_CONCURRENCY, DEFAULT_HOST_CONCURRENCY, DEFAULT_JOBS, DEFAULT_JOB_CONCURRENCY,
-    DEFAULT_MAX_SEGMENT_BYTES,
-};
+pub use time::parse_time;
 pub use validate::{validate, IndexSource, JobSpec, Manifest, PlaylistSpec, MAX_SEGMENTS};
 
-use crate::diag::Problem;
+use crate::common::diag::Problem;
 use env::EnvPolicy;
 
 /// Loads and validates every job file the paths name. Every file is read

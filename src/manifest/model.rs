@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer};
 
-pub use crate::diag::Loc;
+pub use crate::common::diag::Loc;
 
 /// A place as the YAML parser gives it, as a [`Loc`].
 fn loc_of(loc: serde_saphyr::Location) -> Loc {

@@ -72,7 +72,7 @@ pub enum PathError {
     /// `real` is where the folder written leads, resolved.
     #[error(
         "output_dir `{written}` leads to {}, outside the job file's folder and the folder snatch runs in",
-        crate::diag::display_path(.real)
+        crate::common::diag::display_path(.real)
     )]
     OutputDirOutside { written: String, real: PathBuf },
     /// `shown` names the path, secrets as `***`.

@@ -10,8 +10,8 @@ use super::checks::PartialLimits;
 use super::env::{self, EnvPolicy};
 use super::load::LoadedFile;
 use super::model::{Job, Loc, OnMissing, RangeEnd, Settings, Sp};
-use super::settings::{RetryPolicy, RunLimits, Timeouts, Verify};
-use crate::diag::{Problem, SourceFile};
+use crate::common::diag::{Problem, SourceFile};
+use crate::common::{RetryPolicy, RunLimits, Timeouts, Verify};
 
 mod playlist;
 
@@ -117,7 +117,7 @@ pub struct JobSpec {
     pub verify: Verify,
     pub max_segment_bytes: u64,
     /// `send_secrets_to`: where its secrets may go besides its own origin.
-    pub send_secrets_to: Vec<super::origins::SecretHost>,
+    pub send_secrets_to: Vec<crate::common::origins::SecretHost>,
     /// The `vars` keys the url names (their values may hold `${NAME}`).
     pub url_vars: BTreeSet<String>,
 }
@@ -161,7 +161,7 @@ pub fn validate(files: Vec<LoadedFile>, policy: &EnvPolicy) -> Result<Manifest, 
                     format!("job name `{}` is used twice", *job.name),
                     format!(
                         "job names are unique over the whole run; the first is at {}:{}:{}",
-                        crate::diag::display_path(&first_file.path),
+                        crate::common::diag::display_path(&first_file.path),
                         first_loc.line,
                         first_loc.column
                     ),
@@ -207,7 +207,7 @@ fn folder_defaults(
                 )
                 .help(format!(
                     "{} already gives the folder's defaults; keep them in one file",
-                    crate::diag::display_path(&first.path)
+                    crate::common::diag::display_path(&first.path)
                 )),
             );
             continue;
@@ -241,7 +241,7 @@ impl FileCheck<'_> {
             .flatten()
             .chain(own.into_iter().flatten())
         {
-            if !crate::headers::valid_name(name) {
+            if !crate::common::headers::valid_name(name) {
                 self.err(
                     value.loc,
                     format!("`{name}` is not a valid HTTP header name"),
@@ -257,7 +257,7 @@ impl FileCheck<'_> {
             ) {
                 continue;
             }
-            if !crate::headers::valid_value(&value.value) {
+            if !crate::common::headers::valid_value(&value.value) {
                 self.err(
                     value.loc,
                     format!("the value of header `{name}` is not a valid HTTP header value"),

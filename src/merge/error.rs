@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 
-use crate::diag::display_path;
+use crate::common::diag::display_path;
 use crate::disk::FULL_WORDS;
 
 /// ffmpeg or ffprobe could not be found.

@@ -19,7 +19,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 use super::{file_arg, ProbeError, Tools};
-use crate::manifest::Tolerance;
+use crate::common::Tolerance;
 
 /// What ffprobe is asked for, before the input: the file's length, and
 /// each stream's type and own length (Matroska keeps a stream's length
@@ -202,7 +202,7 @@ pub async fn probe_file(
     let direct = probe(tools, file).await;
     if direct.is_ok() {
         tracing::debug!(
-            file = %crate::diag::display_path(file),
+            file = %crate::common::diag::display_path(file),
             "ffprobe through concatf failed ({why}); probing directly from now on"
         );
         tools.early_refused.store(true, Ordering::Relaxed);

@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use crate::diag::Problem;
+use crate::common::diag::Problem;
 
 use super::curl::parse_curl;
 use super::detect::DetectError;

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::diag::{display_path, Problem, SourceFile};
-use crate::manifest::env::{self, EnvPolicy, Secret};
+use crate::common::diag::{display_path, Problem, SourceFile};
+use crate::manifest::env::{self, EnvPolicy};
 use crate::manifest::{self, Loc, Manifest, Sp};
 use crate::plan::{self, PlanContext, Selection};
 
@@ -152,7 +152,7 @@ pub(super) fn shown(s: &str) -> String {
             let values: BTreeMap<String, String> = env::vars(&pieces)
                 .map(|v| (v.to_string(), String::new()))
                 .collect();
-            Secret::resolve(&pieces, &values).ok()
+            env::resolve(&pieces, &values).ok()
         })
         .map_or_else(|| s.to_string(), |s| s.shown().to_string())
 }

@@ -67,7 +67,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::diag::{display_path, Problem, SourceFile};
+use crate::common::diag::{display_path, Problem, SourceFile};
 
 use super::args::{detect_problem, input_of, user_headers, Input, NewArgs};
 use super::check::{check_new_text, env_policy};

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::atomic::{Durability, Temp};
-use crate::diag::{display_path, Problem};
+use crate::common::diag::{display_path, Problem};
 use crate::manifest::{self, Manifest};
 use crate::plan;
 

@@ -167,7 +167,7 @@ pub(super) fn env_part(s: &str) -> String {
 
 use std::collections::BTreeSet;
 
-use crate::diag::Problem;
+use crate::common::diag::Problem;
 
 use super::args::Input;
 use super::job_text::literal;
@@ -230,7 +230,7 @@ pub(super) fn job_headers(
 
     let bad: Vec<Problem> = secrets
         .iter()
-        .filter(|s| !crate::headers::valid_value(&s.value))
+        .filter(|s| !crate::common::headers::valid_value(&s.value))
         .map(|s| {
             Problem::bare(format!(
                 "the value of header `{}` is not a valid HTTP header value",

@@ -18,10 +18,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::diag::Problem;
+use crate::common::diag::Problem;
+use crate::common::Secret;
+use crate::common::{RetryPolicy, RunLimits, Timeouts};
 use crate::fetch::{Ask, Fetcher};
-use crate::manifest::env::{self, EnvError, EnvPolicy, Secret};
-use crate::manifest::{RetryPolicy, RunLimits, Timeouts};
+use crate::manifest::env::{self, EnvError, EnvPolicy};
 use crate::resolve::peek::{peek, Offered, Peek, PeekError, Seen};
 use crate::resolve::{PlaylistError, DASH_NOT_YET};
 
@@ -87,7 +88,7 @@ pub(super) fn look(
     let values = values(secrets);
     let real = |text: &str| -> Result<Secret, Unasked> {
         let pieces = env::parse(text)?;
-        Ok(Secret::resolve(&pieces, &values)?)
+        Ok(env::resolve(&pieces, &values)?)
     };
     let request = real(url).and_then(|url| {
         let headers = headers

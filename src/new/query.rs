@@ -155,7 +155,7 @@ fn query_pairs(url: &str) -> Vec<Pair> {
 }
 
 fn is_secret_name(name: &str) -> bool {
-    crate::mask::is_secret_param(name)
+    crate::common::mask::is_secret_param(name)
 }
 
 fn is_expiry(name: &str) -> bool {

@@ -1,7 +1,7 @@
 //! The segment source a `snatch new` command line asks for: `--range`,
 //! `--count [--start]` or `--length --segment [--start]`.
 
-use crate::diag::Problem;
+use crate::common::diag::Problem;
 
 use super::args::NewArgs;
 use super::detect::Detected;

@@ -22,12 +22,12 @@ use std::sync::Arc;
 use globset::{Glob, GlobMatcher};
 use serde::Serialize;
 
-use crate::diag::Problem;
-use crate::manifest::env::{self, EnvPolicy, Secret};
+use crate::common::diag::Problem;
+use crate::common::Secret;
+use crate::common::{Limit, RetryPolicy, RunLimits, Timeouts, Verify};
+use crate::manifest::env::{self, EnvPolicy};
 use crate::manifest::paths::{self, LocalRoots};
-use crate::manifest::{
-    JobSpec, Limit, Manifest, OnMissing, RetryPolicy, RunLimits, Timeouts, Verify,
-};
+use crate::manifest::{JobSpec, Manifest, OnMissing};
 use crate::source::{EndSource, Numbered, Segment, SegmentError, SegmentFormat, SegmentSource};
 use crate::template::Templates;
 
@@ -141,7 +141,7 @@ pub struct JobPlan {
     pub audio: Option<crate::source_playlist::AudioTrack>,
     pub headers: Vec<(String, Secret)>,
     /// Hosts besides its own origin that its secrets may go to.
-    pub send_secrets_to: Vec<crate::manifest::origins::SecretHost>,
+    pub send_secrets_to: Vec<crate::common::origins::SecretHost>,
     pub concurrency: u32,
     pub retry: RetryPolicy,
     pub timeout: Timeouts,
@@ -317,8 +317,8 @@ fn environment(
     let env_values = Arc::new(env_values);
     let mut headers = Vec::new();
     for (name, loc, pieces) in header_values {
-        if let Ok(v) = Secret::resolve(&pieces, &env_values) {
-            if !crate::headers::valid_value(v.expose()) {
+        if let Ok(v) = env::resolve(&pieces, &env_values) {
+            if !crate::common::headers::valid_value(v.expose()) {
                 problems.push(at(
                     loc,
                     format!(
@@ -364,7 +364,7 @@ fn output_of(
                     spec.output.loc,
                     format!(
                         "output `{}` of job `{}` has no supported extension",
-                        crate::diag::display_path(rel),
+                        crate::common::diag::display_path(rel),
                         spec.name
                     ),
                 )

@@ -2,7 +2,7 @@
 //! playlist URL (its segment source, resolved later by `run`) and a
 //! template job's `init` segment.
 
-use crate::manifest::env::Secret;
+use crate::common::Secret;
 use crate::source::{Numbered, PlaylistSource, Segment, SegmentError, SegmentSource};
 
 use super::PlanError;

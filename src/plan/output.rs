@@ -8,7 +8,10 @@ use crate::manifest::bounds;
 
 /// One file under its two spellings, or once when they are the same.
 pub(super) fn same_file(a: &Path, b: &Path) -> String {
-    let (a, b) = (crate::diag::display_path(a), crate::diag::display_path(b));
+    let (a, b) = (
+        crate::common::diag::display_path(a),
+        crate::common::diag::display_path(b),
+    );
     if a == b {
         a
     } else {

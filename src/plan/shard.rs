@@ -18,8 +18,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::{Plan, SkipReason};
-use crate::diag::SourceFile;
-use crate::manifest::{Limit, Rate, RunLimits};
+use crate::common::diag::SourceFile;
+use crate::common::{Limit, Rate, RunLimits};
 
 /// The most shards a run may be split into.
 pub const MAX_SHARDS: u32 = 1000;

@@ -7,8 +7,8 @@ use serde_json::json;
 
 use super::shard::ShardInfo;
 use super::{JobPlan, Plan, SkipReason};
-use crate::diag::display_path;
-use crate::manifest::{Limit, RunLimits};
+use crate::common::diag::display_path;
+use crate::common::{Limit, RunLimits};
 
 fn limit_text(l: &Limit) -> String {
     let mut s = format!("{} in flight", l.concurrency);

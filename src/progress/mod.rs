@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::common::units::human_bytes;
 use crate::fetch::Events;
 use crate::report::{JobReport, JobStatus};
-use crate::units::human_bytes;
 
 /// What `run` tells about its progress.
 pub trait Progress: Events {
@@ -283,7 +283,7 @@ impl Reporter {
     }
 
     fn line(&self, s: &str) {
-        let s = &*crate::diag::terminal_text(s);
+        let s = &*crate::common::diag::terminal_text(s);
         if self.drawing() {
             let _ = self.multi.println(s);
         } else if self.mode != Mode::Quiet {

@@ -11,7 +11,7 @@ use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, Te
 
 use super::markdown::status_word;
 use super::{Exporter, JobReport, JobStatus, RenderError, RunReport};
-use crate::units::human_bytes;
+use crate::common::units::human_bytes;
 
 /// The name of the report, the suite and every test case's class.
 const NAME: &str = "snatch";
@@ -101,7 +101,7 @@ fn summary_line(job: &JobReport) -> String {
     );
     if !s.missing.is_empty() {
         let list: Vec<String> = s.missing.iter().map(u64::to_string).collect();
-        let list = crate::units::listed(&list, crate::units::LISTED);
+        let list = crate::common::units::listed(&list, crate::common::units::LISTED);
         line.push_str(&format!(", missing {list}"));
     }
     if s.trailing_missing > 0 {

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::{Exporter, JobReport, JobStatus, RenderError, RunReport};
-use crate::units::human_bytes;
+use crate::common::units::human_bytes;
 
 /// The Markdown summary.
 #[derive(Debug, Clone, Copy, Default)]
@@ -204,7 +204,13 @@ pub fn code_span(s: &str) -> String {
 fn printable_line(s: &str) -> String {
     let spaced: String = s
         .chars()
-        .map(|c| if crate::diag::invisible(c) { ' ' } else { c })
+        .map(|c| {
+            if crate::common::diag::invisible(c) {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect();
     spaced
         .split(' ')
@@ -238,7 +244,7 @@ fn longest_backtick_run(s: &str) -> usize {
 /// may hold anything, as a code span, as a message is ([`code_span`]).
 fn name(s: &str) -> String {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
-    if s.chars().all(crate::diag::invisible) {
+    if s.chars().all(crate::common::diag::invisible) {
         "(no name)".to_string()
     } else if s.chars().all(allowed) {
         s.to_string()

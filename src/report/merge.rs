@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, FixedOffset};
 
 use super::{JobReport, JobStatus, RunReport, Totals};
-use crate::diag::display_path;
+use crate::common::diag::display_path;
 use crate::plan::shard::Shard;
 
 /// Reports larger than this are refused (a report of 10,000 jobs is a few MB).
@@ -272,7 +272,7 @@ fn checked_totals(jobs: &[(JobReport, &Path)]) -> Result<(), MergeError> {
             "{}: the segments, bytes or retries of job {} take the totals past 2^64 − 1; \
              not a report snatch wrote",
             name(path),
-            crate::diag::terminal_text(&format!("`{}`", job.name))
+            crate::common::diag::terminal_text(&format!("`{}`", job.name))
         ),
         "merge the JSON files that `snatch run --report FILE` wrote, unedited",
     ))

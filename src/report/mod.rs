@@ -327,7 +327,7 @@ fn export(
     // The last look before a report leaves the process: no secret, in
     // any spelling, and no signed query value.
     let bytes = match String::from_utf8(bytes) {
-        Ok(text) => crate::mask::text(&text).into_owned().into_bytes(),
+        Ok(text) => crate::common::mask::text(&text).into_owned().into_bytes(),
         Err(e) => e.into_bytes(),
     };
     write(&path, &bytes).map_err(|error| ReportError::Write { kind, path, error })

@@ -8,9 +8,9 @@
 use std::path::PathBuf;
 
 use super::identity::Change;
+use crate::common::Secret;
 use crate::decrypt::DecryptError;
 use crate::fetch::{ProbeError, SmallError};
-use crate::manifest::env::Secret;
 use crate::manifest::MAX_SEGMENTS;
 use crate::source::SegmentError;
 use crate::source_playlist::{PositionError, AUDIO_BASE};
@@ -173,7 +173,7 @@ fn offered_text(offered: &[String]) -> String {
     if offered.is_empty() {
         "none".into()
     } else {
-        crate::units::listed(offered, crate::units::LISTED)
+        crate::common::units::listed(offered, crate::common::units::LISTED)
     }
 }
 

@@ -197,7 +197,7 @@ fn init_text(p: Option<&Place>) -> String {
 }
 
 /// The environment's values, longest first, to be replaced by their
-/// names in every spelling (see [`crate::mask::replace_spelling`]).
+/// names in every spelling (see [`crate::common::mask::replace_spelling`]).
 struct Names(Vec<(String, String)>);
 
 impl Names {
@@ -215,7 +215,7 @@ impl Names {
         let mut text = path_of(url).replace("${", "$${");
         for (name, value) in &self.0 {
             let var = format!("${{{name}}}");
-            if let Some(t) = crate::mask::replace_spelling(&text, value, &var) {
+            if let Some(t) = crate::common::mask::replace_spelling(&text, value, &var) {
                 text = t;
             }
         }
@@ -279,7 +279,7 @@ pub fn store(dir: &Path, id: &Identity) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::env::Secret;
+    use crate::common::Secret;
 
     fn resolved(paths: &[&str]) -> Resolved {
         Resolved {

@@ -29,8 +29,8 @@ use std::sync::Arc;
 
 use m3u8_rs::Playlist;
 
+use crate::common::Secret;
 use crate::fetch::{store, Ask, Fetcher, Look, Scope};
-use crate::manifest::env::Secret;
 use crate::plan::{JobPlan, Plan};
 use crate::source::{EndSource, Numbered, Segment, SegmentSource, Target};
 use crate::source_playlist::{AudioTrack, KeyRef, Keys, PlaylistSource, Resolved};

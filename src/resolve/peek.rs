@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use m3u8_rs::Playlist;
 
+use crate::common::origins::Origin;
+use crate::common::Secret;
 use crate::fetch::{Ask, Fetcher, SmallError};
-use crate::manifest::env::Secret;
-use crate::manifest::origins::Origin;
 use crate::manifest::Variant;
 
 use super::playlist::{self, describe_variant};

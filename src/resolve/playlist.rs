@@ -7,8 +7,8 @@ use m3u8_rs::{
     VariantStream,
 };
 
+use crate::common::Secret;
 use crate::decrypt::{iv_from_sequence, parse_iv};
-use crate::manifest::env::Secret;
 use crate::manifest::Variant;
 use crate::manifest::MAX_SEGMENTS;
 use crate::source::ByteRange;
@@ -116,7 +116,7 @@ pub fn choose<'a>(
     let mut note = format!(
         "variant {} (of {})",
         describe_variant(chosen),
-        crate::units::listed(&offered, crate::units::LISTED)
+        crate::common::units::listed(&offered, crate::common::units::LISTED)
     );
     if let Some(a) = audio {
         note.push_str(&format!(", audio `{}`", a.name));

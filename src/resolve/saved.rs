@@ -8,8 +8,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::common::Secret;
 use crate::fetch::store::{self, Durability};
-use crate::manifest::env::{self, Piece, Secret};
+use crate::manifest::env::{self, Piece};
 
 /// The saved playlist, in the job's state folder.
 const SAVED: &str = "playlist.json";
@@ -59,7 +60,7 @@ pub fn answered_at(asked: &Secret, final_url: &str, env: &BTreeMap<String, Strin
     if final_url == asked.expose() || parsed.is_ok_and(|u| u.as_str() == final_url) {
         return asked.clone();
     }
-    Secret::resolve(&redact(final_url, env), env)
+    env::resolve(&redact(final_url, env), env)
         .unwrap_or_else(|_| Secret::plain(final_url))
         .masked()
 }
@@ -115,7 +116,7 @@ pub(super) fn saved_form(pieces: &[Piece]) -> String {
 }
 
 fn unsave(text: &str, env: &BTreeMap<String, String>) -> Option<Secret> {
-    Secret::resolve(&env::parse(text).ok()?, env).ok()
+    env::resolve(&env::parse(text).ok()?, env).ok()
 }
 
 fn to_saved(m: &Media, env: &BTreeMap<String, String>) -> SavedMedia {
@@ -156,7 +157,7 @@ pub fn store(
         env.values()
             .any(|v| !v.is_empty() && v.len() < SHORTEST_SAFE && t.contains(v.as_str()))
     };
-    let encoded = |t: &str| crate::mask::has_encoded_secret(t);
+    let encoded = |t: &str| crate::common::mask::has_encoded_secret(t);
     if texts.into_iter().any(|t| short(t) || encoded(t)) {
         let _ = store::remove_file(&dir.join(SAVED));
         return Ok(());

@@ -4,10 +4,10 @@
 //! on both sides of a 404 arrived (a hole: `on_missing: skip`).
 
 use super::feed::Slot;
-use crate::diag::display_path;
+use crate::common::diag::display_path;
+use crate::common::Tolerance;
 use crate::fetch::{FailKind, SegmentFailure};
 use crate::manifest::IndexSource;
-use crate::manifest::Tolerance;
 use crate::merge::{Mismatch, Within};
 use crate::plan::JobPlan;
 use crate::source::SegmentSource;

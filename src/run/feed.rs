@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::renew::Renew;
-use crate::failpoint;
+use crate::common::failpoint;
 use crate::fetch::{self, FailKind, Fetcher, JobFetch, JobSlot, Ledger, Saved, SegmentFailure};
 use crate::manifest::OnMissing;
 use crate::merge::{Merge, Tools};

@@ -11,7 +11,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::diag::display_path;
+use crate::common::diag::display_path;
 use crate::fetch::lock::{self, JobLock, LockError};
 use crate::fetch::{self, store, Done, Ledger, OpenError, PathOf};
 use crate::manifest::Variant;

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::feed::{Fed, JobRun, Slot};
 use super::{files, RunOptions};
-use crate::failpoint;
+use crate::common::failpoint;
 use crate::fetch::clock::Timing;
 use crate::fetch::{self, Fetcher, JobFetch, Ledger};
 use crate::manifest::OnMissing;
@@ -85,7 +85,7 @@ pub async fn run_job(
         };
         // The message may quote a server; reports and terminals get it
         // escaped.
-        report.error = Some(crate::diag::terminal_text(&e).into_owned());
+        report.error = Some(crate::common::diag::terminal_text(&e).into_owned());
         // A report names only a file that is there (a good output from an
         // earlier run stays when a rerun fails).
         if !tokio::fs::try_exists(&job.output).await.unwrap_or(false) {

@@ -20,7 +20,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::diag::display_path;
+use crate::common::diag::display_path;
 use crate::fetch::{Fetcher, JobSlot};
 use crate::merge::Tools;
 use crate::plan::{JobPlan, Plan};

@@ -264,8 +264,10 @@ impl Walk<'_> {
             _ => {
                 let name = names.join(".");
                 let known_names = scope.names();
-                let help = match crate::diag::nearest(&name, known_names.iter().map(String::as_str))
-                {
+                let help = match crate::common::diag::nearest(
+                    &name,
+                    known_names.iter().map(String::as_str),
+                ) {
                     Some(k) => format!("did you mean `{k}`? {}", known()),
                     None => known(),
                 };

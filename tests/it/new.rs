@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use snatch::diag::Problem;
+use snatch::common::diag::Problem;
 use snatch::manifest::{self, env::EnvPolicy, IndexSource, Manifest};
 use snatch::new::{run_new, NewArgs, NewOutput, SCHEMA_COMMENT};
 use snatch::plan::{self, Plan, PlanContext, Selection};
@@ -30,13 +30,14 @@ fn new(file: &Path, argv: &[&str]) -> Result<NewOutput, Vec<Problem>> {
 }
 
 fn new_ok(file: &Path, argv: &[&str]) -> NewOutput {
-    new(file, argv).unwrap_or_else(|p| panic!("{argv:?}: {}", snatch::diag::render(&p, false)))
+    new(file, argv)
+        .unwrap_or_else(|p| panic!("{argv:?}: {}", snatch::common::diag::render(&p, false)))
 }
 
 fn new_err(file: &Path, argv: &[&str]) -> String {
     match new(file, argv) {
         Ok(out) => panic!("{argv:?} should fail, gave {out:?}"),
-        Err(p) => snatch::diag::render(&p, false),
+        Err(p) => snatch::common::diag::render(&p, false),
     }
 }
 
@@ -49,7 +50,7 @@ fn validate(file: &Path, secrets: &[(&str, &str)]) -> (Manifest, Plan) {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
     };
-    let render = |p: Vec<Problem>| snatch::diag::render(&p, false);
+    let render = |p: Vec<Problem>| snatch::common::diag::render(&p, false);
     let m =
         manifest::load(&[file.to_path_buf()], &policy).unwrap_or_else(|p| panic!("{}", render(p)));
     let selection = Selection::default();

@@ -303,7 +303,7 @@ proptest! {
                     let at = p.location();
                     prop_assert!(at.is_some(), "problem without a file: {p}");
                     // Rendering never panics either.
-                    let _ = snatch::diag::render(std::slice::from_ref(p), false);
+                    let _ = snatch::common::diag::render(std::slice::from_ref(p), false);
                 }
             }
         }

@@ -345,7 +345,7 @@ pub fn preview(bytes: &[u8]) -> String {
     let window = &bytes[..bytes.len().min(PREVIEW + 4096)];
     let mut masked = Vec::with_capacity(window.len());
     for chunk in window.utf8_chunks() {
-        masked.extend_from_slice(crate::mask::text(chunk.valid()).as_bytes());
+        masked.extend_from_slice(crate::common::mask::text(chunk.valid()).as_bytes());
         masked.extend_from_slice(chunk.invalid());
     }
     let mut s = String::from("\"");

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-pub use crate::diag::nearest;
+pub use crate::common::diag::nearest;
 
 use super::Kind;
 

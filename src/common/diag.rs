@@ -131,9 +131,9 @@ pub fn display_path(p: &Path) -> String {
 /// zero-width characters), written as escapes such as `\u{1b}`. Messages
 /// may quote what a server sent (a playlist's URI, a key format); none of
 /// it can move the cursor, retitle the window or hide words. Masked first
-/// ([`crate::mask::text`]): no secret and no signed query value shows.
+/// ([`crate::common::mask::text`]): no secret and no signed query value shows.
 pub fn terminal_text(s: &str) -> std::borrow::Cow<'_, str> {
-    match crate::mask::text(s) {
+    match crate::common::mask::text(s) {
         std::borrow::Cow::Borrowed(s) => escaped(s),
         std::borrow::Cow::Owned(s) => std::borrow::Cow::Owned(escaped(&s).into_owned()),
     }
