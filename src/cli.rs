@@ -91,14 +91,14 @@ pub struct ShardArgs {
     /// `index:I/N` / `hash:index:I/N` with a 0-based I. Without the flag,
     /// the environment variable SNATCH_SHARD gives it, if set.
     #[arg(long, value_name = "K/N", value_parser = parse_shard, allow_hyphen_values = true)]
-    pub shard: Option<crate::plan::shard::Shard>,
+    pub shard: Option<crate::common::shard::Shard>,
     /// With --shard: `split` (default) gives each of N shards 1/N of every
     /// rate and concurrency; `full` keeps the job files' limits whole.
     #[arg(long, value_enum, value_name = "HOW", default_value_t = ShardLimitsArg::Split)]
     pub shard_limits: ShardLimitsArg,
 }
 
-fn parse_shard(s: &str) -> Result<crate::plan::shard::Shard, crate::plan::shard::ShardError> {
+fn parse_shard(s: &str) -> Result<crate::common::shard::Shard, crate::common::shard::ShardError> {
     s.parse()
 }
 

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod common;
 pub mod decrypt;
 pub mod disk;
+pub mod events;
 pub mod fetch;
 pub mod manifest;
 pub mod merge;

@@ -209,7 +209,7 @@ fn load_shard(args: &JobArgs, shard: &ShardArgs, unset: Unset) -> Result<Plan, V
 
 /// The shard `SNATCH_SHARD` names, if it is set; set but empty or not a
 /// shard, an error naming the variable.
-fn shard_from_env() -> Result<Option<snatch::plan::shard::Shard>, Problem> {
+fn shard_from_env() -> Result<Option<snatch::common::shard::Shard>, Problem> {
     let Some(value) = std::env::var_os("SNATCH_SHARD") else {
         return Ok(None);
     };
@@ -228,7 +228,8 @@ fn shard_from_env() -> Result<Option<snatch::plan::shard::Shard>, Problem> {
 /// or was interrupted or a shard was interrupted, 2 when the reports cannot
 /// be merged.
 fn merge_reports(cli: &Cli, args: &snatch::cli::MergeArgs) -> ExitCode {
-    use snatch::report::{merge, JobStatus, ReportTargets};
+    use snatch::events::JobStatus;
+    use snatch::report::{merge, ReportTargets};
     let merged = args
         .files
         .iter()
@@ -265,7 +266,7 @@ fn merge_reports(cli: &Cli, args: &snatch::cli::MergeArgs) -> ExitCode {
     }
 }
 
-fn totals_line(report: &snatch::report::RunReport) -> String {
+fn totals_line(report: &snatch::events::RunReport) -> String {
     let t = &report.totals;
     format!(
         "{} job{}: {} ok, {} up to date, {} failed, {} interrupted, {} skipped · {} segments · {} retr{} · {:.1} s",
@@ -474,8 +475,9 @@ fn confined_reports(
 }
 
 fn run(cli: &Cli, args: &RunArgs, plan: &Plan) -> ExitCode {
+    use snatch::events::JobStatus;
     use snatch::progress::{Mode, Reporter};
-    use snatch::report::{JobStatus, ReportTargets};
+    use snatch::report::ReportTargets;
     use snatch::run::RunOptions;
 
     let tools = match snatch::merge::Tools::find() {

@@ -22,7 +22,7 @@ pub use probe::{
     probe, probe_file, verify, EarlyProbe, Expected, Mismatch, Probed, Unverified, Within,
 };
 
-use crate::plan::Container;
+use crate::common::Container;
 use crate::source::SegmentFormat;
 
 /// Where ffmpeg and ffprobe are.

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use super::{file_arg, fresh_output, temp_path, Input, Merge, MergeError, Segment, Tools};
+use crate::common::Container;
 use crate::fetch::store;
-use crate::plan::Container;
 use crate::source::SegmentFormat;
 
 /// The audio rendition's segment format and init segment (fMP4).

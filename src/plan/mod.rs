@@ -16,14 +16,14 @@ pub use view::{render_json, render_text};
 use output::same_file;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use globset::{Glob, GlobMatcher};
 use serde::Serialize;
 
 use crate::common::diag::Problem;
-use crate::common::Secret;
+use crate::common::{Container, Secret};
 use crate::common::{Limit, RetryPolicy, RunLimits, Timeouts, Verify};
 use crate::manifest::env::{self, EnvPolicy};
 use crate::manifest::paths::{self, LocalRoots};
@@ -74,26 +74,6 @@ pub struct PlanContext<'a> {
     /// `--allow-local DIR`: folders local sources may read besides the job
     /// file's own.
     pub allow_local: Vec<PathBuf>,
-}
-
-/// The output container, picked by the output's extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Container {
-    Mp4,
-    Mkv,
-    Ts,
-}
-
-impl Container {
-    pub fn from_path(p: &Path) -> Option<Container> {
-        match p.extension()?.to_str()?.to_ascii_lowercase().as_str() {
-            "mp4" => Some(Container::Mp4),
-            "mkv" => Some(Container::Mkv),
-            "ts" => Some(Container::Ts),
-            _ => None,
-        }
-    }
 }
 
 /// Why a job is not run.

@@ -1,6 +1,7 @@
 //! `--report FILE`: the whole [`RunReport`] as pretty-printed JSON.
 
-use super::{Exporter, RenderError, RunReport};
+use super::{Exporter, RenderError};
+use crate::events::RunReport;
 
 /// Pretty JSON with a trailing newline.
 #[derive(Debug, Clone, Copy, Default)]

@@ -10,8 +10,9 @@ use chrono::{DateTime, FixedOffset};
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::markdown::status_word;
-use super::{Exporter, JobReport, JobStatus, RenderError, RunReport};
+use super::{Exporter, RenderError};
 use crate::common::units::human_bytes;
+use crate::events::{JobReport, JobStatus, RunReport};
 
 /// The name of the report, the suite and every test case's class.
 const NAME: &str = "snatch";

@@ -4,8 +4,9 @@
 
 use std::fmt::Write as _;
 
-use super::{Exporter, JobReport, JobStatus, RenderError, RunReport};
+use super::{Exporter, RenderError};
 use crate::common::units::human_bytes;
+use crate::events::{JobReport, JobStatus, RunReport};
 
 /// The Markdown summary.
 #[derive(Debug, Clone, Copy, Default)]

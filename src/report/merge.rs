@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset};
 
-use super::{JobReport, JobStatus, RunReport, Totals};
 use crate::common::diag::display_path;
-use crate::plan::shard::Shard;
+use crate::common::shard::Shard;
+use crate::events::{JobReport, JobStatus, RunReport, Totals};
 
 /// Reports larger than this are refused (a report of 10,000 jobs is a few MB).
 pub const MAX_REPORT_BYTES: u64 = 256 * 1024 * 1024;

@@ -13,13 +13,13 @@ use tokio_util::sync::CancellationToken;
 use super::feed::{Fed, JobRun, Slot};
 use super::{files, RunOptions};
 use crate::common::failpoint;
+use crate::events::{JobReport, JobStatus, Media};
 use crate::fetch::clock::Timing;
 use crate::fetch::{self, Fetcher, JobFetch, Ledger};
 use crate::manifest::OnMissing;
 use crate::merge::{self, Tools, Unverified, Within};
 use crate::plan::JobPlan;
 use crate::progress::Progress;
-use crate::report::{JobReport, JobStatus, Media};
 
 /// Runs one job: fetches what is missing, feeds the merge in index order as
 /// segments complete, verifies the result and puts it in place.
@@ -110,7 +110,7 @@ async fn resolved(
     report.expected_duration_s = job.source.expected_duration();
     if let crate::source::SegmentSource::Numbered(n) = &job.source {
         if let crate::source::EndSource::Found { requests } = n.end {
-            report.end_found = Some(crate::report::EndFound {
+            report.end_found = Some(crate::events::EndFound {
                 last_index: job.last_index,
                 requests,
             });

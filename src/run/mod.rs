@@ -21,11 +21,11 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::common::diag::display_path;
+use crate::events::{JobReport, JobStatus, RunReport, SegmentCounts};
 use crate::fetch::{Fetcher, JobSlot};
 use crate::merge::Tools;
 use crate::plan::{JobPlan, Plan};
 use crate::progress::Progress;
-use crate::report::{JobReport, JobStatus, RunReport, SegmentCounts};
 
 pub use job::run_job;
 

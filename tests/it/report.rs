@@ -10,9 +10,9 @@ use support::cli::{stderr, Job};
 use support::media::segments;
 use support::server::{Fault, TestServer};
 
+use snatch::events::{JobReport, JobStatus, Media, RunReport, SegmentCounts};
 use snatch::report::{
-    append, write_atomic, Exporter, JobReport, JobStatus, Json, Junit, Markdown, Media,
-    ReportError, ReportTargets, RunReport, SegmentCounts,
+    append, write_atomic, Exporter, Json, Junit, Markdown, ReportError, ReportTargets,
 };
 
 /// Five jobs, one of each status; all times fixed. The run was
