@@ -15,6 +15,7 @@ mod outcome;
 mod part;
 mod retry;
 mod scope;
+mod sealed;
 mod segment;
 mod sent;
 mod small;

@@ -75,8 +75,8 @@ pub(super) struct Stored {
 /// Where the bytes of a large segment go before it is whole (a small one
 /// stays in memory and has none).
 enum Place {
-    /// Straight into the range of the spool reserved for its announced
-    /// length; `written` bytes of it so far.
+    /// Straight into the range of the spool reserved for its room (its
+    /// announced length, or at most that); `written` bytes of it so far.
     Spool { offset: u64, written: u64 },
     /// A large body of unknown length: its own `.part` file first, copied
     /// into the spool once whole.
@@ -127,9 +127,13 @@ pub(super) struct Part {
     check: Check,
     crc: crc32fast::Hasher,
     max: u64,
-    /// The announced length, when known: more is refused, and a large body
-    /// is written into the spool as it arrives.
+    /// The announced length, when known: a body of another length is
+    /// refused.
     expected: Option<u64>,
+    /// The most the body may hold, when known (the announced length, or
+    /// that of an encrypted body): more is refused, and a large body is
+    /// written into the range of the spool reserved for it as it arrives.
+    room: Option<u64>,
 }
 
 /// The file a large body of unknown length goes to while it arrives.
@@ -142,16 +146,27 @@ impl Part {
     pub(super) fn new(ledger: &Arc<Ledger>, index: u64, max: u64, expected: Option<u64>) -> Part {
         // A local file past the cap is refused by the cap, not reserved.
         let expected = expected.filter(|&n| n <= max);
-        let room = expected.map_or(64 * 1024, |n| n.min(SPILL as u64 + 1) as usize);
+        Part {
+            expected,
+            ..Part::at_most(ledger, index, max, expected)
+        }
+    }
+
+    /// A body of unknown length but at most `room` bytes when known (a
+    /// decrypted one: its padding is cut).
+    pub(super) fn at_most(ledger: &Arc<Ledger>, index: u64, max: u64, room: Option<u64>) -> Part {
+        let room = room.filter(|&n| n <= max);
+        let first = room.map_or(64 * 1024, |n| n.min(SPILL as u64 + 1) as usize);
         Part {
             ledger: ledger.clone(),
             index,
-            buf: Vec::with_capacity(room),
+            buf: Vec::with_capacity(first),
             place: None,
             check: Check::new(),
             crc: crc32fast::Hasher::new(),
             max,
-            expected,
+            expected: None,
+            room,
         }
     }
 
@@ -167,24 +182,13 @@ impl Part {
         Ok(())
     }
 
-    /// Takes a whole body already in memory (a decrypted one), kept there.
-    pub(super) fn write_whole(&mut self, body: Vec<u8>) -> Result<(), PartError> {
-        self.take(&body)?;
-        if self.buf.is_empty() {
-            self.buf = body;
-        } else {
-            self.buf.extend_from_slice(&body);
-        }
-        Ok(())
-    }
-
     /// Checks a chunk against the cap, the announced length and the format.
     fn take(&mut self, chunk: &[u8]) -> Result<(), PartError> {
         let after = self.check.len + chunk.len() as u64;
         if after > self.max {
             return Err(PartError::TooLarge(self.max));
         }
-        if let Some(n) = self.expected.filter(|&n| after > n) {
+        if let Some(n) = self.room.filter(|&n| after > n) {
             return Err(PartError::Invalid(format!(
                 "sent more than the {n} bytes it announced"
             )));
@@ -194,12 +198,12 @@ impl Part {
         Ok(())
     }
 
-    /// Writes what is buffered out of memory: into the spool range of the
-    /// announced length (reserved at the first spill), or the `.part` file.
+    /// Writes what is buffered out of memory: into the spool range of its
+    /// room (reserved at the first spill), or the `.part` file.
     async fn spill(&mut self) -> Result<(), PartError> {
         let mut place = match self.place.take() {
             Some(p) => p,
-            None => match self.expected {
+            None => match self.room {
                 Some(n) => Place::Spool {
                     offset: self.ledger.spool().reserve(n),
                     written: 0,

@@ -22,6 +22,7 @@ use super::outcome::{
 };
 use super::part::{spill_path, Part, PartError};
 use super::retry::{retrying, End, Failed};
+use super::sealed::Intake;
 use super::sent::Sent;
 use super::spool::Saved;
 use super::Fetcher;
@@ -240,20 +241,15 @@ async fn receive(
     if let Some(Err(e)) = seg.range.map(|r| range_answered(&resp, r)) {
         return retry(e, Hint::Nothing);
     }
-    // An encrypted body is checked once decrypted, as a whole.
-    let mut sealed = seg.key.as_ref().map(|_| Vec::new());
-    let announced = expected.filter(|_| sealed.is_none());
-    let mut part = Part::new(&req.ledger, seg.index, req.max_bytes, announced);
+    // An encrypted body is decrypted as it arrives, then checked.
+    let key = seg.key.as_ref();
+    let mut part = Intake::new(&req.ledger, (seg.index, key), req.max_bytes, expected);
     let mut received = 0u64;
     loop {
         match resp.chunk().await {
             Ok(Some(chunk)) => {
                 received += chunk.len() as u64;
-                let written = match &mut sealed {
-                    Some(buf) => sealed_push(buf, &chunk, req.max_bytes),
-                    None => part.write(&chunk).await,
-                };
-                if let Err(e) = written {
+                if let Err(e) = part.write(&chunk).await {
                     return e.into_attempt(shown, retry);
                 }
             }
@@ -279,14 +275,6 @@ async fn receive(
             format!("sent {received} bytes for a byte range of {}", r.length),
             Hint::Nothing,
         );
-    }
-    if let (Some(mut buf), Some(key)) = (sealed, &seg.key) {
-        if let Err(e) = crate::decrypt::decrypt(key, &mut buf) {
-            return retry(e.to_string(), Hint::Nothing);
-        }
-        if let Err(e) = part.write_whole(buf) {
-            return e.into_attempt(shown, retry);
-        }
     }
     match part.finish().await {
         Ok(stored) => Attempt::Done(stored),
@@ -318,15 +306,6 @@ fn refused_head(
     let n = resp.content_length().filter(|&n| n > req.max_bytes)?;
     let what = format!("announces {n} bytes, more than");
     Some(too_large(shown, req.max_bytes, &what, "not read"))
-}
-
-/// Takes an encrypted body into memory, capped like any other body.
-fn sealed_push(buf: &mut Vec<u8>, chunk: &[u8], max: u64) -> Result<(), PartError> {
-    if (buf.len() + chunk.len()) as u64 > max {
-        return Err(PartError::TooLarge(max));
-    }
-    buf.extend_from_slice(chunk);
-    Ok(())
 }
 
 /// A `206` to a byte-range request holds the bytes asked for: a
