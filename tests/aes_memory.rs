@@ -56,7 +56,10 @@ fn encrypt(from: &Path, to: &Path) {
     let mut output = std::fs::File::create(to).unwrap();
     loop {
         out.clear();
-        let n = (&mut input).take(CHUNK as u64).read_to_end(&mut out).unwrap();
+        let n = (&mut input)
+            .take(CHUNK as u64)
+            .read_to_end(&mut out)
+            .unwrap();
         if n < CHUNK {
             out.resize(n / 16 * 16 + 16, 0);
             let last = enc.encrypt_padded::<Pkcs7>(&mut out, n).unwrap();
@@ -86,6 +89,7 @@ fn playlist(secs: f64, encrypted: bool) -> String {
 
 /// Runs the job of `url` to its end; the peak RSS in MiB of snatch and
 /// the children it waited for.
+#[expect(clippy::zombie_processes, reason = "reaped by wait4, which gives its rusage")]
 fn peak_rss_mib(url: &str) -> u64 {
     let job = Job::new(&format!(
         "version: 1\ndefaults:\n  retry: {{ attempts: 1 }}\njobs:\n  - name: v\n    playlist: \"{url}\"\n"
@@ -102,7 +106,10 @@ fn peak_rss_mib(url: &str) -> u64 {
     // SAFETY: waits for our own child, whose `Child` is never waited on.
     assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
     let err = std::fs::read_to_string(job.path("stderr.txt")).unwrap();
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "{err}");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{err}"
+    );
     let (duration, streams) = probe(&job.path("out/v.mp4"));
     assert_eq!(streams, ["video", "audio"]);
     assert!(duration > 6.0 * LOOPS as f64 - 60.0, "duration {duration}");
