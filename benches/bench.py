@@ -13,7 +13,8 @@ Scenarios (ids for --only):
            segment-server, 50 ms latency: snatch's `playlist:` job against
            yt-dlp and ffmpeg reading the same playlist
   rate     snatch alone, per_host 20 requests/s over set A at 50 ms
-  rss      snatch's peak RSS for 300 and 3,000 segments of ~1 MB
+  rss      snatch's peak RSS for 300 and 3,000 segments of ~1 MB, and for
+           one 250 MB segment clear and AES-128 encrypted
   cli      `snatch validate` and `snatch plan` of a 5,000-job file
 """
 
@@ -252,6 +253,59 @@ def make_repeat_tree(src: MediaSet, times: int) -> Path:
     return d
 
 
+AES_MB = 250
+# Run-to-run noise of snatch's peak (see the README: 10 MiB and more).
+AES_SLACK_MIB = 16.0
+AES_KEY = "000102030405060708090a0b0c0d0e0f"
+AES_IV = "f0e1d2c3b4a5968778695a4b3c2d1e0f"
+
+
+def make_aes_segment(src: MediaSet) -> Path | None:
+    """One ~250 MB TS segment twice under MEDIA/aes-250MB/: clear/ and aes/
+    (AES-128-CBC by `openssl enc`, its key in aes/key.bin), each with an
+    index.m3u8 naming only it. Made from src's segments, concatenated and
+    looped to size by remuxing (ffmpeg -stream_loop -fs, no encoding);
+    None when openssl is missing."""
+    d = MEDIA / f"aes-{AES_MB}MB"
+    params = json.dumps({"src": src.rel, "mb": AES_MB, "key": AES_KEY, "iv": AES_IV})
+    stamp = d / ".complete"
+    if stamp.exists() and stamp.read_text() == params:
+        return d
+    if not shutil.which("openssl"):
+        return None
+    if d.exists():
+        shutil.rmtree(d)
+    (d / "clear").mkdir(parents=True)
+    (d / "aes").mkdir()
+    out(f"  generating {d.relative_to(ROOT)} (remux and openssl, cached for later runs) ...")
+    once = d / "once.ts"
+    with open(once, "wb") as f:
+        for i in range(1, src.count + 1):
+            f.write((src.dir / f"{i:06d}.ts").read_bytes())
+    clear = d / "clear" / "big.ts"
+    steps = [
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-stream_loop", "-1",
+         "-i", str(once), "-c", "copy", "-fs", str(AES_MB * 1_000_000), "-f", "mpegts", str(clear)],
+        ["openssl", "enc", "-aes-128-cbc", "-K", AES_KEY, "-iv", AES_IV,
+         "-in", str(clear), "-out", str(d / "aes" / "big.ts")],
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(clear)],
+    ]
+    for cmd in steps:
+        rc, so, se, _ = run_cmd(cmd, timeout=600)
+        if rc != 0:
+            sys.exit(f"{cmd[0]} could not make {d}: {last_line(se)}")
+    once.unlink()
+    secs = float(so.strip())
+    (d / "aes" / "key.bin").write_bytes(bytes.fromhex(AES_KEY))
+    for kind, key in (("clear", ""), ("aes", f'#EXT-X-KEY:METHOD=AES-128,URI="key.bin",IV=0x{AES_IV}\n')):
+        (d / kind / "index.m3u8").write_text(
+            f"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{int(secs) + 1}\n"
+            f"#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n{key}#EXTINF:{secs:.6f},\n"
+            f"big.ts\n#EXT-X-ENDLIST\n")
+    stamp.write_text(params)
+    return d
+
+
 # --------------------------------------------------------------------------
 # servers
 
@@ -439,6 +493,20 @@ jobs:
     concurrency: {CONNECTIONS}
     headers:
       Referer: "{REFERER}"
+    output: bench.mp4
+    output_dir: out
+""")
+    return job
+
+
+def playlist_job(d: Path, url: str) -> Path:
+    """A `playlist:` job of url with snatch's defaults."""
+    job = d / "job.yaml"
+    job.write_text(f"""\
+version: 1
+jobs:
+  - name: bench
+    playlist: "{url}"
     output: bench.mp4
     output_dir: out
 """)
@@ -846,9 +914,51 @@ class Bench:
             out(f"\n{n}")
         self.summary["rss"] = rows
 
-    def rss_one(self, d: Path, base_url: str, small: MediaSet, count: int, rel: str) -> dict:
+    def rss_aes(self, small: MediaSet, media: Path, label: str, base_url: str) -> None:
+        """Peak RSS of one 250 MB segment fetched clear and AES-128 encrypted."""
+        out()
+        out(f"### rss, AES-128 — one {AES_MB} MB segment, clear and encrypted ({label})")
+        out()
+        out("A `playlist:` job of one segment (set A's files looped by remuxing), once clear and once "
+            "AES-128-CBC (`openssl enc`); the same figures as above. An encrypted segment is "
+            "decrypted as it arrives, so it should cost what the clear one costs.")
+        out()
+        out("| segment | ~MB fetched | snatch s (median) | /usr/bin/time -v max RSS MiB | "
+            "snatch VmHWM MiB (max) | snatch VmHWM per run | children VmHWM MiB |")
+        out("| --- | ---: | ---: | ---: | ---: | --- | ---: |")
+        rows = {}
+        for kind in ("clear", "aes"):
+            runs = []
+            for r in range(self.args.rounds):
+                d = self.fresh_dir(f"rss-{kind}")
+                job = playlist_job(d, f"{base_url}/{media.name}/{kind}/index.m3u8")
+                try:
+                    one = self.rss_one(d, base_url, small, 1, "", job=job)
+                finally:
+                    shutil.rmtree(d, ignore_errors=True)
+                progress(f"{kind}, run {r + 1}: " + (one.get("error") or f"{one['secs']:.2f} s, "
+                         f"snatch {one['own_mib']:.1f} MiB, time -v {one['time_mib']:.1f} MiB"))
+                if one.get("note") or one.get("error"):
+                    one["error"] = one.get("error") or one["note"]
+                    break
+                runs.append(one)
+            name = "AES-128" if kind == "aes" else "clear"
+            if len(runs) < self.args.rounds:
+                out(f"| {name} | — | — | FAILED | — | {one['error']} | — |")
+                rows[kind] = {"error": one["error"]}
+                continue
+            r = {"own_mib": max(x["own_mib"] for x in runs), "time_mib": max(x["time_mib"] for x in runs)}
+            rows[kind] = r
+            per_run = ", ".join(f"{x['own_mib']:.1f}" for x in runs)
+            out(f"| {name} | {runs[0]['mb']:.0f} | {statistics.median(x['secs'] for x in runs):.2f} | "
+                f"{r['time_mib']:.1f} | {r['own_mib']:.1f} | {per_run} | "
+                f"{max(x['child_mib'] for x in runs):.1f} |")
+        self.summary["rss_aes"] = rows
+
+    def rss_one(self, d: Path, base_url: str, small: MediaSet, count: int, rel: str,
+                job: Path | None = None) -> dict:
         ctx = Ctx(self.snatch, base_url, small, d)
-        job = snatch_job(ctx, count, rel)
+        job = job or snatch_job(ctx, count, rel)
         tfile = d / "time.txt"
         t0 = time.monotonic()
         p = track(subprocess.Popen(
@@ -1068,6 +1178,15 @@ def targets(b: Bench, quick: bool, latency_ms: int) -> None:
                     r["own_mib"] < RSS_LIMIT_MIB)
     else:
         row(f"peak RSS < {RSS_LIMIT_MIB:.0f} MiB", "not run", "—")
+    name = f"one {AES_MB} MB AES-128 segment: peak RSS ≤ the clear one's + {AES_SLACK_MIB:.0f} MiB"
+    aes = s.get("rss_aes")
+    if not aes:
+        row(name, "not run", "—")
+    elif "error" in aes["aes"] or "error" in aes["clear"]:
+        row(name, aes["aes"].get("error") or aes["clear"]["error"], False)
+    else:
+        e, c = aes["aes"]["own_mib"], aes["clear"]["own_mib"]
+        row(name, f"snatch {e:.1f} MiB encrypted, {c:.1f} MiB clear", e <= c + AES_SLACK_MIB)
     if "cli" in s:
         for sub, r in s["cli"].items():
             name = f"`snatch {sub}` of 5,000 jobs < 1 s"
@@ -1224,6 +1343,11 @@ def main() -> None:
     big = make_repeat_tree(A, 10) if ("rss" in only and have_time) else None
     if big:
         out(f"- {A.count * 10} symlinks cycling over set A's files: {big.relative_to(ROOT)}")
+    aes = make_aes_segment(A) if ("rss" in only and have_time) else None
+    if aes:
+        out(f"- one {AES_MB} MB segment of set A's files, clear and AES-128: {aes.relative_to(ROOT)}")
+    elif "rss" in only and have_time:
+        out("- SKIPPING the AES-128 rows of rss: `openssl` not found")
 
     bench = Bench(args, work, snatch, server_bin)
     server_50 = nginx = None
@@ -1260,6 +1384,8 @@ def main() -> None:
         if server_50:
             servers.append((f"segment-server, {args.latency_ms} ms", server_50))
         bench.rss(A, big, servers)
+        if aes:
+            bench.rss_aes(A, aes, *servers[0])
     if "cli" in only:
         bench.cli()
 
