@@ -89,7 +89,10 @@ fn playlist(secs: f64, encrypted: bool) -> String {
 
 /// Runs the job of `url` to its end; the peak RSS in MiB of snatch and
 /// the children it waited for.
-#[expect(clippy::zombie_processes, reason = "reaped by wait4, which gives its rusage")]
+#[expect(
+    clippy::zombie_processes,
+    reason = "reaped by wait4, which gives its rusage"
+)]
 fn peak_rss_mib(url: &str) -> u64 {
     let job = Job::new(&format!(
         "version: 1\ndefaults:\n  retry: {{ attempts: 1 }}\njobs:\n  - name: v\n    playlist: \"{url}\"\n"
