@@ -1,8 +1,8 @@
 //! snatch's integration tests, one binary (every module of it linked
 //! once): the real `snatch` binary, the project's own HTTP test server on
 //! 127.0.0.1 and 127.0.0.2, segments made by ffmpeg, merges checked with
-//! ffprobe. Tests that read request timing live in `tests/timing/`, where
-//! they can run alone.
+//! ffprobe. Tests that measure request timing or peak memory live in
+//! `tests/timing/`, where they can run alone.
 
 #[path = "../support/mod.rs"]
 mod support;
