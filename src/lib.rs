@@ -4,15 +4,13 @@
 //! [`plan`] (expand jobs into segment lists; pure) → fetch → merge → report.
 //! The command line in `main.rs` only wires these stages together.
 
-pub mod atomic;
 pub mod cli;
 pub mod common;
-pub mod decrypt;
-pub mod disk;
 pub mod events;
-pub mod fetch;
 pub mod manifest;
+pub mod media;
 pub mod merge;
+pub mod net;
 pub mod new;
 pub mod plan;
 pub mod progress;
@@ -22,4 +20,5 @@ pub mod resume;
 pub mod run;
 pub mod source;
 pub mod source_playlist;
+pub mod state;
 pub mod template;

@@ -465,7 +465,7 @@ fn confined_reports(
     ] {
         let refused = slot
             .as_deref()
-            .map(|p| snatch::fetch::store::check_report(&roots, p));
+            .map(|p| snatch::state::store::check_report(&roots, p));
         if let Some(Err(e)) = refused {
             eprintln!("error: no report written there: {e}");
             *slot = None;

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use crate::fetch::store;
+use crate::state::store;
 
 mod audio;
 mod error;

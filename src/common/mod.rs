@@ -6,6 +6,7 @@
 
 pub mod container;
 pub mod diag;
+pub mod disk;
 pub mod failpoint;
 pub mod headers;
 pub mod mask;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 
 use crate::common::diag::display_path;
-use crate::disk::FULL_WORDS;
+use crate::common::disk::FULL_WORDS;
 
 /// ffmpeg or ffprobe could not be found.
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +38,7 @@ pub enum MergeError {
     /// ffmpeg could not write the merged file `file` for lack of room,
     /// whatever its exit status (ffmpeg 5.1 exits 0 after its last writes
     /// failed); `said` is the system's words.
-    #[error("{}", crate::disk::full("ffmpeg could not write the merged file", folder_of(.file), .said))]
+    #[error("{}", crate::common::disk::full("ffmpeg could not write the merged file", folder_of(.file), .said))]
     DiskFull { file: PathBuf, said: String },
     /// ffmpeg said a write of `file` failed, whatever its exit status.
     #[error("ffmpeg could not write the merged file {}: {said}; every saved segment is kept", display_path(.file))]

@@ -10,7 +10,7 @@ use std::process::ChildStdin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 
-use crate::fetch::store;
+use crate::state::store;
 
 /// One piece of ffmpeg's input, in the order it is handed over.
 #[derive(Debug)]

@@ -3,14 +3,14 @@
 //! (`.NAME.<pid>.snatch-part`, and `.NAME.<pid>.video.snatch-part` /
 //! `.audio.` for a separate audio rendition), so two processes never share
 //! one; only the holder of the output's claim (see
-//! [`crate::fetch::lock::claim_output`]) writes them, so any other such
+//! [`crate::state::lock::claim_output`]) writes them, so any other such
 //! name it finds is a dead process's leftover.
 
 use std::ffi::OsStr;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::fetch::store;
+use crate::state::store;
 
 /// The output's file name, as text.
 fn output_name(output: &Path) -> String {

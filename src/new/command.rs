@@ -514,7 +514,7 @@ fn shared_secret_notes(secrets: &[(&str, &str)], old_text: &str, file: &Path) ->
 /// Renames the checked temporary file over the job file, if that is still
 /// what was read (`before`; `None`: still absent).
 fn persist(
-    temp: crate::atomic::Temp,
+    temp: crate::state::atomic::Temp,
     target: &Path,
     before: Option<&[u8]>,
     file: &Path,

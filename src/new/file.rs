@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::atomic::{Durability, Temp};
 use crate::common::diag::{display_path, Problem};
 use crate::manifest::{self, Manifest};
 use crate::plan;
+use crate::state::atomic::{Durability, Temp};
 
 use super::check::{env_policy, plan_context};
 use super::command::SCHEMA_COMMENT;
@@ -106,14 +106,14 @@ pub(super) fn write_target(file: &Path) -> Result<PathBuf, Vec<Problem>> {
 }
 
 /// The new text in a temporary file next to the job file (see
-/// [`crate::atomic`]), with the job file's permissions when it has one;
+/// [`crate::state::atomic`]), with the job file's permissions when it has one;
 /// removed on drop unless persisted.
 pub(super) fn temp_file(
     target: &Path,
     text: &str,
     copy_permissions: bool,
 ) -> std::io::Result<Temp> {
-    let create = crate::atomic::create_new;
+    let create = crate::state::atomic::create_new;
     let temp = Temp::write(target, text.as_bytes(), create, Durability::Synced)?;
     if copy_permissions {
         if let Ok(meta) = std::fs::metadata(target) {

@@ -21,8 +21,8 @@ use std::time::Duration;
 use crate::common::diag::Problem;
 use crate::common::Secret;
 use crate::common::{RetryPolicy, RunLimits, Timeouts};
-use crate::fetch::{Ask, Fetcher};
 use crate::manifest::env::{self, EnvError, EnvPolicy};
+use crate::net::{Ask, Fetcher};
 use crate::resolve::peek::{peek, Offered, Peek, PeekError, Seen};
 use crate::resolve::{PlaylistError, DASH_NOT_YET};
 

@@ -13,7 +13,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::common::units::human_bytes;
 use crate::events::{JobReport, JobStatus};
-use crate::fetch::Events;
+use crate::net::Events;
 
 /// What `run` tells about its progress.
 pub trait Progress: Events {

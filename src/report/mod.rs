@@ -11,8 +11,8 @@ pub mod junit;
 pub mod markdown;
 pub mod merge;
 
-pub use crate::atomic::{write_atomic, write_atomic_unsynced};
 use crate::events::RunReport;
+pub use crate::state::atomic::{write_atomic, write_atomic_unsynced};
 pub use json::Json;
 pub use junit::Junit;
 pub use markdown::Markdown;

@@ -8,8 +8,8 @@
 //! page served for a missing segment, whatever its `Content-Type`) is not
 //! there. Assumes the indices from `start` to the end all exist.
 
-use crate::fetch::{Ask, Fetcher, Look};
 use crate::manifest::{IndexSource, MAX_SEGMENTS};
+use crate::net::{Ask, Fetcher, Look};
 use crate::source::Numbered;
 
 use super::EndError;

@@ -9,9 +9,9 @@ use std::path::PathBuf;
 
 use super::identity::Change;
 use crate::common::Secret;
-use crate::decrypt::DecryptError;
-use crate::fetch::{ProbeError, SmallError};
 use crate::manifest::MAX_SEGMENTS;
+use crate::media::decrypt::DecryptError;
+use crate::net::{ProbeError, SmallError};
 use crate::source::SegmentError;
 use crate::source_playlist::{PositionError, AUDIO_BASE};
 
@@ -256,8 +256,8 @@ pub enum InitError {
 /// Why the playlist could not be saved in the state folder `dir`; a full
 /// disk says so and names the folder to free.
 fn save_text(dir: &std::path::Path, error: &std::io::Error) -> String {
-    match crate::disk::is_full(error) {
-        true => crate::disk::full("the playlist could not be saved", dir, error),
+    match crate::common::disk::is_full(error) {
+        true => crate::common::disk::full("the playlist could not be saved", dir, error),
         false => format!("cannot save the playlist in {}: {error}", dir.display()),
     }
 }

@@ -13,8 +13,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::Cause;
-use crate::fetch::store::{self, Durability};
 use crate::source_playlist::{ByteRange, Part, PlaylistSegment, Resolved};
+use crate::state::store::{self, Durability};
 
 /// The identity, in the job's state folder.
 const STREAM: &str = "stream.json";

@@ -30,10 +30,11 @@ use std::sync::Arc;
 use m3u8_rs::Playlist;
 
 use crate::common::Secret;
-use crate::fetch::{store, Ask, Fetcher, Look, Scope};
+use crate::net::{Ask, Fetcher, Look, Scope};
 use crate::plan::{JobPlan, Plan};
 use crate::source::{EndSource, Numbered, Segment, SegmentSource, Target};
 use crate::source_playlist::{AudioTrack, KeyRef, Keys, PlaylistSource, Resolved};
+use crate::state::store;
 use saved::{Got, Media};
 
 /// The largest playlist read (a 1,000,000-segment playlist is ~60 MB).

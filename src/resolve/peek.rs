@@ -8,8 +8,8 @@ use m3u8_rs::Playlist;
 
 use crate::common::origins::Origin;
 use crate::common::Secret;
-use crate::fetch::{Ask, Fetcher, SmallError};
 use crate::manifest::Variant;
+use crate::net::{Ask, Fetcher, SmallError};
 
 use super::playlist::{self, describe_variant};
 use super::{PlaylistError, MAX_PLAYLIST};

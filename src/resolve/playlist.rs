@@ -8,9 +8,9 @@ use m3u8_rs::{
 };
 
 use crate::common::Secret;
-use crate::decrypt::{iv_from_sequence, parse_iv};
 use crate::manifest::Variant;
 use crate::manifest::MAX_SEGMENTS;
+use crate::media::decrypt::{iv_from_sequence, parse_iv};
 use crate::source::ByteRange;
 use crate::source_playlist::{KeyRef, Part, PlaylistSegment, Resolved, AUDIO_BASE};
 

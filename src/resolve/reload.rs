@@ -12,7 +12,7 @@ use super::identity::Identity;
 use super::saved::store;
 use super::Cause;
 use super::{fetch_keys, fetch_media, read, saved_key};
-use crate::fetch::{Ask, Fetcher};
+use crate::net::{Ask, Fetcher};
 use crate::plan::JobPlan;
 use crate::source::SegmentSource;
 use crate::source_playlist::{Keys, PlaylistSegment, PositionError, Renewed, AUDIO_BASE};

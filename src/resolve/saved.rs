@@ -9,8 +9,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::common::Secret;
-use crate::fetch::store::{self, Durability};
 use crate::manifest::env::{self, Piece};
+use crate::state::store::{self, Durability};
 
 /// The saved playlist, in the job's state folder.
 const SAVED: &str = "playlist.json";

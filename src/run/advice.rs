@@ -6,9 +6,9 @@
 use super::feed::Slot;
 use crate::common::diag::display_path;
 use crate::common::Tolerance;
-use crate::fetch::{FailKind, SegmentFailure};
 use crate::manifest::IndexSource;
 use crate::merge::{Mismatch, Within};
+use crate::net::{FailKind, SegmentFailure};
 use crate::plan::JobPlan;
 use crate::source::SegmentSource;
 

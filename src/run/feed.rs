@@ -17,11 +17,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::renew::Renew;
 use crate::common::failpoint;
-use crate::fetch::{self, FailKind, Fetcher, JobFetch, JobSlot, Ledger, Saved, SegmentFailure};
 use crate::manifest::OnMissing;
 use crate::merge::{Merge, Tools};
+use crate::net::{self, FailKind, Fetcher, JobFetch, JobSlot, SegmentFailure};
 use crate::plan::JobPlan;
 use crate::progress::Progress;
+use crate::state::{Ledger, Saved};
 
 /// What became of one position of the segment list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +93,7 @@ impl Held {
 /// What arrives from the fetching side for one position.
 enum Arrival {
     Reused,
-    Fetched(fetch::Fetched),
+    Fetched(net::Fetched),
     Failed(SegmentFailure),
     /// The position's task panicked: the job cannot be trusted to be whole.
     Panicked(String),

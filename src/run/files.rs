@@ -12,14 +12,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::common::diag::display_path;
-use crate::fetch::lock::{self, JobLock, LockError};
-use crate::fetch::{self, store, Done, Ledger, OpenError, PathOf};
 use crate::manifest::Variant;
 use crate::merge;
 use crate::merge::Probed;
 use crate::plan::JobPlan;
 use crate::resolve::playlist::variant_text;
 use crate::source::{SegmentSource, Target};
+use crate::state::lock::{self, JobLock, LockError};
+use crate::state::{self, store, Done, Ledger, OpenError, PathOf};
 
 /// What a job finds on disk before it fetches.
 pub(super) enum Prepared {
@@ -142,7 +142,7 @@ fn prepare_blocking(job: &JobPlan, fp: &str, force: bool) -> Result<Prepared, St
         return Ok(Prepared::UpToDate(done));
     }
     // The job runs again: an earlier merge's marker no longer applies.
-    fetch::remove_done(dir).map_err(|e| cannot_use(name, dir, &e))?;
+    state::remove_done(dir).map_err(|e| cannot_use(name, dir, &e))?;
     let ledger = match Ledger::open(root, dir, &identity(&job.source), force) {
         Ok(l) => l.with_paths(paths(&job.source)),
         Err(OpenError::Io(e)) => return Err(cannot_use(name, dir, &e)),
@@ -255,13 +255,16 @@ fn cannot_use(job: &str, path: &Path, e: &io::Error) -> String {
         Some(at) => (at.path.as_path(), &at.source),
         None => (path, e),
     };
-    if crate::disk::is_full(e) {
+    if crate::common::disk::is_full(e) {
         let folder = match path.is_dir() {
             true => path,
             false => path.parent().unwrap_or(path),
         };
         let what = format!("{} could not be written", display_path(path));
-        return format!("job `{job}`: {}", crate::disk::full(&what, folder, e));
+        return format!(
+            "job `{job}`: {}",
+            crate::common::disk::full(&what, folder, e)
+        );
     }
     match store::is_refusal(e) {
         true => format!("job `{job}`: {e}"),
@@ -273,7 +276,7 @@ fn cannot_use(job: &str, path: &Path, e: &io::Error) -> String {
 /// is there. A kill after `done.json` but before the rename left the
 /// verified file under its hidden name: it is moved into place now.
 fn merged_before(job: &JobPlan, fp: &str) -> io::Result<Option<Done>> {
-    let Some(done) = fetch::read_done(&job.state_dir, fp) else {
+    let Some(done) = state::read_done(&job.state_dir, fp) else {
         return Ok(None);
     };
     let temp = recorded_temp(&job.output, &done);
@@ -288,10 +291,10 @@ fn merged_before(job: &JobPlan, fp: &str) -> io::Result<Option<Done>> {
 /// the ledger go now, when `done.json` says they were to.
 fn tidy(job: &JobPlan, done: &Done) {
     let dir = &job.state_dir;
-    if !done.drop_segments || !fetch::has_segments(dir) {
+    if !done.drop_segments || !state::has_segments(dir) {
         return;
     }
-    match fetch::clear_segments(&job.output_dir, dir) {
+    match state::clear_segments(&job.output_dir, dir) {
         Ok(()) => {
             tracing::info!(job = %job.name, "removed the segments a stopped run left in {}", display_path(dir))
         }
@@ -349,7 +352,7 @@ fn finish_blocking(
     let merged = |index| merged.contains(&index);
     // Without a record, the segments are what a rerun has: they stay.
     let drop_segments =
-        !keep_segments && fetch::all_merged(&job.state_dir, &merged).unwrap_or(false);
+        !keep_segments && state::all_merged(&job.state_dir, &merged).unwrap_or(false);
     let done = Done {
         fingerprint: fp,
         output_size: file_size(temp).unwrap_or(0),
@@ -358,13 +361,13 @@ fn finish_blocking(
         temp: temp.file_name().map(|n| n.to_string_lossy().into_owned()),
         drop_segments,
     };
-    let recorded = fetch::write_done(&job.state_dir, &done);
+    let recorded = state::write_done(&job.state_dir, &done);
     if let Err(e) = &recorded {
         tracing::warn!(job = %job.name, "could not record the merge in {}: {e}", display_path(&job.state_dir));
     }
     if let Err(e) = store::rename(&job.output_dir, temp, &job.output) {
         let _ = store::remove_file(temp);
-        let _ = fetch::remove_done(&job.state_dir);
+        let _ = state::remove_done(&job.state_dir);
         return Err(match store::refused_link(&e) {
             Some(_) => format!("job `{}`: {e}", job.name),
             None => format!(
@@ -376,12 +379,12 @@ fn finish_blocking(
     if keep_segments {
         return export(job, &merged).map(|_| ()).map_err(|e| {
             let segments = job.state_dir.join("segments");
-            if crate::disk::is_full(&e) {
+            if crate::common::disk::is_full(&e) {
                 let what = "merged and verified, but its segments could not be written";
                 return format!(
                     "job `{}`: {}",
                     job.name,
-                    crate::disk::full(what, &segments, &e)
+                    crate::common::disk::full(what, &segments, &e)
                 );
             }
             format!(
@@ -393,7 +396,7 @@ fn finish_blocking(
     }
     // Without a record, the segments are what a rerun has: keep them.
     if recorded.is_ok() && drop_segments {
-        if let Err(e) = fetch::clear_segments(&job.output_dir, &job.state_dir) {
+        if let Err(e) = state::clear_segments(&job.output_dir, &job.state_dir) {
             tracing::warn!(job = %job.name, "could not tidy {}: {e}", display_path(&job.state_dir));
         }
     }
@@ -406,5 +409,5 @@ fn export(job: &JobPlan, merged: &dyn Fn(u64) -> bool) -> io::Result<usize> {
         crate::source::SegmentFormat::Ts => "ts",
         crate::source::SegmentFormat::Fmp4 => "m4s",
     };
-    fetch::export(&job.output_dir, &job.state_dir, merged, ext)
+    state::export(&job.output_dir, &job.state_dir, merged, ext)
 }

@@ -14,12 +14,14 @@ use super::feed::{Fed, JobRun, Slot};
 use super::{files, RunOptions};
 use crate::common::failpoint;
 use crate::events::{JobReport, JobStatus, Media};
-use crate::fetch::clock::Timing;
-use crate::fetch::{self, Fetcher, JobFetch, Ledger};
 use crate::manifest::OnMissing;
+use crate::media;
+use crate::media::clock::Timing;
 use crate::merge::{self, Tools, Unverified, Within};
+use crate::net::{self, Fetcher, JobFetch};
 use crate::plan::JobPlan;
 use crate::progress::Progress;
+use crate::state::{self, Ledger};
 
 /// Runs one job: fetches what is missing, feeds the merge in index order as
 /// segments complete, verifies the result and puts it in place.
@@ -104,7 +106,7 @@ async fn resolved(
     req: &JobFetch,
     report: &mut JobReport,
 ) -> Result<(JobPlan, crate::resolve::Inits), String> {
-    let ask = fetch::Ask::from(req);
+    let ask = net::Ask::from(req);
     let job = crate::resolve::resolve_job(job, fetcher, &ask, true).await?;
     report.segments.planned = job.source.len();
     report.expected_duration_s = job.source.expected_duration();
@@ -123,12 +125,12 @@ async fn resolved(
 /// What a job's saved state says before any request.
 enum Prepared {
     /// The output is complete from an earlier run.
-    UpToDate(fetch::Done),
+    UpToDate(state::Done),
     Ready {
         /// Held until the job ends: one snatch per job.
-        _lock: fetch::lock::JobLock,
+        _lock: state::lock::JobLock,
         /// Held until the job ends: one writer per output.
-        _claim: fetch::lock::JobLock,
+        _claim: state::lock::JobLock,
         ledger: Arc<Ledger>,
         req: Arc<JobFetch>,
     },
@@ -209,7 +211,7 @@ impl Steps<'_> {
         let merge = fed.merge.take();
         if fed.interrupted {
             abort(merge).await;
-            crate::fetch::stores_settled(std::time::Duration::from_secs(5)).await;
+            crate::state::stores_settled(std::time::Duration::from_secs(5)).await;
             let _ = ledger.sync();
             let (landed, bytes) = ledger.landed();
             report.segments.fetched = report.segments.fetched.max(landed);
@@ -264,12 +266,12 @@ impl Steps<'_> {
         let media = match merge::probe_file(self.tools, early, &temp).await {
             Ok(m) => m,
             Err(e) => {
-                let _ = fetch::store::remove_file(&temp);
+                let _ = state::store::remove_file(&temp);
                 return Err(named(&e));
             }
         };
         if let Err(e) = merge::verify(&media, expected(job, verdict, timings)) {
-            let _ = fetch::store::remove_file(&temp);
+            let _ = state::store::remove_file(&temp);
             report.media = Some(reported(&media));
             return Err(named(&unverified(job, e, verdict)));
         }
@@ -308,7 +310,7 @@ fn by_timestamps(job: &JobPlan, timings: &[Timed]) -> (Option<Within>, Option<Wi
             .filter(|(rendition, _)| !separate || *rendition == audio)
             .map(|(_, t)| t.and_then(|t| if audio { t.audio } else { t.video }))
             .collect();
-        let (least, most) = fetch::clock::expected(&spans)?;
+        let (least, most) = media::clock::expected(&spans)?;
         Some(Within { least, most })
     };
     (of(false), of(true))

@@ -1,6 +1,6 @@
 //! The run of many jobs side by side under shared limits: at most
 //! `limits.global.jobs` jobs at once (a job that only waits out paused
-//! hosts does not count: [`crate::fetch::JobSlot`]), every job in the report whatever became
+//! hosts does not count: [`crate::net::JobSlot`]), every job in the report whatever became
 //! of it (a job that panicked is a failed job, never a missing one). One job
 //! end to end is [`job`]; fetching its segments and feeding the merge is
 //! [`feed`]. This is where fetching (HTTP, files) and merging (ffmpeg) meet.
@@ -22,8 +22,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::common::diag::display_path;
 use crate::events::{JobReport, JobStatus, RunReport, SegmentCounts};
-use crate::fetch::{Fetcher, JobSlot};
 use crate::merge::Tools;
+use crate::net::{Fetcher, JobSlot};
 use crate::plan::{JobPlan, Plan};
 use crate::progress::Progress;
 
@@ -51,7 +51,7 @@ pub async fn run(
 ) -> RunReport {
     let started_at = chrono::Utc::now();
     let started = Instant::now();
-    let events: Arc<dyn crate::fetch::Events> = progress.clone();
+    let events: Arc<dyn crate::net::Events> = progress.clone();
     let shared = Shared {
         fetcher: Arc::new(Fetcher::new(&plan.limits).with_events(events)),
         tools: tools.clone(),

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use tokio::sync::RwLock;
 
-use crate::fetch::{Ask, FailKind, Fetched, Fetcher, JobFetch, SegmentFailure};
+use crate::net::{Ask, FailKind, Fetched, Fetcher, JobFetch, SegmentFailure};
 use crate::plan::JobPlan;
 use crate::resolve::{Cause, Reloads, ResolveError, MAX_RELOADS};
 use crate::source::{Segment, SegmentSource};

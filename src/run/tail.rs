@@ -4,8 +4,8 @@
 //! arrived first. Without it, the 404 that happened to end the job named
 //! the segment, and the segments "before it" were whichever were in flight.
 
-use crate::fetch::{Ask, Fetcher};
 use crate::manifest::IndexSource;
+use crate::net::{Ask, Fetcher};
 use crate::plan::JobPlan;
 use crate::source::{Numbered, SegmentSource};
 
@@ -49,7 +49,7 @@ async fn last_there(
 ) -> Option<u64> {
     let there = async |index: u64| -> Option<bool> {
         let seg = n.segment(index).ok()?;
-        let look = crate::fetch::Look::Start;
+        let look = crate::net::Look::Start;
         fetcher.exists(ask, &seg.target, look).await.ok()
     };
     if end <= first || there(end).await? || !there(first).await? {

@@ -8,7 +8,7 @@ use crate::support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use snatch::fetch::{Check, Format};
+use snatch::media::{Check, Format};
 use support::cli::{stderr, Job};
 use support::media::segments;
 use support::server::{Fault, TestServer};

@@ -226,7 +226,7 @@ fn workspace(victim: &Path) -> tempfile::TempDir {
 /// an unknown name and never outside the workspace.
 fn check_plan(plan: &Plan, dir: &Path) -> Result<(), TestCaseError> {
     let roots = [paths::resolve(dir), paths::resolve(Path::new("."))];
-    let _ = snatch::fetch::Limiter::new(&plan.limits);
+    let _ = snatch::net::Limiter::new(&plan.limits);
     for job in &plan.jobs {
         let out = paths::resolve(&job.output_dir);
         prop_assert!(

@@ -22,8 +22,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
-pub use crate::atomic::Durability;
 use crate::common::diag::display_path;
+pub use crate::state::atomic::Durability;
 
 /// A symbolic link found where snatch was about to create, open, write,
 /// rename or delete; the job stops.
@@ -218,13 +218,13 @@ pub fn create(path: &Path) -> io::Result<File> {
     open_with(no_follow().write(true).create(true).truncate(true), path)
 }
 
-/// Replaces `path` with `bytes` atomically (see [`crate::atomic`]): the
+/// Replaces `path` with `bytes` atomically (see [`crate::state::atomic`]): the
 /// temporary file beside it is created exclusively, without following a
 /// link, and renamed with [`rename_in`]; synced as `durability` says. The
 /// folder is the caller's to have checked, as for [`create`].
 pub fn replace(path: &Path, bytes: &[u8], durability: Durability) -> io::Result<()> {
     let create_new = |p: &Path| open_with(no_follow().write(true).create_new(true), p);
-    crate::atomic::Temp::write(path, bytes, create_new, durability)?.persist(path, rename_in)
+    crate::state::atomic::Temp::write(path, bytes, create_new, durability)?.persist(path, rename_in)
 }
 
 /// Opens `path` for appending, creating it; a link at its name is refused.

@@ -1,5 +1,5 @@
 //! One segment's download: check it by its bytes as it arrives (see
-//! [`super::check`]), save it in the job's spool (see [`super::spool`]) and
+//! [`crate::media`]), save it in the job's spool (see [`crate::state::spool`]) and
 //! record it in the ledger once whole. Retried by the job's one retry loop
 //! ([`super::retry`]); a `Retry-After` pauses the whole host. Requests and
 //! redirects are in [`super::http`].
@@ -14,21 +14,21 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_RANGE};
 use reqwest::StatusCode;
 use tokio::io::AsyncReadExt;
 
-use super::check::{Arrived, CheckError};
 use super::http::{Answer, Budget};
-use super::ledger::Ledger;
 use super::outcome::{
     describe, gave_up, status_outcome, timed_out, Attempt, FailKind, Hint, SegmentFailure, Why,
 };
-use super::part::{spill_path, Part, PartError};
 use super::retry::{retrying, End, Failed};
-use super::sealed::Intake;
 use super::sent::Sent;
-use super::spool::Saved;
 use super::Fetcher;
 use crate::common::Secret;
 use crate::common::{RetryPolicy, Timeouts};
+use crate::media::{Arrived, CheckError};
 use crate::source::{ByteRange, Segment, Target};
+use crate::state::part::{spill_path, Part, PartError};
+use crate::state::sealed::Intake;
+use crate::state::spool::Saved;
+use crate::state::Ledger;
 
 /// The largest segment stored unless the job says otherwise.
 pub const DEFAULT_MAX_BYTES: u64 = crate::common::DEFAULT_MAX_SEGMENT_BYTES;
@@ -321,7 +321,7 @@ pub(super) fn range_answered(resp: &reqwest::Response, range: ByteRange) -> Resu
         Ok(text) if text.trim().starts_with(&asked) => Ok(()),
         _ => Err(format!(
             "answered with the bytes {} to a request for {}",
-            super::check::preview(given.as_bytes()),
+            crate::media::preview(given.as_bytes()),
             range.header()
         )),
     }

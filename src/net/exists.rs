@@ -11,12 +11,12 @@ use std::sync::atomic::Ordering;
 
 use reqwest::StatusCode;
 
-use super::check::Check;
 use super::http::{Answer, Asking, Budget};
 use super::outcome::{describe, retry_after, status_text, Attempt};
 use super::retry::{retryable, retrying, End, Failed, Overlong, Verdict};
 use super::{Ask, Fetcher};
 use crate::common::Secret;
+use crate::media::Check;
 use crate::source::Target;
 
 /// The bytes [`Look::Start`] asks for and checks: 21 whole MPEG-TS

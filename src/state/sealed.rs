@@ -1,16 +1,16 @@
 //! Where a segment's body goes as it arrives: straight into its part (see
 //! [`super::part`]), or, for an AES-128 segment, through its decryption
-//! first ([`crate::decrypt::Decrypting`]), so that the format check and the
+//! first ([`crate::media::decrypt::Decrypting`]), so that the format check and the
 //! spool see the clear bytes as they come and no body is held whole.
 
-use super::check::CheckError;
 use super::part::{Part, PartError, Stored};
 use super::Ledger;
-use crate::decrypt::{DecryptError, Decrypting};
+use crate::media::decrypt::{DecryptError, Decrypting};
+use crate::media::CheckError;
 use crate::source::SegmentKey;
 
 /// A segment's part, and its decryption when it is encrypted.
-pub(super) struct Intake {
+pub(crate) struct Intake {
     part: Part,
     /// The decryption and the buffer of clear bytes it fills.
     sealed: Option<(Decrypting, Vec<u8>)>,
@@ -19,7 +19,7 @@ pub(super) struct Intake {
 impl Intake {
     /// `announced` is the length of the body the answer announced: that
     /// of the clear segment, or at most that once decrypted.
-    pub(super) fn new(
+    pub(crate) fn new(
         ledger: &std::sync::Arc<Ledger>,
         (index, key): (u64, Option<&SegmentKey>),
         max: u64,
@@ -38,7 +38,7 @@ impl Intake {
     }
 
     /// Takes the next bytes of the body.
-    pub(super) async fn write(&mut self, chunk: &[u8]) -> Result<(), PartError> {
+    pub(crate) async fn write(&mut self, chunk: &[u8]) -> Result<(), PartError> {
         let Some((decrypting, clear)) = &mut self.sealed else {
             return self.part.write(chunk).await;
         };
@@ -51,7 +51,7 @@ impl Intake {
 
     /// The body has ended: its last bytes decrypted and the padding cut,
     /// then the part checked whole and saved.
-    pub(super) async fn finish(mut self) -> Result<Stored, PartError> {
+    pub(crate) async fn finish(mut self) -> Result<Stored, PartError> {
         if let Some((decrypting, _)) = self.sealed {
             let last = decrypting.finish().map_err(invalid)?;
             self.part.write(&last).await.map_err(not_decrypted)?;
@@ -77,9 +77,9 @@ fn not_decrypted(e: PartError) -> PartError {
 
 #[cfg(test)]
 mod tests {
-    use super::super::check::TS_SYNC;
     use super::super::part::spill_path;
     use super::*;
+    use crate::media::TS_SYNC;
     use aes::cipher::{block_padding::Pkcs7, BlockModeEncrypt, KeyIvInit};
     use std::sync::Arc;
 

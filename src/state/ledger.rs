@@ -33,10 +33,10 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use super::check::clock::Timing;
 use super::lock::LOCK;
 use super::spool::{Saved, Spool, SPOOL};
 use super::store::{self, Durability};
+use crate::media::clock::Timing;
 use done::DONE;
 pub use done::{read_done, remove_done, write_done, Done};
 use lines::{entries, still_whole, whole_lines, Entry, Seal};

@@ -5,7 +5,7 @@
 //! temporary file is removed when anything fails.
 //!
 //! How the file is created and renamed is the caller's: under the output
-//! folder through [`crate::fetch::store`] (no link followed, see
+//! folder through [`crate::state::store`] (no link followed, see
 //! `store::replace`), elsewhere (reports, job files) with plain calls
 //! ([`write_atomic`]).
 

@@ -18,8 +18,8 @@ use std::io;
 
 use serde::{Deserialize, Serialize};
 
-use super::super::check::clock::Timing;
 use super::super::spool::{Saved, Spool};
+use crate::media::clock::Timing;
 
 /// How much a ledger's lines can vouch for themselves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,7 +240,7 @@ mod tests {
 
     #[test]
     fn the_timing_is_covered_by_the_line_checksum_and_may_be_absent() {
-        use super::super::super::check::clock::Span;
+        use crate::media::clock::Span;
         let timing = Timing {
             video: Some(Span(90_000, 81_000, 9_000)),
             audio: None,

@@ -1,48 +1,35 @@
-//! Fetching: the shared limits, one segment's download with its checks and
-//! retries, and the ledger that makes a rerun resume. Knows HTTP and files,
-//! not ffmpeg.
+//! Requests: the run's shared limits, redirects followed under its rules,
+//! one retry loop, the origin rule for secrets, the refusal of internal
+//! addresses, and one segment's download, whose bytes go through the byte
+//! checks ([`crate::media`]) into the part and spool [`crate::state`]
+//! provides. Knows HTTP, not ffmpeg.
 
 mod address;
-mod check;
 mod dns;
 mod exists;
 mod http;
 mod job_slot;
-mod ledger;
 mod limits;
-pub mod lock;
 mod outcome;
-mod part;
 mod retry;
 mod scope;
-mod sealed;
 mod segment;
 mod sent;
 mod small;
-pub mod spool;
-pub mod store;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 pub use address::is_internal;
-pub use check::clock;
-pub use check::{preview, Check, Format};
 pub use exists::{Look, ProbeError, START_BYTES};
 pub use http::{hop_allowed, MAX_REDIRECTS};
 pub use job_slot::JobSlot;
-pub use ledger::{
-    all_merged, clear_merged, clear_segments, export, has_segments, read_done, remove_done,
-    write_done, Done, Ledger, OpenError, PathOf,
-};
 pub use limits::{Limiter, Slot};
 pub use outcome::{FailKind, SegmentFailure};
-pub use part::stores_settled;
 pub use scope::Scope;
 pub use segment::{Fetched, JobFetch, DEFAULT_MAX_BYTES};
 pub use small::{Ask, Small, SmallError};
-pub use spool::Saved;
 
 use crate::common::RunLimits;
 

@@ -11,10 +11,10 @@ use std::time::Duration;
 use reqwest::header::RETRY_AFTER;
 use reqwest::StatusCode;
 
-use super::part::Stored;
 use super::retry::{overlong_text, retryable, Overlong, Verdict};
 use super::sent::Sent;
 use crate::common::RetryPolicy;
+use crate::state::part::Stored;
 
 /// Why a segment could not be had.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::check::{Check, CheckError};
 use super::ledger::Ledger;
 use super::spool::Saved;
+use crate::media::{Check, CheckError};
 
 /// Bodies up to this size are kept in memory and saved with one trip to
 /// the blocking pool (written into the spool, recorded in the ledger);
@@ -54,7 +54,7 @@ pub async fn stores_settled(limit: Duration) {
 }
 
 /// Why a segment could not be saved.
-pub(super) enum PartError {
+pub(crate) enum PartError {
     /// The body is not a valid segment by its bytes.
     Check(CheckError),
     /// The body is not what its answer announced.
@@ -67,7 +67,7 @@ pub(super) enum PartError {
 
 /// A saved segment: its place in the spool, and its bytes when they were
 /// still whole in memory (the merge takes them from there).
-pub(super) struct Stored {
+pub(crate) struct Stored {
     pub saved: Saved,
     pub body: Option<Bytes>,
 }
@@ -117,7 +117,7 @@ impl Place {
 
 /// A segment on its way into the job's spool, checked as it arrives, and
 /// recorded in the ledger only once whole and checked.
-pub(super) struct Part {
+pub(crate) struct Part {
     ledger: Arc<Ledger>,
     index: u64,
     buf: Vec<u8>,
@@ -137,13 +137,13 @@ pub(super) struct Part {
 }
 
 /// The file a large body of unknown length goes to while it arrives.
-pub(super) fn spill_path(dir: &Path, index: u64) -> PathBuf {
+pub(crate) fn spill_path(dir: &Path, index: u64) -> PathBuf {
     dir.join(format!("{index}.part"))
 }
 
 impl Part {
     /// Nothing touches the disk until the first spill.
-    pub(super) fn new(ledger: &Arc<Ledger>, index: u64, max: u64, expected: Option<u64>) -> Part {
+    pub(crate) fn new(ledger: &Arc<Ledger>, index: u64, max: u64, expected: Option<u64>) -> Part {
         // A local file past the cap is refused by the cap, not reserved.
         let expected = expected.filter(|&n| n <= max);
         Part {
@@ -154,7 +154,7 @@ impl Part {
 
     /// A body of unknown length but at most `room` bytes when known (a
     /// decrypted one: its padding is cut).
-    pub(super) fn at_most(ledger: &Arc<Ledger>, index: u64, max: u64, room: Option<u64>) -> Part {
+    pub(crate) fn at_most(ledger: &Arc<Ledger>, index: u64, max: u64, room: Option<u64>) -> Part {
         let room = room.filter(|&n| n <= max);
         let first = room.map_or(64 * 1024, |n| n.min(SPILL as u64 + 1) as usize);
         Part {
@@ -173,7 +173,7 @@ impl Part {
     /// Takes the next chunk; refuses it whole when it would go past the
     /// cap or the announced length, so that nothing beyond either is ever
     /// written.
-    pub(super) async fn write(&mut self, chunk: &[u8]) -> Result<(), PartError> {
+    pub(crate) async fn write(&mut self, chunk: &[u8]) -> Result<(), PartError> {
         self.take(chunk)?;
         self.buf.extend_from_slice(chunk);
         if self.buf.len() >= SPILL {
@@ -229,9 +229,13 @@ impl Part {
     /// free.
     fn storage_error(&self, e: std::io::Error) -> PartError {
         let spool = self.ledger.spool().path();
-        if crate::disk::is_full(&e) {
+        if crate::common::disk::is_full(&e) {
             let folder = spool.parent().unwrap_or(spool);
-            return PartError::Storage(crate::disk::full("it could not be saved", folder, &e));
+            return PartError::Storage(crate::common::disk::full(
+                "it could not be saved",
+                folder,
+                &e,
+            ));
         }
         PartError::Storage(format!(
             "cannot save it in {}: {e}",
@@ -241,7 +245,7 @@ impl Part {
 
     /// Checks the whole, saves it in the spool and records it in the
     /// ledger; from then on it counts.
-    pub(super) async fn finish(mut self) -> Result<Stored, PartError> {
+    pub(crate) async fn finish(mut self) -> Result<Stored, PartError> {
         self.check.finish().map_err(PartError::Check)?;
         let size = self.check.len;
         if let Some(n) = self.expected.filter(|&n| n != size) {
@@ -312,8 +316,8 @@ async fn blocking<T: Send + 'static>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::check::TS_SYNC;
     use super::*;
+    use crate::media::TS_SYNC;
 
     fn ledger(dir: &Path) -> Arc<Ledger> {
         Arc::new(Ledger::open(dir, &dir.join("job"), "id", false).unwrap())

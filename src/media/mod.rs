@@ -18,6 +18,7 @@
 
 mod audio;
 pub mod clock;
+pub mod decrypt;
 mod mp4;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,20 @@
+//! What lives on disk below the output folder: the one place that creates,
+//! opens, renames and deletes files ([`store`], no link followed, only
+//! regular files), a job's spool of saved segments and the ledger that
+//! lists them, a segment's part on its way in, the job and output locks,
+//! and atomic writes. Knows files, not HTTP.
+
+pub mod atomic;
+mod ledger;
+pub mod lock;
+pub mod part;
+pub mod sealed;
+pub mod spool;
+pub mod store;
+
+pub use ledger::{
+    all_merged, clear_merged, clear_segments, export, has_segments, read_done, remove_done,
+    write_done, Done, Ledger, OpenError, PathOf,
+};
+pub use part::stores_settled;
+pub use spool::Saved;
