@@ -17,12 +17,19 @@
 //! last segment, a jump in the timestamps). The sum is a range in which a
 //! whole merge's stream length must lie.
 //!
-//! Other formats (fragmented MP4, raw audio) have no timing here: their
-//! length is unknown, and nothing is checked against it.
+//! A fragmented MP4 segment's timing is its tracks' [`Run`]s, read by
+//! [`frag`] and told in seconds with its init segment's tracks by
+//! [`moov`]. Raw audio (ADTS, MPEG audio) has no timing here: its length
+//! is unknown, and nothing is checked against it.
+
+pub mod frag;
+pub mod moov;
 
 use serde::{Deserialize, Serialize};
 
 use super::ts::{TS_PACKET, TS_SYNC};
+pub use frag::Run;
+use moov::InitTrack;
 
 /// MPEG-TS timestamps count 90 000 ticks a second, modulo 2^33.
 pub const TICKS_PER_SECOND: f64 = 90_000.0;
@@ -45,21 +52,35 @@ impl Span {
     }
 }
 
-/// A segment's timing: its video's and its audio's span, where it has
-/// them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// A segment's timing: an MPEG-TS segment's video and audio span, where
+/// it has them; a fragmented MP4 segment's tracks' runs.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Timing {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video: Option<Span>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio: Option<Span>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tracks: Vec<Run>,
 }
 
 impl Timing {
     /// The fields as a ledger line's checksum covers them.
     pub fn text(&self) -> String {
         let one = |s: Option<Span>| s.map_or("-".into(), |s| format!("{},{},{}", s.0, s.1, s.2));
-        format!("v={};a={}", one(self.video), one(self.audio))
+        let mut text = format!("v={};a={}", one(self.video), one(self.audio));
+        for r in &self.tracks {
+            let first = r.1.map_or("-".into(), |f| f.to_string());
+            text.push_str(&format!(";m={},{first},{},{}", r.0, r.2, r.3));
+        }
+        text
+    }
+
+    fn span(&self, kind: Kind) -> Option<Span> {
+        match kind {
+            Kind::Video => self.video,
+            Kind::Audio => self.audio,
+        }
     }
 }
 
@@ -169,14 +190,36 @@ impl Clock {
         let timing = Timing {
             video: self.video.and_then(|t| t.span()),
             audio: self.audio.and_then(|t| t.span()),
+            tracks: Vec::new(),
         };
         (timing != Timing::default()).then_some(timing)
     }
 }
 
-enum Kind {
+/// A kind of stream whose length is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
     Video,
     Audio,
+}
+
+/// The range, in seconds, a whole merge's `kind` stream must lie in, from
+/// its segments' timings in merge order: their MPEG-TS spans (see
+/// [`expected`]) or their fMP4 runs, read with the init segment's
+/// `tracks` (see [`moov::expected`]). None when a segment's timing does
+/// not tell it.
+pub fn expected_of(
+    kind: Kind,
+    timings: &[Option<&Timing>],
+    tracks: &[InitTrack],
+) -> Option<(f64, Option<f64>)> {
+    let spans: Vec<_> = timings.iter().map(|t| (*t)?.span(kind)).collect();
+    expected(&spans).or_else(|| {
+        let runs: Vec<&[Run]> = (timings.iter())
+            .map(|t| Some((*t)?.tracks.as_slice()).filter(|r| !r.is_empty()))
+            .collect::<Option<_>>()?;
+        moov::expected(kind, tracks, &runs)
+    })
 }
 
 /// The stream kind and PTS of a PES header at the start of `pes`.

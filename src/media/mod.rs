@@ -14,7 +14,8 @@
 //! mid-packet, mid-box or mid-frame, or that carries nothing to play.
 //! [`Check::start`] is the same check on a body's first bytes only (what
 //! `end: auto` probes with). As the bytes pass, [`clock`] reads the
-//! segment's own timestamps: [`Check::timing`].
+//! segment's own timestamps (MPEG-TS PES timestamps, fragmented MP4
+//! sample durations): [`Check::timing`].
 
 mod audio;
 pub mod clock;
@@ -180,6 +181,8 @@ pub struct Check {
     pub len: u64,
     /// The timestamps of an MPEG-TS body.
     clock: clock::Clock,
+    /// The sample durations of a fragmented MP4 body.
+    fragments: clock::frag::Fragments,
 }
 
 impl Default for Check {
@@ -195,6 +198,7 @@ impl Check {
             first: Vec::new(),
             len: 0,
             clock: clock::Clock::default(),
+            fragments: clock::frag::Fragments::default(),
         }
     }
 
@@ -249,7 +253,10 @@ impl Check {
                 t.feed(start, chunk)?;
                 self.clock.feed(chunk);
             }
-            State::Mp4(w) => w.feed(start, chunk)?,
+            State::Mp4(w) => {
+                w.feed(start, chunk)?;
+                self.fragments.feed(chunk);
+            }
             State::Audio(w) => w.feed(start, chunk)?,
         }
         self.len += chunk.len() as u64;
@@ -257,10 +264,15 @@ impl Check {
     }
 
     /// What the body's own timestamps tell of its length (an MPEG-TS
-    /// body's); None when they tell nothing.
+    /// body's PES timestamps, a fragmented MP4 body's sample durations);
+    /// None when they tell nothing.
     pub fn timing(&self) -> Option<clock::Timing> {
         match self.state {
             State::Ts(_) => self.clock.timing(),
+            State::Mp4(_) => Some(clock::Timing {
+                tracks: self.fragments.runs()?,
+                ..clock::Timing::default()
+            }),
             _ => None,
         }
     }

@@ -11,13 +11,12 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::feed::{Fed, JobRun, Slot};
+use super::timed::Timings;
 use super::{files, RunOptions};
 use crate::common::failpoint;
 use crate::events::{JobReport, JobStatus, Media};
 use crate::manifest::OnMissing;
-use crate::media;
-use crate::media::clock::Timing;
-use crate::merge::{self, Tools, Unverified, Within};
+use crate::merge::{self, Tools, Unverified};
 use crate::net::{self, Fetcher, JobFetch};
 use crate::plan::JobPlan;
 use crate::progress::Progress;
@@ -243,7 +242,7 @@ impl Steps<'_> {
             return Err(e);
         }
         let merge = merge.ok_or_else(|| format!("job `{}`: nothing was merged", job.name))?;
-        let timings = merged_timings(job, &fed, &ledger);
+        let timings = super::timed::merged(job, &fed, &ledger, &self.inits).await;
         drop(ledger);
         self.finish(merge, &fed, &verdict, &timings, report).await
     }
@@ -255,7 +254,7 @@ impl Steps<'_> {
         merge: merge::Merge,
         fed: &Fed,
         verdict: &Verdict,
-        timings: &[Timed],
+        timings: &Timings,
         report: &mut JobReport,
     ) -> Result<(), String> {
         let job = self.job;
@@ -285,43 +284,12 @@ impl Steps<'_> {
     }
 }
 
-/// A merged segment's timing, and whether it is of the separate audio
-/// rendition.
-type Timed = (bool, Option<Timing>);
-
-/// The timing of each merged segment, in merge order.
-fn merged_timings(job: &JobPlan, fed: &Fed, ledger: &Ledger) -> Vec<Timed> {
-    (0..fed.slots.len())
-        .filter(|&p| fed.slots[p] == Slot::Ready)
-        .map(|p| {
-            let index = job.source.index_at(p as u64);
-            (job.source.is_audio(p as u64), ledger.timing(index))
-        })
-        .collect()
-}
-
-/// How long the merged video and audio must be by their segments' own
-/// timestamps: with a separate audio rendition, the video from the main
-/// segments and the audio from the rendition's.
-fn by_timestamps(job: &JobPlan, timings: &[Timed]) -> (Option<Within>, Option<Within>) {
-    let separate = job.audio.is_some();
-    let of = |audio: bool| {
-        let spans: Vec<_> = (timings.iter())
-            .filter(|(rendition, _)| !separate || *rendition == audio)
-            .map(|(_, t)| t.and_then(|t| if audio { t.audio } else { t.video }))
-            .collect();
-        let (least, most) = media::clock::expected(&spans)?;
-        Some(Within { least, most })
-    };
-    (of(false), of(true))
-}
-
 /// What the job implies of its merged file: a job with a separate audio
 /// rendition has video and audio; its length is known when nothing is
 /// missing and the job tells it (a `duration`, a playlist's `EXTINF`);
 /// with nothing missing, each stream's length by its segments' own
 /// timestamps.
-fn expected(job: &JobPlan, verdict: &Verdict, timings: &[Timed]) -> merge::Expected {
+fn expected(job: &JobPlan, verdict: &Verdict, timings: &Timings) -> merge::Expected {
     let length = verdict
         .missing
         .is_empty()
@@ -333,7 +301,7 @@ fn expected(job: &JobPlan, verdict: &Verdict, timings: &[Timed]) -> merge::Expec
         None => &[],
     };
     let (video, audio) = match verdict.missing.is_empty() {
-        true => by_timestamps(job, timings),
+        true => super::timed::by_timestamps(job, timings),
         false => (None, None),
     };
     merge::Expected {

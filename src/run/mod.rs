@@ -11,6 +11,7 @@ mod files;
 mod job;
 mod renew;
 mod tail;
+mod timed;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -299,7 +299,7 @@ impl Ledger {
             timings: Mutex::new(
                 entries
                     .iter()
-                    .filter_map(|e| Some((e.index, e.timing?)))
+                    .filter_map(|e| Some((e.index, e.timing.clone()?)))
                     .collect(),
             ),
             path_of: None,
@@ -339,7 +339,9 @@ impl Ledger {
         timing: Option<Timing>,
     ) -> io::Result<()> {
         let path = self.path_of.as_ref().and_then(|f| f(index));
-        let line = Entry::new(index, saved, crc32, path).timed(timing).text();
+        let line = Entry::new(index, saved, crc32, path)
+            .timed(timing.clone())
+            .text();
         self.file.lock().expect("lock").write_all(line.as_bytes())?;
         let mut timings = self.timings.lock().expect("lock");
         match timing {
@@ -355,7 +357,7 @@ impl Ledger {
     /// What the saved segment `index`'s own timestamps tell, if its line
     /// records it.
     pub fn timing(&self, index: u64) -> Option<Timing> {
-        self.timings.lock().expect("lock").get(&index).copied()
+        self.timings.lock().expect("lock").get(&index).cloned()
     }
 
     pub fn dir(&self) -> &Path {

@@ -23,6 +23,7 @@ mod props;
 mod recipes;
 mod reliability;
 mod report;
+mod segment_clock;
 mod server_selftest;
 mod shard;
 mod store;

@@ -243,7 +243,7 @@ mod tests {
         use crate::media::clock::Span;
         let timing = Timing {
             video: Some(Span(90_000, 81_000, 9_000)),
-            audio: None,
+            ..Timing::default()
         };
         let e = entry(3, 0, 5).timed(Some(timing));
         let text = format!("{{}}\n{}", e.text());
