@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use super::support::cli::{ledger_lines, script, stderr, Job};
+use super::support::hls::{make, Hls};
 use super::support::media::{probe, segments};
 use super::support::server::TestServer;
 use super::support::tmpfs::Tmpfs;
@@ -159,4 +160,51 @@ fn a_merged_file_cut_short_in_silence_fails_on_its_segments_timestamps() {
     std::fs::remove_file(&filler).unwrap();
     let out = job.run_env(&[("SNATCH_FFMPEG", &silent)]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// The same for a template job of fragmented MP4 segments and their init
+/// segment: each segment's sample durations add up to what the merged
+/// file must hold, and a silent cut is found short of them. The merged
+/// file is ~295 kB; with room for all but its last writes, ffmpeg exits 0.
+#[test]
+fn an_fmp4_merge_cut_short_in_silence_fails_on_its_segments_durations() {
+    let made = make(Hls {
+        name: "fmp4-12s",
+        fmp4: true,
+        secs: 12,
+        ..Hls::default()
+    });
+    let server = TestServer::start(&made);
+    let job = Job::new(&format!(
+        "version: 1\njobs:\n  - name: v\n    url: \"{0}/seg{{{{index}}}}.m4s\"\n    \
+         init: \"{0}/init.mp4\"\n    range: {{ start: 0, end: 5 }}\n    \
+         output: \"media/{{{{name}}}}.ts\"\n",
+        server.url()
+    ));
+    let folder = job.path("out/media");
+    let Some(_disk) = Tmpfs::mount(&folder, 1024) else {
+        return;
+    };
+    let filler = leave_room(&folder, 280 * 1024);
+    let silent = script(
+        job.dir.path(),
+        "ffmpeg-silent",
+        "ffmpeg \"$@\" 2>/dev/null\n",
+    );
+    let out = job.run_env(&[("SNATCH_FFMPEG", &silent)]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let error = error_of(&job);
+    assert!(
+        error.contains("video stream (stream #0)")
+            && error.contains("short of the 12.00 s its segments' own timestamps add up to"),
+        "{error}"
+    );
+    assert!(!folder.join("v.ts").exists(), "a short output is in place");
+    assert_eq!(ledger_lines(&job.path("out/.snatch/v")), 6, "segments kept");
+
+    std::fs::remove_file(&filler).unwrap();
+    let out = job.run_env(&[("SNATCH_FFMPEG", &silent)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (duration, _) = probe(&folder.join("v.ts"));
+    assert!((duration - 12.0).abs() < 0.3, "{duration}");
 }
