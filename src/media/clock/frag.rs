@@ -313,3 +313,6 @@ impl Fragments {
         Some(())
     }
 }
+
+#[cfg(test)]
+mod tests;

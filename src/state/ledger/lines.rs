@@ -257,6 +257,26 @@ mod tests {
     }
 
     #[test]
+    fn fmp4_runs_are_covered_by_the_line_checksum() {
+        use super::super::super::check::clock::Run;
+        let timing = Timing {
+            tracks: vec![Run(1, Some(0), 20_480, 0), Run(2, None, 44_032, 3)],
+            ..Timing::default()
+        };
+        let e = entry(3, 0, 5).timed(Some(timing));
+        let text = format!("{{}}\n{}", e.text());
+        assert!(
+            text.contains("\"tracks\":[[1,0,20480,0],[2,null,44032,3]]"),
+            "{text}"
+        );
+        assert_eq!(entries(&text, Seal::Required), std::slice::from_ref(&e));
+        let shorter = text.replace("[1,0,20480,", "[1,0,10240,");
+        assert!(entries(&shorter, Seal::Required).is_empty());
+        let untold = text.replace("44032,3]", "44032,0]");
+        assert!(entries(&untold, Seal::Required).is_empty());
+    }
+
+    #[test]
     fn size_zero_is_refused_even_when_sealed() {
         let text = format!("{{}}\n{}", entry(3, 0, 0).text());
         assert!(entries(&text, Seal::Required).is_empty());
