@@ -133,14 +133,14 @@ fn a_64_bit_box_size_is_read() {
 #[test]
 fn boxes_that_do_not_hold_together_leave_the_timing_unknown() {
     let good = traf(&[tfhd(1, Some(1)), full(b"trun", 0, 0, &[1])]);
-    assert!(runs(&moof(&[good.clone()])).is_some());
+    assert!(runs(&moof(std::slice::from_ref(&good))).is_some());
     // A trun that says more samples than its box holds.
     let long = traf(&[tfhd(1, None), full(b"trun", 0, 0x100, &[5, 1, 1])]);
     // A tfdt or trun before any tfhd.
     let early = traf(&[full(b"tfdt", 0, 0, &[1]), tfhd(1, Some(1))]);
     let orphan = traf(&[full(b"trun", 0, 0, &[1])]);
     // A traf whose size runs past its moof.
-    let mut past = moof(&[good.clone()]);
+    let mut past = moof(std::slice::from_ref(&good));
     let at = past.len() - good.len();
     past[at + 3] += 4;
     // Nine tracks.
