@@ -27,6 +27,38 @@ impl Frames {
 pub(super) struct Audio {
     /// The kind of the first frame, once one was read.
     frames: Option<Frames>,
+    /// The samples of the ADTS frames so far, and their sampling rate.
+    samples: u64,
+    rate: Option<u32>,
+    /// A frame whose length in samples is not known (MPEG audio, a
+    /// reserved or changing sampling rate).
+    untimed: bool,
+}
+
+/// ADTS sampling_frequency_index to Hz (13 to 15 are reserved).
+const ADTS_RATES: [u32; 13] = [
+    96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
+];
+
+impl Audio {
+    /// The samples of a body of ADTS frames and their sampling rate: its
+    /// length is their quotient. None for any other body.
+    pub(super) fn samples(&self) -> Option<(u64, u32)> {
+        let rate = self.rate.filter(|_| !self.untimed)?;
+        Some((self.samples, rate))
+    }
+
+    /// Counts a whole ADTS frame's samples: 1024 for each raw data block.
+    fn count(&mut self, head: &[u8]) {
+        let rate = ADTS_RATES.get(usize::from((head[2] >> 2) & 0x0F)).copied();
+        let blocks = u64::from(head[6] & 0x03) + 1;
+        match (rate, self.rate) {
+            (Some(r), None) => self.rate = Some(r),
+            (Some(r), Some(was)) if r == was => {}
+            _ => self.untimed = true,
+        }
+        self.samples = self.samples.saturating_add(1024 * blocks);
+    }
 }
 
 impl Units for Audio {
@@ -60,6 +92,10 @@ impl Units for Audio {
         };
         if let UnitHead::Len(_) = unit {
             self.frames = Some(kind);
+            match kind {
+                Frames::Adts => self.count(head),
+                Frames::Mpeg => self.untimed = true,
+            }
         }
         Ok(unit)
     }
@@ -85,7 +121,8 @@ fn id3_unit(head: &[u8]) -> Result<UnitHead, Flaw> {
     Ok(UnitHead::Len(10 + size + footer))
 }
 
-/// An ADTS frame: its 13-bit length, header included.
+/// An ADTS frame: its 13-bit length, header included (the header's 7th
+/// byte, its count of raw data blocks, is gathered too).
 fn adts_unit(head: &[u8]) -> Result<UnitHead, Flaw> {
     if head.len() < 6 {
         return Ok(UnitHead::Need(6));
@@ -93,6 +130,9 @@ fn adts_unit(head: &[u8]) -> Result<UnitHead, Flaw> {
     let len = ((head[3] as u64 & 0x03) << 11) | ((head[4] as u64) << 3) | (head[5] as u64 >> 5);
     if len < 7 {
         return Err(Flaw::TinyFrame(len));
+    }
+    if head.len() < 7 {
+        return Ok(UnitHead::Need(7));
     }
     Ok(UnitHead::Len(len))
 }

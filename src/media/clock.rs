@@ -19,8 +19,9 @@
 //!
 //! A fragmented MP4 segment's timing is its tracks' [`Run`]s, read by
 //! [`frag`] and told in seconds with its init segment's tracks by
-//! [`moov`]. Raw audio (ADTS, MPEG audio) has no timing here: its length
-//! is unknown, and nothing is checked against it.
+//! [`moov`]. An ADTS (AAC) segment's is its samples, 1024 a frame, and
+//! their sampling rate ([`Aac`]); MPEG audio (MP2/MP3) has no timing
+//! here: its length is unknown, and nothing is checked against it.
 
 pub mod frag;
 pub mod moov;
@@ -62,7 +63,14 @@ pub struct Timing {
     pub audio: Option<Span>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tracks: Vec<Run>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aac: Option<Aac>,
 }
+
+/// An ADTS segment's samples and their sampling rate: it lasts their
+/// quotient exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Aac(pub u64, pub u32);
 
 impl Timing {
     /// The fields as a ledger line's checksum covers them.
@@ -72,6 +80,9 @@ impl Timing {
         for r in &self.tracks {
             let first = r.1.map_or("-".into(), |f| f.to_string());
             text.push_str(&format!(";m={},{first},{},{}", r.0, r.2, r.3));
+        }
+        if let Some(Aac(samples, rate)) = self.aac {
+            text.push_str(&format!(";aac={samples},{rate}"));
         }
         text
     }
@@ -190,7 +201,7 @@ impl Clock {
         let timing = Timing {
             video: self.video.and_then(|t| t.span()),
             audio: self.audio.and_then(|t| t.span()),
-            tracks: Vec::new(),
+            ..Timing::default()
         };
         (timing != Timing::default()).then_some(timing)
     }
@@ -206,20 +217,33 @@ pub enum Kind {
 /// The range, in seconds, a whole merge's `kind` stream must lie in, from
 /// its segments' timings in merge order: their MPEG-TS spans (see
 /// [`expected`]) or their fMP4 runs, read with the init segment's
-/// `tracks` (see [`moov::expected`]). None when a segment's timing does
-/// not tell it.
+/// `tracks` (see [`moov::expected`]), or for audio their ADTS samples.
+/// None when a segment's timing does not tell it.
 pub fn expected_of(
     kind: Kind,
     timings: &[Option<&Timing>],
     tracks: &[InitTrack],
 ) -> Option<(f64, Option<f64>)> {
     let spans: Vec<_> = timings.iter().map(|t| (*t)?.span(kind)).collect();
-    expected(&spans).or_else(|| {
-        let runs: Vec<&[Run]> = (timings.iter())
-            .map(|t| Some((*t)?.tracks.as_slice()).filter(|r| !r.is_empty()))
-            .collect::<Option<_>>()?;
-        moov::expected(kind, tracks, &runs)
-    })
+    expected(&spans)
+        .or_else(|| {
+            let runs: Vec<&[Run]> = (timings.iter())
+                .map(|t| Some((*t)?.tracks.as_slice()).filter(|r| !r.is_empty()))
+                .collect::<Option<_>>()?;
+            moov::expected(kind, tracks, &runs)
+        })
+        .or_else(|| (kind == Kind::Audio).then(|| samples(timings)).flatten())
+}
+
+/// How long a whole merge of ADTS segments is: their samples' sum over
+/// their rate, exact.
+fn samples(timings: &[Option<&Timing>]) -> Option<(f64, Option<f64>)> {
+    let mut secs = 0.0;
+    for t in timings {
+        let Aac(samples, rate) = (*t)?.aac?;
+        secs += samples as f64 / f64::from(rate);
+    }
+    (!timings.is_empty()).then_some((secs, Some(secs)))
 }
 
 /// The stream kind and PTS of a PES header at the start of `pes`.

@@ -15,7 +15,7 @@
 //! [`Check::start`] is the same check on a body's first bytes only (what
 //! `end: auto` probes with). As the bytes pass, [`clock`] reads the
 //! segment's own timestamps (MPEG-TS PES timestamps, fragmented MP4
-//! sample durations): [`Check::timing`].
+//! sample durations, ADTS frames' samples): [`Check::timing`].
 
 mod audio;
 pub mod clock;
@@ -264,16 +264,23 @@ impl Check {
     }
 
     /// What the body's own timestamps tell of its length (an MPEG-TS
-    /// body's PES timestamps, a fragmented MP4 body's sample durations);
-    /// None when they tell nothing.
+    /// body's PES timestamps, a fragmented MP4 body's sample durations, an
+    /// ADTS body's samples); None when they tell nothing.
     pub fn timing(&self) -> Option<clock::Timing> {
-        match self.state {
+        match &self.state {
             State::Ts(_) => self.clock.timing(),
             State::Mp4(_) => Some(clock::Timing {
                 tracks: self.fragments.runs()?,
                 ..clock::Timing::default()
             }),
-            _ => None,
+            State::Audio(w) => {
+                let (samples, rate) = w.units().samples()?;
+                Some(clock::Timing {
+                    aac: Some(clock::Aac(samples, rate)),
+                    ..clock::Timing::default()
+                })
+            }
+            State::Sniffing(_) => None,
         }
     }
 

@@ -65,6 +65,11 @@ impl<U: Units> Walk<U> {
         }
     }
 
+    /// What the units read so far tell.
+    pub(super) fn units(&self) -> &U {
+        &self.units
+    }
+
     /// The body has ended after `len` bytes: at a unit's end.
     pub(super) fn finish(&self, len: u64) -> Result<Option<Lack>, CheckError> {
         if self.head.is_empty() && self.next == len {

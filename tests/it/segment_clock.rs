@@ -117,3 +117,44 @@ fn an_fmp4_segment_split_anywhere_tells_the_same_timing() {
     assert_eq!(timing_of(body.chunks(1)).as_ref(), Some(&whole));
     assert_eq!(timing_of(body.chunks(7)).as_ref(), Some(&whole));
 }
+
+/// An ADTS segment tells its samples, 1024 a frame, as ffprobe counts its
+/// packets, and its sampling rate, split anywhere; an MP3 tells none.
+#[test]
+fn an_adts_segment_tells_its_samples_and_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let make = |codec: &str, format: &str, name: &str| {
+        let status = Command::new("ffmpeg")
+            .current_dir(dir.path())
+            .args(["-hide_banner", "-loglevel", "error", "-y"])
+            .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=22050"])
+            .args(["-t", "2", "-c:a", codec, "-f", format, name])
+            .status()
+            .expect("ffmpeg runs");
+        assert!(status.success());
+        std::fs::read(dir.path().join(name)).unwrap()
+    };
+    let body = make("aac", "adts", "a.aac");
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-count_packets"])
+        .args(["-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"])
+        .arg(dir.path().join("a.aac"))
+        .output()
+        .expect("ffprobe runs");
+    let packets: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let whole = timing_of([&body[..]]).expect("a timing");
+    assert_eq!(
+        whole.aac,
+        Some(snatch::fetch::clock::Aac(packets * 1024, 22050))
+    );
+    for at in 0..=body.len() {
+        let (a, b) = body.split_at(at);
+        assert_eq!(timing_of([a, b]).as_ref(), Some(&whole), "split at {at}");
+    }
+    let (least, most) = expected_of(Kind::Audio, &[Some(&whole), Some(&whole)], &[]).unwrap();
+    assert_eq!(Some(least), most);
+    assert!((least - 2.0 * (packets * 1024) as f64 / 22050.0).abs() < 1e-9);
+    assert_eq!(expected_of(Kind::Video, &[Some(&whole)], &[]), None);
+    let mp3 = make("libmp3lame", "mp3", "a.mp3");
+    assert_eq!(timing_of([&mp3[..]]), None);
+}

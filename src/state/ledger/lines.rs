@@ -257,8 +257,8 @@ mod tests {
     }
 
     #[test]
-    fn fmp4_runs_are_covered_by_the_line_checksum() {
-        use super::super::super::check::clock::Run;
+    fn fmp4_runs_and_aac_samples_are_covered_by_the_line_checksum() {
+        use super::super::super::check::clock::{Aac, Run};
         let timing = Timing {
             tracks: vec![Run(1, Some(0), 20_480, 0), Run(2, None, 44_032, 3)],
             ..Timing::default()
@@ -274,6 +274,14 @@ mod tests {
         assert!(entries(&shorter, Seal::Required).is_empty());
         let untold = text.replace("44032,3]", "44032,0]");
         assert!(entries(&untold, Seal::Required).is_empty());
+        let aac = Timing {
+            aac: Some(Aac(44_032, 22_050)),
+            ..Timing::default()
+        };
+        let text = format!("{{}}\n{}", entry(3, 0, 5).timed(Some(aac)).text());
+        assert_eq!(entries(&text, Seal::Required).len(), 1, "{text}");
+        let fewer = text.replace("[44032,", "[43008,");
+        assert!(entries(&fewer, Seal::Required).is_empty(), "{fewer}");
     }
 
     #[test]
