@@ -145,7 +145,7 @@ fn an_adts_segment_tells_its_samples_and_rate() {
     let whole = timing_of([&body[..]]).expect("a timing");
     assert_eq!(
         whole.aac,
-        Some(snatch::fetch::clock::Aac(packets * 1024, 22050))
+        Some(snatch::media::clock::Aac(packets * 1024, 22050))
     );
     for at in 0..=body.len() {
         let (a, b) = body.split_at(at);

@@ -258,7 +258,7 @@ mod tests {
 
     #[test]
     fn fmp4_runs_and_aac_samples_are_covered_by_the_line_checksum() {
-        use super::super::super::check::clock::{Aac, Run};
+        use crate::media::clock::{Aac, Run};
         let timing = Timing {
             tracks: vec![Run(1, Some(0), 20_480, 0), Run(2, None, 44_032, 3)],
             ..Timing::default()
