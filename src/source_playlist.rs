@@ -3,9 +3,13 @@
 //! a playlist source knows only its URL; afterwards it holds the media
 //! playlist's segments in order, indexed by media sequence number.
 
+mod segments;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, RwLock};
+
+pub use segments::{Added, Base, Segments, TooLong};
 
 use crate::common::Secret;
 use crate::manifest::Variant;
@@ -69,23 +73,16 @@ pub struct PlaylistSource {
     pub env: Arc<BTreeMap<String, String>>,
     /// `Some` once the run (or `plan --probe`) fetched the playlist.
     pub resolved: Option<Arc<Resolved>>,
-    /// Newer locations (and keys) of segments, by index, from the
-    /// playlist fetched again after links expired. Shared by clones.
-    pub fresh: Arc<RwLock<HashMap<u64, Renewed>>>,
-}
-
-/// A segment as the playlist fetched again lists it: its new location,
-/// and its key (the one that playlist's `EXT-X-KEY` names, fetched).
-#[derive(Debug, Clone)]
-pub struct Renewed {
-    pub part: Part,
-    pub key: Option<SegmentKey>,
+    /// The playlist fetched again after links expired (the same stream:
+    /// the same segments at the same positions), its keys fetched: newer
+    /// locations and keys of every segment. Shared by clones.
+    pub fresh: Arc<RwLock<Option<Arc<Resolved>>>>,
 }
 
 /// A media playlist, read.
 #[derive(Debug, Clone, Default)]
 pub struct Resolved {
-    pub segments: Vec<PlaylistSegment>,
+    pub segments: Segments,
     /// `EXT-X-MAP`: the init segment, fed to the merge first.
     pub init: Option<Part>,
     /// The media playlist's URL, secrets as `***`.
@@ -119,14 +116,18 @@ pub const AUDIO_BASE: u64 = 1 << 48;
 impl Resolved {
     /// The segment at `position` (the video's first, then the audio's),
     /// with its index.
-    fn at(&self, position: u64) -> Option<(&PlaylistSegment, u64)> {
+    fn at(&self, position: u64) -> Option<(PlaylistSegment, u64)> {
         let p = usize::try_from(position).ok()?;
-        match self.segments.get(p) {
-            Some(s) => Some((s, s.sequence)),
+        match p.checked_sub(self.segments.len()) {
             None => {
-                let audio = self.audio.as_ref()?;
-                let s = audio.segments.get(p - self.segments.len())?;
-                Some((s, AUDIO_BASE + s.sequence))
+                let s = self.segments.get(p)?;
+                let index = s.sequence;
+                Some((s, index))
+            }
+            Some(p) => {
+                let s = self.audio.as_ref()?.segments.get(p)?;
+                let index = AUDIO_BASE + s.sequence;
+                Some((s, index))
             }
         }
     }
@@ -216,15 +217,11 @@ impl PlaylistSource {
                 key: None,
             });
         };
+        let fresh = self.fresh.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let r = fresh.as_deref().unwrap_or(r);
         let (s, index) = r.at(position).ok_or(PositionError::NoSegmentAt(position))?;
-        let fresh = self.fresh.read().unwrap_or_else(|e| e.into_inner());
-        let (part, key) = match fresh.get(&index) {
-            Some(renewed) => (&renewed.part, renewed.key.clone()),
-            None => {
-                let key = s.key.as_ref().map(|k| k.with(&r.keys, s.sequence));
-                (&s.part, key.transpose()?)
-            }
-        };
+        let key = s.key.as_ref().map(|k| k.with(&r.keys, s.sequence));
+        let (part, key) = (&s.part, key.transpose()?);
         Ok(Segment {
             index,
             target: self.target(&part.url),
@@ -248,8 +245,7 @@ impl PlaylistSource {
 
     /// The sum of `EXTINF`, once resolved.
     pub fn expected_duration(&self) -> Option<f64> {
-        let r = self.resolved.as_ref()?;
-        Some(r.segments.iter().map(|s| s.duration).sum())
+        Some(self.resolved.as_ref()?.segments.duration())
     }
 
     /// Whether the segment at `position` is of the audio rendition.
@@ -280,7 +276,7 @@ impl PlaylistSource {
         match &self.resolved {
             None => format!("segments from playlist {}", self.url),
             Some(r) => {
-                let total: f64 = r.segments.iter().map(|s| s.duration).sum();
+                let total = r.segments.duration();
                 let mut s = format!(
                     "playlist {} ({:.1} s from EXTINF, {})",
                     r.media_shown,

@@ -91,12 +91,6 @@ pub enum Cause {
     /// A segment names a key that was not fetched.
     #[error(transparent)]
     Key(#[from] PositionError),
-    /// A reload lost a segment the run already counts on.
-    #[error("the {playlist} fetched again no longer lists segment {sequence} (media sequence numbers changed)")]
-    Gone {
-        playlist: &'static str,
-        sequence: u64,
-    },
 }
 
 /// What snatch reads instead of DASH.

@@ -7,32 +7,20 @@
 //! first resolution; compared when the playlist is fetched afresh, by a
 //! rerun or a reload after links expired.
 
+mod recorded;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use super::Cause;
-use crate::source_playlist::{ByteRange, Part, PlaylistSegment, Resolved};
+use crate::source_playlist::{ByteRange, Part, PlaylistSegment, Resolved, Segments};
 use crate::state::store::{self, Durability};
 
 /// The identity, in the job's state folder.
 const STREAM: &str = "stream.json";
 const VERSION: u32 = 1;
-
-/// A stream's identity: its video (or only) track and its audio rendition.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Identity {
-    snatch_stream: u32,
-    video: Track,
-    audio: Option<Track>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Track {
-    init: Option<Place>,
-    segments: Vec<SegmentId>,
-}
 
 /// A resource's path (secrets as `${NAME}`) and byte range.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,6 +29,8 @@ struct Place {
     range: Option<ByteRange>,
 }
 
+/// One segment's identity. A stream's is never held whole: it is made a
+/// segment at a time, written or compared, and dropped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct SegmentId {
     sequence: u64,
@@ -89,65 +79,98 @@ fn audio_prefix(playlist: &str) -> &'static str {
     }
 }
 
-impl Identity {
-    /// The identity of a read playlist; `env`'s values never appear in it.
-    pub fn of(r: &Resolved, env: &BTreeMap<String, String>) -> Identity {
-        let names = Names::new(env);
-        Identity {
-            snatch_stream: VERSION,
-            video: Track::of(r, &names),
-            audio: r.audio.as_ref().map(|a| Track::of(a, &names)),
-        }
+/// The first change from the stream `was` to `now` (both read), if any.
+pub fn change(was: &Resolved, now: &Resolved, env: &BTreeMap<String, String>) -> Option<Change> {
+    let names = Names::new(env);
+    let (was_audio, now_audio) = (was.audio.as_deref(), now.audio.as_deref());
+    if let Some(change) = audio_change(was_audio.is_some(), now_audio.is_some()) {
+        return Some(change);
     }
+    track_change(was, now, &names, VIDEO).or_else(|| {
+        let (was, now) = (was_audio?, now_audio?);
+        track_change(was, now, &names, AUDIO)
+    })
+}
 
-    /// The first change from `self` (recorded) to `now`, if any.
-    pub fn change_to(&self, now: &Identity) -> Option<Change> {
-        let had = |a: &Option<Track>| match a {
-            Some(_) => "an audio playlist",
-            None => "none",
-        };
-        if self.audio.is_some() != now.audio.is_some() {
-            return Some(Change::Audio {
-                was: had(&self.audio),
-                now: had(&now.audio),
-            });
+/// The first change from one track to the other, if any.
+fn track_change(
+    was: &Resolved,
+    now: &Resolved,
+    names: &Names,
+    playlist: &'static str,
+) -> Option<Change> {
+    let (a, b) = (Track::of(was, names), Track::of(now, names));
+    let mut diff = Diff::default();
+    if a == b {
+        let pairs = names.ids(&was.segments).zip(names.ids(&now.segments));
+        for (x, y) in pairs {
+            diff.compare(x, Some(y));
+            if diff.first.is_some() {
+                break;
+            }
         }
-        let audio = self.audio.iter().zip(&now.audio);
-        std::iter::once((&self.video, &now.video, VIDEO))
-            .chain(audio.map(|(was, now)| (was, now, AUDIO)))
-            .find_map(|(was, now, playlist)| was.change_to(now, playlist))
     }
+    diff.change(&a, &b, playlist)
+}
+
+/// An audio rendition that came or went.
+fn audio_change(was: bool, now: bool) -> Option<Change> {
+    let had = |a: bool| if a { "an audio playlist" } else { "none" };
+    (was != now).then(|| Change::Audio {
+        was: had(was),
+        now: had(now),
+    })
+}
+
+/// What a track's identity holds besides its segments.
+#[derive(Debug, Clone, PartialEq)]
+struct Track {
+    init: Option<Place>,
+    count: usize,
 }
 
 impl Track {
     fn of(r: &Resolved, names: &Names) -> Track {
         Track {
             init: r.init.as_ref().map(|i| names.place(i)),
-            segments: r.segments.iter().map(|s| names.segment(s)).collect(),
+            count: r.segments.len(),
+        }
+    }
+}
+
+/// Two tracks' segments compared one at a time: the first pair that
+/// differs. Only a track of as many segments as recorded is judged by it.
+#[derive(Debug, Default)]
+struct Diff {
+    first: Option<(SegmentId, SegmentId)>,
+}
+
+impl Diff {
+    fn compare(&mut self, was: SegmentId, now: Option<SegmentId>) {
+        if self.first.is_none() {
+            self.first = now.filter(|now| *now != was).map(|now| (was, now));
         }
     }
 
-    fn change_to(&self, now: &Track, playlist: &'static str) -> Option<Change> {
-        if self.segments.len() != now.segments.len() {
+    /// The first change from `was` to `now`: the count, the init segment,
+    /// then the first segment that differs.
+    fn change(self, was: &Track, now: &Track, playlist: &'static str) -> Option<Change> {
+        if was.count != now.count {
             return Some(Change::Count {
                 playlist,
-                was: self.segments.len(),
-                now: now.segments.len(),
+                was: was.count,
+                now: now.count,
             });
         }
-        if self.init != now.init {
+        if was.init != now.init {
             return Some(Change::Init {
                 playlist,
-                was: init_text(self.init.as_ref()),
+                was: init_text(was.init.as_ref()),
                 now: init_text(now.init.as_ref()),
             });
         }
-        let (was, now) = self
-            .segments
-            .iter()
-            .zip(&now.segments)
-            .find(|(a, b)| a != b)?;
-        let (was_text, now_text) = was.difference(now);
+        let (was, now) = self.first?;
+        let (was_text, now_text) = was.difference(&now);
         Some(Change::Segment {
             playlist,
             sequence: was.sequence,
@@ -229,6 +252,11 @@ impl Names {
         }
     }
 
+    /// The identities of `s`'s segments, made one at a time.
+    fn ids<'a>(&'a self, s: &'a Segments) -> impl Iterator<Item = SegmentId> + 'a {
+        s.iter().map(|s| self.segment(&s))
+    }
+
     fn segment(&self, s: &PlaylistSegment) -> SegmentId {
         SegmentId {
             sequence: s.sequence,
@@ -247,81 +275,90 @@ fn path_of(url: &str) -> &str {
 }
 
 /// Compares the stream `r` with the one recorded in `dir`, or records it
-/// when there is none.
+/// when there is none (or none this snatch reads). The record is read and
+/// written a segment at a time.
 pub fn check(dir: &Path, r: &Resolved, env: &BTreeMap<String, String>) -> Result<(), Cause> {
-    let now = Identity::of(r, env);
-    match load(dir).map_err(Cause::Refused)? {
-        Some(was) => match was.change_to(&now) {
-            Some(change) => Err(Cause::StreamChanged { change }),
-            None => Ok(()),
-        },
-        None => store(dir, &now).map_err(|error| Cause::Record {
+    let names = Names::new(env);
+    let file = match store::open_read(&dir.join(STREAM)) {
+        Ok(f) => Some(f),
+        Err(e) if store::is_refusal(&e) => return Err(Cause::Refused(e)),
+        Err(_) => None,
+    };
+    match file.and_then(|f| recorded::compare(f, r, &names)) {
+        Some(Some(change)) => Err(Cause::StreamChanged { change }),
+        Some(None) => Ok(()),
+        None => store(dir, r, &names).map_err(|error| Cause::Record {
             dir: dir.to_path_buf(),
             error,
         }),
     }
 }
 
-/// The identity recorded in `dir`, if there is one this snatch reads; an
-/// error when a link or something else than a regular file is there.
-pub fn load(dir: &Path) -> Result<Option<Identity>, std::io::Error> {
-    let text = store::read_state(&dir.join(STREAM))?;
-    let id = text.and_then(|t| serde_json::from_str::<Identity>(&t).ok());
-    Ok(id.filter(|id| id.snatch_stream == VERSION))
-}
-
-/// Records `id` in `dir` (written whole, then renamed; never through a link).
-pub fn store(dir: &Path, id: &Identity) -> std::io::Result<()> {
-    let bytes = serde_json::to_vec(id).map_err(std::io::Error::other)?;
-    store::replace(&dir.join(STREAM), &bytes, Durability::Synced)
+/// Records `r`'s identity in `dir` (written whole, then renamed; never
+/// through a link).
+fn store(dir: &Path, r: &Resolved, names: &Names) -> std::io::Result<()> {
+    let view = recorded::View { r, names };
+    let write =
+        |w: &mut dyn std::io::Write| serde_json::to_writer(w, &view).map_err(std::io::Error::other);
+    store::replace_with(&dir.join(STREAM), write, Durability::Synced)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::common::Secret;
+    use crate::source_playlist::{Added, Base};
 
-    fn resolved(paths: &[&str]) -> Resolved {
+    /// A stream of segments at `urls`, each of `durations`' length.
+    fn stream(urls: &[String], durations: &[f32]) -> Resolved {
+        let base = Base::new(Secret::plain("https://h.example/index.m3u8"));
+        let mut segments = Segments::new(base, 10);
+        for (url, &duration) in urls.iter().zip(durations) {
+            let added = Added {
+                uri: url,
+                duration,
+                range: None,
+                discontinuity: false,
+            };
+            segments.push(added).unwrap();
+        }
         Resolved {
-            segments: paths
-                .iter()
-                .enumerate()
-                .map(|(i, p)| PlaylistSegment {
-                    sequence: 10 + i as u64,
-                    part: Part {
-                        url: Secret::plain(format!("https://h.example{p}?tok=t{i}")),
-                        range: None,
-                    },
-                    duration: 2.0,
-                    discontinuity: false,
-                    key: None,
-                })
-                .collect(),
+            segments,
             ..Resolved::default()
         }
+    }
+
+    fn resolved(paths: &[&str]) -> Resolved {
+        let urls: Vec<String> = (paths.iter().enumerate())
+            .map(|(i, p)| format!("https://h.example{p}?tok=t{i}"))
+            .collect();
+        stream(&urls, &vec![2.0; paths.len()])
+    }
+
+    fn text(r: &Resolved, env: &BTreeMap<String, String>) -> String {
+        let names = Names::new(env);
+        serde_json::to_string(&recorded::View { r, names: &names }).unwrap()
     }
 
     #[test]
     fn tokens_in_the_query_do_not_change_it_a_path_does() {
         let env = BTreeMap::new();
-        let was = Identity::of(&resolved(&["/v/a.ts", "/v/b.ts"]), &env);
-        let mut same = resolved(&["/v/a.ts", "/v/b.ts"]);
-        same.segments[0].part.url = Secret::plain("https://cdn2.example/v/a.ts?tok=new");
-        assert_eq!(was.change_to(&Identity::of(&same, &env)), None);
-        let moved = Identity::of(&resolved(&["/v/a.ts", "/w/b.ts"]), &env);
-        let change = was.change_to(&moved).unwrap();
-        assert_eq!(change.to_string(), "segment 11: /v/b.ts became /w/b.ts");
-        let more = Identity::of(&resolved(&["/v/a.ts", "/v/b.ts", "/v/c.ts"]), &env);
+        let was = resolved(&["/v/a.ts", "/v/b.ts"]);
+        let urls = ["https://cdn2.example/v/a.ts?tok=new", "/v/b.ts?tok=x"].map(String::from);
+        let same = stream(&urls, &[2.0, 2.0]);
+        assert_eq!(change(&was, &same, &env), None);
+        let moved = resolved(&["/v/a.ts", "/w/b.ts"]);
+        let moved = change(&was, &moved, &env).unwrap();
+        assert_eq!(moved.to_string(), "segment 11: /v/b.ts became /w/b.ts");
+        let more = resolved(&["/v/a.ts", "/v/b.ts", "/v/c.ts"]);
         assert_eq!(
-            was.change_to(&more).unwrap().to_string(),
+            change(&was, &more, &env).unwrap().to_string(),
             "the playlist now lists 3 segments, it listed 2"
         );
-        let mut longer = resolved(&["/v/a.ts", "/v/b.ts"]);
-        longer.segments[1].duration = 2.5;
+        let urls = ["/v/a.ts", "/v/b.ts"].map(String::from);
+        let longer = stream(&urls, &[2.0, 2.5]);
         assert_eq!(
-            was.change_to(&Identity::of(&longer, &env))
-                .unwrap()
-                .to_string(),
+            change(&was, &longer, &env).unwrap().to_string(),
             "segment 11: EXTINF 2 became EXTINF 2.5"
         );
     }
@@ -335,7 +372,7 @@ mod tests {
             "/x/s3 cr3t+v4l==/b.ts",
             "/y/s3%20cr3t%2bv4l%3d%3d/c.ts",
         ]);
-        let text = serde_json::to_string(&Identity::of(&r, &env)).unwrap();
+        let text = text(&r, &env);
         assert!(!text.contains("s3"), "{text}");
         assert!(text.contains("/${SNATCH_D}/a.ts"), "{text}");
         assert!(text.contains("/x/${SNATCH_D}/b.ts"), "{text}");
@@ -343,11 +380,48 @@ mod tests {
     }
 
     #[test]
-    fn it_is_read_back_as_written() {
+    fn it_is_recorded_once_then_compared_as_read() {
         let dir = tempfile::tempdir().unwrap();
-        let id = Identity::of(&resolved(&["/v/a.ts"]), &BTreeMap::new());
-        assert_eq!(load(dir.path()).unwrap(), None);
-        store(dir.path(), &id).unwrap();
-        assert_eq!(load(dir.path()).unwrap(), Some(id));
+        let env = BTreeMap::new();
+        let was = resolved(&["/v/a.ts", "/v/b.ts"]);
+        check(dir.path(), &was, &env).unwrap();
+        let recorded = std::fs::read_to_string(dir.path().join(STREAM)).unwrap();
+        assert_eq!(recorded, text(&was, &env));
+        assert!(recorded.starts_with(r#"{"snatch_stream":1,"video":{"init":null,"segments":[{"sequence":10,"duration":2.0,"place":{"path":"/v/a.ts","range":null},"key":null}"#), "{recorded}");
+        check(dir.path(), &resolved(&["/v/a.ts", "/v/b.ts"]), &env).unwrap();
+        for (now, said) in [
+            (
+                resolved(&["/v/a.ts", "/w/b.ts"]),
+                "segment 11: /v/b.ts became /w/b.ts",
+            ),
+            (
+                resolved(&["/v/a.ts"]),
+                "the playlist now lists 1 segments, it listed 2",
+            ),
+        ] {
+            match check(dir.path(), &now, &env) {
+                Err(Cause::StreamChanged { change }) => assert_eq!(change.to_string(), said),
+                other => panic!("{other:?}"),
+            }
+        }
+        let with_audio = Resolved {
+            audio: Some(std::sync::Arc::new(resolved(&["/a/1.aac"]))),
+            ..resolved(&["/v/a.ts", "/v/b.ts"])
+        };
+        match check(dir.path(), &with_audio, &env) {
+            Err(Cause::StreamChanged { change }) => assert_eq!(
+                change.to_string(),
+                "the audio rendition: none became an audio playlist"
+            ),
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(dir.path().join(STREAM), b"{\"snatch_stream\":9}").unwrap();
+        check(dir.path(), &with_audio, &env).unwrap();
+        let recorded = std::fs::read_to_string(dir.path().join(STREAM)).unwrap();
+        assert_eq!(
+            recorded,
+            text(&with_audio, &env),
+            "a record of another version is replaced"
+        );
     }
 }

@@ -3,7 +3,8 @@
 //! CRLF and CR-only line endings), and the values m3u8-rs would swallow
 //! (an `#EXTINF` of `-2` or `NaN` read as 0, `1e308` as 1, a media
 //! sequence of `-1` or a byte range of `@` ignored) are refused, naming
-//! the line and the value. One pass, one copy.
+//! the line and the value. One pass, no copy: the text is handed to
+//! m3u8-rs a slice at a time (see [`Checked::chunks`]).
 
 use super::error::PlaylistError;
 
@@ -12,37 +13,191 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// The longest value a message quotes, in characters.
 const SHOWN_VALUE: usize = 40;
 
-/// `body` with every line ending `\n` and nothing before `#EXTM3U`, its
-/// values checked. `shown` names the playlist in the error.
-pub fn prepared(body: &[u8], shown: &str) -> Result<Vec<u8>, PlaylistError> {
+/// A playlist's text, its lines checked: where its `#EXTM3U` line is,
+/// and what its lines tell of it as a whole, read line by line as m3u8-rs
+/// reads tags (after leading spaces). Nothing is copied: [`Checked::chunks`]
+/// gives the text to parse a slice at a time.
+#[derive(Debug, Clone)]
+pub struct Checked<'a> {
+    /// The body from its `#EXTM3U` line on.
+    text: &'a [u8],
+    /// The number of the `#EXTM3U` line.
+    first: usize,
+    /// A master playlist: the first tag that only one kind has is a
+    /// master's (as m3u8-rs decides).
+    pub master: bool,
+    /// `#EXT-X-ENDLIST`.
+    pub end_list: bool,
+    /// `#EXT-X-I-FRAMES-ONLY`.
+    pub i_frames_only: bool,
+    /// The last `#EXT-X-MEDIA-SEQUENCE`, else 0.
+    pub media_sequence: u64,
+    /// Lines that are URIs (not tags, not blank).
+    pub uris: usize,
+}
+
+/// `body` checked: every line's values, nothing but blank lines (and a
+/// UTF-8 BOM) before `#EXTM3U`. `shown` names the playlist in the error.
+pub fn checked<'a>(body: &'a [u8], shown: &str) -> Result<Checked<'a>, PlaylistError> {
     let body = body.strip_prefix(BOM).unwrap_or(body);
-    let mut out = Vec::with_capacity(body.len() + 1);
-    let mut started = false;
+    let mut start = None;
     for (line, number) in lines(body).zip(1usize..) {
-        if !started {
-            let line = line.trim_ascii_start();
-            if line.is_empty() {
-                continue;
-            }
-            if !line.starts_with(b"#EXTM3U") {
-                return Err(not_hls(body, shown));
-            }
-            started = true;
+        let trimmed = line.trim_ascii_start();
+        if trimmed.is_empty() {
+            continue;
         }
-        checked(line).map_err(|bad| bad.at(shown, number))?;
-        out.extend_from_slice(line);
-        if key_without_iv(line) {
-            // m3u8-rs 6 refuses METHOD=NONE without an IV (its check is
-            // the wrong way round) and then skips the tag, which would
-            // leave the key before it in force.
-            out.extend_from_slice(b",IV=0x0");
+        if !trimmed.starts_with(b"#EXTM3U") {
+            return Err(not_hls(body, shown));
         }
-        out.push(b'\n');
+        if !line.starts_with(b"#EXTM3U") {
+            return Err(PlaylistError::Invalid(shown.into()));
+        }
+        let offset = line.as_ptr() as usize - body.as_ptr() as usize;
+        start = Some((offset, number));
+        break;
     }
-    if !started {
+    let Some((offset, first)) = start else {
         return Err(PlaylistError::NotHls(shown.into()));
+    };
+    let mut c = Checked {
+        text: &body[offset..],
+        first,
+        master: false,
+        end_list: false,
+        i_frames_only: false,
+        media_sequence: 0,
+        uris: 0,
+    };
+    let mut decided = false;
+    for (line, number) in c.numbered().skip(1) {
+        checked_values(line).map_err(|bad| bad.at(shown, number))?;
+        if !decided {
+            (decided, c.master) = match decides(line) {
+                Some(master) => (true, master),
+                None => (false, false),
+            };
+        }
+        c.note(line.trim_ascii_start());
     }
-    Ok(out)
+    Ok(c)
+}
+
+impl<'a> Checked<'a> {
+    /// The lines from `#EXTM3U` on, with their numbers in the body.
+    fn numbered(&self) -> impl Iterator<Item = (&'a [u8], usize)> {
+        lines(self.text).zip(self.first..)
+    }
+
+    /// What a line (leading spaces aside) tells of the playlist as a whole.
+    fn note(&mut self, line: &[u8]) {
+        if is_uri(line) {
+            self.uris += 1;
+        } else if line.starts_with(b"#EXT-X-ENDLIST") {
+            self.end_list = true;
+        } else if line.starts_with(b"#EXT-X-I-FRAMES-ONLY") {
+            self.i_frames_only = true;
+        } else if let Some(rest) = line.strip_prefix(b"#EXT-X-MEDIA-SEQUENCE:") {
+            let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+            if let Some(n) = number(&rest[..digits]) {
+                self.media_sequence = n;
+            }
+        }
+    }
+
+    /// The whole text, every line ending `\n`.
+    pub fn text(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.text.len() + 1);
+        for (line, _) in self.numbered() {
+            push_line(&mut out, line);
+        }
+        out
+    }
+
+    /// The text in pieces that m3u8-rs reads alone, each ending after the
+    /// `per`-th URI line (a segment's last line) and every one but the
+    /// first given an `#EXTM3U` line: m3u8-rs carries nothing from one
+    /// segment to the next, so the pieces read as the whole does.
+    pub fn chunks(&self, per: usize) -> impl Iterator<Item = Vec<u8>> + 'a {
+        let mut lines = self.numbered().map(|(line, _)| line).peekable();
+        let mut first = true;
+        std::iter::from_fn(move || {
+            lines.peek()?;
+            let mut out = if first {
+                Vec::new()
+            } else {
+                b"#EXTM3U\n".to_vec()
+            };
+            first = false;
+            let mut uris = 0;
+            for line in lines.by_ref() {
+                push_line(&mut out, line);
+                if is_uri(line.trim_ascii_start()) {
+                    uris += 1;
+                    if uris == per {
+                        break;
+                    }
+                }
+            }
+            Some(out)
+        })
+    }
+}
+
+/// `line` and a `\n` added to `out`, as m3u8-rs is to read it.
+fn push_line(out: &mut Vec<u8>, line: &[u8]) {
+    out.extend_from_slice(line);
+    if key_without_iv(line) {
+        // m3u8-rs 6 refuses METHOD=NONE without an IV (its check is
+        // the wrong way round) and then skips the tag, which would
+        // leave the key before it in force.
+        out.extend_from_slice(b",IV=0x0");
+    }
+    out.push(b'\n');
+}
+
+/// A line (leading spaces aside) that m3u8-rs reads as a segment's URI.
+fn is_uri(line: &[u8]) -> bool {
+    !line.is_empty() && !line.starts_with(b"#")
+}
+
+/// The tags only a master playlist has, and those only a media one has,
+/// as m3u8-rs tells one from the other (the first such tag decides).
+const MASTER_TAGS: &[&[u8]] = &[
+    b"#EXT-X-STREAM-INF",
+    b"#EXT-X-I-FRAME-STREAM-INF",
+    b"#EXT-X-SESSION-KEY",
+    b"#EXT-X-SESSION-DATA",
+];
+const MEDIA_TAGS: &[&[u8]] = &[
+    b"#EXT-X-TARGETDURATION",
+    b"#EXT-X-MEDIA-SEQUENCE",
+    b"#EXT-X-DISCONTINUITY-SEQUENCE",
+    b"#EXT-X-ENDLIST",
+    b"#EXT-X-PLAYLIST-TYPE",
+    b"#EXT-X-I-FRAMES-ONLY",
+    b"#EXTINF",
+    b"#EXT-X-BYTERANGE",
+    b"#EXT-X-DISCONTINUITY",
+    b"#EXT-X-KEY",
+    b"#EXT-X-MAP",
+    b"#EXT-X-PROGRAM-DATE-TIME",
+    b"#EXT-X-DATERANGE",
+];
+
+/// Whether `line` makes the playlist a master (`Some(true)`) or a media
+/// playlist; `None` when it does neither. A line that is not UTF-8 ends
+/// m3u8-rs's search: a media playlist.
+fn decides(line: &[u8]) -> Option<bool> {
+    let media_tag = line
+        .strip_prefix(b"#EXT-X-MEDIA")
+        .is_some_and(|rest| !rest.starts_with(b"-"));
+    if media_tag || MASTER_TAGS.iter().any(|t| line.starts_with(t)) {
+        Some(true)
+    } else if MEDIA_TAGS.iter().any(|t| line.starts_with(t)) || std::str::from_utf8(line).is_err() {
+        Some(false)
+    } else {
+        None
+    }
 }
 
 /// Why a body that does not start with `#EXTM3U` is refused: DASH is
@@ -103,7 +258,7 @@ impl Bad {
 }
 
 /// Checks the value of the tags whose values snatch relies on.
-fn checked(line: &[u8]) -> Result<(), Bad> {
+fn checked_values(line: &[u8]) -> Result<(), Bad> {
     let bad = |tag, value: &[u8], want| Bad {
         tag,
         value: value.to_vec(),
@@ -179,6 +334,10 @@ fn key_without_iv(line: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn prepared(body: &[u8], shown: &str) -> Result<Vec<u8>, PlaylistError> {
+        checked(body, shown).map(|c| c.text())
+    }
 
     fn error(text: &str) -> String {
         prepared(text.as_bytes(), "pl").unwrap_err().to_string()

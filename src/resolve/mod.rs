@@ -27,13 +27,11 @@ pub use reload::{Reloads, MAX_RELOADS};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use m3u8_rs::Playlist;
-
 use crate::common::Secret;
 use crate::net::{Ask, Fetcher, Look, Scope};
 use crate::plan::{JobPlan, Plan};
 use crate::source::{EndSource, Numbered, Segment, SegmentSource, Target};
-use crate::source_playlist::{AudioTrack, KeyRef, Keys, PlaylistSource, Resolved};
+use crate::source_playlist::{AudioTrack, Keys, PlaylistSource, Resolved};
 use crate::state::store;
 use saved::{Got, Media};
 
@@ -115,8 +113,8 @@ pub fn scope(job: &JobPlan) -> Arc<Scope> {
 fn read(media: &saved::Media) -> Result<Resolved, PlaylistError> {
     let shown = media.base.shown();
     match playlist::parse(media.text.as_bytes(), shown)? {
-        Playlist::MediaPlaylist(m) => playlist::read_media(&m, &media.base, shown),
-        Playlist::MasterPlaylist(_) => Err(PlaylistError::MasterNotMedia(shown.into())),
+        playlist::Parsed::Media(m) => playlist::read_media(&m, &media.base, shown),
+        playlist::Parsed::Master(_) => Err(PlaylistError::MasterNotMedia(shown.into())),
     }
 }
 
@@ -263,7 +261,7 @@ async fn fetch_media(p: &PlaylistSource, fetcher: &Fetcher, req: &Ask) -> Result
         .await?;
     let base = saved::answered_at(&p.url, &got.final_url, &p.env);
     let parsed = playlist::parse(&got.body, base.shown())?;
-    let Playlist::MasterPlaylist(master) = parsed else {
+    let playlist::Parsed::Master(master) = parsed else {
         let text = text_of(got.body, base.shown())?;
         return Ok(Got {
             video: Media { base, text },
@@ -318,36 +316,30 @@ async fn fetch_keys(
     known: &Keys,
 ) -> Result<Keys, Cause> {
     let mut keys = Keys::default();
-    let audio = r.audio.iter().flat_map(|a| a.segments.iter());
-    for k in r
-        .segments
-        .iter()
-        .chain(audio)
-        .filter_map(|s| s.key.as_ref())
-    {
-        let url = k.url.expose();
-        if keys.0.contains_key(url) {
+    let audio = r.audio.iter().flat_map(|a| a.segments.key_urls());
+    for url in r.segments.key_urls().chain(audio) {
+        if keys.0.contains_key(url.expose()) {
             continue;
         }
-        let key = match known.0.get(url) {
+        let key = match known.0.get(url.expose()) {
             Some(key) => *key,
-            None => fetch_key(k, fetcher, req).await?,
+            None => fetch_key(&url, fetcher, req).await?,
         };
-        keys.0.insert(url.to_string(), key);
+        keys.0.insert(url.expose().to_string(), key);
     }
     Ok(keys)
 }
 
 /// One AES-128 key: 16 bytes.
-async fn fetch_key(k: &KeyRef, fetcher: &Fetcher, req: &Ask) -> Result<[u8; 16], Cause> {
+async fn fetch_key(url: &Secret, fetcher: &Fetcher, req: &Ask) -> Result<[u8; 16], Cause> {
     let got = fetcher
-        .fetch_small(req, &k.url, None, 1024, "the AES-128 key")
+        .fetch_small(req, url, None, 1024, "the AES-128 key")
         .await?;
     got.body
         .as_slice()
         .try_into()
         .map_err(|_| Cause::KeyLength {
-            url: k.url.clone(),
+            url: url.clone(),
             len: got.body.len(),
         })
 }

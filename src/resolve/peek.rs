@@ -4,15 +4,16 @@
 
 use std::collections::BTreeMap;
 
-use m3u8_rs::Playlist;
+use m3u8_rs::MasterPlaylist;
 
 use crate::common::origins::Origin;
 use crate::common::Secret;
 use crate::manifest::Variant;
 use crate::net::{Ask, Fetcher, SmallError};
 
-use super::playlist::{self, describe_variant};
+use super::playlist::{self, describe_variant, Parsed};
 use super::{PlaylistError, MAX_PLAYLIST};
+use crate::source_playlist::Resolved;
 
 /// A variant of a master playlist, as offered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,45 +79,73 @@ pub async fn peek(
         .await
         .map_err(PeekError::Unreachable)?;
     let base = super::saved::answered_at(url, &got.final_url, env);
-    let peek = read(&got.body, &base).map_err(PeekError::Refused)?;
-    let parsed = playlist::parse(&got.body, base.shown()).map_err(PeekError::Refused)?;
-    let elsewhere = hosts_named(&parsed, &base, url);
-    Ok(Seen { peek, elsewhere })
+    look(&got.body, &base, url).map_err(PeekError::Refused)
 }
 
-/// The origins a playlist names other than `asked`'s and that of the URL
-/// that answered (a redirect's target is the server's choice, not a name
-/// in the playlist), in the order named, as `scheme://host[:port]`.
-fn hosts_named(parsed: &Playlist, base: &Secret, asked: &Secret) -> Vec<String> {
-    let uris: Vec<&str> = match parsed {
-        Playlist::MasterPlaylist(m) => m
-            .variants
-            .iter()
-            .filter(|v| !v.is_i_frame)
-            .map(|v| v.uri.as_str())
-            .chain(m.alternatives.iter().filter_map(|a| a.uri.as_deref()))
-            .collect(),
-        Playlist::MediaPlaylist(m) => m
-            .segments
-            .iter()
-            .flat_map(|s| {
-                let key = s.key.as_ref().and_then(|k| k.uri.as_deref());
-                let map = s.map.as_ref().map(|m| m.uri.as_str());
-                [Some(s.uri.as_str()), key, map]
-            })
+/// A playlist's body read once: what it is, and the other hosts it names.
+fn look(body: &[u8], base: &Secret, asked: &Secret) -> Result<Seen, PlaylistError> {
+    let shown = base.shown();
+    Ok(match playlist::parse(body, shown)? {
+        Parsed::Master(m) => Seen {
+            peek: Peek::Master(offered(&m, shown)?),
+            elsewhere: hosts_named(master_uris(&m), base, asked),
+        },
+        Parsed::Media(m) => {
+            let r = playlist::read_media(&m, base, shown)?;
+            Seen {
+                peek: Peek::Media {
+                    segments: r.segments.len(),
+                    duration_s: r.segments.duration(),
+                    fmp4: r.init.is_some(),
+                    encrypted: r.segments.encrypted(),
+                },
+                elsewhere: hosts_named(media_uris(&r), base, asked),
+            }
+        }
+    })
+}
+
+/// The URIs a master playlist names: its variants' (I-frame ones aside)
+/// and its renditions'.
+fn master_uris(m: &MasterPlaylist) -> impl Iterator<Item = &str> {
+    let variants = m.variants.iter().filter(|v| !v.is_i_frame);
+    variants
+        .map(|v| v.uri.as_str())
+        .chain(m.alternatives.iter().filter_map(|a| a.uri.as_deref()))
+}
+
+/// The URIs a media playlist names, in order: each segment's and its
+/// key's, the init segment's after the first segment's.
+fn media_uris(r: &Resolved) -> impl Iterator<Item = &str> {
+    let s = &r.segments;
+    let init = r.init.as_ref().map(|i| i.url.expose());
+    (0..s.len()).flat_map(move |i| {
+        [s.uri(i), s.key_uri(i), init.filter(|_| i == 0)]
+            .into_iter()
             .flatten()
-            .collect(),
-    };
+    })
+}
+
+/// The origins `uris` (resolved against `base`) name other than `asked`'s
+/// and that of the URL that answered (a redirect's target is the server's
+/// choice, not a name in the playlist), in the order named, as
+/// `scheme://host[:port]`.
+fn hosts_named<'u>(
+    uris: impl Iterator<Item = &'u str>,
+    base: &Secret,
+    asked: &Secret,
+) -> Vec<String> {
     let origin = |s: &Secret| reqwest::Url::parse(s.expose()).ok().map(|u| Origin::of(&u));
     let own = [origin(asked), origin(base)];
+    let base = crate::source_playlist::Base::new(base.clone());
     let mut hosts: Vec<String> = Vec::new();
     for uri in uris {
-        let Some(url) = playlist::join(base, uri)
-            .ok()
-            .and_then(|u| reqwest::Url::parse(u.expose()).ok())
-        else {
+        let Ok(url) = base.join_real(uri) else {
             continue;
         };
+        if !matches!(url.scheme(), "http" | "https") {
+            continue;
+        }
         if own.contains(&Some(Origin::of(&url))) {
             continue;
         }
@@ -131,36 +160,23 @@ fn hosts_named(parsed: &Playlist, base: &Secret, asked: &Secret) -> Vec<String> 
     hosts
 }
 
-/// A playlist's body, read.
-fn read(body: &[u8], base: &Secret) -> Result<Peek, PlaylistError> {
-    let shown = base.shown();
-    match playlist::parse(body, shown)? {
-        Playlist::MasterPlaylist(m) => {
-            let (best, _, _) = playlist::choose(&m, Variant::Best, shown)?;
-            let mut offered: Vec<Offered> = m
-                .variants
-                .iter()
-                .filter(|v| !v.is_i_frame)
-                .map(|v| Offered {
-                    text: describe_variant(v),
-                    height: v.resolution.map(|r| r.height),
-                    bandwidth: v.bandwidth,
-                    best: std::ptr::eq(v, best),
-                })
-                .collect();
-            offered.sort_by_key(|o| std::cmp::Reverse(o.bandwidth));
-            Ok(Peek::Master(offered))
-        }
-        Playlist::MediaPlaylist(m) => {
-            let r = playlist::read_media(&m, base, shown)?;
-            Ok(Peek::Media {
-                segments: r.segments.len(),
-                duration_s: r.segments.iter().map(|s| s.duration).sum(),
-                fmp4: r.init.is_some(),
-                encrypted: r.segments.iter().any(|s| s.key.is_some()),
-            })
-        }
-    }
+/// A master playlist's variants (I-frame ones aside), highest bandwidth
+/// first, the one `variant: best` picks marked.
+fn offered(m: &MasterPlaylist, shown: &str) -> Result<Vec<Offered>, PlaylistError> {
+    let (best, _, _) = playlist::choose(m, Variant::Best, shown)?;
+    let mut offered: Vec<Offered> = m
+        .variants
+        .iter()
+        .filter(|v| !v.is_i_frame)
+        .map(|v| Offered {
+            text: describe_variant(v),
+            height: v.resolution.map(|r| r.height),
+            bandwidth: v.bandwidth,
+            best: std::ptr::eq(v, best),
+        })
+        .collect();
+    offered.sort_by_key(|o| std::cmp::Reverse(o.bandwidth));
+    Ok(offered)
 }
 
 #[cfg(test)]
@@ -169,6 +185,10 @@ mod tests {
 
     fn base() -> Secret {
         Secret::plain("https://h/v/master.m3u8")
+    }
+
+    fn read(body: &[u8], base: &Secret) -> Result<Peek, PlaylistError> {
+        look(body, base, base).map(|seen| seen.peek)
     }
 
     #[test]

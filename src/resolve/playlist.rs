@@ -3,46 +3,77 @@
 //! request; every URI is resolved against the URL that served it.
 
 use m3u8_rs::{
-    AlternativeMedia, AlternativeMediaType, KeyMethod, MasterPlaylist, MediaPlaylist, Playlist,
-    VariantStream,
+    AlternativeMedia, AlternativeMediaType, KeyMethod, MasterPlaylist, MediaSegment, VariantStream,
 };
 
 use crate::common::Secret;
 use crate::manifest::Variant;
 use crate::manifest::MAX_SEGMENTS;
-use crate::media::decrypt::{iv_from_sequence, parse_iv};
+use crate::media::decrypt::parse_iv;
 use crate::source::ByteRange;
-use crate::source_playlist::{KeyRef, Part, PlaylistSegment, Resolved, AUDIO_BASE};
+use crate::source_playlist::{Added, Base, Part, Resolved, Segments, AUDIO_BASE};
 
 use super::error::{PlaylistError, TagError, UriError};
+use super::lines::Checked;
+
+/// How many segments m3u8-rs reads at a time: what it builds for them
+/// (several hundred bytes a segment) is dropped once they are kept.
+const CHUNK: usize = 2048;
+
+/// A playlist, read: a master whole; a media playlist's text checked, its
+/// segments read by [`read_media`].
+#[derive(Debug)]
+pub enum Parsed<'a> {
+    Master(MasterPlaylist),
+    Media(Checked<'a>),
+}
 
 /// Parses a playlist body (its lines first read as players read them,
 /// and checked: see `lines`); `shown` names it in the error.
-pub fn parse(body: &[u8], shown: &str) -> Result<Playlist, PlaylistError> {
-    let body = super::lines::prepared(body, shown)?;
-    m3u8_rs::parse_playlist_res(&body).map_err(|_| PlaylistError::Invalid(shown.into()))
+pub fn parse<'a>(body: &'a [u8], shown: &str) -> Result<Parsed<'a>, PlaylistError> {
+    let checked = super::lines::checked(body, shown)?;
+    if !checked.master {
+        return Ok(Parsed::Media(checked));
+    }
+    m3u8_rs::parse_master_playlist_res(&checked.text())
+        .map(Parsed::Master)
+        .map_err(|_| PlaylistError::Invalid(shown.into()))
 }
 
 /// `uri` resolved against `base` (both forms of the secret). Only http(s)
 /// results are accepted: a playlist cannot point snatch at local files.
 pub fn join(base: &Secret, uri: &str) -> Result<Secret, UriError> {
-    let joined = |b: &str| {
-        reqwest::Url::parse(b)
-            .and_then(|u| u.join(uri))
-            .map(|u| u.to_string())
-    };
-    let real = joined(base.expose()).map_err(|e| UriError::Invalid {
+    join_to(&Base::new(base.clone()), uri)
+}
+
+/// As [`join`], `base` parsed once.
+fn join_to(base: &Base, uri: &str) -> Result<Secret, UriError> {
+    let url = base.join(uri).map_err(|reason| UriError::Invalid {
         uri: uri.into(),
-        reason: e.to_string(),
+        reason,
     })?;
+    checked_web(url, uri)
+}
+
+/// `url` (resolved from `uri`) if it is http(s).
+fn checked_web(url: Secret, uri: &str) -> Result<Secret, UriError> {
+    let real = url.expose();
     if !(real.starts_with("http://") || real.starts_with("https://")) {
         return Err(UriError::NotWeb(uri.into()));
     }
-    // The shown form is masked: a server may repeat the job's token (or
-    // its own signed values) in the URIs it lists.
-    Ok(base
-        .map(|b| joined(b).unwrap_or_else(|_| uri.to_string()))
-        .masked())
+    Ok(url)
+}
+
+/// `uri` checked as [`join`] checks it, without keeping what it gives.
+fn check_uri(base: &Base, uri: &str) -> Result<(), UriError> {
+    let url = base.join_real(uri).map_err(|reason| UriError::Invalid {
+        uri: uri.into(),
+        reason,
+    })?;
+    match url.scheme() {
+        "http" | "https" => Ok(()),
+        _ => Err(UriError::NotWeb(uri.into())),
+    }
 }
 
 pub(super) fn describe_variant(v: &VariantStream) -> String {
@@ -134,79 +165,104 @@ pub fn variant_text(v: Variant) -> String {
 }
 
 /// The segments of a media playlist in order, with their init segment,
-/// ranges and keys (not yet fetched).
-pub fn read_media(
-    pl: &MediaPlaylist,
-    base: &Secret,
-    shown: &str,
-) -> Result<Resolved, PlaylistError> {
-    refused_media(pl, shown)?;
-    let mut out = Resolved {
+/// ranges and keys (not yet fetched). m3u8-rs reads the text [`CHUNK`]
+/// segments at a time.
+pub fn read_media(media: &Checked, base: &Secret, shown: &str) -> Result<Resolved, PlaylistError> {
+    refused_media(media, media.uris, shown)?;
+    let mut reader = Reader {
+        segments: Segments::new(Base::new(base.clone()), media.media_sequence),
+        init: None,
+        map_uri: None,
+        ranges: Ranges::default(),
+        shown,
+    };
+    for chunk in media.chunks(CHUNK) {
+        let (rest, pl) = m3u8_rs::parse_media_playlist(&chunk)
+            .map_err(|_| PlaylistError::Invalid(shown.into()))?;
+        if !rest.is_empty() {
+            return Err(PlaylistError::Invalid(shown.into()));
+        }
+        for s in &pl.segments {
+            reader.add(s)?;
+        }
+        refused_count(reader.segments.len(), shown)?;
+    }
+    refused_media(media, reader.segments.len(), shown)?;
+    reader.segments.shrink();
+    Ok(Resolved {
+        segments: reader.segments,
+        init: reader.init,
         media_shown: base.shown().to_string(),
         ..Resolved::default()
-    };
-    let mut key: Option<KeyRef> = None;
-    let mut key_iv_given = false;
-    let mut ranges = Ranges::default();
-    let mut map_uri: Option<String> = None;
-    for (i, s) in pl.segments.iter().enumerate() {
-        let sequence = pl.media_sequence + i as u64;
+    })
+}
+
+/// A media playlist's segments as they are read.
+struct Reader<'a> {
+    segments: Segments,
+    init: Option<Part>,
+    map_uri: Option<String>,
+    ranges: Ranges,
+    shown: &'a str,
+}
+
+impl Reader<'_> {
+    /// Keeps one segment as m3u8-rs read it.
+    fn add(&mut self, s: &MediaSegment) -> Result<(), PlaylistError> {
+        let sequence = self.segments.base_sequence() + self.segments.len() as u64;
         let at = |e: TagError| PlaylistError::AtSegment {
-            shown: shown.into(),
+            shown: self.shown.into(),
             sequence,
             error: e,
         };
         unreadable(s).map_err(at)?;
+        let base = self.segments.base().clone();
         if let Some(m) = &s.map {
-            if map_uri.as_ref().is_some_and(|u| u != &m.uri) {
+            if self.map_uri.as_ref().is_some_and(|u| u != &m.uri) {
                 return Err(at(TagError::SecondMap));
             }
-            if map_uri.is_none() {
-                let url = join(base, &m.uri).map_err(|e| at(e.into()))?;
+            if self.map_uri.is_none() {
+                let url = join_to(&base, &m.uri).map_err(|e| at(e.into()))?;
                 let range = m.byte_range.as_ref().map(|r| ByteRange {
                     offset: r.offset.unwrap_or(0),
                     length: r.length,
                 });
-                out.init = Some(Part { url, range });
-                map_uri = Some(m.uri.clone());
+                self.init = Some(Part { url, range });
+                self.map_uri = Some(m.uri.clone());
             }
         }
         if let Some(k) = &s.key {
-            (key, key_iv_given) = read_key(k, base).map_err(at)?;
+            let key = read_key(k, &base).map_err(at)?;
+            self.segments.set_key(key).map_err(|_| self.too_long())?;
         }
-        let url = join(base, &s.uri).map_err(|e| at(e.into()))?;
+        check_uri(&base, &s.uri).map_err(|e| at(e.into()))?;
         let range = s
             .byte_range
             .as_ref()
-            .map(|r| ranges.next(&s.uri, r.length, r.offset))
+            .map(|r| self.ranges.next(&s.uri, r.length, r.offset))
             .transpose()
             .map_err(at)?;
-        let key = key.clone().map(|k| KeyRef {
-            iv: if key_iv_given {
-                k.iv
-            } else {
-                iv_from_sequence(sequence)
-            },
-            ..k
-        });
         if !(s.duration.is_finite() && s.duration >= 0.0) {
             return Err(at(TagError::Extinf(s.duration)));
         }
-        out.segments.push(PlaylistSegment {
-            sequence,
-            part: Part { url, range },
-            duration: s.duration as f64,
+        let added = Added {
+            uri: &s.uri,
+            duration: s.duration,
+            range,
             discontinuity: s.discontinuity,
-            key,
-        });
+        };
+        self.segments.push(added).map_err(|_| self.too_long())
     }
-    Ok(out)
+
+    fn too_long(&self) -> PlaylistError {
+        PlaylistError::Invalid(self.shown.into())
+    }
 }
 
 /// An `EXT-X-KEY` or `EXT-X-MAP` m3u8-rs could not read (it keeps them as
 /// unknown tags): skipping one would leave the key or init segment before
 /// it in force.
-fn unreadable(s: &m3u8_rs::MediaSegment) -> Result<(), TagError> {
+fn unreadable(s: &MediaSegment) -> Result<(), TagError> {
     let tags = ["X-KEY", "X-MAP"];
     match s
         .unknown_tags
@@ -221,22 +277,23 @@ fn unreadable(s: &m3u8_rs::MediaSegment) -> Result<(), TagError> {
 }
 
 /// What refuses a media playlist as a whole: live, I-frames only, empty,
-/// too long, or numbered where the audio rendition's indices start.
-fn refused_media(pl: &MediaPlaylist, shown: &str) -> Result<(), PlaylistError> {
+/// too long (`count` segments: counted by its lines before it is read,
+/// so a playlist of too many is refused before any is kept), or numbered
+/// where the audio rendition's indices start.
+fn refused_media(media: &Checked, count: usize, shown: &str) -> Result<(), PlaylistError> {
     let shown = shown.to_string();
-    let count = pl.segments.len();
-    let refused = if !pl.end_list {
+    let refused = if !media.end_list {
         PlaylistError::Live(shown)
-    } else if pl.i_frames_only {
+    } else if media.i_frames_only {
         PlaylistError::IFramesOnly(shown)
     } else if count == 0 {
         PlaylistError::NoSegment(shown)
     } else if count as u64 > MAX_SEGMENTS {
         PlaylistError::TooManySegments { shown, count }
-    } else if pl.media_sequence >= AUDIO_BASE - MAX_SEGMENTS {
+    } else if media.media_sequence >= AUDIO_BASE - MAX_SEGMENTS {
         // Indices are media sequence numbers; the audio rendition's start
         // at AUDIO_BASE, so the video's must stay below it.
-        let sequence = pl.media_sequence;
+        let sequence = media.media_sequence;
         PlaylistError::SequenceTooHigh { shown, sequence }
     } else {
         return Ok(());
@@ -244,25 +301,31 @@ fn refused_media(pl: &MediaPlaylist, shown: &str) -> Result<(), PlaylistError> {
     Err(refused)
 }
 
-/// `EXT-X-KEY`: no key, or an AES-128 key's URL and IV (whether the tag
-/// gave one). Other methods are refused.
-fn read_key(k: &m3u8_rs::Key, base: &Secret) -> Result<(Option<KeyRef>, bool), TagError> {
+/// More segments than a job may have, found while reading.
+fn refused_count(count: usize, shown: &str) -> Result<(), PlaylistError> {
+    if count as u64 > MAX_SEGMENTS {
+        let shown = shown.to_string();
+        return Err(PlaylistError::TooManySegments { shown, count });
+    }
+    Ok(())
+}
+
+/// `EXT-X-KEY`: no key, or an AES-128 key's URI and the IV it gives.
+/// Other methods are refused.
+fn read_key<'k>(
+    k: &'k m3u8_rs::Key,
+    base: &Base,
+) -> Result<Option<(&'k str, Option<[u8; 16]>)>, TagError> {
     match &k.method {
-        KeyMethod::None => Ok((None, false)),
+        KeyMethod::None => Ok(None),
         KeyMethod::AES128 => {
             if let Some(f) = k.keyformat.as_deref().filter(|f| *f != "identity") {
                 return Err(TagError::Drm(f.to_string()));
             }
             let uri = k.uri.as_deref().ok_or(TagError::KeyWithoutUri)?;
-            let url = join(base, uri)?;
+            check_uri(base, uri)?;
             let iv = k.iv.as_deref().map(parse_iv).transpose()?;
-            Ok((
-                Some(KeyRef {
-                    url,
-                    iv: iv.unwrap_or_default(),
-                }),
-                iv.is_some(),
-            ))
+            Ok(Some((uri, iv)))
         }
         KeyMethod::SampleAES => Err(TagError::SampleAes),
         KeyMethod::Other(m) => Err(TagError::Method(m.clone())),
@@ -297,12 +360,13 @@ impl Ranges {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::decrypt::iv_from_sequence;
 
     fn media(text: &str) -> Result<Resolved, String> {
         let base = Secret::plain("https://cdn.example.com/v/a/index.m3u8?t=1");
         match parse(text.as_bytes(), "pl").map_err(|e| e.to_string())? {
-            Playlist::MediaPlaylist(m) => read_media(&m, &base, "pl").map_err(|e| e.to_string()),
-            Playlist::MasterPlaylist(_) => panic!("a master"),
+            Parsed::Media(m) => read_media(&m, &base, "pl").map_err(|e| e.to_string()),
+            Parsed::Master(_) => panic!("a master"),
         }
     }
 
@@ -320,7 +384,7 @@ mod tests {
         let r = media(&text).unwrap();
         let seq: Vec<u64> = r.segments.iter().map(|s| s.sequence).collect();
         assert_eq!(seq, [7, 8, 9, 10]);
-        let s = &r.segments;
+        let s: Vec<_> = r.segments.iter().collect();
         assert_eq!(
             s[0].part.url.expose(),
             "https://cdn.example.com/v/a/all.m4s"
@@ -349,7 +413,7 @@ mod tests {
         assert!(s[3].key.is_none());
         let init = r.init.unwrap();
         assert_eq!(init.url.expose(), "https://cdn.example.com/v/a/init.mp4");
-        assert_eq!(r.segments.iter().map(|s| s.duration).sum::<f64>(), 5.5);
+        assert_eq!(r.segments.duration(), 5.5);
     }
 
     #[test]
@@ -429,7 +493,7 @@ mod tests {
     fn picks_variants() {
         let text = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360\nlow.m3u8\n\
                     #EXT-X-STREAM-INF:BANDWIDTH=2500000,RESOLUTION=1280x720\nhigh.m3u8\n";
-        let Playlist::MasterPlaylist(m) = parse(text.as_bytes(), "m").unwrap() else {
+        let Parsed::Master(m) = parse(text.as_bytes(), "m").unwrap() else {
             panic!("a master")
         };
         let pick = |v| choose(&m, v, "m").map(|(v, _, _)| v.uri.clone());
@@ -454,7 +518,7 @@ mod audio_tests {
             #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"de\",DEFAULT=YES,URI=\"de.m3u8\"\n\
             #EXT-X-STREAM-INF:BANDWIDTH=500000,RESOLUTION=160x90,CODECS=\"avc1.42c00a,mp4a.40.2\",AUDIO=\"a\"\nv.m3u8\n\
             #EXT-X-STREAM-INF:BANDWIDTH=900000,CODECS=\"mp4a.40.2\",AUDIO=\"a\"\nonly-audio.m3u8\n";
-        let Playlist::MasterPlaylist(m) = parse(text.as_bytes(), "m").unwrap() else {
+        let Parsed::Master(m) = parse(text.as_bytes(), "m").unwrap() else {
             panic!("a master")
         };
         let (v, audio, note) = choose(&m, Variant::Best, "m").unwrap();
@@ -508,10 +572,10 @@ mod hostile {
             let text: String = picks.iter().map(|&i| format!("{}\n", LINES[i])).collect();
             let base = Secret::plain("https://h/p/index.m3u8");
             match parse(text.as_bytes(), "pl") {
-                Ok(Playlist::MediaPlaylist(m)) => {
+                Ok(Parsed::Media(m)) => {
                     let _ = read_media(&m, &base, "pl");
                 }
-                Ok(Playlist::MasterPlaylist(m)) => {
+                Ok(Parsed::Master(m)) => {
                     for v in [Variant::Best, Variant::Worst, Variant::MaxHeight(0)] {
                         let _ = choose(&m, v, "pl");
                     }

@@ -8,14 +8,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::identity::Identity;
 use super::saved::store;
 use super::Cause;
-use super::{fetch_keys, fetch_media, read, saved_key};
+use super::{fetch_keys, fetch_media, identity, read, saved_key};
 use crate::net::{Ask, Fetcher};
 use crate::plan::JobPlan;
 use crate::source::SegmentSource;
-use crate::source_playlist::{Keys, PlaylistSegment, PositionError, Renewed, AUDIO_BASE};
 
 /// The most times one job's playlist is fetched again.
 pub const MAX_RELOADS: u64 = 16;
@@ -75,54 +73,19 @@ async fn reload(job: &JobPlan, fetcher: &Fetcher, ask: &Ask) -> Result<(), Cause
     let got = fetch_media(p, fetcher, ask).await?;
     let mut now = read(&got.video)?;
     now.audio = got.audio.as_ref().map(read).transpose()?.map(Arc::new);
-    let was = Identity::of(before, &p.env);
-    if let Some(change) = was.change_to(&Identity::of(&now, &p.env)) {
+    if let Some(change) = identity::change(before, &now, &p.env) {
         return Err(Cause::StreamChanged { change });
     }
     // A key URI the playlist now names (a rotated key, a new token) is
     // fetched; those it named before are not.
-    let keys = fetch_keys(&now, fetcher, ask, &before.keys).await?;
+    now.keys = fetch_keys(&now, fetcher, ask, &before.keys).await?;
     // The next run starts from the newer links; a failure only costs a reload.
     if let Err(e) = store(&job.state_dir, &saved_key(p), &got, &p.env) {
         tracing::warn!(job = %job.name, "{e}");
     }
-    let video = now.segments.iter().map(|s| (s.sequence, s));
-    let audio = now.audio.iter().flat_map(|a| &a.segments);
-    let renewed: Vec<(u64, Renewed)> = video
-        .chain(audio.map(|s| (AUDIO_BASE + s.sequence, s)))
-        .map(|(index, s)| Ok((index, renewed(s, &keys)?)))
-        .collect::<Result<_, PositionError>>()?;
+    // The same stream: the same segments at the same positions. Each is
+    // fetched from where this playlist lists it, with its keys.
     let mut fresh = p.fresh.write().unwrap_or_else(|e| e.into_inner());
-    fresh.extend(renewed);
-    let mut audio_before = before.audio.iter().flat_map(|a| &a.segments);
-    if let Some(gone) = audio_before.find(|s| !fresh.contains_key(&(AUDIO_BASE + s.sequence))) {
-        return Err(Cause::Gone {
-            playlist: "audio playlist",
-            sequence: gone.sequence,
-        });
-    }
-    match before
-        .segments
-        .iter()
-        .find(|s| !fresh.contains_key(&s.sequence))
-    {
-        Some(gone) => Err(Cause::Gone {
-            playlist: "playlist",
-            sequence: gone.sequence,
-        }),
-        None => Ok(()),
-    }
-}
-
-/// A segment's new location and key.
-fn renewed(s: &PlaylistSegment, keys: &Keys) -> Result<Renewed, PositionError> {
-    let key = s
-        .key
-        .as_ref()
-        .map(|k| k.with(keys, s.sequence))
-        .transpose()?;
-    Ok(Renewed {
-        part: s.part.clone(),
-        key,
-    })
+    *fresh = Some(Arc::new(now));
+    Ok(())
 }

@@ -4,6 +4,7 @@
 //! environment replaced by its `${NAME}`. Never a secret, never a key.
 
 use std::collections::BTreeMap;
+use std::io::{self, Write};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -60,76 +61,176 @@ pub fn answered_at(asked: &Secret, final_url: &str, env: &BTreeMap<String, Strin
     if final_url == asked.expose() || parsed.is_ok_and(|u| u.as_str() == final_url) {
         return asked.clone();
     }
-    env::resolve(&redact(final_url, env), env)
+    env::resolve(&pieces(&redact(final_url, env)), env)
         .unwrap_or_else(|_| Secret::plain(final_url))
         .masked()
 }
 
+/// A piece of a text to save: literal text, or a value's `${NAME}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bit<'a> {
+    Text(&'a str),
+    Var(&'a str),
+}
+
 /// Splits `text` around every value of `env`, longest first, so that the
-/// values become `${NAME}` placeholders.
-fn redact(text: &str, env: &BTreeMap<String, String>) -> Vec<Piece> {
+/// values become `${NAME}` placeholders. Nothing of `text` is copied.
+fn redact<'a>(text: &'a str, env: &'a BTreeMap<String, String>) -> Vec<Bit<'a>> {
     redact_pairs(text, env.iter().map(|(n, v)| (n.as_str(), v.as_str())))
 }
 
 /// As [`redact`], for any `(name, value)` pairs.
-pub(super) fn redact_pairs<'a>(
-    text: &str,
+fn redact_pairs<'a>(
+    text: &'a str,
     pairs: impl Iterator<Item = (&'a str, &'a str)>,
-) -> Vec<Piece> {
+) -> Vec<Bit<'a>> {
     let mut values: Vec<(&str, &str)> = pairs.filter(|(_, v)| !v.is_empty()).collect();
     values.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
-    let mut pieces = vec![Piece::Text(text.to_string())];
+    let mut bits = vec![Bit::Text(text)];
     for (name, value) in values {
-        pieces = pieces
+        bits = bits
             .into_iter()
-            .flat_map(|p| match p {
-                Piece::Text(t) => split_on(&t, value, name),
+            .flat_map(|b| match b {
+                Bit::Text(t) => split_on(t, value, name),
                 var => vec![var],
             })
             .collect();
     }
-    pieces
+    bits
 }
 
-fn split_on(text: &str, value: &str, name: &str) -> Vec<Piece> {
+fn split_on<'a>(text: &'a str, value: &str, name: &'a str) -> Vec<Bit<'a>> {
     let mut out = Vec::new();
     for (i, part) in text.split(value).enumerate() {
         if i > 0 {
-            out.push(Piece::Var(name.to_string()));
+            out.push(Bit::Var(name));
         }
         if !part.is_empty() {
-            out.push(Piece::Text(part.to_string()));
+            out.push(Bit::Text(part));
         }
     }
     out
 }
 
-/// Pieces as text that `env::parse` reads back (`${` in text doubled).
-pub(super) fn saved_form(pieces: &[Piece]) -> String {
-    pieces
-        .iter()
-        .map(|p| match p {
-            Piece::Text(t) => t.replace("${", "$${"),
-            Piece::Var(v) => format!("${{{v}}}"),
-        })
-        .collect()
+/// Bits as pieces of a value.
+fn pieces(bits: &[Bit]) -> Vec<Piece> {
+    let piece = |b: &Bit| match *b {
+        Bit::Text(t) => Piece::Text(t.to_string()),
+        Bit::Var(v) => Piece::Var(v.to_string()),
+    };
+    bits.iter().map(piece).collect()
+}
+
+/// Bits as text that `env::parse` reads back (`${` in text doubled),
+/// written to `out` by `write`.
+fn write_saved_form(bits: &[Bit], out: &mut dyn FnMut(&str) -> io::Result<()>) -> io::Result<()> {
+    for bit in bits {
+        match bit {
+            Bit::Text(t) => {
+                for (i, part) in t.split("${").enumerate() {
+                    if i > 0 {
+                        out("$${")?;
+                    }
+                    out(part)?;
+                }
+            }
+            Bit::Var(v) => {
+                out("${")?;
+                out(v)?;
+                out("}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Bits as text that `env::parse` reads back.
+fn saved_form(bits: &[Bit]) -> String {
+    let mut text = String::new();
+    let _ = write_saved_form(bits, &mut |t| {
+        text.push_str(t);
+        Ok(())
+    });
+    text
+}
+
+/// Writes `text` as a JSON string's contents (its escapes, no quotes),
+/// a slice at a time.
+fn write_json_fragment(w: &mut dyn Write, text: &str) -> io::Result<()> {
+    const SLICE: usize = 64 * 1024;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut end = rest.len().min(SLICE);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        let quoted = serde_json::to_string(&rest[..end]).map_err(io::Error::other)?;
+        w.write_all(&quoted.as_bytes()[1..quoted.len() - 1])?;
+        rest = &rest[end..];
+    }
+    Ok(())
+}
+
+/// A value as JSON.
+fn write_json(w: &mut dyn Write, value: &impl Serialize) -> io::Result<()> {
+    serde_json::to_writer(w, value).map_err(io::Error::other)
+}
+
+/// One media playlist as saved (`{"base":…,"text":…}`), its text written
+/// as it is redacted.
+fn write_media(w: &mut dyn Write, m: &Media, env: &BTreeMap<String, String>) -> io::Result<()> {
+    w.write_all(b"{\"base\":")?;
+    write_json(w, &saved_form(&redact(m.base.expose(), env)))?;
+    w.write_all(b",\"text\":\"")?;
+    write_saved_form(&redact(&m.text, env), &mut |t| write_json_fragment(w, t))?;
+    w.write_all(b"\"}")
+}
+
+/// The saved playlist, as [`Saved`] reads it back.
+fn write_saved(
+    w: &mut dyn Write,
+    source: &str,
+    got: &Got,
+    env: &BTreeMap<String, String>,
+) -> io::Result<()> {
+    w.write_all(b"{\"snatch_playlist\":2,\"source\":")?;
+    write_json(w, &source)?;
+    w.write_all(b",\"video\":")?;
+    write_media(w, &got.video, env)?;
+    w.write_all(b",\"audio\":")?;
+    match &got.audio {
+        Some(a) => write_media(w, a, env)?,
+        None => w.write_all(b"null")?,
+    }
+    w.write_all(b",\"variant_note\":")?;
+    write_json(w, &got.note)?;
+    w.write_all(b"}")
 }
 
 fn unsave(text: &str, env: &BTreeMap<String, String>) -> Option<Secret> {
     env::resolve(&env::parse(text).ok()?, env).ok()
 }
 
-fn to_saved(m: &Media, env: &BTreeMap<String, String>) -> SavedMedia {
-    SavedMedia {
-        base: saved_form(&redact(m.base.expose(), env)),
-        text: saved_form(&redact(&m.text, env)),
+/// A saved text's real form: its `${NAME}` placeholders filled in (the
+/// shown form is not made: a playlist's text is never shown).
+fn unsave_text(text: String, env: &BTreeMap<String, String>) -> Option<String> {
+    if !text.contains('$') {
+        return Some(text);
     }
+    let mut real = String::with_capacity(text.len());
+    for piece in env::parse(&text).ok()? {
+        match piece {
+            Piece::Text(t) => real.push_str(&t),
+            Piece::Var(v) => real.push_str(env.get(&v)?),
+        }
+    }
+    Some(real)
 }
 
-fn from_saved(m: &SavedMedia, env: &BTreeMap<String, String>) -> Option<Media> {
+fn from_saved(m: SavedMedia, env: &BTreeMap<String, String>) -> Option<Media> {
     Some(Media {
         base: unsave(&m.base, env)?,
-        text: unsave(&m.text, env)?.expose().to_string(),
+        text: unsave_text(m.text, env)?,
     })
 }
 
@@ -162,15 +263,8 @@ pub fn store(
         let _ = store::remove_file(&dir.join(SAVED));
         return Ok(());
     }
-    let saved = Saved {
-        snatch_playlist: 2,
-        source: source.to_string(),
-        video: to_saved(&got.video, env),
-        audio: got.audio.as_ref().map(|a| to_saved(a, env)),
-        variant_note: got.note.clone(),
-    };
-    let bytes = serde_json::to_vec(&saved).expect("JSON");
-    store::replace(&dir.join(SAVED), &bytes, Durability::Synced).map_err(|error| {
+    let write = |w: &mut dyn Write| write_saved(w, source, got, env);
+    store::replace_with(&dir.join(SAVED), write, Durability::Synced).map_err(|error| {
         super::Cause::Save {
             dir: dir.to_path_buf(),
             error,
@@ -180,26 +274,28 @@ pub fn store(
 
 /// The playlist saved in `dir` for this `source`, if there is one; an
 /// error when a link or something else than a regular file is there.
-pub fn load(
-    dir: &Path,
-    source: &str,
-    env: &BTreeMap<String, String>,
-) -> Result<Option<Got>, std::io::Error> {
-    Ok(store::read_state(&dir.join(SAVED))?.and_then(|text| parse(&text, source, env)))
+/// The file is read as it is parsed (never held whole beside its text).
+pub fn load(dir: &Path, source: &str, env: &BTreeMap<String, String>) -> io::Result<Option<Got>> {
+    let file = match store::open_read(&dir.join(SAVED)) {
+        Ok(f) => f,
+        Err(e) if store::is_refusal(&e) => return Err(e),
+        Err(_) => return Ok(None),
+    };
+    let saved = serde_json::from_reader::<_, Saved>(io::BufReader::new(file));
+    Ok(saved.ok().and_then(|s| parse(s, source, env)))
 }
 
-/// A saved playlist's text, if it is for this `source`.
-fn parse(text: &str, source: &str, env: &BTreeMap<String, String>) -> Option<Got> {
-    let saved: Saved = serde_json::from_str(text).ok()?;
+/// A saved playlist, if it is for this `source`.
+fn parse(saved: Saved, source: &str, env: &BTreeMap<String, String>) -> Option<Got> {
     if saved.snatch_playlist != 2 || saved.source != source {
         return None;
     }
-    let audio = match &saved.audio {
+    let audio = match saved.audio {
         Some(a) => Some(from_saved(a, env)?),
         None => None,
     };
     Some(Got {
-        video: from_saved(&saved.video, env)?,
+        video: from_saved(saved.video, env)?,
         audio,
         note: saved.variant_note,
     })

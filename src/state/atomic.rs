@@ -45,12 +45,23 @@ impl Temp {
         create: impl Fn(&Path) -> io::Result<File>,
         durability: Durability,
     ) -> io::Result<Temp> {
+        Temp::write_with(target, |w| w.write_all(bytes), create, durability)
+    }
+
+    /// As [`Temp::write`], the bytes written by `write` (through a buffer)
+    /// as they are made: a large file is never held whole.
+    pub fn write_with(
+        target: &Path,
+        write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+        create: impl Fn(&Path) -> io::Result<File>,
+        durability: Durability,
+    ) -> io::Result<Temp> {
         let synced = durability == Durability::Synced;
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let name = target.file_name().ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file")
         })?;
-        loop {
+        let (path, mut f) = loop {
             let mut tmp_name = std::ffi::OsString::from(".");
             tmp_name.push(name);
             tmp_name.push(format!(
@@ -59,22 +70,26 @@ impl Temp {
                 COUNTER.fetch_add(1, Ordering::Relaxed)
             ));
             let path = target.with_file_name(tmp_name);
-            let mut f = match create(&path) {
-                Ok(f) => f,
+            match create(&path) {
+                Ok(f) => break (path, f),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
             };
-            let temp = Temp {
-                path,
-                done: false,
-                synced,
-            };
-            f.write_all(bytes)?;
-            if synced {
-                f.sync_all()?;
-            }
-            return Ok(temp);
+        };
+        // Removed on drop if anything below fails.
+        let temp = Temp {
+            path,
+            done: false,
+            synced,
+        };
+        let mut buffered = io::BufWriter::new(&mut f);
+        write(&mut buffered)?;
+        buffered.flush()?;
+        drop(buffered);
+        if synced {
+            f.sync_all()?;
         }
+        Ok(temp)
     }
 
     /// Where the temporary file is (to check it before it replaces the

@@ -227,6 +227,17 @@ pub fn replace(path: &Path, bytes: &[u8], durability: Durability) -> io::Result<
     crate::state::atomic::Temp::write(path, bytes, create_new, durability)?.persist(path, rename_in)
 }
 
+/// As [`replace`], the bytes written by `write` as they are made.
+pub fn replace_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn io::Write) -> io::Result<()>,
+    durability: Durability,
+) -> io::Result<()> {
+    let create_new = |p: &Path| open_with(no_follow().write(true).create_new(true), p);
+    crate::state::atomic::Temp::write_with(path, write, create_new, durability)?
+        .persist(path, rename_in)
+}
+
 /// Opens `path` for appending, creating it; a link at its name is refused.
 pub fn append(path: &Path) -> io::Result<File> {
     open_with(no_follow().create(true).append(true), path)
