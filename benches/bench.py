@@ -50,6 +50,8 @@ PEERS = ["curl", "aria2c", "yt-dlp", "ffmpeg-hls"]
 REFERER = "http://127.0.0.1/watch?v=bench"
 CONNECTIONS = 16
 RSS_LIMIT_MIB = 64.0
+PLAYLIST_SEGMENTS = 500_000
+PLAYLIST_RSS_LIMIT_MIB = 256.0
 TOOL_TIMEOUT_S = 900
 
 
@@ -1023,6 +1025,58 @@ class Bench:
         return {**res, "time_mib": int(m.group(1)) / 1024, "own_mib": own["snatch"] / 1024,
                 "child_mib": own["children"] / 1024, "mb": mb, "note": note, "exit": exit_code}
 
+    def playlist_memory(self) -> None:
+        """Peak RSS of snatch reading a 500,000-segment (~60 MB) media playlist."""
+        out()
+        out(f"### rss — a {PLAYLIST_SEGMENTS:,}-segment playlist")
+        out()
+        load_line()
+        out()
+        d = self.work / "playlist-memory"
+        www = d / "www"
+        www.mkdir(parents=True, exist_ok=True)
+        playlist = www / "big.m3u8"
+        with open(playlist, "w") as f:
+            f.write("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:7\n#EXT-X-MEDIA-SEQUENCE:0\n")
+            for i in range(PLAYLIST_SEGMENTS):
+                f.write(f"#EXTINF:6.006,\nmedia/stream_1080p_h264/chunk-{i:07d}-a1b2c3d4e5f6.ts"
+                        f"?sig=0123456789abcdef0123456789abcdef&exp=17{i:08d}\n")
+            f.write("#EXT-X-ENDLIST\n")
+        size_mb = playlist.stat().st_size / 1e6
+        server, url = start_segment_server(self.server_bin, www, 0)
+        out(f"A generated media playlist of {PLAYLIST_SEGMENTS:,} segments, {size_mb:.1f} MB (URIs of "
+            f"~100 bytes), from segment-server; no segment exists, so `run` stops at the first one "
+            f"(a 404): what is measured is reading, resolving and saving the playlist. "
+            f"Peak RSS by `/usr/bin/time -f %M`.")
+        out()
+        out("| command | peak RSS MiB | s |")
+        out("| --- | ---: | ---: |")
+        job = d / "jobs.yaml"
+        job.write_text(f"version: 1\njobs:\n  - name: big\n    playlist: \"{url}/big.m3u8\"\n")
+        commands = {
+            "snatch plan --probe": ["plan", str(job), "--probe"],
+            "snatch run": ["run", str(job), "-q"],
+            "snatch new --dry-run": ["new", f"{url}/big.m3u8", "--dry-run", "-f", str(d / "new.yaml")],
+        }
+        rows = {}
+        try:
+            for label, args in commands.items():
+                shutil.rmtree(d / "out", ignore_errors=True)
+                tfile = d / "time.txt"
+                rc, _, se, secs = run_cmd(["/usr/bin/time", "-f", "%M", "-o", str(tfile),
+                                           str(self.snatch), *args], cwd=d)
+                try:
+                    mib = int(tfile.read_text().strip().splitlines()[-1]) / 1024
+                except (OSError, ValueError, IndexError):
+                    out(f"| {label} | FAILED | {secs:.2f} |")
+                    rows[label] = {"error": last_line(se)}
+                    continue
+                out(f"| {label} | {mib:.1f} | {secs:.2f} |")
+                rows[label] = {"mib": mib, "secs": secs}
+        finally:
+            stop(server)
+        self.summary["playlist-memory"] = rows
+
     def cli(self) -> None:
         out()
         out("## cli — `snatch validate` and `snatch plan` of 5,000 jobs")
@@ -1187,6 +1241,12 @@ def targets(b: Bench, quick: bool, latency_ms: int) -> None:
     else:
         e, c = aes["aes"]["own_mib"], aes["clear"]["own_mib"]
         row(name, f"snatch {e:.1f} MiB encrypted, {c:.1f} MiB clear", e <= c + AES_SLACK_MIB)
+    for cmd, r in s.get("playlist-memory", {}).items():
+        name = f"`{cmd}` of a {PLAYLIST_SEGMENTS:,}-segment playlist: peak RSS < {PLAYLIST_RSS_LIMIT_MIB:.0f} MiB"
+        if "error" in r:
+            row(name, r["error"], False)
+        else:
+            row(name, f"{r['mib']:.1f} MiB", r["mib"] < PLAYLIST_RSS_LIMIT_MIB)
     if "cli" in s:
         for sub, r in s["cli"].items():
             name = f"`snatch {sub}` of 5,000 jobs < 1 s"
@@ -1386,6 +1446,7 @@ def main() -> None:
         bench.rss(A, big, servers)
         if aes:
             bench.rss_aes(A, aes, *servers[0])
+        bench.playlist_memory()
     if "cli" in only:
         bench.cli()
 

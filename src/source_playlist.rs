@@ -135,6 +135,16 @@ impl Resolved {
     fn len(&self) -> usize {
         self.segments.len() + self.audio.as_ref().map_or(0, |a| a.segments.len())
     }
+
+    /// The index of the segment at `position`, as [`Resolved::at`] gives
+    /// it, without resolving its URL.
+    fn index(&self, position: u64) -> Option<u64> {
+        let p = usize::try_from(position).ok()?;
+        match p.checked_sub(self.segments.len()) {
+            None => self.segments.sequence(p),
+            Some(p) => Some(AUDIO_BASE + self.audio.as_ref()?.segments.sequence(p)?),
+        }
+    }
 }
 
 /// A resource and an optional byte range of it.
@@ -202,8 +212,8 @@ impl PlaylistSource {
     pub fn index_at(&self, position: u64) -> u64 {
         self.resolved
             .as_ref()
-            .and_then(|r| r.at(position))
-            .map_or(position, |(_, index)| index)
+            .and_then(|r| r.index(position))
+            .unwrap_or(position)
     }
 
     /// The segment at `position`; before resolving, the playlist itself

@@ -187,6 +187,11 @@ impl Segments {
         self.keys.shrink_to_fit();
     }
 
+    /// The media sequence number of the segment at `i`.
+    pub fn sequence(&self, i: usize) -> Option<u64> {
+        (i < self.len()).then(|| self.first_sequence + i as u64)
+    }
+
     /// The URI of the segment at `i`, as the playlist writes it.
     pub fn uri(&self, i: usize) -> Option<&str> {
         let end = self.entries.get(i)?.uri_end;
