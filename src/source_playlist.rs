@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
-pub use segments::{Added, Base, Segments, TooLong};
+pub use segments::{Added, Base, KeyTag, Segments, TooLong};
 
 use crate::common::Secret;
 use crate::manifest::Variant;

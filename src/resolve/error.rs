@@ -138,6 +138,11 @@ pub enum PlaylistError {
     #[error("{shown} lists {count} segments, more than the {MAX_SEGMENTS} a job may have")]
     TooManySegments { shown: String, count: usize },
     #[error(
+        "the master playlist {shown} lists {count} variants and renditions, more than the {} snatch reads",
+        super::playlist::MAX_VARIANTS
+    )]
+    TooManyVariants { shown: String, count: usize },
+    #[error(
         "{shown} starts at media sequence number {sequence}, beyond the {} snatch indexes",
         AUDIO_BASE - MAX_SEGMENTS
     )]

@@ -34,6 +34,9 @@ pub struct Checked<'a> {
     pub media_sequence: u64,
     /// Lines that are URIs (not tags, not blank).
     pub uris: usize,
+    /// Variants and renditions (`#EXT-X-STREAM-INF`,
+    /// `#EXT-X-I-FRAME-STREAM-INF`, `#EXT-X-MEDIA:`).
+    pub variants: usize,
 }
 
 /// `body` checked: every line's values, nothing but blank lines (and a
@@ -67,6 +70,7 @@ pub fn checked<'a>(body: &'a [u8], shown: &str) -> Result<Checked<'a>, PlaylistE
         i_frames_only: false,
         media_sequence: 0,
         uris: 0,
+        variants: 0,
     };
     let mut decided = false;
     for (line, number) in c.numbered().skip(1) {
@@ -90,8 +94,15 @@ impl<'a> Checked<'a> {
 
     /// What a line (leading spaces aside) tells of the playlist as a whole.
     fn note(&mut self, line: &[u8]) {
+        let variant = [
+            &b"#EXT-X-STREAM-INF"[..],
+            b"#EXT-X-I-FRAME-STREAM-INF",
+            b"#EXT-X-MEDIA:",
+        ];
         if is_uri(line) {
             self.uris += 1;
+        } else if variant.iter().any(|t| line.starts_with(t)) {
+            self.variants += 1;
         } else if line.starts_with(b"#EXT-X-ENDLIST") {
             self.end_list = true;
         } else if line.starts_with(b"#EXT-X-I-FRAMES-ONLY") {

@@ -11,7 +11,7 @@ use crate::manifest::Variant;
 use crate::manifest::MAX_SEGMENTS;
 use crate::media::decrypt::parse_iv;
 use crate::source::ByteRange;
-use crate::source_playlist::{Added, Base, Part, Resolved, Segments, AUDIO_BASE};
+use crate::source_playlist::{Added, Base, KeyTag, Part, Resolved, Segments, AUDIO_BASE};
 
 use super::error::{PlaylistError, TagError, UriError};
 use super::lines::Checked;
@@ -19,6 +19,11 @@ use super::lines::Checked;
 /// How many segments m3u8-rs reads at a time: what it builds for them
 /// (several hundred bytes a segment) is dropped once they are kept.
 const CHUNK: usize = 2048;
+
+/// The most variants and renditions a master playlist may list (counted
+/// before it is parsed): a master is read whole, at about a kilobyte
+/// each.
+pub const MAX_VARIANTS: usize = 10_000;
 
 /// A playlist, read: a master whole; a media playlist's text checked, its
 /// segments read by [`read_media`].
@@ -34,6 +39,10 @@ pub fn parse<'a>(body: &'a [u8], shown: &str) -> Result<Parsed<'a>, PlaylistErro
     let checked = super::lines::checked(body, shown)?;
     if !checked.master {
         return Ok(Parsed::Media(checked));
+    }
+    if checked.variants > MAX_VARIANTS {
+        let (shown, count) = (shown.to_string(), checked.variants);
+        return Err(PlaylistError::TooManyVariants { shown, count });
     }
     m3u8_rs::parse_master_playlist_res(&checked.text())
         .map(Parsed::Master)
@@ -312,10 +321,7 @@ fn refused_count(count: usize, shown: &str) -> Result<(), PlaylistError> {
 
 /// `EXT-X-KEY`: no key, or an AES-128 key's URI and the IV it gives.
 /// Other methods are refused.
-fn read_key<'k>(
-    k: &'k m3u8_rs::Key,
-    base: &Base,
-) -> Result<Option<(&'k str, Option<[u8; 16]>)>, TagError> {
+fn read_key<'k>(k: &'k m3u8_rs::Key, base: &Base) -> Result<Option<KeyTag<'k>>, TagError> {
     match &k.method {
         KeyMethod::None => Ok(None),
         KeyMethod::AES128 => {
@@ -325,7 +331,7 @@ fn read_key<'k>(
             let uri = k.uri.as_deref().ok_or(TagError::KeyWithoutUri)?;
             check_uri(base, uri)?;
             let iv = k.iv.as_deref().map(parse_iv).transpose()?;
-            Ok(Some((uri, iv)))
+            Ok(Some(KeyTag { uri, iv }))
         }
         KeyMethod::SampleAES => Err(TagError::SampleAes),
         KeyMethod::Other(m) => Err(TagError::Method(m.clone())),
@@ -486,6 +492,64 @@ mod tests {
         assert_eq!(
             nan,
             "pl, line 7: #EXTINF `NaN` is not a duration (decimal seconds)"
+        );
+    }
+
+    #[test]
+    fn read_a_piece_at_a_time_a_playlist_reads_as_the_whole_does() {
+        let mut text = HEAD.to_string();
+        for i in 0..(2 * CHUNK + 300) {
+            if i % 7 == 0 {
+                text.push_str(match i % 3 {
+                    0 => "#EXT-X-KEY:METHOD=NONE\n",
+                    1 => "#EXT-X-KEY:METHOD=AES-128,URI=\"k1.bin\",IV=0x01\n",
+                    _ => "#EXT-X-KEY:METHOD=AES-128,URI=\"k2.bin\"\n",
+                });
+            }
+            if i % 11 == 0 {
+                text.push_str("#EXT-X-DISCONTINUITY\n");
+            }
+            text.push_str(&format!("#EXTINF:{}.5,\n", i % 4));
+            if i % 5 == 0 {
+                text.push_str(&format!("#EXT-X-BYTERANGE:10@{i}\nall.ts\n"));
+            } else {
+                text.push_str(&format!("s/{i}.ts?t={i}\n"));
+            }
+        }
+        text.push_str("#EXT-X-ENDLIST\n");
+        let r = media(&text).unwrap();
+        let prepared = super::super::lines::checked(text.as_bytes(), "pl").unwrap().text();
+        let whole = m3u8_rs::parse_media_playlist_res(&prepared).unwrap();
+        assert_eq!(r.segments.len(), whole.segments.len());
+        let mut key = None;
+        for (i, w) in whole.segments.iter().enumerate() {
+            if let Some(k) = &w.key {
+                key = k.uri.clone().filter(|_| k.method == KeyMethod::AES128);
+            }
+            let s = r.segments.get(i).unwrap();
+            assert_eq!(r.segments.uri(i), Some(w.uri.as_str()), "{i}");
+            assert_eq!(r.segments.key_uri(i), key.as_deref(), "{i}");
+            assert_eq!(s.sequence, 7 + i as u64);
+            assert_eq!(s.duration, f64::from(w.duration), "{i}");
+            assert_eq!(s.discontinuity, w.discontinuity, "{i}");
+            let range = w.byte_range.as_ref().map(|b| (b.offset.unwrap(), b.length));
+            assert_eq!(s.part.range.map(|b| (b.offset, b.length)), range, "{i}");
+        }
+    }
+
+    #[test]
+    fn a_master_of_too_many_variants_is_refused_before_it_is_parsed() {
+        let master = |n: usize| {
+            "#EXTM3U\n".to_string() + &"#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\n".repeat(n)
+        };
+        match parse(master(MAX_VARIANTS).as_bytes(), "m").unwrap() {
+            Parsed::Master(m) => assert_eq!(m.variants.len(), MAX_VARIANTS),
+            Parsed::Media(_) => panic!("a master"),
+        }
+        let e = parse(master(MAX_VARIANTS + 1).as_bytes(), "m").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the master playlist m lists 10001 variants and renditions, more than the 10000 snatch reads"
         );
     }
 

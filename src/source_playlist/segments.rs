@@ -92,6 +92,13 @@ pub struct Added<'a> {
     pub discontinuity: bool,
 }
 
+/// An `EXT-X-KEY` of method AES-128: its URI, and the IV it gives.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyTag<'a> {
+    pub uri: &'a str,
+    pub iv: Option<[u8; 16]>,
+}
+
 /// Why a segment cannot be added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the playlist's URIs are longer than {} bytes in all", u32::MAX)]
@@ -144,8 +151,8 @@ impl Segments {
 
     /// Puts a key in force for the segments added next (`None`: the
     /// clear). The same URI and IV as the key in force is not kept twice.
-    pub fn set_key(&mut self, key: Option<(&str, Option<[u8; 16]>)>) -> Result<(), TooLong> {
-        let Some((uri, iv)) = key else {
+    pub fn set_key(&mut self, key: Option<KeyTag>) -> Result<(), TooLong> {
+        let Some(KeyTag { uri, iv }) = key else {
             self.current_key = NO_KEY;
             return Ok(());
         };
@@ -290,9 +297,17 @@ mod tests {
             range: None,
             discontinuity: false,
         };
-        s.set_key(Some(("k1.bin", None))).unwrap();
+        s.set_key(Some(KeyTag {
+            uri: "k1.bin",
+            iv: None,
+        }))
+        .unwrap();
         s.push(add("a.ts")).unwrap();
-        s.set_key(Some(("k1.bin", None))).unwrap();
+        s.set_key(Some(KeyTag {
+            uri: "k1.bin",
+            iv: None,
+        }))
+        .unwrap();
         s.push(Added {
             range: Some(ByteRange {
                 offset: 3,
@@ -303,7 +318,11 @@ mod tests {
         .unwrap();
         s.set_key(None).unwrap();
         s.push(add("https://o.example/c.ts")).unwrap();
-        s.set_key(Some(("k2.bin", Some([7; 16])))).unwrap();
+        s.set_key(Some(KeyTag {
+            uri: "k2.bin",
+            iv: Some([7; 16]),
+        }))
+        .unwrap();
         s.push(add("d.ts")).unwrap();
         let got: Vec<PlaylistSegment> = s.iter().collect();
         let urls: Vec<&str> = got.iter().map(|g| g.part.url.expose()).collect();
