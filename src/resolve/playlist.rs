@@ -518,7 +518,9 @@ mod tests {
         }
         text.push_str("#EXT-X-ENDLIST\n");
         let r = media(&text).unwrap();
-        let prepared = super::super::lines::checked(text.as_bytes(), "pl").unwrap().text();
+        let prepared = super::super::lines::checked(text.as_bytes(), "pl")
+            .unwrap()
+            .text();
         let whole = m3u8_rs::parse_media_playlist_res(&prepared).unwrap();
         assert_eq!(r.segments.len(), whole.segments.len());
         let mut key = None;
@@ -535,6 +537,16 @@ mod tests {
             let range = w.byte_range.as_ref().map(|b| (b.offset.unwrap(), b.length));
             assert_eq!(s.part.range.map(|b| (b.offset, b.length)), range, "{i}");
         }
+    }
+
+    #[test]
+    fn a_playlist_of_too_many_segments_is_refused_by_its_line_count() {
+        let n = MAX_SEGMENTS as usize + 1;
+        let text = format!("#EXTM3U\n{}#EXT-X-ENDLIST\n", "a\n".repeat(n));
+        assert_eq!(
+            media(&text).unwrap_err(),
+            "pl lists 1000001 segments, more than the 1000000 a job may have"
+        );
     }
 
     #[test]
