@@ -12,6 +12,7 @@ mod end;
 mod error;
 mod identity;
 mod lines;
+mod media;
 pub mod peek;
 pub mod playlist;
 mod reload;
@@ -113,7 +114,7 @@ pub fn scope(job: &JobPlan) -> Arc<Scope> {
 fn read(media: &saved::Media) -> Result<Resolved, PlaylistError> {
     let shown = media.base.shown();
     match playlist::parse(media.text.as_bytes(), shown)? {
-        playlist::Parsed::Media(m) => playlist::read_media(&m, &media.base, shown),
+        playlist::Parsed::Media(m) => media::read_media(&m, &media.base, shown),
         playlist::Parsed::Master(_) => Err(PlaylistError::MasterNotMedia(shown.into())),
     }
 }

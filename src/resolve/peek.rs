@@ -91,7 +91,7 @@ fn look(body: &[u8], base: &Secret, asked: &Secret) -> Result<Seen, PlaylistErro
             elsewhere: hosts_named(master_uris(&m), base, asked),
         },
         Parsed::Media(m) => {
-            let r = playlist::read_media(&m, base, shown)?;
+            let r = super::media::read_media(&m, base, shown)?;
             Seen {
                 peek: Peek::Media {
                     segments: r.segments.len(),
