@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod hls;
 pub mod media;
+pub mod rss;
 pub mod server;
 pub mod timing;
 pub mod tmpfs;

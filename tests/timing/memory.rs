@@ -1,8 +1,9 @@
-//! The memory an AES-128 segment costs: one large segment (a real TS made
-//! by ffmpeg, looped by remuxing to ~160 MB), served encrypted and clear by
-//! the project's test server, fetched and merged by a real `snatch run`.
-//! The peak RSS is that of the snatch process and the children it waited
-//! for (ffmpeg, ffprobe), from `wait4`.
+//! What memory a server can make snatch use, measured as the peak RSS of
+//! a real `snatch run` and the children it waited for (ffmpeg, ffprobe),
+//! from `wait4`: a large AES-128 segment (a real TS made by ffmpeg, looped
+//! by remuxing to ~160 MB) costs no more than the same segment clear, and
+//! a large playlist a few times its size. Served by the project's test
+//! server; each test runs alone.
 
 use crate::support;
 
@@ -12,6 +13,7 @@ use std::process::{Command, Stdio};
 use support::cli::Job;
 use support::hls::{make, Hls, KEY};
 use support::media::probe;
+use support::rss::peak_rss_kib;
 use support::server::TestServer;
 use support::timing::alone;
 
@@ -90,26 +92,17 @@ fn playlist(secs: f64, encrypted: bool) -> String {
 
 /// Runs the job of `url` to its end; the peak RSS in MiB of snatch and
 /// the children it waited for.
-#[expect(
-    clippy::zombie_processes,
-    reason = "reaped by wait4, which gives its rusage"
-)]
 fn peak_rss_mib(url: &str) -> u64 {
     let job = Job::new(&format!(
         "version: 1\ndefaults:\n  retry: {{ attempts: 1 }}\njobs:\n  - name: v\n    playlist: \"{url}\"\n"
     ));
-    let stderr = std::fs::File::create(job.path("stderr.txt")).unwrap();
     let child = job
         .command(&["-q"])
         .stdout(Stdio::null())
-        .stderr(stderr)
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
-    let pid = child.id() as libc::pid_t;
-    // SAFETY: waits for our own child, whose `Child` is never waited on.
-    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
-    let err = std::fs::read_to_string(job.path("stderr.txt")).unwrap();
+    let (status, peak_kib, err) = peak_rss_kib(child);
     assert!(
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
         "{err}"
@@ -117,7 +110,7 @@ fn peak_rss_mib(url: &str) -> u64 {
     let (duration, streams) = probe(&job.path("out/v.mp4"));
     assert_eq!(streams, ["video", "audio"]);
     assert!(duration > 6.0 * LOOPS as f64 - 60.0, "duration {duration}");
-    usage.ru_maxrss as u64 / 1024
+    peak_kib / 1024
 }
 
 #[test]
@@ -147,5 +140,59 @@ fn a_large_aes_128_segment_costs_no_more_memory_than_a_clear_one() {
     assert!(
         encrypted < BOUND_MIB && encrypted <= clear + 16,
         "peak RSS {encrypted} MiB encrypted, {clear} MiB clear (bound {BOUND_MIB} MiB)"
+    );
+}
+
+/// A server sets a playlist's size (up to the 64 MiB cap): reading one
+/// costs a few times its size. A 100,000-segment playlist of 12 MB
+/// (URIs of ~100 bytes), run: parsed, resolved, its identity and text
+/// saved in the state folder, then the first segment is missing. Before
+/// the playlist was read a piece at a time and kept compactly, this
+/// peaked at 170 MiB (debug build); it now peaks at about 57 MiB, the
+/// process's own ~20 MiB included. The bound: 20 MiB and six times the
+/// playlist's size.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_large_playlist_is_read_in_memory_a_few_times_its_size() {
+    let _alone = alone();
+    use std::fmt::Write;
+    const SEGMENTS: usize = 100_000;
+    let root = tempfile::tempdir().unwrap();
+    let mut text = String::from("#EXTM3U\n#EXT-X-TARGETDURATION:7\n#EXT-X-MEDIA-SEQUENCE:0\n");
+    for i in 0..SEGMENTS {
+        let uri = format!(
+            "media/stream_1080p_h264/chunk-{i:07}-a1b2c3d4e5f6.ts?sig=0123456789abcdef0123456789abcdef&exp=17{i:08}"
+        );
+        writeln!(text, "#EXTINF:6.006,\n{uri}").unwrap();
+    }
+    text.push_str("#EXT-X-ENDLIST\n");
+    let size = text.len() as u64;
+    std::fs::write(root.path().join("big.m3u8"), text).unwrap();
+    let server = TestServer::start(root.path());
+    let job = Job::new(&format!(
+        "version: 1\njobs:\n  - name: v\n    playlist: \"{}/big.m3u8\"\n",
+        server.url()
+    ));
+    let child = job
+        .command(&[])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (status, peak_kib, err) = peak_rss_kib(child);
+    assert_ne!(status, 0, "no segment is there: {err}");
+    let report = job.report().to_string();
+    assert!(
+        report.contains("404"),
+        "the run went as far as a segment: {err}"
+    );
+    let saved = job.path("out/.snatch/v/stream.json");
+    assert!(saved.exists(), "the identity was recorded");
+    let peak = peak_kib * 1024;
+    eprintln!("a {size}-byte playlist, run: peak RSS {} MiB", peak >> 20);
+    assert!(
+        peak < (20 << 20) + 6 * size,
+        "the run of a {size}-byte playlist peaked at {} MiB",
+        peak >> 20
     );
 }
