@@ -18,7 +18,5 @@ pub mod report;
 pub mod resolve;
 pub mod resume;
 pub mod run;
-pub mod source;
-pub mod source_playlist;
 pub mod state;
 pub mod template;

@@ -177,7 +177,7 @@ fn stand_in_for_unset(manifest: &manifest::Manifest, policy: &mut EnvPolicy) {
 /// Every value the jobs read from the environment is masked wherever text
 /// leaves the process, in any spelling (see `snatch::common::mask`).
 fn register_secrets(plan: &Plan) {
-    use snatch::source::SegmentSource;
+    use snatch::plan::source::SegmentSource;
     for job in &plan.jobs {
         let env = match &job.source {
             SegmentSource::Numbered(n) => &n.env,

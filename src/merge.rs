@@ -23,7 +23,7 @@ pub use probe::{
 };
 
 use crate::common::Container;
-use crate::source::SegmentFormat;
+use crate::plan::source::SegmentFormat;
 
 /// Where ffmpeg and ffprobe are.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@
 
 use aes::cipher::{block_padding::Pkcs7, Array, Block, BlockModeDecrypt, KeyIvInit};
 
-use crate::source::SegmentKey;
+use crate::plan::source::SegmentKey;
 
 type Aes128CbcDec = cbc::Decryptor<aes::Aes128>;
 

@@ -8,7 +8,7 @@ use std::process::Stdio;
 
 use super::{file_arg, fresh_output, temp_path, Input, Merge, MergeError, Segment, Tools};
 use crate::common::Container;
-use crate::source::SegmentFormat;
+use crate::plan::source::SegmentFormat;
 use crate::state::store;
 
 /// The audio rendition's segment format and init segment (fMP4).

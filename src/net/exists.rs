@@ -17,7 +17,7 @@ use super::retry::{retryable, retrying, End, Failed, Overlong, Verdict};
 use super::{Ask, Fetcher};
 use crate::common::Secret;
 use crate::media::Check;
-use crate::source::Target;
+use crate::plan::source::Target;
 
 /// The bytes [`Look::Start`] asks for and checks: 21 whole MPEG-TS
 /// packets and more, the first boxes of an MP4 segment, the ID3 tag and

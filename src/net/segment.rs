@@ -24,7 +24,7 @@ use super::Fetcher;
 use crate::common::Secret;
 use crate::common::{RetryPolicy, Timeouts};
 use crate::media::{Arrived, CheckError};
-use crate::source::{ByteRange, Segment, Target};
+use crate::plan::source::{ByteRange, Segment, Target};
 use crate::state::part::{spill_path, Part, PartError};
 use crate::state::sealed::Intake;
 use crate::state::spool::Saved;

@@ -16,7 +16,7 @@ use super::retry::{overlong_text, retryable, retrying, End, Failed, Overlong, Ve
 use super::{Fetcher, JobFetch};
 use crate::common::Secret;
 use crate::common::{RetryPolicy, Timeouts};
-use crate::source::{ByteRange, Target, TargetError};
+use crate::plan::source::{ByteRange, Target, TargetError};
 
 /// Why a small body did not arrive. `what` names it (`the playlist`, `the
 /// AES-128 key`), `url` shows it with its secrets as `***`.
@@ -144,7 +144,7 @@ type Try = Verdict<Small, SmallError>;
 /// Small bodies come from web servers only.
 fn http_only(url: &Secret, what: &str) -> Result<(), SmallError> {
     let what = what.to_string();
-    match crate::source::target_of(url.clone(), std::path::Path::new("")) {
+    match crate::plan::source::target_of(url.clone(), std::path::Path::new("")) {
         Ok(Target::Http { .. }) => Ok(()),
         Ok(Target::File { .. }) => Err(SmallError::NotHttp {
             what,

@@ -4,7 +4,7 @@
 //! job `NAME`` or `playlist of job `NAME`:` in the located problem.
 
 use crate::manifest::bounds;
-use crate::source::SegmentError;
+use crate::plan::source::SegmentError;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {

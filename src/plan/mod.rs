@@ -6,6 +6,7 @@ mod error;
 mod once;
 mod output;
 pub mod shard;
+pub mod source;
 mod view;
 
 pub use error::PlanError;
@@ -28,7 +29,9 @@ use crate::common::{Limit, RetryPolicy, RunLimits, Timeouts, Verify};
 use crate::manifest::env::{self, EnvPolicy};
 use crate::manifest::paths::{self, LocalRoots};
 use crate::manifest::{JobSpec, Manifest, OnMissing};
-use crate::source::{EndSource, Numbered, Segment, SegmentError, SegmentFormat, SegmentSource};
+use crate::plan::source::{
+    EndSource, Numbered, Segment, SegmentError, SegmentFormat, SegmentSource,
+};
 use crate::template::Templates;
 
 /// Which jobs a command works on.
@@ -118,7 +121,7 @@ pub struct JobPlan {
     /// The init segment (`init:`, or a resolved playlist's EXT-X-MAP).
     pub init: Option<Segment>,
     /// A resolved playlist's separate audio rendition, muxed in.
-    pub audio: Option<crate::source_playlist::AudioTrack>,
+    pub audio: Option<crate::plan::source::playlist::AudioTrack>,
     pub headers: Vec<(String, Secret)>,
     /// Hosts besides its own origin that its secrets may go to.
     pub send_secrets_to: Vec<crate::common::origins::SecretHost>,

@@ -3,7 +3,7 @@
 //! template job's `init` segment.
 
 use crate::common::Secret;
-use crate::source::{Numbered, PlaylistSource, Segment, SegmentError, SegmentSource};
+use crate::plan::source::{Numbered, PlaylistSource, Segment, SegmentError, SegmentSource};
 
 use super::PlanError;
 
@@ -29,20 +29,22 @@ pub(super) fn playlist_source(
     let url = match render_once(numbered, &numbered.key)? {
         Some(s) => s.target,
         // An unset variable: reported with the url; a placeholder here.
-        None => crate::source::Target::Http {
+        None => crate::plan::source::Target::Http {
             url: Secret::plain(""),
             host: String::new(),
         },
     };
     match url {
-        crate::source::Target::Http { url, host } => Ok(SegmentSource::Playlist(PlaylistSource {
-            url,
-            host,
-            variant,
-            env: numbered.env.clone(),
-            resolved: None,
-            fresh: Default::default(),
-        })),
-        crate::source::Target::File { shown, .. } => Err(PlanError::PlaylistNotHttp(shown)),
+        crate::plan::source::Target::Http { url, host } => {
+            Ok(SegmentSource::Playlist(PlaylistSource {
+                url,
+                host,
+                variant,
+                env: numbered.env.clone(),
+                resolved: None,
+                fresh: Default::default(),
+            }))
+        }
+        crate::plan::source::Target::File { shown, .. } => Err(PlanError::PlaylistNotHttp(shown)),
     }
 }

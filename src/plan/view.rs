@@ -21,7 +21,7 @@ fn limit_text(l: &Limit) -> String {
 fn source_text(j: &JobPlan) -> String {
     let n = j.source.len();
     let what = j.source.describe();
-    if let crate::source::SegmentSource::Playlist(p) = &j.source {
+    if let crate::plan::source::SegmentSource::Playlist(p) = &j.source {
         if p.resolved.is_none() {
             return what;
         }
@@ -39,7 +39,7 @@ const RESOLVED_LATER: &str = "resolved at run time (`snatch plan --probe` resolv
 
 /// A playlist job whose playlist was not read yet.
 fn unresolved(j: &JobPlan) -> bool {
-    matches!(&j.source, crate::source::SegmentSource::Playlist(p) if p.resolved.is_none())
+    matches!(&j.source, crate::plan::source::SegmentSource::Playlist(p) if p.resolved.is_none())
 }
 
 /// The plan as text: one block per job.

@@ -10,7 +10,7 @@
 
 use crate::manifest::{IndexSource, MAX_SEGMENTS};
 use crate::net::{Ask, Fetcher, Look};
-use crate::source::Numbered;
+use crate::plan::source::Numbered;
 
 use super::EndError;
 

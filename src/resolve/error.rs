@@ -12,8 +12,8 @@ use crate::common::Secret;
 use crate::manifest::MAX_SEGMENTS;
 use crate::media::decrypt::DecryptError;
 use crate::net::{ProbeError, SmallError};
-use crate::source::SegmentError;
-use crate::source_playlist::{PositionError, AUDIO_BASE};
+use crate::plan::source::playlist::{PositionError, AUDIO_BASE};
+use crate::plan::source::SegmentError;
 
 /// A job that could not be resolved.
 #[derive(Debug, thiserror::Error)]

@@ -15,7 +15,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::Cause;
-use crate::source_playlist::{ByteRange, Part, PlaylistSegment, Resolved, Segments};
+use crate::plan::source::playlist::{Part, PlaylistSegment, Resolved, Segments};
+use crate::plan::source::ByteRange;
 use crate::state::store::{self, Durability};
 
 /// The identity, in the job's state folder.
@@ -307,7 +308,7 @@ fn store(dir: &Path, r: &Resolved, names: &Names) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use crate::common::Secret;
-    use crate::source_playlist::{Added, Base};
+    use crate::plan::source::playlist::{Added, Base};
 
     /// A stream of segments at `urls`, each of `durations`' length.
     fn stream(urls: &[String], durations: &[f32]) -> Resolved {

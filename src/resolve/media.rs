@@ -1,7 +1,7 @@
 //! A media playlist read into its segments, in order: m3u8-rs reads the
 //! text [`CHUNK`] segments at a time, and each segment is checked (URIs
 //! http(s), byte ranges that chain, keys snatch can decrypt, `EXTINF`)
-//! and kept compactly (see [`crate::source_playlist::Segments`]). Pure:
+//! and kept compactly (see [`crate::plan::source::playlist::Segments`]). Pure:
 //! no request.
 
 use m3u8_rs::{KeyMethod, MediaSegment};
@@ -9,8 +9,8 @@ use m3u8_rs::{KeyMethod, MediaSegment};
 use crate::common::Secret;
 use crate::manifest::MAX_SEGMENTS;
 use crate::media::decrypt::parse_iv;
-use crate::source::ByteRange;
-use crate::source_playlist::{Added, Base, KeyTag, Part, Resolved, Segments, AUDIO_BASE};
+use crate::plan::source::playlist::{Added, Base, KeyTag, Part, Resolved, Segments, AUDIO_BASE};
+use crate::plan::source::ByteRange;
 
 use super::error::{PlaylistError, TagError};
 use super::lines::Checked;

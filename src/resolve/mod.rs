@@ -30,9 +30,9 @@ use std::sync::Arc;
 
 use crate::common::Secret;
 use crate::net::{Ask, Fetcher, Look, Scope};
+use crate::plan::source::playlist::{AudioTrack, Keys, PlaylistSource, Resolved};
+use crate::plan::source::{EndSource, Numbered, Segment, SegmentSource, Target};
 use crate::plan::{JobPlan, Plan};
-use crate::source::{EndSource, Numbered, Segment, SegmentSource, Target};
-use crate::source_playlist::{AudioTrack, Keys, PlaylistSource, Resolved};
 use crate::state::store;
 use saved::{Got, Media};
 
@@ -235,7 +235,7 @@ fn with_resolved(job: &JobPlan, p: &PlaylistSource, resolved: Resolved) -> JobPl
         out.last_url = last.target.shown().to_string();
     }
     out.format = source.format();
-    out.init = init.map(|i| crate::source::Segment {
+    out.init = init.map(|i| crate::plan::source::Segment {
         index: 0,
         target: source.target(&i.url),
         range: i.range,

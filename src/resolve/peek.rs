@@ -13,7 +13,7 @@ use crate::net::{Ask, Fetcher, SmallError};
 
 use super::playlist::{self, describe_variant, Parsed};
 use super::{PlaylistError, MAX_PLAYLIST};
-use crate::source_playlist::Resolved;
+use crate::plan::source::playlist::Resolved;
 
 /// A variant of a master playlist, as offered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,7 +137,7 @@ fn hosts_named<'u>(
 ) -> Vec<String> {
     let origin = |s: &Secret| reqwest::Url::parse(s.expose()).ok().map(|u| Origin::of(&u));
     let own = [origin(asked), origin(base)];
-    let base = crate::source_playlist::Base::new(base.clone());
+    let base = crate::plan::source::playlist::Base::new(base.clone());
     let mut hosts: Vec<String> = Vec::new();
     for uri in uris {
         let Ok(url) = base.join_real(uri) else {

@@ -7,7 +7,7 @@ use m3u8_rs::{AlternativeMedia, AlternativeMediaType, MasterPlaylist, VariantStr
 
 use crate::common::Secret;
 use crate::manifest::Variant;
-use crate::source_playlist::Base;
+use crate::plan::source::playlist::Base;
 
 use super::error::{PlaylistError, UriError};
 use super::lines::Checked;

@@ -12,8 +12,8 @@ use super::saved::store;
 use super::Cause;
 use super::{fetch_keys, fetch_media, identity, read, saved_key};
 use crate::net::{Ask, Fetcher};
+use crate::plan::source::SegmentSource;
 use crate::plan::JobPlan;
-use crate::source::SegmentSource;
 
 /// The most times one job's playlist is fetched again.
 pub const MAX_RELOADS: u64 = 16;

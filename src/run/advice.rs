@@ -9,8 +9,8 @@ use crate::common::Tolerance;
 use crate::manifest::IndexSource;
 use crate::merge::{Mismatch, Within};
 use crate::net::{FailKind, SegmentFailure};
+use crate::plan::source::SegmentSource;
 use crate::plan::JobPlan;
-use crate::source::SegmentSource;
 
 /// A failed segment's sentence, with the next step that the job's other
 /// segments suggest for a 404.

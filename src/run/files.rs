@@ -15,9 +15,9 @@ use crate::common::diag::display_path;
 use crate::manifest::Variant;
 use crate::merge;
 use crate::merge::Probed;
+use crate::plan::source::{SegmentSource, Target};
 use crate::plan::JobPlan;
 use crate::resolve::playlist::variant_text;
-use crate::source::{SegmentSource, Target};
 use crate::state::lock::{self, JobLock, LockError};
 use crate::state::{self, store, Done, Ledger, OpenError, PathOf};
 
@@ -406,8 +406,8 @@ fn finish_blocking(
 /// Writes each merged segment as a file of its own (`--keep-segments`).
 fn export(job: &JobPlan, merged: &dyn Fn(u64) -> bool) -> io::Result<usize> {
     let ext = match job.format {
-        crate::source::SegmentFormat::Ts => "ts",
-        crate::source::SegmentFormat::Fmp4 => "m4s",
+        crate::plan::source::SegmentFormat::Ts => "ts",
+        crate::plan::source::SegmentFormat::Fmp4 => "m4s",
     };
     state::export(&job.output_dir, &job.state_dir, merged, ext)
 }

@@ -109,8 +109,8 @@ async fn resolved(
     let job = crate::resolve::resolve_job(job, fetcher, &ask, true).await?;
     report.segments.planned = job.source.len();
     report.expected_duration_s = job.source.expected_duration();
-    if let crate::source::SegmentSource::Numbered(n) = &job.source {
-        if let crate::source::EndSource::Found { requests } = n.end {
+    if let crate::plan::source::SegmentSource::Numbered(n) = &job.source {
+        if let crate::plan::source::EndSource::Found { requests } = n.end {
             report.end_found = Some(crate::events::EndFound {
                 last_index: job.last_index,
                 requests,

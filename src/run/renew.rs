@@ -12,9 +12,9 @@ use std::sync::OnceLock;
 use tokio::sync::RwLock;
 
 use crate::net::{Ask, FailKind, Fetched, Fetcher, JobFetch, SegmentFailure};
+use crate::plan::source::{Segment, SegmentSource};
 use crate::plan::JobPlan;
 use crate::resolve::{Cause, Reloads, ResolveError, MAX_RELOADS};
-use crate::source::{Segment, SegmentSource};
 
 /// What a job's segment tasks share to renew links.
 pub(super) struct Renew {

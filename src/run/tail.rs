@@ -6,8 +6,8 @@
 
 use crate::manifest::IndexSource;
 use crate::net::{Ask, Fetcher};
+use crate::plan::source::{Numbered, SegmentSource};
 use crate::plan::JobPlan;
-use crate::source::{Numbered, SegmentSource};
 
 /// The job's failure when its stream ends inside its range: the indices
 /// that are not there, where it ends and the key that fits; `None` when it

@@ -7,7 +7,7 @@ use super::part::{Part, PartError, Stored};
 use super::Ledger;
 use crate::media::decrypt::{DecryptError, Decrypting};
 use crate::media::CheckError;
-use crate::source::SegmentKey;
+use crate::plan::source::SegmentKey;
 
 /// A segment's part, and its decryption when it is encrypted.
 pub(crate) struct Intake {

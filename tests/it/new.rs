@@ -709,7 +709,7 @@ fn signed_query_values_become_placeholders_with_export_lines() {
         let (_, plan) = validate(&file, &set);
         let first = plan.jobs[0].source.segment(0).unwrap();
         match first.target {
-            snatch::source::Target::Http { url: got, .. } => assert_eq!(
+            snatch::plan::source::Target::Http { url: got, .. } => assert_eq!(
                 got.expose(),
                 url.replace("000123", "000001"),
                 "from_curl {from_curl}"

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use snatch::manifest::{self, env::EnvPolicy, paths};
+use snatch::plan::source::Target;
 use snatch::plan::{self, Plan, PlanContext, Selection};
-use snatch::source::Target;
 
 const SEEDS: &[&str] = &[
     include_str!("../../jobs.example.yaml"),

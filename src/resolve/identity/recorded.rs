@@ -11,7 +11,7 @@ use serde::ser::{SerializeStruct, Serializer};
 use serde::{Deserializer, Serialize};
 
 use super::{audio_change, Change, Diff, Names, Place, SegmentId, Track, AUDIO, VERSION, VIDEO};
-use crate::source_playlist::Resolved;
+use crate::plan::source::playlist::Resolved;
 
 /// A read playlist's identity, made as it is written.
 pub(super) struct View<'a> {

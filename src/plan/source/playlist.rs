@@ -11,47 +11,9 @@ use std::sync::{Arc, RwLock};
 
 pub use segments::{Added, Base, KeyTag, Segments, TooLong};
 
+use super::segment::{ByteRange, Segment, SegmentFormat, SegmentKey, Target};
 use crate::common::Secret;
 use crate::manifest::Variant;
-use crate::source::{Segment, Target};
-
-/// A byte range of a resource (`EXT-X-BYTERANGE`), inclusive of `offset`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ByteRange {
-    pub offset: u64,
-    pub length: u64,
-}
-
-impl ByteRange {
-    /// The `Range` header's value.
-    pub fn header(&self) -> String {
-        let last = self.offset.saturating_add(self.length.saturating_sub(1));
-        format!("bytes={}-{last}", self.offset)
-    }
-}
-
-/// An AES-128 key and IV for one segment. Never shown: `Debug` redacts it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SegmentKey {
-    pub key: [u8; 16],
-    pub iv: [u8; 16],
-}
-
-impl fmt::Debug for SegmentKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SegmentKey(***)")
-    }
-}
-
-/// The format of a job's segments, which picks the merge's input format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SegmentFormat {
-    /// MPEG-TS segments.
-    Ts,
-    /// Fragmented MP4 (CMAF): an init segment, then fragments.
-    Fmp4,
-}
 
 /// A separate audio rendition's format and init segment, merged on its own
 /// and muxed in.
