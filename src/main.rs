@@ -229,13 +229,13 @@ fn shard_from_env() -> Result<Option<snatch::common::shard::Shard>, Problem> {
 /// be merged.
 fn merge_reports(cli: &Cli, args: &snatch::cli::MergeArgs) -> ExitCode {
     use snatch::events::JobStatus;
-    use snatch::report::{merge, ReportTargets};
+    use snatch::report::{shards, ReportTargets};
     let merged = args
         .files
         .iter()
-        .map(|f| merge::read(f))
+        .map(|f| shards::read(f))
         .collect::<Result<Vec<_>, _>>()
-        .and_then(|inputs| merge::merge(&inputs));
+        .and_then(|inputs| shards::merge(&inputs));
     let report = match merged {
         Ok(r) => r,
         Err(e) => return invalid(&[Problem::bare(e.message).help(e.help)]),

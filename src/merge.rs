@@ -11,13 +11,13 @@ use crate::state::store;
 
 mod audio;
 mod error;
-mod feed;
+mod pipe;
 mod probe;
 pub mod temp;
 
 pub use audio::AudioInput;
 pub use error::{MergeError, ProbeError, ToolsError};
-use feed::{Feeder, Piece};
+use pipe::{Feeder, Piece};
 pub use probe::{
     probe, probe_file, verify, EarlyProbe, Expected, Mismatch, Probed, Unverified, Within,
 };

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 pub mod json;
 pub mod junit;
 pub mod markdown;
-pub mod merge;
+pub mod shards;
 
 use crate::events::RunReport;
 pub use crate::state::atomic::{write_atomic, write_atomic_unsynced};
