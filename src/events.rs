@@ -2,6 +2,10 @@
 //! ([`JobReport`], [`JobStatus`]) and the run's ([`RunReport`], with its
 //! [`Totals`]). The run makes them; the reports, the progress view and
 //! the shard-report merge read them, and none of those calls the engine.
+//! While a run works, the requests tell an [`Events`] of retries and
+//! pauses that would otherwise look like a stall.
+
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -190,4 +194,13 @@ impl RunReport {
             jobs,
         }
     }
+}
+
+/// What the fetcher tells while it works, for a person watching: retries
+/// and pauses that would otherwise look like a stall.
+pub trait Events: Send + Sync {
+    /// An attempt at segment `index` of `job` failed and is tried again.
+    fn retrying(&self, _job: &str, _index: u64, _reason: &str) {}
+    /// Requests to `host` (secrets as `***`) wait `wait`, because of `why`.
+    fn host_paused(&self, _host: &str, _wait: Duration, _why: &str) {}
 }

@@ -103,12 +103,6 @@ impl Decrypting {
     }
 }
 
-/// The IV of a segment without an `IV` attribute: its media sequence
-/// number as a 16-byte big-endian integer.
-pub fn iv_from_sequence(sequence: u64) -> [u8; 16] {
-    (sequence as u128).to_be_bytes()
-}
-
 /// The `IV` attribute: `0x` and 32 hex digits (fewer are zero-extended on
 /// the left).
 pub fn parse_iv(text: &str) -> Result<[u8; 16], DecryptError> {
@@ -127,6 +121,7 @@ pub fn parse_iv(text: &str) -> Result<[u8; 16], DecryptError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::source::iv_from_sequence;
     use aes::cipher::BlockModeEncrypt;
 
     #[test]

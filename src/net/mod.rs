@@ -32,21 +32,13 @@ pub use segment::{Fetched, JobFetch, DEFAULT_MAX_BYTES};
 pub use small::{Ask, Small, SmallError};
 
 use crate::common::RunLimits;
-
-/// The HTTP clients and limits of a run, shared by all its jobs.
-/// What the fetcher tells while it works, for a person watching: retries
-/// and pauses that would otherwise look like a stall.
-pub trait Events: Send + Sync {
-    /// An attempt at segment `index` of `job` failed and is tried again.
-    fn retrying(&self, _job: &str, _index: u64, _reason: &str) {}
-    /// Requests to `host` (secrets as `***`) wait `wait`, because of `why`.
-    fn host_paused(&self, _host: &str, _wait: Duration, _why: &str) {}
-}
+use crate::events::Events;
 
 /// Tells nobody.
 struct Silent;
 impl Events for Silent {}
 
+/// The HTTP clients and limits of a run, shared by all its jobs.
 pub struct Fetcher {
     limiter: Limiter,
     events: std::sync::Arc<dyn Events>,

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::common::units::human_bytes;
+use crate::events::Events;
 use crate::events::{JobReport, JobStatus};
-use crate::net::Events;
 
 /// What `run` tells about its progress.
 pub trait Progress: Events {

@@ -213,7 +213,7 @@ impl Ranges {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::decrypt::iv_from_sequence;
+    use crate::plan::source::iv_from_sequence;
     use crate::resolve::playlist::{parse, Parsed};
 
     fn media(text: &str) -> Result<Resolved, String> {

@@ -52,7 +52,7 @@ pub async fn run(
 ) -> RunReport {
     let started_at = chrono::Utc::now();
     let started = Instant::now();
-    let events: Arc<dyn crate::net::Events> = progress.clone();
+    let events: Arc<dyn crate::events::Events> = progress.clone();
     let shared = Shared {
         fetcher: Arc::new(Fetcher::new(&plan.limits).with_events(events)),
         tools: tools.clone(),

@@ -13,6 +13,7 @@ mod claims;
 mod end_auto;
 mod errors;
 mod hls;
+mod layout;
 mod ledger;
 mod local_sources;
 mod new;

@@ -13,7 +13,9 @@ use crate::manifest::IndexSource;
 pub use error::SegmentError;
 pub use numbered::{EndSource, Numbered};
 pub use playlist::PlaylistSource;
-pub use segment::{target_of, ByteRange, Segment, SegmentFormat, SegmentKey, Target, TargetError};
+pub use segment::{
+    iv_from_sequence, target_of, ByteRange, Segment, SegmentFormat, SegmentKey, Target, TargetError,
+};
 
 /// A job's segment list.
 #[derive(Debug, Clone)]

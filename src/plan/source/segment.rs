@@ -100,6 +100,12 @@ impl fmt::Debug for SegmentKey {
     }
 }
 
+/// The IV of a segment without an `IV` attribute: its media sequence
+/// number as a 16-byte big-endian integer.
+pub fn iv_from_sequence(sequence: u64) -> [u8; 16] {
+    (sequence as u128).to_be_bytes()
+}
+
 /// The format of a job's segments, which picks the merge's input format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -9,7 +9,7 @@ use reqwest::Url;
 
 use super::{ByteRange, KeyRef, Part, PlaylistSegment};
 use crate::common::Secret;
-use crate::media::decrypt::iv_from_sequence;
+use crate::plan::source::iv_from_sequence;
 
 /// The URL a playlist's URIs resolve against: both forms of it, parsed once.
 #[derive(Debug, Clone)]
