@@ -29,13 +29,10 @@ pub(super) fn playlist_source(
     let url = match render_once(numbered, &numbered.key)? {
         Some(s) => s.target,
         // An unset variable: reported with the url; a placeholder here.
-        None => crate::plan::source::Target::Http {
-            url: Secret::plain(""),
-            host: String::new(),
-        },
+        None => crate::plan::source::Target::http(Secret::plain(""), String::new()),
     };
     match url {
-        crate::plan::source::Target::Http { url, host } => {
+        crate::plan::source::Target::Http { url, host, .. } => {
             Ok(SegmentSource::Playlist(PlaylistSource {
                 url,
                 host,

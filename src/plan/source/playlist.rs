@@ -209,10 +209,7 @@ impl PlaylistSource {
             .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
             .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string())
             .unwrap_or_else(|| self.host.clone());
-        Target::Http {
-            url: url.clone(),
-            host,
-        }
+        Target::http(url.clone(), host)
     }
 
     /// The sum of `EXTINF`, once resolved.

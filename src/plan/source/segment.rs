@@ -22,13 +22,29 @@ pub struct Segment {
 /// What to read for one segment.
 #[derive(Debug, Clone)]
 pub enum Target {
-    /// An http(s) URL. `host` is lower-case, without port.
-    Http { url: Secret, host: String },
+    /// An http(s) URL. `host` is lower-case, without port;
+    /// `host_secret` when any of the host came from `${…}`.
+    Http {
+        url: Secret,
+        host: String,
+        host_secret: bool,
+    },
     /// A local file.
     File { path: PathBuf, shown: String },
 }
 
 impl Target {
+    /// An http(s) target: whether its host holds a secret is told by the
+    /// two forms of the URL, not by what the shown one says.
+    pub fn http(url: Secret, host: String) -> Target {
+        let host_secret = authority_host(url.shown()) != authority_host(url.expose());
+        Target::Http {
+            url,
+            host,
+            host_secret,
+        }
+    }
+
     /// The location for messages and plans, secrets as `***`.
     pub fn shown(&self) -> &str {
         match self {
@@ -50,14 +66,9 @@ impl Target {
     /// from `${…}`.
     pub fn shown_host(&self) -> Option<String> {
         match self {
-            Target::Http { url, host } if url.is_secret() => {
-                let shown = authority_host(url.shown());
-                Some(if shown.contains("***") {
-                    "***".to_string()
-                } else {
-                    host.clone()
-                })
-            }
+            Target::Http {
+                host_secret: true, ..
+            } => Some("***".to_string()),
             Target::Http { host, .. } => Some(host.clone()),
             Target::File { .. } => None,
         }
@@ -148,7 +159,7 @@ pub fn target_of(url: Secret, dir: &std::path::Path) -> Result<Target, TargetErr
                 .trim_start_matches('[')
                 .trim_end_matches(']')
                 .to_ascii_lowercase();
-            Ok(Target::Http { url, host })
+            Ok(Target::http(url, host))
         }
         Some(s) if s.eq_ignore_ascii_case("file") => {
             let parsed = reqwest::Url::parse(real).map_err(|e| TargetError::BadFileUrl {
