@@ -121,22 +121,17 @@ fn a_state_folder_that_fills_while_fetching_says_the_disk_is_full() {
     assert_eq!(reused, Some(saved as u64));
 }
 
-/// A merged file cut short with nothing said: ffmpeg meets a full disk,
-/// its words are lost (a wrapper sends them nowhere) and it exits 0, as
-/// ffmpeg 5.1 does. The MPEG-TS it leaves probes fine, only shorter: a
-/// range job, which implies no length, must still find it short of what
-/// its segments' own timestamps add up to, name the stream, and keep
-/// every segment.
-#[test]
-fn a_merged_file_cut_short_in_silence_fails_on_its_segments_timestamps() {
-    let media = segments(10, 1);
-    let server = TestServer::start(&media);
-    let job = job_of(&server, "\"media/{{name}}.ts\"");
+/// Runs `job` (its output `media/v.ts`) with room for all but the last
+/// writes of its merge and an ffmpeg whose words go nowhere, as ffmpeg 5.1
+/// exits 0 after a failed last write: the job must fail with `short`
+/// (naming the stream and what its segments add up to), keep its `saved`
+/// segments, and end ok once there is room. The output's disk (the file
+/// is there while it is held); `None` where no tmpfs can be mounted (the
+/// test skips).
+fn cut_short_in_silence(job: &Job, room: u64, short: &str, saved: usize) -> Option<Tmpfs> {
     let folder = job.path("out/media");
-    let Some(_disk) = Tmpfs::mount(&folder, 1024) else {
-        return;
-    };
-    let filler = leave_room(&folder, 120 * 1024);
+    let disk = Tmpfs::mount(&folder, 1024)?;
+    let filler = leave_room(&folder, room);
     let silent = script(
         job.dir.path(),
         "ffmpeg-silent",
@@ -144,22 +139,33 @@ fn a_merged_file_cut_short_in_silence_fails_on_its_segments_timestamps() {
     );
     let out = job.run_env(&[("SNATCH_FFMPEG", &silent)]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let error = error_of(&job);
+    let error = error_of(job);
     assert!(
-        error.contains("video stream (stream #0)")
-            && error.contains("short of the 9.90–10.00 s its segments' own timestamps add up to"),
+        error.contains("video stream (stream #0)") && error.contains(short),
         "{error}"
     );
     assert!(!folder.join("v.ts").exists(), "a short output is in place");
-    assert_eq!(
-        ledger_lines(&job.path("out/.snatch/v")),
-        10,
-        "segments kept"
-    );
+    let kept = ledger_lines(&job.path("out/.snatch/v"));
+    assert_eq!(kept, saved, "segments kept");
 
     std::fs::remove_file(&filler).unwrap();
     let out = job.run_env(&[("SNATCH_FFMPEG", &silent)]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    Some(disk)
+}
+
+/// A merged file cut short with nothing said: ffmpeg meets a full disk,
+/// its words are lost and it exits 0. The MPEG-TS it leaves probes fine,
+/// only shorter: a range job, which implies no length, must still find it
+/// short of what its segments' own timestamps add up to, name the
+/// stream, and keep every segment.
+#[test]
+fn a_merged_file_cut_short_in_silence_fails_on_its_segments_timestamps() {
+    let media = segments(10, 1);
+    let server = TestServer::start(&media);
+    let job = job_of(&server, "\"media/{{name}}.ts\"");
+    let short = "short of the 9.90–10.00 s its segments' own timestamps add up to";
+    cut_short_in_silence(&job, 120 * 1024, short, 10);
 }
 
 /// The same for a template job of fragmented MP4 segments and their init
@@ -181,30 +187,10 @@ fn an_fmp4_merge_cut_short_in_silence_fails_on_its_segments_durations() {
          output: \"media/{{{{name}}}}.ts\"\n",
         server.url()
     ));
-    let folder = job.path("out/media");
-    let Some(_disk) = Tmpfs::mount(&folder, 1024) else {
+    let short = "short of the 12.00 s its segments' own timestamps add up to";
+    let Some(disk) = cut_short_in_silence(&job, 280 * 1024, short, 6) else {
         return;
     };
-    let filler = leave_room(&folder, 280 * 1024);
-    let silent = script(
-        job.dir.path(),
-        "ffmpeg-silent",
-        "ffmpeg \"$@\" 2>/dev/null\n",
-    );
-    let out = job.run_env(&[("SNATCH_FFMPEG", &silent)]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let error = error_of(&job);
-    assert!(
-        error.contains("video stream (stream #0)")
-            && error.contains("short of the 12.00 s its segments' own timestamps add up to"),
-        "{error}"
-    );
-    assert!(!folder.join("v.ts").exists(), "a short output is in place");
-    assert_eq!(ledger_lines(&job.path("out/.snatch/v")), 6, "segments kept");
-
-    std::fs::remove_file(&filler).unwrap();
-    let out = job.run_env(&[("SNATCH_FFMPEG", &silent)]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let (duration, _) = probe(&folder.join("v.ts"));
+    let (duration, _) = probe(&disk.path().join("v.ts"));
     assert!((duration - 12.0).abs() < 0.3, "{duration}");
 }
