@@ -1,7 +1,8 @@
 //! The house keeps its layout: `src/lib.rs` lists the rooms of the crate in
 //! order, and a room's code names (`crate::room`) only rooms listed above
 //! it. A new import that points the other way fails here, naming the file,
-//! the line and both rooms.
+//! the line and both rooms. No file in `src/` includes one from elsewhere
+//! with `#[path]` (a test's server, say): its tests live in `tests/it/`.
 
 use std::path::{Path, PathBuf};
 
@@ -94,4 +95,23 @@ fn every_import_points_to_a_room_listed_above() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn no_source_file_includes_a_file_from_elsewhere() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut all = Vec::new();
+    files(&src, &mut all);
+    let mut wrong = Vec::new();
+    for file in &all {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            if code.contains("#[path") {
+                let shown = file.strip_prefix(src.parent().unwrap()).unwrap();
+                wrong.push(format!("{}:{}: {}", shown.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "`#[path]` in src/:\n{}", wrong.join("\n"));
 }

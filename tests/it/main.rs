@@ -16,6 +16,7 @@ mod hls;
 mod layout;
 mod ledger;
 mod local_sources;
+mod net;
 mod new;
 mod new_playlist;
 mod playlist_trust;

@@ -12,9 +12,10 @@
 //! tokio runtime, so plain `#[test]` functions (which typically spawn the
 //! `snatch` binary with `std::process`) can use it. It shuts down on drop.
 //!
-//! Include it from an integration test with `mod support;` (see
-//! `tests/support/mod.rs`), or from anywhere else with
-//! `#[path = "../tests/support/server.rs"] mod server;`.
+//! Integration tests reach it as `support::server` (see
+//! `tests/support/mod.rs`); the example `segment-server` includes this
+//! file with `#[path]`. Code in `src/` never does (`tests/it/layout.rs`
+//! checks): a test that needs a server belongs in `tests/it/`.
 //! Depends only on std and tokio (feature "full").
 
 // Every test binary uses only part of this module.
