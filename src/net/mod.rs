@@ -6,6 +6,7 @@
 
 mod address;
 mod dns;
+mod error;
 mod exists;
 mod http;
 mod job_slot;
@@ -22,6 +23,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 pub use address::is_internal;
+pub use error::{ClientError, HeaderError, RangeError};
 pub use exists::{Look, ProbeError, START_BYTES};
 pub use http::{hop_allowed, MAX_REDIRECTS};
 pub use job_slot::JobSlot;
@@ -87,7 +89,7 @@ impl Fetcher {
         connect: Duration,
         guarded: bool,
         url: &reqwest::Url,
-    ) -> Result<reqwest::Client, String> {
+    ) -> Result<reqwest::Client, ClientError> {
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         let built = clients
             .entry((connect, guarded))
@@ -101,8 +103,8 @@ impl Fetcher {
 
 /// A client, and why it cannot check https certificates when it cannot.
 struct Built {
-    client: Result<reqwest::Client, String>,
-    no_roots: Option<String>,
+    client: Result<reqwest::Client, ClientError>,
+    no_roots: Option<ClientError>,
 }
 
 impl Built {
@@ -135,15 +137,13 @@ impl Built {
         // The system's roots could not be loaded: a client that trusts no
         // certificate serves plain http, and https is refused before it
         // is tried.
-        let no_roots = format!(
-            "cannot check https certificates on this machine ({failed}); \
-             install the system's CA certificates (Debian: ca-certificates) \
-             or point SSL_CERT_FILE at a PEM bundle"
-        );
+        let no_roots = ClientError::NoRoots { failed };
         let client = builder()
             .tls_certs_only(std::iter::empty())
             .build()
-            .map_err(|e| format!("cannot set up HTTP: {}", outcome::describe(e)));
+            .map_err(|e| ClientError::Setup {
+                reason: outcome::describe(e),
+            });
         Built {
             client,
             no_roots: Some(no_roots),

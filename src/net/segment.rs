@@ -14,6 +14,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_RANGE};
 use reqwest::StatusCode;
 use tokio::io::AsyncReadExt;
 
+use super::error::{HeaderError, RangeError};
 use super::http::{Answer, Budget};
 use super::outcome::{
     describe, gave_up, status_outcome, timed_out, Attempt, FailKind, Hint, SegmentFailure, Why,
@@ -60,7 +61,7 @@ impl JobFetch {
         timeout: Timeouts,
         ledger: std::sync::Arc<Ledger>,
         scope: Arc<super::Scope>,
-    ) -> Result<JobFetch, String> {
+    ) -> Result<JobFetch, HeaderError> {
         let map = header_map(headers)?;
         Ok(JobFetch {
             job: job.to_string(),
@@ -77,13 +78,15 @@ impl JobFetch {
 
 /// The job's headers for requests; values from the environment are marked
 /// sensitive, so that no log of the HTTP library shows them.
-pub(super) fn header_map(headers: &[(String, Secret)]) -> Result<HeaderMap, String> {
+pub(super) fn header_map(headers: &[(String, Secret)]) -> Result<HeaderMap, HeaderError> {
     let mut map = HeaderMap::new();
     for (name, value) in headers {
-        let n =
-            HeaderName::from_bytes(name.as_bytes()).map_err(|e| format!("header {name}: {e}"))?;
+        let n = HeaderName::from_bytes(name.as_bytes()).map_err(|error| HeaderError::Name {
+            name: name.clone(),
+            error,
+        })?;
         let mut v = HeaderValue::from_str(value.expose())
-            .map_err(|_| format!("header {name} is not valid"))?;
+            .map_err(|_| HeaderError::Value { name: name.clone() })?;
         v.set_sensitive(value.is_secret());
         map.insert(n, v);
     }
@@ -239,7 +242,7 @@ async fn receive(
         hint,
     };
     if let Some(Err(e)) = seg.range.map(|r| range_answered(&resp, r)) {
-        return retry(e, Hint::Nothing);
+        return retry(e.to_string(), Hint::Nothing);
     }
     // An encrypted body is decrypted as it arrives, then checked.
     let key = seg.key.as_ref();
@@ -311,7 +314,7 @@ fn refused_head(
 /// A `206` to a byte-range request holds the bytes asked for: a
 /// `Content-Range` that names others (a server that sends the start of
 /// the file whatever was asked) is refused before the body is read.
-pub(super) fn range_answered(resp: &reqwest::Response, range: ByteRange) -> Result<(), String> {
+pub(super) fn range_answered(resp: &reqwest::Response, range: ByteRange) -> Result<(), RangeError> {
     let Some(given) = resp.headers().get(CONTENT_RANGE) else {
         return Ok(());
     };
@@ -319,11 +322,10 @@ pub(super) fn range_answered(resp: &reqwest::Response, range: ByteRange) -> Resu
     let asked = format!("bytes {}-{last}/", range.offset);
     match given.to_str() {
         Ok(text) if text.trim().starts_with(&asked) => Ok(()),
-        _ => Err(format!(
-            "answered with the bytes {} to a request for {}",
-            crate::media::preview(given.as_bytes()),
-            range.header()
-        )),
+        _ => Err(RangeError {
+            given: crate::media::preview(given.as_bytes()),
+            asked: range.header(),
+        }),
     }
 }
 

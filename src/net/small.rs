@@ -55,7 +55,7 @@ pub enum SmallError {
     WrongRange {
         what: String,
         url: Secret,
-        reason: String,
+        reason: super::RangeError,
     },
     #[error("{what} {url} is larger than {max} bytes")]
     TooLarge { what: String, url: Secret, max: u64 },
@@ -104,7 +104,7 @@ impl Ask {
         retry: RetryPolicy,
         timeout: Timeouts,
         scope: Arc<super::Scope>,
-    ) -> Result<Ask, String> {
+    ) -> Result<Ask, super::HeaderError> {
         let map = super::segment::header_map(headers)?;
         Ok(Ask {
             job: job.to_string(),

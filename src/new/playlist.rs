@@ -163,7 +163,7 @@ enum Unasked {
     Env(EnvError),
     /// A header the request cannot carry (see `Ask::new`).
     #[error("{0}")]
-    Headers(String),
+    Headers(crate::net::HeaderError),
 }
 
 impl From<EnvError> for Unasked {

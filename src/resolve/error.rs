@@ -29,7 +29,10 @@ pub enum ResolveError {
     Init { job: String, error: InitError },
     /// Its headers cannot be sent (see `Ask::new`).
     #[error("job `{job}`: {reason}")]
-    Headers { job: String, reason: String },
+    Headers {
+        job: String,
+        reason: crate::net::HeaderError,
+    },
     /// `plan --probe`: the first or last segment has no target.
     #[error("job `{job}`: {which} segment: {error}")]
     ProbeTarget {
@@ -180,7 +183,10 @@ fn offered_text(offered: &[String]) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UriError {
     #[error("the URI `{uri}` is not valid: {reason}")]
-    Invalid { uri: String, reason: String },
+    Invalid {
+        uri: String,
+        reason: crate::plan::source::playlist::JoinError,
+    },
     #[error("the URI `{0}` is not http or https; a playlist may only name web resources")]
     NotWeb(String),
 }

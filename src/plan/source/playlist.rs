@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
-pub use segments::{Added, Base, KeyTag, Segments, TooLong};
+pub use segments::{Added, Base, JoinError, KeyTag, Segments, TooLong};
 
 use super::segment::{ByteRange, Segment, SegmentFormat, SegmentKey, Target};
 use crate::common::Secret;

@@ -16,14 +16,14 @@ use crate::plan::source::iv_from_sequence;
 pub struct Base {
     url: Secret,
     /// The real form, or why it does not parse.
-    real: Result<Url, String>,
+    real: Result<Url, JoinError>,
     shown: Option<Url>,
 }
 
 impl Base {
     pub fn new(url: Secret) -> Base {
         Base {
-            real: Url::parse(url.expose()).map_err(|e| e.to_string()),
+            real: Url::parse(url.expose()).map_err(JoinError),
             shown: Url::parse(url.shown()).ok(),
             url,
         }
@@ -34,14 +34,14 @@ impl Base {
     }
 
     /// `uri` resolved, the real form only; the error is why not.
-    pub fn join_real(&self, uri: &str) -> Result<Url, String> {
+    pub fn join_real(&self, uri: &str) -> Result<Url, JoinError> {
         let base = self.real.as_ref().map_err(Clone::clone)?;
-        base.join(uri).map_err(|e| e.to_string())
+        base.join(uri).map_err(JoinError)
     }
 
     /// `uri` resolved, both forms; the shown one masked (a server may
     /// repeat the job's token, or its own signed values, in its URIs).
-    pub fn join(&self, uri: &str) -> Result<Secret, String> {
+    pub fn join(&self, uri: &str) -> Result<Secret, JoinError> {
         let real = self.join_real(uri)?.to_string();
         let shown = match self.shown.as_ref().map(|b| b.join(uri)) {
             Some(Ok(u)) => u.to_string(),
@@ -50,6 +50,12 @@ impl Base {
         Ok(Secret::pair(real, shown).masked())
     }
 }
+
+/// Why a URI does not resolve against a playlist's URL: the base itself
+/// does not parse, or the URI does not against it (the URL parser's words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(transparent)]
+pub struct JoinError(#[from] url::ParseError);
 
 impl Default for Base {
     fn default() -> Base {
