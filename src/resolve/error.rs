@@ -57,14 +57,6 @@ pub enum ResolveError {
     },
 }
 
-/// The run's steps (src/run/) still carry their errors as text; they take
-/// this one with `?` until they carry typed errors too.
-impl From<ResolveError> for String {
-    fn from(e: ResolveError) -> String {
-        e.to_string()
-    }
-}
-
 /// What fetching, reading or saving a job's playlist (or reloading it) met.
 #[derive(Debug, thiserror::Error)]
 pub enum Cause {
@@ -278,7 +270,7 @@ mod tests {
             error: EndError::NoStart(1),
         };
         assert_eq!(
-            String::from(e),
+            e.to_string(),
             "job `a`: end: auto: segment 1, the range's start, does not exist, \
              so `end: auto` has nothing to probe from"
         );

@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::error::JobError;
 use super::renew::Renew;
 use crate::common::failpoint;
 use crate::manifest::OnMissing;
@@ -47,7 +48,7 @@ pub(super) struct Fed {
     pub slots: Vec<Slot>,
     pub tally: Tally,
     /// A failure that ends the job at once.
-    pub fatal: Option<String>,
+    pub fatal: Option<JobError>,
     /// The segment whose failure ended the job, when one did: its message
     /// gets its next step once every position is known.
     pub ended_by: Option<SegmentFailure>,
@@ -291,27 +292,21 @@ impl JobRun<'_> {
                     if fed.fatal.is_none() {
                         fed.ended_by = Some(e.clone());
                     }
-                    self.fail(fed, e.message.clone());
+                    self.fail(fed, JobError::Segments(e.message.clone()));
                 }
                 fed.first_failure.get_or_insert(e);
             }
             Arrival::Panicked(text) => {
                 fed.slots[p] = Slot::Failed;
                 let index = job.source.index_at(p as u64);
-                self.fail(
-                    fed,
-                    format!(
-                        "job `{}`: segment {index}: snatch failed internally ({text}); \
-                         saved segments are kept and a rerun resumes",
-                        job.name
-                    ),
-                );
+                let job = job.name.clone();
+                self.fail(fed, JobError::Panicked { job, index, text });
             }
         }
     }
 
-    fn fail(&self, fed: &mut Fed, message: String) {
-        fed.fatal.get_or_insert(message);
+    fn fail(&self, fed: &mut Fed, error: JobError) {
+        fed.fatal.get_or_insert(error);
         self.stop.store(true, Ordering::Relaxed);
     }
 
@@ -332,7 +327,7 @@ impl JobRun<'_> {
 
     /// Feeds the segment at position `p` (ready), starting the merge for
     /// the first.
-    async fn feed_one(&self, fed: &mut Fed, ledger: &Ledger, p: usize) -> Result<(), String> {
+    async fn feed_one(&self, fed: &mut Fed, ledger: &Ledger, p: usize) -> Result<(), JobError> {
         let job = self.job;
         let index = job.source.index_at(p as u64);
         if fed.merge.is_none() {
@@ -362,10 +357,15 @@ impl JobRun<'_> {
             .await
             .map_err(std::io::Error::other)
             .and_then(|r| r);
-            fed.merge = Some(started.map_err(|e| format!("job `{}`: {e}", job.name))?);
+            fed.merge = Some(started.map_err(|error| JobError::MergeStart {
+                job: job.name.clone(),
+                error,
+            })?);
         }
-        let saved = fed.places[p]
-            .ok_or_else(|| format!("job `{}`: segment {index} is not in the spool", job.name))?;
+        let saved = fed.places[p].ok_or_else(|| JobError::NotSpooled {
+            job: job.name.clone(),
+            index,
+        })?;
         let segment = crate::merge::Segment {
             offset: saved.offset,
             len: saved.size,
@@ -376,11 +376,10 @@ impl JobRun<'_> {
             true => merge.feed_audio(segment),
             false => merge.feed(segment),
         };
-        fed_one.map_err(|e| {
-            format!(
-                "job `{}`: the merge stopped at segment {index}: {e}",
-                job.name
-            )
+        fed_one.map_err(|error| JobError::MergeStopped {
+            job: job.name.clone(),
+            index,
+            error,
         })
     }
 }

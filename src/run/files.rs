@@ -11,6 +11,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::error::{ClaimError, JobError};
 use crate::common::diag::display_path;
 use crate::manifest::Variant;
 use crate::merge;
@@ -19,7 +20,7 @@ use crate::plan::source::{SegmentSource, Target};
 use crate::plan::JobPlan;
 use crate::resolve::playlist::variant_text;
 use crate::state::lock::{self, JobLock, LockError};
-use crate::state::{self, store, Done, Ledger, OpenError, PathOf};
+use crate::state::{self, store, Done, Ledger, PathOf};
 
 /// What a job finds on disk before it fetches.
 pub(super) enum Prepared {
@@ -108,31 +109,29 @@ fn paths(source: &SegmentSource) -> Option<PathOf> {
 }
 
 /// Locks the job, and either finds it up to date or opens its ledger, on
-/// the blocking pool. The error is the job's one-sentence message.
-pub(super) async fn prepare(job: &JobPlan, fp: &str, force: bool) -> Result<Prepared, String> {
+/// the blocking pool.
+pub(super) async fn prepare(job: &JobPlan, fp: &str, force: bool) -> Result<Prepared, JobError> {
     let (owned, fp) = (job.clone(), fp.to_string());
     tokio::task::spawn_blocking(move || prepare_blocking(&owned, &fp, force))
         .await
-        .unwrap_or_else(|e| Err(format!("job `{}`: {e}", job.name)))
+        .unwrap_or_else(|error| {
+            let job = job.name.clone();
+            Err(JobError::Task { job, error })
+        })
 }
 
-fn prepare_blocking(job: &JobPlan, fp: &str, force: bool) -> Result<Prepared, String> {
+fn prepare_blocking(job: &JobPlan, fp: &str, force: bool) -> Result<Prepared, JobError> {
     let (root, dir) = (&job.output_dir, &job.state_dir);
     let name = &job.name;
-    let lock = lock::lock_job(root, dir).map_err(|e| match e {
-        LockError::Busy { pid } => {
-            let who = holder(pid);
-            format!(
-                "job `{name}`: {who} is running this job (it holds {}); wait for it to finish, or stop it",
-                display_path(&dir.join(lock::LOCK))
-            )
-        }
-        LockError::Io(e) => cannot_use(name, dir, &e),
+    let lock = lock::lock_job(root, dir).map_err(|error| JobError::Lock {
+        job: name.clone(),
+        dir: dir.clone(),
+        error,
     })?;
-    let claim = claim(job).map_err(|e| e.to_string())?;
+    let claim = claim(job)?;
     let before = match force {
         true => None,
-        false => merged_before(job, fp).map_err(|e| cannot_use(name, &job.output, &e))?,
+        false => merged_before(job, fp).map_err(|e| JobError::cannot_use(name, &job.output, e))?,
     };
     // With the output claimed, any other hidden merge file of it is a
     // stopped process's (the verified one was just put in place).
@@ -142,33 +141,18 @@ fn prepare_blocking(job: &JobPlan, fp: &str, force: bool) -> Result<Prepared, St
         return Ok(Prepared::UpToDate(done));
     }
     // The job runs again: an earlier merge's marker no longer applies.
-    state::remove_done(dir).map_err(|e| cannot_use(name, dir, &e))?;
-    let ledger = match Ledger::open(root, dir, &identity(&job.source), force) {
+    state::remove_done(dir).map_err(|e| JobError::cannot_use(name, dir, e))?;
+    let now = identity(&job.source);
+    let ledger = match Ledger::open(root, dir, &now, force) {
         Ok(l) => l.with_paths(paths(&job.source)),
-        Err(OpenError::Io(e)) => return Err(cannot_use(name, dir, &e)),
-        Err(OpenError::File { path, error }) => return Err(cannot_use(name, &path, &error)),
-        Err(OpenError::Unreadable { path, newer }) => {
-            let why = match newer {
-                Some(v) => format!("was written by a newer snatch (format {v})"),
-                None => "has a damaged header".to_string(),
-            };
-            return Err(format!(
-                "job `{name}`: {} {why}; its saved segments are kept. Run the snatch that wrote it, \
-                 or move {} aside to fetch this job afresh",
-                display_path(&path),
-                display_path(dir)
-            ));
-        }
-        Err(OpenError::OtherVideo { saved, was }) => {
-            return Err(format!(
-                "job `{name}`: {saved} segment{} saved in {} belong{} to another video: the url's path was {}, now {}. \
-                 Nothing was deleted; run with --force to discard them and fetch this job afresh",
-                if saved == 1 { "" } else { "s" },
-                display_path(dir),
-                if saved == 1 { "s" } else { "" },
-                was.as_deref().unwrap_or("not recorded"),
-                identity(&job.source)
-            ));
+        Err(error) => {
+            let (job, dir) = (name.clone(), dir.clone());
+            return Err(JobError::Ledger {
+                job,
+                dir,
+                now,
+                error,
+            });
         }
     };
     if ledger.other_paths > 0 {
@@ -184,36 +168,6 @@ fn prepare_blocking(job: &JobPlan, fp: &str, force: bool) -> Result<Prepared, St
         lock,
         claim,
         ledger,
-    })
-}
-
-/// Why a job's output could not be claimed.
-#[derive(Debug, thiserror::Error)]
-pub(super) enum ClaimError {
-    /// Another process holds the claim: a job of another job file (another
-    /// state folder) names the same output.
-    #[error(
-        "job `{job}`: {} is writing {} (it holds {}): another job names the same output; \
-         wait for it to finish, or give one of the two jobs another `output`",
-        holder(*.pid), display_path(.output), display_path(&lock::claim_path(.output))
-    )]
-    Busy {
-        job: String,
-        pid: Option<u32>,
-        output: PathBuf,
-    },
-    #[error("{}", cannot_use(.job, &lock::claim_path(.output), .error))]
-    Io {
-        job: String,
-        output: PathBuf,
-        error: io::Error,
-    },
-}
-
-/// The process a lock file names.
-fn holder(pid: Option<u32>) -> String {
-    pid.map_or("another snatch".to_string(), |p| {
-        format!("another snatch (pid {p})")
     })
 }
 
@@ -246,29 +200,6 @@ fn sweep(job: &JobPlan) {
         Err(e) => {
             tracing::warn!(job = %job.name, "could not tidy beside {}: {e}", display_path(&job.output))
         }
-    }
-}
-
-fn cannot_use(job: &str, path: &Path, e: &io::Error) -> String {
-    // An error that names its file speaks of that file.
-    let (path, e) = match store::named(e) {
-        Some(at) => (at.path.as_path(), &at.source),
-        None => (path, e),
-    };
-    if crate::common::disk::is_full(e) {
-        let folder = match path.is_dir() {
-            true => path,
-            false => path.parent().unwrap_or(path),
-        };
-        let what = format!("{} could not be written", display_path(path));
-        return format!(
-            "job `{job}`: {}",
-            crate::common::disk::full(&what, folder, e)
-        );
-    }
-    match store::is_refusal(e) {
-        true => format!("job `{job}`: {e}"),
-        false => format!("job `{job}`: cannot use {}: {e}", display_path(path)),
     }
 }
 
@@ -324,19 +255,21 @@ fn file_size(path: &Path) -> Option<u64> {
 }
 
 /// Puts a verified merge in place, on the blocking pool: `done.json` first,
-/// then the rename, then the segments go (unless kept). The error is the
-/// job's message.
+/// then the rename, then the segments go (unless kept).
 pub(super) async fn finish(
     job: &JobPlan,
     fp: String,
     temp: &Path,
     media: &Probed,
     keep_segments: bool,
-) -> Result<(), String> {
+) -> Result<(), JobError> {
     let (owned, temp, media) = (job.clone(), temp.to_path_buf(), media.clone());
     tokio::task::spawn_blocking(move || finish_blocking(&owned, fp, &temp, &media, keep_segments))
         .await
-        .unwrap_or_else(|e| Err(format!("job `{}`: {e}", job.name)))
+        .unwrap_or_else(|error| {
+            let job = job.name.clone();
+            Err(JobError::Task { job, error })
+        })
 }
 
 fn finish_blocking(
@@ -345,7 +278,7 @@ fn finish_blocking(
     temp: &Path,
     media: &Probed,
     keep_segments: bool,
-) -> Result<(), String> {
+) -> Result<(), JobError> {
     let merged: std::collections::HashSet<u64> = (0..job.source.len())
         .map(|p| job.source.index_at(p))
         .collect();
@@ -368,30 +301,18 @@ fn finish_blocking(
     if let Err(e) = store::rename(&job.output_dir, temp, &job.output) {
         let _ = store::remove_file(temp);
         let _ = state::remove_done(&job.state_dir);
-        return Err(match store::refused_link(&e) {
-            Some(_) => format!("job `{}`: {e}", job.name),
-            None => format!(
-                "job `{}`: cannot move the merged file into place: {e}",
-                job.name
-            ),
-        });
+        let job = job.name.clone();
+        return Err(JobError::Place { job, error: e });
     }
     if keep_segments {
-        return export(job, &merged).map(|_| ()).map_err(|e| {
+        return export(job, &merged).map(|_| ()).map_err(|error| {
             let segments = job.state_dir.join("segments");
-            if crate::common::disk::is_full(&e) {
-                let what = "merged and verified, but its segments could not be written";
-                return format!(
-                    "job `{}`: {}",
-                    job.name,
-                    crate::common::disk::full(what, &segments, &e)
-                );
+            let job = job.name.clone();
+            JobError::Export {
+                job,
+                segments,
+                error,
             }
-            format!(
-                "job `{}`: merged and verified, but its segments could not be written to {}: {e}",
-                job.name,
-                display_path(&job.state_dir.join("segments"))
-            )
         });
     }
     // Without a record, the segments are what a rerun has: keep them.

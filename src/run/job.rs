@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
+use super::error::{list, JobError};
 use super::feed::{Fed, JobRun, Slot};
 use super::timed::Timings;
 use super::{files, RunOptions};
@@ -73,10 +74,7 @@ pub async fn run_job(
     // run in the foreground too), a cancelled run's failures are its
     // interruption.
     let result = result.map_err(|e| match cancel.is_cancelled() {
-        true => format!(
-            "job `{}`: interrupted; a rerun resumes where it stopped",
-            job.name
-        ),
+        true => JobError::interrupted(&job.name),
         false => e,
     });
     if let Err(e) = result {
@@ -85,8 +83,9 @@ pub async fn run_job(
             false => JobStatus::Failed,
         };
         // The message may quote a server; reports and terminals get it
-        // escaped.
-        report.error = Some(crate::common::diag::terminal_text(&e).into_owned());
+        // escaped. It is rendered here, once.
+        let message = e.to_string();
+        report.error = Some(crate::common::diag::terminal_text(&message).into_owned());
         // A report names only a file that is there (a good output from an
         // earlier run stays when a rerun fails).
         if !tokio::fs::try_exists(&job.output).await.unwrap_or(false) {
@@ -104,7 +103,7 @@ async fn resolved(
     fetcher: &Fetcher,
     req: &JobFetch,
     report: &mut JobReport,
-) -> Result<(JobPlan, crate::resolve::Inits), String> {
+) -> Result<(JobPlan, crate::resolve::Inits), JobError> {
     let ask = net::Ask::from(req);
     let job = crate::resolve::resolve_job(job, fetcher, &ask, true).await?;
     report.segments.planned = job.source.len();
@@ -137,7 +136,7 @@ enum Prepared {
 
 /// Takes the job's lock, finds an earlier verified merge or opens the
 /// ledger of saved segments, and makes the request settings.
-async fn prepare(job: &JobPlan, fp: &str, opts: RunOptions) -> Result<Prepared, String> {
+async fn prepare(job: &JobPlan, fp: &str, opts: RunOptions) -> Result<Prepared, JobError> {
     let (lock, claim, ledger) = match files::prepare(job, fp, opts.force).await? {
         files::Prepared::UpToDate(done) => return Ok(Prepared::UpToDate(done)),
         files::Prepared::Ready {
@@ -154,7 +153,10 @@ async fn prepare(job: &JobPlan, fp: &str, opts: RunOptions) -> Result<Prepared, 
         ledger.clone(),
         crate::resolve::scope(job),
     )
-    .map_err(|e| format!("job `{}`: {e}", job.name))?;
+    .map_err(|error| JobError::Headers {
+        job: job.name.clone(),
+        error,
+    })?;
     req.max_bytes = job.max_segment_bytes;
     Ok(Prepared::Ready {
         _lock: lock,
@@ -183,7 +185,7 @@ impl Steps<'_> {
         progress: &dyn Progress,
         cancel: &CancellationToken,
         report: &mut JobReport,
-    ) -> Result<(), String> {
+    ) -> Result<(), JobError> {
         let job = self.job;
         let total = job.source.len();
         let reused = (0..total)
@@ -215,23 +217,20 @@ impl Steps<'_> {
             let (landed, bytes) = ledger.landed();
             report.segments.fetched = report.segments.fetched.max(landed);
             report.bytes = report.bytes.max(bytes);
-            return Err(format!(
-                "job `{}`: interrupted; a rerun resumes where it stopped",
-                job.name
-            ));
+            return Err(JobError::interrupted(&job.name));
         }
         if let Some(changed) = renew.stream_changed() {
             abort(merge).await;
             let _ = ledger.sync();
-            return Err(changed.to_string());
+            return Err(JobError::Segments(changed.to_string()));
         }
-        let mut verdict = classify(job, &fed);
+        let mut verdict = classify(job, &mut fed);
         // A 404 ended the job: where the stream really ends is asked of
         // the server, not read off whichever answers came first.
         let some_arrived = fed.slots.contains(&Slot::Ready);
         if verdict.error.is_some() && some_arrived && fed.slots.contains(&Slot::NotFound) {
             if let Some(e) = super::tail::ends_early(job, fetcher, &renew.ask).await {
-                verdict.error = Some(e);
+                verdict.error = Some(JobError::Segments(e));
             }
         }
         report.segments.missing = verdict.missing.clone();
@@ -241,7 +240,9 @@ impl Steps<'_> {
             let _ = ledger.sync();
             return Err(e);
         }
-        let merge = merge.ok_or_else(|| format!("job `{}`: nothing was merged", job.name))?;
+        let merge = merge.ok_or_else(|| JobError::NothingMerged {
+            job: job.name.clone(),
+        })?;
         let timings = super::timed::merged(job, &fed, &ledger, &self.inits).await;
         drop(ledger);
         self.finish(merge, &fed, &verdict, &timings, report).await
@@ -256,23 +257,27 @@ impl Steps<'_> {
         verdict: &Verdict,
         timings: &Timings,
         report: &mut JobReport,
-    ) -> Result<(), String> {
+    ) -> Result<(), JobError> {
         let job = self.job;
-        let named = |e: &dyn std::fmt::Display| format!("job `{}`: {e}", job.name);
         // ffprobe loads while ffmpeg finishes; it reads the file once whole.
         let early = merge::EarlyProbe::start(self.tools);
-        let temp = merge.finish().await.map_err(|e| named(&e))?;
+        let temp = merge
+            .finish()
+            .await
+            .map_err(|e| JobError::merge(&job.name, e))?;
         let media = match merge::probe_file(self.tools, early, &temp).await {
             Ok(m) => m,
             Err(e) => {
                 let _ = state::store::remove_file(&temp);
-                return Err(named(&e));
+                return Err(JobError::probe(&job.name, e));
             }
         };
         if let Err(e) = merge::verify(&media, expected(job, verdict, timings)) {
             let _ = state::store::remove_file(&temp);
             report.media = Some(reported(&media));
-            return Err(named(&unverified(job, e, verdict)));
+            let why = unverified(job, e, verdict);
+            let job = job.name.clone();
+            return Err(JobError::Unverified { job, why });
         }
         files::finish(job, self.fp.clone(), &temp, &media, self.opts.keep_segments).await?;
         let tail = fed.last_landed.map(|t| t.elapsed().as_secs_f64());
@@ -354,10 +359,10 @@ struct Verdict {
     missing: Vec<u64>,
     /// 404s after the last segment that answered, with duration math.
     trailing: u64,
-    error: Option<String>,
+    error: Option<JobError>,
 }
 
-fn classify(job: &JobPlan, fed: &Fed) -> Verdict {
+fn classify(job: &JobPlan, fed: &mut Fed) -> Verdict {
     // Misses after the last segment that answered are trailing; others are
     // gaps. A position that never reported (the job stopped early aside)
     // is a gap too.
@@ -376,22 +381,21 @@ fn classify(job: &JobPlan, fed: &Fed) -> Verdict {
         }
     }
     let never_reported = fed.fatal.is_none() && fed.slots.contains(&Slot::Pending);
+    let name = job.name.clone();
     let error = if let Some(e) = &fed.ended_by {
-        Some(super::advice::failed_segment(job, &fed.slots, e))
-    } else if let Some(e) = &fed.fatal {
-        Some(e.clone())
+        let advised = super::advice::failed_segment(job, &fed.slots, e);
+        Some(JobError::Segments(advised))
+    } else if let Some(e) = fed.fatal.take() {
+        Some(e)
     } else if never_reported {
-        Some(format!(
-            "job `{}`: segments {} never reported; a rerun fetches them",
-            job.name,
-            list(&missing)
-        ))
+        let missing = missing.clone();
+        Some(JobError::NeverReported { job: name, missing })
     } else if last_ready.is_none() {
-        Some(format!("job `{}`: no segment could be had", job.name))
+        Some(JobError::NoSegment { job: name })
     } else if !missing.is_empty() && job.on_missing == OnMissing::Fail {
         let first = fed.first_failure.as_ref();
         let first = first.map(|f| super::advice::failed_segment(job, &fed.slots, f));
-        Some(missing_sentence(&job.name, &missing, first))
+        Some(JobError::Segments(missing_sentence(&name, &missing, first)))
     } else {
         None
     };
@@ -400,12 +404,6 @@ fn classify(job: &JobPlan, fed: &Fed) -> Verdict {
         trailing,
         error,
     }
-}
-
-fn list(indices: &[u64]) -> String {
-    let shown: Vec<String> = indices.iter().take(10).map(u64::to_string).collect();
-    let more = if indices.len() > 10 { ", …" } else { "" };
-    format!("{}{more}", shown.join(", "))
 }
 
 /// Why a job with gaps failed; `first` is the first failure's sentence.

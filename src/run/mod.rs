@@ -6,6 +6,7 @@
 //! [`feed`]. This is where fetching (HTTP, files) and merging (ffmpeg) meet.
 
 mod advice;
+mod error;
 mod feed;
 mod files;
 mod job;
