@@ -2,14 +2,14 @@
 //! validation with `file:line:col`.
 
 pub mod bounds;
-mod checks;
 mod defaults;
 pub mod env;
 mod inputs;
-mod jobcheck;
+mod job;
 mod load;
 mod model;
 pub mod paths;
+mod settings;
 mod shape;
 mod time;
 mod validate;

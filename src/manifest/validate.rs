@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::bounds;
-use super::checks::PartialLimits;
 use super::env::{self, EnvPolicy};
 use super::load::LoadedFile;
 use super::model::{Job, Loc, OnMissing, RangeEnd, Settings, Sp};
+use super::settings::PartialLimits;
 use crate::common::diag::{Problem, SourceFile};
 use crate::common::{RetryPolicy, RunLimits, Timeouts, Verify};
 

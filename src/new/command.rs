@@ -42,7 +42,7 @@
 //!   writes `range: { start: FIRST, end: auto }` (the last index is found by
 //!   probing at run time); `--end auto` is refused with that advice.
 //! * A playlist's URL (`….m3u8`) gives `playlist:` instead (see
-//!   [`super::playlist`]); a URL ending in `.mpd` is read too, and refused
+//!   [`super::from_playlist`]); a URL ending in `.mpd` is read too, and refused
 //!   as MPEG-DASH unless it answers an HLS playlist; `--init URL` gives fMP4 segments their `init:`,
 //!   and without it a `.m4s` (or `.mp4`, `.cmfv`…) segment URL gets a note
 //!   that the job needs one.
@@ -70,18 +70,18 @@ use std::path::{Path, PathBuf};
 use crate::common::diag::{display_path, Problem, SourceFile};
 
 use super::args::{detect_problem, input_of, user_headers, Input, NewArgs};
-use super::check::{check_new_text, env_policy};
 use super::detect::{detect_one, detect_two, Detected};
 use super::file::{read_existing, schema_line, temp_file, write_target, Existing, SCHEMA_PLACES};
+use super::from_playlist::{
+    details as playlist_details, is_mpd_name, is_playlist, look, refuse_segment_options, Looked,
+};
 use super::headers::{export, job_headers};
 use super::job_text::JobText;
 use super::job_text::What;
 use super::name::{slug_from_url, unique_name};
-use super::playlist::{
-    details as playlist_details, is_mpd_name, is_playlist, look, refuse_segment_options, Looked,
-};
 use super::query::{mask, plan_query, plan_query_reusing};
 use super::source::{no_source_problem, source_of, Source};
+use super::trial::{check_new_text, env_policy};
 use super::yaml_edit::{compose, compose_new_file, find_spot};
 use crate::resolve::peek::Peek;
 

@@ -8,8 +8,8 @@ use crate::manifest::{self, Manifest};
 use crate::plan;
 use crate::state::atomic::{Durability, Temp};
 
-use super::check::{env_policy, plan_context};
 use super::command::SCHEMA_COMMENT;
+use super::trial::{env_policy, plan_context};
 use super::yaml_edit::{find_spot, Spot};
 
 // The file

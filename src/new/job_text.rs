@@ -177,7 +177,7 @@ pub(super) fn literal(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::new::check::shown;
+    use crate::new::trial::shown;
 
     #[test]
     fn quoting() {

@@ -19,18 +19,18 @@
 //! result like `validate` (`check`) and replacing the file (`file`).
 
 mod args;
-mod check;
 mod command;
 pub mod curl;
 pub mod detect;
 mod file;
+mod from_playlist;
 pub mod headers;
 mod job_text;
 pub mod name;
-mod playlist;
 pub mod query;
 pub mod shell;
 mod source;
+mod trial;
 mod yaml_edit;
 
 pub use args::NewArgs;

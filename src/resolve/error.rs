@@ -134,7 +134,7 @@ pub enum PlaylistError {
     TooManySegments { shown: String, count: usize },
     #[error(
         "the master playlist {shown} lists {count} variants and renditions, more than the {} snatch reads",
-        super::playlist::MAX_VARIANTS
+        super::hls::MAX_VARIANTS
     )]
     TooManyVariants { shown: String, count: usize },
     #[error(

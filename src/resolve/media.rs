@@ -13,8 +13,8 @@ use crate::plan::source::playlist::{Added, Base, KeyTag, Part, Resolved, Segment
 use crate::plan::source::ByteRange;
 
 use super::error::{PlaylistError, TagError};
+use super::hls::{check_uri, join_to};
 use super::lines::Checked;
-use super::playlist::{check_uri, join_to};
 
 /// How many segments m3u8-rs reads at a time: what it builds for them
 /// (several hundred bytes a segment) is dropped once they are kept.
@@ -214,7 +214,7 @@ impl Ranges {
 mod tests {
     use super::*;
     use crate::plan::source::iv_from_sequence;
-    use crate::resolve::playlist::{parse, Parsed};
+    use crate::resolve::hls::{parse, Parsed};
 
     fn media(text: &str) -> Result<Resolved, String> {
         let base = Secret::plain("https://cdn.example.com/v/a/index.m3u8?t=1");

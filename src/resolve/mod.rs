@@ -10,11 +10,11 @@
 mod dash;
 mod end;
 mod error;
+pub mod hls;
 mod identity;
 mod lines;
 mod media;
 pub mod peek;
-pub mod playlist;
 mod reload;
 mod saved;
 
@@ -113,15 +113,15 @@ pub fn scope(job: &JobPlan) -> Arc<Scope> {
 /// A fetched media playlist, read.
 fn read(media: &saved::Media) -> Result<Resolved, PlaylistError> {
     let shown = media.base.shown();
-    match playlist::parse(media.text.as_bytes(), shown)? {
-        playlist::Parsed::Media(m) => media::read_media(&m, &media.base, shown),
-        playlist::Parsed::Master(_) => Err(PlaylistError::MasterNotMedia(shown.into())),
+    match hls::parse(media.text.as_bytes(), shown)? {
+        hls::Parsed::Media(m) => media::read_media(&m, &media.base, shown),
+        hls::Parsed::Master(_) => Err(PlaylistError::MasterNotMedia(shown.into())),
     }
 }
 
 /// What a saved playlist belongs to: the playlist as shown, and the variant.
 fn saved_key(p: &PlaylistSource) -> String {
-    format!("{}|{}", p.url.shown(), playlist::variant_text(p.variant))
+    format!("{}|{}", p.url.shown(), hls::variant_text(p.variant))
 }
 
 /// `snatch plan --probe`: every runnable playlist job resolved over the
@@ -261,8 +261,8 @@ async fn fetch_media(p: &PlaylistSource, fetcher: &Fetcher, req: &Ask) -> Result
         .fetch_small(req, &p.url, None, MAX_PLAYLIST, "the playlist")
         .await?;
     let base = saved::answered_at(&p.url, &got.final_url, &p.env);
-    let parsed = playlist::parse(&got.body, base.shown())?;
-    let playlist::Parsed::Master(master) = parsed else {
+    let parsed = hls::parse(&got.body, base.shown())?;
+    let hls::Parsed::Master(master) = parsed else {
         let text = text_of(got.body, base.shown())?;
         return Ok(Got {
             video: Media { base, text },
@@ -270,7 +270,7 @@ async fn fetch_media(p: &PlaylistSource, fetcher: &Fetcher, req: &Ask) -> Result
             note: None,
         });
     };
-    let (variant, audio, note) = playlist::choose(&master, p.variant, base.shown())?;
+    let (variant, audio, note) = hls::choose(&master, p.variant, base.shown())?;
     let video =
         fetch_one_media(p, fetcher, req, &base, &variant.uri, "the variant playlist").await?;
     let audio = match audio.and_then(|a| a.uri.as_deref()) {
@@ -295,7 +295,7 @@ async fn fetch_one_media(
     uri: &str,
     what: &str,
 ) -> Result<Media, Cause> {
-    let url = playlist::join(master, uri).map_err(PlaylistError::from)?;
+    let url = hls::join(master, uri).map_err(PlaylistError::from)?;
     let got = fetcher
         .fetch_small(req, &url, None, MAX_PLAYLIST, what)
         .await?;

@@ -11,7 +11,7 @@ use crate::common::Secret;
 use crate::manifest::Variant;
 use crate::net::{Ask, Fetcher, SmallError};
 
-use super::playlist::{self, describe_variant, Parsed};
+use super::hls::{self, describe_variant, Parsed};
 use super::{PlaylistError, MAX_PLAYLIST};
 use crate::plan::source::playlist::Resolved;
 
@@ -85,7 +85,7 @@ pub async fn peek(
 /// A playlist's body read once: what it is, and the other hosts it names.
 fn look(body: &[u8], base: &Secret, asked: &Secret) -> Result<Seen, PlaylistError> {
     let shown = base.shown();
-    Ok(match playlist::parse(body, shown)? {
+    Ok(match hls::parse(body, shown)? {
         Parsed::Master(m) => Seen {
             peek: Peek::Master(offered(&m, shown)?),
             elsewhere: hosts_named(master_uris(&m), base, asked),
@@ -163,7 +163,7 @@ fn hosts_named<'u>(
 /// A master playlist's variants (I-frame ones aside), highest bandwidth
 /// first, the one `variant: best` picks marked.
 fn offered(m: &MasterPlaylist, shown: &str) -> Result<Vec<Offered>, PlaylistError> {
-    let (best, _, _) = playlist::choose(m, Variant::Best, shown)?;
+    let (best, _, _) = hls::choose(m, Variant::Best, shown)?;
     let mut offered: Vec<Offered> = m
         .variants
         .iter()

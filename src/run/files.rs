@@ -18,7 +18,7 @@ use crate::merge;
 use crate::merge::Probed;
 use crate::plan::source::{SegmentSource, Target};
 use crate::plan::JobPlan;
-use crate::resolve::playlist::variant_text;
+use crate::resolve::hls::variant_text;
 use crate::state::lock::{self, JobLock, LockError};
 use crate::state::{self, store, Done, Ledger, PathOf};
 

@@ -1,6 +1,6 @@
-//! The checks of numbers and settings in one file: every value in its
-//! accepted range ([`super::bounds`]), located, and turned into the plain
-//! values of [`super::settings`].
+//! The settings of one file: every number in its accepted range
+//! ([`super::bounds`]), located, and turned into the plain values of
+//! [`crate::common::settings`].
 
 use std::collections::BTreeMap;
 use std::time::Duration;
