@@ -222,45 +222,108 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
         plan_query_reusing(&name, init, false, &taken, &query.secrets)
     });
     let secrets = every_secret(&headers.secrets, &query, init.as_ref());
-    let mut details = Vec::new();
-    let mut notes = Vec::new();
-    let mut send_secrets_to = Vec::new();
-    let (what, detected) = match kind {
-        Kind::Playlist { mpd_name } => {
-            let looked =
-                look(&query.url, &headers.kept, &secrets, mpd_name).map_err(|p| vec![p])?;
-            if mpd_name {
-                refuse_segment_options(args, &input).map_err(|p| vec![p])?;
-            }
-            if !headers.secrets.is_empty() {
-                send_secrets_to = elsewhere(&looked, &mut notes);
-            }
-            (playlist_what(looked, &mut details, &mut notes), None)
-        }
-        Kind::Segments(detected, source) => {
-            if init.is_none() && fmp4_suffix(&detected.template) {
-                notes.push(FMP4_NOTE.to_string());
-            }
-            let what = What::Segments {
-                padding: args.padding.unwrap_or(detected.padding),
-                source,
-                init: init.as_ref().map(|i| i.url.clone()),
-            };
-            (what, Some(detected))
-        }
+    let mut told = Told::default();
+    let reads = Reads {
+        query: &query,
+        headers: &headers,
+        secrets: &secrets,
+        init: init.as_ref(),
     };
+    let (what, detected) = what_of(args, &input, kind, &reads, &mut told)?;
     let job = JobText {
         name: name.clone(),
         url: query.url.clone(),
         what,
         headers: headers.kept,
-        send_secrets_to,
+        send_secrets_to: std::mem::take(&mut told.send_secrets_to),
         output: args.output.clone(),
     };
+    write_job(
+        args,
+        &file,
+        existing.as_ref(),
+        job,
+        detected,
+        &secrets,
+        told,
+    )
+}
 
-    let old_text = existing.as_ref().map_or("", |e| e.text.as_str());
+/// What a drafted job reads: its URL's query, its headers, every secret
+/// (variable, value) and its init URL's query.
+struct Reads<'a> {
+    query: &'a super::query::QueryPlan,
+    headers: &'a super::headers::JobHeaders,
+    secrets: &'a [(&'a str, &'a str)],
+    init: Option<&'a super::query::QueryPlan>,
+}
+
+/// What `snatch new` tells beside the job: details of a playlist, notes,
+/// and the other origins a playlist job's secrets may go to.
+#[derive(Default)]
+struct Told {
+    details: Vec<String>,
+    notes: Vec<String>,
+    send_secrets_to: Vec<String>,
+}
+
+/// What the job reads, by its kind: a playlist, looked at once (and the
+/// other origins its secrets may go to), or numbered segments.
+fn what_of(
+    args: &NewArgs,
+    input: &Input,
+    kind: Kind,
+    reads: &Reads<'_>,
+    told: &mut Told,
+) -> Result<(What, Option<Detected>), Vec<Problem>> {
+    match kind {
+        Kind::Playlist { mpd_name } => {
+            let (url, headers) = (&reads.query.url, &reads.headers.kept);
+            let looked = look(url, headers, reads.secrets, mpd_name).map_err(|p| vec![p])?;
+            if mpd_name {
+                refuse_segment_options(args, input).map_err(|p| vec![p])?;
+            }
+            if !reads.headers.secrets.is_empty() {
+                told.send_secrets_to = elsewhere(&looked, &mut told.notes);
+            }
+            Ok((
+                playlist_what(looked, &mut told.details, &mut told.notes),
+                None,
+            ))
+        }
+        Kind::Segments(detected, source) => {
+            if reads.init.is_none() && fmp4_suffix(&detected.template) {
+                told.notes.push(FMP4_NOTE.to_string());
+            }
+            let what = What::Segments {
+                padding: args.padding.unwrap_or(detected.padding),
+                source,
+                init: reads.init.map(|i| i.url.clone()),
+            };
+            Ok((what, Some(detected)))
+        }
+    }
+}
+
+/// Writes `job` into `file` (its `existing` text kept), once the new text
+/// loads and plans as `snatch validate` would; with `--dry-run`, only
+/// checks it.
+fn write_job(
+    args: &NewArgs,
+    file: &Path,
+    existing: Option<&Existing>,
+    job: JobText,
+    detected: Option<Detected>,
+    secrets: &[(&str, &str)],
+    told: Told,
+) -> Result<NewOutput, Vec<Problem>> {
+    let name = job.name.clone();
+    let file = file.to_path_buf();
+    let taken = existing.map_or_else(Vec::new, |e| e.names.clone());
+    let (details, mut notes) = (told.details, told.notes);
+    let old_text = existing.map_or("", |e| e.text.as_str());
     let schema = schema_line(&file);
-    let (new_text, job_yaml) = new_text(&file, existing.as_ref(), &job.lines(), schema.as_deref())?;
+    let (new_text, job_yaml) = new_text(&file, existing, &job.lines(), schema.as_deref())?;
 
     let policy = env_policy(old_text, &new_text);
     let target = write_target(&file)?;
@@ -281,7 +344,7 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
     )
     .map_err(|problems| not_valid(problems, &name, &file, existing.is_some()))?;
 
-    notes.extend(shared_secret_notes(&secrets, old_text, &file));
+    notes.extend(shared_secret_notes(secrets, old_text, &file));
     if existing.is_none() && schema.is_none() {
         notes.push(no_schema_note(&file));
     }
@@ -304,7 +367,7 @@ pub fn run_new(args: &NewArgs, stdin: &mut dyn Read) -> Result<NewOutput, Vec<Pr
     if args.dry_run {
         return Ok(out);
     }
-    let before = existing.as_ref().map(|e| e.text.as_bytes());
+    let before = existing.map(|e| e.text.as_bytes());
     persist(temp, &target, before, &file)?;
     Ok(NewOutput {
         written: true,

@@ -171,20 +171,7 @@ fn same_selection(inputs: &[Input]) -> Result<(), MergeError> {
 /// Either no report is a shard, or they are shards 1..N of one split, each
 /// once.
 fn whole_set_of_shards(inputs: &[Input]) -> Result<(), MergeError> {
-    let help = "merge the reports of every shard of one run, each once";
-    let mut shards: Vec<(Shard, &Input)> = Vec::new();
-    let mut plain: Vec<&Input> = Vec::new();
-    for input in inputs {
-        match &input.report.shard {
-            None => plain.push(input),
-            Some(s) => {
-                let shard: Shard = s
-                    .parse()
-                    .map_err(|e| refuse(format!("{}: shard {e}", name(&input.path)), help))?;
-                shards.push((shard, input));
-            }
-        }
-    }
+    let (shards, plain) = shards_of(inputs)?;
     let Some(&(first, first_input)) = shards.first() else {
         return Ok(());
     };
@@ -195,7 +182,7 @@ fn whole_set_of_shards(inputs: &[Input]) -> Result<(), MergeError> {
                 name(&first_input.path),
                 name(&p.path)
             ),
-            help,
+            SHARDS_HELP,
         ));
     }
     if let Some((s, i)) = shards
@@ -208,52 +195,85 @@ fn whole_set_of_shards(inputs: &[Input]) -> Result<(), MergeError> {
                 name(&first_input.path),
                 name(&i.path)
             ),
-            help,
+            SHARDS_HELP,
         ));
     }
-    let mut by_k: Vec<Vec<&Input>> = vec![Vec::new(); first.n as usize];
-    for (s, i) in &shards {
+    let by_k = each_once(first.n, &shards)?;
+    none_missing(first.n, &shards, &by_k)
+}
+
+/// The advice when the reports are not the shards of one run, each once.
+const SHARDS_HELP: &str = "merge the reports of every shard of one run, each once";
+
+/// Reports with the shard each is.
+type Sharded<'a> = Vec<(Shard, &'a Input)>;
+
+/// The reports that are shards (with their shard read), and those that
+/// are not.
+fn shards_of(inputs: &[Input]) -> Result<(Sharded<'_>, Vec<&Input>), MergeError> {
+    let mut shards: Sharded = Vec::new();
+    let mut plain: Vec<&Input> = Vec::new();
+    for input in inputs {
+        match &input.report.shard {
+            None => plain.push(input),
+            Some(s) => {
+                let shard: Shard = s.parse().map_err(|e| {
+                    refuse(format!("{}: shard {e}", name(&input.path)), SHARDS_HELP)
+                })?;
+                shards.push((shard, input));
+            }
+        }
+    }
+    Ok((shards, plain))
+}
+
+/// The reports of each shard 1..=`n`, refused when one is given twice.
+fn each_once<'a>(n: u32, shards: &[(Shard, &'a Input)]) -> Result<Vec<Vec<&'a Input>>, MergeError> {
+    let mut by_k: Vec<Vec<&Input>> = vec![Vec::new(); n as usize];
+    for (s, i) in shards {
         by_k[(s.k - 1) as usize].push(i);
     }
     for (k, holders) in by_k.iter().enumerate() {
         if holders.len() > 1 {
             let files: Vec<String> = holders.iter().map(|i| name(&i.path)).collect();
             return Err(refuse(
-                format!(
-                    "shard {}/{} is given twice: {}",
-                    k + 1,
-                    first.n,
-                    files.join(", ")
-                ),
-                help,
+                format!("shard {}/{n} is given twice: {}", k + 1, files.join(", ")),
+                SHARDS_HELP,
             ));
         }
     }
-    let missing: Vec<String> = (1..=first.n)
+    Ok(by_k)
+}
+
+/// Refuses a set of shards of `n` that lacks one.
+fn none_missing(
+    n: u32,
+    shards: &[(Shard, &Input)],
+    by_k: &[Vec<&Input>],
+) -> Result<(), MergeError> {
+    let missing: Vec<String> = (1..=n)
         .filter(|&k| by_k[(k - 1) as usize].is_empty())
-        .map(|k| format!("{k}/{}", first.n))
+        .map(|k| format!("{k}/{n}"))
         .collect();
-    if !missing.is_empty() {
-        let have: Vec<String> = shards
-            .iter()
-            .map(|(s, i)| format!("{s} ({})", name(&i.path)))
-            .collect();
-        return Err(refuse(
-            format!(
-                "{} {} {} missing: the reports are {}",
-                if missing.len() == 1 {
-                    "shard"
-                } else {
-                    "shards"
-                },
-                missing.join(", "),
-                if missing.len() == 1 { "is" } else { "are" },
-                have.join(", ")
-            ),
-            "add the missing shards' reports (in CI, check that every shard uploaded its report)",
-        ));
+    if missing.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let have: Vec<String> = shards
+        .iter()
+        .map(|(s, i)| format!("{s} ({})", name(&i.path)))
+        .collect();
+    let (noun, verb) = match missing.len() {
+        1 => ("shard", "is"),
+        _ => ("shards", "are"),
+    };
+    Err(refuse(
+        format!(
+            "{noun} {} {verb} missing: the reports are {}",
+            missing.join(", "),
+            have.join(", ")
+        ),
+        "add the missing shards' reports (in CI, check that every shard uploaded its report)",
+    ))
 }
 
 fn left_to_another_shard(job: &JobReport) -> bool {
