@@ -13,7 +13,7 @@
 //! fails otherwise).
 //!
 //! - `common/` what every stage shares: `Secret` and the one masking function, resolved settings, located problems, units, the output container, the form of a shard
-//! - `events` what a run tells: each job's and the run's results, and the retries and pauses on the way
+//! - `events/` what a run tells, in one stream (JSON lines, a bus, the terminal): run, jobs, segments, hosts; each job's and the run's results
 //! - `template/` the Handlebars registry for URL and output templates, each template checked
 //! - `manifest/` job files loaded and validated, every problem located (`file:line:col`)
 //! - `plan/` jobs expanded into segment lists, outputs, headers, limits and shards; pure; `plan/source/` is the one model of where segments come from

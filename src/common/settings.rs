@@ -5,24 +5,24 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A rate: `per_second` requests started per second, `burst` more at once.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Rate {
     pub per_second: f64,
     pub burst: u32,
 }
 
 /// One set of limits after defaults.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Limit {
     pub concurrency: u32,
     pub rate: Option<Rate>,
 }
 
 /// The limits of a run: the whole run, every host, and named hosts.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunLimits {
     pub global: Limit,
     pub per_host: Limit,

@@ -1,11 +1,6 @@
-//! What a run tells the rooms that show it: each job's outcome
-//! ([`JobReport`], [`JobStatus`]) and the run's ([`RunReport`], with its
-//! [`Totals`]). The run makes them; the reports, the progress view and
-//! the shard-report merge read them, and none of those calls the engine.
-//! While a run works, the requests tell an [`Events`] of retries and
-//! pauses that would otherwise look like a stall.
-
-use std::time::Duration;
+//! Each job's outcome ([`JobReport`], [`JobStatus`]) and the run's
+//! ([`RunReport`], with its [`Totals`]): what the JSON, JUnit and Markdown
+//! reports write, and what `job_finished` and `run_finished` carry.
 
 use serde::{Deserialize, Serialize};
 
@@ -196,11 +191,16 @@ impl RunReport {
     }
 }
 
-/// What the fetcher tells while it works, for a person watching: retries
-/// and pauses that would otherwise look like a stall.
-pub trait Events: Send + Sync {
-    /// An attempt at segment `index` of `job` failed and is tried again.
-    fn retrying(&self, _job: &str, _index: u64, _reason: &str) {}
-    /// Requests to `host` (secrets as `***`) wait `wait`, because of `why`.
-    fn host_paused(&self, _host: &str, _wait: Duration, _why: &str) {}
+impl RunReport {
+    /// The exit code `snatch run` ends with: 130 when the run was
+    /// interrupted, 1 when a job failed, else 0.
+    pub fn exit_code(&self) -> u8 {
+        if self.interrupted {
+            130
+        } else if self.jobs.iter().any(|j| j.status == JobStatus::Failed) {
+            1
+        } else {
+            0
+        }
+    }
 }
