@@ -71,6 +71,10 @@ pub struct MergeArgs {
     /// Write a Markdown summary here (default: $GITHUB_STEP_SUMMARY when set).
     #[arg(long, value_name = "FILE")]
     pub summary: Option<PathBuf>,
+    /// Write the run's events here as JSON lines, one flushed per event
+    /// (`-`: standard output); the file is replaced. Format: docs/events.md.
+    #[arg(long, value_name = "FILE|-")]
+    pub events: Option<PathBuf>,
 }
 
 /// `--shard-limits`: what a shard does with the job files' limits.
@@ -180,4 +184,8 @@ pub struct RunArgs {
     /// Write a Markdown summary here (default: $GITHUB_STEP_SUMMARY when set).
     #[arg(long, value_name = "FILE")]
     pub summary: Option<PathBuf>,
+    /// Write the run's events here as JSON lines, one flushed per event
+    /// (`-`: standard output); the file is replaced. Format: docs/events.md.
+    #[arg(long, value_name = "FILE|-")]
+    pub events: Option<PathBuf>,
 }

@@ -8,8 +8,10 @@ use std::process::ExitCode;
 use clap::Parser;
 use snatch::cli::{Cli, Command, Format, JobArgs, ReportCommand, RunArgs, SchemaArgs, ShardArgs};
 use snatch::common::diag::{self, Problem};
+use snatch::events::JsonLines;
 use snatch::manifest::{self, env::EnvPolicy};
 use snatch::plan::{self, Plan, PlanContext, Selection};
+use std::sync::Arc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -58,6 +60,10 @@ fn main() -> ExitCode {
             }
         }
         Command::Run(args) => match load_shard(&args.jobs, &args.shard, Unset::Refuse) {
+            Ok(_) if args.dry_run && args.events.is_some() => invalid(&[Problem::bare(
+                "--events tells what a run does, and --dry-run runs nothing",
+            )
+            .help("drop --dry-run to run the jobs, or drop --events to print the plan")]),
             Ok(plan) if args.dry_run => print_plan(&plan, args.format.unwrap_or(Format::Text)),
             Ok(_) if args.format.is_some() => invalid(&[Problem::bare(
                 "--format only chooses the plan's format with --dry-run",
@@ -474,8 +480,32 @@ fn confined_reports(
     targets
 }
 
+/// `--events FILE|-`: the run's events as JSON lines on standard output,
+/// or in FILE, created afresh (replaced when it is there, as `--report`
+/// replaces its file; below an output folder, no link on its way).
+fn events_out(path: &std::path::Path, plan: &Plan) -> Result<Arc<JsonLines>, Problem> {
+    if path == std::path::Path::new("-") {
+        return Ok(Arc::new(JsonLines::new(
+            Box::new(std::io::stdout()),
+            "standard output",
+        )));
+    }
+    let roots: Vec<_> = plan.runnable().map(|j| j.output_dir.clone()).collect();
+    let shown = diag::display_path(path);
+    let created =
+        snatch::state::store::check_report(&roots, path).and_then(|()| std::fs::File::create(path));
+    match created {
+        Ok(file) => Ok(Arc::new(JsonLines::new(Box::new(file), shown))),
+        Err(e) => Err(
+            Problem::bare(format!("--events {shown}: cannot create it: {e}")).help(
+                "name a file in a folder that exists and may be written, or - for standard output",
+            ),
+        ),
+    }
+}
+
 fn run(cli: &Cli, args: &RunArgs, plan: &Plan) -> ExitCode {
-    use snatch::events::JobStatus;
+    use snatch::events::{Sink, Stream};
     use snatch::progress::{Mode, Reporter};
     use snatch::report::ReportTargets;
     use snatch::run::RunOptions;
@@ -497,7 +527,15 @@ fn run(cli: &Cli, args: &RunArgs, plan: &Plan) -> ExitCode {
     } else {
         Mode::Lines
     };
-    let progress = std::sync::Arc::new(Reporter::new(mode));
+    let events_file = match args.events.as_deref().map(|p| events_out(p, plan)) {
+        Some(Err(problem)) => return invalid(&[problem]),
+        Some(Ok(file)) => Some(file),
+        None => None,
+    };
+    let progress = Arc::new(Reporter::new(mode));
+    let mut sinks: Vec<Arc<dyn Sink>> = vec![progress.clone()];
+    sinks.extend(events_file.map(|f| f as Arc<dyn Sink>));
+    let events = Arc::new(Stream::new(sinks));
     let runtime = match runtime() {
         Ok(r) => r,
         Err(code) => return code,
@@ -508,7 +546,7 @@ fn run(cli: &Cli, args: &RunArgs, plan: &Plan) -> ExitCode {
     };
     let report = runtime.block_on(async {
         let cancel = cancel_on_signals(progress.clone());
-        snatch::run::run(plan, &tools, opts, progress.clone(), cancel).await
+        snatch::run::run(plan, &tools, opts, events, cancel).await
     });
     progress.finish();
     let mut report = report;
@@ -535,10 +573,6 @@ fn run(cli: &Cli, args: &RunArgs, plan: &Plan) -> ExitCode {
             "interrupted: what arrived is kept; to resume, run: {}",
             snatch::common::mask::text(&again)
         );
-        ExitCode::from(130)
-    } else if report.jobs.iter().any(|j| j.status == JobStatus::Failed) {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
     }
+    ExitCode::from(report.exit_code())
 }

@@ -17,12 +17,3 @@ mod sink;
 pub use event::{now_text, time_text, Event, EventKind, PlannedJob, VERSION};
 pub use report::{EndFound, JobReport, JobStatus, Media, RunReport, SegmentCounts, Totals};
 pub use sink::{Bus, JsonLines, Sink, Stream, BUS_CAPACITY, BUS_KEEP};
-
-/// What the fetcher tells while it works, for a person watching: retries
-/// and pauses that would otherwise look like a stall.
-pub trait Events: Send + Sync {
-    /// An attempt at segment `index` of `job` failed and is tried again.
-    fn retrying(&self, _job: &str, _index: u64, _reason: &str) {}
-    /// Requests to `host` (secrets as `***`) wait `wait`, because of `why`.
-    fn host_paused(&self, _host: &str, _wait: std::time::Duration, _why: &str) {}
-}

@@ -12,6 +12,7 @@ mod http;
 mod job_slot;
 mod limits;
 mod outcome;
+mod pauses;
 mod retry;
 mod scope;
 mod segment;
@@ -34,16 +35,13 @@ pub use segment::{Fetched, JobFetch, DEFAULT_MAX_BYTES};
 pub use small::{Ask, Small, SmallError};
 
 use crate::common::RunLimits;
-use crate::events::Events;
-
-/// Tells nobody.
-struct Silent;
-impl Events for Silent {}
+use crate::events::Stream;
 
 /// The HTTP clients and limits of a run, shared by all its jobs.
 pub struct Fetcher {
     limiter: Limiter,
-    events: std::sync::Arc<dyn Events>,
+    /// Where retries and pauses are told.
+    pauses: pauses::Pauses,
     /// One client per connect timeout and guard (see [`dns::PublicOnly`]);
     /// each keeps its connections alive.
     clients: Mutex<HashMap<(Duration, bool), Built>>,
@@ -55,7 +53,7 @@ impl Fetcher {
     pub fn new(limits: &RunLimits) -> Fetcher {
         Fetcher {
             limiter: Limiter::new(limits),
-            events: std::sync::Arc::new(Silent),
+            pauses: pauses::Pauses::new(std::sync::Arc::new(Stream::silent())),
             clients: Mutex::new(HashMap::new()),
             dns: dns::Resolver::system(),
         }
@@ -74,10 +72,21 @@ impl Fetcher {
         self
     }
 
-    /// Reports retries and pauses to `events`.
-    pub fn with_events(mut self, events: std::sync::Arc<dyn Events>) -> Fetcher {
-        self.events = events;
+    /// Tells retries and pauses to `events`.
+    pub fn with_events(mut self, events: std::sync::Arc<Stream>) -> Fetcher {
+        self.pauses = pauses::Pauses::new(events);
         self
+    }
+
+    /// Where retries and pauses are told: the run's stream.
+    pub fn events(&self) -> &std::sync::Arc<Stream> {
+        self.pauses.events()
+    }
+
+    /// The run ends: a host still paused is told resumed, so that every
+    /// `host_paused` has its `host_resumed` before `run_finished`.
+    pub fn pauses_over(&self) {
+        self.pauses.end_all();
     }
 
     /// The client for a connect timeout; a `guarded` one connects to

@@ -149,8 +149,14 @@ impl Fetcher {
             return;
         }
         self.limiter.pause(host, d);
-        self.events
-            .host_paused(&shown_host(shown), d, "Retry-After");
+        let why = match after > d {
+            true => format!(
+                "Retry-After (asked {}, cut to the job's cap)",
+                humantime::format_duration(Duration::from_secs(after.as_secs()))
+            ),
+            false => "Retry-After".to_string(),
+        };
+        self.pauses.begin(host, &shown_host(shown), d, &why);
     }
 }
 

@@ -24,6 +24,7 @@ use super::sent::Sent;
 use super::Fetcher;
 use crate::common::Secret;
 use crate::common::{RetryPolicy, Timeouts};
+use crate::events::EventKind;
 use crate::media::{Arrived, CheckError};
 use crate::plan::source::{ByteRange, Segment, Target};
 use crate::state::part::{spill_path, Part, PartError};
@@ -128,7 +129,12 @@ impl Fetcher {
                 attempt,
                 "retrying: {reason}"
             );
-            self.events.retrying(&req.job, seg.index, reason);
+            self.pauses.events().tell(EventKind::SegmentRetried {
+                job: req.job.clone(),
+                index: seg.index,
+                attempt,
+                reason: reason.clone(),
+            });
         };
         let tried = retrying(&req.retry, once, on_retry).await;
         let redirects = redirects.into_inner();

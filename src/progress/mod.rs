@@ -12,18 +12,7 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::common::units::human_bytes;
-use crate::events::Events;
-use crate::events::{JobReport, JobStatus};
-
-/// What `run` tells about its progress.
-pub trait Progress: Events {
-    /// A job starts: `total` segments, of which `reused` are already here.
-    fn job_started(&self, job: &str, total: u64, reused: u64);
-    /// One more segment of `job` is complete.
-    fn segment_done(&self, job: &str, bytes: u64);
-    /// A job ended (ok, failed, up to date).
-    fn job_finished(&self, report: &JobReport);
-}
+use crate::events::{Event, EventKind, JobReport, JobStatus, Sink};
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -334,8 +323,35 @@ fn message_only() -> ProgressStyle {
         .unwrap_or_else(|_| ProgressStyle::default_bar())
 }
 
-impl Progress for Reporter {
-    fn job_started(&self, job: &str, total: u64, reused: u64) {
+/// The run's events, as bars or lines.
+impl Sink for Reporter {
+    fn emit(&self, event: &Event) {
+        match &event.kind {
+            EventKind::JobStarted {
+                job,
+                segments,
+                already_here,
+            } => self.job_started(job, *segments, *already_here),
+            EventKind::SegmentSaved { job, bytes, .. } => self.segment_done(job, *bytes),
+            EventKind::SegmentRetried {
+                job, index, reason, ..
+            } => self.retrying(job, *index, reason),
+            EventKind::HostPaused {
+                host, wait_s, why, ..
+            } => self.host_paused(
+                host,
+                Duration::try_from_secs_f64(*wait_s).unwrap_or_default(),
+                why,
+            ),
+            EventKind::JobFinished { report, .. } => self.job_finished(report),
+            _ => {}
+        }
+    }
+}
+
+impl Reporter {
+    /// A job starts: `total` segments, of which `reused` are already here.
+    pub fn job_started(&self, job: &str, total: u64, reused: u64) {
         // Bars are drawn under the lock only: an interrupt clears them for
         // good.
         let mut state = self.state.lock().expect("lock");
@@ -365,7 +381,8 @@ impl Progress for Reporter {
         self.redraw(&state);
     }
 
-    fn segment_done(&self, job: &str, bytes: u64) {
+    /// One more segment of `job` is complete.
+    pub fn segment_done(&self, job: &str, bytes: u64) {
         use std::sync::atomic::Ordering;
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
         self.fetched.fetch_add(1, Ordering::Relaxed);
@@ -382,7 +399,8 @@ impl Progress for Reporter {
         self.redraw(&state);
     }
 
-    fn job_finished(&self, r: &JobReport) {
+    /// A job ended (ok, failed, up to date).
+    pub fn job_finished(&self, r: &JobReport) {
         let mut state = self.state.lock().expect("lock");
         if let Some(s) = state.remove(&r.name) {
             // What a job that ended did not fetch (it failed, or went on
@@ -416,10 +434,9 @@ impl Progress for Reporter {
         };
         self.line(&format!("{}: {what}", r.name));
     }
-}
 
-impl Events for Reporter {
-    fn retrying(&self, job: &str, index: u64, reason: &str) {
+    /// An attempt at segment `index` of `job` failed and is tried again.
+    pub fn retrying(&self, job: &str, index: u64, reason: &str) {
         use std::sync::atomic::Ordering;
         self.retries.fetch_add(1, Ordering::Relaxed);
         let mut state = self.state.lock().expect("lock");
@@ -436,7 +453,8 @@ impl Events for Reporter {
         }
     }
 
-    fn host_paused(&self, host: &str, wait: Duration, why: &str) {
+    /// Requests to `host` wait `wait`, because of `why`.
+    pub fn host_paused(&self, host: &str, wait: Duration, why: &str) {
         let wait = humantime::format_duration(Duration::from_secs(wait.as_secs().max(1)));
         self.line(&format!("{host} paused {wait}: {why}"));
     }

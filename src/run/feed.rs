@@ -18,11 +18,11 @@ use tokio_util::sync::CancellationToken;
 use super::error::JobError;
 use super::renew::Renew;
 use crate::common::failpoint;
+use crate::events::{EventKind, Stream};
 use crate::manifest::OnMissing;
 use crate::merge::{Merge, Tools};
 use crate::net::{self, FailKind, Fetcher, JobFetch, JobSlot, SegmentFailure};
 use crate::plan::JobPlan;
-use crate::progress::Progress;
 use crate::state::{Ledger, Saved};
 
 /// What became of one position of the segment list.
@@ -107,6 +107,8 @@ pub(super) struct JobRun<'a> {
     pub inits: &'a crate::resolve::Inits,
     pub tools: &'a Tools,
     pub cancel: &'a CancellationToken,
+    /// Where segments saved and failed, and the merge's start, are told.
+    pub events: &'a Stream,
     /// Expired links renewed; segments that arrived counted.
     pub renew: Arc<Renew>,
     /// Set when the job cannot succeed: no new request starts.
@@ -131,14 +133,9 @@ impl JobRun<'_> {
         fetcher: &Arc<Fetcher>,
         req: Arc<JobFetch>,
         ledger: &Ledger,
-        progress: &dyn Progress,
     ) -> Fed {
         let (tx, rx) = mpsc::unbounded_channel();
-        let fed = tokio::join!(
-            self.fetch_all(fetcher, req, tx),
-            self.feed(ledger, rx, progress)
-        )
-        .1;
+        let fed = tokio::join!(self.fetch_all(fetcher, req, tx), self.feed(ledger, rx)).1;
         // Requests stopped while waiting out a pause leave the slot given
         // back: the merge's end and the checks wait for one.
         if let Some(slot) = JobSlot::current() {
@@ -207,12 +204,7 @@ impl JobRun<'_> {
 
     /// Receives outcomes and feeds complete segments to ffmpeg in index
     /// order, as soon as each and all before it are resolved.
-    async fn feed(
-        &self,
-        ledger: &Ledger,
-        mut rx: mpsc::UnboundedReceiver<(u64, Arrival)>,
-        progress: &dyn Progress,
-    ) -> Fed {
+    async fn feed(&self, ledger: &Ledger, mut rx: mpsc::UnboundedReceiver<(u64, Arrival)>) -> Fed {
         let n = self.job.source.len() as usize;
         let mut fed = Fed {
             slots: vec![Slot::Pending; n],
@@ -238,12 +230,12 @@ impl JobRun<'_> {
             if fed.interrupted {
                 // Outcomes already sent count in the report all the same.
                 while let Ok((p, arrival)) = rx.try_recv() {
-                    self.record(&mut fed, ledger, p as usize, arrival, progress);
+                    self.record(&mut fed, ledger, p as usize, arrival);
                 }
             }
             let Some((p, arrival)) = arrived else { break };
             fed.last_landed = Some(Instant::now());
-            self.record(&mut fed, ledger, p as usize, arrival, progress);
+            self.record(&mut fed, ledger, p as usize, arrival);
             if fed.fatal.is_none() {
                 next = self.feed_ready(&mut fed, next, ledger).await;
             }
@@ -252,14 +244,7 @@ impl JobRun<'_> {
     }
 
     /// Counts one outcome; a failure that ends the job stops new requests.
-    fn record(
-        &self,
-        fed: &mut Fed,
-        ledger: &Ledger,
-        p: usize,
-        arrival: Arrival,
-        progress: &dyn Progress,
-    ) {
+    fn record(&self, fed: &mut Fed, ledger: &Ledger, p: usize, arrival: Arrival) {
         let job = self.job;
         match arrival {
             Arrival::Reused => {
@@ -278,7 +263,12 @@ impl JobRun<'_> {
                 fed.tally.retries += f.retries as u64;
                 fed.tally.redirects += f.redirects as u64;
                 fed.slots[p] = Slot::Ready;
-                progress.segment_done(&job.name, f.saved.size);
+                self.events.tell(EventKind::SegmentSaved {
+                    job: job.name.clone(),
+                    index: job.source.index_at(p as u64),
+                    bytes: f.saved.size,
+                    attempt: f.retries.saturating_add(1),
+                });
             }
             Arrival::Failed(e) => {
                 fed.tally.retries += e.retries as u64;
@@ -288,6 +278,12 @@ impl JobRun<'_> {
                     _ => Slot::Failed,
                 };
                 tracing::debug!(job = %job.name, "{}", e.message);
+                self.events.tell(EventKind::SegmentFailed {
+                    job: job.name.clone(),
+                    index: e.index,
+                    attempt: e.retries.saturating_add(1),
+                    reason: e.message.clone(),
+                });
                 if ends_job(job, &e) {
                     if fed.fatal.is_none() {
                         fed.ended_by = Some(e.clone());
@@ -300,6 +296,12 @@ impl JobRun<'_> {
                 fed.slots[p] = Slot::Failed;
                 let index = job.source.index_at(p as u64);
                 let job = job.name.clone();
+                self.events.tell(EventKind::SegmentFailed {
+                    job: job.clone(),
+                    index,
+                    attempt: 1,
+                    reason: format!("snatch failed internally ({text})"),
+                });
                 self.fail(fed, JobError::Panicked { job, index, text });
             }
         }
@@ -361,6 +363,9 @@ impl JobRun<'_> {
                 job: job.name.clone(),
                 error,
             })?);
+            self.events.tell(EventKind::MergeStarted {
+                job: job.name.clone(),
+            });
         }
         let saved = fed.places[p].ok_or_else(|| JobError::NotSpooled {
             job: job.name.clone(),

@@ -15,12 +15,11 @@ use super::feed::{Fed, JobRun, Slot};
 use super::timed::Timings;
 use super::{files, RunOptions};
 use crate::common::failpoint;
-use crate::events::{JobReport, JobStatus, Media};
+use crate::events::{EventKind, JobReport, JobStatus, Media, Stream};
 use crate::manifest::OnMissing;
 use crate::merge::{self, Tools, Unverified};
 use crate::net::{self, Fetcher, JobFetch};
 use crate::plan::JobPlan;
-use crate::progress::Progress;
 use crate::state::{self, Ledger};
 
 /// Runs one job: fetches what is missing, feeds the merge in index order as
@@ -30,7 +29,7 @@ pub async fn run_job(
     fetcher: &Arc<Fetcher>,
     tools: &Tools,
     opts: RunOptions,
-    progress: &dyn Progress,
+    events: &Stream,
     cancel: &CancellationToken,
 ) -> JobReport {
     if failpoint::hit("job-panic", &job.name) {
@@ -63,7 +62,7 @@ pub async fn run_job(
                     fp,
                 };
                 steps
-                    .run(fetcher, ledger, req, progress, cancel, &mut report)
+                    .run(fetcher, ledger, req, events, cancel, &mut report)
                     .await
             }
             Err(e) => Err(e),
@@ -182,7 +181,7 @@ impl Steps<'_> {
         fetcher: &Arc<Fetcher>,
         ledger: Arc<Ledger>,
         req: Arc<JobFetch>,
-        progress: &dyn Progress,
+        events: &Stream,
         cancel: &CancellationToken,
         report: &mut JobReport,
     ) -> Result<(), JobError> {
@@ -191,7 +190,11 @@ impl Steps<'_> {
         let reused = (0..total)
             .filter(|&p| ledger.complete.contains_key(&job.source.index_at(p)))
             .count() as u64;
-        progress.job_started(&job.name, total, reused);
+        events.tell(EventKind::JobStarted {
+            job: job.name.clone(),
+            segments: total,
+            already_here: reused,
+        });
         let renew = Arc::new(super::renew::Renew::new(&req, reused));
         let other_redirects = req.other_redirects.clone();
         let run = JobRun {
@@ -200,9 +203,10 @@ impl Steps<'_> {
             inits: &self.inits,
             tools: self.tools,
             cancel,
+            events,
             stop: Arc::new(AtomicBool::new(false)),
         };
-        let mut fed = run.fetch_and_feed(fetcher, req, &ledger, progress).await;
+        let mut fed = run.fetch_and_feed(fetcher, req, &ledger).await;
         report.segments.fetched = fed.tally.fetched;
         report.segments.reused = fed.tally.reused;
         report.bytes = fed.tally.bytes;

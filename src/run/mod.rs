@@ -23,11 +23,12 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::common::diag::display_path;
-use crate::events::{JobReport, JobStatus, RunReport, SegmentCounts};
+use crate::events::{
+    EventKind, JobReport, JobStatus, PlannedJob, RunReport, SegmentCounts, Stream,
+};
 use crate::merge::Tools;
 use crate::net::{Fetcher, JobSlot};
 use crate::plan::{JobPlan, Plan};
-use crate::progress::Progress;
 
 pub use job::run_job;
 
@@ -41,24 +42,25 @@ pub struct RunOptions {
 }
 
 /// Runs every runnable job of the plan, a bounded number at a time, and
-/// reports on all of them (skipped ones included). Cancelling `cancel`
+/// reports on all of them (skipped ones included), telling `events` what
+/// happens from `run_started` to `run_finished`. Cancelling `cancel`
 /// stops new requests; the ledger keeps what arrived, and the report says
 /// the run was interrupted.
 pub async fn run(
     plan: &Plan,
     tools: &Tools,
     opts: RunOptions,
-    progress: Arc<dyn Progress>,
+    events: Arc<Stream>,
     cancel: CancellationToken,
 ) -> RunReport {
     let started_at = chrono::Utc::now();
     let started = Instant::now();
-    let events: Arc<dyn crate::events::Events> = progress.clone();
+    events.tell(run_started(plan));
     let shared = Shared {
-        fetcher: Arc::new(Fetcher::new(&plan.limits).with_events(events)),
+        fetcher: Arc::new(Fetcher::new(&plan.limits).with_events(events.clone())),
         tools: tools.clone(),
         opts,
-        progress: progress.clone(),
+        events: events.clone(),
         cancel: cancel.clone(),
         // Each job in flight has its own ffmpeg and feeding threads.
         in_flight: Arc::new(Semaphore::new(plan.limits.jobs as usize)),
@@ -76,7 +78,7 @@ pub async fn run(
             Err(e) => {
                 let name = names.remove(&e.id()).unwrap_or_default();
                 let report = panicked(plan, &name, e);
-                progress.job_finished(&report);
+                events.tell(job_finished(&report));
                 report
             }
         };
@@ -95,13 +97,42 @@ pub async fn run(
             }),
         })
         .collect();
-    RunReport::new(
+    let report = RunReport::new(
         started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         started.elapsed().as_secs_f64(),
         cancel.is_cancelled(),
         jobs,
-    )
+    );
+    shared.fetcher.pauses_over();
+    events.tell(EventKind::RunFinished {
+        totals: report.totals.clone(),
+        interrupted: report.interrupted,
+        elapsed_s: report.elapsed_s,
+        exit_code: report.exit_code(),
+    });
+    report
+}
+
+/// `run_started`: every job of the plan, and the run's limits.
+fn run_started(plan: &Plan) -> EventKind {
+    let jobs = plan.jobs.iter().map(|j| PlannedJob {
+        name: j.name.clone(),
+        segments: j.source.len(),
+        output: display_path(&j.output),
+        skipped: j.skipped.map(|r| r.to_string()),
+    });
+    EventKind::RunStarted {
+        jobs: jobs.collect(),
+        limits: plan.limits.clone(),
+    }
+}
+
+fn job_finished(report: &JobReport) -> EventKind {
+    EventKind::JobFinished {
+        job: report.name.clone(),
+        report: Box::new(report.clone()),
+    }
 }
 
 /// What every job of a run shares.
@@ -110,7 +141,7 @@ struct Shared {
     fetcher: Arc<Fetcher>,
     tools: Tools,
     opts: RunOptions,
-    progress: Arc<dyn Progress>,
+    events: Arc<Stream>,
     cancel: CancellationToken,
     /// At most `limits.global.jobs` permits: one per job fetching or
     /// merging, none for a job that only waits out paused hosts.
@@ -124,8 +155,8 @@ impl Shared {
             permit = self.in_flight.clone().acquire_owned() => {
                 // Given back while the job only waits out paused hosts.
                 let slot = JobSlot::new(self.in_flight.clone(), permit.expect("never closed"));
-                let progress = self.progress.as_ref();
-                let ran = run_job(&job, &self.fetcher, &self.tools, self.opts, progress, &self.cancel);
+                let events = self.events.as_ref();
+                let ran = run_job(&job, &self.fetcher, &self.tools, self.opts, events, &self.cancel);
                 slot.scope(ran).await
             }
             _ = self.cancel.cancelled() => JobReport {
@@ -136,7 +167,7 @@ impl Shared {
                 )
             },
         };
-        self.progress.job_finished(&report);
+        self.events.tell(job_finished(&report));
         report
     }
 }

@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 
 use tokio::sync::RwLock;
 
+use crate::events::EventKind;
 use crate::net::{Ask, FailKind, Fetched, Fetcher, JobFetch, SegmentFailure};
 use crate::plan::source::{Segment, SegmentSource};
 use crate::plan::JobPlan;
@@ -114,6 +115,13 @@ impl Renew {
             return Err(token_expired(e));
         }
         let outcome = self.reloads.renew(job, fetcher, &self.ask, seen).await;
+        if let (Ok(true), FailKind::Status(status)) = (&outcome, &e.kind) {
+            fetcher.events().tell(EventKind::PlaylistReloaded {
+                job: job.name.clone(),
+                reloads: self.reloads.count(),
+                why: format!("segment {} answered {status}: its link expired", e.index),
+            });
+        }
         self.after_reload(job, e, outcome)
     }
 
