@@ -12,6 +12,7 @@ mod byte_checks;
 mod claims;
 mod end_auto;
 mod errors;
+mod events;
 mod hls;
 mod layout;
 mod ledger;
