@@ -202,13 +202,38 @@ fn ty(e: &Value) -> &str {
 }
 
 /// Run started first, run finished last, times never go back; each job's
-/// started before its segments and merge, all before its finished.
+/// started before its segments and merge, all before its finished; a
+/// segment's retries before it is saved.
 fn check_order(events: &[Value]) {
+    check_jobs_order(events, &["ok", "gap"]);
+    let merges = events
+        .iter()
+        .filter(|e| ty(e) == "merge_started" && e["job"] == "ok");
+    assert_eq!(merges.count(), 1);
+    for e in events.iter().filter(|e| ty(e) == "segment_retried") {
+        let retried = events.iter().position(|x| x == e).unwrap();
+        let saved = events.iter().position(|x| {
+            ty(x) == "segment_saved" && x["job"] == e["job"] && x["index"] == e["index"]
+        });
+        assert!(saved.is_none_or(|s| s > retried), "{e}");
+    }
+    let started = &events[0];
+    let names: Vec<&Value> = started["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| &j["name"])
+        .collect();
+    assert_eq!(names, ["ok", "gap"]);
+}
+
+/// The order every run keeps, for `jobs`.
+fn check_jobs_order(events: &[Value], jobs: &[&str]) {
     assert_eq!(ty(&events[0]), "run_started");
     assert_eq!(ty(events.last().unwrap()), "run_finished");
     let times: Vec<&str> = events.iter().map(|e| e["time"].as_str().unwrap()).collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
-    for name in ["ok", "gap"] {
+    for &name in jobs {
         let of: Vec<(usize, &str)> = (events.iter().enumerate())
             .filter(|(_, e)| e["job"] == name)
             .map(|(i, e)| (i, ty(e)))
@@ -219,21 +244,10 @@ fn check_order(events: &[Value]) {
         let started = types.iter().filter(|t| **t == "job_started").count();
         let finished = types.iter().filter(|t| **t == "job_finished").count();
         assert_eq!((started, finished), (1, 1), "{name}: {types:?}");
-        // `gap` may fail before its first segment is fed.
+        // A job that fails before its first segment is fed has none.
         let merges = types.iter().filter(|t| **t == "merge_started").count();
-        assert!(
-            merges == 1 || (name == "gap" && merges == 0),
-            "{name}: {types:?}"
-        );
+        assert!(merges <= 1, "{name}: {types:?}");
     }
-    let started = &events[0];
-    let names: Vec<&Value> = started["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|j| &j["name"])
-        .collect();
-    assert_eq!(names, ["ok", "gap"]);
 }
 
 /// What the stream counts is what the JSON report says.
@@ -397,4 +411,109 @@ fn an_events_file_that_cannot_be_made_is_refused_before_the_run() {
     let out = job.run(&["--events", "-", "--dry-run"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--dry-run runs nothing"));
+}
+
+/// A playlist job whose links expire every 3 segments: each reload is
+/// told, as many as the report counts; the rerun finds the job up to date
+/// and tells its end without a start.
+#[test]
+fn each_playlist_reload_is_told_and_an_up_to_date_job_only_finishes() {
+    use support::hls::{copy_to, make, Hls};
+    let docs = documented();
+    let made = make(Hls {
+        name: "sixteen",
+        secs: 16,
+        ..Hls::default()
+    });
+    let root = tempfile::tempdir().unwrap();
+    copy_to(&made, root.path(), "t");
+    let text = std::fs::read_to_string(made.join("index.m3u8")).unwrap();
+    let tokened = text.replace(".ts\n", ".ts?tok={TOKEN}\n");
+    std::fs::write(root.path().join("t/index.m3u8"), tokened).unwrap();
+    let server = TestServer::start(root.path());
+    server.expire_tokens("/t/", 3);
+    let job = Job::new(&format!(
+        "version: 1\njobs:\n  - name: v\n    playlist: \"{}/t/index.m3u8\"\n    concurrency: 2\n",
+        server.url()
+    ));
+    let out = job.run(&["--events", "events.jsonl"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = std::fs::read_to_string(job.path("events.jsonl")).unwrap();
+    let events: Vec<Value> = text.lines().map(|l| check_line(l, &docs)).collect();
+    check_jobs_order(&events, &["v"]);
+    let reloads: Vec<&Value> = events
+        .iter()
+        .filter(|e| ty(e) == "playlist_reloaded")
+        .collect();
+    let counted = job.report()["jobs"][0]["playlist_reloads"]
+        .as_u64()
+        .unwrap();
+    assert!(counted >= 1);
+    assert_eq!(reloads.len() as u64, counted, "{text}");
+    assert_eq!(reloads.last().unwrap()["reloads"].as_u64(), Some(counted));
+    let why = reloads[0]["why"].as_str().unwrap();
+    assert!(why.contains("answered 403: its link expired"), "{why}");
+
+    let out = job.run(&["--events", "again.jsonl"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = std::fs::read_to_string(job.path("again.jsonl")).unwrap();
+    let events: Vec<Value> = text.lines().map(|l| check_line(l, &docs)).collect();
+    let types: Vec<&str> = events.iter().map(ty).collect();
+    assert_eq!(types, ["run_started", "job_finished", "run_finished"]);
+    assert_eq!(events[1]["report"]["status"], "up_to_date");
+}
+
+/// SIGTERM while the host is paused for 30 s: the pause ends with the
+/// run, the job finishes interrupted, and the run's exit code is 130.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_run_ends_its_pauses_and_its_stream() {
+    use std::time::{Duration, Instant};
+    let docs = documented();
+    let media = segments(6, 1);
+    let server = TestServer::start(&media);
+    let busy = Fault::RetryAfter {
+        status: 503,
+        value: "30".into(),
+    };
+    server.script("/000002.ts", [busy]);
+    let job = Job::new(&format!(
+        "version: 1\njobs:\n  - name: a\n    url: \"{}/{{{{index}}}}.ts\"\n    padding: 6\n    concurrency: 1\n    range: {{ start: 1, end: 4 }}\n    retry: {{ attempts: 3, backoff: 20ms, max_backoff: 30s }}\n",
+        server.url()
+    ));
+    let mut child = job.command(&["--events", "events.jsonl"]).spawn().unwrap();
+    let path = job.path("events.jsonl");
+    let start = Instant::now();
+    while !std::fs::read_to_string(&path).is_ok_and(|t| t.contains("host_paused")) {
+        assert!(start.elapsed() < Duration::from_secs(30), "no pause");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("snatch did not stop");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let events: Vec<Value> = text.lines().map(|l| check_line(l, &docs)).collect();
+    check_jobs_order(&events, &["a"]);
+    let types: Vec<&str> = events.iter().map(ty).collect();
+    let n = types.len();
+    assert_eq!(
+        types[n - 3..],
+        ["job_finished", "host_resumed", "run_finished"],
+        "{text}"
+    );
+    assert_eq!(events[n - 3]["report"]["status"], "interrupted");
+    assert_eq!(events[n - 2]["why"], "the run ended");
+    assert_eq!(events[n - 1]["exit_code"], 130);
+    assert_eq!(events[n - 1]["interrupted"], true);
 }
