@@ -5,8 +5,8 @@
 //! where a playlist or `end: auto` needs the network ([`resolve`]), fetched
 //! ([`net`]) into what lives on disk ([`state`]), merged and verified with
 //! ffmpeg ([`merge`]) while [`run`] drives the jobs, and told in reports
-//! ([`report`]) and on the terminal ([`progress`]). `main.rs` only wires
-//! these together.
+//! ([`report`]) and as it happens in one stream of [`events`], which the
+//! terminal ([`progress`]) hears too. `main.rs` only wires these together.
 //!
 //! The rooms, one line each, in the order imports may point: a room's
 //! code names only rooms listed above it (the test `layout` in `tests/it/`

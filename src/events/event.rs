@@ -34,17 +34,10 @@ impl Event {
         }
     }
 
-    /// The event as one line of JSON, without the newline.
-    pub fn json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|e| {
-            // Only a map with keys that are no strings fails, and no event
-            // has one; the stream still gets a line of its type.
-            format!(
-                r#"{{"v":{VERSION},"type":"error","time":"{}","error":"{}"}}"#,
-                self.time,
-                e.to_string().replace(['"', '\\'], "'")
-            )
-        })
+    /// The event as one line of JSON, without the newline. (Only a map
+    /// whose keys are no strings could fail, and no event has one.)
+    pub fn json(&self) -> serde_json::Result<String> {
+        serde_json::to_string(self)
     }
 
     /// The job this event is about, if it is about one.
@@ -244,7 +237,7 @@ mod tests {
             bytes: 100,
             attempt: 2,
         });
-        let line = e.json();
+        let line = e.json().unwrap();
         assert!(
             line.starts_with(r#"{"v":1,"type":"segment_saved","job":"a","index":3,"bytes":100,"attempt":2,"time":""#),
             "{line}"
@@ -264,7 +257,7 @@ mod tests {
             attempt: 1,
             reason: "503 from http://h/s1.ts?token=abcdef123".into(),
         });
-        let line = e.json();
+        let line = e.json().unwrap();
         assert!(!line.contains("abcdef123"), "{line}");
         assert!(line.contains("token=***"), "{line}");
     }

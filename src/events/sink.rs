@@ -83,9 +83,15 @@ impl Sink for JsonLines {
     fn emit(&self, event: &Event) {
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
         let Some(w) = out.as_mut() else { return };
-        let mut line = event.json();
-        line.push('\n');
-        if let Err(e) = w.write_all(line.as_bytes()).and_then(|()| w.flush()) {
+        let written = event
+            .json()
+            .map_err(std::io::Error::other)
+            .and_then(|mut line| {
+                line.push('\n');
+                w.write_all(line.as_bytes())?;
+                w.flush()
+            });
+        if let Err(e) = written {
             *out = None;
             let why = format!(
                 "cannot write the event stream to {}: {e}; the run goes on without the rest of the stream (from its `{}` event on)",
