@@ -34,6 +34,8 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Add a job to a job file from a segment URL or a copied cURL command.
     New(crate::new::NewArgs),
+    /// Serve a local web page to list, add and run jobs (127.0.0.1, a one-time token).
+    Ui(crate::ui::UiArgs),
     /// Work on JSON reports (`report merge`: combine shard reports).
     #[command(subcommand)]
     Report(ReportCommand),

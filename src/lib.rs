@@ -26,6 +26,7 @@
 //! - `progress/` bars on a terminal, plain lines in CI
 //! - `run/` jobs in flight, where net, state and merge meet
 //! - `new/` `snatch new`: a job from a pasted URL or "Copy as cURL"
+//! - `ui/` `snatch ui`: the local web page (axum): jobs, the Add form through `new`, runs told over Server-Sent Events; token, `Host` and `Origin` checked
 //! - `cli` the command line as plain data (clap)
 //! - `resume` the command line that resumes an interrupted run
 
@@ -45,3 +46,4 @@ pub mod resume;
 pub mod run;
 pub mod state;
 pub mod template;
+pub mod ui;

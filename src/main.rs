@@ -44,6 +44,7 @@ fn main() -> ExitCode {
             Err(problems) => invalid(&problems),
         },
         Command::Report(ReportCommand::Merge(args)) => merge_reports(&cli, args),
+        Command::Ui(args) => ui(args),
         Command::Completions(args) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(args.shell, &mut cmd, "snatch", &mut std::io::stdout());
@@ -380,6 +381,73 @@ fn probe(plan: &Plan, format: Format) -> ExitCode {
         code
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// `snatch ui`: prints the address with its token, serves until Ctrl-C
+/// or SIGTERM.
+fn ui(args: &snatch::ui::UiArgs) -> ExitCode {
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let served = runtime.block_on(async {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let on_signal = shutdown.clone();
+        tokio::spawn(async move {
+            stopped_by_signal().await;
+            on_signal.cancel();
+        });
+        snatch::ui::serve(args, shutdown, |url| {
+            println!("snatch ui: open {url}");
+            let _ = std::io::stdout().flush();
+            eprintln!(
+                "the token in the address is the key to this page: do not share it; Ctrl-C stops"
+            );
+            if args.open {
+                open_browser(url);
+            }
+        })
+        .await
+    });
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => invalid(&[Problem::bare(e.to_string())]),
+    }
+}
+
+/// Ctrl-C, or SIGTERM.
+async fn stopped_by_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// `--open`: the system's opener; a note when there is none.
+fn open_browser(url: &str) {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    let opened = if cfg!(windows) {
+        std::process::Command::new("cmd")
+            .args(["/C", "start", "", url])
+            .spawn()
+    } else {
+        std::process::Command::new(opener).arg(url).spawn()
+    };
+    if let Err(e) = opened {
+        eprintln!("note: cannot open a browser ({opener}: {e}); open the address above");
     }
 }
 

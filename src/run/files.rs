@@ -36,8 +36,9 @@ pub(super) enum Prepared {
 }
 
 /// Everything that decides whether a merged output still matches the job.
-/// Secrets appear as `***`.
-pub(super) fn fingerprint(job: &JobPlan) -> String {
+/// Secrets appear as `***`. `done.json` records it, so a page can tell a
+/// job's merged output from one of an older version of the job.
+pub fn fingerprint(job: &JobPlan) -> String {
     let mut fp = format!(
         "{}|{}|{}|{:?}",
         job.first_url,

@@ -30,6 +30,7 @@ use crate::merge::Tools;
 use crate::net::{Fetcher, JobSlot};
 use crate::plan::{JobPlan, Plan};
 
+pub use files::fingerprint;
 pub use job::run_job;
 
 /// Choices of the command line that change how a run behaves.

@@ -451,6 +451,14 @@ pub fn all_merged(dir: &Path, merged: &dyn Fn(u64) -> bool) -> io::Result<bool> 
     Ok(listed(dir)?.iter().all(|(index, _)| merged(*index)))
 }
 
+/// The indices of the segments the ledger in `dir` lists, read only
+/// (nothing opened for writing, nothing cut or removed): lines intact and
+/// ranges the spool can hold, their bytes unchecked. What a page shows of
+/// a job in progress; a run checks each again.
+pub fn listed_indices(dir: &Path) -> io::Result<Vec<u64>> {
+    Ok(listed(dir)?.into_iter().map(|(index, _)| index).collect())
+}
+
 /// Whether the spool or the ledger is still in `dir`.
 pub fn has_segments(dir: &Path) -> bool {
     [SPOOL, LEDGER]

@@ -13,8 +13,8 @@ pub mod spool;
 pub mod store;
 
 pub use ledger::{
-    all_merged, clear_merged, clear_segments, export, has_segments, read_done, remove_done,
-    write_done, Done, Ledger, OpenError, PathOf,
+    all_merged, clear_merged, clear_segments, export, has_segments, listed_indices, read_done,
+    remove_done, write_done, Done, Ledger, OpenError, PathOf,
 };
 pub use part::stores_settled;
 pub use spool::Saved;

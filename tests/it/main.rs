@@ -30,5 +30,6 @@ mod segment_clock;
 mod server_selftest;
 mod shard;
 mod store;
+mod ui;
 mod usage;
 mod validate;

@@ -1,0 +1,282 @@
+//! What the Run panel shows while a run works, built from what the run
+//! tells: per job its segments, bytes, rate, ETA and retries; per host its
+//! limit, the segments it gave and the pause it is in; when the run ends,
+//! its report. Every tab reads the same [`Live`], so a tab opened late
+//! sees the run as it is.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::events::{Event, EventKind};
+
+use serde::Serialize;
+
+use crate::common::mask;
+use crate::events::{JobReport, RunReport};
+use crate::plan::Plan;
+
+/// The run as the page shows it. Every text is masked.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Live {
+    pub running: bool,
+    /// A stop was asked for.
+    pub stopping: bool,
+    pub jobs: Vec<JobLive>,
+    pub hosts: BTreeMap<String, HostLive>,
+    pub report: Option<ReportView>,
+    /// Why the last run could not start.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JobLive {
+    pub name: String,
+    pub host: Option<String>,
+    /// `waiting`, `running`, then the report's status.
+    pub status: String,
+    pub done: u64,
+    pub total: u64,
+    pub bytes: u64,
+    pub retries: u64,
+    pub rate_bytes_s: f64,
+    /// Seconds left at the rate so far; `None` before the first segment.
+    pub eta_s: Option<f64>,
+    pub error: Option<String>,
+    /// ffmpeg has started on the segments (it takes them as they come).
+    pub merging: bool,
+    #[serde(skip)]
+    fetched: u64,
+    #[serde(skip)]
+    started: Option<Instant>,
+    #[serde(skip)]
+    ended: Option<Instant>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HostLive {
+    /// `4 in flight, 10 req/s`: the host's limit as the plan says it.
+    pub limit: String,
+    pub segments: u64,
+    /// Segments per second over the run so far.
+    pub rate_segments_s: f64,
+    /// RFC 3339, while requests to it wait.
+    pub paused_until: Option<String>,
+    pub why: Option<String>,
+    #[serde(skip)]
+    started: Option<Instant>,
+    #[serde(skip)]
+    paused: Option<Instant>,
+}
+
+/// The report, as the Markdown summary says it, and each output.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportView {
+    pub markdown: String,
+    pub outputs: Vec<OutputView>,
+    pub interrupted: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputView {
+    pub job: String,
+    pub status: String,
+    pub path: Option<String>,
+    pub duration_s: Option<f64>,
+    pub streams: Vec<String>,
+}
+
+fn shown(s: &str) -> String {
+    mask::text(s).into_owned()
+}
+
+impl Live {
+    /// A run of `plan`'s runnable jobs begins.
+    pub fn begin(plan: &Plan) -> Live {
+        let jobs = plan
+            .runnable()
+            .map(|j| JobLive {
+                name: shown(&j.name),
+                host: j.shown_host.as_deref().map(shown),
+                status: "waiting".into(),
+                done: 0,
+                total: j.source.len(),
+                bytes: 0,
+                retries: 0,
+                rate_bytes_s: 0.0,
+                eta_s: None,
+                error: None,
+                merging: false,
+                fetched: 0,
+                started: None,
+                ended: None,
+            })
+            .collect();
+        let mut hosts = BTreeMap::new();
+        for j in plan.runnable() {
+            if let (Some(h), Some(l)) = (&j.shown_host, &j.host_limit) {
+                let mut limit = format!("{} in flight", l.concurrency);
+                if let Some(r) = l.rate {
+                    limit.push_str(&format!(", {} req/s", r.per_second));
+                }
+                hosts.entry(shown(h)).or_insert(HostLive {
+                    limit,
+                    ..HostLive::default()
+                });
+            }
+        }
+        Live {
+            running: true,
+            jobs,
+            hosts,
+            ..Live::default()
+        }
+    }
+
+    fn job(&mut self, name: &str) -> Option<&mut JobLive> {
+        let name = shown(name);
+        self.jobs.iter_mut().find(|j| j.name == name)
+    }
+
+    /// One event of the run.
+    pub fn apply(&mut self, event: &Event) {
+        use EventKind::*;
+        match &event.kind {
+            JobStarted {
+                job,
+                segments,
+                already_here,
+            } => self.job_started(job, *segments, *already_here),
+            SegmentSaved { job, bytes, .. } => self.segment_done(job, *bytes),
+            SegmentRetried { job, .. } => self.retrying(job),
+            HostPaused {
+                host,
+                until,
+                wait_s,
+                why,
+            } => self.host_paused(host, until, Duration::from_secs_f64(wait_s.max(0.0)), why),
+            HostResumed { host, .. } => self.host_resumed(host),
+            MergeStarted { job } => {
+                if let Some(j) = self.job(job) {
+                    j.merging = true;
+                }
+            }
+            JobFinished { report, .. } => self.job_finished(report),
+            RunStarted { .. }
+            | SegmentFailed { .. }
+            | PlaylistReloaded { .. }
+            | RunFinished { .. } => {}
+        }
+    }
+
+    pub fn job_started(&mut self, name: &str, total: u64, reused: u64) {
+        if let Some(j) = self.job(name) {
+            j.status = "running".into();
+            j.total = total;
+            j.done = reused;
+            j.started = Some(Instant::now());
+        }
+    }
+
+    pub fn segment_done(&mut self, name: &str, bytes: u64) {
+        let Some(j) = self.job(name) else { return };
+        j.done += 1;
+        j.fetched += 1;
+        j.bytes += bytes;
+        let host = j.host.clone();
+        if let Some(h) = host.and_then(|h| self.hosts.get_mut(&h)) {
+            h.segments += 1;
+            h.started.get_or_insert_with(Instant::now);
+        }
+    }
+
+    pub fn retrying(&mut self, name: &str) {
+        if let Some(j) = self.job(name) {
+            j.retries += 1;
+        }
+    }
+
+    pub fn host_paused(&mut self, host: &str, until: &str, wait: Duration, why: &str) {
+        let h = self.hosts.entry(shown(host)).or_default();
+        h.paused_until = Some(shown(until));
+        h.why = Some(shown(why));
+        h.paused = Instant::now().checked_add(wait);
+    }
+
+    pub fn host_resumed(&mut self, host: &str) {
+        if let Some(h) = self.hosts.get_mut(&shown(host)) {
+            h.paused_until = None;
+            h.why = None;
+            h.paused = None;
+        }
+    }
+
+    pub fn job_finished(&mut self, r: &JobReport) {
+        if let Some(j) = self.job(&r.name) {
+            j.status = crate::report::markdown::status_word(r.status).to_string();
+            j.error = r.error.as_deref().map(shown);
+            j.retries = j.retries.max(r.retries);
+            j.ended = Some(Instant::now());
+            if r.segments.planned > 0 {
+                j.total = r.segments.planned;
+                j.done = r.segments.fetched + r.segments.reused;
+            }
+        }
+    }
+
+    /// The run ended with `report`.
+    pub fn finish(&mut self, report: &RunReport) {
+        for r in &report.jobs {
+            self.job_finished(r);
+        }
+        self.running = false;
+        self.stopping = false;
+        self.report = Some(ReportView {
+            markdown: shown(&crate::report::markdown::render(report)),
+            outputs: report.jobs.iter().map(output_view).collect(),
+            interrupted: report.interrupted,
+        });
+    }
+
+    /// The state with rates, ETAs and pauses as of now.
+    pub fn now(&self) -> Live {
+        let mut out = self.clone();
+        let now = Instant::now();
+        for j in &mut out.jobs {
+            let Some(started) = j.started else { continue };
+            let elapsed = j.ended.unwrap_or(now).duration_since(started).as_secs_f64();
+            if elapsed > 0.0 {
+                j.rate_bytes_s = j.bytes as f64 / elapsed;
+            }
+            let left = j.total.saturating_sub(j.done);
+            j.eta_s = match (left, j.fetched) {
+                (0, _) => Some(0.0),
+                (_, 0) => None,
+                (left, fetched) => Some(elapsed / fetched as f64 * left as f64),
+            };
+        }
+        for h in out.hosts.values_mut() {
+            if let Some(started) = h.started {
+                let elapsed = now.duration_since(started).as_secs_f64().max(1.0);
+                h.rate_segments_s = h.segments as f64 / elapsed;
+            }
+            if h.paused.is_some_and(|until| until <= now) {
+                h.paused_until = None;
+                h.why = None;
+            }
+        }
+        out
+    }
+}
+
+fn output_view(r: &JobReport) -> OutputView {
+    OutputView {
+        job: shown(&r.name),
+        status: crate::report::markdown::status_word(r.status).to_string(),
+        path: r.output.as_deref().map(shown),
+        duration_s: r.media.as_ref().map(|m| m.duration_s),
+        streams: r
+            .media
+            .as_ref()
+            .map_or_else(Vec::new, |m| m.streams.clone()),
+    }
+}
