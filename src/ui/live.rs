@@ -280,3 +280,139 @@ fn output_view(r: &JobReport) -> OutputView {
             .map_or_else(Vec::new, |m| m.streams.clone()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{JobStatus, SegmentCounts};
+
+    fn live() -> Live {
+        let job = |name: &str| JobLive {
+            name: name.into(),
+            host: Some("cdn.example".into()),
+            status: "waiting".into(),
+            done: 0,
+            total: 4,
+            bytes: 0,
+            retries: 0,
+            rate_bytes_s: 0.0,
+            eta_s: None,
+            error: None,
+            merging: false,
+            fetched: 0,
+            started: None,
+            ended: None,
+        };
+        let mut hosts = BTreeMap::new();
+        hosts.insert("cdn.example".to_string(), HostLive::default());
+        Live {
+            running: true,
+            jobs: vec![job("a"), job("b")],
+            hosts,
+            ..Live::default()
+        }
+    }
+
+    fn tell(l: &mut Live, kind: EventKind) {
+        l.apply(&Event::now(kind));
+    }
+
+    #[test]
+    fn events_move_the_bars_and_the_host_lines() {
+        let mut l = live();
+        tell(
+            &mut l,
+            EventKind::JobStarted {
+                job: "a".into(),
+                segments: 4,
+                already_here: 1,
+            },
+        );
+        for index in [2, 3] {
+            tell(
+                &mut l,
+                EventKind::SegmentSaved {
+                    job: "a".into(),
+                    index,
+                    bytes: 100,
+                    attempt: 1,
+                },
+            );
+        }
+        let retried = EventKind::SegmentRetried {
+            job: "a".into(),
+            index: 4,
+            attempt: 1,
+            reason: "503".into(),
+        };
+        tell(&mut l, retried);
+        tell(
+            &mut l,
+            EventKind::HostPaused {
+                host: "cdn.example".into(),
+                until: "2026-12-07T12:00:00.000Z".into(),
+                wait_s: 60.0,
+                why: "Retry-After".into(),
+            },
+        );
+        let now = l.now();
+        let a = &now.jobs[0];
+        assert_eq!(
+            (a.status.as_str(), a.done, a.bytes, a.retries),
+            ("running", 3, 200, 1)
+        );
+        assert!(a.eta_s.is_some());
+        assert_eq!(now.jobs[1].status, "waiting");
+        let host = &now.hosts["cdn.example"];
+        assert_eq!(host.segments, 2);
+        assert_eq!(
+            host.paused_until.as_deref(),
+            Some("2026-12-07T12:00:00.000Z")
+        );
+        tell(
+            &mut l,
+            EventKind::HostResumed {
+                host: "cdn.example".into(),
+                why: "pause over".into(),
+            },
+        );
+        assert_eq!(l.now().hosts["cdn.example"].paused_until, None);
+        let report = JobReport {
+            name: "a".into(),
+            status: JobStatus::Failed,
+            output: None,
+            segments: SegmentCounts {
+                planned: 4,
+                fetched: 2,
+                reused: 1,
+                ..SegmentCounts::default()
+            },
+            bytes: 200,
+            retries: 3,
+            redirects: 0,
+            elapsed_s: 1.0,
+            media: None,
+            expected_duration_s: None,
+            playlist_reloads: 0,
+            end_found: None,
+            error: Some(
+                "job `a`: segment 4: 503 from http://cdn.example/4.ts?token=abcdef99".into(),
+            ),
+            merge_tail_s: None,
+        };
+        tell(
+            &mut l,
+            EventKind::JobFinished {
+                job: "a".into(),
+                report: Box::new(report),
+            },
+        );
+        let a = &l.now().jobs[0];
+        assert_eq!((a.status.as_str(), a.retries), ("failed", 3));
+        let error = a.error.as_deref().unwrap();
+        assert!(
+            error.contains("token=***") && !error.contains("abcdef99"),
+            "{error}"
+        );
+    }
+}

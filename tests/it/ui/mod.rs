@@ -3,6 +3,7 @@
 //! browser (headless Chromium over WebDriver, in [`browser`]).
 
 mod browser;
+mod page;
 mod security;
 
 use std::io::{BufRead, BufReader};

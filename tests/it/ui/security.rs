@@ -223,3 +223,35 @@ fn no_answer_carries_a_cors_header_or_a_secret() {
         serde_json::json!(["Cookie", "session=***"])
     );
 }
+
+#[test]
+fn listen_binds_elsewhere_and_still_needs_the_token_and_its_host() {
+    let job = Job::new(JOB);
+    let ui = Ui::start(job.dir.path(), &["jobs.yaml", "--listen", "127.0.0.2"], &[]);
+    assert!(ui.origin.starts_with("http://127.0.0.2:"), "{}", ui.origin);
+    let rt = runtime();
+    let c = client();
+    let get = |host: String, cookie: bool| {
+        let mut r = c
+            .get(format!("{}/api/jobs", ui.origin))
+            .header("host", host);
+        if cookie {
+            r = r.header("cookie", ui.cookie());
+        }
+        rt.block_on(r.send()).unwrap().status()
+    };
+    let port = ui.port;
+    assert_eq!(get(format!("127.0.0.2:{port}"), true), StatusCode::OK);
+    assert_eq!(
+        get(format!("127.0.0.2:{port}"), false),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get(format!("127.0.0.1:{port}"), true),
+        StatusCode::FORBIDDEN
+    );
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "nothing listens on 127.0.0.1"
+    );
+}
