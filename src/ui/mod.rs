@@ -79,13 +79,18 @@ pub async fn serve(
         shutdown: shutdown.clone(),
     });
     ready(&app.guard.first_url());
-    let runs = app.runs.clone();
+    let (runs, on_stop) = (app.runs.clone(), app.runs.clone());
     let stop = shutdown.clone();
-    axum::serve(listener, routes::router(app))
+    let served = axum::serve(listener, routes::router(app))
         .with_graceful_shutdown(async move {
             stop.cancelled().await;
-            runs.stop();
+            on_stop.stop();
         })
         .await
-        .map_err(UiError::Serve)
+        .map_err(UiError::Serve);
+    // A run stopped by the shutdown ends as an interrupted `snatch run`
+    // does: what arrived is kept, and the ledger says so.
+    runs.stop();
+    runs.ended().await;
+    served
 }

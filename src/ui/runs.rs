@@ -113,10 +113,22 @@ impl Runs {
                 last.insert(j.name.clone(), j.clone());
             }
             drop(last);
-            runs.update(|live| live.finish(&report));
+            // Free before the last change is told: a waiter for the end
+            // ([`Runs::ended`]) wakes on it and finds the run gone.
             *lock(&runs.cancel) = None;
+            runs.update(|live| live.finish(&report));
         });
         Ok(())
+    }
+
+    /// Returns once no run is in progress.
+    pub async fn ended(&self) {
+        let mut rx = self.watch();
+        while lock(&self.cancel).is_some() {
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
     }
 
     /// Says why a run could not start.

@@ -31,7 +31,7 @@ impl Ui {
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(Stdio::null());
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -58,6 +58,21 @@ impl Ui {
     /// The address `snatch ui` printed.
     pub fn first_url(&self) -> String {
         format!("{}/?token={}", self.origin, self.token)
+    }
+
+    /// Sends SIGTERM and waits (at most `within`) for the exit status.
+    #[cfg(unix)]
+    pub fn terminate(&mut self, within: std::time::Duration) -> Option<std::process::ExitStatus> {
+        // SAFETY: a signal to the child this test started.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        None
     }
 
     /// The cookie the first visit sets.

@@ -167,3 +167,42 @@ fn one_run_at_a_time_and_a_late_listener_sees_it_then_its_report() {
     // Now a run may start again (the job is up to date).
     assert_eq!(post(r#"{"jobs":null}"#), StatusCode::ACCEPTED);
 }
+
+/// SIGTERM stops the server though a tab listens, and a run in progress
+/// ends as an interrupted one: what arrived is kept for the next run.
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_the_page_and_its_run_keeping_what_arrived() {
+    let media = media::segments(6, 1);
+    let server = TestServer::with_latency(&media, Duration::from_millis(400));
+    let job = Job::new(&format!(
+        "version: 1\ndefaults:\n  output_dir: out\njobs:\n\
+         \x20 - name: slow\n    url: \"{}/{{{{index}}}}.ts\"\n    padding: 6\n    range: {{ start: 1, end: 6 }}\n    concurrency: 1\n",
+        server.url()
+    ));
+    let mut ui = Ui::start(job.dir.path(), &["jobs.yaml"], &[]);
+    let c = client();
+    let rt = runtime();
+    let r = c
+        .post(format!("{}/api/run", ui.origin))
+        .header("cookie", ui.cookie())
+        .header("origin", ui.origin.clone())
+        .header("content-type", "application/json")
+        .body(r#"{"jobs":null}"#);
+    assert_eq!(
+        rt.block_on(r.send()).unwrap().status(),
+        StatusCode::ACCEPTED
+    );
+    // A tab listening, and the run two segments in.
+    let seen = rt.block_on(listen(&c, &ui, |s| {
+        s["jobs"][0]["done"].as_u64() >= Some(2)
+    }));
+    assert_eq!(seen.last().unwrap()["running"], true);
+    let status = ui
+        .terminate(Duration::from_secs(20))
+        .expect("snatch ui exits on SIGTERM");
+    assert!(status.success(), "{status:?}");
+    let saved = crate::support::cli::ledger_lines(&job.path("out/.snatch/slow"));
+    assert!((2..6).contains(&saved), "{saved} segments kept");
+    assert!(!job.path("out/slow.mp4").exists());
+}
