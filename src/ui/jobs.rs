@@ -35,9 +35,10 @@ pub struct JobRow {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum State {
     NeverRun,
+    /// `total`: `None` for a playlist not read yet.
     Partial {
         saved: u64,
-        total: u64,
+        total: Option<u64>,
     },
     Done {
         duration_s: f64,
@@ -64,8 +65,14 @@ pub fn rows(plan: &Plan, last: &BTreeMap<String, JobReport>, running: &[String])
         .collect()
 }
 
+/// A playlist job whose playlist was not read yet: its segments are
+/// unknown.
+fn unread(j: &JobPlan) -> bool {
+    matches!(&j.source, SegmentSource::Playlist(p) if p.resolved.is_none())
+}
+
 fn row(j: &JobPlan, state: State) -> JobRow {
-    let unread = matches!(&j.source, SegmentSource::Playlist(p) if p.resolved.is_none());
+    let unread = unread(j);
     let shown = |s: &str| mask::text(s).into_owned();
     JobRow {
         name: shown(&j.name),
@@ -102,7 +109,7 @@ pub fn state_of(job: &JobPlan, last: Option<&JobReport>) -> State {
         0 => State::NeverRun,
         saved => State::Partial {
             saved,
-            total: job.source.len(),
+            total: (!unread(job)).then(|| job.source.len()),
         },
     }
 }

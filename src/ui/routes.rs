@@ -128,6 +128,12 @@ struct RunAsk {
 }
 
 async fn run(State(app): State<Arc<App>>, Json(ask): Json<RunAsk>) -> Response {
+    if ask.jobs.as_ref().is_some_and(Vec::is_empty) {
+        return refuse(
+            &app,
+            "no job selected: select jobs to run, or run all".into(),
+        );
+    }
     let tools = match crate::merge::Tools::find() {
         Ok(t) => t,
         Err(e) => return refuse(&app, e.to_string()),

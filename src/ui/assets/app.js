@@ -41,7 +41,7 @@ function clock(s) {
 function stateText(s) {
   switch (s.kind) {
     case "never_run": return "never run";
-    case "partial": return "partial " + s.saved + "/" + s.total;
+    case "partial": return s.total === null ? "partial, " + s.saved + " saved" : "partial " + s.saved + "/" + s.total;
     case "done": return "done (" + clock(s.duration_s) + ", " + s.streams.join("+") + ")";
     case "failed": return "failed: " + s.message;
     case "running": return "running";
@@ -211,7 +211,15 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const id of ["add-input", "add-range", "add-length", "add-segment", "add-referer", "add-name", "add-file"]) {
     $(id).addEventListener("input", () => { $("add-write").disabled = true; });
   }
-  $("run-selected").addEventListener("click", () => run(selected()));
+  $("run-selected").addEventListener("click", () => {
+    const jobs = selected();
+    if (jobs.length === 0) {
+      $("run-error").hidden = false;
+      $("run-error").textContent = "select the jobs to run in the list above, or use Run all";
+      return;
+    }
+    run(jobs);
+  });
   $("run-all").addEventListener("click", () => run(null));
   $("run-stop").addEventListener("click", () => post("/api/stop", {}));
   loadJobs();

@@ -132,6 +132,11 @@ fn one_run_at_a_time_and_a_late_listener_sees_it_then_its_report() {
             .body(body);
         rt.block_on(r.send()).unwrap().status()
     };
+    assert_eq!(
+        post(r#"{"jobs":[]}"#),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "nothing selected"
+    );
     assert_eq!(post(r#"{"jobs":["slow"]}"#), StatusCode::ACCEPTED);
     assert_eq!(
         post(r#"{"jobs":null}"#),

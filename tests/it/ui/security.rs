@@ -255,3 +255,21 @@ fn listen_binds_elsewhere_and_still_needs_the_token_and_its_host() {
         "nothing listens on 127.0.0.1"
     );
 }
+
+#[test]
+fn the_page_escapes_what_it_names() {
+    let job = Job::new(JOB);
+    let odd = "x<script>alert(1)</script>.yaml";
+    let ui = Ui::start(job.dir.path(), &["jobs.yaml", odd], &[]);
+    let rt = runtime();
+    let c = client();
+    let r = c
+        .get(format!("{}/", ui.origin))
+        .header("cookie", ui.cookie());
+    let page = rt.block_on(rt.block_on(r.send()).unwrap().text()).unwrap();
+    assert!(
+        page.contains("x&lt;script&gt;alert(1)&lt;/script&gt;.yaml"),
+        "{page}"
+    );
+    assert!(!page.contains("<script>alert"), "{page}");
+}
