@@ -131,12 +131,12 @@ impl Runs {
         }
     }
 
-    /// Says why a run could not start.
+    /// Says why a run could not start (beside the last run's report; a
+    /// run in progress is left as it is).
     pub fn refused(&self, why: String) {
         self.update(|live| {
-            *live = Live {
-                error: Some(crate::common::mask::text(&why).into_owned()),
-                ..Live::default()
+            if !live.running {
+                live.error = Some(crate::common::mask::text(&why).into_owned());
             }
         });
     }

@@ -143,6 +143,8 @@ fn one_run_at_a_time_and_a_late_listener_sees_it_then_its_report() {
         StatusCode::CONFLICT,
         "a second run waits"
     );
+    // A refusal while it runs leaves the run's state alone.
+    assert_eq!(post(r#"{"jobs":[]}"#), StatusCode::UNPROCESSABLE_ENTITY);
     // A listener that comes once the run is under way gets it as it is.
     std::thread::sleep(Duration::from_millis(800));
     let seen = rt.block_on(listen(&c, &ui, |s| s["report"].is_object()));
