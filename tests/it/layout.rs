@@ -115,3 +115,19 @@ fn no_source_file_includes_a_file_from_elsewhere() {
     }
     assert!(wrong.is_empty(), "`#[path]` in src/:\n{}", wrong.join("\n"));
 }
+
+/// The web page sits below the engine it starts and the `snatch new` it
+/// writes through, and above the command line that names its flags.
+#[test]
+fn the_web_page_is_listed_below_run_and_new_and_above_cli() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let rooms = rooms(&src);
+    let at = |r: &str| {
+        rooms
+            .iter()
+            .position(|x| x == r)
+            .unwrap_or_else(|| panic!("src/lib.rs lists no `{r}`: {rooms:?}"))
+    };
+    assert!(at("run") < at("ui") && at("new") < at("ui"), "{rooms:?}");
+    assert!(at("ui") < at("cli"), "{rooms:?}");
+}
