@@ -12,6 +12,11 @@ Scenarios (ids for --only):
   playlist set P (300 x 4 s, an HLS playlist made by ffmpeg -f hls) from
            segment-server, 50 ms latency: snatch's `playlist:` job against
            yt-dlp and ffmpeg reading the same playlist
+  batch    20 jobs x 30 segments of set A's files (~1.1 MB each) at once, 50 ms
+           latency, 16 connections in all: snatch with one job file against
+           yt-dlp (4 at a time, -N 4), ffmpeg (16 at a time) and aria2c (one
+           list, then ffmpeg concat per job); wall time and CPU seconds with
+           children
   rate     snatch alone, per_host 20 requests/s over set A at 50 ms
   rss      snatch's peak RSS for 300 and 3,000 segments of ~1 MB, and for
            one 250 MB segment clear and AES-128 encrypted
@@ -28,6 +33,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -45,7 +51,7 @@ TARGET = ROOT / "target"
 MEDIA = TARGET / "bench-media"
 RESULTS = TARGET / "bench-results.md"
 
-SCENARIOS = ["a-50ms", "b-50ms", "playlist", "a-nginx", "b-nginx", "rate", "rss", "cli"]
+SCENARIOS = ["a-50ms", "b-50ms", "playlist", "batch", "a-nginx", "b-nginx", "rate", "rss", "cli"]
 PEERS = ["curl", "aria2c", "yt-dlp", "ffmpeg-hls"]
 REFERER = "http://127.0.0.1/watch?v=bench"
 CONNECTIONS = 16
@@ -667,6 +673,217 @@ LABELS["snatch-base"] = PLAYLIST_LABELS["snatch-base"] = "snatch --baseline (sam
 
 
 # --------------------------------------------------------------------------
+# batch: many jobs at once, wall time and CPU seconds (children included)
+#
+# CPU is read as resource.getrusage(RUSAGE_CHILDREN) before and after a
+# tool's whole batch: it counts every process the bench waited for and
+# every descendant those waited for in turn (snatch's ffmpeg and ffprobe).
+# The bench makes itself a child subreaper, so a grandchild whose parent
+# exited without waiting for it comes back to the bench and is waited for
+# (and counted) before the figure is read. Nothing else is waited for in
+# that window: the segment server lives on, outputs are probed afterwards.
+
+BATCH_JOBS = 20
+BATCH_YTDLP_AT_ONCE = 4
+BATCH_YTDLP_N = 4
+BATCH_FFMPEG_AT_ONCE = CONNECTIONS
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def reap_orphans() -> None:
+    """Waits for adopted grandchildren that have exited (counted in RUSAGE_CHILDREN)."""
+    tracked = {p.pid for p in _started if p.returncode is None}
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        if pid in tracked:  # one of ours ended on its own: let Popen know
+            for p in _started:
+                if p.pid == pid:
+                    p.returncode = -1
+
+
+def children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def make_batch_tree(src: "MediaSet") -> Path:
+    """BATCH_JOBS folders j01 … of symlinks to src's segments and playlist:
+    each job its own URLs, the same bytes."""
+    d = MEDIA / f"batch-{src.rel}"
+    stamp = d / ".complete"
+    if stamp.exists() and stamp.read_text() == str(BATCH_JOBS):
+        return d
+    if d.exists():
+        shutil.rmtree(d)
+    for j in range(1, BATCH_JOBS + 1):
+        jd = d / f"j{j:02d}"
+        jd.mkdir(parents=True)
+        for i in range(1, src.count + 1):
+            os.symlink(f"../../{src.rel}/{i:06d}.ts", jd / f"{i:06d}.ts")
+        os.symlink(f"../../{src.rel}/index.m3u8", jd / "index.m3u8")
+    stamp.write_text(str(BATCH_JOBS))
+    return d
+
+
+@dataclass
+class BatchCtx:
+    snatch: Path
+    base_url: str
+    media: MediaSet
+    tree: str  # the batch folder's name below MEDIA
+    run_dir: Path
+
+    def job_url(self, j: int) -> str:
+        return f"{self.base_url}/{self.tree}/j{j:02d}"
+
+
+def spawn(cmd, cwd, log: Path) -> subprocess.Popen:
+    return track(subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=open(log, "wb"), start_new_session=True))
+
+
+def pool(cmds: list, at_once: int) -> str | None:
+    """Runs (cmd, cwd, log) items, at most at_once at a time; the first failure, if any."""
+    running: list = []
+    failure = None
+    todo = list(cmds)
+    deadline = time.monotonic() + TOOL_TIMEOUT_S
+    while todo or running:
+        while todo and len(running) < at_once:
+            cmd, cwd, log = todo.pop(0)
+            running.append((spawn(cmd, cwd, log), cmd, log))
+        for item in list(running):
+            p, cmd, log = item
+            if p.poll() is not None:
+                running.remove(item)
+                if p.returncode != 0 and failure is None:
+                    failure = f"{Path(cmd[0]).name} exit {p.returncode}: {last_line(log.read_text(errors='replace'))}"
+        if time.monotonic() > deadline:
+            for p, _, _ in running:
+                stop(p, signal.SIGKILL)
+            return "timed out"
+        time.sleep(0.005)
+    return failure
+
+
+def batch_snatch_job(ctx: BatchCtx) -> Path:
+    lines = ["version: 1", "defaults:", f"  concurrency: {CONNECTIONS}", "  headers:",
+             f"    Referer: \"{REFERER}\"", "  output_dir: out", "limits:",
+             f"  global: {{ concurrency: {CONNECTIONS} }}",
+             f"  per_host: {{ concurrency: {CONNECTIONS} }}", "jobs:"]
+    for j in range(1, BATCH_JOBS + 1):
+        lines += [f"  - name: j{j:02d}", f"    url: \"{ctx.job_url(j)}/{{{{index}}}}.ts\"",
+                  "    padding: 6", f"    range: {{ start: 1, end: {ctx.media.count} }}",
+                  f"    output: j{j:02d}.mp4"]
+    job = ctx.run_dir / "jobs.yaml"
+    job.write_text("\n".join(lines) + "\n")
+    return job
+
+
+def batch_outputs(ctx: BatchCtx, pattern: str) -> list[Path]:
+    return [ctx.run_dir / pattern.format(j=j) for j in range(1, BATCH_JOBS + 1)]
+
+
+def batch_snatch(ctx: BatchCtx) -> tuple[str | None, list[Path]]:
+    job = batch_snatch_job(ctx)
+    err = pool([([str(ctx.snatch), "run", str(job), "-q", "--report", str(ctx.run_dir / "report.json")],
+                 ctx.run_dir, ctx.run_dir / "snatch.log")], 1)
+    return err, batch_outputs(ctx, "out/j{j:02d}.mp4")
+
+
+def batch_ytdlp(ctx: BatchCtx) -> tuple[str | None, list[Path]]:
+    cmds = []
+    for j in range(1, BATCH_JOBS + 1):
+        d = ctx.run_dir / f"yt{j:02d}"
+        d.mkdir()
+        cmds.append((["yt-dlp", "--ignore-config", "--no-cache-dir", "--no-progress", "--quiet",
+                      "--hls-prefer-native", "-N", str(BATCH_YTDLP_N),
+                      "--add-header", f"Referer:{REFERER}", "-o", "out.mp4",
+                      f"{ctx.job_url(j)}/index.m3u8"], d, d.parent / f"yt{j:02d}.log"))
+    return pool(cmds, BATCH_YTDLP_AT_ONCE), batch_outputs(ctx, "yt{j:02d}/out.mp4")
+
+
+def batch_ffmpeg(ctx: BatchCtx) -> tuple[str | None, list[Path]]:
+    cmds = [(["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+              "-headers", f"Referer: {REFERER}\r\n", "-i", f"{ctx.job_url(j)}/index.m3u8",
+              "-c", "copy", "-bsf:a", "aac_adtstoasc", f"ff{j:02d}.mp4"],
+             ctx.run_dir, ctx.run_dir / f"ff{j:02d}.log") for j in range(1, BATCH_JOBS + 1)]
+    return pool(cmds, BATCH_FFMPEG_AT_ONCE), batch_outputs(ctx, "ff{j:02d}.mp4")
+
+
+def batch_aria2c(ctx: BatchCtx) -> tuple[str | None, list[Path]]:
+    urls = ctx.run_dir / "urls.txt"
+    with open(urls, "w") as f:
+        for j in range(1, BATCH_JOBS + 1):
+            for i in range(1, ctx.media.count + 1):
+                f.write(f"{ctx.job_url(j)}/{i:06d}.ts\n  dir={ctx.run_dir / f'segs{j:02d}'}\n")
+    err = pool([(["aria2c", "-j", str(CONNECTIONS), "-x", "1", "--header", f"Referer: {REFERER}",
+                  "-i", str(urls), "--console-log-level=error", "--summary-interval=0",
+                  "--download-result=hide", "--show-console-readout=false"],
+                 ctx.run_dir, ctx.run_dir / "aria2c.log")], 1)
+    if err:
+        return err, []
+    cmds = []
+    for j in range(1, BATCH_JOBS + 1):
+        lst = ctx.run_dir / f"list{j:02d}.txt"
+        seg = ctx.run_dir / f"segs{j:02d}"
+        lst.write_text("".join(f"file '{seg / f'{i:06d}.ts'}'\n" for i in range(1, ctx.media.count + 1)))
+        cmds.append((["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+                      "-f", "concat", "-safe", "0", "-i", str(lst), "-c", "copy",
+                      "-bsf:a", "aac_adtstoasc", f"cat{j:02d}.mp4"],
+                     ctx.run_dir, ctx.run_dir / f"cat{j:02d}.log"))
+    return pool(cmds, os.cpu_count() or 1), batch_outputs(ctx, "cat{j:02d}.mp4")
+
+
+BATCH_RUNNERS = {
+    "snatch": batch_snatch,
+    "yt-dlp": batch_ytdlp,
+    "ffmpeg-hls": batch_ffmpeg,
+    "aria2c": batch_aria2c,
+}
+BATCH_RUNNERS["snatch-base"] = lambda ctx: batch_snatch(BatchCtx(BASELINE["bin"], ctx.base_url, ctx.media,
+                                                                ctx.tree, ctx.run_dir))
+BATCH_LABELS = {
+    "snatch": f"snatch, one job file ({BATCH_JOBS} jobs, global concurrency {CONNECTIONS})",
+    "snatch-base": "snatch --baseline (same job file, earlier binary)",
+    "yt-dlp": f"yt-dlp, {BATCH_YTDLP_AT_ONCE} at a time, -N {BATCH_YTDLP_N} each",
+    "ffmpeg-hls": f"ffmpeg -i index.m3u8, {BATCH_FFMPEG_AT_ONCE} at a time",
+    "aria2c": f"aria2c -j {CONNECTIONS} one list, then ffmpeg concat per job",
+}
+
+
+def batch_attempt(run, ctx: BatchCtx) -> Attempt:
+    reap_orphans()
+    cpu0, t0 = children_cpu(), time.monotonic()
+    err, outputs = run(ctx)
+    secs = time.monotonic() - t0
+    time.sleep(0.05)  # let orphans the tool left (if any) exit and come to us
+    reap_orphans()
+    cpu = children_cpu() - cpu0
+    if err:
+        return Attempt(False, secs, err, extra={"cpu_s": cpu})
+    for o in outputs:
+        ok, note = probe(o, ctx.media.expected_s)
+        if not ok:
+            return Attempt(False, secs, f"{o.name}: {note}", extra={"cpu_s": cpu})
+    return Attempt(True, secs, f"{len(outputs)} outputs playable", extra={"cpu_s": cpu})
+
+
+# --------------------------------------------------------------------------
 # page cache: every timed attempt starts with the same files resident
 #
 # A VM may evict cold page cache on its own (this one runs DAMON with the
@@ -819,6 +1036,61 @@ class Bench:
             if bits:
                 out("\nsnatch: " + "; ".join(bits) + ".")
         self.summary[scen] = {"results": results, "media": media, "latency_ms": latency_ms}
+
+    def batch(self, media: MediaSet, tree: Path, base_url: str, tools: list[str], latency_ms: int) -> None:
+        out()
+        out(f"## batch — {BATCH_JOBS} jobs x {media.count} segments at once, {latency_ms} ms latency, "
+            f"{CONNECTIONS} connections in all")
+        out()
+        seg_mb = statistics.mean(p.stat().st_size for p in media.dir.glob("*.ts")) / 1e6
+        floor = BATCH_JOBS * media.count * latency_ms / 1000 / CONNECTIONS
+        out(f"Each job its own URLs ({tree.relative_to(ROOT)}/jNN/, symlinks to {media.rel}: "
+            f"{media.count} x {media.seg_s} s, mean {seg_mb:.2f} MB); server {base_url}; "
+            f"{self.args.rounds} round(s), tool order rotated each round. Latency floor: "
+            f"{BATCH_JOBS} x {media.count} x {latency_ms} ms / {CONNECTIONS} = {floor:.2f} s. "
+            f"CPU is user + system seconds of every process each tool ran, their children included "
+            f"(RUSAGE_CHILDREN around the tool's batch; the bench is a child subreaper, so orphaned "
+            f"grandchildren count too); the segment server's is not in it. Every output is probed "
+            f"(video and audio, duration ±2 %) after the clock stops.")
+        load_line()
+        out()
+        results = {t: ToolResult() for t in tools}
+        cpus = {t: [] for t in tools}
+        for r in range(self.args.rounds):
+            order = tools[r % len(tools):] + tools[: r % len(tools)]
+            for tool in order:
+                res = results[tool]
+                if res.failed:
+                    continue
+                d = self.fresh_dir(f"batch-{tool}")
+                warm(media)
+                try:
+                    a = batch_attempt(BATCH_RUNNERS[tool], BatchCtx(self.snatch, base_url, media, tree.name, d))
+                finally:
+                    shutil.rmtree(d, ignore_errors=True)
+                res.attempts.append(a)
+                cpu = a.extra.get("cpu_s", 0.0)
+                progress(f"round {r + 1}/{self.args.rounds} {tool:<11} {a.seconds:7.2f} s wall "
+                         f"{cpu:6.2f} s CPU {'ok' if a.ok else 'FAILED'}: {a.note} "
+                         f"(load {os.getloadavg()[0]:.2f})")
+                if a.ok:
+                    res.times.append(a.seconds)
+                    cpus[tool].append(cpu)
+                else:
+                    res.failed = a.note
+        out()
+        out("| tool | median wall s | median CPU s | wall runs | CPU runs |")
+        out("| --- | ---: | ---: | --- | --- |")
+        cpu_med = {}
+        for t in tools:
+            res = results[t]
+            if res.failed:
+                out(f"| {BATCH_LABELS[t]} | FAILED | — | {res.failed} | |")
+                continue
+            cpu_med[t] = statistics.median(cpus[t]) if cpus[t] else None
+            out(f"| {BATCH_LABELS[t]} | {fmt_s(res.median)} | {fmt_s(cpu_med[t])} | "
+                f"{', '.join(f'{x:.2f}' for x in res.times)} | {', '.join(f'{x:.2f}' for x in cpus[t])} |")
+        self.summary["batch"] = {"results": results, "cpu": cpu_med}
 
     def rate(self, media: MediaSet, base_url: str, rps: float) -> None:
         out()
@@ -1188,6 +1460,32 @@ def targets(b: Bench, quick: bool, latency_ms: int) -> None:
             measured = (f"snatch {m:.2f} s vs {fp[0]} {fp[1]:.2f} s = {m / fp[1]:.2f} ×"
                         + (f" ({', '.join(failed)} FAILED)" if failed else ""))
             row(name, measured, m < fp[1])
+    if "batch" not in s:
+        row("batch: wall ≤ 0.60 × fastest peer, CPU ≤ 0.80 × cheapest peer", "not run", "—")
+    else:
+        res, cpu = s["batch"]["results"], s["batch"]["cpu"]
+        m, c = res["snatch"].median if "snatch" in res else None, cpu.get("snatch")
+        peers = [t for t in res if t not in OWN and res[t].median is not None]
+        if m is None or c is None:
+            row("batch: wall ≤ 0.60 × fastest peer, CPU ≤ 0.80 × cheapest peer", "snatch FAILED", False)
+        elif not peers:
+            row("batch: wall ≤ 0.60 × fastest peer, CPU ≤ 0.80 × cheapest peer",
+                f"snatch {m:.2f} s, {c:.2f} s CPU; no peer finished", "—")
+        else:
+            fw = min(peers, key=lambda t: res[t].median)
+            row(f"batch of {BATCH_JOBS} jobs: wall ≤ 0.60 × fastest peer",
+                f"snatch {m:.2f} s vs {fw} {res[fw].median:.2f} s = {m / res[fw].median:.2f} ×",
+                m <= 0.60 * res[fw].median)
+            priced = [t for t in peers if cpu.get(t) is not None]
+            fc = min(priced, key=lambda t: cpu[t])
+            row(f"batch of {BATCH_JOBS} jobs: CPU (with children) ≤ 0.80 × cheapest peer",
+                f"snatch {c:.2f} s vs {fc} {cpu[fc]:.2f} s = {c / cpu[fc]:.2f} ×", c <= 0.80 * cpu[fc])
+        base = res.get("snatch-base")
+        if base is not None and m is not None:
+            b = base.median
+            row("batch: snatch no slower than the baseline binary (≤ 1.05 ×, the noise)",
+                f"snatch {m:.2f} s vs baseline {fmt_s(b)} s" + (f" = {m / b:.2f} ×" if b else ""),
+                "—" if b is None else m <= 1.05 * b)
     if "rate" in s:
         r = s["rate"]
         if r["median"] is None:
@@ -1385,6 +1683,9 @@ def main() -> None:
         A = MediaSet("A", 300, 4, 1900, 96)
         B = MediaSet("B", 2000, 1, 330, 64)
         P = MediaSet("P", 300, 4, 1900, 96, hls=True)
+    # The batch's set is the same size in quick and full runs (30 segments
+    # of ~1.1 MB, like set A's): a quick run has fewer rounds only.
+    Q = MediaSet("A", 30, 4, 1900, 96)
 
     out()
     out("## Media")
@@ -1397,6 +1698,10 @@ def main() -> None:
     if need_b:
         make_set(B)
         out(f"- {B.describe()}")
+    if "batch" in only:
+        make_set(Q)
+        batch_tree = make_batch_tree(Q)
+        out(f"- {Q.describe()}; {BATCH_JOBS} jobs' URLs over it: {batch_tree.relative_to(ROOT)}")
     if "playlist" in only:
         make_set(P)
         out(f"- {P.describe()}, made by `ffmpeg -f hls` (its own index.m3u8, relative URIs)")
@@ -1411,7 +1716,7 @@ def main() -> None:
 
     bench = Bench(args, work, snatch, server_bin)
     server_50 = nginx = None
-    if any(x in only for x in ("a-50ms", "b-50ms", "playlist", "rate", "rss")):
+    if any(x in only for x in ("a-50ms", "b-50ms", "playlist", "batch", "rate", "rss")):
         _, server_50 = start_segment_server(server_bin, MEDIA, args.latency_ms)
     if have_nginx and any(x in only for x in ("a-nginx", "b-nginx", "rss")):
         _, nginx = start_nginx(MEDIA, work)
@@ -1428,6 +1733,10 @@ def main() -> None:
                       f"{args.latency_ms} ms latency, every tool reading it",
                       P, server_50, [t for t in PLAYLIST_TOOLS if t in tools], args.latency_ms,
                       PLAYLIST_RUNNERS, PLAYLIST_LABELS)
+    if "batch" in only:
+        if not become_subreaper():
+            out("- note: not a child subreaper; orphaned grandchildren's CPU would be missed")
+        bench.batch(Q, batch_tree, server_50, [t for t in tools if t in BATCH_RUNNERS], args.latency_ms)
     if "a-nginx" in only and nginx:
         bench.compare("a-nginx", "A@nginx — set A from nginx, no added latency", A, nginx, tools, None)
     if "b-nginx" in only and nginx:
