@@ -462,14 +462,15 @@ fn invalid(problems: &[Problem]) -> ExitCode {
 }
 
 /// Logs go to stderr. `-v` and `-vv` raise snatch's own level only, so no
-/// library logs a request line; `RUST_LOG` takes over when set.
+/// library logs a request line; `RUST_LOG` takes over when set. The MP4
+/// reader's note of a box it does not know is no warning of snatch's.
 fn init_logging(verbose: u8, quiet: bool) {
     use tracing_subscriber::EnvFilter;
     let level = match (quiet, verbose) {
         (true, _) => "error",
-        (_, 0) => "warn",
-        (_, 1) => "snatch=info,warn",
-        _ => "snatch=debug,warn",
+        (_, 0) => "warn,mp4_atom=error",
+        (_, 1) => "snatch=info,warn,mp4_atom=error",
+        _ => "snatch=debug,warn,mp4_atom=error",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let _ = tracing_subscriber::fmt()

@@ -1,6 +1,7 @@
 //! The merge: one ffmpeg per job reads the segments, in index order, as one
 //! MPEG-TS stream on its stdin and stream-copies them into the output's
-//! container; ffprobe then checks the result ([`probe`]). Knows ffmpeg, not HTTP.
+//! container; the result is then checked ([`probe`]): an MP4 by reading its
+//! index in-process ([`mp4`]), anything else by ffprobe. Knows ffmpeg, not HTTP.
 //! ffmpeg writes to a hidden name beside the output, unique to the process
 //! ([`temp`]); only a verified file is renamed to the final name.
 
@@ -11,6 +12,7 @@ use crate::state::store;
 
 mod audio;
 mod error;
+pub mod mp4;
 mod pipe;
 mod probe;
 pub mod temp;

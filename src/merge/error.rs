@@ -56,7 +56,8 @@ pub enum MergeError {
     Mux { status: ExitStatus, last: String },
 }
 
-/// ffprobe could not tell what the merged file holds.
+/// ffprobe (or the in-process reading of an MP4) could not tell what the
+/// merged file holds.
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
     #[error("ffprobe: {0}")]
@@ -66,6 +67,10 @@ pub enum ProbeError {
     Unreadable(String),
     #[error("ffprobe: {0}")]
     Output(serde_json::Error),
+    /// The in-process reading of an MP4 found it broken: cut short, or
+    /// without an index.
+    #[error("the merged file cannot be read: {0}")]
+    NotWhole(String),
 }
 
 /// The folder a file is in.

@@ -182,7 +182,8 @@ impl EarlyProbe {
     }
 }
 
-/// Probes `file` with the early ffprobe if there is one, else (or if it
+/// Reads `file` in-process when it is an MP4 [`super::mp4`] covers; else
+/// probes it with the early ffprobe if there is one, else (or if it
 /// failed) with a direct one, whose answer then stands. An early probe
 /// that failed where the direct one worked is not started again.
 pub async fn probe_file(
@@ -190,6 +191,14 @@ pub async fn probe_file(
     early: Option<EarlyProbe>,
     file: &Path,
 ) -> Result<Probed, ProbeError> {
+    // An MP4 is read in-process; ffprobe only for what that does not cover.
+    let path = file.to_path_buf();
+    let read = tokio::task::spawn_blocking(move || super::mp4::read(&path))
+        .await
+        .map_err(|e| ProbeError::Start(std::io::Error::other(e)))?;
+    if let Some(probed) = read? {
+        return Ok(probed);
+    }
     // A path the list cannot hold is probed directly; that says nothing
     // of this ffprobe.
     let (Some(early), Some(line)) = (early, list_line(file)) else {

@@ -263,8 +263,12 @@ impl Steps<'_> {
         report: &mut JobReport,
     ) -> Result<(), JobError> {
         let job = self.job;
-        // ffprobe loads while ffmpeg finishes; it reads the file once whole.
-        let early = merge::EarlyProbe::start(self.tools);
+        // An MP4 is checked in-process; for other containers ffprobe
+        // loads while ffmpeg finishes, and reads the file once whole.
+        let early = match job.container {
+            crate::common::Container::Mp4 => None,
+            _ => merge::EarlyProbe::start(self.tools),
+        };
         let temp = merge
             .finish()
             .await

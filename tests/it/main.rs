@@ -17,6 +17,7 @@ mod hls;
 mod layout;
 mod ledger;
 mod local_sources;
+mod mp4_read;
 mod net;
 mod new;
 mod new_playlist;

@@ -81,12 +81,14 @@ fn an_early_probe_of_a_cut_file_fails_and_so_does_the_check() {
     assert!(EarlyProbe::start(&tools).is_some());
 }
 
-/// A job file of `jobs` jobs of 5 segments each, one job at a time.
-fn jobs_yaml(url: &str, jobs: &[&str]) -> String {
+/// A job file of `jobs` jobs of 5 segments each, one job at a time,
+/// each merged into `NAME.ext` (`mkv`: checked by ffprobe; `mp4`: read
+/// in-process).
+fn jobs_yaml(url: &str, jobs: &[&str], ext: &str) -> String {
     let mut y = "version: 1\nlimits:\n  global: { jobs: 1 }\njobs:\n".to_string();
     for name in jobs {
         y.push_str(&format!(
-            "  - name: {name}\n    url: \"{url}/{{{{index}}}}.ts\"\n    padding: 6\n    range: {{ start: 1, end: 5 }}\n"
+            "  - name: {name}\n    url: \"{url}/{{{{index}}}}.ts\"\n    padding: 6\n    range: {{ start: 1, end: 5 }}\n    output: {name}.{ext}\n"
         ));
     }
     y
@@ -101,10 +103,10 @@ fn log_lines(log: &Path) -> Vec<String> {
 }
 
 #[test]
-fn a_run_checks_with_one_ffprobe_started_before_ffmpeg_ended() {
+fn a_run_of_an_mkv_checks_with_one_ffprobe_started_before_ffmpeg_ended() {
     let media = segments(5, 1);
     let server = TestServer::start(&media);
-    let job = Job::new(&jobs_yaml(&server.url(), &["v"]));
+    let job = Job::new(&jobs_yaml(&server.url(), &["v"], "mkv"));
     let log = job.path("tools.log");
     let l = log.display();
     // ffmpeg ends only once an ffprobe has started (or 20 s have passed):
@@ -130,7 +132,7 @@ fn a_run_checks_with_one_ffprobe_started_before_ffmpeg_ended() {
     let j = &job.report()["jobs"][0];
     assert_eq!(j["status"], "ok");
     assert_eq!(j["media"]["streams"], serde_json::json!(["video", "audio"]));
-    let (duration, _) = support::media::probe(&job.path("out/v.mp4"));
+    let (duration, _) = support::media::probe(&job.path("out/v.mkv"));
     assert_eq!(j["media"]["duration_s"].as_f64(), Some(duration));
 }
 
@@ -138,7 +140,7 @@ fn a_run_checks_with_one_ffprobe_started_before_ffmpeg_ended() {
 fn an_ffprobe_without_concatf_checks_directly_and_is_not_asked_early_again() {
     let media = segments(5, 1);
     let server = TestServer::start(&media);
-    let job = Job::new(&jobs_yaml(&server.url(), &["a", "b"]));
+    let job = Job::new(&jobs_yaml(&server.url(), &["a", "b"], "mkv"));
     let log = job.path("ffprobe.log");
     // As FFmpeg 4 answers: it has no such protocol.
     let ffprobe = script(
@@ -169,7 +171,7 @@ fn ended(pid: u32) -> bool {
 fn a_killed_run_leaves_no_ffprobe_waiting() {
     let media = segments(5, 1);
     let server = TestServer::start(&media);
-    let job = Job::new(&jobs_yaml(&server.url(), &["v"]));
+    let job = Job::new(&jobs_yaml(&server.url(), &["v"], "mkv"));
     let pids = job.path("ffprobe.pid");
     let release = job.path("release");
     // ffmpeg ends its work and then holds the run in the merge until the
