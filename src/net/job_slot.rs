@@ -1,6 +1,7 @@
 //! A job's place among the jobs in flight (`limits.global.jobs`), given
 //! back while every request of the job waits out a paused host, and taken
-//! again (waiting in line) when one of them goes on. A pause holds no job
+//! again (waiting in line) when one of them goes on; given to the next job
+//! for good once the job has fetched all it will and only merges and checks. A pause holds no job
 //! slot, as it holds no request slot ([`super::Limiter`]). The slot of the
 //! job being run is found from the task (a task-local): requests of the
 //! job, wherever they are made, count in it.
@@ -19,6 +20,10 @@ pub struct JobSlot {
     jobs: Arc<Semaphore>,
     permit: tokio::sync::Mutex<Option<OwnedSemaphorePermit>>,
     counts: Mutex<Counts>,
+    /// As many places as `jobs`, for jobs that merge and check after
+    /// their slot went to the next job ([`JobSlot::fetched`]).
+    tails: Arc<Semaphore>,
+    tail: Mutex<Option<OwnedSemaphorePermit>>,
 }
 
 /// The job's requests under way, and how many of them wait out a pause.
@@ -29,13 +34,37 @@ struct Counts {
 }
 
 impl JobSlot {
-    /// A job that holds `permit`, one of `jobs`.
-    pub fn new(jobs: Arc<Semaphore>, permit: OwnedSemaphorePermit) -> Arc<JobSlot> {
+    /// A job that holds `permit`, one of `jobs`; `tails` are the places
+    /// of jobs that finish without a slot.
+    pub fn new(
+        jobs: Arc<Semaphore>,
+        tails: Arc<Semaphore>,
+        permit: OwnedSemaphorePermit,
+    ) -> Arc<JobSlot> {
         Arc::new(JobSlot {
             jobs,
             permit: tokio::sync::Mutex::new(Some(permit)),
             counts: Mutex::new(Counts::default()),
+            tails,
+            tail: Mutex::new(None),
         })
+    }
+
+    /// The job has fetched all it will: while its ffmpeg finishes and the
+    /// output is checked, its slot goes to the next job, so that no
+    /// connection idles while another job has segments to fetch. It takes
+    /// one of the `tails` places instead (held until the job ends); when
+    /// none is free, it keeps its slot. A request it still makes takes a
+    /// slot again like any other ([`aside`]).
+    pub fn fetched(&self) {
+        let Ok(tail) = self.tails.clone().try_acquire_owned() else {
+            return;
+        };
+        if let Ok(mut permit) = self.permit.try_lock() {
+            if permit.take().is_some() {
+                *self.tail.lock().unwrap_or_else(|e| e.into_inner()) = Some(tail);
+            }
+        }
     }
 
     /// Runs `f` as this job: its requests (in this task) count in the slot.

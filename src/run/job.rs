@@ -249,6 +249,11 @@ impl Steps<'_> {
         })?;
         let timings = super::timed::merged(job, &fed, &ledger, &self.inits).await;
         drop(ledger);
+        // Nothing left to fetch: the next job takes this one's place while
+        // its ffmpeg finishes and the output is checked.
+        if let Some(slot) = net::JobSlot::current() {
+            slot.fetched();
+        }
         self.finish(merge, &fed, &verdict, &timings, report).await
     }
 

@@ -65,6 +65,7 @@ pub async fn run(
         cancel: cancel.clone(),
         // Each job in flight has its own ffmpeg and feeding threads.
         in_flight: Arc::new(Semaphore::new(plan.limits.jobs as usize)),
+        tails: Arc::new(Semaphore::new(plan.limits.jobs as usize)),
     };
     let mut tasks = JoinSet::new();
     let mut names = HashMap::new();
@@ -147,6 +148,9 @@ struct Shared {
     /// At most `limits.global.jobs` permits: one per job fetching or
     /// merging, none for a job that only waits out paused hosts.
     in_flight: Arc<Semaphore>,
+    /// As many permits: one per job that merges and checks after giving
+    /// its place to the next job.
+    tails: Arc<Semaphore>,
 }
 
 impl Shared {
@@ -155,7 +159,8 @@ impl Shared {
         let report = tokio::select! {
             permit = self.in_flight.clone().acquire_owned() => {
                 // Given back while the job only waits out paused hosts.
-                let slot = JobSlot::new(self.in_flight.clone(), permit.expect("never closed"));
+                let permit = permit.expect("never closed");
+                let slot = JobSlot::new(self.in_flight.clone(), self.tails.clone(), permit);
                 let events = self.events.as_ref();
                 let ran = run_job(&job, &self.fetcher, &self.tools, self.opts, events, &self.cancel);
                 slot.scope(ran).await

@@ -8,6 +8,7 @@
 mod support;
 
 mod attack;
+mod batch;
 mod byte_checks;
 mod claims;
 mod end_auto;

@@ -153,7 +153,17 @@ fn an_ffprobe_without_concatf_checks_directly_and_is_not_asked_early_again() {
     );
     let out = job.run_env(&[("SNATCH_FFPROBE", &ffprobe)]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(log_lines(&log), ["refused", "direct", "direct"]);
+    // The next job fetches while one finishes: a job whose check began
+    // before the first refusal was known may be refused once too; every
+    // job is then checked directly, once.
+    let lines = log_lines(&log);
+    let count = |w: &str| lines.iter().filter(|l| *l == w).count();
+    assert_eq!(lines[0], "refused", "{lines:?}");
+    assert_eq!(
+        (count("direct"), count("refused") <= 2),
+        (2, true),
+        "{lines:?}"
+    );
     assert_eq!(job.report()["totals"]["ok"], 2);
 }
 
