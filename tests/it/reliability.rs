@@ -106,7 +106,7 @@ fn a_panicking_job_is_a_failed_job_in_the_report() {
 }
 
 #[test]
-fn no_more_than_four_jobs_merge_at_once() {
+fn at_most_four_jobs_fetch_and_four_finish_their_merge_at_once() {
     let media = segments(5, 1);
     let server = TestServer::with_latency(&media, Duration::from_millis(30));
     let names: Vec<String> = (0..10).map(|i| format!("j{i}")).collect();
@@ -118,12 +118,15 @@ fn no_more_than_four_jobs_merge_at_once() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let (most, started) = ffmpeg_overlap(&log);
     assert_eq!(started, 10);
-    assert!(most <= 4, "{most} ffmpeg processes ran at once");
+    // Four jobs fetch (and feed their ffmpeg) at once; a job that has
+    // fetched all it will gives its place to the next one while its
+    // ffmpeg finishes, and at most four finish that way at once.
+    assert!(most <= 8, "{most} ffmpeg processes ran at once");
     assert_eq!(job.report()["totals"]["ok"], 10);
 }
 
 #[test]
-fn limits_global_jobs_sets_how_many_jobs_merge_at_once() {
+fn limits_global_jobs_sets_how_many_jobs_fetch_and_finish_at_once() {
     let media = segments(5, 1);
     let server = TestServer::with_latency(&media, Duration::from_millis(30));
     let names: Vec<String> = (0..6).map(|i| format!("j{i}")).collect();
@@ -134,7 +137,10 @@ fn limits_global_jobs_sets_how_many_jobs_merge_at_once() {
     let (ffmpeg, log) = logging_ffmpeg(job.dir.path());
     let out = job.run_env(&[("SNATCH_FFMPEG", &ffmpeg)]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(ffmpeg_overlap(&log), (1, 6), "one job at a time");
+    // One job fetches at a time, while at most one other finishes.
+    let (most, started) = ffmpeg_overlap(&log);
+    assert_eq!(started, 6);
+    assert!(most <= 2, "{most} ffmpeg processes ran at once");
 }
 
 #[test]
