@@ -19,6 +19,8 @@ pub struct Rate {
 pub struct Limit {
     pub concurrency: u32,
     pub rate: Option<Rate>,
+    /// Segment body bytes per second (`bytes_per_second`), when limited.
+    pub bytes_per_second: Option<u64>,
 }
 
 /// The limits of a run: the whole run, every host, and named hosts.
@@ -45,10 +47,12 @@ impl Default for RunLimits {
             global: Limit {
                 concurrency: DEFAULT_GLOBAL_CONCURRENCY,
                 rate: None,
+                bytes_per_second: None,
             },
             per_host: Limit {
                 concurrency: DEFAULT_HOST_CONCURRENCY,
                 rate: None,
+                bytes_per_second: None,
             },
             hosts: BTreeMap::new(),
             jobs: DEFAULT_JOBS,
@@ -76,7 +80,16 @@ impl Limit {
                 }),
                 (a, b) => a.or(b),
             },
+            bytes_per_second: stricter_of(self.bytes_per_second, other.bytes_per_second),
         }
+    }
+}
+
+/// The smaller of two optional limits; a limit wins over none.
+pub fn stricter_of(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -188,6 +201,7 @@ mod tests {
         let a = Limit {
             concurrency: 4,
             rate: None,
+            bytes_per_second: Some(1000),
         };
         let b = Limit {
             concurrency: 8,
@@ -195,8 +209,11 @@ mod tests {
                 per_second: 5.0,
                 burst: 2,
             }),
+            bytes_per_second: Some(500),
         };
         let s = a.stricter(b);
+        assert_eq!(s.bytes_per_second, Some(500));
+        assert_eq!(stricter_of(None, Some(7)), Some(7));
         assert_eq!(s.concurrency, 4);
         assert_eq!(s.rate.unwrap().per_second, 5.0);
     }

@@ -43,6 +43,12 @@ pub enum ValueError {
     NotSize(String),
     #[error("must be from 1KiB to 16GiB, found `{0}`")]
     SizeRange(String),
+    #[error(
+        "`{0}` is not a rate in bytes; expected bytes per second (`500000`) or a number with a unit: K, M, G (powers of 1000, as KB, MB, GB), KiB, MiB, GiB; `/s` may follow"
+    )]
+    ByteRateUnit(String),
+    #[error("must be from 1K to 100G per second, found `{0}`")]
+    ByteRateRange(String),
     #[error("`{0}` is not a percentage; expected e.g. `2%`")]
     NotPercent(String),
     #[error("must be more than 0% and at most 100%, found `{0}`")]
@@ -75,6 +81,9 @@ pub const VIDEO_LENGTH: (Duration, Duration) = (
 
 /// `max_segment_bytes`.
 pub const SEGMENT_BYTES: (u64, u64) = (1024, 16 * 1024 * 1024 * 1024);
+
+/// `bytes_per_second`: 1K to 100G.
+pub const BYTE_RATE: (u64, u64) = (1000, 100_000_000_000);
 
 /// `verify.duration_tolerance`: percent, and seconds.
 pub const TOLERANCE_PERCENT: f64 = 100.0;
@@ -118,15 +127,50 @@ pub fn duration_in(text: &str, range: (Duration, Duration)) -> Result<Duration, 
     Ok(d)
 }
 
+/// Splits `12.5 MiB` into its number and its unit.
+fn number_and_unit(t: &str) -> (&str, &str) {
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    (&t[..split], t[split..].trim())
+}
+
+/// Parses a limit in bytes per second: a whole number, or a number with a
+/// unit as sizes have them, where `K`, `M` and `G` alone are `KB`, `MB`
+/// and `GB` (powers of 1000, as curl's `--limit-rate` would not: its `K`
+/// is 1024; write `KiB` for that); a `/s` may follow (`2MB/s`). Checked
+/// to lie in [`BYTE_RATE`].
+pub fn parse_byte_rate(text: &str) -> Result<u64, ValueError> {
+    let t = text.trim();
+    let bare = t.strip_suffix("/s").unwrap_or(t).trim_end();
+    let (num, unit) = number_and_unit(bare);
+    let factor: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "m" | "mb" => 1000 * 1000,
+        "g" | "gb" => 1000 * 1000 * 1000,
+        "kib" => 1024,
+        "mib" => 1024 * 1024,
+        "gib" => 1024 * 1024 * 1024,
+        _ => return Err(ValueError::ByteRateUnit(t.into())),
+    };
+    let value: f64 = num
+        .parse()
+        .map_err(|_| ValueError::ByteRateUnit(t.into()))?;
+    let bytes = value * factor as f64;
+    let (min, max) = BYTE_RATE;
+    if !bytes.is_finite() || bytes < min as f64 || bytes > max as f64 {
+        return Err(ValueError::ByteRateRange(t.into()));
+    }
+    Ok(bytes as u64)
+}
+
 /// Parses a size: a whole number of bytes, or a number with a unit
 /// (`B`, `KB`, `MB`, `GB`, `KiB`, `MiB`, `GiB`; case-insensitive), and
 /// checks it lies in [`SEGMENT_BYTES`].
 pub fn parse_size(text: &str) -> Result<u64, ValueError> {
     let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = (&t[..split], t[split..].trim());
+    let (num, unit) = number_and_unit(t);
     let factor: u64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "kb" => 1000,
@@ -208,6 +252,37 @@ mod tests {
         ] {
             assert!(parse_size(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn byte_rates_in_every_form() {
+        assert_eq!(parse_byte_rate("2M").unwrap(), 2_000_000);
+        assert_eq!(parse_byte_rate("2MB/s").unwrap(), 2_000_000);
+        assert_eq!(parse_byte_rate("1.5 MiB/s").unwrap(), 1_572_864);
+        assert_eq!(parse_byte_rate("500k").unwrap(), 500_000);
+        assert_eq!(parse_byte_rate("1G").unwrap(), 1_000_000_000);
+        assert_eq!(parse_byte_rate("250000").unwrap(), 250_000);
+        for bad in [
+            "0",
+            "-1",
+            "-2M",
+            "999",
+            "1e30",
+            "101G",
+            "ten",
+            "5 parsecs",
+            "",
+            "M",
+            "1..2M",
+            "NaN",
+            "2M/h",
+        ] {
+            assert!(parse_byte_rate(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_byte_rate("0").unwrap_err().to_string(),
+            "must be from 1K to 100G per second, found `0`"
+        );
     }
 
     #[test]

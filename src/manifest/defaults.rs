@@ -18,6 +18,7 @@ pub fn over(own: &Settings, folder: &Settings) -> Settings {
         on_missing,
         verify,
         max_segment_bytes,
+        bytes_per_second,
         send_secrets_to,
         padding,
         start,

@@ -57,6 +57,11 @@ impl FileCheck<'_> {
         let verify = self.verify(verify, job.verify.as_ref());
         let max = self.max_segment_bytes(DEFAULT_MAX_SEGMENT_BYTES, d.max_segment_bytes.as_ref());
         let max_segment_bytes = self.max_segment_bytes(max, job.max_segment_bytes.as_ref());
+        let inherited = self.byte_rate(d.bytes_per_second.as_ref(), "");
+        let bytes_per_second = match &job.bytes_per_second {
+            Some(own) => self.byte_rate(Some(own), ""),
+            None => inherited,
+        };
         let headers = self.headers(d.headers.as_ref(), job.headers.as_ref(), policy, name);
         let listed = job.send_secrets_to.as_ref().or(d.send_secrets_to.as_ref());
         let send_secrets_to = self.secret_hosts(listed);
@@ -91,6 +96,7 @@ impl FileCheck<'_> {
                 .map_or(OnMissing::Fail, |o| o.value),
             verify,
             max_segment_bytes,
+            bytes_per_second,
             send_secrets_to,
             url_vars: url_vars?,
         })

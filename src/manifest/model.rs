@@ -103,6 +103,23 @@ impl JsonSchema for SizeValue {
     }
 }
 
+/// A limit in bytes per second: `2M`, `500K`, `1.5MiB/s`, `250000`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct ByteRateValue(pub String);
+
+impl JsonSchema for ByteRateValue {
+    fn schema_name() -> Cow<'static, str> {
+        "ByteRateValue".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "Bytes per second: a whole number, or a number with a unit (`2M`, `500K`, `1.5MiB`; K/M/G and KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024); `/s` may follow. From 1K to 100G.",
+            "type": ["string", "integer"]
+        })
+    }
+}
+
 /// A duration tolerance: a percentage (`2%`) or seconds (`1.5s`, `1.5`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(transparent)]
@@ -179,6 +196,9 @@ pub struct Settings {
     pub verify: Option<Sp<Verify>>,
     /// The largest body a segment may have. Default `256MiB`; from 1KiB to 16GiB.
     pub max_segment_bytes: Option<Sp<SizeValue>>,
+    /// Segment body bytes per second for one job (`2M`, `500K`; K = 1000).
+    /// Default: no limit. Shared limits are under `limits`.
+    pub bytes_per_second: Option<Sp<ByteRateValue>>,
     /// Hosts besides the job's own origin (the origin of its `url` or
     /// `playlist`) that its secrets may go to: values from `${…}`,
     /// `Cookie`, `Authorization` and `Proxy-Authorization`.
@@ -264,6 +284,9 @@ pub struct Limit {
     pub requests_per_second: Option<Sp<f64>>,
     /// Requests that may start at once above the rate. Default 1 (1 to 1000).
     pub burst: Option<Sp<i64>>,
+    /// Segment body bytes per second, shared by every request it covers
+    /// (`2M`, `500K`, `1.5MiB`; K/M/G = 1000). Default: no limit.
+    pub bytes_per_second: Option<Sp<ByteRateValue>>,
 }
 
 /// The limits of the whole run: a [`Limit`] and how many jobs run at once.
@@ -276,6 +299,9 @@ pub struct GlobalLimit {
     pub requests_per_second: Option<Sp<f64>>,
     /// Requests that may start at once above the rate. Default 1 (1 to 1000).
     pub burst: Option<Sp<i64>>,
+    /// Segment body bytes per second, shared by every request it covers
+    /// (`2M`, `500K`, `1.5MiB`; K/M/G = 1000). Default: no limit.
+    pub bytes_per_second: Option<Sp<ByteRateValue>>,
     /// Jobs in flight at once, each with its own ffmpeg. Default 4 (1 to 256).
     pub jobs: Option<Sp<i64>>,
 }
@@ -359,6 +385,8 @@ pub struct Job {
     pub verify: Option<Sp<Verify>>,
     /// See `defaults.max_segment_bytes`.
     pub max_segment_bytes: Option<Sp<SizeValue>>,
+    /// See `defaults.bytes_per_second`.
+    pub bytes_per_second: Option<Sp<ByteRateValue>>,
     /// See `defaults.send_secrets_to`.
     pub send_secrets_to: Option<Vec<Sp<String>>>,
 }

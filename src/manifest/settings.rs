@@ -8,12 +8,14 @@ use std::time::Duration;
 use super::bounds;
 use super::model::{self, Loc, Sp};
 use super::validate::FileCheck;
+use crate::common::settings::stricter_of;
 use crate::common::{Limit, Rate, RetryPolicy, RunLimits, Timeouts, Verify};
 
 #[derive(Debug, Default, Clone, Copy)]
 pub(super) struct PartialLimit {
     concurrency: Option<u32>,
     rate: Option<Rate>,
+    bytes_per_second: Option<u64>,
 }
 
 impl PartialLimit {
@@ -22,13 +24,16 @@ impl PartialLimit {
         let dummy = |r| Limit {
             concurrency: 1,
             rate: r,
+            bytes_per_second: None,
         };
         self.rate = dummy(self.rate).stricter(dummy(other.rate)).rate;
+        self.bytes_per_second = stricter_of(self.bytes_per_second, other.bytes_per_second);
     }
     fn resolve(self, default_concurrency: u32) -> Limit {
         Limit {
             concurrency: self.concurrency.unwrap_or(default_concurrency),
             rate: self.rate,
+            bytes_per_second: self.bytes_per_second,
         }
     }
 }
@@ -80,6 +85,7 @@ struct LimitKeys<'a> {
     concurrency: Option<&'a Sp<i64>>,
     requests_per_second: Option<&'a Sp<f64>>,
     burst: Option<&'a Sp<i64>>,
+    bytes_per_second: Option<&'a Sp<model::ByteRateValue>>,
 }
 
 impl FileCheck<'_> {
@@ -157,7 +163,37 @@ impl FileCheck<'_> {
                 None
             }
         };
-        PartialLimit { concurrency, rate }
+        let bytes_per_second = self.byte_rate(l.bytes_per_second, what);
+        PartialLimit {
+            concurrency,
+            rate,
+            bytes_per_second,
+        }
+    }
+
+    /// `bytes_per_second` under `what` (`limits.global`, or empty for a
+    /// job's own), in its range.
+    pub(super) fn byte_rate(
+        &mut self,
+        v: Option<&Sp<model::ByteRateValue>>,
+        what: &str,
+    ) -> Option<u64> {
+        let v = v?;
+        let key = match what {
+            "" => "bytes_per_second".to_string(),
+            _ => format!("{what}.bytes_per_second"),
+        };
+        match bounds::parse_byte_rate(&v.value.0) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                self.err(
+                    v.loc,
+                    format!("{key} {e}"),
+                    "expected bytes per second from 1K to 100G (`2M`, `500K`, `1.5MiB/s`; K = 1000); leave the key out for no limit",
+                );
+                None
+            }
+        }
     }
 
     fn limit(&mut self, l: &Sp<model::Limit>, what: &str) -> PartialLimit {
@@ -165,6 +201,7 @@ impl FileCheck<'_> {
             concurrency: l.concurrency.as_ref(),
             requests_per_second: l.requests_per_second.as_ref(),
             burst: l.burst.as_ref(),
+            bytes_per_second: l.bytes_per_second.as_ref(),
         };
         self.limit_keys(keys, what)
     }
@@ -176,6 +213,7 @@ impl FileCheck<'_> {
                 concurrency: g.concurrency.as_ref(),
                 requests_per_second: g.requests_per_second.as_ref(),
                 burst: g.burst.as_ref(),
+                bytes_per_second: g.bytes_per_second.as_ref(),
             };
             out.global = self.limit_keys(keys, "limits.global");
             out.jobs = g

@@ -116,6 +116,8 @@ pub struct JobSpec {
     pub on_missing: OnMissing,
     pub verify: Verify,
     pub max_segment_bytes: u64,
+    /// The job's own `bytes_per_second`, when limited.
+    pub bytes_per_second: Option<u64>,
     /// `send_secrets_to`: where its secrets may go besides its own origin.
     pub send_secrets_to: Vec<crate::common::origins::SecretHost>,
     /// The `vars` keys the url names (their values may hold `${NAME}`).

@@ -15,6 +15,7 @@ use reqwest::header::{HeaderMap, HeaderValue, LOCATION};
 use reqwest::{StatusCode, Url};
 use tokio::time::Instant;
 
+use super::bytes::Throttle;
 use super::dns::{resolves_internal, LookupError};
 use super::outcome::{describe, status_text, timed_out, Attempt, FailKind};
 use super::scope::Scope;
@@ -43,6 +44,37 @@ impl Budget {
         let out = tokio::time::timeout(self.left, f).await.ok();
         self.left = self.left.saturating_sub(started.elapsed());
         out
+    }
+
+    /// As [`Budget::run`], but the time `f` waits for the byte limits
+    /// (counted by `throttle`) is not spent from the budget.
+    pub async fn run_paced<T>(
+        &mut self,
+        f: impl std::future::Future<Output = T>,
+        throttle: &Throttle,
+    ) -> Option<T> {
+        if throttle.is_empty() {
+            return self.run(f).await;
+        }
+        let started = Instant::now();
+        let left = self.left;
+        let spent = |throttle: &Throttle| started.elapsed().saturating_sub(throttle.waited());
+        tokio::pin!(f);
+        loop {
+            let deadline = started + left + throttle.waited();
+            tokio::select! {
+                out = &mut f => {
+                    self.left = left.saturating_sub(spent(throttle));
+                    return Some(out);
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    if spent(throttle) >= left {
+                        self.left = Duration::ZERO;
+                        return None;
+                    }
+                }
+            }
+        }
     }
 }
 

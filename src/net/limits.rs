@@ -1,8 +1,9 @@
 //! The run's shared limits, built once from [`RunLimits`] and handed to every
 //! job: global and per-host concurrency (tokio semaphores), global and
 //! per-host rates (governor: a direct limiter for the run and each named
-//! host, a keyed one for all other hosts), and per-host pauses from
-//! `Retry-After`.
+//! host, a keyed one for all other hosts), per-host pauses from
+//! `Retry-After`, and the run's and each host's limit in bytes per second
+//! ([`super::bytes`]).
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -13,6 +14,7 @@ use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLim
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+use super::bytes::{ByteBucket, Throttle};
 use crate::common::{Rate, RunLimits};
 
 fn quota(rate: Rate) -> Quota {
@@ -27,6 +29,8 @@ struct Host {
     /// A named host's own rate; other hosts share the keyed limiter.
     rate: Option<DefaultDirectRateLimiter>,
     paused_until: Mutex<Option<Instant>>,
+    /// The host's own limit in bytes per second (named, or `per_host`).
+    bytes: Option<Arc<ByteBucket>>,
 }
 
 /// Shared by all jobs of a run.
@@ -36,6 +40,9 @@ pub struct Limiter {
     global_rate: Option<DefaultDirectRateLimiter>,
     host_rate: Option<DefaultKeyedRateLimiter<String>>,
     hosts: Mutex<HashMap<String, Arc<Host>>>,
+    global_bytes: Option<Arc<ByteBucket>>,
+    /// Some host has a limit in bytes per second.
+    host_bytes: bool,
 }
 
 /// Held while one request is in flight.
@@ -51,6 +58,12 @@ impl Limiter {
             global_rate: limits.global.rate.map(|r| RateLimiter::direct(quota(r))),
             host_rate: limits.per_host.rate.map(|r| RateLimiter::keyed(quota(r))),
             hosts: Mutex::new(HashMap::new()),
+            global_bytes: limits
+                .global
+                .bytes_per_second
+                .map(|b| Arc::new(ByteBucket::new(b))),
+            host_bytes: limits.per_host.bytes_per_second.is_some()
+                || limits.hosts.values().any(|l| l.bytes_per_second.is_some()),
             limits: limits.clone(),
         }
     }
@@ -68,6 +81,7 @@ impl Limiter {
                         .and_then(|l| l.rate)
                         .map(|r| RateLimiter::direct(quota(r))),
                     paused_until: Mutex::new(None),
+                    bytes: limit.bytes_per_second.map(|b| Arc::new(ByteBucket::new(b))),
                 })
             })
             .clone()
@@ -148,6 +162,17 @@ impl Limiter {
                 _ => return,
             }
         }
+    }
+
+    /// The byte limits a segment's body from `host` is charged to: `job`'s
+    /// own, the host's and the run's; empty when none is set.
+    pub fn throttle(&self, host: &str, job: Option<&Arc<ByteBucket>>) -> Throttle {
+        let mut buckets: Vec<Arc<ByteBucket>> = job.into_iter().cloned().collect();
+        if self.host_bytes {
+            buckets.extend(self.host(host).bytes.clone());
+        }
+        buckets.extend(self.global_bytes.clone());
+        Throttle::new(buckets)
     }
 
     /// Pauses every request to `host` for `d` (from `Retry-After`).

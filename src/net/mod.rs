@@ -5,6 +5,7 @@
 //! provides. Knows HTTP, not ffmpeg.
 
 mod address;
+mod bytes;
 mod dns;
 mod error;
 mod exists;
@@ -24,6 +25,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 pub use address::is_internal;
+pub use bytes::ByteBucket;
 pub use error::{ClientError, HeaderError, RangeError};
 pub use exists::{Look, ProbeError, START_BYTES};
 pub use http::{hop_allowed, MAX_REDIRECTS};

@@ -14,6 +14,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_RANGE};
 use reqwest::StatusCode;
 use tokio::io::AsyncReadExt;
 
+use super::bytes::Throttle;
 use super::error::{HeaderError, RangeError};
 use super::http::{Answer, Budget};
 use super::outcome::{
@@ -50,6 +51,8 @@ pub struct JobFetch {
     pub other_redirects: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Where its secrets may go.
     pub scope: Arc<super::Scope>,
+    /// The job's own limit in bytes per second, shared by its segments.
+    pub bytes: Option<Arc<super::ByteBucket>>,
 }
 
 impl JobFetch {
@@ -73,6 +76,7 @@ impl JobFetch {
             max_bytes: DEFAULT_MAX_BYTES,
             other_redirects: Default::default(),
             scope,
+            bytes: None,
         })
     }
 }
@@ -190,7 +194,9 @@ impl Fetcher {
             job: &req.headers,
             sent: &sent,
         };
-        let outcome = match budget.run(receive(req, resp, (&shown, sent), seg)).await {
+        let throttle = self.limiter.throttle(&host, req.bytes.as_ref());
+        let body = receive(req, resp, (&shown, sent), seg, &throttle);
+        let outcome = match budget.run_paced(body, &throttle).await {
             Some(outcome) => outcome,
             None => timed_out(req.timeout.segment),
         };
@@ -229,12 +235,13 @@ fn failure(req: &JobFetch, seg: &Segment, failed: Failed<Why>, redirects: u32) -
 }
 
 /// Takes the body of an answer into the job's spool, checked as it
-/// arrives and capped at the job's `max_bytes`.
+/// arrives, capped at the job's `max_bytes` and paced by the byte limits.
 async fn receive(
     req: &JobFetch,
     mut resp: reqwest::Response,
     (shown, sent): (&str, Sent<'_>),
     seg: &Segment,
+    throttle: &Throttle,
 ) -> Attempt {
     if let Some(refused) = refused_head(req, &resp, (shown, sent), seg) {
         return refused;
@@ -260,6 +267,9 @@ async fn receive(
                 received += chunk.len() as u64;
                 if let Err(e) = part.write(&chunk).await {
                     return e.into_attempt(shown, retry);
+                }
+                if !throttle.is_empty() {
+                    throttle.charge(chunk.len()).await;
                 }
             }
             Ok(None) => break,

@@ -132,6 +132,8 @@ pub struct JobPlan {
     pub verify: Verify,
     /// The largest body a segment may have.
     pub max_segment_bytes: u64,
+    /// The job's own limit in segment body bytes per second.
+    pub bytes_per_second: Option<u64>,
     /// The host of the first segment, when it is fetched over HTTP. For
     /// fetching and limits only; show [`JobPlan::shown_host`].
     pub host: Option<String>,
@@ -544,6 +546,7 @@ fn plan_job(
         on_missing: spec.on_missing,
         verify: spec.verify,
         max_segment_bytes: spec.max_segment_bytes,
+        bytes_per_second: spec.bytes_per_second,
         host,
         shown_host,
         host_limit,

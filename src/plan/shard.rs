@@ -146,6 +146,7 @@ pub fn split_limit(l: Limit, n: u32) -> Limit {
             per_second: r.per_second / f64::from(n),
             burst: (r.burst / n).max(1),
         }),
+        bytes_per_second: l.bytes_per_second.map(|b| (b / u64::from(n)).max(1)),
     }
 }
 
@@ -210,7 +211,17 @@ mod tests {
         Limit {
             concurrency,
             rate: rate.map(|(per_second, burst)| Rate { per_second, burst }),
+            bytes_per_second: None,
         }
+    }
+
+    #[test]
+    fn a_share_divides_bytes_per_second() {
+        let mut l = limit(4, None);
+        l.bytes_per_second = Some(3_000_000);
+        assert_eq!(split_limit(l, 3).bytes_per_second, Some(1_000_000));
+        assert_eq!(split_limit(l, 1).bytes_per_second, Some(3_000_000));
+        assert_eq!(split_limit(limit(4, None), 3).bytes_per_second, None);
     }
 
     #[test]

@@ -15,7 +15,15 @@ fn limit_text(l: &Limit) -> String {
     if let Some(r) = l.rate {
         let _ = write!(s, ", {} req/s (burst {})", r.per_second, r.burst);
     }
+    if let Some(b) = l.bytes_per_second {
+        let _ = write!(s, ", {}", byte_rate_text(b));
+    }
     s
+}
+
+/// A limit in bytes per second as the job file would write it: `2MB/s`.
+fn byte_rate_text(b: u64) -> String {
+    format!("{}/s", size_text(b))
 }
 
 fn source_text(j: &JobPlan) -> String {
@@ -80,6 +88,9 @@ pub fn render_text(plan: &Plan) -> String {
                     let _ = writeln!(out, "  {label:<8} {name}: {value}");
                 }
                 let mut limits = format!("job {} in flight", j.concurrency);
+                if let Some(b) = j.bytes_per_second {
+                    let _ = write!(limits, ", {}", byte_rate_text(b));
+                }
                 if let (Some(h), Some(l)) = (&j.shown_host, &j.host_limit) {
                     let _ = write!(limits, " · host {h}: {}", limit_text(l));
                 }
@@ -181,6 +192,7 @@ fn limit_json(l: &Limit) -> serde_json::Value {
         "concurrency": l.concurrency,
         "requests_per_second": l.rate.map(|r| r.per_second),
         "burst": l.rate.map(|r| r.burst),
+        "bytes_per_second": l.bytes_per_second,
     })
 }
 
@@ -223,6 +235,7 @@ pub fn render_json(plan: &Plan) -> serde_json::Value {
                 "on_missing": j.on_missing,
                 "verify": j.verify,
                 "max_segment_bytes": j.max_segment_bytes,
+                "bytes_per_second": j.bytes_per_second,
                 "expected_duration_s": j.source.expected_duration(),
                 "tags": j.tags,
             })

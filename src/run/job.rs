@@ -157,6 +157,9 @@ async fn prepare(job: &JobPlan, fp: &str, opts: RunOptions) -> Result<Prepared, 
         error,
     })?;
     req.max_bytes = job.max_segment_bytes;
+    req.bytes = job
+        .bytes_per_second
+        .map(|b| Arc::new(crate::net::ByteBucket::new(b)));
     Ok(Prepared::Ready {
         _lock: lock,
         _claim: claim,
