@@ -10,8 +10,23 @@ static LOCK: Mutex<()> = Mutex::new(());
 /// A folder of `count` segments named `000001.ts`, `000002.ts`, … of
 /// `secs` seconds each (H.264 video + AAC audio, a keyframe each second).
 pub fn segments(count: u32, secs: u32) -> PathBuf {
+    make(count, secs, None)
+}
+
+/// As [`segments`], the video at a constant `kbps` kilobits per second
+/// (x264's CBR with filler): segments of a known, larger size, for tests
+/// of limits in bytes.
+pub fn segments_at(count: u32, secs: u32, kbps: u32) -> PathBuf {
+    make(count, secs, Some(kbps))
+}
+
+fn make(count: u32, secs: u32, kbps: Option<u32>) -> PathBuf {
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("media/{count}x{secs}s"));
+    let name = match kbps {
+        None => format!("media/{count}x{secs}s"),
+        Some(k) => format!("media/{count}x{secs}s@{k}k"),
+    };
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let done = dir.join(".complete");
     if done.exists() {
         return dir;
@@ -34,7 +49,8 @@ pub fn segments(count: u32, secs: u32) -> PathBuf {
             "-keyint_min",
             "10",
         ])
-        .args(["-sc_threshold", "0", "-b:v", "100k"])
+        .args(["-sc_threshold", "0"])
+        .args(video_rate(kbps))
         .args(["-c:a", "aac", "-b:a", "32k", "-ac", "1"])
         .args(["-f", "segment", "-segment_time", &secs.to_string()])
         .args(["-segment_format", "mpegts", "-segment_start_number", "1"])
@@ -44,6 +60,19 @@ pub fn segments(count: u32, secs: u32) -> PathBuf {
     assert!(status.success(), "ffmpeg made no segments");
     std::fs::write(&done, "").unwrap();
     dir
+}
+
+/// x264's rate: 100 kb/s on average, or `kbps` exactly (filler added).
+fn video_rate(kbps: Option<u32>) -> Vec<String> {
+    let Some(k) = kbps else {
+        return vec!["-b:v".into(), "100k".into()];
+    };
+    let rate = format!("{k}k");
+    let args = ["-b:v", &rate, "-minrate", &rate, "-maxrate", &rate];
+    let mut out: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    out.extend(["-bufsize".into(), format!("{}k", k / 2)]);
+    out.extend(["-x264-params".into(), "nal-hrd=cbr:filler=1".into()]);
+    out
 }
 
 /// What ffprobe says of a file: (duration in seconds, stream types).

@@ -16,7 +16,8 @@
 //! `tests/support/mod.rs`); the example `segment-server` includes this
 //! file with `#[path]`. Code in `src/` never does (`tests/it/layout.rs`
 //! checks): a test that needs a server belongs in `tests/it/`.
-//! Depends only on std and tokio (feature "full").
+//! Depends only on std, tokio (feature "full") and libc (a small send
+//! buffer while bytes are logged).
 
 // Every test binary uses only part of this module.
 #![allow(dead_code)]
@@ -39,6 +40,11 @@ use tokio::sync::oneshot;
 const MAX_HEAD: usize = 64 * 1024;
 /// Size of the chunks files are streamed in.
 const CHUNK: usize = 128 * 1024;
+/// Size of the chunks while bytes are logged (`set_byte_log`): small, so
+/// that the log tells when the bytes went.
+pub const LOGGED_CHUNK: usize = 8 * 1024;
+/// The send buffer of a connection while bytes are logged.
+pub const LOGGED_SEND_BUFFER: usize = 16 * 1024;
 /// Pause between writing the last bytes and resetting, so the bytes already
 /// written reach the peer before the RST does.
 const RESET_PAUSE: Duration = Duration::from_millis(10);
@@ -161,7 +167,12 @@ struct State {
     /// The answer to a request for a file that does not exist (see
     /// `when_missing`).
     missing: Mutex<Option<Fault>>,
+    /// File body bytes written, with when (see `set_byte_log`).
+    byte_log: ByteLog,
 }
+
+/// File body bytes written and when, while logged (`set_byte_log`).
+type ByteLog = Mutex<Option<Vec<(Instant, u64)>>>;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A test that panicked while holding a lock must not take the others down.
@@ -269,6 +280,7 @@ impl TestServer {
             next_conn: AtomicU64::new(0),
             tokens: Mutex::new(None),
             missing: Mutex::new(None),
+            byte_log: Mutex::new(None),
         });
         let (tx, rx) = oneshot::channel::<()>();
         let thread_state = state.clone();
@@ -360,6 +372,18 @@ impl TestServer {
         self.state.log.store(enabled, Ordering::Relaxed);
     }
 
+    /// Starts (or stops) logging the file body bytes written: each write
+    /// of at most [`LOGGED_CHUNK`] bytes, with the time it was taken in by
+    /// the socket. Starting clears the log.
+    pub fn set_byte_log(&self, enabled: bool) {
+        *lock(&self.state.byte_log) = enabled.then(Vec::new);
+    }
+
+    /// The body bytes written since `set_byte_log(true)`, in order.
+    pub fn bytes_sent(&self) -> Vec<(Instant, u64)> {
+        lock(&self.state.byte_log).clone().unwrap_or_default()
+    }
+
     /// Everything recorded so far, in arrival order. A request is recorded
     /// before any byte of its response is sent.
     pub fn requests(&self) -> Vec<Request> {
@@ -431,6 +455,9 @@ enum Next {
 
 async fn handle_conn(state: Arc<State>, mut stream: TcpStream, peer: SocketAddr, conn: u64) {
     let _ = stream.set_nodelay(true);
+    if lock(&state.byte_log).is_some() {
+        small_send_buffer(&stream);
+    }
     let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
     loop {
         let head = match read_head(&mut stream, &mut buf).await {
@@ -458,6 +485,27 @@ async fn handle_conn(state: Arc<State>, mut stream: TcpStream, peer: SocketAddr,
                 return;
             }
             Err(_) => return,
+        }
+    }
+}
+
+/// While bytes are logged, a connection's send buffer is kept small
+/// ([`LOGGED_SEND_BUFFER`]), so that a write is taken in when the client
+/// reads rather than when the kernel has room for megabytes.
+fn small_send_buffer(stream: &TcpStream) {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        let size = LOGGED_SEND_BUFFER as libc::c_int;
+        // SAFETY: a valid socket, and a pointer to an int of the size given.
+        unsafe {
+            libc::setsockopt(
+                stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUF,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
         }
     }
 }
@@ -999,7 +1047,8 @@ async fn serve_one(
     if !wait.is_zero() {
         tokio::time::sleep(wait).await;
     }
-    write_response(stream, resp, keep_alive, ending, is_head).await?;
+    let log = lock(&state.byte_log).is_some().then_some(&state.byte_log);
+    write_response_logged(stream, resp, keep_alive, ending, is_head, log).await?;
     Ok(match ending {
         Ending::Reset(_) => Next::Reset,
         Ending::Truncate(_) => Next::Close,
@@ -1065,6 +1114,18 @@ async fn write_response(
     ending: Ending,
     is_head: bool,
 ) -> io::Result<()> {
+    write_response_logged(stream, resp, keep_alive, ending, is_head, None).await
+}
+
+/// As `write_response`; a file body's writes go to `log` when given.
+async fn write_response_logged(
+    stream: &mut TcpStream,
+    resp: Response,
+    keep_alive: bool,
+    ending: Ending,
+    is_head: bool,
+    log: Option<&ByteLog>,
+) -> io::Result<()> {
     let len = resp.len();
     let mut out = Vec::with_capacity(512);
     out.extend_from_slice(
@@ -1105,7 +1166,8 @@ async fn write_response(
                 if start > 0 {
                     file.seek(io::SeekFrom::Start(start)).await?;
                 }
-                let mut chunk = vec![0u8; CHUNK.min(send as usize)];
+                let size = if log.is_some() { LOGGED_CHUNK } else { CHUNK };
+                let mut chunk = vec![0u8; size.min(send as usize)];
                 let mut left = send;
                 while left > 0 {
                     let want = left.min(chunk.len() as u64) as usize;
@@ -1115,6 +1177,11 @@ async fn write_response(
                         return Err(io::ErrorKind::UnexpectedEof.into());
                     }
                     stream.write_all(&chunk[..n]).await?;
+                    if let Some(log) = log {
+                        if let Some(v) = lock(log).as_mut() {
+                            v.push((Instant::now(), n as u64));
+                        }
+                    }
                     left -= n as u64;
                 }
             }

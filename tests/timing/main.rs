@@ -8,5 +8,6 @@
 mod support;
 
 mod hostile_net;
+mod limits;
 mod memory;
 mod run;
