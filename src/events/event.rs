@@ -51,7 +51,11 @@ impl Event {
             | PlaylistReloaded { job, .. }
             | MergeStarted { job }
             | JobFinished { job, .. } => Some(job),
-            RunStarted { .. } | HostPaused { .. } | HostResumed { .. } | RunFinished { .. } => None,
+            RunStarted { .. }
+            | HostPaused { .. }
+            | HostResumed { .. }
+            | HostSlowed { .. }
+            | RunFinished { .. } => None,
         }
     }
 }
@@ -117,6 +121,14 @@ pub enum EventKind {
     /// Requests to `host` may go again: `why` is `the pause ended` or
     /// `the run ended`.
     HostResumed { host: String, why: String },
+    /// Requests to `host` start at most `per_second` a second from now on,
+    /// because of `why` (429 answers without `Retry-After`); the rate
+    /// grows back slowly up to the job file's limit.
+    HostSlowed {
+        host: String,
+        per_second: f64,
+        why: String,
+    },
     /// A playlist job fetched its playlist again (`reloads` times so far in
     /// this run), because of `why`.
     PlaylistReloaded {
@@ -193,7 +205,9 @@ impl EventKind {
                 masked(job);
                 masked(reason);
             }
-            HostPaused { host, why, .. } | HostResumed { host, why } => {
+            HostPaused { host, why, .. }
+            | HostResumed { host, why }
+            | HostSlowed { host, why, .. } => {
                 masked(host);
                 masked(why);
             }
@@ -217,6 +231,7 @@ impl EventKind {
             SegmentFailed { .. } => "segment_failed",
             HostPaused { .. } => "host_paused",
             HostResumed { .. } => "host_resumed",
+            HostSlowed { .. } => "host_slowed",
             PlaylistReloaded { .. } => "playlist_reloaded",
             MergeStarted { .. } => "merge_started",
             JobFinished { .. } => "job_finished",

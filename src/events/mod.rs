@@ -15,5 +15,7 @@ mod report;
 mod sink;
 
 pub use event::{now_text, time_text, Event, EventKind, PlannedJob, VERSION};
-pub use report::{EndFound, JobReport, JobStatus, Media, RunReport, SegmentCounts, Totals};
+pub use report::{
+    EndFound, JobReport, JobStatus, Media, RateAdapted, RunReport, SegmentCounts, Totals,
+};
 pub use sink::{Bus, JsonLines, Sink, Stream, BUS_CAPACITY, BUS_KEEP};

@@ -85,6 +85,24 @@ pub struct JobReport {
     /// place: what the merge added after the downloads.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub merge_tail_s: Option<f64>,
+    /// The job's host answered 429 without `Retry-After` and snatch
+    /// lowered its rate (by any job's requests to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_adapted: Option<RateAdapted>,
+}
+
+/// How snatch adapted a host's rate to its 429s without `Retry-After`:
+/// halved on each storm, grown back by a step each second.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RateAdapted {
+    /// The host, as plans show it (`***` when it came from `${…}`).
+    pub host: String,
+    /// Times the rate was halved.
+    pub halvings: u32,
+    /// The lowest rate it was held to, in requests per second.
+    pub lowest_per_second: f64,
+    /// Its rate when the job ended.
+    pub last_per_second: f64,
 }
 
 /// Sums over all jobs.

@@ -231,6 +231,7 @@ impl Fetcher {
                 Some(Ok(r)) => r,
             };
             if !is_redirect(resp.status()) {
+                self.heard(&host, &shown, &resp, &slot);
                 return Ok(Answer {
                     resp,
                     slot,

@@ -2,8 +2,9 @@
 //! job: global and per-host concurrency (tokio semaphores), global and
 //! per-host rates (governor: a direct limiter for the run and each named
 //! host, a keyed one for all other hosts), per-host pauses from
-//! `Retry-After`, and the run's and each host's limit in bytes per second
-//! ([`super::bytes`]).
+//! `Retry-After`, each host's rate adapted to its 429s without one
+//! ([`super::adapt`]), and the run's and each host's limit in bytes per
+//! second ([`super::bytes`]).
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -14,8 +15,10 @@ use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLim
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+use super::adapt::Adaptive;
 use super::bytes::{ByteBucket, Throttle};
 use crate::common::{Rate, RunLimits};
+use crate::events::RateAdapted;
 
 fn quota(rate: Rate) -> Quota {
     let period = Duration::from_secs_f64(1.0 / rate.per_second);
@@ -31,6 +34,8 @@ struct Host {
     paused_until: Mutex<Option<Instant>>,
     /// The host's own limit in bytes per second (named, or `per_host`).
     bytes: Option<Arc<ByteBucket>>,
+    /// Its rate as adapted to 429s without `Retry-After`.
+    adaptive: Adaptive,
 }
 
 /// Shared by all jobs of a run.
@@ -49,6 +54,9 @@ pub struct Limiter {
 pub struct Slot {
     _global: OwnedSemaphorePermit,
     _host: Option<OwnedSemaphorePermit>,
+    /// When it was given: a 429 to a request sent before its host's rate
+    /// was last halved belongs to that storm.
+    pub(super) given: Instant,
 }
 
 impl Limiter {
@@ -82,6 +90,7 @@ impl Limiter {
                         .map(|r| RateLimiter::direct(quota(r))),
                     paused_until: Mutex::new(None),
                     bytes: limit.bytes_per_second.map(|b| Arc::new(ByteBucket::new(b))),
+                    adaptive: Adaptive::new(limit.rate.map(|r| r.per_second)),
                 })
             })
             .clone()
@@ -101,6 +110,7 @@ impl Limiter {
             return Slot {
                 _global: self.global_slot().await,
                 _host: None,
+                given: Instant::now(),
             };
         };
         let h = self.host(name);
@@ -124,6 +134,7 @@ impl Limiter {
             return Slot {
                 _global: global,
                 _host: Some(host_slot),
+                given: Instant::now(),
             };
         }
     }
@@ -136,13 +147,34 @@ impl Limiter {
             .expect("open")
     }
 
-    /// Takes a token from the host's rate.
+    /// Takes a token from the host's rate, and a turn from its adapted
+    /// rate once it has one.
     async fn host_rate(&self, name: &str, h: &Host) {
         if let Some(r) = &h.rate {
             r.until_ready().await;
         } else if let (Some(r), false) = (&self.host_rate, self.limits.hosts.contains_key(name)) {
             r.until_key_ready(&name.to_string()).await;
         }
+        if let Some(at) = h.adaptive.turn() {
+            tokio::time::sleep_until(at).await;
+        }
+    }
+
+    /// An answer from `host` other than a 429 without `Retry-After`.
+    pub fn answered(&self, host: &str) {
+        self.host(host).adaptive.answered();
+    }
+
+    /// A 429 without `Retry-After` from `host` to a request sent at
+    /// `sent`: the host's new rate when this halves it.
+    pub fn refused(&self, host: &str, sent: Instant) -> Option<f64> {
+        self.host(host).adaptive.refused(sent)
+    }
+
+    /// How `host`'s rate was adapted, shown as `shown`; `None` if it never was.
+    pub fn rate_adapted(&self, host: &str, shown: &str) -> Option<RateAdapted> {
+        let hosts = self.hosts.lock().expect("lock");
+        hosts.get(host)?.adaptive.report(shown)
     }
 
     fn paused(h: &Host) -> bool {

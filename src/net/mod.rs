@@ -4,6 +4,7 @@
 //! checks ([`crate::media`]) into the part and spool [`crate::state`]
 //! provides. Knows HTTP, not ffmpeg.
 
+mod adapt;
 mod address;
 mod bytes;
 mod dns;
@@ -72,6 +73,12 @@ impl Fetcher {
     ) -> Fetcher {
         self.dns = dns::Resolver { names, internal };
         self
+    }
+
+    /// How `host`'s rate was adapted to its 429s without `Retry-After`,
+    /// the host shown as `shown`; `None` if it never was.
+    pub fn rate_adapted(&self, host: &str, shown: &str) -> Option<crate::events::RateAdapted> {
+        self.limiter.rate_adapted(host, shown)
     }
 
     /// Tells retries and pauses to `events`.

@@ -11,8 +11,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::outcome::backoff;
-use super::Fetcher;
+use super::{Fetcher, Slot};
 use crate::common::RetryPolicy;
+use crate::events::EventKind;
 
 /// What one attempt came to.
 pub(super) enum Verdict<T, E> {
@@ -157,6 +158,25 @@ impl Fetcher {
             false => "Retry-After".to_string(),
         };
         self.pauses.begin(host, &shown_host(shown), d, &why);
+    }
+}
+
+impl Fetcher {
+    /// Hears an answer of `host` to a request of `slot`: a 429 without
+    /// `Retry-After` may halve the host's rate (and says so), any other
+    /// answer counts in the rate it lets through.
+    pub(super) fn heard(&self, host: &str, shown: &str, resp: &reqwest::Response, slot: &Slot) {
+        let refused = resp.status() == reqwest::StatusCode::TOO_MANY_REQUESTS
+            && super::outcome::retry_after(resp).is_none();
+        if !refused {
+            self.limiter.answered(host);
+        } else if let Some(rate) = self.limiter.refused(host, slot.given) {
+            self.events().tell(EventKind::HostSlowed {
+                host: shown_host(shown),
+                per_second: rate,
+                why: "429 without Retry-After".to_string(),
+            });
+        }
     }
 }
 

@@ -343,6 +343,11 @@ impl Sink for Reporter {
                 Duration::try_from_secs_f64(*wait_s).unwrap_or_default(),
                 why,
             ),
+            EventKind::HostSlowed {
+                host,
+                per_second,
+                why,
+            } => self.host_slowed(host, *per_second, why),
             EventKind::JobFinished { report, .. } => self.job_finished(report),
             _ => {}
         }
@@ -458,6 +463,13 @@ impl Reporter {
         let wait = humantime::format_duration(Duration::from_secs(wait.as_secs().max(1)));
         self.line(&format!("{host} paused {wait}: {why}"));
     }
+
+    /// Requests to `host` start at most `per_second` a second, because of `why`.
+    pub fn host_slowed(&self, host: &str, per_second: f64, why: &str) {
+        self.line(&format!(
+            "{host} slowed to {per_second:.2} requests/s: {why}"
+        ));
+    }
 }
 
 #[cfg(test)]
@@ -510,6 +522,7 @@ mod tests {
             end_found: None,
             error: Some("job `a`: segment 3: 500".into()),
             merge_tail_s: None,
+            rate_adapted: None,
         }
     }
 

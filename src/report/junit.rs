@@ -112,6 +112,12 @@ fn summary_line(job: &JobReport) -> String {
     if job.retries > 0 {
         line.push_str(&format!(", {} retries", job.retries));
     }
+    if let Some(a) = &job.rate_adapted {
+        line.push_str(&format!(
+            ", rate of {} halved {}× for 429 without Retry-After (at least {}/s)",
+            a.host, a.halvings, a.lowest_per_second
+        ));
+    }
     if let Some(out) = &job.output {
         line.push_str(&format!(" → {out}"));
     }

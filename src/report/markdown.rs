@@ -51,6 +51,7 @@ pub fn render(report: &RunReport) -> String {
         }
     }
 
+    out.push_str(&adapted_lines(report));
     let failed: Vec<&JobReport> = report
         .jobs
         .iter()
@@ -62,6 +63,28 @@ pub fn render(report: &RunReport) -> String {
             let why = job.error.as_deref().unwrap_or("failed without a message.");
             let _ = writeln!(out, "- **{}**: {}", name(&job.name), code_span(why));
         }
+    }
+    out
+}
+
+/// The jobs whose host's rate snatch lowered for its 429s without
+/// `Retry-After`, one line each; empty when none was.
+fn adapted_lines(report: &RunReport) -> String {
+    let mut out = String::new();
+    for job in &report.jobs {
+        let Some(a) = &job.rate_adapted else { continue };
+        if out.is_empty() {
+            out.push_str("\nRates lowered for 429 without `Retry-After`:\n\n");
+        }
+        let _ = writeln!(
+            out,
+            "- **{}**: {} halved {}×, at least {}/s, {}/s at the end",
+            name(&job.name),
+            inline(&a.host),
+            a.halvings,
+            a.lowest_per_second,
+            a.last_per_second
+        );
     }
     out
 }

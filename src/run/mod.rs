@@ -156,7 +156,7 @@ struct Shared {
 impl Shared {
     /// One job, once a place among the jobs in flight is free.
     async fn run(self, job: JobPlan) -> JobReport {
-        let report = tokio::select! {
+        let mut report = tokio::select! {
             permit = self.in_flight.clone().acquire_owned() => {
                 // Given back while the job only waits out paused hosts.
                 let permit = permit.expect("never closed");
@@ -173,6 +173,9 @@ impl Shared {
                 )
             },
         };
+        if let (Some(host), Some(shown)) = (&job.host, &job.shown_host) {
+            report.rate_adapted = self.fetcher.rate_adapted(host, shown);
+        }
         self.events.tell(job_finished(&report));
         report
     }
@@ -213,6 +216,7 @@ fn blank(name: &str, status: JobStatus, planned: u64) -> JobReport {
         end_found: None,
         error: None,
         merge_tail_s: None,
+        rate_adapted: None,
     }
 }
 

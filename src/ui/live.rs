@@ -62,6 +62,9 @@ pub struct HostLive {
     /// RFC 3339, while requests to it wait.
     pub paused_until: Option<String>,
     pub why: Option<String>,
+    /// Requests a second the host was last slowed to (429 answers
+    /// without `Retry-After`).
+    pub slowed_per_second: Option<f64>,
     #[serde(skip)]
     started: Option<Instant>,
     #[serde(skip)]
@@ -155,6 +158,12 @@ impl Live {
                 why,
             } => self.host_paused(host, until, Duration::from_secs_f64(wait_s.max(0.0)), why),
             HostResumed { host, .. } => self.host_resumed(host),
+            HostSlowed {
+                host, per_second, ..
+            } => {
+                let h = self.hosts.entry(shown(host)).or_default();
+                h.slowed_per_second = Some(*per_second);
+            }
             MergeStarted { job } => {
                 if let Some(j) = self.job(job) {
                     j.merging = true;
@@ -393,6 +402,7 @@ mod tests {
             elapsed_s: 1.0,
             media: None,
             expected_duration_s: None,
+            rate_adapted: None,
             playlist_reloads: 0,
             end_found: None,
             error: Some(

@@ -71,6 +71,7 @@ fn the_documented_examples_are_events_of_every_type() {
         [
             "host_paused",
             "host_resumed",
+            "host_slowed",
             "job_finished",
             "job_started",
             "merge_started",

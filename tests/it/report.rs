@@ -40,6 +40,7 @@ fn sample() -> RunReport {
             }),
             error: None,
             merge_tail_s: None,
+            rate_adapted: None,
             expected_duration_s: None,
             playlist_reloads: 0,
             end_found: None,
@@ -65,6 +66,7 @@ fn sample() -> RunReport {
                     .into(),
             ),
             merge_tail_s: None,
+            rate_adapted: None,
             expected_duration_s: None,
             playlist_reloads: 0,
             end_found: None,
@@ -81,6 +83,7 @@ fn sample() -> RunReport {
             media: None,
             error: Some("Not selected by --only lecture-*.".into()),
             merge_tail_s: None,
+            rate_adapted: None,
             expected_duration_s: None,
             playlist_reloads: 0,
             end_found: None,
@@ -106,6 +109,7 @@ fn sample() -> RunReport {
             }),
             error: None,
             merge_tail_s: None,
+            rate_adapted: None,
             expected_duration_s: None,
             playlist_reloads: 0,
             end_found: None,
@@ -128,6 +132,7 @@ fn sample() -> RunReport {
             media: None,
             error: Some("job `lecture-03`: interrupted; a rerun resumes where it stopped".into()),
             merge_tail_s: None,
+            rate_adapted: None,
             expected_duration_s: None,
             playlist_reloads: 0,
             end_found: None,
@@ -238,6 +243,7 @@ fn failed_with(name: &str, error: &str) -> JobReport {
         end_found: None,
         error: Some(error.into()),
         merge_tail_s: None,
+        rate_adapted: None,
     }
 }
 

@@ -169,6 +169,31 @@ struct State {
     missing: Mutex<Option<Fault>>,
     /// File body bytes written, with when (see `set_byte_log`).
     byte_log: ByteLog,
+    /// Requests allowed per second, 429 above (see `cap_rate`).
+    rate_cap: Mutex<Option<RateCap>>,
+}
+
+/// A token bucket of `per_second` requests, holding as many.
+struct RateCap {
+    per_second: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl RateCap {
+    /// Whether one more request is allowed now (taking its token).
+    fn allows(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.at).as_secs_f64() * self.per_second;
+        self.tokens = (self.tokens + refill).min(self.per_second);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// File body bytes written and when, while logged (`set_byte_log`).
@@ -281,6 +306,7 @@ impl TestServer {
             tokens: Mutex::new(None),
             missing: Mutex::new(None),
             byte_log: Mutex::new(None),
+            rate_cap: Mutex::new(None),
         });
         let (tx, rx) = oneshot::channel::<()>();
         let thread_state = state.clone();
@@ -370,6 +396,17 @@ impl TestServer {
     /// Whether every request is logged to stderr (default: false).
     pub fn set_log(&self, enabled: bool) {
         self.state.log.store(enabled, Ordering::Relaxed);
+    }
+
+    /// Allows `per_second` requests a second (up to as many at once) and
+    /// answers 429 without `Retry-After` above that, as a server with a
+    /// rate limit that does not say when to come back; `None` lifts it.
+    pub fn cap_rate(&self, per_second: Option<f64>) {
+        *lock(&self.state.rate_cap) = per_second.map(|per_second| RateCap {
+            per_second,
+            tokens: per_second,
+            at: Instant::now(),
+        });
     }
 
     /// Starts (or stops) logging the file body bytes written: each write
@@ -1001,8 +1038,10 @@ async fn serve_one(
         }
     };
 
-    let fault = state
-        .take_fault(&path)
+    let capped = lock(&state.rate_cap).as_mut().is_some_and(|c| !c.allows());
+    let fault = capped
+        .then_some(Fault::Status(429))
+        .or_else(|| state.take_fault(&path))
         .or_else(|| token_fault(state, &path, query, &file))
         .or_else(|| lock(&state.missing).clone().filter(|_| !file.is_file()));
     if let Some(f) = fault.as_ref().filter(|f| f.is_hostile()) {

@@ -8,7 +8,7 @@ use crate::support;
 use std::time::{Duration, Instant};
 
 use support::cli::{stderr, Job};
-use support::media::{probe, segments_at};
+use support::media::{probe, segments, segments_at};
 use support::server::TestServer;
 use support::timing::alone;
 
@@ -163,4 +163,50 @@ fn a_shard_takes_its_share_of_bytes_per_second() {
     assert_eq!(report["jobs"][1]["status"], "skipped");
     let m = measure(&server.bytes_sent());
     check(&m, 1_000_000.0, 1, largest(&media));
+}
+
+/// A server that allows 30 requests a second and answers 429 without
+/// `Retry-After` above it: snatch halves the host's rate on the first
+/// storm and grows it back slowly, so that the job ends with fewer than
+/// 5 % of its requests refused, and the report says the rate was adapted.
+/// 300 segments at about 20/s: about 15 s.
+#[test]
+fn a_host_that_refuses_without_retry_after_gets_an_adapted_rate() {
+    let _timing = alone();
+    let media = segments(300, 1);
+    let server = TestServer::start(&media);
+    server.cap_rate(Some(30.0));
+    let url = server.url();
+    let job = Job::new(&format!(
+        "version: 1\njobs:\n  - name: v\n    url: \"{url}/{{{{index}}}}.ts\"\n    \
+         padding: 6\n    range: {{ start: 1, end: 300 }}\n"
+    ));
+    let out = job.run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let requests = server.requests();
+    let refused = requests.iter().filter(|r| r.status == 429).count();
+    let share = refused as f64 / requests.len() as f64;
+    eprintln!("{refused} of {} requests refused", requests.len());
+    assert!(
+        share < 0.05,
+        "{refused} of {} requests refused ({:.1} %)",
+        requests.len(),
+        share * 100.0
+    );
+    assert!(refused > 0, "the server never refused: nothing was tested");
+    let report = job.report();
+    let j = &report["jobs"][0];
+    assert_eq!(j["status"], "ok");
+    let adapted = &j["rate_adapted"];
+    assert_eq!(adapted["host"], "127.0.0.1", "{j}");
+    assert!(adapted["halvings"].as_u64().unwrap() >= 1, "{adapted}");
+    let lowest = adapted["lowest_per_second"].as_f64().unwrap();
+    assert!(lowest > 0.0 && lowest <= 30.0, "{adapted}");
+    let err = stderr(&out);
+    assert!(
+        err.contains("127.0.0.1 slowed to") && err.contains("429 without Retry-After"),
+        "{err}"
+    );
+    let (duration, _) = probe(&job.path("out/v.mp4"));
+    assert!((duration - 300.0).abs() < 1.0, "{duration}");
 }
