@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import dataclasses
 import fcntl
 import datetime as dt
 import json
@@ -51,7 +52,7 @@ TARGET = ROOT / "target"
 MEDIA = TARGET / "bench-media"
 RESULTS = TARGET / "bench-results.md"
 
-SCENARIOS = ["a-50ms", "b-50ms", "playlist", "batch", "a-nginx", "b-nginx", "rate", "rss", "cli"]
+SCENARIOS = ["a-50ms", "b-50ms", "playlist", "batch", "a-nginx", "b-nginx", "rate", "bytes", "rss", "cli"]
 PEERS = ["curl", "aria2c", "yt-dlp", "ffmpeg-hls"]
 REFERER = "http://127.0.0.1/watch?v=bench"
 CONNECTIONS = 16
@@ -169,6 +170,8 @@ class MediaSet:
     # Made by ffmpeg's HLS muxer (`-f hls`), as a site would publish it,
     # rather than by the segment muxer.
     hls: bool = False
+    # Segments a run fetches when fewer than `count` (the `bytes` scenario).
+    fetched: int = 0
 
     @property
     def dir(self) -> Path:
@@ -180,7 +183,15 @@ class MediaSet:
 
     @property
     def expected_s(self) -> float:
-        return float(self.count * self.seg_s)
+        return float((self.fetched or self.count) * self.seg_s)
+
+    def with_count(self, n: int) -> "MediaSet":
+        """The same set, of which a run fetches the first `n` segments."""
+        return dataclasses.replace(self, fetched=n)
+
+    def avg_bytes(self) -> float:
+        sizes = [p.stat().st_size for p in self.dir.glob("*.ts")]
+        return sum(sizes) / len(sizes)
 
     def describe(self) -> str:
         sizes = [p.stat().st_size for p in self.dir.glob("*.ts")]
@@ -1129,6 +1140,73 @@ class Bench:
                 + ", ".join(f"{x:.2f}" for x in res.times) + " |")
         self.summary["rate"] = {"median": res.median, "allowed": allowed}
 
+    def bytes_limit(self, media: MediaSet, server_bin: Path, limit: int, seconds: float) -> None:
+        """`limits.global.bytes_per_second` measured at the server (segment-server --byte-log):
+        the average over the transfer and the fullest one-second window."""
+        count = min(media.count, max(1, round(limit * seconds / media.avg_bytes())))
+        out()
+        out(f"## bytes — snatch alone, limits.global.bytes_per_second {limit:,} (K = 1000), "
+            f"{count} segments of set {media.key}, {CONNECTIONS} connections, {self.args.latency_ms} ms")
+        out()
+        load_line()
+        out()
+        out("| round | bytes | wall s | average at the server B/s | ÷ limit | fullest second B/s | "
+            "over the limit, in segments | in segments per connection |")
+        out("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        rows = []
+        for r in range(self.args.rounds):
+            row = self.bytes_round(media, server_bin, limit, count)
+            if row is None:
+                out(f"| {r + 1} | FAILED | | | | | | |")
+                break
+            rows.append(row)
+            total, wall, avg, worst, seg = row
+            over = (worst - limit) / seg
+            out(f"| {r + 1} | {total:,} | {wall:.2f} | {avg:,.0f} | {avg / limit:.3f} | {worst:,} | "
+                f"{over:.2f} | {over / CONNECTIONS:.2f} |")
+            progress(f"bytes round {r + 1}: {avg / limit:.3f} × the limit, fullest second {over:.2f} segments over")
+        if rows:
+            ratios = sorted(x[2] / limit for x in rows)
+            self.summary["bytes"] = {"ratio": ratios[len(ratios) // 2],
+                                     "over_segments": max((x[3] - limit) / x[4] for x in rows)}
+
+    def bytes_round(self, media: MediaSet, server_bin: Path, limit: int, count: int):
+        d = self.fresh_dir("bytes-snatch")
+        log = d / "bytes.log"
+        server = track(subprocess.Popen(
+            [str(server_bin), "--root", str(MEDIA), "--latency-ms", str(self.args.latency_ms),
+             "--bind", "127.0.0.1", "--byte-log", str(log)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            start_new_session=True, text=True))
+        try:
+            m = re.match(r"listening on (http://127\.0\.0\.\d+:\d+)", server.stdout.readline().strip())
+            if not m:
+                return None
+            ctx = Ctx(self.snatch, m.group(1), media, d)
+            job = snatch_job(ctx, count, media.rel)
+            text = job.read_text().replace("limits:\n", f"limits:\n  global: {{ bytes_per_second: {limit} }}\n")
+            job.write_text(text)
+            warm(media)
+            a = run_snatch(Ctx(self.snatch, m.group(1), media.with_count(count), d), job=job)
+        finally:
+            stop(server)
+        if not a.ok or not log.exists():
+            progress(f"bytes: {a.note}")
+            return None
+        writes = [(float(t), int(n)) for t, n in (line.split() for line in log.read_text().splitlines())]
+        shutil.rmtree(d, ignore_errors=True)
+        total = sum(n for _, n in writes)
+        span = writes[-1][0] - writes[0][0]
+        avg = (total - writes[0][1]) / span if span > 0 else 0.0
+        worst, j, inside = 0, 0, 0
+        for i, (t, _) in enumerate(writes):
+            while j < len(writes) and writes[j][0] < t + 1.0:
+                inside += writes[j][1]
+                j += 1
+            worst = max(worst, inside)
+            inside -= writes[i][1]
+        return total, a.seconds, avg, worst, media.avg_bytes()
+
     def rss(self, small: MediaSet, big_dir: Path, servers: list[tuple[str, str]]) -> None:
         out()
         out("## rss — snatch's peak memory")
@@ -1495,6 +1573,13 @@ def targets(b: Bench, quick: bool, latency_ms: int) -> None:
                 f"{r['median']:.2f} s = {r['median'] / r['allowed']:.3f} ×", r["median"] <= 1.05 * r["allowed"])
     else:
         row("rate 20/s: ≤ 1.05 × allowed", "not run", "—")
+    name = "bytes 4M/s at the server: average within 5 %"
+    if "bytes" in s:
+        b = s["bytes"]
+        row(name, f"{b['ratio']:.3f} × the limit; fullest second {b['over_segments']:.2f} segments over",
+            abs(b["ratio"] - 1.0) <= 0.05)
+    else:
+        row(name, "not run", "—")
     for scen, factor in (("a-nginx", 1.10), ("b-nginx", 1.25)):
         name = f"{scen}, no latency: snatch ≤ {factor:.2f} × ffmpeg reading the playlist"
         if scen not in s:
@@ -1690,7 +1775,7 @@ def main() -> None:
     out()
     out("## Media")
     out()
-    need_a = any(x in only for x in ("a-50ms", "a-nginx", "rate", "rss"))
+    need_a = any(x in only for x in ("a-50ms", "a-nginx", "rate", "bytes", "rss"))
     need_b = any(x in only for x in ("b-50ms", "b-nginx"))
     if need_a:
         make_set(A)
@@ -1743,6 +1828,8 @@ def main() -> None:
         bench.compare("b-nginx", "B@nginx — set B from nginx, no added latency", B, nginx, tools, None)
     if "rate" in only:
         bench.rate(A, server_50, 20.0)
+    if "bytes" in only:
+        bench.bytes_limit(A, server_bin, 4_000_000, 8.0 if args.quick else 30.0)
     if "rss" in only and have_time:
         servers = []
         if nginx:

@@ -2,11 +2,13 @@
 //! project's test server, for benchmarks and manual testing.
 //!
 //! ```text
-//! cargo run --release --example segment-server -- --root DIR [--bind 127.0.0.1] [--port 0] [--latency-ms 0] [--verbose]
+//! cargo run --release --example segment-server -- --root DIR [--bind 127.0.0.1] [--port 0] [--latency-ms 0] [--byte-log FILE] [--verbose]
 //! ```
 //!
 //! The first line on stdout is `listening on http://IP:PORT`; it then serves
-//! until Ctrl-C or SIGTERM, and exits with status 0.
+//! until Ctrl-C or SIGTERM, and exits with status 0. With `--byte-log FILE`
+//! it writes, on its way out, one line per body write: the seconds since
+//! the first write and the bytes written (for the `bytes` benchmark).
 
 #[path = "../tests/support/server.rs"]
 mod server;
@@ -18,12 +20,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 const USAGE: &str =
-    "usage: segment-server --root DIR [--bind IP] [--port PORT] [--latency-ms MS] [--verbose]
+    "usage: segment-server --root DIR [--bind IP] [--port PORT] [--latency-ms MS] [--byte-log FILE] [--verbose]
 
   --root DIR        folder to serve (required)
   --bind IP         address to listen on (default 127.0.0.1)
   --port PORT       port to listen on (default 0 = any free port)
   --latency-ms MS   delay before every response's headers (default 0)
+  --byte-log FILE   on exit, write each body write as `SECONDS BYTES` to FILE
   --verbose, -v     log every request to stderr
   --help, -h        show this help";
 
@@ -32,6 +35,7 @@ struct Args {
     bind: IpAddr,
     port: u16,
     latency: Duration,
+    byte_log: Option<PathBuf>,
     verbose: bool,
 }
 
@@ -42,6 +46,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let mut port = 0u16;
     let mut latency = Duration::ZERO;
     let mut verbose = false;
+    let mut byte_log = None;
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
@@ -74,6 +79,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
                     .map_err(|e| format!("--latency-ms {v:?}: not a number ({e})"))?;
                 latency = Duration::from_millis(ms);
             }
+            "--byte-log" => byte_log = Some(PathBuf::from(value("--byte-log")?)),
             "--verbose" | "-v" => verbose = true,
             "--help" | "-h" => return Ok(None),
             other => return Err(format!("unknown argument {other:?}")),
@@ -85,6 +91,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         bind,
         port,
         latency,
+        byte_log,
         verbose,
     }))
 }
@@ -116,6 +123,7 @@ fn main() -> ExitCode {
     // Long-running: don't keep every request in memory.
     server.set_recording(false);
     server.set_log(args.verbose);
+    server.set_byte_log(args.byte_log.is_some());
 
     {
         let mut out = std::io::stdout().lock();
@@ -131,8 +139,28 @@ fn main() -> ExitCode {
     }
 
     wait_for_shutdown_signal();
+    if let Some(path) = &args.byte_log {
+        if let Err(e) = write_byte_log(path, &server.bytes_sent()) {
+            eprintln!("segment-server: cannot write {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
     drop(server);
     ExitCode::SUCCESS
+}
+
+/// `SECONDS BYTES` a line, the seconds counted from the first write.
+fn write_byte_log(
+    path: &std::path::Path,
+    log: &[(std::time::Instant, u64)],
+) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    if let Some((first, _)) = log.first() {
+        for (t, n) in log {
+            writeln!(out, "{:.6} {n}", t.duration_since(*first).as_secs_f64())?;
+        }
+    }
+    out.flush()
 }
 
 fn wait_for_shutdown_signal() {
