@@ -163,19 +163,23 @@ impl Fetcher {
 
 impl Fetcher {
     /// Hears an answer of `host` to a request of `slot`: a 429 without
-    /// `Retry-After` may halve the host's rate (and says so), any other
-    /// answer counts in the rate it lets through.
+    /// `Retry-After` may halve the host's rate (and says so), a 429 with
+    /// one pauses the host elsewhere, any other answer counts in the rate
+    /// the host lets through.
     pub(super) fn heard(&self, host: &str, shown: &str, resp: &reqwest::Response, slot: &Slot) {
-        let refused = resp.status() == reqwest::StatusCode::TOO_MANY_REQUESTS
-            && super::outcome::retry_after(resp).is_none();
-        if !refused {
-            self.limiter.answered(host);
-        } else if let Some(rate) = self.limiter.refused(host, slot.given) {
-            self.events().tell(EventKind::HostSlowed {
-                host: shown_host(shown),
-                per_second: rate,
-                why: "429 without Retry-After".to_string(),
-            });
+        let too_many = resp.status() == reqwest::StatusCode::TOO_MANY_REQUESTS;
+        match (too_many, super::outcome::retry_after(resp).is_some()) {
+            (false, _) => self.limiter.answered(host),
+            (true, true) => {}
+            (true, false) => {
+                if let Some(rate) = self.limiter.refused(host, slot.given) {
+                    self.events().tell(EventKind::HostSlowed {
+                        host: shown_host(shown),
+                        per_second: rate,
+                        why: "429 without Retry-After".to_string(),
+                    });
+                }
+            }
         }
     }
 }

@@ -285,7 +285,7 @@ fn a_selector_matching_nothing_is_still_a_usage_error_with_a_shard() {
     assert_eq!(plan["shard"]["selected"], 2);
 }
 
-const LIMITS: &str = "limits:\n  global: { concurrency: 32, requests_per_second: 90, burst: 9 }\n  per_host: { concurrency: 8, requests_per_second: 20, burst: 5 }\n  hosts:\n    127.0.0.1: { concurrency: 2, requests_per_second: 3 }\n";
+const LIMITS: &str = "limits:\n  global: { concurrency: 32, requests_per_second: 90, burst: 9 }\n  per_host: { concurrency: 8, requests_per_second: 20, burst: 5 }\n  hosts:\n    127.0.0.1: { concurrency: 2, requests_per_second: 3, bytes_per_second: 3M }\n";
 
 #[test]
 fn plan_shows_the_shards_share_of_every_limit_unless_full() {
@@ -303,13 +303,13 @@ fn plan_shows_the_shards_share_of_every_limit_unless_full() {
     assert_eq!(
         l["global"],
         // `jobs` bounds one machine's ffmpeg processes, not a site's load.
-        json!({"concurrency": 10, "requests_per_second": 30.0, "burst": 3, "jobs": 4})
+        json!({"concurrency": 10, "requests_per_second": 30.0, "burst": 3, "jobs": 4, "bytes_per_second": null})
     );
     assert_eq!(l["per_host"]["concurrency"], 2);
     assert_eq!(l["per_host"]["burst"], 1);
     assert_eq!(
         l["hosts"]["127.0.0.1"],
-        json!({"concurrency": 1, "requests_per_second": 1.0, "burst": 1})
+        json!({"concurrency": 1, "requests_per_second": 1.0, "burst": 1, "bytes_per_second": 1_000_000})
     );
     assert_eq!(split["jobs"][0]["host_limits"]["requests_per_second"], 1.0);
     assert_eq!(split["shard"]["limits"], "split");
@@ -317,12 +317,16 @@ fn plan_shows_the_shards_share_of_every_limit_unless_full() {
     let full = plan(&["--shard", "1/3", "--shard-limits", "full"]);
     assert_eq!(full["limits"], plan(&[])["limits"]);
     assert_eq!(full["limits"]["global"]["requests_per_second"], 90.0);
+    assert_eq!(
+        full["limits"]["hosts"]["127.0.0.1"]["bytes_per_second"],
+        3_000_000
+    );
     assert_eq!(full["shard"]["limits"], "full");
 
     let out = output(job.dir.path(), &["plan", file, "--shard", "1/3"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("host 127.0.0.1: 1 in flight, 1 req/s (burst 1)"),
+        text.contains("host 127.0.0.1: 1 in flight, 1 req/s (burst 1), 1MB/s"),
         "{text}"
     );
     assert!(
