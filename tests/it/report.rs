@@ -10,13 +10,14 @@ use support::cli::{stderr, Job};
 use support::media::segments;
 use support::server::{Fault, TestServer};
 
-use snatch::events::{JobReport, JobStatus, Media, RunReport, SegmentCounts};
+use snatch::events::{JobReport, JobStatus, Media, RateAdapted, RunReport, SegmentCounts};
 use snatch::report::{
     append, write_atomic, Exporter, Json, Junit, Markdown, ReportError, ReportTargets,
 };
 
 /// Five jobs, one of each status; all times fixed. The run was
-/// interrupted (its fifth job by it).
+/// interrupted (its fifth job by it). The first job's host answered 429
+/// without `Retry-After`, and its rate was adapted.
 fn sample() -> RunReport {
     let jobs = vec![
         JobReport {
@@ -40,7 +41,12 @@ fn sample() -> RunReport {
             }),
             error: None,
             merge_tail_s: None,
-            rate_adapted: None,
+            rate_adapted: Some(RateAdapted {
+                host: "cdn.example.com".into(),
+                halvings: 2,
+                lowest_per_second: 6.25,
+                last_per_second: 9.5,
+            }),
             expected_duration_s: None,
             playlist_reloads: 0,
             end_found: None,
