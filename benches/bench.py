@@ -1150,24 +1150,27 @@ class Bench:
         out()
         load_line()
         out()
-        out("| round | bytes | wall s | average at the server B/s | ÷ limit | fullest second B/s | "
-            "over the limit, in segments | in segments per connection |")
-        out("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        out("| round | bytes | wall s | average at snatch B/s | ÷ limit | average at the server B/s | ÷ limit | "
+            "fullest second at the server B/s | over the limit, in segments | in segments per connection |")
+        out("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         rows = []
         for r in range(self.args.rounds):
             row = self.bytes_round(media, server_bin, limit, count)
             if row is None:
-                out(f"| {r + 1} | FAILED | | | | | | |")
+                out(f"| {r + 1} | FAILED | | | | | | | | |")
                 break
             rows.append(row)
-            total, wall, avg, worst, seg = row
+            total, wall, avg, worst, seg, fetch_s = row
             over = (worst - limit) / seg
-            out(f"| {r + 1} | {total:,} | {wall:.2f} | {avg:,.0f} | {avg / limit:.3f} | {worst:,} | "
-                f"{over:.2f} | {over / CONNECTIONS:.2f} |")
+            at_snatch = total / fetch_s if fetch_s else 0.0
+            out(f"| {r + 1} | {total:,} | {wall:.2f} | {at_snatch:,.0f} | {at_snatch / limit:.3f} | "
+                f"{avg:,.0f} | {avg / limit:.3f} | {worst:,} | {over:.2f} | {over / CONNECTIONS:.2f} |")
             progress(f"bytes round {r + 1}: {avg / limit:.3f} × the limit, fullest second {over:.2f} segments over")
         if rows:
             ratios = sorted(x[2] / limit for x in rows)
+            at_snatch = sorted(x[0] / x[5] / limit for x in rows if x[5])
             self.summary["bytes"] = {"ratio": ratios[len(ratios) // 2],
+                                     "at_snatch": at_snatch[len(at_snatch) // 2] if at_snatch else None,
                                      "over_segments": max((x[3] - limit) / x[4] for x in rows)}
 
     def bytes_round(self, media: MediaSet, server_bin: Path, limit: int, count: int):
@@ -1205,7 +1208,9 @@ class Bench:
                 j += 1
             worst = max(worst, inside)
             inside -= writes[i][1]
-        return total, a.seconds, avg, worst, media.avg_bytes()
+        # What snatch read, over its run less the merge after the last segment.
+        fetch_s = a.extra.get("internal_s", a.seconds) - a.extra.get("merge_tail_s", 0.0)
+        return total, a.seconds, avg, worst, media.avg_bytes(), fetch_s
 
     def rss(self, small: MediaSet, big_dir: Path, servers: list[tuple[str, str]]) -> None:
         out()
@@ -1573,11 +1578,12 @@ def targets(b: Bench, quick: bool, latency_ms: int) -> None:
                 f"{r['median']:.2f} s = {r['median'] / r['allowed']:.3f} ×", r["median"] <= 1.05 * r["allowed"])
     else:
         row("rate 20/s: ≤ 1.05 × allowed", "not run", "—")
-    name = "bytes 4M/s at the server: average within 5 %"
+    name = "bytes 4M/s over 30 s: average within 5 %, at the server"
     if "bytes" in s:
         b = s["bytes"]
-        row(name, f"{b['ratio']:.3f} × the limit; fullest second {b['over_segments']:.2f} segments over",
-            abs(b["ratio"] - 1.0) <= 0.05)
+        snatch_side = "?" if b["at_snatch"] is None else f"{b['at_snatch']:.3f}"
+        row(name, f"server {b['ratio']:.3f} × the limit (snatch {snatch_side} ×); "
+                  f"fullest second {b['over_segments']:.2f} segments over", abs(b["ratio"] - 1.0) <= 0.05)
     else:
         row(name, "not run", "—")
     for scen, factor in (("a-nginx", 1.10), ("b-nginx", 1.25)):
