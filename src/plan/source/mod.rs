@@ -1,8 +1,10 @@
 //! Where a job's segments come from, one model: a [`SegmentSource`] is
 //! either segments numbered by a URL template ([`numbered`]) or the
-//! segments an HLS playlist lists ([`playlist`]); both give each position
+//! segments an HLS playlist or a DASH manifest lists ([`playlist`], the
+//! latter's addressing in [`dash`]); both give each position
 //! a [`Segment`] ([`segment`]).
 
+pub mod dash;
 mod error;
 mod numbered;
 pub mod playlist;
