@@ -1,7 +1,7 @@
 //! Telling an MPEG-DASH manifest (MPD) by what it holds: XML whose root
 //! element is `MPD` (with or without a namespace prefix), whatever the URL
-//! that served it is called. snatch does not read DASH yet; a playlist that
-//! is one is refused as DASH, not as text that is not HLS.
+//! that served it is called. A playlist job's body that is one is read
+//! as DASH (`mpd`), not as HLS.
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 

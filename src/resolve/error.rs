@@ -106,6 +106,12 @@ pub enum PlaylistError {
     /// XML with an `MPD` root element (see `dash`).
     #[error("{0} is an MPEG-DASH manifest (MPD); {DASH_NOT_YET}: {DASH_NEXT}")]
     Dash(String),
+    /// An MPD that cannot be downloaded (see `mpd`).
+    #[error("the MPD {shown}: {error}")]
+    Mpd {
+        shown: String,
+        error: super::mpd::MpdError,
+    },
     #[error("{0} is not a valid HLS playlist")]
     Invalid(String),
     #[error("{0} is not UTF-8 text")]

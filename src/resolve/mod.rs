@@ -14,6 +14,7 @@ pub mod hls;
 mod identity;
 mod lines;
 mod media;
+pub mod mpd;
 pub mod peek;
 mod reload;
 mod saved;
@@ -75,15 +76,18 @@ pub async fn resolve_job(
         Some(s) => s,
         None => fetch_media(p, fetcher, req).await.map_err(named)?,
     };
-    let mut resolved = read(&got.video).map_err(|e| named(e.into()))?;
+    let mut resolved = read(&got.video, p.variant).map_err(|e| named(e.into()))?;
     if let Some(audio) = &got.audio {
-        let audio = read(audio).map_err(|error| ResolveError::Audio {
+        let audio = read(audio, p.variant).map_err(|error| ResolveError::Audio {
             job: job.name.clone(),
             error,
         })?;
         resolved.audio = Some(Arc::new(audio));
     }
-    resolved.variant_note = got.note.clone();
+    // An MPD's note is made as it is read; a master playlist's, as it was.
+    if got.note.is_some() {
+        resolved.variant_note = got.note.clone();
+    }
     resolved.from_saved = from_saved;
     // Another stream is refused before anything it names is fetched.
     if save {
@@ -110,9 +114,15 @@ pub fn scope(job: &JobPlan) -> Arc<Scope> {
     })
 }
 
-/// A fetched media playlist, read.
-fn read(media: &saved::Media) -> Result<Resolved, PlaylistError> {
+/// A fetched media playlist, or an MPD (its tracks chosen by `want`), read.
+fn read(media: &saved::Media, want: crate::manifest::Variant) -> Result<Resolved, PlaylistError> {
     let shown = media.base.shown();
+    if dash::is_mpd(media.text.as_bytes()) {
+        return mpd::read(&media.text, &media.base, want).map_err(|error| PlaylistError::Mpd {
+            shown: shown.into(),
+            error,
+        });
+    }
     match hls::parse(media.text.as_bytes(), shown)? {
         hls::Parsed::Media(m) => media::read_media(&m, &media.base, shown),
         hls::Parsed::Master(_) => Err(PlaylistError::MasterNotMedia(shown.into())),
@@ -261,6 +271,15 @@ async fn fetch_media(p: &PlaylistSource, fetcher: &Fetcher, req: &Ask) -> Result
         .fetch_small(req, &p.url, None, MAX_PLAYLIST, "the playlist")
         .await?;
     let base = saved::answered_at(&p.url, &got.final_url, &p.env);
+    if dash::is_mpd(&got.body) {
+        // Read (its representations chosen) by `read`, as a saved one is.
+        let text = text_of(got.body, base.shown())?;
+        return Ok(Got {
+            video: Media { base, text },
+            audio: None,
+            note: None,
+        });
+    }
     let parsed = hls::parse(&got.body, base.shown())?;
     let hls::Parsed::Master(master) = parsed else {
         let text = text_of(got.body, base.shown())?;

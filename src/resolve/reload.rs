@@ -71,8 +71,10 @@ async fn reload(job: &JobPlan, fetcher: &Fetcher, ask: &Ask) -> Result<(), Cause
         return Ok(());
     };
     let got = fetch_media(p, fetcher, ask).await?;
-    let mut now = read(&got.video)?;
-    now.audio = got.audio.as_ref().map(read).transpose()?.map(Arc::new);
+    let mut now = read(&got.video, p.variant)?;
+    if let Some(audio) = &got.audio {
+        now.audio = Some(Arc::new(read(audio, p.variant)?));
+    }
     if let Some(change) = identity::change(before, &now, &p.env) {
         return Err(Cause::StreamChanged { change });
     }

@@ -11,6 +11,7 @@ mod attack;
 mod batch;
 mod byte_checks;
 mod claims;
+mod dash;
 mod end_auto;
 mod errors;
 mod events;

@@ -59,6 +59,8 @@ pub struct Resolved {
     pub from_saved: bool,
     /// AES-128 keys by the key's URL (the real one); in memory only.
     pub keys: Keys,
+    /// Read from an MPEG-DASH manifest (its durations are the MPD's).
+    pub dash: bool,
 }
 
 /// AES-128 keys by URL. `Debug` shows only how many.
@@ -247,9 +249,11 @@ impl PlaylistSource {
             Some(r) => {
                 let total = r.segments.duration();
                 let mut s = format!(
-                    "playlist {} ({:.1} s from EXTINF, {})",
+                    "{} {} ({:.1} s {}, {})",
+                    if r.dash { "MPD" } else { "playlist" },
                     r.media_shown,
                     total,
+                    if r.dash { "listed" } else { "from EXTINF" },
                     match self.format() {
                         SegmentFormat::Ts => "ts",
                         SegmentFormat::Fmp4 => "fmp4 + init",

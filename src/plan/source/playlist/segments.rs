@@ -76,6 +76,9 @@ struct Entry {
     /// Its key's place in [`Segments::keys`], or [`NO_KEY`].
     key: u32,
     discontinuity: bool,
+    /// Its base's place in [`Segments::bases`] (a DASH period's
+    /// representation has its own `BaseURL`).
+    base: u16,
     range_offset: u64,
     /// 0: no byte range (an empty range is refused while reading).
     range_length: u64,
@@ -114,6 +117,11 @@ pub struct TooLong;
 #[derive(Debug, Clone, Default)]
 pub struct Segments {
     base: Base,
+    /// Further bases, from `set_base`: the base of an entry whose `base`
+    /// is `n > 0` is `bases[n - 1]`.
+    bases: Vec<Base>,
+    /// The base in force for the next segment added.
+    current_base: u16,
     first_sequence: u64,
     /// Every segment's URI, end to end.
     uris: String,
@@ -129,6 +137,8 @@ impl Segments {
     pub fn new(base: Base, first_sequence: u64) -> Segments {
         Segments {
             base,
+            bases: Vec::new(),
+            current_base: 0,
             first_sequence,
             uris: String::new(),
             entries: Vec::new(),
@@ -174,6 +184,28 @@ impl Segments {
         Ok(())
     }
 
+    /// The most bases one list holds (see [`Segments::set_base`]).
+    pub const MAX_BASES: usize = u16::MAX as usize;
+
+    /// Puts a base in force for the segments added next (a DASH period's
+    /// representation's `BaseURL`); `Err` past [`Segments::MAX_BASES`].
+    pub fn set_base(&mut self, base: Base) -> Result<(), TooLong> {
+        if self.bases.len() >= Self::MAX_BASES {
+            return Err(TooLong);
+        }
+        self.bases.push(base);
+        self.current_base = self.bases.len() as u16;
+        Ok(())
+    }
+
+    /// The base the entry `e` resolves against.
+    fn base_of(&self, e: &Entry) -> &Base {
+        match e.base.checked_sub(1) {
+            Some(n) => self.bases.get(n as usize).unwrap_or(&self.base),
+            None => &self.base,
+        }
+    }
+
     /// Adds a segment, under the key in force.
     pub fn push(&mut self, s: Added) -> Result<(), TooLong> {
         let (_, uri_end) = push_text(&mut self.uris, s.uri)?;
@@ -186,6 +218,7 @@ impl Segments {
             duration: s.duration,
             key: self.current_key,
             discontinuity: s.discontinuity,
+            base: self.current_base,
             range_offset: range.offset,
             range_length: range.length,
         });
@@ -225,7 +258,7 @@ impl Segments {
     pub fn get(&self, i: usize) -> Option<PlaylistSegment> {
         let e = self.entries.get(i)?;
         let sequence = self.first_sequence + i as u64;
-        let url = self.base.join(self.uri(i)?).ok()?;
+        let url = self.base_of(e).join(self.uri(i)?).ok()?;
         let key = match self.keys.get(e.key as usize) {
             Some(k) => Some(KeyRef {
                 url: self.base.join(slice(&self.key_uris, k.uri)).ok()?,
