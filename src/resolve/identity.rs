@@ -35,7 +35,10 @@ struct Place {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct SegmentId {
     sequence: u64,
-    duration: f64,
+    /// As precise as it is kept (an f32): its shortest decimal reads back
+    /// equal, where an f64's need not (serde_json parses floats fast, not
+    /// exactly).
+    duration: f32,
     place: Place,
     key: Option<String>,
 }
@@ -261,7 +264,7 @@ impl Names {
     fn segment(&self, s: &PlaylistSegment) -> SegmentId {
         SegmentId {
             sequence: s.sequence,
-            duration: s.duration,
+            duration: s.duration as f32,
             place: self.place(&s.part),
             key: s.key.as_ref().map(|k| self.path(k.url.expose())),
         }
@@ -362,6 +365,25 @@ mod tests {
             change(&was, &longer, &env).unwrap().to_string(),
             "segment 11: EXTINF 2 became EXTINF 2.5"
         );
+    }
+
+    #[test]
+    fn a_duration_that_is_no_short_decimal_reads_back_as_recorded() {
+        // 1.92 s (an AAC segment of 92160 / 48000) is 1.9199999570846558
+        // as the f32 it is kept in; the record must compare equal to it.
+        let dir = tempfile::tempdir().unwrap();
+        let env = BTreeMap::new();
+        let urls = ["/a/1.m4s", "/a/2.m4s"].map(String::from);
+        let was = stream(&urls, &[1.92, 2.0053333]);
+        check(dir.path(), &was, &env).unwrap();
+        check(dir.path(), &stream(&urls, &[1.92, 2.0053333]), &env).unwrap();
+        match check(dir.path(), &stream(&urls, &[1.92, 2.0]), &env) {
+            Err(Cause::StreamChanged { change }) => assert_eq!(
+                change.to_string(),
+                "segment 11: EXTINF 2.0053332 became EXTINF 2"
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
