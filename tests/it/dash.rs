@@ -155,3 +155,168 @@ fn variant_picks_the_video_representation() {
     assert!(err.contains("no video representation fits"), "{err}");
     assert!(err.contains("160x90"), "{err}");
 }
+
+fn paths(server: &TestServer) -> Vec<String> {
+    server.requests().iter().map(|r| r.path.clone()).collect()
+}
+
+#[test]
+fn drm_and_live_mpds_are_refused_at_resolve_and_nothing_else_is_fetched() {
+    let (root, server) = served();
+    let mpd = make(&root.path().join("p"), DEFAULT);
+    let text = std::fs::read_to_string(&mpd).unwrap();
+    let drm = text.replacen(
+        "<Representation id=\"0\"",
+        "<ContentProtection schemeIdUri=\"urn:uuid:9a04f079-9840-4286-ab92-e65be0885f95\"/>\n\
+         <Representation id=\"0\"",
+        1,
+    );
+    std::fs::write(root.path().join("p/drm.mpd"), drm).unwrap();
+    let live = text.replacen("type=\"static\"", "type=\"dynamic\"", 1);
+    std::fs::write(root.path().join("p/live.mpd"), live).unwrap();
+    for (name, says) in [
+        (
+            "drm",
+            "protected by DRM (PlayReady, urn:uuid:9a04f079-9840-4286-ab92-e65be0885f95)",
+        ),
+        ("live", "is a live MPD (type=\"dynamic\")"),
+    ] {
+        server.clear_requests();
+        let job = Job::new(&job_text(&format!("{}/p/{name}.mpd", server.url()), ""));
+        let out = job.run(&[]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(says), "{err}");
+        assert_eq!(
+            paths(&server),
+            [format!("/p/{name}.mpd")],
+            "nothing else fetched"
+        );
+        assert_eq!(job.report()["jobs"][0]["status"], "failed");
+    }
+}
+
+#[test]
+fn plan_probe_reads_the_mpd_and_counts_its_segments() {
+    let (root, server) = served();
+    make(&root.path().join("p"), DEFAULT);
+    let job = Job::new(&job_text(&format!("{}/p/out.mpd", server.url()), ""));
+    let plan = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_snatch"))
+            .arg("plan")
+            .arg(&job.file)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = plan(&["--probe", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let j = &v["jobs"][0];
+    // Three video segments of 2 s, four audio ones.
+    assert_eq!(j["segments"], 7);
+    assert_eq!(j["expected_duration_s"], 6.0);
+    assert!(j["first_url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/p/chunk-stream0-00001.m4s"));
+    assert_eq!(
+        paths(&server),
+        [
+            "/p/out.mpd",
+            "/p/chunk-stream0-00001.m4s",
+            "/p/chunk-stream2-00004.m4s"
+        ]
+    );
+    assert!(!job.path("out").exists(), "a probe saves nothing");
+    let text = String::from_utf8_lossy(&plan(&["--probe"]).stdout).into_owned();
+    assert!(text.contains("6.0 s listed, fmp4 + init"), "{text}");
+    assert!(
+        text.contains("representation `0` 320x180 at 300000 bit/s"),
+        "{text}"
+    );
+    assert!(text.contains("audio `2`"), "{text}");
+}
+
+#[test]
+fn a_killed_run_resumes_from_its_saved_mpd() {
+    let (root, server) = served();
+    make(
+        &root.path().join("k"),
+        Dash {
+            secs: 20,
+            ..DEFAULT
+        },
+    );
+    server.set_latency(std::time::Duration::from_millis(150));
+    let job = Job::new(&job_text(
+        &format!("{}/k/out.mpd", server.url()),
+        "    concurrency: 1\n",
+    ));
+    let mut child = job.command(&[]).spawn().unwrap();
+    let landed = |s: &TestServer| {
+        s.requests()
+            .iter()
+            .filter(|r| r.path.ends_with(".m4s"))
+            .count()
+    };
+    while landed(&server) < 6 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    server.set_latency(std::time::Duration::ZERO);
+    server.clear_requests();
+    let file = run_ok(&job);
+    assert_whole(&file, 20.0);
+    let j = &job.report()["jobs"][0];
+    assert!(j["segments"]["reused"].as_u64().unwrap() >= 3, "{j:#}");
+    assert!(
+        !paths(&server).contains(&"/k/out.mpd".to_string()),
+        "the rerun reads the saved MPD"
+    );
+}
+
+#[test]
+fn a_rerun_whose_mpd_lists_another_stream_fetches_nothing() {
+    let (root, server) = served();
+    let mpd = make(&root.path().join("q7z"), DEFAULT);
+    let text = std::fs::read_to_string(&mpd).unwrap();
+    server.always(
+        "/q7z/chunk-stream0-00002.m4s",
+        support::server::Fault::Status(404),
+    );
+    // A value this short keeps the MPD from being saved: the rerun
+    // fetches it afresh.
+    let job = Job::new(&job_text(
+        &format!("{}/${{SNATCH_T_DIR}}/out.mpd", server.url()),
+        "    concurrency: 1\n",
+    ));
+    let run = |extra: &[&str]| {
+        let mut cmd = job.command(extra);
+        cmd.env("SNATCH_T_DIR", "q7z").output().unwrap()
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    server.clear_faults();
+    // Another stream: the video's segments are now numbered from 11.
+    let other = text.replacen("startNumber=\"1\"", "startNumber=\"11\"", 1);
+    std::fs::write(&mpd, other).unwrap();
+    server.clear_requests();
+    let out = run(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the stream changed since this job started"),
+        "{err}"
+    );
+    assert!(err.contains("chunk-stream0-00001.m4s became"), "{err}");
+    assert_eq!(paths(&server), ["/q7z/out.mpd"]);
+    std::fs::write(&mpd, text).unwrap();
+    let file = {
+        let out = run(&[]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        job.path("out/v.mp4")
+    };
+    assert_whole(&file, 6.0);
+}
