@@ -16,11 +16,15 @@
 //! `end: auto` probes with). As the bytes pass, [`clock`] reads the
 //! segment's own timestamps (MPEG-TS PES timestamps, fragmented MP4
 //! sample durations, ADTS frames' samples): [`Check::timing`].
+//!
+//! [`sidx`] reads the segment index of a DASH `SegmentBase@indexRange`
+//! into the byte ranges of its subsegments.
 
 mod audio;
 pub mod clock;
 pub mod decrypt;
 mod mp4;
+pub mod sidx;
 #[cfg(test)]
 mod tests;
 mod ts;

@@ -32,6 +32,7 @@ mod report;
 mod segment_clock;
 mod server_selftest;
 mod shard;
+mod sidx;
 mod store;
 mod ui;
 mod usage;
