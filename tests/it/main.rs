@@ -12,6 +12,7 @@ mod batch;
 mod byte_checks;
 mod claims;
 mod dash;
+mod dash_fixtures;
 mod end_auto;
 mod errors;
 mod events;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod dash;
 pub mod hls;
 pub mod media;
 pub mod rss;
