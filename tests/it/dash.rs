@@ -320,3 +320,70 @@ fn a_rerun_whose_mpd_lists_another_stream_fetches_nothing() {
     };
     assert_whole(&file, 6.0);
 }
+
+/// A fixture of `tests/support/dash.rs`, served and downloaded.
+fn download(d: &support::dash::Dash, extra: &str) -> (Job, std::process::Output, TestServer) {
+    let server = TestServer::start(&d.dir);
+    let job = Job::new(&job_text(&format!("{}/{}", server.url(), d.mpd), extra));
+    let out = job.run(&[]);
+    (job, out, server)
+}
+
+/// Each shape downloaded whole: the duration of all its periods, its
+/// streams, a clean decode.
+fn assert_downloads(d: support::dash::Dash) {
+    let (job, out, _server) = download(&d, "");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{}: {err}", d.dir.display());
+    let file = job.path("out/v.mp4");
+    assert_eq!(decode_errors(&file), "", "{}", d.dir.display());
+    let (duration, streams) = probe(&file);
+    assert!(
+        (duration - d.secs).abs() < 0.3,
+        "{}: {duration} s, not {}",
+        d.dir.display(),
+        d.secs
+    );
+    assert_eq!(streams, d.streams, "{}", d.dir.display());
+    assert_eq!(
+        video_height(&file),
+        *d.heights.iter().max().unwrap(),
+        "{}",
+        d.dir.display()
+    );
+}
+
+#[test]
+fn every_single_period_shape_is_merged_whole() {
+    use support::dash;
+    for d in [
+        dash::timeline(),
+        dash::duration(),
+        dash::time(),
+        dash::single_file(),
+        dash::two_videos(),
+        dash::segment_list(),
+        dash::base_urls(),
+    ] {
+        assert_downloads(d);
+    }
+}
+
+#[test]
+fn the_fixtures_protected_and_dynamic_mpds_are_refused() {
+    use support::dash;
+    for (d, says) in [
+        (
+            dash::protected(),
+            "protected by DRM (Common Encryption cenc",
+        ),
+        (dash::dynamic(), "is a live MPD"),
+    ] {
+        let (job, out, server) = download(&d, "");
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(says), "{err}");
+        assert_eq!(paths(&server), [format!("/{}", d.mpd)]);
+        assert!(!job.path("out/v.mp4").exists());
+    }
+}
