@@ -86,6 +86,12 @@ pub enum Cause {
     /// A segment names a key that was not fetched.
     #[error(transparent)]
     Key(#[from] PositionError),
+    /// A DASH `SegmentBase`'s index range (`shown`: the file).
+    #[error("the segment index (sidx) of {shown}: {error}")]
+    Index {
+        shown: String,
+        error: super::index::IndexError,
+    },
 }
 
 /// What snatch reads instead of DASH.

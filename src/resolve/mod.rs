@@ -12,6 +12,7 @@ mod end;
 mod error;
 pub mod hls;
 mod identity;
+mod index;
 mod lines;
 mod media;
 pub mod mpd;
@@ -89,6 +90,10 @@ pub async fn resolve_job(
         resolved.variant_note = got.note.clone();
     }
     resolved.from_saved = from_saved;
+    // A DASH SegmentBase's segments are in its file's index.
+    index::fill(&mut resolved, fetcher, req)
+        .await
+        .map_err(named)?;
     // Another stream is refused before anything it names is fetched.
     if save {
         identity::check(&job.state_dir, &resolved, &p.env).map_err(named)?;

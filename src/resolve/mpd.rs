@@ -62,11 +62,8 @@ pub enum MpdError {
     Address { rep: String, error: AddressError },
     #[error("representation `{0}` has no SegmentTemplate, SegmentList or SegmentBase")]
     NoAddressing(String),
-    #[error(
-        "representation `{0}` is addressed by SegmentBase (a sidx index); snatch does not read \
-         that yet"
-    )]
-    SegmentBase(String),
+    #[error("representation `{0}` has a SegmentBase without @indexRange")]
+    NoIndexRange(String),
     #[error("representation `{0}` has no media segment")]
     NoSegment(String),
     #[error("representation `{rep}`: {error}")]

@@ -75,6 +75,7 @@ async fn reload(job: &JobPlan, fetcher: &Fetcher, ask: &Ask) -> Result<(), Cause
     if let Some(audio) = &got.audio {
         now.audio = Some(Arc::new(read(audio, p.variant)?));
     }
+    super::index::fill(&mut now, fetcher, ask).await?;
     if let Some(change) = identity::change(before, &now, &p.env) {
         return Err(Cause::StreamChanged { change });
     }

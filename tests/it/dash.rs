@@ -364,6 +364,7 @@ fn every_single_period_shape_is_merged_whole() {
         dash::two_videos(),
         dash::segment_list(),
         dash::base_urls(),
+        dash::segment_base(),
     ] {
         assert_downloads(d);
     }

@@ -61,6 +61,10 @@ pub struct Resolved {
     pub keys: Keys,
     /// Read from an MPEG-DASH manifest (its durations are the MPD's).
     pub dash: bool,
+    /// A DASH `SegmentBase`: the file and its index range (`sidx`), read
+    /// by resolve into `segments` (byte ranges of the file) before anything
+    /// else is done with them.
+    pub index: Option<Part>,
 }
 
 /// AES-128 keys by URL. `Debug` shows only how many.

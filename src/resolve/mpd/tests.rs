@@ -176,3 +176,24 @@ fn drm_live_and_other_shapes_are_refused_naming_why() {
         Err(MpdError::Parse(_))
     ));
 }
+
+#[test]
+fn a_segment_base_names_its_file_index_range_and_init() {
+    let text = mpd(r#"<Period><AdaptationSet mimeType="video/mp4">
+  <Representation id="v" bandwidth="1" width="2" height="2"><BaseURL>v.mp4</BaseURL>
+    <SegmentBase indexRange="800-899"><Initialization range="0-799"/></SegmentBase>
+  </Representation></AdaptationSet></Period>"#);
+    let r = read(&text, &base(), Variant::Best).unwrap();
+    assert!(r.segments.is_empty(), "read from the index by resolve");
+    let index = r.index.unwrap();
+    assert_eq!(index.url.expose(), "https://h.example/v/v.mp4");
+    assert_eq!(index.range.map(|r| (r.offset, r.length)), Some((800, 100)));
+    let init = r.init.unwrap();
+    assert_eq!(init.url.expose(), "https://h.example/v/v.mp4");
+    assert_eq!(init.range.map(|r| r.length), Some(800));
+    let none = text.replace(" indexRange=\"800-899\"", "");
+    assert_eq!(
+        read(&none, &base(), Variant::Best).err(),
+        Some(MpdError::NoIndexRange("v".into()))
+    );
+}

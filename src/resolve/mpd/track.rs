@@ -3,7 +3,9 @@
 //! representation's attribute over its set's over its period's), its
 //! media segments listed and its init segment named.
 
-use dash_mpd_core::{BaseURL, Initialization, Period, SegmentList, SegmentTemplate, MPD};
+use dash_mpd_core::{
+    BaseURL, Initialization, Period, SegmentBase, SegmentList, SegmentTemplate, MPD,
+};
 
 use super::choose::Pick;
 use super::MpdError;
@@ -57,8 +59,12 @@ pub fn read(
         r.SegmentList.as_ref(),
     ]) {
         list_of(&list).map_err(addr)?
-    } else if p.SegmentBase.is_some() || s.SegmentBase.is_some() || r.SegmentBase.is_some() {
-        return Err(MpdError::SegmentBase(rep_id));
+    } else if let Some(b) = inherited_base(&[
+        p.SegmentBase.as_ref(),
+        s.SegmentBase.as_ref(),
+        r.SegmentBase.as_ref(),
+    ]) {
+        return segment_base(&b, base, rep_id);
     } else {
         return Err(MpdError::NoAddressing(rep_id));
     };
@@ -152,6 +158,58 @@ fn inherited_list(levels: &[Option<&SegmentList>]) -> Option<SegmentList> {
         });
     }
     out
+}
+
+fn inherited_base(levels: &[Option<&SegmentBase>]) -> Option<SegmentBase> {
+    let mut out: Option<SegmentBase> = None;
+    for b in levels.iter().flatten() {
+        let up = out.unwrap_or_default();
+        out = Some(SegmentBase {
+            indexRange: b.indexRange.clone().or(up.indexRange),
+            Initialization: b.Initialization.clone().or(up.Initialization),
+            ..SegmentBase::default()
+        });
+    }
+    out
+}
+
+/// A `SegmentBase`: the init segment, and the index range of the file
+/// (the `BaseURL`) whose `sidx` lists the media segments, read by resolve.
+fn segment_base(b: &SegmentBase, base: Base, rep: String) -> Result<Resolved, MpdError> {
+    let addr = |error| MpdError::Address {
+        rep: rep.clone(),
+        error,
+    };
+    let uri = |error| MpdError::Uri {
+        rep: rep.clone(),
+        error,
+    };
+    let range = b
+        .indexRange
+        .as_deref()
+        .ok_or(MpdError::NoIndexRange(rep.clone()));
+    let range = parse_range(range?).map_err(addr)?;
+    let init = match &b.Initialization {
+        Some(i) => {
+            let (u, range) = initialization(i).map_err(addr)?;
+            Some(Part {
+                url: join_to(&base, &u).map_err(uri)?,
+                range,
+            })
+        }
+        None => None,
+    };
+    let file = join_to(&base, "").map_err(uri)?;
+    Ok(Resolved {
+        segments: Segments::new(base.clone(), 0),
+        init,
+        media_shown: format!("{} (representation `{rep}`)", base.url().shown()),
+        index: Some(Part {
+            url: file,
+            range: Some(range),
+        }),
+        ..Resolved::default()
+    })
 }
 
 fn template_of(t: &SegmentTemplate) -> Template {
