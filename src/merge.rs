@@ -13,6 +13,7 @@ use crate::state::store;
 mod audio;
 mod error;
 pub mod mp4;
+mod periods;
 mod pipe;
 mod probe;
 pub mod temp;
@@ -151,6 +152,20 @@ pub struct Merge {
     temp: PathBuf,
     /// A separate audio rendition: merged on its own, muxed in at the end.
     audio: Option<Box<audio::Audio>>,
+    /// How to start this merge's ffmpeg again, for another DASH period.
+    again: Option<Again>,
+    /// The finished parts of the periods before the current one, each
+    /// with where it is cut (seconds).
+    parts: Vec<(PathBuf, Option<f64>)>,
+}
+
+/// What [`Merge::spawn`] was given, to start another period's ffmpeg.
+#[derive(Debug, Clone)]
+struct Again {
+    tools: Tools,
+    root: PathBuf,
+    container: Container,
+    input: Input,
 }
 
 impl Merge {
@@ -206,6 +221,12 @@ impl Merge {
         audio: Option<Box<audio::Audio>>,
     ) -> std::io::Result<Merge> {
         let format = input.format;
+        let again = Again {
+            tools: tools.clone(),
+            root: root.to_path_buf(),
+            container,
+            input: input.clone(),
+        };
         let file = fresh_output(root, &temp)?;
         let mut cmd = std::process::Command::new(&tools.ffmpeg);
         cmd.args(["-hide_banner", "-nostats", "-loglevel", "error", "-y"])
@@ -245,7 +266,26 @@ impl Merge {
             stderr: Some(stderr),
             temp,
             audio,
+            again: Some(again),
+            parts: Vec::new(),
         })
+    }
+
+    /// Takes over `other`'s ffmpeg (started on this merge's file), which
+    /// then holds nothing to stop.
+    fn take_child_of(&mut self, mut other: Merge) {
+        self.child = other.child.take();
+        self.feeder = other.feeder.take();
+        self.stderr = other.stderr.take();
+    }
+
+    /// Queues the init segment of the next DASH period of the audio
+    /// rendition (see [`Merge::next_period`]).
+    pub fn next_audio_period(&mut self, init: &Path, after: Option<f64>) -> Result<(), MergeError> {
+        match &mut self.audio {
+            Some(a) => a.next_period(init, after),
+            None => Err(MergeError::NoAudio),
+        }
     }
 
     /// Queues one complete segment of the audio rendition.
@@ -291,6 +331,16 @@ impl Merge {
     }
 
     fn finish_blocking(&mut self) -> Result<PathBuf, MergeError> {
+        let done = self.end_child()?;
+        let done = self.join_parts(done)?;
+        match self.audio.take() {
+            Some(mut a) => a.mux_into(&done),
+            None => Ok(done),
+        }
+    }
+
+    /// Ends the input and waits for the current ffmpeg: its file, whole.
+    fn end_child(&mut self) -> Result<PathBuf, MergeError> {
         let fed = self.close_input();
         let status = self
             .child
@@ -316,10 +366,7 @@ impl Merge {
             return Err(fault);
         }
         match (status.success(), fed) {
-            (true, Ok(())) => match self.audio.take() {
-                Some(mut a) => a.mux_into(&self.temp),
-                None => Ok(self.temp.clone()),
-            },
+            (true, Ok(())) => Ok(self.temp.clone()),
             (true, Err(e)) => {
                 let _ = store::remove_file(&self.temp);
                 Err(MergeError::Feed(e))
@@ -356,5 +403,8 @@ impl Merge {
 impl Drop for Merge {
     fn drop(&mut self) {
         self.kill();
+        for (p, _) in self.parts.drain(..) {
+            let _ = store::remove_file(&p);
+        }
     }
 }

@@ -84,6 +84,14 @@ impl Audio {
         self.merge.as_mut().expect("started above").feed(segment)
     }
 
+    /// The next DASH period of the audio: see [`Merge::next_period`].
+    pub fn next_period(&mut self, init: &Path, after: Option<f64>) -> Result<(), MergeError> {
+        match &mut self.merge {
+            Some(m) => m.next_period(init, after),
+            None => Err(MergeError::NoAudio),
+        }
+    }
+
     /// Finishes the audio merge and muxes `video` (finished) with it into
     /// the job's temporary output; the two hidden files go.
     pub fn mux_into(&mut self, video: &Path) -> Result<PathBuf, MergeError> {
@@ -151,7 +159,7 @@ fn beside(output: &Path, track: &str) -> PathBuf {
     super::temp::temp_of(output, Some(track))
 }
 
-fn muxer(container: Container) -> &'static str {
+pub(super) fn muxer(container: Container) -> &'static str {
     match container {
         Container::Mp4 => "mp4",
         Container::Mkv => "matroska",

@@ -28,6 +28,14 @@ pub fn temp_of(output: &Path, track: Option<&str>) -> PathBuf {
     output.with_file_name(format!(".{name}.{pid}{track}.snatch-part"))
 }
 
+/// The hidden name of the finished part `k` (a DASH period) of the merge
+/// writing `temp`.
+pub fn part_of(temp: &Path, k: usize) -> PathBuf {
+    let name = temp.file_name().unwrap_or_default().to_string_lossy();
+    let stem = name.strip_suffix(".snatch-part").unwrap_or(&name);
+    temp.with_file_name(format!("{stem}.p{k}.snatch-part"))
+}
+
 /// The hidden name an older snatch (before process ids) wrote to.
 pub fn legacy_temp(output: &Path) -> PathBuf {
     output.with_file_name(format!(".{}.snatch-part", output_name(output)))
@@ -44,6 +52,11 @@ pub fn is_temp_of(output: &Path, file: &OsStr) -> bool {
         .and_then(|m| m.strip_suffix(".snatch-part"))
     else {
         return false;
+    };
+    // A DASH period's part: `.p<k>` after the rest.
+    let middle = match middle.rsplit_once(".p") {
+        Some((rest, k)) if !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) => rest,
+        _ => middle,
     };
     let pid = ["video", "audio"]
         .iter()
@@ -84,7 +97,12 @@ mod tests {
         let mine = temp_of(out, None);
         assert_eq!(mine, Path::new(&format!("/o/.v.mp4.{pid}.snatch-part")));
         let video = temp_of(out, Some("video"));
-        for p in [&mine, &video] {
+        let part = part_of(&video, 2);
+        assert_eq!(
+            part,
+            Path::new(&format!("/o/.v.mp4.{pid}.video.p2.snatch-part"))
+        );
+        for p in [&mine, &video, &part, &part_of(&mine, 11)] {
             assert!(is_temp_of(out, p.file_name().unwrap()), "{p:?}");
         }
         for other in [
@@ -97,6 +115,9 @@ mod tests {
             ".v.mp4..snatch-part",
             ".v.mp4.snatch-part",
             ".v.mp4.video.snatch-part",
+            ".v.mp4.p1.snatch-part",
+            ".v.mp4.4.p.snatch-part",
+            ".v.mp4.4.px.snatch-part",
         ] {
             assert!(!is_temp_of(out, OsStr::new(other)), "{other}");
         }

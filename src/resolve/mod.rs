@@ -375,6 +375,19 @@ async fn fetch_key(url: &Secret, fetcher: &Fetcher, req: &Ask) -> Result<[u8; 16
 pub struct Inits {
     pub video: Option<PathBuf>,
     pub audio: Option<PathBuf>,
+    /// A DASH MPD's later periods: the position (in the job's segment
+    /// list) where each starts, and its init segment; the merge starts a
+    /// new part there.
+    pub periods: Vec<PeriodInit>,
+}
+
+/// Where a later DASH period starts, its init segment's file, and how
+/// long the period before it lasts (see `PeriodStart::after`).
+#[derive(Debug, Clone)]
+pub struct PeriodInit {
+    pub position: u64,
+    pub file: PathBuf,
+    pub after: Option<f64>,
 }
 
 /// Fetches the job's init segments (fMP4) into its state folder.
@@ -391,7 +404,52 @@ pub async fn fetch_init(
         Some(init) => Some(store_init(job, init, AUDIO_INIT, fetcher, req).await?),
         None => None,
     };
-    Ok(Inits { video, audio })
+    let mut periods = Vec::new();
+    for (k, (position, init, after)) in period_inits(job).into_iter().enumerate() {
+        let name = format!("init-period-{k}.mp4");
+        let file = store_init(job, &init, &name, fetcher, req).await?;
+        periods.push(PeriodInit {
+            position,
+            file,
+            after,
+        });
+    }
+    Ok(Inits {
+        video,
+        audio,
+        periods,
+    })
+}
+
+/// The init segments of a DASH job's later periods, each with the
+/// position it is fed before: the video's, then the audio's.
+fn period_inits(job: &JobPlan) -> Vec<(u64, Segment, Option<f64>)> {
+    let SegmentSource::Playlist(p) = &job.source else {
+        return Vec::new();
+    };
+    let Some(r) = &p.resolved else {
+        return Vec::new();
+    };
+    let of = |t: &Resolved, offset: usize| {
+        let starts = t.periods.iter();
+        starts
+            .filter_map(|s| {
+                let init = s.init.as_ref()?;
+                let segment = Segment {
+                    index: 0,
+                    target: p.target(&init.url),
+                    range: init.range,
+                    key: None,
+                };
+                Some(((offset + s.position) as u64, segment, s.after))
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut all = of(r, 0);
+    if let Some(a) = &r.audio {
+        all.extend(of(a, r.segments.len()));
+    }
+    all
 }
 
 async fn store_init(

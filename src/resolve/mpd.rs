@@ -12,12 +12,14 @@
 mod choose;
 mod track;
 
+use std::sync::Arc;
+
 use dash_mpd_core::{Period, MPD};
 
 use crate::common::Secret;
 use crate::manifest::Variant;
 use crate::plan::source::dash::AddressError;
-use crate::plan::source::playlist::{Base, Resolved};
+use crate::plan::source::playlist::{Added, Base, PeriodStart, Resolved};
 
 use super::error::UriError;
 
@@ -47,11 +49,15 @@ pub enum MpdError {
     TooManyPeriods(usize),
     #[error("it lists {0} representations, more than the {MAX_REPRESENTATIONS} snatch reads")]
     TooManyRepresentations(usize),
+    #[error("its periods are addressed by SegmentBase; snatch reads that in an MPD of one period")]
+    SegmentBasePeriods,
+    #[error("some of its periods have audio and some have not")]
+    AudioInSomePeriods,
     #[error(
-        "it has {0} periods; snatch merges an MPD of one period only for now (each period \
-         has its own init segment and timestamps)"
+        "more than the {} segments a job may have",
+        crate::manifest::MAX_SEGMENTS
     )]
-    SeveralPeriods(usize),
+    TooManySegments,
     #[error("{0} is a remote element (xlink:href), which snatch does not follow")]
     Remote(&'static str),
     #[error("it has no video or audio representation")]
@@ -71,26 +77,38 @@ pub enum MpdError {
 }
 
 /// The chosen tracks of an MPD as one resolved source: the video (or only)
-/// track's segments, the audio track beside it.
+/// track's segments, the audio track beside it, period after period.
 pub fn read(text: &str, base: &Secret, want: Variant) -> Result<Resolved, MpdError> {
     precount(text)?;
     let mpd = dash_mpd_core::parse(text)
         .map_err(|e| MpdError::Parse(e.to_string().chars().take(300).collect()))?;
     refused(&mpd)?;
-    let period = match mpd.periods.as_slice() {
-        [] => return Err(MpdError::NoPeriod),
-        [one] => one,
-        many => return Err(MpdError::SeveralPeriods(many.len())),
-    };
-    let chosen = choose::choose(period, want)?;
-    let seconds = period_seconds(&mpd, 0);
+    if mpd.periods.is_empty() {
+        return Err(MpdError::NoPeriod);
+    }
     let base = Base::new(base.clone());
-    let levels = track::Levels { mpd: &mpd, period };
-    let main = track::read(&levels, &base, chosen.main, seconds)?;
+    let mut periods = Vec::with_capacity(mpd.periods.len());
+    for (i, period) in mpd.periods.iter().enumerate() {
+        let seconds = period_seconds(&mpd, i);
+        periods.push((read_period(&mpd, i, period, &base, want)?, seconds));
+    }
+    joined(periods)
+}
+
+/// One period's tracks, its note on the video.
+fn read_period(
+    mpd: &MPD,
+    i: usize,
+    period: &Period,
+    base: &Base,
+    want: Variant,
+) -> Result<Resolved, MpdError> {
+    let chosen = choose::choose(period, want)?;
+    let seconds = period_seconds(mpd, i);
+    let levels = track::Levels { mpd, period };
+    let main = track::read(&levels, base, chosen.main, seconds)?;
     let audio = match chosen.audio {
-        Some(a) => Some(std::sync::Arc::new(track::read(
-            &levels, &base, a, seconds,
-        )?)),
+        Some(a) => Some(Arc::new(track::read(&levels, base, a, seconds)?)),
         None => None,
     };
     Ok(Resolved {
@@ -99,6 +117,59 @@ pub fn read(text: &str, base: &Secret, want: Variant) -> Result<Resolved, MpdErr
         dash: true,
         ..main
     })
+}
+
+/// The periods one after the other: each later one's segments added under
+/// its own base, where it starts and its init segment noted.
+fn joined(periods: Vec<(Resolved, Option<f64>)>) -> Result<Resolved, MpdError> {
+    let mut all = periods.into_iter();
+    let (mut out, mut before) = all.next().ok_or(MpdError::NoPeriod)?;
+    let mut count = 1;
+    for (next, seconds) in all {
+        count += 1;
+        if out.index.is_some() || next.index.is_some() {
+            return Err(MpdError::SegmentBasePeriods);
+        }
+        if out.audio.is_some() != next.audio.is_some() {
+            return Err(MpdError::AudioInSomePeriods);
+        }
+        append(&mut out, &next, before)?;
+        if let (Some(a), Some(b)) = (out.audio.as_mut(), next.audio.as_ref()) {
+            append(Arc::make_mut(a), b, before)?;
+        }
+        before = seconds;
+    }
+    if count > 1 {
+        let note = out.variant_note.take().unwrap_or_default();
+        out.variant_note = Some(format!("{count} periods; in the first: {note}"));
+    }
+    Ok(out)
+}
+
+/// `next`'s segments after `out`'s, a period of their own.
+fn append(out: &mut Resolved, next: &Resolved, after: Option<f64>) -> Result<(), MpdError> {
+    let too_many = || MpdError::TooManySegments;
+    if (out.segments.len() + next.segments.len()) as u64 > crate::manifest::MAX_SEGMENTS {
+        return Err(too_many());
+    }
+    out.periods.push(PeriodStart {
+        position: out.segments.len(),
+        init: next.init.clone(),
+        after,
+    });
+    out.segments
+        .set_base(next.segments.base().clone())
+        .map_err(|_| too_many())?;
+    for (i, s) in next.segments.iter().enumerate() {
+        let added = Added {
+            uri: next.segments.uri(i).unwrap_or(""),
+            duration: s.duration as f32,
+            range: s.part.range,
+            discontinuity: i == 0,
+        };
+        out.segments.push(added).map_err(|_| too_many())?;
+    }
+    Ok(())
 }
 
 /// Caps counted in the text before it is parsed: what the parser builds

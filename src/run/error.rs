@@ -69,6 +69,13 @@ pub enum JobError {
         index: u64,
         error: io::Error,
     },
+    /// The merge of a DASH period could not end or the next start.
+    #[error("job `{job}`: the merge of the period before segment {index}: {error}")]
+    MergePeriod {
+        job: String,
+        index: u64,
+        error: crate::merge::MergeError,
+    },
     /// A segment's task panicked; `text` is what it said.
     #[error(
         "job `{job}`: segment {index}: snatch failed internally ({text}); \

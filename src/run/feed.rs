@@ -367,6 +367,7 @@ impl JobRun<'_> {
                 job: job.name.clone(),
             });
         }
+        self.next_period(fed, p).await?;
         let saved = fed.places[p].ok_or_else(|| JobError::NotSpooled {
             job: job.name.clone(),
             index,
@@ -384,6 +385,39 @@ impl JobRun<'_> {
         fed_one.map_err(|error| JobError::MergeStopped {
             job: job.name.clone(),
             index,
+            error,
+        })
+    }
+}
+
+impl JobRun<'_> {
+    /// At the first segment of a DASH period after the first, the merge
+    /// finishes the period before (a part of its own) and starts the next
+    /// on its init segment.
+    async fn next_period(&self, fed: &mut Fed, p: usize) -> Result<(), JobError> {
+        let Some(period) = self.inits.periods.iter().find(|i| i.position == p as u64) else {
+            return Ok(());
+        };
+        let (job, init, after) = (self.job, period.file.clone(), period.after);
+        let audio = job.source.is_audio(p as u64);
+        let mut merge = fed.merge.take().expect("started before");
+        let switched = tokio::task::spawn_blocking(move || {
+            let done = match audio {
+                true => merge.next_audio_period(&init, after),
+                false => merge.next_period(&init, after),
+            };
+            (merge, done)
+        })
+        .await;
+        let (merge, done) = switched.map_err(|e| JobError::Panicked {
+            job: job.name.clone(),
+            index: job.source.index_at(p as u64),
+            text: e.to_string(),
+        })?;
+        fed.merge = Some(merge);
+        done.map_err(|error| JobError::MergePeriod {
+            job: job.name.clone(),
+            index: job.source.index_at(p as u64),
             error,
         })
     }

@@ -388,3 +388,27 @@ fn the_fixtures_protected_and_dynamic_mpds_are_refused() {
         assert!(!job.path("out/v.mp4").exists());
     }
 }
+
+#[test]
+fn two_periods_are_one_output_each_merged_on_its_own_init_segment() {
+    let d = support::dash::two_periods();
+    assert_downloads(d.clone());
+    let (job, out, server) = download(&d, "");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let got = paths(&server);
+    for init in [
+        "/p0-init-0.m4s",
+        "/p1-init-0.m4s",
+        "/p0-init-1.m4s",
+        "/p1-init-1.m4s",
+    ] {
+        assert!(got.contains(&init.to_string()), "{init}: {got:?}");
+    }
+    let j = &job.report()["jobs"][0];
+    assert_eq!(j["status"], "ok", "{j:#}");
+    let left: Vec<_> = support::cli::files_below(&job.path("out"))
+        .into_iter()
+        .filter(|f| f.to_string_lossy().contains("snatch-part"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

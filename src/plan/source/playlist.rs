@@ -61,10 +61,25 @@ pub struct Resolved {
     pub keys: Keys,
     /// Read from an MPEG-DASH manifest (its durations are the MPD's).
     pub dash: bool,
+    /// A DASH MPD's periods after the first: where each starts in
+    /// `segments`, and its own init segment. The merge starts afresh there.
+    pub periods: Vec<PeriodStart>,
     /// A DASH `SegmentBase`: the file and its index range (`sidx`), read
     /// by resolve into `segments` (byte ranges of the file) before anything
     /// else is done with them.
     pub index: Option<Part>,
+}
+
+/// A DASH period after the first: the position of its first segment in
+/// its track, and its init segment.
+#[derive(Debug, Clone)]
+pub struct PeriodStart {
+    pub position: usize,
+    pub init: Option<Part>,
+    /// The duration of the period before it, in seconds, when the MPD
+    /// says: the merge cuts that period's part there (a packager's audio
+    /// runs a frame or two past a period's end).
+    pub after: Option<f64>,
 }
 
 /// AES-128 keys by URL. `Debug` shows only how many.

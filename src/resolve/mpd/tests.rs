@@ -155,10 +155,16 @@ fn drm_live_and_other_shapes_are_refused_naming_why() {
         read(&live, &base(), Variant::Best).err(),
         Some(MpdError::Dynamic)
     );
-    let two = mpd(&format!("{AV}{AV}"));
+    let mute = AV
+        .split("<AdaptationSet contentType=\"audio\"")
+        .next()
+        .unwrap()
+        .to_string()
+        + "</Period>";
+    let some_audio = mpd(&format!("{AV}{mute}"));
     assert_eq!(
-        read(&two, &base(), Variant::Best).err(),
-        Some(MpdError::SeveralPeriods(2))
+        read(&some_audio, &base(), Variant::Best).err(),
+        Some(MpdError::AudioInSomePeriods)
     );
     let many = mpd(&"<Period></Period>".repeat(MAX_PERIODS + 1));
     assert_eq!(
@@ -196,4 +202,43 @@ fn a_segment_base_names_its_file_index_range_and_init() {
         read(&none, &base(), Variant::Best).err(),
         Some(MpdError::NoIndexRange("v".into()))
     );
+}
+
+#[test]
+fn periods_follow_one_another_each_under_its_own_base_and_init() {
+    let period = |id: &str, dur: &str| {
+        format!(
+            r#"<Period id="{id}" duration="{dur}"><BaseURL>{id}/</BaseURL>
+  <AdaptationSet mimeType="video/mp4">
+    <SegmentTemplate timescale="1" duration="2" initialization="init.mp4" media="$Number$.m4s"/>
+    <Representation id="v" bandwidth="1" width="2" height="2"/>
+  </AdaptationSet></Period>"#
+        )
+    };
+    let text = mpd(&format!("{}{}", period("a", "PT4S"), period("b", "PT2S")));
+    let r = read(&text, &base(), Variant::Best).unwrap();
+    assert_eq!(
+        urls(&r),
+        [
+            "https://h.example/v/a/1.m4s",
+            "https://h.example/v/a/2.m4s",
+            "https://h.example/v/b/1.m4s"
+        ]
+    );
+    assert_eq!(
+        r.init.unwrap().url.expose(),
+        "https://h.example/v/a/init.mp4"
+    );
+    let [second] = r.periods.as_slice() else {
+        panic!("{:?}", r.periods)
+    };
+    assert_eq!(second.position, 2);
+    assert_eq!(second.after, Some(4.0));
+    let init = second.init.as_ref().unwrap();
+    assert_eq!(init.url.expose(), "https://h.example/v/b/init.mp4");
+    assert_eq!(r.segments.duration(), 6.0, "the sum of the periods");
+    assert!(r
+        .variant_note
+        .unwrap()
+        .starts_with("2 periods; in the first: "));
 }
