@@ -440,7 +440,7 @@ fn playlist_what(looked: Looked, details: &mut Vec<String>, notes: &mut Vec<Stri
     let master = match looked {
         Looked::Seen(seen) => {
             *details = playlist_details(&seen.peek);
-            matches!(seen.peek, Peek::Master(_))
+            matches!(seen.peek, Peek::Master(_) | Peek::Dash { .. })
         }
         Looked::NotRead(note) => {
             notes.push(note);

@@ -101,7 +101,6 @@ pub(super) fn look(
     });
     let (url, ask) = match request {
         Ok(r) => r,
-        Err(e) if mpd_name => return Err(dash_problem(Some(&e.to_string()))),
         Err(e) => return Ok(Looked::NotRead(not_read(&e.to_string()))),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -115,12 +114,29 @@ pub(super) fn look(
     )
 }
 
+/// An MPD a job could not download: why, and what snatch reads.
+fn mpd_problem(e: &PlaylistError) -> Problem {
+    Problem::bare(format!(
+        "snatch cannot download this MPEG-DASH manifest, so no job was added: {}",
+        printable(&e.to_string())
+    ))
+    .help(
+        "snatch downloads static (on-demand) MPDs without DRM; a live stream's MPD can be \
+         added once the stream has ended",
+    )
+}
+
 /// What the answer to the playlist's request makes of the job.
 fn looked(peeked: Result<Seen, PeekError>, mpd_name: bool) -> Result<Looked, Problem> {
     match peeked {
         Ok(p) => Ok(Looked::Seen(p)),
-        Err(PeekError::Refused(PlaylistError::Dash(_))) => Err(dash_problem(None)),
-        Err(e) if mpd_name => Err(dash_problem(Some(&printable(&e.to_string())))),
+        Err(PeekError::Refused(e @ PlaylistError::Mpd { .. })) => Err(mpd_problem(&e)),
+        Err(PeekError::Refused(PlaylistError::Dash(_))) => Err(dash_problem()),
+        Err(PeekError::Refused(e)) if mpd_name => Err(Problem::bare(format!(
+            "the URL ends in .mpd, the name of an MPEG-DASH manifest, but what it answers is \
+             neither an MPD nor an HLS playlist, so no job was added: {}",
+            printable(&e.to_string())
+        ))),
         Err(PeekError::Unreachable(e)) => Ok(Looked::NotRead(not_read(&printable(&e.to_string())))),
         Err(PeekError::Refused(e)) => Err(Problem::bare(format!(
             "snatch cannot download this playlist, so no job was added: {}",
@@ -133,16 +149,9 @@ fn looked(peeked: Result<Seen, PeekError>, mpd_name: bool) -> Result<Looked, Pro
     }
 }
 
-/// DASH refused: `None` when the body is an MPD, else why a URL named
-/// `….mpd` was not read as an HLS playlist.
-fn dash_problem(unread: Option<&str>) -> Problem {
-    let what = match unread {
-        None => "this is an MPEG-DASH manifest (MPD)".to_string(),
-        Some(why) => format!(
-            "the URL ends in .mpd, the name of an MPEG-DASH manifest (MPD), and it was not \
-             read as an HLS playlist ({why})"
-        ),
-    };
+/// An MPD met where an HLS playlist was read.
+fn dash_problem() -> Problem {
+    let what = "this is an MPEG-DASH manifest (MPD)".to_string();
     Problem::bare(format!("{what}; {DASH_NOT_YET}, so no job was added")).help(
         "in the browser's network panel, look for an .m3u8 request of the same video (many \
          sites serve both) and give its URL to `snatch new`; or copy the URL of one of the \
@@ -220,15 +229,32 @@ pub(super) fn details(peek: &Peek) -> Vec<String> {
                 offered.len(),
                 if offered.len() == 1 { "" } else { "s" }
             )];
-            let width = offered.iter().map(|o| o.text.len()).max().unwrap_or(0);
-            for (i, o) in offered.iter().enumerate() {
-                out.push(format!(
-                    "  {:width$}  variant: {}",
-                    o.text,
-                    choice_for(i, offered)
-                ));
-            }
+            out.extend(variant_lines(offered));
             out.push("to take another, change `variant:` in the job as shown".into());
+            out
+        }
+        Peek::Dash {
+            offered,
+            periods,
+            segments,
+            duration_s,
+            audio,
+        } => {
+            let mut out = vec![format!(
+                "the MPEG-DASH manifest (MPD) lists {duration_s:.1} s in {periods} period{}: \
+                 {segments} segments of the best video{}",
+                if *periods == 1 { "" } else { "s" },
+                if *audio { " and the audio" } else { "" }
+            )];
+            if !offered.is_empty() {
+                out.push(format!(
+                    "it offers {} video representation{}; the job takes the one marked `best`:",
+                    offered.len(),
+                    if offered.len() == 1 { "" } else { "s" }
+                ));
+                out.extend(variant_lines(offered));
+                out.push("to take another, change `variant:` in the job as shown".into());
+            }
             out
         }
         Peek::Media {
@@ -250,6 +276,15 @@ pub(super) fn details(peek: &Peek) -> Vec<String> {
             vec![what]
         }
     }
+}
+
+/// Each variant offered with the `variant:` that takes it.
+fn variant_lines(offered: &[Offered]) -> Vec<String> {
+    let width = offered.iter().map(|o| o.text.len()).max().unwrap_or(0);
+    let line = |(i, o): (usize, &Offered)| {
+        format!("  {:width$}  variant: {}", o.text, choice_for(i, offered))
+    };
+    offered.iter().enumerate().map(line).collect()
 }
 
 /// The `variant:` value that takes `offered[i]` (offered highest first).

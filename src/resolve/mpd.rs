@@ -95,6 +95,23 @@ pub fn read(text: &str, base: &Secret, want: Variant) -> Result<Resolved, MpdErr
     joined(periods)
 }
 
+/// A video representation as offered (`snatch new`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Video {
+    pub text: String,
+    pub height: Option<u64>,
+    pub bandwidth: u64,
+}
+
+/// The video representations of the MPD's first period.
+pub fn videos(text: &str) -> Result<Vec<Video>, MpdError> {
+    precount(text)?;
+    let mpd = dash_mpd_core::parse(text)
+        .map_err(|e| MpdError::Parse(e.to_string().chars().take(300).collect()))?;
+    let period = mpd.periods.first().ok_or(MpdError::NoPeriod)?;
+    Ok(choose::videos(period))
+}
+
 /// One period's tracks, its note on the video.
 fn read_period(
     mpd: &MPD,

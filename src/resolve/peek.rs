@@ -32,6 +32,16 @@ pub enum Peek {
     /// A master playlist: its variants (I-frame ones aside), highest
     /// bandwidth first.
     Master(Vec<Offered>),
+    /// An MPEG-DASH manifest a job can download: its video
+    /// representations (of the first period) as variants, highest
+    /// bandwidth first, and what `variant: best` gets.
+    Dash {
+        offered: Vec<Offered>,
+        periods: usize,
+        segments: usize,
+        duration_s: f64,
+        audio: bool,
+    },
     /// A media playlist that a job can download.
     Media {
         segments: usize,
@@ -85,6 +95,9 @@ pub async fn peek(
 /// A playlist's body read once: what it is, and the other hosts it names.
 fn look(body: &[u8], base: &Secret, asked: &Secret) -> Result<Seen, PlaylistError> {
     let shown = base.shown();
+    if super::dash::is_mpd(body) {
+        return look_mpd(body, base, asked);
+    }
     Ok(match hls::parse(body, shown)? {
         Parsed::Master(m) => Seen {
             peek: Peek::Master(offered(&m, shown)?),
@@ -102,6 +115,42 @@ fn look(body: &[u8], base: &Secret, asked: &Secret) -> Result<Seen, PlaylistErro
                 elsewhere: hosts_named(media_uris(&r), base, asked),
             }
         }
+    })
+}
+
+/// An MPD read as a job with `variant: best` would read it.
+fn look_mpd(body: &[u8], base: &Secret, asked: &Secret) -> Result<Seen, PlaylistError> {
+    let shown = base.shown();
+    let named = |error| PlaylistError::Mpd {
+        shown: shown.into(),
+        error,
+    };
+    let text = std::str::from_utf8(body).map_err(|_| PlaylistError::NotUtf8(shown.into()))?;
+    let r = super::mpd::read(text, base, Variant::Best).map_err(named)?;
+    let mut offered: Vec<Offered> = super::mpd::videos(text)
+        .map_err(named)?
+        .into_iter()
+        .map(|v| Offered {
+            best: false,
+            text: v.text,
+            height: v.height,
+            bandwidth: v.bandwidth,
+        })
+        .collect();
+    offered.sort_by_key(|o| std::cmp::Reverse(o.bandwidth));
+    if let Some(top) = offered.first_mut() {
+        top.best = true;
+    }
+    let audio = r.audio.as_ref();
+    Ok(Seen {
+        peek: Peek::Dash {
+            offered,
+            periods: r.periods.len() + 1,
+            segments: r.segments.len() + audio.map_or(0, |a| a.segments.len()),
+            duration_s: r.segments.duration(),
+            audio: audio.is_some(),
+        },
+        elsewhere: hosts_named(media_uris(&r), base, asked),
     })
 }
 

@@ -296,7 +296,7 @@ fn a_playlist_whose_extinf_is_wrong_is_not_told_to_set_length() {
 }
 
 #[test]
-fn a_playlist_job_whose_playlist_is_a_dash_manifest_is_told_it_is_dash() {
+fn a_playlist_job_whose_mpd_has_nothing_to_download_is_told_so_by_the_body() {
     let root = tempfile::tempdir().unwrap();
     let server = TestServer::start(root.path());
     let mpd = "<?xml version=\"1.0\"?>\n<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" \
@@ -314,6 +314,7 @@ fn a_playlist_job_whose_playlist_is_a_dash_manifest_is_told_it_is_dash() {
     ));
     let (err, _) = failure(&job, &[]);
     assert!(!err.contains("not an HLS playlist"), "{err}");
+    assert!(err.contains("it has no video or audio representation"), "{err}");
     snapshot("dash_playlist", &err);
 }
 

@@ -317,41 +317,66 @@ fn refused(dir: &Path, args: &[&str]) -> String {
 }
 
 #[test]
-fn a_dash_manifest_is_named_as_dash_by_its_name_or_its_body() {
+fn a_dash_manifest_gives_a_playlist_job_that_lists_its_representations() {
     let root = tempfile::tempdir().unwrap();
     let server = TestServer::start(root.path());
     server.always("/d/manifest.mpd", mpd());
     server.always("/d/index.m3u8", mpd());
+    let drm = MPD.replace(
+        "<Representation",
+        "<ContentProtection schemeIdUri=\"urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed\"/><Representation",
+    );
+    server.always(
+        "/d/drm.mpd",
+        Fault::Typed {
+            content_type: "application/dash+xml".into(),
+            body: drm.into_bytes(),
+        },
+    );
+
+    // Segment options are refused beside it, as beside any playlist.
     let dir = tempfile::tempdir().unwrap();
-
-    // `….mpd`: read once (not taken for a segment without a number).
     let url = format!("{}/d/manifest.mpd", server.url());
-    let err = refused(dir.path(), &["new", &url]);
-    assert_eq!(server.requests().len(), 1);
-    assert!(!err.contains("has no number"), "{err}");
-    let mut s = insta::Settings::clone_current();
-    s.add_filter(r"127\.0\.0\.(\d):\d+", "127.0.0.$1:[port]");
-    s.bind(|| insta::assert_snapshot!("dash_by_its_body", err));
-
-    // Segment options are not the problem to report.
     let err = refused(dir.path(), &["new", &url, "--range", "1-3"]);
-    assert!(err.contains("this is an MPEG-DASH manifest (MPD)"), "{err}");
-
-    // A playlist's URL that answers an MPD: told by the body alone.
-    let url = format!("{}/d/index.m3u8", server.url());
-    let err = refused(dir.path(), &["new", &url]);
-    assert!(err.contains("this is an MPEG-DASH manifest (MPD)"), "{err}");
-    assert!(!err.contains("not an HLS playlist"), "{err}");
-
-    // `….mpd` that cannot be read: named by its name, and why.
-    let url = format!("{}/d/gone.mpd?token=tok-77aa", server.url());
-    let err = refused(dir.path(), &["new", &url]);
     assert!(
-        err.contains("the URL ends in .mpd, the name of an MPEG-DASH manifest (MPD)"),
+        err.contains("--range cannot be used with a playlist"),
         "{err}"
     );
-    assert!(err.contains("HTTP 404"), "{err}");
-    assert!(!err.contains("tok-77aa"), "{err}");
+
+    // `….mpd`, or a playlist's URL that answers an MPD: read once, by its body.
+    for (i, path) in ["/d/manifest.mpd", "/d/index.m3u8"].iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        server.clear_requests();
+        let url = format!("{}{path}", server.url());
+        let out = snatch(dir.path(), &["new", &url, "--name", &format!("v{i}")], &[]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        assert_eq!(server.requests().len(), 1, "{err}");
+        assert!(
+            err.contains("the MPEG-DASH manifest (MPD) lists 6.0 s in 1 period: 3 segments of the best video"),
+            "{err}"
+        );
+        assert!(
+            err.contains("160x90 at 100000 bit/s  variant: best"),
+            "{err}"
+        );
+        let yaml = std::fs::read_to_string(dir.path().join("jobs.yaml")).unwrap();
+        assert!(
+            yaml.contains(&format!("playlist: {url}"))
+                || yaml.contains(&format!("playlist: \"{url}\"")),
+            "{yaml}"
+        );
+        assert!(yaml.contains("variant: best"), "{yaml}");
+    }
+
+    // One a job could not download: nothing written, and why.
+    let url = format!("{}/d/drm.mpd", server.url());
+    let err = refused(dir.path(), &["new", &url]);
+    assert!(
+        err.contains("snatch cannot download this MPEG-DASH manifest"),
+        "{err}"
+    );
+    assert!(err.contains("protected by DRM (Widevine"), "{err}");
 }
 
 #[test]

@@ -67,6 +67,18 @@ fn describe(rep: &Representation) -> String {
     }
 }
 
+/// The period's video representations, described.
+pub fn videos(period: &Period) -> Vec<super::Video> {
+    reps_of(period, Kind::Video)
+        .into_iter()
+        .map(|p| super::Video {
+            text: describe(p.rep),
+            height: p.rep.height,
+            bandwidth: p.rep.bandwidth.unwrap_or(0),
+        })
+        .collect()
+}
+
 fn reps_of<'a>(period: &'a Period, want: Kind) -> Vec<Pick<'a>> {
     let mut out = Vec::new();
     for set in &period.adaptations {
