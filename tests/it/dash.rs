@@ -412,3 +412,62 @@ fn two_periods_are_one_output_each_merged_on_its_own_init_segment() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn expired_links_are_renewed_by_fetching_the_mpd_again() {
+    let d = support::dash::timeline();
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("t");
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(&d.dir).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+    }
+    let text = d.mpd_text().replace(".m4s\"", ".m4s?tok={TOKEN}\"");
+    std::fs::write(dir.join(d.mpd), text).unwrap();
+    let server = TestServer::start(root.path());
+    server.expire_tokens("/t/", 3);
+    let job = Job::new(&job_text(
+        &format!("{}/t/{}", server.url(), d.mpd),
+        "    concurrency: 1\n",
+    ));
+    let file = run_ok(&job);
+    assert_whole(&file, d.secs);
+    let j = &job.report()["jobs"][0];
+    assert!(j["playlist_reloads"].as_u64().unwrap() >= 1, "{j:#}");
+    let mpds = server.requests_to(&format!("/t/{}", d.mpd)).len();
+    assert!(mpds >= 2, "fetched {mpds} times");
+}
+
+#[test]
+fn a_base_url_on_another_host_gets_no_secret_headers() {
+    let d = support::dash::timeline();
+    // The MPD on 127.0.0.1; its BaseURL points at 127.0.0.2, which holds
+    // the segments.
+    let segments = TestServer::start_on("127.0.0.2", &d.dir, Default::default());
+    let root = tempfile::tempdir().unwrap();
+    let text = d.mpd_text().replacen(
+        "<Period",
+        &format!("<BaseURL>{}/</BaseURL>\n\t<Period", segments.url()),
+        1,
+    );
+    std::fs::write(root.path().join("m.mpd"), text).unwrap();
+    let server = TestServer::start(root.path());
+    let job = Job::new(&job_text(
+        &format!("{}/m.mpd", server.url()),
+        "    headers:\n      Authorization: \"Bearer ${SNATCH_T_TOKEN}\"\n      Referer: \"https://tv.example.com/v/1\"\n",
+    ));
+    let mut cmd = job.command(&[]);
+    let out = cmd.env("SNATCH_T_TOKEN", "s3cr3t-t0k3n").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_whole(&job.path("out/v.mp4"), d.secs);
+    let mpd = server.requests();
+    assert_eq!(mpd.len(), 1);
+    assert_eq!(mpd[0].header("authorization"), Some("Bearer s3cr3t-t0k3n"));
+    let elsewhere = segments.requests();
+    assert!(elsewhere.len() >= 5, "{}", elsewhere.len());
+    for r in &elsewhere {
+        assert_eq!(r.header("authorization"), None, "{}", r.path);
+        assert_eq!(r.header("referer"), Some("https://tv.example.com/v/1"));
+    }
+}

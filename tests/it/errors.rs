@@ -314,7 +314,10 @@ fn a_playlist_job_whose_mpd_has_nothing_to_download_is_told_so_by_the_body() {
     ));
     let (err, _) = failure(&job, &[]);
     assert!(!err.contains("not an HLS playlist"), "{err}");
-    assert!(err.contains("it has no video or audio representation"), "{err}");
+    assert!(
+        err.contains("it has no video or audio representation"),
+        "{err}"
+    );
     snapshot("dash_playlist", &err);
 }
 

@@ -1320,7 +1320,8 @@ async fn serve_endless(
 }
 
 // ---------------------------------------------------------------------------
-// Links that expire (HLS tests): below a prefix, a playlist's `{TOKEN}` is
+// Links that expire (HLS and DASH tests): below a prefix, a playlist's or
+// an MPD's `{TOKEN}` is
 // served as the current token, segments are served only with the current
 // token in their query (`tok=…`; old ones answer 403), and the token
 // changes after every `every` segments served (`expire_tokens_slowly`: the
@@ -1376,7 +1377,7 @@ impl TestServer {
 fn token_fault(state: &State, path: &str, query: Option<&str>, file: &Path) -> Option<Fault> {
     let mut tokens = lock(&state.tokens);
     let t = tokens.as_mut().filter(|t| path.starts_with(&t.prefix))?;
-    if path.ends_with(".m3u8") {
+    if path.ends_with(".m3u8") || path.ends_with(".mpd") {
         let text = std::fs::read_to_string(file).ok()?;
         return Some(Fault::Body(
             text.replace("{TOKEN}", &t.current()).into_bytes(),
