@@ -10,10 +10,10 @@
 //! cannot be read now (no answer, an HTTP error, a variable that is not
 //! set) does not stop the job from being written: a note says so.
 //!
-//! An MPEG-DASH manifest is refused as DASH, named so: a playlist URL whose
-//! body is an MPD (told by its XML root, see `crate::resolve`), and a URL
-//! ending in `.mpd` whatever it answers, unless that is an HLS playlist
-//! (it is then a playlist job like any other).
+//! An MPEG-DASH manifest (a URL ending in `.mpd`, or any playlist URL whose
+//! body is an MPD, told by its XML root) gives a playlist job too: the MPD
+//! is read as the job would read it and its video representations listed;
+//! one a job could not download (DRM, live) is refused naming why.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -153,12 +153,8 @@ fn looked(peeked: Result<Seen, PeekError>, mpd_name: bool) -> Result<Looked, Pro
 fn dash_problem() -> Problem {
     let what = "this is an MPEG-DASH manifest (MPD)".to_string();
     Problem::bare(format!("{what}; {DASH_NOT_YET}, so no job was added")).help(
-        "in the browser's network panel, look for an .m3u8 request of the same video (many \
-         sites serve both) and give its URL to `snatch new`; or copy the URL of one of the \
-         stream's numbered media segments (`…/chunk-00012.m4s`) and run \
-         `snatch new SEGMENT_URL --range FIRST-auto --init INIT_URL` (the init segment is \
-         the stream's first request, often with `init` in its name); \
-         see docs/troubleshooting.md#dash",
+        "give the MPD's own URL to `snatch new`: it writes a playlist job for it; \
+         see docs/jobfile.md#dash-manifests-mpd",
     )
 }
 

@@ -96,12 +96,11 @@ pub enum Cause {
 
 /// What snatch reads instead of DASH.
 pub const DASH_NOT_YET: &str =
-    "snatch reads HLS playlists (.m3u8) and numbered segments, not DASH yet";
+    "snatch reads an MPD as a job's own `playlist:`, not where an HLS playlist is expected";
 
 /// What to do with a DASH stream, and where the page on it is.
-pub const DASH_NEXT: &str = "look in the browser's network panel for an .m3u8 request of the \
-     same video (many sites serve both), or give the URL of one of its numbered media segments \
-     to `snatch new` (see docs/troubleshooting.md#dash)";
+pub const DASH_NEXT: &str = "give the MPD's URL as the job's `playlist:` (see \
+     docs/jobfile.md#dash-manifests-mpd)";
 
 /// Why a playlist's text is not one a job can download. `shown` names the
 /// playlist (secrets as `***`).

@@ -41,7 +41,10 @@ pub enum MpdError {
          finished (static) ones only for now"
     )]
     Dynamic,
-    #[error("it is protected by DRM ({0}), which snatch does not decrypt; nothing was downloaded")]
+    #[error(
+        "it is protected by DRM ({0}), which snatch does not decrypt; nothing was downloaded \
+         (see docs/troubleshooting.md#dash)"
+    )]
     Drm(String),
     #[error("it has no period")]
     NoPeriod,
