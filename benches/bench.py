@@ -17,6 +17,10 @@ Scenarios (ids for --only):
            yt-dlp (4 at a time, -N 4), ffmpeg (16 at a time) and aria2c (one
            list, then ffmpeg concat per job); wall time and CPU seconds with
            children
+  dash     set D (300 x 4 s of video, ~1 MB each, and the audio beside it in
+           its own adaptation set: fMP4 DASH made by ffmpeg -f dash) from
+           segment-server, 50 ms latency: snatch's `playlist:` job of the
+           MPD against yt-dlp and ffmpeg reading the same MPD
   rate     snatch alone, per_host 20 requests/s over set A at 50 ms
   rss      snatch's peak RSS for 300 and 3,000 segments of ~1 MB, and for
            one 250 MB segment clear and AES-128 encrypted
@@ -52,7 +56,7 @@ TARGET = ROOT / "target"
 MEDIA = TARGET / "bench-media"
 RESULTS = TARGET / "bench-results.md"
 
-SCENARIOS = ["a-50ms", "b-50ms", "playlist", "batch", "a-nginx", "b-nginx", "rate", "bytes", "rss", "cli"]
+SCENARIOS = ["a-50ms", "b-50ms", "playlist", "dash", "batch", "a-nginx", "b-nginx", "rate", "bytes", "rss", "cli"]
 PEERS = ["curl", "aria2c", "yt-dlp", "ffmpeg-hls"]
 REFERER = "http://127.0.0.1/watch?v=bench"
 CONNECTIONS = 16
@@ -60,6 +64,8 @@ RSS_LIMIT_MIB = 64.0
 PLAYLIST_SEGMENTS = 500_000
 PLAYLIST_RSS_LIMIT_MIB = 256.0
 TOOL_TIMEOUT_S = 900
+# The DASH scenario's target: snatch's median at most this times yt-dlp's.
+DASH_FACTOR = 0.35
 
 
 # --------------------------------------------------------------------------
@@ -172,6 +178,9 @@ class MediaSet:
     hls: bool = False
     # Segments a run fetches when fewer than `count` (the `bytes` scenario).
     fetched: int = 0
+    # Made by ffmpeg's DASH muxer (`-f dash`): fMP4 video and audio
+    # representations in two adaptation sets, `manifest.mpd`.
+    dash: bool = False
 
     @property
     def dir(self) -> Path:
@@ -193,7 +202,27 @@ class MediaSet:
         sizes = [p.stat().st_size for p in self.dir.glob("*.ts")]
         return sum(sizes) / len(sizes)
 
+    @property
+    def requests(self) -> int:
+        """Segment requests of a whole download: a DASH set's audio is fetched
+        beside its video."""
+        return self.count * (2 if self.dash else 1)
+
+    @property
+    def manifest(self) -> str:
+        """The playlist or MPD every reader of the set fetches first."""
+        return DASH_MPD if self.dash else "index.m3u8"
+
     def describe(self) -> str:
+        if self.dash:
+            video = [p.stat().st_size for p in self.dir.glob("chunk-0-*.m4s")]
+            audio = [p.stat().st_size for p in self.dir.glob("chunk-1-*.m4s")]
+            return (
+                f"set {self.key}: {len(video)} video segments x {self.seg_s} s, mean "
+                f"{sum(video) / len(video) / 1e3:.0f} kB, and {len(audio)} audio segments, mean "
+                f"{sum(audio) / len(audio) / 1e3:.0f} kB; total {(sum(video) + sum(audio)) / 1e6:.0f} MB "
+                f"({self.dir.relative_to(ROOT)}/{DASH_MPD})"
+            )
         sizes = [p.stat().st_size for p in self.dir.glob("*.ts")]
         mean = sum(sizes) / len(sizes) / 1e3
         return (
@@ -202,10 +231,15 @@ class MediaSet:
         )
 
 
+DASH_MPD = "manifest.mpd"
+
+
 def make_set(ms: MediaSet) -> None:
     stamp = ms.dir / ".complete"
-    # (`hls` is left out when false, so that sets cached before it existed stay valid.)
-    params = json.dumps({k: v for k, v in ms.__dict__.items() if k != "hls" or v}, sort_keys=True)
+    # (`hls` and `dash` are left out when false, so that sets cached before
+    # they existed stay valid.)
+    params = json.dumps({k: v for k, v in ms.__dict__.items() if k not in ("hls", "dash") or v},
+                        sort_keys=True)
     if stamp.exists() and stamp.read_text() == params:
         return
     if ms.dir.exists():
@@ -230,7 +264,9 @@ def make_set(ms: MediaSet) -> None:
         "-g", str(fps * ms.seg_s), "-keyint_min", str(fps * ms.seg_s), "-sc_threshold", "0",
         "-c:a", "aac", "-b:a", f"{ms.a_kbit}k",
     ]
-    if ms.hls:
+    if ms.dash:
+        cmd += dash_options(ms)
+    elif ms.hls:
         # A VOD media playlist with relative URIs, as ffmpeg's HLS muxer
         # writes it; segments numbered from 1 like the other sets.
         cmd += [
@@ -248,12 +284,40 @@ def make_set(ms: MediaSet) -> None:
     rc, _, err, _ = run_cmd(cmd, cwd=ms.dir, timeout=3600)
     if rc != 0:
         sys.exit(f"ffmpeg could not make {ms.dir}: {last_line(err)}")
+    if ms.dash:
+        check_dash(ms)
+        stamp.write_text(params)
+        out(f"  ... done in {time.monotonic() - t0:.0f} s")
+        return
     n = len(list(ms.dir.glob("*.ts")))
     playlist = (ms.dir / "index.m3u8").read_text()
     if n != ms.count or playlist.count("#EXTINF") != ms.count or "#EXT-X-ENDLIST" not in playlist:
         sys.exit(f"{ms.dir}: expected {ms.count} segments and a complete playlist, got {n}")
     stamp.write_text(params)
     out(f"  ... done in {time.monotonic() - t0:.0f} s")
+
+
+def dash_options(ms: MediaSet) -> list[str]:
+    """A static MPD as ffmpeg's DASH muxer writes it for on-demand content:
+    SegmentTemplate with a SegmentTimeline, $Number$ names, the video
+    (representation 0) and the audio (1) in adaptation sets of their own."""
+    return [
+        "-f", "dash", "-seg_duration", str(ms.seg_s), "-use_template", "1", "-use_timeline", "1",
+        "-adaptation_sets", "id=0,streams=v id=1,streams=a",
+        "-init_seg_name", "init-$RepresentationID$.m4s",
+        "-media_seg_name", "chunk-$RepresentationID$-$Number%06d$.m4s",
+        DASH_MPD,
+    ]
+
+
+def check_dash(ms: MediaSet) -> None:
+    """ffmpeg made one video segment per seg_s seconds and a static MPD."""
+    video = len(list(ms.dir.glob("chunk-0-*.m4s")))
+    audio = len(list(ms.dir.glob("chunk-1-*.m4s")))
+    mpd = (ms.dir / DASH_MPD).read_text()
+    if video != ms.count or not audio or 'type="static"' not in mpd or "<SegmentTimeline>" not in mpd:
+        sys.exit(f"{ms.dir}: expected {ms.count} video segments, audio segments and a static "
+                 f"MPD with a SegmentTimeline, got {video} and {audio}")
 
 
 def make_repeat_tree(src: MediaSet, times: int) -> Path:
@@ -451,7 +515,8 @@ class Ctx:
 
     @property
     def playlist(self) -> str:
-        return f"{self.base_url}/{self.media.rel}/index.m3u8"
+        """The set's HLS playlist, or its MPD for a DASH set."""
+        return f"{self.base_url}/{self.media.rel}/{self.media.manifest}"
 
 
 @dataclass
@@ -545,7 +610,7 @@ def run_snatch(ctx: Ctx, rps: float | None = None, job: Path | None = None) -> A
         cwd=ctx.run_dir, env={**os.environ, "NO_COLOR": "1"},
     )
     if rc != 0:
-        return Attempt(False, secs, f"exit {rc}: {last_line(se)}")
+        return Attempt(False, secs, f"exit {rc}: {job_error(report) or last_line(se)}")
     ok, note = probe(ctx.run_dir / "out" / "bench.mp4", ctx.media.expected_s)
     extra = {}
     tail = merge_tail(report, se)
@@ -556,6 +621,19 @@ def run_snatch(ctx: Ctx, rps: float | None = None, job: Path | None = None) -> A
     except (OSError, ValueError, KeyError):
         pass
     return Attempt(ok, secs, note, extra=extra)
+
+
+def job_error(report: Path) -> str:
+    """The first failed job's message in snatch's report (why it failed,
+    where stderr's last line is only the run's summary); "" when none."""
+    try:
+        for job in json.loads(report.read_text())["jobs"]:
+            if job.get("error"):
+                msg = " ".join(str(job["error"]).split())
+                return msg if len(msg) <= 400 else msg[:399] + "…"
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return ""
 
 
 def concat_merge(ctx: Ctx, seg_dir: Path) -> tuple[int | None, str, float]:
@@ -641,6 +719,21 @@ def run_ffmpeg_hls(ctx: Ctx) -> Attempt:
     return Attempt(ok, secs, note)
 
 
+def run_ffmpeg_dash(ctx: Ctx) -> Attempt:
+    """ffmpeg's DASH demuxer on the MPD, its default streams (the video and
+    the audio) copied into one MP4."""
+    rc, _, se, secs = run_cmd(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+         "-headers", f"Referer: {REFERER}\r\n", "-i", ctx.playlist,
+         "-c", "copy", str(ctx.run_dir / "out.mp4")],
+        cwd=ctx.run_dir,
+    )
+    if rc != 0:
+        return Attempt(False, secs, f"ffmpeg exit {rc}: {last_line(se)}")
+    ok, note = probe(ctx.run_dir / "out.mp4", ctx.media.expected_s)
+    return Attempt(ok, secs, note)
+
+
 RUNNERS = {
     "snatch": run_snatch,
     "curl": run_curl,
@@ -681,6 +774,19 @@ def with_baseline(run):
 RUNNERS["snatch-base"] = with_baseline(run_snatch)
 PLAYLIST_RUNNERS["snatch-base"] = with_baseline(run_snatch_playlist)
 LABELS["snatch-base"] = PLAYLIST_LABELS["snatch-base"] = "snatch --baseline (same job, earlier binary)"
+
+# The DASH scenario: every tool reads the same manifest.mpd. snatch runs
+# the `playlist:` job with the MPD's URL; yt-dlp (generic extractor) fetches
+# the video and audio representations and merges them with ffmpeg; ffmpeg's
+# DASH demuxer reads both one segment at a time.
+DASH_TOOLS = ["snatch", "snatch-base", "yt-dlp", "ffmpeg-dash"]
+DASH_RUNNERS = {**PLAYLIST_RUNNERS, "ffmpeg-dash": run_ffmpeg_dash}
+DASH_LABELS = {
+    **PLAYLIST_LABELS,
+    "snatch": "snatch `playlist:` job of the MPD (16 conns, merges while fetching)",
+    "yt-dlp": "yt-dlp -N 16 (native DASH, video + audio merged)",
+    "ffmpeg-dash": "ffmpeg -i manifest.mpd -c copy (sequential)",
+}
 
 
 # --------------------------------------------------------------------------
@@ -980,8 +1086,8 @@ class Bench:
         out(f"{media.describe()}; server {base_url}; {CONNECTIONS} connections; "
             f"Referer sent by every tool; {self.args.rounds} round(s), tool order rotated each round.")
         if latency_ms:
-            floor = media.count * latency_ms / 1000 / CONNECTIONS
-            out(f"Latency floor: {media.count} x {latency_ms} ms / {CONNECTIONS} = {floor:.2f} s "
+            floor = media.requests * latency_ms / 1000 / CONNECTIONS
+            out(f"Latency floor: {media.requests} x {latency_ms} ms / {CONNECTIONS} = {floor:.2f} s "
                 f"(before any transfer or merge).")
         load_line()
         out()
@@ -1569,6 +1675,19 @@ def targets(b: Bench, quick: bool, latency_ms: int) -> None:
             row("batch: snatch no slower than the baseline binary (≤ 1.05 ×, the noise)",
                 f"snatch {m:.2f} s vs baseline {fmt_s(b)} s" + (f" = {m / b:.2f} ×" if b else ""),
                 "—" if b is None else m <= 1.05 * b)
+    name = f"DASH at 50 ms: snatch ≤ {DASH_FACTOR} × yt-dlp"
+    if "dash" not in s:
+        row(name, "not run", "—")
+    else:
+        m = snatch_med("dash")
+        yt = s["dash"]["results"].get("yt-dlp")
+        if m is None:
+            row(name, f"snatch FAILED: {s['dash']['results']['snatch'].failed}", False)
+        elif yt is None or yt.median is None:
+            row(name, f"snatch {m:.2f} s; yt-dlp {'FAILED' if yt else 'absent'}", "—")
+        else:
+            row(name, f"snatch {m:.2f} s vs yt-dlp {yt.median:.2f} s = {m / yt.median:.2f} ×",
+                m <= DASH_FACTOR * yt.median)
     if "rate" in s:
         r = s["rate"]
         if r["median"] is None:
@@ -1600,7 +1719,7 @@ def targets(b: Bench, quick: bool, latency_ms: int) -> None:
         else:
             row(name, f"snatch {m:.2f} s vs ffmpeg {ff.median:.2f} s = {m / ff.median:.2f} ×",
                 m <= factor * ff.median)
-    for scen in ("a-50ms", "b-50ms", "playlist", "a-nginx", "b-nginx"):
+    for scen in ("a-50ms", "b-50ms", "playlist", "dash", "a-nginx", "b-nginx"):
         base = s.get(scen, {}).get("results", {}).get("snatch-base")
         if base is None:
             continue
@@ -1770,10 +1889,12 @@ def main() -> None:
         A = MediaSet("A", 30, 4, 1900, 96)
         B = MediaSet("B", 200, 1, 330, 64)
         P = MediaSet("P", 30, 4, 1900, 96, hls=True)
+        D = MediaSet("D", 30, 4, 2000, 96, dash=True)
     else:
         A = MediaSet("A", 300, 4, 1900, 96)
         B = MediaSet("B", 2000, 1, 330, 64)
         P = MediaSet("P", 300, 4, 1900, 96, hls=True)
+        D = MediaSet("D", 300, 4, 2000, 96, dash=True)
     # The batch's set is the same size in quick and full runs (30 segments
     # of ~1.1 MB, like set A's): a quick run has fewer rounds only.
     Q = MediaSet("A", 30, 4, 1900, 96)
@@ -1796,6 +1917,9 @@ def main() -> None:
     if "playlist" in only:
         make_set(P)
         out(f"- {P.describe()}, made by `ffmpeg -f hls` (its own index.m3u8, relative URIs)")
+    if "dash" in only:
+        make_set(D)
+        out(f"- {D.describe()}, made by `ffmpeg -f dash` (SegmentTimeline, $Number$ names)")
     big = make_repeat_tree(A, 10) if ("rss" in only and have_time) else None
     if big:
         out(f"- {A.count * 10} symlinks cycling over set A's files: {big.relative_to(ROOT)}")
@@ -1807,7 +1931,7 @@ def main() -> None:
 
     bench = Bench(args, work, snatch, server_bin)
     server_50 = nginx = None
-    if any(x in only for x in ("a-50ms", "b-50ms", "playlist", "batch", "rate", "rss")):
+    if any(x in only for x in ("a-50ms", "b-50ms", "playlist", "dash", "batch", "rate", "rss")):
         _, server_50 = start_segment_server(server_bin, MEDIA, args.latency_ms)
     if have_nginx and any(x in only for x in ("a-nginx", "b-nginx", "rss")):
         _, nginx = start_nginx(MEDIA, work)
@@ -1828,6 +1952,13 @@ def main() -> None:
         if not become_subreaper():
             out("- note: not a child subreaper; orphaned grandchildren's CPU would be missed")
         bench.batch(Q, batch_tree, server_50, [t for t in tools if t in BATCH_RUNNERS], args.latency_ms)
+    if "dash" in only:
+        # ffmpeg is required, so its DASH reader always runs; yt-dlp when present.
+        dash_tools = [t for t in DASH_TOOLS if t in tools or t == "ffmpeg-dash"]
+        bench.compare("dash",
+                      f"D@{args.latency_ms}ms — one DASH MPD (set D) from segment-server, "
+                      f"{args.latency_ms} ms latency, every tool reading it",
+                      D, server_50, dash_tools, args.latency_ms, DASH_RUNNERS, DASH_LABELS)
     if "a-nginx" in only and nginx:
         bench.compare("a-nginx", "A@nginx — set A from nginx, no added latency", A, nginx, tools, None)
     if "b-nginx" in only and nginx:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks snatch against curl, aria2c, yt-dlp and ffmpeg on loopback.
 # Usage: bash benches/run.sh [--rounds N] [--quick] [--only SCENARIO[,SCENARIO...]] [--no-build]
-#   SCENARIO: a-50ms b-50ms playlist batch a-nginx b-nginx rate rss cli
+#   SCENARIO: a-50ms b-50ms playlist dash batch a-nginx b-nginx rate bytes rss cli
 # See benches/README.md. Installs nothing; a missing peer is skipped.
 set -euo pipefail
 
