@@ -93,6 +93,9 @@ pub enum SidxError {
     EmptyReference { index: usize },
     #[error("reference {index} of the sidx box ends past the largest byte offset (2^64 - 1)")]
     Overflow { index: usize },
+    /// The range itself: `offset` plus its length overflows.
+    #[error("an index range at byte {offset} that ends past the largest byte offset (2^64 - 1)")]
+    RangeOverflow { offset: u64 },
 }
 
 /// The subsegments listed by the first `sidx` box in `bytes`, the bytes of
@@ -104,18 +107,16 @@ pub fn parse(bytes: &[u8], offset: u64) -> Result<Vec<Subsegment>, SidxError> {
     let (pos, header, size) = find(bytes, offset)?;
     let at = absolute(offset, pos)?;
     let body = &bytes[pos + header..pos + size];
-    let end = at
-        .checked_add(size as u64)
-        .ok_or(SidxError::Overflow { index: 0 })?;
+    let end = absolute(offset, pos + size)?;
     let index = Index::read(body, at, size as u64)?;
     index.subsegments(end)
 }
 
-/// `offset + pos`, or the overflow of the first reference.
+/// `offset + pos`: where byte `pos` of the range is in the file.
 fn absolute(offset: u64, pos: usize) -> Result<u64, SidxError> {
     offset
         .checked_add(pos as u64)
-        .ok_or(SidxError::Overflow { index: 0 })
+        .ok_or(SidxError::RangeOverflow { offset })
 }
 
 /// Where the first `sidx` box starts in `bytes`, its header length and its

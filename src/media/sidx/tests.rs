@@ -239,12 +239,13 @@ fn offsets_past_2_to_the_64_are_refused() {
     let fits = u64::MAX - bytes.len() as u64 - 39;
     let bytes = sidx(1, 1000, 0, fits, &refs);
     assert_eq!(refused(&bytes, 0), SidxError::Overflow { index: 1 });
-    // Where the box itself is.
+    // Where the range itself is.
     let plain = sidx(0, 1000, 0, 0, &refs);
-    assert!(matches!(
-        refused(&plain, u64::MAX - 10),
-        SidxError::Overflow { .. }
-    ));
+    let offset = u64::MAX - 10;
+    assert_eq!(refused(&plain, offset), SidxError::RangeOverflow { offset });
+    // The range fits, the first subsegment does not.
+    let offset = u64::MAX - plain.len() as u64;
+    assert_eq!(refused(&plain, offset), SidxError::Overflow { index: 0 });
 }
 
 #[test]
