@@ -30,6 +30,10 @@ pub const MAX_MPD: u64 = 64 * 1024 * 1024;
 pub const MAX_PERIODS: usize = 64;
 /// The most representations an MPD may list, all periods counted.
 pub const MAX_REPRESENTATIONS: usize = 2_000;
+/// The most `S` and `SegmentURL` elements an MPD may hold, all counted:
+/// what the parser builds for each (~100 bytes) stays near 200 MB at
+/// worst, and no job has more segments than [`crate::manifest::MAX_SEGMENTS`].
+pub const MAX_ENTRIES: usize = 2 * crate::manifest::MAX_SEGMENTS as usize;
 
 /// Why an MPD is not one a job can download.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -52,6 +56,10 @@ pub enum MpdError {
     TooManyPeriods(usize),
     #[error("it lists {0} representations, more than the {MAX_REPRESENTATIONS} snatch reads")]
     TooManyRepresentations(usize),
+    #[error(
+        "it holds {0} timeline and segment URL entries, more than the {MAX_ENTRIES} snatch reads"
+    )]
+    TooManyEntries(usize),
     #[error("its periods are addressed by SegmentBase; snatch reads that in an MPD of one period")]
     SegmentBasePeriods,
     #[error("some of its periods have audio and some have not")]
@@ -210,6 +218,10 @@ fn precount(text: &str) -> Result<(), MpdError> {
     let reps = count("<Representation");
     if reps > MAX_REPRESENTATIONS {
         return Err(MpdError::TooManyRepresentations(reps));
+    }
+    let entries = count("<S") + count("<SegmentURL");
+    if entries > MAX_ENTRIES {
+        return Err(MpdError::TooManyEntries(entries));
     }
     Ok(())
 }

@@ -166,6 +166,14 @@ fn drm_live_and_other_shapes_are_refused_naming_why() {
         read(&some_audio, &base(), Variant::Best).err(),
         Some(MpdError::AudioInSomePeriods)
     );
+    let entries = mpd(&format!(
+        "<Period><SegmentTimeline>{}</SegmentTimeline></Period>",
+        "<S d=\"1\"/>".repeat(MAX_ENTRIES + 1)
+    ));
+    assert_eq!(
+        read(&entries, &base(), Variant::Best).err(),
+        Some(MpdError::TooManyEntries(MAX_ENTRIES + 1))
+    );
     let many = mpd(&"<Period></Period>".repeat(MAX_PERIODS + 1));
     assert_eq!(
         read(&many, &base(), Variant::Best).err(),
