@@ -31,42 +31,14 @@ pub fn read(
     period_seconds: Option<f64>,
 ) -> Result<Resolved, MpdError> {
     let rep_id = pick.rep.id.clone().unwrap_or_default();
-    let addr = |error: AddressError| MpdError::Address {
-        rep: rep_id.clone(),
-        error,
-    };
     let uri = |error| MpdError::Uri {
         rep: rep_id.clone(),
         error,
     };
     let base = rep_base(levels, pick, base).map_err(uri)?;
-    let ids = Ids {
-        id: &rep_id,
-        bandwidth: pick.rep.bandwidth.unwrap_or(0),
-    };
-    let (p, s, r) = (levels.period, pick.set, pick.rep);
-    let (init, media) = if let Some(t) = inherited_template(&[
-        p.SegmentTemplate.as_ref(),
-        s.SegmentTemplate.as_ref(),
-        r.SegmentTemplate.as_ref(),
-    ]) {
-        let init = template_init(&t, ids).map_err(addr)?;
-        let media = template_segments(&template_of(&t), ids, period_seconds).map_err(addr)?;
-        (init, media)
-    } else if let Some(list) = inherited_list(&[
-        p.SegmentList.as_ref(),
-        s.SegmentList.as_ref(),
-        r.SegmentList.as_ref(),
-    ]) {
-        list_of(&list).map_err(addr)?
-    } else if let Some(b) = inherited_base(&[
-        p.SegmentBase.as_ref(),
-        s.SegmentBase.as_ref(),
-        r.SegmentBase.as_ref(),
-    ]) {
-        return segment_base(&b, base, rep_id);
-    } else {
-        return Err(MpdError::NoAddressing(rep_id));
+    let (init, media) = match addressed(levels, pick, &rep_id, period_seconds)? {
+        Addressed::Listed(init, media) => (init, media),
+        Addressed::Indexed(b) => return segment_base(&b, base, rep_id),
     };
     if media.is_empty() {
         return Err(MpdError::NoSegment(rep_id));
@@ -87,9 +59,10 @@ pub fn read(
             range: m.range,
             discontinuity: false,
         };
-        segments
-            .push(added)
-            .map_err(|_| addr(AddressError::TooMany))?;
+        segments.push(added).map_err(|_| MpdError::Address {
+            rep: rep_id.clone(),
+            error: AddressError::TooMany,
+        })?;
     }
     segments.shrink();
     Ok(Resolved {
@@ -98,6 +71,49 @@ pub fn read(
         media_shown: format!("{} (representation `{rep_id}`)", base.url().shown()),
         ..Resolved::default()
     })
+}
+
+/// How a representation's segments are found.
+enum Addressed {
+    /// Listed by the MPD: the init segment and the media segments.
+    Listed(Init, Vec<DashSegment>),
+    /// In its file's segment index.
+    Indexed(SegmentBase),
+}
+
+/// The representation's addressing, inherited down the levels: a
+/// template's, else a list's, else a `SegmentBase`.
+fn addressed(
+    levels: &Levels,
+    pick: Pick,
+    rep_id: &str,
+    period_seconds: Option<f64>,
+) -> Result<Addressed, MpdError> {
+    let addr = |error: AddressError| MpdError::Address {
+        rep: rep_id.into(),
+        error,
+    };
+    let ids = Ids {
+        id: rep_id,
+        bandwidth: pick.rep.bandwidth.unwrap_or(0),
+    };
+    let (p, s, r) = (levels.period, pick.set, pick.rep);
+    let template = [&p.SegmentTemplate, &s.SegmentTemplate, &r.SegmentTemplate];
+    if let Some(t) = inherited_template(&template.map(Option::as_ref)) {
+        let init = template_init(&t, ids).map_err(addr)?;
+        let media = template_segments(&template_of(&t), ids, period_seconds).map_err(addr)?;
+        return Ok(Addressed::Listed(init, media));
+    }
+    let list = [&p.SegmentList, &s.SegmentList, &r.SegmentList];
+    if let Some(list) = inherited_list(&list.map(Option::as_ref)) {
+        let (init, media) = list_of(&list).map_err(addr)?;
+        return Ok(Addressed::Listed(init, media));
+    }
+    let base = [&p.SegmentBase, &s.SegmentBase, &r.SegmentBase];
+    match inherited_base(&base.map(Option::as_ref)) {
+        Some(b) => Ok(Addressed::Indexed(b)),
+        None => Err(MpdError::NoAddressing(rep_id.into())),
+    }
 }
 
 /// The representation's base: the first `BaseURL` of each level, each
