@@ -143,6 +143,8 @@ fn prepare_blocking(job: &JobPlan, fp: &str, force: bool) -> Result<Prepared, Jo
     }
     // The job runs again: an earlier merge's marker no longer applies.
     state::remove_done(dir).map_err(|e| JobError::cannot_use(name, dir, e))?;
+    // And an earlier failure is no longer its last word.
+    state::remove_failed(dir).map_err(|e| JobError::cannot_use(name, dir, e))?;
     let now = identity(&job.source);
     let ledger = match Ledger::open(root, dir, &now, force) {
         Ok(l) => l.with_paths(paths(&job.source)),
@@ -170,6 +172,23 @@ fn prepare_blocking(job: &JobPlan, fp: &str, force: bool) -> Result<Prepared, Jo
         claim,
         ledger,
     })
+}
+
+/// Records that the job failed with `message` (its report's, masked and
+/// escaped) in its state folder, for a page to show; called with the
+/// job's lock held. A record that cannot be written is logged, and the
+/// job's outcome stays what it was.
+pub(super) async fn record_failure(job: &JobPlan, message: String) {
+    let failed = state::Failed {
+        status: "failed".into(),
+        message,
+        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    };
+    let dir = job.state_dir.clone();
+    let written = tokio::task::spawn_blocking(move || state::write_failed(&dir, &failed)).await;
+    if let Err(e) = written.map_err(io::Error::other).and_then(|r| r) {
+        tracing::warn!(job = %job.name, "could not record the failure in {}: {e}", display_path(&job.state_dir));
+    }
 }
 
 /// Claims the job's output: only one process may write it at a time.

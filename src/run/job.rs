@@ -38,6 +38,8 @@ pub async fn run_job(
     let started = Instant::now();
     let mut report = super::begun(job);
     let fp = files::fingerprint(job);
+    // The job's lock and the output's claim, held until the job's end.
+    let mut held = None;
     let result = match prepare(job, &fp, opts).await {
         Ok(Prepared::UpToDate(done)) => {
             report.status = JobStatus::UpToDate;
@@ -48,25 +50,28 @@ pub async fn run_job(
             Ok(())
         }
         Ok(Prepared::Ready {
-            _lock: _held,
-            _claim: _claimed,
+            lock,
+            claim,
             ledger,
             req,
-        }) => match resolved(job, fetcher, &req, &mut report).await {
-            Ok((job, inits)) => {
-                let steps = Steps {
-                    job: &job,
-                    inits,
-                    tools,
-                    opts,
-                    fp,
-                };
-                steps
-                    .run(fetcher, ledger, req, events, cancel, &mut report)
-                    .await
+        }) => {
+            held = Some((lock, claim));
+            match resolved(job, fetcher, &req, &mut report).await {
+                Ok((job, inits)) => {
+                    let steps = Steps {
+                        job: &job,
+                        inits,
+                        tools,
+                        opts,
+                        fp,
+                    };
+                    steps
+                        .run(fetcher, ledger, req, events, cancel, &mut report)
+                        .await
+                }
+                Err(e) => Err(e),
             }
-            Err(e) => Err(e),
-        },
+        }
         Err(e) => Err(e),
     };
     // Whoever got the signal first (a terminal's Ctrl-C reaches a tool
@@ -77,22 +82,35 @@ pub async fn run_job(
         false => e,
     });
     if let Err(e) = result {
-        report.status = match cancel.is_cancelled() {
-            true => JobStatus::Interrupted,
-            false => JobStatus::Failed,
-        };
-        // The message may quote a server; reports and terminals get it
-        // escaped. It is rendered here, once.
-        let message = e.to_string();
-        report.error = Some(crate::common::diag::terminal_text(&message).into_owned());
-        // A report names only a file that is there (a good output from an
-        // earlier run stays when a rerun fails).
-        if !tokio::fs::try_exists(&job.output).await.unwrap_or(false) {
-            report.output = None;
-        }
+        failure(job, &mut report, &e, cancel.is_cancelled(), held.is_some()).await;
     }
+    drop(held);
     report.elapsed_s = started.elapsed().as_secs_f64();
     report
+}
+
+/// Puts the job's failure (or interruption) in its report, and records a
+/// failure when this process holds the job (`held`), for a page to show.
+async fn failure(job: &JobPlan, report: &mut JobReport, e: &JobError, cancelled: bool, held: bool) {
+    report.status = match cancelled {
+        true => JobStatus::Interrupted,
+        false => JobStatus::Failed,
+    };
+    report.error = Some(message(e));
+    if held && !cancelled {
+        files::record_failure(job, message(e)).await;
+    }
+    // A report names only a file that is there (a good output from an
+    // earlier run stays when a rerun fails).
+    if !tokio::fs::try_exists(&job.output).await.unwrap_or(false) {
+        report.output = None;
+    }
+}
+
+/// A job's failure as reports and terminals get it: the message may quote
+/// a server, so it is escaped, here, once.
+fn message(e: &JobError) -> String {
+    crate::common::diag::terminal_text(&e.to_string()).into_owned()
 }
 
 /// The job with its segment list resolved (a playlist fetched, or read
@@ -125,9 +143,9 @@ enum Prepared {
     UpToDate(state::Done),
     Ready {
         /// Held until the job ends: one snatch per job.
-        _lock: state::lock::JobLock,
+        lock: state::lock::JobLock,
         /// Held until the job ends: one writer per output.
-        _claim: state::lock::JobLock,
+        claim: state::lock::JobLock,
         ledger: Arc<Ledger>,
         req: Arc<JobFetch>,
     },
@@ -161,8 +179,8 @@ async fn prepare(job: &JobPlan, fp: &str, opts: RunOptions) -> Result<Prepared, 
         .bytes_per_second
         .map(|b| Arc::new(crate::net::ByteBucket::new(b)));
     Ok(Prepared::Ready {
-        _lock: lock,
-        _claim: claim,
+        lock,
+        claim,
         ledger,
         req: Arc::new(req),
     })

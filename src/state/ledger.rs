@@ -400,6 +400,13 @@ fn saved_count(dir: &Path, text: Option<&str>) -> io::Result<usize> {
     Ok(spooled + legacy::scan(dir)?.len())
 }
 
+/// When the ledger in `dir` was last written (its newest save), if it is
+/// there.
+pub fn saved_at(dir: &Path) -> Option<std::time::SystemTime> {
+    let meta = std::fs::symlink_metadata(dir.join(LEDGER)).ok()?;
+    meta.is_file().then(|| meta.modified().ok())?
+}
+
 /// Removes the spool and the ledger of a merged job; the marker and the
 /// lock stay. The ledger goes last, so that a kill in between leaves
 /// nothing it lists without its bytes unnoticed (they fail the checksum).

@@ -2,7 +2,8 @@
 //! it writes, its plan (first and last URL, headers with secrets as
 //! `***`), and its state as a run left it on disk: never run, partial
 //! (segments saved of planned), done (the output `done.json` vouches
-//! for), or failed with its last message (a run of this page).
+//! for), or failed with its last message (a run of this page, or the
+//! `failed.json` a run left: see [`failed_on_disk`]).
 
 use std::collections::BTreeMap;
 
@@ -104,6 +105,11 @@ pub fn state_of(job: &JobPlan, last: Option<&JobReport>) -> State {
             message: mask::text(&message).into_owned(),
         };
     }
+    if let Some(message) = failed_on_disk(job) {
+        return State::Failed {
+            message: mask::text(&message).into_owned(),
+        };
+    }
     let saved = crate::state::listed_indices(&job.state_dir).map_or(0, |v| v.len() as u64);
     match saved {
         0 => State::NeverRun,
@@ -123,4 +129,19 @@ fn done_on_disk(job: &JobPlan) -> Option<State> {
         duration_s: done.duration_s,
         streams: done.streams,
     })
+}
+
+/// The message of the failure a run recorded (`failed.json`), unless
+/// something newer stands: `done.json` current wins before this is asked,
+/// and a failure older than the ledger's newest save (a later run saved
+/// segments, then stopped without a word) is not the job's state any
+/// more. A run removes the record when it starts the job again. The text
+/// is the report's; it is masked again and the page escapes it.
+fn failed_on_disk(job: &JobPlan) -> Option<String> {
+    let failed = crate::state::read_failed(&job.state_dir)?;
+    let at = chrono::DateTime::parse_from_rfc3339(&failed.time).ok()?;
+    let saved = crate::state::saved_at(&job.state_dir)
+        .map(|t| chrono::DateTime::<chrono::Utc>::from(t).timestamp_millis());
+    (failed.status == "failed" && saved.is_none_or(|s| at.timestamp_millis() >= s))
+        .then_some(failed.message)
 }

@@ -71,14 +71,74 @@ fn the_list_tells_never_run_partial_and_done_from_the_disk() {
         "{whole}"
     );
     assert_eq!(whole["streams"], serde_json::json!(["video", "audio"]));
+    // Failed under `snatch run`, with the report's message.
     let broken = &job_named(&list, "broken")["state"];
-    assert_eq!(
-        broken,
-        &serde_json::json!({"kind": "partial", "saved": 2, "total": 3})
+    assert_eq!(broken["kind"], "failed", "{list}");
+    let message = broken["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("job `broken`: index 3 ") && message.contains("set `end: 2`"),
+        "{message}"
     );
     assert_eq!(job_named(&list, "later")["state"]["kind"], "never_run");
     assert_eq!(job_named(&list, "later")["segments"], 2);
     assert_eq!(job_named(&list, "whole")["output"], "out/whole.mp4");
+    // The server mends; a rerun that succeeds leaves the job done, not
+    // failed.
+    bad.clear_faults();
+    let out = job.run(&["--jobs", "broken"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::support::cli::stderr(&out)
+    );
+    let list = runtime().block_on(jobs(&client(), &ui));
+    assert_eq!(
+        job_named(&list, "broken")["state"]["kind"],
+        "done",
+        "{list}"
+    );
+    let state = job.dir.path().join("out/.snatch/broken");
+    assert!(!state.join("failed.json").exists(), "{state:?}");
+}
+
+/// A failure a later run made stale shows what the disk holds now: the
+/// job killed mid-rerun after it saved a segment is partial, not failed.
+#[test]
+fn a_failure_older_than_the_ledger_is_not_shown() {
+    let media = media::segments(3, 1);
+    let bad = TestServer::start(&media);
+    bad.always("/000003.ts", Fault::Status(404));
+    let job = Job::new(&format!(
+        "version: 1\ndefaults:\n  output_dir: out\njobs:\n\
+         \x20 - name: broken\n    url: \"{b}/{{{{index}}}}.ts\"\n    padding: 6\n    range: {{ start: 1, end: 3 }}\n    concurrency: 1\n",
+        b = bad.url()
+    ));
+    let out = job.run(&[]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        crate::support::cli::stderr(&out)
+    );
+    let state = job.dir.path().join("out/.snatch/broken");
+    let failed = std::fs::read_to_string(state.join("failed.json")).unwrap();
+    let failed: Value = serde_json::from_str(&failed).unwrap();
+    assert_eq!(failed["status"], "failed", "{failed}");
+    // The ledger saved after the failure (as a later run would).
+    std::thread::sleep(Duration::from_millis(20));
+    let ledger = std::fs::OpenOptions::new()
+        .append(true)
+        .open(state.join("ledger.jsonl"))
+        .unwrap();
+    ledger.set_modified(std::time::SystemTime::now()).unwrap();
+    let ui = Ui::start(job.dir.path(), &[], &[]);
+    let list = runtime().block_on(jobs(&client(), &ui));
+    assert_eq!(
+        job_named(&list, "broken")["state"],
+        serde_json::json!({"kind": "partial", "saved": 2, "total": 3}),
+        "{list}"
+    );
 }
 
 /// The `data:` of each `state` event in `text`, parsed.
