@@ -45,6 +45,7 @@ impl Event {
         use EventKind::*;
         match &self.kind {
             JobStarted { job, .. }
+            | SegmentStarted { job, .. }
             | SegmentSaved { job, .. }
             | SegmentRetried { job, .. }
             | SegmentFailed { job, .. }
@@ -86,6 +87,14 @@ pub enum EventKind {
         job: String,
         segments: u64,
         already_here: u64,
+    },
+    /// Attempt `attempt` at segment `index` begins (it may wait for the
+    /// host's limits first); its `segment_retried`, `segment_saved` or
+    /// `segment_failed` comes after.
+    SegmentStarted {
+        job: String,
+        index: u64,
+        attempt: u32,
     },
     /// Segment `index` arrived whole and is saved: `bytes` long, on its
     /// `attempt`th attempt.
@@ -196,7 +205,10 @@ impl EventKind {
                     .map(|(h, l)| (mask::text(&h).into_owned(), l))
                     .collect();
             }
-            JobStarted { job, .. } | SegmentSaved { job, .. } | MergeStarted { job } => masked(job),
+            JobStarted { job, .. }
+            | SegmentStarted { job, .. }
+            | SegmentSaved { job, .. }
+            | MergeStarted { job } => masked(job),
             SegmentRetried { job, reason, .. }
             | SegmentFailed { job, reason, .. }
             | PlaylistReloaded {
@@ -226,6 +238,7 @@ impl EventKind {
         match self {
             RunStarted { .. } => "run_started",
             JobStarted { .. } => "job_started",
+            SegmentStarted { .. } => "segment_started",
             SegmentSaved { .. } => "segment_saved",
             SegmentRetried { .. } => "segment_retried",
             SegmentFailed { .. } => "segment_failed",

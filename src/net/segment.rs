@@ -114,9 +114,16 @@ impl Fetcher {
     /// Fetches one segment, retrying as the job's policy says (see
     /// [`super::retry`]).
     pub async fn fetch(&self, req: &JobFetch, seg: &Segment) -> Result<Fetched, SegmentFailure> {
-        let redirects = AtomicU32::new(0);
-        let (this, counted) = (self, &redirects);
+        let (redirects, attempts) = (AtomicU32::new(0), AtomicU32::new(0));
+        let (this, counted, tried) = (self, &redirects, &attempts);
         let once = move || async move {
+            // Where each attempt at a segment starts: before its
+            // retried, saved or failed.
+            this.pauses.events().tell(EventKind::SegmentStarted {
+                job: req.job.clone(),
+                index: seg.index,
+                attempt: tried.fetch_add(1, Ordering::Relaxed) + 1,
+            });
             let mut hops = 0;
             let outcome = this.attempt(req, seg, &mut hops).await;
             counted.fetch_add(hops, Ordering::Relaxed);

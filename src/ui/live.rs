@@ -1,6 +1,7 @@
 //! What the Run panel shows while a run works, built from what the run
 //! tells: per job its segments, bytes, rate, ETA and retries; per host its
-//! limit, the segments it gave and the pause it is in; when the run ends,
+//! limit, its requests in flight, the segments it gave and the pause it is
+//! in; when the run ends,
 //! its report. Every tab reads the same [`Live`], so a tab opened late
 //! sees the run as it is.
 
@@ -26,6 +27,10 @@ pub struct Live {
     pub report: Option<ReportView>,
     /// Why the last run could not start.
     pub error: Option<String>,
+    /// Segment attempts started and not yet retried, saved or failed:
+    /// (job, index) to the attempt.
+    #[serde(skip)]
+    attempts: BTreeMap<(String, u64), u32>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -56,6 +61,9 @@ pub struct JobLive {
 pub struct HostLive {
     /// `4 in flight, 10 req/s`: the host's limit as the plan says it.
     pub limit: String,
+    /// Segment requests started and not yet answered (those waiting for
+    /// the host's limits included).
+    pub in_flight: u64,
     pub segments: u64,
     /// Segments per second over the run so far.
     pub rate_segments_s: f64,
@@ -149,8 +157,24 @@ impl Live {
                 segments,
                 already_here,
             } => self.job_started(job, *segments, *already_here),
-            SegmentSaved { job, bytes, .. } => self.segment_done(job, *bytes),
-            SegmentRetried { job, .. } => self.retrying(job),
+            SegmentStarted {
+                job,
+                index,
+                attempt,
+            } => {
+                self.attempts.insert((shown(job), *index), *attempt);
+            }
+            SegmentSaved {
+                job, index, bytes, ..
+            } => {
+                self.attempt_over(job, *index);
+                self.segment_done(job, *bytes);
+            }
+            SegmentRetried { job, index, .. } => {
+                self.attempt_over(job, *index);
+                self.retrying(job);
+            }
+            SegmentFailed { job, index, .. } => self.attempt_over(job, *index),
             HostPaused {
                 host,
                 until,
@@ -170,10 +194,7 @@ impl Live {
                 }
             }
             JobFinished { report, .. } => self.job_finished(report),
-            RunStarted { .. }
-            | SegmentFailed { .. }
-            | PlaylistReloaded { .. }
-            | RunFinished { .. } => {}
+            RunStarted { .. } | PlaylistReloaded { .. } | RunFinished { .. } => {}
         }
     }
 
@@ -198,6 +219,11 @@ impl Live {
         }
     }
 
+    /// The attempt at `index` of job `name` got its answer.
+    fn attempt_over(&mut self, name: &str, index: u64) {
+        self.attempts.remove(&(shown(name), index));
+    }
+
     pub fn retrying(&mut self, name: &str) {
         if let Some(j) = self.job(name) {
             j.retries += 1;
@@ -220,6 +246,9 @@ impl Live {
     }
 
     pub fn job_finished(&mut self, r: &JobReport) {
+        // An attempt a stop cut short gets no answer.
+        let name = shown(&r.name);
+        self.attempts.retain(|(job, _), _| *job != name);
         if let Some(j) = self.job(&r.name) {
             j.status = crate::report::markdown::status_word(r.status).to_string();
             j.error = r.error.as_deref().map(shown);
@@ -262,6 +291,12 @@ impl Live {
                 (_, 0) => None,
                 (left, fetched) => Some(elapsed / fetched as f64 * left as f64),
             };
+        }
+        for (job, _) in self.attempts.keys() {
+            let host = self.jobs.iter().find(|j| j.name == *job);
+            if let Some(h) = host.and_then(|j| j.host.as_ref()) {
+                out.hosts.entry(h.clone()).or_default().in_flight += 1;
+            }
         }
         for h in out.hosts.values_mut() {
             if let Some(started) = h.started {
@@ -337,6 +372,15 @@ mod tests {
                 already_here: 1,
             },
         );
+        let started = |job: &str, index, attempt| EventKind::SegmentStarted {
+            job: job.into(),
+            index,
+            attempt,
+        };
+        for (job, index) in [("a", 2), ("a", 3), ("a", 4), ("b", 1)] {
+            tell(&mut l, started(job, index, 1));
+        }
+        assert_eq!(l.now().hosts["cdn.example"].in_flight, 4);
         for index in [2, 3] {
             tell(
                 &mut l,
@@ -374,6 +418,10 @@ mod tests {
         assert_eq!(now.jobs[1].status, "waiting");
         let host = &now.hosts["cdn.example"];
         assert_eq!(host.segments, 2);
+        // a's 4 was answered (retried); b's 1 is still out.
+        assert_eq!(host.in_flight, 1);
+        tell(&mut l, started("a", 4, 2));
+        assert_eq!(l.now().hosts["cdn.example"].in_flight, 2);
         assert_eq!(
             host.paused_until.as_deref(),
             Some("2026-12-07T12:00:00.000Z")
@@ -417,6 +465,18 @@ mod tests {
                 report: Box::new(report),
             },
         );
+        // a's attempt the end cut short is no longer in flight.
+        assert_eq!(l.now().hosts["cdn.example"].in_flight, 1);
+        tell(
+            &mut l,
+            EventKind::SegmentFailed {
+                job: "b".into(),
+                index: 1,
+                attempt: 1,
+                reason: "404".into(),
+            },
+        );
+        assert_eq!(l.now().hosts["cdn.example"].in_flight, 0);
         let a = &l.now().jobs[0];
         assert_eq!((a.status.as_str(), a.retries), ("failed", 3));
         let error = a.error.as_deref().unwrap();

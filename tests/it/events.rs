@@ -80,7 +80,8 @@ fn the_documented_examples_are_events_of_every_type() {
             "run_started",
             "segment_failed",
             "segment_retried",
-            "segment_saved"
+            "segment_saved",
+            "segment_started"
         ]
     );
 }
@@ -218,6 +219,7 @@ fn check_order(events: &[Value]) {
         });
         assert!(saved.is_none_or(|s| s > retried), "{e}");
     }
+    check_attempts_of(events, 1);
     let started = &events[0];
     let names: Vec<&Value> = started["jobs"]
         .as_array()
@@ -226,6 +228,32 @@ fn check_order(events: &[Value]) {
         .map(|j| &j["name"])
         .collect();
     assert_eq!(names, ["ok", "gap"]);
+}
+
+/// Each attempt's `segment_started` comes once, before that attempt's
+/// retried, saved or failed; every attempt started is answered; at least
+/// `min_retries` attempts were retried.
+fn check_attempts_of(events: &[Value], min_retries: usize) {
+    let attempt = |e: &Value| (e["job"].clone(), e["index"].clone(), e["attempt"].clone());
+    let mut open = BTreeMap::new();
+    for e in events {
+        match ty(e) {
+            "segment_started" => {
+                let key = attempt(e);
+                let seen = open.insert(format!("{key:?}"), e.clone());
+                assert!(seen.is_none(), "started twice: {e}");
+            }
+            "segment_retried" | "segment_saved" | "segment_failed" => {
+                let key = attempt(e);
+                let started = open.remove(&format!("{key:?}"));
+                assert!(started.is_some(), "not started before: {e}");
+            }
+            _ => {}
+        }
+    }
+    assert!(open.is_empty(), "never answered: {open:?}");
+    let retried = events.iter().filter(|e| ty(e) == "segment_retried").count();
+    assert!(retried >= min_retries, "{retried} retries in this run");
 }
 
 /// The order every run keeps, for `jobs`.
@@ -348,7 +376,14 @@ fn events_to_standard_output_are_all_it_carries() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();
     let events: Vec<Value> = text.lines().map(|l| check_line(l, &docs)).collect();
-    let types: Vec<&str> = events.iter().map(ty).collect();
+    check_attempts_of(&events, 0);
+    // Each segment's start comes before its save, but the next segment
+    // may start before the merge hears of the last: left out here.
+    let types: Vec<&str> = (events.iter().map(ty))
+        .filter(|t| *t != "segment_started")
+        .collect();
+    let started = events.iter().filter(|e| ty(e) == "segment_started");
+    assert_eq!(started.count(), 3, "{text}");
     assert_eq!(
         types,
         [

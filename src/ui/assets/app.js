@@ -174,7 +174,7 @@ function showLive(live) {
   $("run-error").textContent = live.error || "";
   $("bars").replaceChildren(...live.jobs.map(barRow));
   const hosts = Object.entries(live.hosts).map(([h, v]) => {
-    let t = h + ": limit " + v.limit + " · " + v.segments + " segments · " + v.rate_segments_s.toFixed(1) + " segments/s";
+    let t = h + ": " + v.in_flight + " in flight · limit " + v.limit + " · " + v.segments + " segments · " + v.rate_segments_s.toFixed(1) + " segments/s";
     if (v.slowed_per_second != null) t += " · slowed to " + v.slowed_per_second.toFixed(2) + " requests/s (429 without Retry-After)";
     if (v.paused_until) t += " · paused until " + v.paused_until + " (" + v.why + ")";
     return el("div", t, "host");
