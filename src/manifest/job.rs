@@ -14,6 +14,17 @@ use crate::common::DEFAULT_MAX_SEGMENT_BYTES;
 use crate::common::{RetryPolicy, Timeouts, Verify, DEFAULT_JOB_CONCURRENCY};
 use crate::template::check::{self as template_check, Scope, TemplateProblem};
 
+/// A job's fetching settings, resolved over the defaults.
+struct Fetching {
+    /// `None` when the value was refused (a problem is recorded).
+    concurrency: Option<u32>,
+    retry: RetryPolicy,
+    timeout: Timeouts,
+    verify: Verify,
+    max_segment_bytes: u64,
+    bytes_per_second: Option<u64>,
+}
+
 impl FileCheck<'_> {
     pub(super) fn job(
         &mut self,
@@ -45,23 +56,7 @@ impl FileCheck<'_> {
             Some(_) => Some(IndexSource::Count { start: 0, count: 1 }),
             None => self.source(job),
         };
-        let concurrency = match job.concurrency.as_ref().or(d.concurrency.as_ref()) {
-            Some(c) => self.int_in(c, "concurrency", bounds::CONCURRENCY),
-            None => Some(DEFAULT_JOB_CONCURRENCY),
-        };
-        let retry = self.retry(RetryPolicy::default(), d.retry.as_ref());
-        let retry = self.retry(retry, job.retry.as_ref());
-        let timeout = self.timeout(Timeouts::default(), d.timeout.as_ref());
-        let timeout = self.timeout(timeout, job.timeout.as_ref());
-        let verify = self.verify(Verify::default(), d.verify.as_ref());
-        let verify = self.verify(verify, job.verify.as_ref());
-        let max = self.max_segment_bytes(DEFAULT_MAX_SEGMENT_BYTES, d.max_segment_bytes.as_ref());
-        let max_segment_bytes = self.max_segment_bytes(max, job.max_segment_bytes.as_ref());
-        let inherited = self.byte_rate(d.bytes_per_second.as_ref(), "");
-        let bytes_per_second = match &job.bytes_per_second {
-            Some(own) => self.byte_rate(Some(own), ""),
-            None => inherited,
-        };
+        let fetching = self.fetching(job, d);
         let headers = self.headers(d.headers.as_ref(), job.headers.as_ref(), policy, name);
         let listed = job.send_secrets_to.as_ref().or(d.send_secrets_to.as_ref());
         let send_secrets_to = self.secret_hosts(listed);
@@ -85,21 +80,52 @@ impl FileCheck<'_> {
             vars,
             tags: job.tags.iter().flatten().map(|t| t.value.clone()).collect(),
             enabled: job.enabled.as_ref().is_none_or(|e| e.value),
-            concurrency: concurrency?,
+            concurrency: fetching.concurrency?,
             headers,
-            retry,
-            timeout,
+            retry: fetching.retry,
+            timeout: fetching.timeout,
             on_missing: job
                 .on_missing
                 .as_ref()
                 .or(d.on_missing.as_ref())
                 .map_or(OnMissing::Fail, |o| o.value),
-            verify,
-            max_segment_bytes,
-            bytes_per_second,
+            verify: fetching.verify,
+            max_segment_bytes: fetching.max_segment_bytes,
+            bytes_per_second: fetching.bytes_per_second,
             send_secrets_to,
             url_vars: url_vars?,
         })
+    }
+
+    /// How the job fetches: each setting the job's own, else the file's
+    /// `defaults`, else snatch's; each checked where it stands.
+    fn fetching(&mut self, job: &Sp<Job>, d: &Settings) -> Fetching {
+        let concurrency = match job.concurrency.as_ref().or(d.concurrency.as_ref()) {
+            Some(c) => self.int_in(c, "concurrency", bounds::CONCURRENCY),
+            None => Some(DEFAULT_JOB_CONCURRENCY),
+        };
+        // In this order, so that problems are told as before.
+        let retry = self.retry(RetryPolicy::default(), d.retry.as_ref());
+        let retry = self.retry(retry, job.retry.as_ref());
+        let timeout = self.timeout(Timeouts::default(), d.timeout.as_ref());
+        let timeout = self.timeout(timeout, job.timeout.as_ref());
+        let verify = self.verify(Verify::default(), d.verify.as_ref());
+        let verify = self.verify(verify, job.verify.as_ref());
+        let max = self.max_segment_bytes(DEFAULT_MAX_SEGMENT_BYTES, d.max_segment_bytes.as_ref());
+        let max_segment_bytes = self.max_segment_bytes(max, job.max_segment_bytes.as_ref());
+        let inherited = self.byte_rate(d.bytes_per_second.as_ref(), "");
+        let bytes_per_second = match &job.bytes_per_second {
+            Some(own) => self.byte_rate(Some(own), ""),
+            None => inherited,
+        };
+        Fetching {
+            concurrency,
+            retry,
+            timeout,
+            verify,
+            max_segment_bytes,
+            bytes_per_second,
+        }
     }
 
     /// `send_secrets_to`, each entry checked where it stands.
