@@ -100,26 +100,36 @@ fn shown(s: &str) -> String {
     mask::text(s).into_owned()
 }
 
+impl JobLive {
+    /// A job of the run, before its first event: nothing done of `total`.
+    fn waiting(name: String, host: Option<String>, total: u64) -> JobLive {
+        JobLive {
+            name,
+            host,
+            status: "waiting".into(),
+            done: 0,
+            total,
+            bytes: 0,
+            retries: 0,
+            rate_bytes_s: 0.0,
+            eta_s: None,
+            error: None,
+            merging: false,
+            fetched: 0,
+            started: None,
+            ended: None,
+        }
+    }
+}
+
 impl Live {
     /// A run of `plan`'s runnable jobs begins.
     pub fn begin(plan: &Plan) -> Live {
         let jobs = plan
             .runnable()
-            .map(|j| JobLive {
-                name: shown(&j.name),
-                host: j.shown_host.as_deref().map(shown),
-                status: "waiting".into(),
-                done: 0,
-                total: j.source.len(),
-                bytes: 0,
-                retries: 0,
-                rate_bytes_s: 0.0,
-                eta_s: None,
-                error: None,
-                merging: false,
-                fetched: 0,
-                started: None,
-                ended: None,
+            .map(|j| {
+                let host = j.shown_host.as_deref().map(shown);
+                JobLive::waiting(shown(&j.name), host, j.source.len())
             })
             .collect();
         let mut hosts = BTreeMap::new();
@@ -331,22 +341,7 @@ mod tests {
     use crate::events::{JobStatus, SegmentCounts};
 
     fn live() -> Live {
-        let job = |name: &str| JobLive {
-            name: name.into(),
-            host: Some("cdn.example".into()),
-            status: "waiting".into(),
-            done: 0,
-            total: 4,
-            bytes: 0,
-            retries: 0,
-            rate_bytes_s: 0.0,
-            eta_s: None,
-            error: None,
-            merging: false,
-            fetched: 0,
-            started: None,
-            ended: None,
-        };
+        let job = |name: &str| JobLive::waiting(name.into(), Some("cdn.example".into()), 4);
         let mut hosts = BTreeMap::new();
         hosts.insert("cdn.example".to_string(), HostLive::default());
         Live {
