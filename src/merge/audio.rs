@@ -140,17 +140,7 @@ impl Audio {
             .stdin(Stdio::null())
             .output()
             .map_err(MergeError::MuxStart)?;
-        let stderr = String::from_utf8_lossy(&done.stderr);
-        if let Some(fault) = super::error::write_fault(&stderr, out) {
-            return Err(fault);
-        }
-        if done.status.success() {
-            return Ok(());
-        }
-        Err(MergeError::Mux {
-            status: done.status,
-            last: stderr.trim().lines().last().unwrap_or("no message").into(),
-        })
+        super::error::mux_verdict(&done, out)
     }
 }
 

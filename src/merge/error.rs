@@ -88,6 +88,23 @@ const WRITE_ERRORS: [&str; 5] = [
     "Error submitting a packet to the muxer",
 ];
 
+/// What a finished ffmpeg that wrote `out` in one pass (a mux, a join of
+/// parts) says: a write fault on its stderr whatever its status, else its
+/// failure with the last line it wrote.
+pub(super) fn mux_verdict(done: &std::process::Output, out: &Path) -> Result<(), MergeError> {
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    if let Some(fault) = write_fault(&stderr, out) {
+        return Err(fault);
+    }
+    if done.status.success() {
+        return Ok(());
+    }
+    Err(MergeError::Mux {
+        status: done.status,
+        last: stderr.trim().lines().last().unwrap_or("no message").into(),
+    })
+}
+
 /// A failed write of `file` that ffmpeg's `stderr` reports, whatever its
 /// exit status: a full disk, or another write error. ffmpeg writes to its
 /// stdout (`file:/dev/stdout`); the words name `file` instead.

@@ -80,17 +80,7 @@ impl Merge {
             let _ = stdin.write_all(list.as_bytes());
         }
         let done = child.wait_with_output().map_err(MergeError::Wait)?;
-        let stderr = String::from_utf8_lossy(&done.stderr);
-        if let Some(fault) = super::error::write_fault(&stderr, out) {
-            return Err(fault);
-        }
-        if done.status.success() {
-            return Ok(());
-        }
-        Err(MergeError::Mux {
-            status: done.status,
-            last: stderr.trim().lines().last().unwrap_or("no message").into(),
-        })
+        super::error::mux_verdict(&done, out)
     }
 }
 
