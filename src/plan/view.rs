@@ -65,54 +65,68 @@ pub fn render_text(plan: &Plan) -> String {
                 let _ = writeln!(out, "  source   {}", source_text(j));
                 let _ = writeln!(out, "  output   {}", display_path(&j.output));
             }
-            None => {
-                let _ = writeln!(out, "{}", j.name);
-                let _ = writeln!(out, "  source   {}", source_text(j));
-                if unresolved(j) {
-                    let _ = writeln!(out, "  segments {RESOLVED_LATER}");
-                } else {
-                    let _ = writeln!(out, "  first    {}", j.first_url);
-                    let _ = writeln!(out, "  last     {}", j.last_url);
-                }
-                let _ = writeln!(
-                    out,
-                    "  output   {} ({})",
-                    display_path(&j.output),
-                    serde_json::to_value(j.container)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default()
-                );
-                for (i, (name, value)) in j.headers.iter().enumerate() {
-                    let label = if i == 0 { "headers" } else { "" };
-                    let _ = writeln!(out, "  {label:<8} {name}: {value}");
-                }
-                let mut limits = format!("job {} in flight", j.concurrency);
-                if let Some(b) = j.bytes_per_second {
-                    let _ = write!(limits, ", {}", byte_rate_text(b));
-                }
-                if let (Some(h), Some(l)) = (&j.shown_host, &j.host_limit) {
-                    let _ = write!(limits, " · host {h}: {}", limit_text(l));
-                }
-                let _ = writeln!(out, "  limits   {limits}");
-                let _ = writeln!(
-                    out,
-                    "  retry    {} attempts, backoff {:?} up to {:?}; timeouts connect {:?}, segment {:?}",
-                    j.retry.attempts, j.retry.backoff, j.retry.max_backoff, j.timeout.connect, j.timeout.segment
-                );
-                let _ = writeln!(
-                    out,
-                    "  checks   segments up to {}; duration within {}",
-                    size_text(j.max_segment_bytes),
-                    j.verify.duration_tolerance
-                );
-            }
+            None => job_text(&mut out, j),
         }
         out.push('\n');
     }
     if let Some(info) = &plan.shard {
         out.push_str(&shard_text(info, plan.runnable().count()));
     }
+    out.push_str(&totals_text(plan));
+    out
+}
+
+/// A job that runs: its source, URLs, output, headers, limits, retries
+/// and checks, a line each.
+fn job_text(out: &mut String, j: &JobPlan) {
+    let _ = writeln!(out, "{}", j.name);
+    let _ = writeln!(out, "  source   {}", source_text(j));
+    if unresolved(j) {
+        let _ = writeln!(out, "  segments {RESOLVED_LATER}");
+    } else {
+        let _ = writeln!(out, "  first    {}", j.first_url);
+        let _ = writeln!(out, "  last     {}", j.last_url);
+    }
+    let _ = writeln!(
+        out,
+        "  output   {} ({})",
+        display_path(&j.output),
+        serde_json::to_value(j.container)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    );
+    for (i, (name, value)) in j.headers.iter().enumerate() {
+        let label = if i == 0 { "headers" } else { "" };
+        let _ = writeln!(out, "  {label:<8} {name}: {value}");
+    }
+    let mut limits = format!("job {} in flight", j.concurrency);
+    if let Some(b) = j.bytes_per_second {
+        let _ = write!(limits, ", {}", byte_rate_text(b));
+    }
+    if let (Some(h), Some(l)) = (&j.shown_host, &j.host_limit) {
+        let _ = write!(limits, " · host {h}: {}", limit_text(l));
+    }
+    let _ = writeln!(out, "  limits   {limits}");
+    let _ = writeln!(
+        out,
+        "  retry    {} attempts, backoff {:?} up to {:?}; timeouts connect {:?}, segment {:?}",
+        j.retry.attempts,
+        j.retry.backoff,
+        j.retry.max_backoff,
+        j.timeout.connect,
+        j.timeout.segment
+    );
+    let _ = writeln!(
+        out,
+        "  checks   segments up to {}; duration within {}",
+        size_text(j.max_segment_bytes),
+        j.verify.duration_tolerance
+    );
+}
+
+/// The last line: jobs to run and skipped, segments, the run's limits.
+fn totals_text(plan: &Plan) -> String {
     let run = plan.runnable().count();
     let later = plan.runnable().filter(|j| unresolved(j)).count();
     let segments: u64 = plan.runnable().map(|j| j.source.len()).sum();
@@ -123,16 +137,14 @@ pub fn render_text(plan: &Plan) -> String {
             if later == 1 { "" } else { "s" }
         ),
     };
-    let _ = writeln!(
-        out,
-        "{run} job{} to run ({} skipped), {segments}; run limits: {}, {} job{} at once",
+    format!(
+        "{run} job{} to run ({} skipped), {segments}; run limits: {}, {} job{} at once\n",
         if run == 1 { "" } else { "s" },
         plan.jobs.len() - run,
         limit_text(&plan.limits.global),
         plan.limits.jobs,
         if plan.limits.jobs == 1 { "" } else { "s" }
-    );
-    out
+    )
 }
 
 /// What the shard takes, and whose limits it uses.

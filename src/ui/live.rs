@@ -356,36 +356,65 @@ mod tests {
         l.apply(&Event::now(kind));
     }
 
-    #[test]
-    fn events_move_the_bars_and_the_host_lines() {
-        let mut l = live();
-        tell(
-            &mut l,
-            EventKind::JobStarted {
-                job: "a".into(),
-                segments: 4,
-                already_here: 1,
+    /// A failed job's report: `planned` segments, two fetched and one
+    /// reused, 200 bytes, three retries, and `error`.
+    fn failed_report(name: &str, planned: u64, error: &str) -> JobReport {
+        JobReport {
+            name: name.into(),
+            status: JobStatus::Failed,
+            output: None,
+            segments: SegmentCounts {
+                planned,
+                fetched: 2,
+                reused: 1,
+                ..SegmentCounts::default()
             },
-        );
-        let started = |job: &str, index, attempt| EventKind::SegmentStarted {
+            bytes: 200,
+            retries: 3,
+            redirects: 0,
+            elapsed_s: 1.0,
+            media: None,
+            expected_duration_s: None,
+            rate_adapted: None,
+            playlist_reloads: 0,
+            end_found: None,
+            error: Some(error.into()),
+            merge_tail_s: None,
+        }
+    }
+
+    fn started(job: &str, index: u64, attempt: u32) -> EventKind {
+        EventKind::SegmentStarted {
             job: job.into(),
             index,
             attempt,
-        };
-        for (job, index) in [("a", 2), ("a", 3), ("a", 4), ("b", 1)] {
-            tell(&mut l, started(job, index, 1));
         }
-        assert_eq!(l.now().hosts["cdn.example"].in_flight, 4);
+    }
+
+    /// Job `a` (4 segments, 1 already here) and job `b` start; a's 2, 3,
+    /// 4 and b's 1 go out.
+    fn under_way(l: &mut Live) {
+        let job = EventKind::JobStarted {
+            job: "a".into(),
+            segments: 4,
+            already_here: 1,
+        };
+        tell(l, job);
+        for (job, index) in [("a", 2), ("a", 3), ("a", 4), ("b", 1)] {
+            tell(l, started(job, index, 1));
+        }
+    }
+
+    /// a's 2 and 3 are saved (100 bytes each) and its 4 is retried.
+    fn saves_and_a_retry(l: &mut Live) {
         for index in [2, 3] {
-            tell(
-                &mut l,
-                EventKind::SegmentSaved {
-                    job: "a".into(),
-                    index,
-                    bytes: 100,
-                    attempt: 1,
-                },
-            );
+            let saved = EventKind::SegmentSaved {
+                job: "a".into(),
+                index,
+                bytes: 100,
+                attempt: 1,
+            };
+            tell(l, saved);
         }
         let retried = EventKind::SegmentRetried {
             job: "a".into(),
@@ -393,16 +422,22 @@ mod tests {
             attempt: 1,
             reason: "503".into(),
         };
-        tell(&mut l, retried);
-        tell(
-            &mut l,
-            EventKind::HostPaused {
-                host: "cdn.example".into(),
-                until: "2026-12-07T12:00:00.000Z".into(),
-                wait_s: 60.0,
-                why: "Retry-After".into(),
-            },
-        );
+        tell(l, retried);
+    }
+
+    #[test]
+    fn events_move_the_bars_and_the_host_lines() {
+        let mut l = live();
+        under_way(&mut l);
+        assert_eq!(l.now().hosts["cdn.example"].in_flight, 4);
+        saves_and_a_retry(&mut l);
+        let paused = EventKind::HostPaused {
+            host: "cdn.example".into(),
+            until: "2026-12-07T12:00:00.000Z".into(),
+            wait_s: 60.0,
+            why: "Retry-After".into(),
+        };
+        tell(&mut l, paused);
         let now = l.now();
         let a = &now.jobs[0];
         assert_eq!(
@@ -421,56 +456,40 @@ mod tests {
             host.paused_until.as_deref(),
             Some("2026-12-07T12:00:00.000Z")
         );
-        tell(
-            &mut l,
-            EventKind::HostResumed {
-                host: "cdn.example".into(),
-                why: "pause over".into(),
-            },
-        );
-        assert_eq!(l.now().hosts["cdn.example"].paused_until, None);
-        let report = JobReport {
-            name: "a".into(),
-            status: JobStatus::Failed,
-            output: None,
-            segments: SegmentCounts {
-                planned: 4,
-                fetched: 2,
-                reused: 1,
-                ..SegmentCounts::default()
-            },
-            bytes: 200,
-            retries: 3,
-            redirects: 0,
-            elapsed_s: 1.0,
-            media: None,
-            expected_duration_s: None,
-            rate_adapted: None,
-            playlist_reloads: 0,
-            end_found: None,
-            error: Some(
-                "job `a`: segment 4: 503 from http://cdn.example/4.ts?token=abcdef99".into(),
-            ),
-            merge_tail_s: None,
+        let resumed = EventKind::HostResumed {
+            host: "cdn.example".into(),
+            why: "pause over".into(),
         };
-        tell(
-            &mut l,
-            EventKind::JobFinished {
-                job: "a".into(),
-                report: Box::new(report),
-            },
+        tell(&mut l, resumed);
+        assert_eq!(l.now().hosts["cdn.example"].paused_until, None);
+    }
+
+    #[test]
+    fn a_job_that_ends_takes_its_attempts_out_of_flight_and_its_error_is_masked() {
+        let mut l = live();
+        under_way(&mut l);
+        saves_and_a_retry(&mut l);
+        tell(&mut l, started("a", 4, 2));
+        assert_eq!(l.now().hosts["cdn.example"].in_flight, 2);
+        let report = failed_report(
+            "a",
+            4,
+            "job `a`: segment 4: 503 from http://cdn.example/4.ts?token=abcdef99",
         );
+        let finished = EventKind::JobFinished {
+            job: "a".into(),
+            report: Box::new(report),
+        };
+        tell(&mut l, finished);
         // a's attempt the end cut short is no longer in flight.
         assert_eq!(l.now().hosts["cdn.example"].in_flight, 1);
-        tell(
-            &mut l,
-            EventKind::SegmentFailed {
-                job: "b".into(),
-                index: 1,
-                attempt: 1,
-                reason: "404".into(),
-            },
-        );
+        let failed = EventKind::SegmentFailed {
+            job: "b".into(),
+            index: 1,
+            attempt: 1,
+            reason: "404".into(),
+        };
+        tell(&mut l, failed);
         assert_eq!(l.now().hosts["cdn.example"].in_flight, 0);
         let a = &l.now().jobs[0];
         assert_eq!((a.status.as_str(), a.retries), ("failed", 3));
