@@ -1,20 +1,22 @@
 //! Limits in bytes per second (`bytes_per_second`): a small token bucket
-//! per limit (the run's, each host's, each job's), charged as a segment's
-//! body arrives, chunk by chunk.
+//! per limit (the run's, each host's, each job's). A request pays up front
+//! for the bytes it is expected to bring before it is sent, and settles the
+//! difference when its body is done ([`super::throttle`]); bytes beyond
+//! what was paid are charged as they arrive, chunk by chunk.
 //!
-//! A chunk is charged whole when it has arrived, and the reader then waits
-//! until the bucket is out of debt before it reads the next one: a chunk
-//! larger than the bucket is never refused or stuck, it only makes the
-//! next read wait longer. The bucket holds at most [`capacity`] bytes (a
-//! twentieth of a second's worth, at least 16 KiB or one second's worth
-//! when that is less), so a burst above the limit is one chunk and that
-//! share, and a run's average keeps to the limit. Requests that share a
-//! limit share its debt: two bodies at once each read at about half.
+//! A charge is taken whole and the payer then waits until the bucket is
+//! out of debt: a charge larger than the bucket is never refused or stuck,
+//! it only makes the next one wait longer. The bucket holds at most
+//! [`capacity`] bytes (a twentieth of a second's worth, at least 16 KiB or
+//! one second's worth when that is less), so a burst above the limit is
+//! one charge and that share, and a run's average keeps to the limit.
+//! Requests that share a limit share its debt.
 //!
-//! With no byte limit, a body's reading does no more than test that its
-//! [`Throttle`] is empty.
+//! Each bucket also learns the size of the bodies that passed it whole
+//! (the estimate a request pays for when its size is not known), and has
+//! a gate that lets one request of unknown size at a time through while no
+//! size is known yet.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,6 +28,8 @@ pub struct ByteBucket {
     per_second: f64,
     capacity: f64,
     state: Mutex<Fill>,
+    /// Held by the one request in flight while no body size is known.
+    pub(super) gate: Arc<tokio::sync::Mutex<()>>,
 }
 
 #[derive(Debug)]
@@ -33,6 +37,18 @@ struct Fill {
     /// Bytes that may pass now; below zero, the debt to wait out.
     tokens: f64,
     at: Instant,
+    /// Bodies that passed whole, and their bytes.
+    bodies: u64,
+    body_bytes: u64,
+}
+
+impl Fill {
+    fn refill(&mut self, per_second: f64, capacity: f64) {
+        let now = Instant::now();
+        let refill = now.saturating_duration_since(self.at).as_secs_f64() * per_second;
+        self.tokens = (self.tokens + refill).min(capacity);
+        self.at = now;
+    }
 }
 
 /// The most a bucket of `per_second` holds: 1/20 s's worth, or 16 KiB
@@ -52,67 +68,48 @@ impl ByteBucket {
             state: Mutex::new(Fill {
                 tokens: capacity,
                 at: Instant::now(),
+                bodies: 0,
+                body_bytes: 0,
             }),
+            gate: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
-    /// Charges `n` bytes that arrived; how long the reader waits before it
-    /// reads more.
-    pub fn charge(&self, n: usize) -> Duration {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        let refill = now.saturating_duration_since(s.at).as_secs_f64() * self.per_second;
-        s.tokens = (s.tokens + refill).min(self.capacity) - n as f64;
-        s.at = now;
+    fn fill(&self) -> std::sync::MutexGuard<'_, Fill> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Charges `n` bytes; how long the payer waits before it goes on.
+    pub fn charge(&self, n: u64) -> Duration {
+        let mut s = self.fill();
+        s.refill(self.per_second, self.capacity);
+        s.tokens -= n as f64;
         if s.tokens >= 0.0 {
             Duration::ZERO
         } else {
             Duration::from_secs_f64(-s.tokens / self.per_second)
         }
     }
-}
 
-/// The buckets one segment's body is charged to: its job's, its host's and
-/// the run's, those that are limited. Also counts the time its body waited
-/// for them, which the segment's timeout does not count.
-#[derive(Debug, Default)]
-pub struct Throttle {
-    buckets: Vec<Arc<ByteBucket>>,
-    waited_ns: AtomicU64,
-}
-
-impl Throttle {
-    pub fn new(buckets: Vec<Arc<ByteBucket>>) -> Throttle {
-        Throttle {
-            buckets,
-            waited_ns: AtomicU64::new(0),
-        }
+    /// Gives back `n` bytes paid for and not sent; the bucket never holds
+    /// more than its capacity.
+    pub fn credit(&self, n: u64) {
+        let mut s = self.fill();
+        s.refill(self.per_second, self.capacity);
+        s.tokens = (s.tokens + n as f64).min(self.capacity);
     }
 
-    /// No byte limit applies.
-    pub fn is_empty(&self) -> bool {
-        self.buckets.is_empty()
+    /// A body of `n` bytes passed whole.
+    pub fn passed(&self, n: u64) {
+        let mut s = self.fill();
+        s.bodies += 1;
+        s.body_bytes = s.body_bytes.saturating_add(n);
     }
 
-    /// Charges `n` bytes that arrived to every bucket, and waits as long as
-    /// the most indebted one asks.
-    pub async fn charge(&self, n: usize) {
-        let wait = self
-            .buckets
-            .iter()
-            .map(|b| b.charge(n))
-            .max()
-            .unwrap_or_default();
-        if !wait.is_zero() {
-            let ns = u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX);
-            self.waited_ns.fetch_add(ns, Ordering::Relaxed);
-            tokio::time::sleep(wait).await;
-        }
-    }
-
-    /// The time spent waiting so far.
-    pub fn waited(&self) -> Duration {
-        Duration::from_nanos(self.waited_ns.load(Ordering::Relaxed))
+    /// The average size of the bodies that passed whole; `None` before one.
+    pub fn estimate(&self) -> Option<u64> {
+        let s = self.fill();
+        (s.bodies > 0).then(|| s.body_bytes / s.bodies)
     }
 }
 
@@ -120,49 +117,33 @@ impl Throttle {
 mod tests {
     use super::*;
 
-    /// 100 KB/s read in 64 KiB chunks (larger than the bucket's 16 KiB):
-    /// no chunk is stuck, and 2 MB take 20 s, less the first bucketful.
-    /// (Tokio's paused clock: the time is the bucket's alone.)
-    #[tokio::test(start_paused = true)]
-    async fn a_chunk_larger_than_the_bucket_passes_and_the_average_holds() {
-        let throttle = Throttle::new(vec![Arc::new(ByteBucket::new(100_000))]);
-        let start = Instant::now();
-        let chunk = 64 * 1024;
-        let mut sent = 0;
-        while sent < 2_000_000 {
-            throttle.charge(chunk).await;
-            sent += chunk;
-        }
-        let took = start.elapsed().as_secs_f64();
-        // The reader waits out each chunk's debt after it arrived: all
-        // but the first bucketful took the time the limit gives them.
-        let rate = (sent - capacity(100_000) as usize) as f64 / took;
-        assert!((rate - 100_000.0).abs() < 500.0, "{rate} B/s over {took} s");
-        assert!(throttle.waited() > Duration::from_secs(19));
-    }
-
-    /// Two bodies on one bucket share it: together they keep to the limit.
-    #[tokio::test(start_paused = true)]
-    async fn bodies_that_share_a_bucket_share_its_rate() {
-        let bucket = Arc::new(ByteBucket::new(50_000));
-        let start = Instant::now();
-        let body = |b: Arc<ByteBucket>| async move {
-            let t = Throttle::new(vec![b]);
-            for _ in 0..50 {
-                t.charge(10_000).await;
-            }
-        };
-        tokio::join!(body(bucket.clone()), body(bucket.clone()));
-        let took = start.elapsed().as_secs_f64();
-        // 1 MB at 50 KB/s: 20 s, less what the full bucket let by at once.
-        assert!((took - 20.0).abs() < 0.6, "{took} s");
-    }
-
     #[test]
     fn the_bucket_holds_a_twentieth_of_a_second_or_16_kib() {
         assert_eq!(capacity(100_000_000), 5_000_000);
         assert_eq!(capacity(100_000), 16 * 1024);
         assert_eq!(capacity(1000), 1000);
-        assert!(Throttle::default().is_empty());
+    }
+
+    /// A credit pays a debt back, but never fills the bucket past its
+    /// capacity. (Tokio's paused clock: no refill in between.)
+    #[tokio::test(start_paused = true)]
+    async fn a_credit_never_fills_the_bucket_past_its_capacity() {
+        let b = ByteBucket::new(100_000);
+        let full = capacity(100_000);
+        assert_eq!(b.charge(full + 50_000), Duration::from_millis(500));
+        b.credit(30_000);
+        assert_eq!(b.charge(0), Duration::from_millis(200));
+        b.credit(10_000_000);
+        assert_eq!(b.charge(full), Duration::ZERO);
+        assert_eq!(b.charge(1000), Duration::from_millis(10));
+    }
+
+    #[test]
+    fn the_estimate_is_the_average_body_passed_whole() {
+        let b = ByteBucket::new(1000);
+        assert_eq!(b.estimate(), None);
+        b.passed(1000);
+        b.passed(3000);
+        assert_eq!(b.estimate(), Some(2000));
     }
 }

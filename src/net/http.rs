@@ -15,11 +15,11 @@ use reqwest::header::{HeaderMap, HeaderValue, LOCATION};
 use reqwest::{StatusCode, Url};
 use tokio::time::Instant;
 
-use super::bytes::Throttle;
 use super::dns::{resolves_internal, LookupError};
 use super::outcome::{describe, status_text, timed_out, Attempt, FailKind};
 use super::scope::Scope;
 use super::segment::JobFetch;
+use super::throttle::Throttle;
 use super::{Fetcher, Slot};
 use crate::common::Secret;
 use crate::common::Timeouts;

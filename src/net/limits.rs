@@ -16,7 +16,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use super::adapt::Adaptive;
-use super::bytes::{ByteBucket, Throttle};
+use super::bytes::ByteBucket;
+use super::throttle::Throttle;
 use crate::common::{Rate, RunLimits};
 use crate::events::RateAdapted;
 
@@ -194,6 +195,11 @@ impl Limiter {
                 _ => return,
             }
         }
+    }
+
+    /// Some limit in bytes per second applies to a host or the run.
+    pub fn limits_bytes(&self) -> bool {
+        self.host_bytes || self.global_bytes.is_some()
     }
 
     /// The byte limits a segment's body from `host` is charged to: `job`'s

@@ -20,6 +20,7 @@ mod scope;
 mod segment;
 mod sent;
 mod small;
+mod throttle;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -14,14 +14,15 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_RANGE};
 use reqwest::StatusCode;
 use tokio::io::AsyncReadExt;
 
-use super::bytes::Throttle;
 use super::error::{HeaderError, RangeError};
+use super::http::host_of;
 use super::http::{Answer, Budget};
 use super::outcome::{
     describe, gave_up, status_outcome, timed_out, Attempt, FailKind, Hint, SegmentFailure, Why,
 };
 use super::retry::{retrying, End, Failed};
 use super::sent::Sent;
+use super::throttle::Throttle;
 use super::Fetcher;
 use crate::common::Secret;
 use crate::common::{RetryPolicy, Timeouts};
@@ -182,6 +183,7 @@ impl Fetcher {
         seg: &Segment,
         redirects: &mut u32,
     ) -> Attempt {
+        let (paid_host, mut throttle) = self.prepaid(req, url, seg).await;
         let mut budget = Budget::new(req.timeout.segment);
         let range = seg.range.map(|r| r.header());
         let Answer {
@@ -201,12 +203,17 @@ impl Fetcher {
             job: &req.headers,
             sent: &sent,
         };
-        let throttle = self.limiter.throttle(&host, req.bytes.as_ref());
+        if paid_host.is_some_and(|h| h != host) {
+            throttle = throttle.moved_to(self.limiter.throttle(&host, req.bytes.as_ref()));
+        }
         let body = receive(req, resp, (&shown, sent), seg, &throttle);
         let outcome = match budget.run_paced(body, &throttle).await {
             Some(outcome) => outcome,
             None => timed_out(req.timeout.segment),
         };
+        if matches!(outcome, Attempt::Done(_)) {
+            throttle.passed();
+        }
         // Pause the host before this slot frees, so that no request slips
         // in between the answer and the pause.
         if let Attempt::Retry { after: Some(d), .. } = &outcome {
@@ -214,6 +221,28 @@ impl Fetcher {
         }
         drop(slot);
         outcome
+    }
+}
+
+impl Fetcher {
+    /// The byte limits an attempt at `seg` is charged to, paid up front
+    /// for what it is expected to bring ([`Throttle::prepay`]), and the
+    /// host they were taken for; no cost and no host when none is set.
+    async fn prepaid(
+        &self,
+        req: &JobFetch,
+        url: &Secret,
+        seg: &Segment,
+    ) -> (Option<String>, Throttle) {
+        if req.bytes.is_none() && !self.limiter.limits_bytes() {
+            return (None, Throttle::default());
+        }
+        let host = reqwest::Url::parse(url.expose())
+            .map(|u| host_of(&u))
+            .unwrap_or_default();
+        let mut throttle = self.limiter.throttle(&host, req.bytes.as_ref());
+        throttle.prepay(seg.range.map(|r| r.length)).await;
+        (Some(host), throttle)
     }
 }
 
