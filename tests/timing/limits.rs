@@ -17,9 +17,7 @@ const SEGMENTS: u32 = 110;
 
 /// Segments of 1 s at 500 kb/s: about 65 KB each, 7 MB in all. Small
 /// beside the limit, as segments are beside the limits they are used
-/// with: at the server, each connection runs ahead of snatch by up to a
-/// segment (the kernel's buffers take it in at once), which counts
-/// against the average of a short run.
+/// with (the test of sixteen connections takes big ones).
 fn media() -> std::path::PathBuf {
     segments_at(SEGMENTS, 1, 500)
 }
@@ -93,8 +91,9 @@ fn measure(log: &[(Instant, u64)]) -> Measured {
 const SNATCH_LEAD: u64 = 64 * 1024;
 
 /// The average within 5 % of `limit`, and no second over it by more than
-/// one segment for each of `connections` (taken in by the kernel's
-/// buffers ahead of snatch) and [`SNATCH_LEAD`].
+/// one segment for each of `connections` (the second a request went in,
+/// or the one sent before any size was known, its body taken in by the
+/// kernel's buffers ahead of snatch) and [`SNATCH_LEAD`].
 fn check(m: &Measured, limit: f64, connections: u64, segment: u64) {
     let lead = connections * segment + SNATCH_LEAD;
     eprintln!(
