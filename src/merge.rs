@@ -16,6 +16,7 @@ pub mod mp4;
 mod periods;
 mod pipe;
 mod probe;
+mod remux;
 pub mod temp;
 
 pub use audio::AudioInput;
@@ -24,6 +25,7 @@ use pipe::{Feeder, Piece};
 pub use probe::{
     probe, probe_file, verify, EarlyProbe, Expected, Mismatch, Probed, Unverified, Within,
 };
+pub use remux::RemuxError;
 
 use crate::common::Container;
 use crate::plan::source::SegmentFormat;
@@ -132,6 +134,8 @@ fn input_format(format: SegmentFormat) -> &'static str {
 pub struct Input {
     pub format: SegmentFormat,
     pub spool: Option<PathBuf>,
+    /// TS into MP4 may be remuxed in-process ([`remux`]); false: by ffmpeg.
+    pub remux: bool,
 }
 
 /// A complete segment for the merge: where it is in the spool, and its
@@ -157,6 +161,8 @@ pub struct Merge {
     /// The finished parts of the periods before the current one, each
     /// with where it is cut (seconds).
     parts: Vec<(PathBuf, Option<f64>)>,
+    /// The in-process remux, in ffmpeg's place until it gives up.
+    remux: Option<remux::Remux>,
 }
 
 /// What [`Merge::spawn`] was given, to start another period's ffmpeg.
@@ -180,6 +186,7 @@ impl Merge {
         let input = Input {
             format: SegmentFormat::Ts,
             spool: None,
+            remux: false,
         };
         Merge::start_with_audio(tools, root, output, container, input, None)
     }
@@ -204,6 +211,10 @@ impl Merge {
             Some(a) => a.video_temp(),
             None => temp_path(output),
         };
+        let ts_to_mp4 = container == Container::Mp4 && input.format == SegmentFormat::Ts;
+        if ts_to_mp4 && input.remux && audio.is_none() {
+            return Merge::remuxing(tools, root, temp, input);
+        }
         Merge::spawn(tools, root, temp, container, input, audio)
     }
 
@@ -268,6 +279,7 @@ impl Merge {
             audio,
             again: Some(again),
             parts: Vec::new(),
+            remux: None,
         })
     }
 
@@ -298,12 +310,18 @@ impl Merge {
 
     /// Queues one whole file (an init segment); it is copied in order.
     pub fn feed_file(&mut self, path: &Path) -> std::io::Result<()> {
+        if self.remux.is_some() {
+            self.fall_back().map_err(std::io::Error::other)?;
+        }
         self.send(Piece::File(path.to_path_buf()))
     }
 
     /// Queues one complete segment: its bytes when they are in memory and
     /// the queue has room for them, else its range of the spool.
     pub fn feed(&mut self, segment: Segment) -> std::io::Result<()> {
+        if self.remux.is_some() {
+            return self.remux_feed(segment);
+        }
         let piece = match (segment.body, &self.feeder) {
             (Some(b), Some(f)) if f.has_room(b.len()) => Piece::Bytes(b),
             _ => Piece::Spool {
@@ -331,6 +349,9 @@ impl Merge {
     }
 
     fn finish_blocking(&mut self) -> Result<PathBuf, MergeError> {
+        if self.remux.is_some() {
+            return self.remux_finish();
+        }
         let done = self.end_child()?;
         let done = self.join_parts(done)?;
         match self.audio.take() {
@@ -390,6 +411,9 @@ impl Merge {
     }
 
     fn kill(&mut self) {
+        if let Some(mut r) = self.remux.take() {
+            r.abort();
+        }
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             // With ffmpeg gone, the feeding thread ends on a broken pipe.

@@ -16,6 +16,7 @@ pub fn over(own: &Settings, folder: &Settings) -> Settings {
         retry,
         timeout,
         on_missing,
+        merge,
         verify,
         max_segment_bytes,
         bytes_per_second,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::bounds;
 use super::env::{self, EnvPolicy};
-use super::model::{Job, OnMissing, RangeEnd, Settings, Sp};
+use super::model::{Job, MergeWith, OnMissing, RangeEnd, Settings, Sp};
 use super::paths;
 use super::validate::{FileCheck, IndexSource, JobSpec};
 use crate::common::origins::SecretHost;
@@ -89,6 +89,11 @@ impl FileCheck<'_> {
                 .as_ref()
                 .or(d.on_missing.as_ref())
                 .map_or(OnMissing::Fail, |o| o.value),
+            merge: job
+                .merge
+                .as_ref()
+                .or(d.merge.as_ref())
+                .map_or(MergeWith::Auto, |m| m.value),
             verify: fetching.verify,
             max_segment_bytes: fetching.max_segment_bytes,
             bytes_per_second: fetching.bytes_per_second,

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 pub use inputs::expand_inputs;
 pub use load::{load_file, LoadedFile, MAX_FILE_BYTES};
-pub use model::{JobFile, Loc, OnMissing, Sp, Variant};
+pub use model::{JobFile, Loc, MergeWith, OnMissing, Sp, Variant};
 pub use time::parse_time;
 pub use validate::{validate, IndexSource, JobSpec, Manifest, PlaylistSpec, MAX_SEGMENTS};
 

@@ -192,6 +192,10 @@ pub struct Settings {
     /// What a segment that cannot be had does to the job: `fail` (default)
     /// or `skip` (merge without it; the report still lists it).
     pub on_missing: Option<Sp<OnMissing>>,
+    /// How the segments are merged: `auto` (default: MPEG-TS into MP4 by
+    /// snatch itself where the streams are H.264 and AAC, else ffmpeg) or
+    /// `ffmpeg` (always ffmpeg).
+    pub merge: Option<Sp<MergeWith>>,
     /// How the merged file is checked.
     pub verify: Option<Sp<Verify>>,
     /// The largest body a segment may have. Default `256MiB`; from 1KiB to 16GiB.
@@ -259,6 +263,19 @@ pub enum OnMissing {
     Fail,
     /// The video is merged without the missing segments.
     Skip,
+}
+
+/// What merges a job's segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MergeWith {
+    /// MPEG-TS segments into an MP4 without a separate audio rendition are
+    /// remuxed by snatch itself when their streams are H.264 and AAC;
+    /// anything else by ffmpeg.
+    #[default]
+    Auto,
+    /// ffmpeg merges every job.
+    Ffmpeg,
 }
 
 /// Limits shared by all jobs of a run.
@@ -381,6 +398,8 @@ pub struct Job {
     pub timeout: Option<Sp<Timeout>>,
     /// See `defaults.on_missing`.
     pub on_missing: Option<Sp<OnMissing>>,
+    /// See `defaults.merge`.
+    pub merge: Option<Sp<MergeWith>>,
     /// See `defaults.verify`.
     pub verify: Option<Sp<Verify>>,
     /// See `defaults.max_segment_bytes`.

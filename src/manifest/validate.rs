@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::bounds;
 use super::env::{self, EnvPolicy};
 use super::load::LoadedFile;
-use super::model::{Job, Loc, OnMissing, RangeEnd, Settings, Sp};
+use super::model::{Job, Loc, MergeWith, OnMissing, RangeEnd, Settings, Sp};
 use super::settings::PartialLimits;
 use crate::common::diag::{Problem, SourceFile};
 use crate::common::{RetryPolicy, RunLimits, Timeouts, Verify};
@@ -114,6 +114,7 @@ pub struct JobSpec {
     pub retry: RetryPolicy,
     pub timeout: Timeouts,
     pub on_missing: OnMissing,
+    pub merge: MergeWith,
     pub verify: Verify,
     pub max_segment_bytes: u64,
     /// The job's own `bytes_per_second`, when limited.

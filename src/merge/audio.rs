@@ -67,6 +67,7 @@ impl Audio {
             let input = Input {
                 format: self.input.format,
                 spool: self.spool.clone(),
+                remux: false,
             };
             let mut merge = Merge::spawn(
                 &self.tools,

@@ -52,6 +52,10 @@ pub enum MergeError {
     Output(std::io::Error),
     #[error("cannot start ffmpeg to add the audio: {0}")]
     MuxStart(std::io::Error),
+    /// The in-process merge failed (not for a stream it does not take:
+    /// ffmpeg merges those).
+    #[error("{0}")]
+    Remux(super::RemuxError),
     #[error("ffmpeg could not add the audio rendition ({status}): {last}")]
     Mux { status: ExitStatus, last: String },
 }

@@ -129,6 +129,8 @@ pub struct JobPlan {
     pub retry: RetryPolicy,
     pub timeout: Timeouts,
     pub on_missing: OnMissing,
+    /// What merges the segments.
+    pub merge: crate::manifest::MergeWith,
     pub verify: Verify,
     /// The largest body a segment may have.
     pub max_segment_bytes: u64,
@@ -544,6 +546,7 @@ fn plan_job(
         retry: spec.retry,
         timeout: spec.timeout,
         on_missing: spec.on_missing,
+        merge: spec.merge,
         verify: spec.verify,
         max_segment_bytes: spec.max_segment_bytes,
         bytes_per_second: spec.bytes_per_second,

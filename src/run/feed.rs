@@ -336,6 +336,7 @@ impl JobRun<'_> {
             let input = crate::merge::Input {
                 format: job.format,
                 spool: Some(ledger.spool().path().to_path_buf()),
+                remux: job.merge == crate::manifest::MergeWith::Auto,
             };
             let (tools, root, output, container) = (
                 self.tools.clone(),
