@@ -15,7 +15,7 @@ fn the_next_job_fetches_while_the_one_before_finishes_its_merge() {
     let mut yaml = "version: 1\nlimits:\n  global: { jobs: 1 }\njobs:\n".to_string();
     for name in ["a", "b"] {
         yaml.push_str(&format!(
-            "  - name: {name}\n    url: \"{}/{{{{index}}}}.ts\"\n    padding: 6\n    range: {{ start: 1, end: 3 }}\n",
+            "  - name: {name}\n    url: \"{}/{{{{index}}}}.ts\"\n    padding: 6\n    range: {{ start: 1, end: 3 }}\n    merge: ffmpeg\n",
             server.url()
         ));
     }

@@ -86,8 +86,9 @@ fn check_ok_means_own(job: &Job, out: &Output, want_s: f64, file: &Path) {
 fn two_runs_writing_one_output_never_report_the_others_file_as_their_own() {
     let (media_a, media_b) = (segments(3, 1), segments(2, 1));
     let (server_a, server_b) = (TestServer::start(&media_a), TestServer::start(&media_b));
-    let a = Job::new(&yaml("a", &server_a.url(), 3));
-    let b = Job::new(&yaml("b", &server_b.url(), 2));
+    // ffmpeg merges (`merge: ffmpeg`): the wrapper holds each merge open.
+    let a = Job::new(&(yaml("a", &server_a.url(), 3) + "    merge: ffmpeg\n"));
+    let b = Job::new(&(yaml("b", &server_b.url(), 2) + "    merge: ffmpeg\n"));
     let shared = tempfile::tempdir().unwrap();
     let out = shared.path().join("out");
     let ffmpeg = lingering_ffmpeg(shared.path());

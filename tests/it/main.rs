@@ -29,6 +29,7 @@ mod probe;
 mod props;
 mod recipes;
 mod reliability;
+mod remux;
 mod report;
 mod segment_clock;
 mod server_selftest;

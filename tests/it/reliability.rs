@@ -27,6 +27,12 @@ fn yaml(jobs: &[(&str, &str)]) -> String {
     y
 }
 
+/// As [`yaml`], each job merged by ffmpeg (`merge: ffmpeg`), whose
+/// processes the tests count.
+fn ffmpeg_yaml(jobs: &[(&str, &str)]) -> String {
+    yaml(jobs).replace("    padding: 6\n", "    padding: 6\n    merge: ffmpeg\n")
+}
+
 /// An ffmpeg that logs when each process starts and ends, then runs the
 /// real one.
 fn logging_ffmpeg(dir: &Path) -> (PathBuf, PathBuf) {
@@ -112,7 +118,7 @@ fn at_most_four_jobs_fetch_and_four_finish_their_merge_at_once() {
     let names: Vec<String> = (0..10).map(|i| format!("j{i}")).collect();
     let url = server.url();
     let jobs: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), url.as_str())).collect();
-    let job = Job::new(&yaml(&jobs));
+    let job = Job::new(&ffmpeg_yaml(&jobs));
     let (ffmpeg, log) = logging_ffmpeg(job.dir.path());
     let out = job.run_env(&[("SNATCH_FFMPEG", &ffmpeg)]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -132,7 +138,7 @@ fn limits_global_jobs_sets_how_many_jobs_fetch_and_finish_at_once() {
     let names: Vec<String> = (0..6).map(|i| format!("j{i}")).collect();
     let url = server.url();
     let jobs: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), url.as_str())).collect();
-    let yaml = yaml(&jobs).replace("jobs:\n", "limits:\n  global: { jobs: 1 }\njobs:\n");
+    let yaml = ffmpeg_yaml(&jobs).replace("jobs:\n", "limits:\n  global: { jobs: 1 }\njobs:\n");
     let job = Job::new(&yaml);
     let (ffmpeg, log) = logging_ffmpeg(job.dir.path());
     let out = job.run_env(&[("SNATCH_FFMPEG", &ffmpeg)]);
@@ -225,7 +231,7 @@ fn ffmpeg_starts_only_when_a_segment_is_ready_to_merge() {
     let server = TestServer::start(&media);
     // Indices 101-105 do not exist: every request answers 404.
     let job = Job::new(
-        &yaml(&[("v", &server.url())]).replace("start: 1, end: 5", "start: 101, end: 105"),
+        &ffmpeg_yaml(&[("v", &server.url())]).replace("start: 1, end: 5", "start: 101, end: 105"),
     );
     let (ffmpeg, log) = logging_ffmpeg(job.dir.path());
     let out = job.run_env(&[("SNATCH_FFMPEG", &ffmpeg)]);
@@ -275,7 +281,7 @@ fn ctrl_c_in_a_terminal_never_fails_a_merging_job_as_ffmpeg_s_fault() {
     use std::os::unix::process::CommandExt;
     let media = segments(5, 1);
     let server = TestServer::start(&media);
-    let job = Job::new(&yaml(&[("v", &server.url())]));
+    let job = Job::new(&ffmpeg_yaml(&[("v", &server.url())]));
     let (merged, go) = (job.path("merged"), job.path("go"));
     // ffmpeg merges, then lingers as a long final write would, until told.
     let ffmpeg = script(

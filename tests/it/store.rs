@@ -689,7 +689,7 @@ fn a_rerun_finishes_the_tidy_up_a_kill_cut_short() {
     let server = TestServer::start(&media);
     let job = Job::new(&job_yaml(
         &server.url(),
-        "    range: { start: 1, end: 3 }\n",
+        "    range: { start: 1, end: 3 }\n    merge: ffmpeg\n",
     ));
     let state = job.path("out/.snatch/v");
     // ffmpeg holds on after merging until the spool and the ledger are

@@ -49,16 +49,19 @@ fn leave_room(dir: &Path, room: u64) -> PathBuf {
     filler
 }
 
-/// The output's folder fills while ffmpeg writes the merged file (its
-/// last writes: ffmpeg reports them and exits 0): the job fails saying the
+/// The output's folder fills while the merged file is written (by
+/// snatch, or by ffmpeg in its last writes: ffmpeg reports them and exits 0): the job fails saying the
 /// disk is full and which folder, keeps every segment, marks nothing done;
 /// with room made, the rerun merges the saved segments, fetching none.
 #[test]
 fn a_disk_that_fills_during_the_merge_fails_the_job_and_the_rerun_resumes() {
     let media = segments(10, 1);
     let server = TestServer::start(&media);
-    for container in ["mp4", "ts", "mkv"] {
-        let job = job_of(&server, &format!("\"media/{{{{name}}}}.{container}\""));
+    // `mp4`: merged in-process; `mp4 by ffmpeg`: `merge: ffmpeg`.
+    for container in ["mp4", "mp4 by ffmpeg", "ts", "mkv"] {
+        let (container, how) = container.split_once(" by ").unwrap_or((container, "auto"));
+        let output = format!("\"media/{{{{name}}}}.{container}\"\n    merge: {how}");
+        let job = job_of(&server, &output);
         let folder = job.path("out/media");
         let Some(_disk) = Tmpfs::mount(&folder, 1024) else {
             return;
