@@ -154,7 +154,11 @@ impl Demux {
 
     fn pat(&mut self, payload: &[u8]) -> Result<(), RemuxError> {
         let body = Self::section(payload, 0)?;
-        let first = body[5..].chunks_exact(4).find(|e| e[0] != 0 || e[1] != 0);
+        let first = body
+            .get(5..)
+            .unwrap_or(&[])
+            .chunks_exact(4)
+            .find(|e| e[0] != 0 || e[1] != 0);
         let Some(e) = first else {
             return Err(unsupported("a PAT without a program"));
         };
@@ -170,6 +174,9 @@ impl Demux {
 
     fn pmt(&mut self, payload: &[u8]) -> Result<(), RemuxError> {
         let body = Self::section(payload, 2)?;
+        if body.len() < 9 {
+            return Err(unsupported("a PMT cut short"));
+        }
         let info = usize::from(body[7] & 0x0F) << 8 | usize::from(body[8]);
         let mut rest = body.get(9 + info..).unwrap_or(&[]);
         let mut streams = Vec::new();
@@ -234,6 +241,9 @@ fn pes(kind: Kind, mut buf: Vec<u8>) -> Result<Pes, RemuxError> {
         }
         buf.truncate(6 + len);
     }
+    if buf.len() < 9 {
+        return Err(unsupported("a PES cut short"));
+    }
     let flags = buf[7] >> 6;
     let head = 9 + usize::from(buf[8]);
     let ts = |at: usize| -> Result<u64, RemuxError> {
@@ -259,3 +269,7 @@ fn pes(kind: Kind, mut buf: Vec<u8>) -> Result<Pes, RemuxError> {
         data: buf,
     })
 }
+
+#[cfg(test)]
+#[path = "ts_tests.rs"]
+mod tests;

@@ -1,0 +1,168 @@
+//! Hostile MPEG-TS never panics the remuxer: each fault ends it with
+//! "does not take" (ffmpeg then merges), and random bytes after a sound
+//! start, cut into random pieces, end in a file or in that error.
+
+use proptest::prelude::*;
+
+use super::super::mux::Muxer;
+use super::super::RemuxError;
+
+/// One TS packet of `pid` holding `payload` (padded by an adaptation
+/// field), starting a unit when `start`.
+fn packet(pid: u16, start: bool, payload: &[u8]) -> Vec<u8> {
+    assert!(payload.len() <= 184);
+    let mut p = vec![0x47, (u8::from(start) << 6) | (pid >> 8) as u8, pid as u8];
+    if payload.len() == 184 {
+        p.push(0x10);
+    } else {
+        p.push(0x30);
+        let fill = 183 - payload.len();
+        p.push(fill as u8);
+        if fill > 0 {
+            p.push(0);
+            p.extend(std::iter::repeat_n(0xFF, fill - 1));
+        }
+    }
+    p.extend_from_slice(payload);
+    p
+}
+
+/// A section with table `id` and `body` (CRC not checked: zeros).
+fn section(id: u8, body: &[u8]) -> Vec<u8> {
+    let len = body.len() + 5 + 4;
+    let mut s = vec![0, id, 0xB0 | (len >> 8) as u8, len as u8, 0, 1, 0xC1, 0, 0];
+    s.extend_from_slice(body);
+    s.extend_from_slice(&[0; 4]);
+    s
+}
+
+/// The PAT (program 1 at PID 0x1000) and a PMT of H.264 at 0x100 and AAC
+/// at 0x101.
+fn tables() -> Vec<u8> {
+    let mut ts = packet(0, true, &section(0, &[0, 1, 0xF0, 0])[..]);
+    let pmt = [
+        0xE1, 0, 0xF0, 0, 0x1B, 0xE1, 0, 0xF0, 0, 0x0F, 0xE1, 1, 0xF0, 0,
+    ];
+    ts.extend(packet(0x1000, true, &section(2, &pmt)));
+    ts
+}
+
+fn remux(ts: &[u8], piece: usize) -> Result<(), RemuxError> {
+    let file = tempfile::tempfile().unwrap();
+    let mut m = Muxer::new(file, "v.mp4".into())?;
+    for p in ts.chunks(piece.max(1)) {
+        m.push(p)?;
+    }
+    m.finish()
+}
+
+fn gives_up(ts: &[u8], words: &str) {
+    match remux(ts, 188) {
+        Err(RemuxError::Unsupported(w)) => assert!(w.contains(words), "{w}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_garbage_pmt_a_cut_pes_and_an_endless_pes_are_not_taken() {
+    let mut ts = packet(0, true, &section(0, &[0, 1, 0xF0, 0]));
+    ts.extend(packet(0x1000, true, &[0, 2, 0xB0, 0xFF, 1, 2, 3]));
+    gives_up(&ts, "table");
+
+    let mut ts = tables();
+    // A PES that says 1000 bytes and holds 20.
+    let pes = [
+        0, 0, 1, 0xC0, 0x03, 0xE8, 0x80, 0x80, 5, 0x21, 0, 1, 0, 1, 0xFF, 0xF1,
+    ];
+    ts.extend(packet(0x101, true, &pes));
+    gives_up(&ts, "cut short");
+
+    let mut ts = tables();
+    ts.extend(packet(
+        0x100,
+        true,
+        &[0, 0, 1, 0xE0, 0, 0, 0x80, 0x80, 5, 0x21, 0, 1, 0, 1],
+    ));
+    for _ in 0..(33 << 20) / 184 {
+        ts.extend(packet(0x100, false, &[0; 184]));
+    }
+    gives_up(&ts, "a PES longer than");
+
+    gives_up(&[0x47; 200], "");
+    gives_up(&tables(), "no picture or sound");
+}
+
+#[test]
+fn another_codec_is_not_taken() {
+    let mut ts = packet(0, true, &section(0, &[0, 1, 0xF0, 0]));
+    let pmt = [0xE1, 0, 0xF0, 0, 0x24, 0xE1, 0, 0xF0, 0];
+    ts.extend(packet(0x1000, true, &section(2, &pmt)));
+    gives_up(&ts, "type 0x24");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    #[test]
+    fn random_bytes_never_panic(
+        tail in prop::collection::vec(any::<u8>(), 0..4000),
+        piece in 1usize..400,
+        sync_every in prop::bool::ANY,
+    ) {
+        let mut ts = tables();
+        let mut tail = tail;
+        if sync_every {
+            // Keep the packets' sync bytes so that the layers below are read.
+            for i in (0..tail.len()).step_by(188) {
+                tail[i] = 0x47;
+            }
+        }
+        ts.extend(tail);
+        let _ = remux(&ts, piece);
+    }
+}
+
+/// One second of H.264 + AAC in MPEG-TS, made by ffmpeg once.
+fn real_ts() -> &'static [u8] {
+    static TS: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    TS.get_or_init(|| {
+        let out = std::process::Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error"])
+            .args(["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10"])
+            .args(["-f", "lavfi", "-i", "sine=sample_rate=8000", "-t", "1"])
+            .args(["-c:v", "libx264", "-preset", "ultrafast", "-bf", "2"])
+            .args(["-c:a", "aac", "-f", "mpegts", "pipe:1"])
+            .output()
+            .expect("ffmpeg runs");
+        assert!(out.status.success());
+        out.stdout
+    })
+}
+
+#[test]
+fn a_real_stream_is_taken() {
+    remux(real_ts(), 1000).unwrap();
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    /// A real stream with bytes changed, cut or repeated: a file, or "does
+    /// not take", never a panic.
+    #[test]
+    fn a_mutated_real_stream_never_panics(
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..20),
+        cut in any::<prop::sample::Index>(),
+        piece in 1usize..5000,
+    ) {
+        let mut ts = real_ts().to_vec();
+        for (at, b) in flips {
+            let i = at.index(ts.len());
+            ts[i] = b;
+        }
+        let keep = cut.index(ts.len() + 1);
+        ts.truncate(keep.max(ts.len() / 2));
+        match remux(&ts, piece) {
+            Ok(()) | Err(RemuxError::Unsupported(_)) => {}
+            Err(e) => prop_assert!(false, "{e}"),
+        }
+    }
+}
