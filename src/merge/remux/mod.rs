@@ -15,6 +15,7 @@ mod fallback;
 mod h264;
 mod mp4w;
 mod mux;
+mod order;
 mod track;
 mod ts;
 

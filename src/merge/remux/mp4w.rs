@@ -84,7 +84,7 @@ pub(super) fn moov(
     };
     let mut out = Vec::new();
     moov.encode(&mut out).map_err(bad)?;
-    Ok(out)
+    Ok(super::order::tidy(out))
 }
 
 fn bad(e: mp4_atom::Error) -> RemuxError {

@@ -56,8 +56,9 @@ impl Track {
     /// (track ticks; `dts` after the last one's), starting a chunk at
     /// `chunk` when it does not follow this track's last sample.
     pub(super) fn add(&mut self, size: u32, dts: i64, pts: i64, key: bool, chunk: Option<u64>) {
-        if let Some(&last) = self.sizes.last().map(|_| &self.last_dts) {
-            self.delta((dts - last) as u32);
+        if !self.sizes.is_empty() {
+            // The caller keeps it within (0, 10 s]: it fits.
+            self.delta((dts - self.last_dts) as u32);
         } else {
             self.first_dts = dts;
             self.min_pts = pts;
