@@ -16,6 +16,8 @@ mod h264;
 mod mp4w;
 mod mux;
 mod order;
+#[cfg(test)]
+mod tests;
 mod track;
 mod ts;
 

@@ -269,7 +269,3 @@ fn pes(kind: Kind, mut buf: Vec<u8>) -> Result<Pes, RemuxError> {
         data: buf,
     })
 }
-
-#[cfg(test)]
-#[path = "ts_tests.rs"]
-mod tests;

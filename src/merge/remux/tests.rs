@@ -4,8 +4,8 @@
 
 use proptest::prelude::*;
 
-use super::super::mux::Muxer;
-use super::super::RemuxError;
+use super::mux::Muxer;
+use super::RemuxError;
 
 /// One TS packet of `pid` holding `payload` (padded by an adaptation
 /// field), starting a unit when `start`.
