@@ -12,6 +12,7 @@ use crate::state::store;
 
 mod audio;
 mod error;
+mod joint;
 pub mod mp4;
 mod periods;
 mod pipe;
@@ -128,6 +129,37 @@ fn input_format(format: SegmentFormat) -> &'static str {
     }
 }
 
+/// ffmpeg, quiet but for errors, to overwrite its output.
+fn ffmpeg(tools: &Tools) -> std::process::Command {
+    let mut cmd = std::process::Command::new(&tools.ffmpeg);
+    cmd.args(["-hide_banner", "-nostats", "-loglevel", "error", "-y"]);
+    cmd
+}
+
+/// The output's format; AAC from MPEG-TS (`ts_audio`) is ADTS, and MP4
+/// wants the AudioSpecificConfig.
+fn output_args(cmd: &mut std::process::Command, container: Container, ts_audio: bool) {
+    match container {
+        Container::Mp4 if ts_audio => cmd.args(["-bsf:a", "aac_adtstoasc", "-f", "mp4"]),
+        Container::Mp4 => cmd.args(["-f", "mp4"]),
+        Container::Mkv => cmd.args(["-f", "matroska"]),
+        Container::Ts => cmd.args(["-f", "mpegts"]),
+    };
+}
+
+/// A complete segment as a piece of `feeder`'s input: its bytes when they
+/// are in memory and the queue has room for them, else its range of the
+/// spool.
+fn piece_of(segment: Segment, feeder: &Feeder) -> Piece {
+    match segment.body {
+        Some(b) if feeder.has_room(b.len()) => Piece::Bytes(b),
+        _ => Piece::Spool {
+            offset: segment.offset,
+            len: segment.len,
+        },
+    }
+}
+
 /// What a merge reads: the segments' format, and the spool file their
 /// ranges are in.
 #[derive(Debug, Clone)]
@@ -156,6 +188,9 @@ pub struct Merge {
     temp: PathBuf,
     /// A separate audio rendition: merged on its own, muxed in at the end.
     audio: Option<Box<audio::Audio>>,
+    /// A separate audio rendition read by this same ffmpeg, on its own
+    /// pipe ([`joint`]).
+    joint: Option<joint::AudioPipe>,
     /// How to start this merge's ffmpeg again, for another DASH period.
     again: Option<Again>,
     /// The finished parts of the periods before the current one, each
@@ -194,7 +229,9 @@ impl Merge {
     /// Starts ffmpeg reading segments of `input.format` (for fMP4, the
     /// init segment is to be fed first: init and fragments read as one
     /// MP4), with a separate audio rendition, if any, fed through
-    /// [`Merge::feed_audio`] and muxed in when the merge finishes.
+    /// [`Merge::feed_audio`]: of one period on unix, read by the same
+    /// ffmpeg ([`joint`]); else merged on its own and muxed in when the
+    /// merge finishes.
     pub fn start_with_audio(
         tools: &Tools,
         root: &Path,
@@ -203,6 +240,11 @@ impl Merge {
         input: Input,
         audio: Option<AudioInput>,
     ) -> std::io::Result<Merge> {
+        #[cfg(unix)]
+        if let Some(a) = audio.as_ref().filter(|a| a.one_period) {
+            let a = a.clone();
+            return Merge::spawn_joint(tools, root, output, container, input, a);
+        }
         let audio = audio.map(|a| {
             let spool = input.spool.clone();
             Box::new(audio::Audio::new(tools, root, output, container, a, spool))
@@ -238,20 +280,24 @@ impl Merge {
             container,
             input: input.clone(),
         };
-        let file = fresh_output(root, &temp)?;
-        let mut cmd = std::process::Command::new(&tools.ffmpeg);
-        cmd.args(["-hide_banner", "-nostats", "-loglevel", "error", "-y"])
-            .args(["-f", input_format(format), "-i", "pipe:0"])
+        let mut cmd = ffmpeg(tools);
+        cmd.args(["-f", input_format(format), "-i", "pipe:0"])
             .args(["-map", "0:v?", "-map", "0:a?", "-c", "copy"]);
-        match container {
-            // AAC in MPEG-TS is ADTS; MP4 wants the AudioSpecificConfig.
-            Container::Mp4 if format == SegmentFormat::Ts => {
-                cmd.args(["-bsf:a", "aac_adtstoasc", "-f", "mp4"])
-            }
-            Container::Mp4 => cmd.args(["-f", "mp4"]),
-            Container::Mkv => cmd.args(["-f", "matroska"]),
-            Container::Ts => cmd.args(["-f", "mpegts"]),
-        };
+        output_args(&mut cmd, container, format == SegmentFormat::Ts);
+        let mut merge = Merge::launch(cmd, root, temp, input.spool, Some(again))?;
+        merge.audio = audio;
+        Ok(merge)
+    }
+
+    /// Starts `cmd` writing `temp`, its input on stdin fed by a thread.
+    fn launch(
+        mut cmd: std::process::Command,
+        root: &Path,
+        temp: PathBuf,
+        spool: Option<PathBuf>,
+        again: Option<Again>,
+    ) -> std::io::Result<Merge> {
+        let file = fresh_output(root, &temp)?;
         #[cfg(unix)]
         cmd.arg("file:/dev/stdout").stdout(Stdio::from(file));
         #[cfg(not(unix))]
@@ -273,11 +319,12 @@ impl Merge {
         });
         Ok(Merge {
             child: Some(child),
-            feeder: Some(Feeder::start(stdin, input.spool)),
+            feeder: Some(Feeder::start(stdin, spool)),
             stderr: Some(stderr),
             temp,
-            audio,
-            again: Some(again),
+            audio: None,
+            joint: None,
+            again,
             parts: Vec::new(),
             remux: None,
         })
@@ -302,6 +349,9 @@ impl Merge {
 
     /// Queues one complete segment of the audio rendition.
     pub fn feed_audio(&mut self, segment: Segment) -> std::io::Result<()> {
+        if self.joint.is_some() {
+            return self.feed_joint_audio(segment);
+        }
         match &mut self.audio {
             Some(a) => a.feed(segment),
             None => Err(std::io::Error::other("this merge has no audio rendition")),
@@ -322,12 +372,9 @@ impl Merge {
         if self.remux.is_some() {
             return self.remux_feed(segment);
         }
-        let piece = match (segment.body, &self.feeder) {
-            (Some(b), Some(f)) if f.has_room(b.len()) => Piece::Bytes(b),
-            _ => Piece::Spool {
-                offset: segment.offset,
-                len: segment.len,
-            },
+        let piece = match &self.feeder {
+            Some(f) => piece_of(segment, f),
+            None => return Err(std::io::Error::other("the merge input is closed")),
         };
         self.send(piece)
     }
@@ -352,7 +399,11 @@ impl Merge {
         if self.remux.is_some() {
             return self.remux_finish();
         }
-        let done = self.end_child()?;
+        let done = self.end_child();
+        let done = match self.joint.take() {
+            Some(audio) => audio.blame(done)?,
+            None => done?,
+        };
         let done = self.join_parts(done)?;
         match self.audio.take() {
             Some(mut a) => a.mux_into(&done),
@@ -399,9 +450,12 @@ impl Merge {
         }
     }
 
-    /// Closes ffmpeg's input once everything queued is copied.
+    /// Closes ffmpeg's input (inputs) once everything queued is copied.
     fn close_input(&mut self) -> std::io::Result<()> {
-        self.feeder.take().map_or(Ok(()), Feeder::close)
+        match self.joint.is_some() {
+            true => self.close_inputs(),
+            false => self.feeder.take().map_or(Ok(()), Feeder::close),
+        }
     }
 
     /// Stops ffmpeg and removes its file (a merge that was dropped

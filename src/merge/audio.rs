@@ -1,7 +1,9 @@
-//! A separate audio rendition (HLS `EXT-X-MEDIA TYPE=AUDIO`): its segments
-//! are merged by their own ffmpeg into a hidden file, and when both merges
-//! finish, one more ffmpeg stream-copies the video of the one and the
-//! audio of the other into the job's temporary output.
+//! A separate audio rendition (HLS `EXT-X-MEDIA TYPE=AUDIO`, a DASH audio
+//! adaptation set) where one ffmpeg cannot read it beside the video (a
+//! DASH MPD of several periods, or not unix; else see `joint`): its
+//! segments are merged by their own ffmpeg into a hidden file, and when
+//! both merges finish, one more ffmpeg stream-copies the video of the one
+//! and the audio of the other into the job's temporary output.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -11,11 +13,14 @@ use crate::common::Container;
 use crate::plan::source::SegmentFormat;
 use crate::state::store;
 
-/// The audio rendition's segment format and init segment (fMP4).
+/// The audio rendition's segment format and init segment (fMP4), and
+/// whether it has one period only (then, on unix, the video's ffmpeg
+/// reads it too: see `joint`).
 #[derive(Debug, Clone)]
 pub struct AudioInput {
     pub format: SegmentFormat,
     pub init: Option<PathBuf>,
+    pub one_period: bool,
 }
 
 pub(super) struct Audio {

@@ -1,12 +1,12 @@
-//! The thread that feeds one ffmpeg: it writes the pieces of the merge's
-//! input into ffmpeg's stdin in the order they are handed over: bytes
+//! The thread that feeds one input of an ffmpeg: it writes the pieces of
+//! that input into its pipe (ffmpeg's stdin, or the audio's own pipe of a
+//! joint mux) in the order they are handed over: bytes
 //! still in memory (at most [`QUEUED_MAX`] of them waiting), ranges of the
 //! job's spool (spliced into the pipe on Linux, else copied 1 MiB at a
 //! time) and whole files (init segments).
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::ChildStdin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 
@@ -27,7 +27,18 @@ pub(super) enum Piece {
 /// it, a segment is read back from the spool when its turn comes.
 const QUEUED_MAX: usize = 8 * 1024 * 1024;
 
-/// The thread that feeds one ffmpeg, and its queue.
+/// The writing end of a pipe into ffmpeg: a descriptor on unix (for
+/// `splice` and the pipe's size).
+#[cfg(unix)]
+pub(super) trait PipeEnd: io::Write + std::os::fd::AsRawFd + Send + 'static {}
+#[cfg(unix)]
+impl<T: io::Write + std::os::fd::AsRawFd + Send + 'static> PipeEnd for T {}
+#[cfg(not(unix))]
+pub(super) trait PipeEnd: io::Write + Send + 'static {}
+#[cfg(not(unix))]
+impl<T: io::Write + Send + 'static> PipeEnd for T {}
+
+/// The thread that feeds one input of ffmpeg, and its queue.
 pub(super) struct Feeder {
     pieces: mpsc::Sender<Piece>,
     /// Bytes of [`Piece::Bytes`] queued and not yet written.
@@ -64,7 +75,7 @@ fn splice_range(
     file: &std::fs::File,
     offset: u64,
     len: u64,
-    pipe: &ChildStdin,
+    pipe: &impl PipeEnd,
 ) -> io::Result<bool> {
     use std::os::fd::AsRawFd;
     let mut off = libc::loff_t::try_from(offset).map_err(io::Error::other)?;
@@ -105,7 +116,7 @@ fn splice_range(
     _file: &std::fs::File,
     _offset: u64,
     _len: u64,
-    _pipe: &ChildStdin,
+    _pipe: &impl PipeEnd,
 ) -> io::Result<bool> {
     Ok(false)
 }
@@ -113,8 +124,7 @@ fn splice_range(
 /// Gives the pipe into ffmpeg room for 1 MiB (Linux; 64 KiB by default), so
 /// that the feeding thread and ffmpeg wake each other less often.
 #[cfg(target_os = "linux")]
-fn widen_pipe(stdin: &ChildStdin) {
-    use std::os::fd::AsRawFd;
+fn widen_pipe(stdin: &impl PipeEnd) {
     // SAFETY: fcntl on a pipe descriptor this process owns; failure only
     // leaves the default size.
     unsafe {
@@ -123,12 +133,12 @@ fn widen_pipe(stdin: &ChildStdin) {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn widen_pipe(_stdin: &ChildStdin) {}
+fn widen_pipe(_stdin: &impl PipeEnd) {}
 
 impl Feeder {
-    /// Starts the thread that writes the pieces it is sent into ffmpeg's
-    /// `stdin`, ranges read from `spool`.
-    pub(super) fn start(mut stdin: ChildStdin, spool: Option<PathBuf>) -> Feeder {
+    /// Starts the thread that writes the pieces it is sent into `stdin`
+    /// (a pipe ffmpeg reads), ranges read from `spool`.
+    pub(super) fn start(mut stdin: impl PipeEnd, spool: Option<PathBuf>) -> Feeder {
         widen_pipe(&stdin);
         let (pieces, queue) = mpsc::channel::<Piece>();
         let queued = Arc::new(AtomicUsize::new(0));
@@ -158,6 +168,24 @@ impl Feeder {
             .unwrap_or_else(|_| Err(io::Error::other("the feeding thread panicked")))
     }
 
+    /// Ends the inputs of one ffmpeg that has two: both queues close
+    /// before either thread is waited for. ffmpeg reads its inputs in
+    /// timestamp order, so one input left open while the other's thread is
+    /// waited for could keep ffmpeg from reading that other: a deadlock.
+    pub(super) fn close_both(
+        a: Option<Feeder>,
+        b: Option<Feeder>,
+    ) -> (io::Result<()>, io::Result<()>) {
+        let join = |f: Option<std::thread::JoinHandle<io::Result<()>>>| {
+            f.map_or(Ok(()), |t| {
+                t.join()
+                    .unwrap_or_else(|_| Err(io::Error::other("the feeding thread panicked")))
+            })
+        };
+        let (a, b) = (a.map(|f| f.thread), b.map(|f| f.thread));
+        (join(a), join(b))
+    }
+
     /// Takes `len` more bytes into the memory queue if they fit.
     pub(super) fn has_room(&self, len: usize) -> bool {
         let now = self.queued.fetch_add(len, Ordering::SeqCst);
@@ -175,9 +203,9 @@ fn feed_pieces(
     queue: mpsc::Receiver<Piece>,
     queued: &AtomicUsize,
     spool: Option<&Path>,
-    stdin: &mut ChildStdin,
+    stdin: &mut impl PipeEnd,
 ) -> io::Result<()> {
-    use std::io::{Read, Seek, Write};
+    use std::io::{Read, Seek};
     let mut spool_file: Option<std::fs::File> = None;
     let mut buf = Vec::new();
     for piece in queue {

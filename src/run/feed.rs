@@ -348,6 +348,7 @@ impl JobRun<'_> {
             let audio = job.audio.as_ref().map(|a| crate::merge::AudioInput {
                 format: a.format,
                 init: self.inits.audio.clone(),
+                one_period: self.inits.periods.is_empty(),
             });
             let started = tokio::task::spawn_blocking(move || {
                 let mut merge =

@@ -34,6 +34,7 @@ impl Merge {
             stderr: None,
             temp,
             audio: None,
+            joint: None,
             again: Some(again),
             parts: Vec::new(),
             remux: Some(remux),

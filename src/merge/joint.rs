@@ -1,0 +1,180 @@
+//! A job with a separate audio rendition and one period, on unix: ONE
+//! ffmpeg reads the video segments on its stdin and the audio segments on
+//! a pipe of their own (`pipe:N`), each fed by its own thread, and
+//! stream-copies both into the job's temporary output as they arrive. No
+//! hidden per-track files, no mux after the last segment.
+//!
+//! With several inputs, ffmpeg 5.1 reads each in a thread of its own and
+//! takes packets in timestamp order: when one track runs ahead, ffmpeg
+//! stops reading it until the other catches up. Its feeding thread then
+//! waits on a full pipe, and what arrives meanwhile waits in its queue
+//! (bytes up to a bound, else ranges of the spool): the fetching never
+//! waits for ffmpeg, and the lagging track's pipe is fed on its own.
+//! The audio's pipe is given to ffmpeg under its own descriptor number
+//! (at least 3, close-on-exec cleared in the child only): nothing of the
+//! child's set-up is written over, and no other process snatch starts
+//! inherits it.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::pipe::{Feeder, Piece};
+use super::{input_format, temp_path, Input, Merge, MergeError, Segment, Tools};
+use crate::common::Container;
+use crate::plan::source::SegmentFormat;
+use crate::state::store;
+
+use super::audio::AudioInput;
+
+/// The audio input of a joint merge: its feeding thread, and whether a
+/// segment of it was fed.
+pub(super) struct AudioPipe {
+    feeder: Option<Feeder>,
+    /// The outcome of its feeding thread, once closed.
+    ended: Option<io::Result<()>>,
+    fed: bool,
+}
+
+impl Merge {
+    /// Starts the one ffmpeg that muxes video (`input`, on stdin) and the
+    /// audio rendition (`audio`, on its own pipe) into `output`'s
+    /// temporary file; the audio's init segment is queued first.
+    #[cfg(unix)]
+    pub(super) fn spawn_joint(
+        tools: &Tools,
+        root: &Path,
+        output: &Path,
+        container: Container,
+        input: Input,
+        audio: AudioInput,
+    ) -> io::Result<Merge> {
+        let (reader, writer) = io::pipe()?;
+        let fd = audio_fd(reader)?;
+        let mut cmd = super::ffmpeg(tools);
+        cmd.args(["-f", input_format(input.format), "-i", "pipe:0"])
+            .args(["-f", input_format(audio.format), "-i"])
+            .arg(format!("pipe:{}", raw(&fd)))
+            .args(["-map", "0:v", "-map", "1:a", "-c", "copy"]);
+        super::output_args(&mut cmd, container, audio.format == SegmentFormat::Ts);
+        inherit(&mut cmd, fd);
+        let spool = input.spool.clone();
+        let mut merge = Merge::launch(cmd, root, temp_path(output), input.spool, None)?;
+        let feeder = Feeder::start(writer, spool);
+        if let Some(init) = audio.init {
+            feeder.send(Piece::File(init))?;
+        }
+        merge.joint = Some(AudioPipe {
+            feeder: Some(feeder),
+            ended: None,
+            fed: false,
+        });
+        Ok(merge)
+    }
+
+    /// Queues one complete segment of the audio rendition on its pipe.
+    pub(super) fn feed_joint_audio(&mut self, segment: Segment) -> io::Result<()> {
+        let Some(pipe) = &mut self.joint else {
+            return Err(io::Error::other("this merge has no audio input"));
+        };
+        let Some(feeder) = &pipe.feeder else {
+            return Err(io::Error::other("the audio input is closed"));
+        };
+        pipe.fed = true;
+        feeder
+            .send(super::piece_of(segment, feeder))
+            .map_err(|e| io::Error::new(e.kind(), format!("the audio rendition: {e}")))
+    }
+
+    /// Closes the audio input along with the video's (see
+    /// [`Feeder::close_both`]); the video's outcome.
+    pub(super) fn close_inputs(&mut self) -> io::Result<()> {
+        let audio = self.joint.as_mut().and_then(|j| j.feeder.take());
+        let (video, audio) = Feeder::close_both(self.feeder.take(), audio);
+        if let Some(j) = &mut self.joint {
+            j.ended = Some(audio);
+        }
+        video
+    }
+}
+
+impl AudioPipe {
+    /// What the joint ffmpeg's end (`done`, its file or its failure) comes
+    /// to, the track at fault named: no audio at all, the audio's feeding
+    /// failed, ffmpeg's last words name the audio's pipe (its input #1),
+    /// else the mux of both.
+    pub(super) fn blame(self, done: Result<PathBuf, MergeError>) -> Result<PathBuf, MergeError> {
+        let audio_error = match (self.fed, self.ended) {
+            (false, _) => Some(MergeError::NoAudio),
+            (true, Some(Err(e))) => Some(MergeError::Audio(Box::new(MergeError::Feed(e)))),
+            _ => None,
+        };
+        match (done, audio_error) {
+            (Ok(file), None) => Ok(file),
+            (Ok(file), Some(e)) => {
+                let _ = store::remove_file(&file);
+                Err(e)
+            }
+            (Err(MergeError::Failed { status, last }), audio) => {
+                Err(match (audio, last.contains("pipe:0")) {
+                    (Some(MergeError::NoAudio), _) => MergeError::NoAudio,
+                    (_, true) => MergeError::Failed { status, last },
+                    (Some(_), false) => {
+                        MergeError::Audio(Box::new(MergeError::Failed { status, last }))
+                    }
+                    (None, false) if names_audio(&last) => {
+                        MergeError::Audio(Box::new(MergeError::Failed { status, last }))
+                    }
+                    (None, false) => MergeError::Mux { status, last },
+                })
+            }
+            (Err(e), _) => Err(e),
+        }
+    }
+}
+
+/// Whether ffmpeg's line names the audio's input: its pipe, or its
+/// input number.
+fn names_audio(line: &str) -> bool {
+    line.contains("Input #1") || (line.contains("pipe:") && !line.contains("pipe:0"))
+}
+
+/// The read end of the audio's pipe under a descriptor of at least 3
+/// (close-on-exec): the child's 0-2 are set up before [`inherit`]'s hook
+/// runs, and a process started with one of them closed could have been
+/// given that number for the pipe.
+#[cfg(unix)]
+fn audio_fd(reader: io::PipeReader) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    // SAFETY: fcntl on a descriptor this process owns.
+    let n = unsafe { libc::fcntl(reader.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `n` was just returned by fcntl: open, and owned by no one else.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(n) })
+}
+
+#[cfg(unix)]
+fn raw(fd: &std::os::fd::OwnedFd) -> i32 {
+    std::os::fd::AsRawFd::as_raw_fd(fd)
+}
+
+/// Lets the child (and it alone) keep `fd` open across exec: its
+/// close-on-exec flag is cleared after the fork. The descriptor is closed
+/// in snatch when `cmd` is dropped, after the spawn.
+#[cfg(unix)]
+fn inherit(cmd: &mut std::process::Command, fd: std::os::fd::OwnedFd) {
+    use std::os::unix::process::CommandExt;
+    let n = raw(&fd);
+    // SAFETY: the hook calls only fcntl, which is async-signal-safe, on a
+    // descriptor the closure keeps open.
+    unsafe {
+        cmd.pre_exec(move || {
+            let _open = &fd;
+            if libc::fcntl(n, libc::F_SETFD, 0) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
