@@ -1,6 +1,9 @@
 //! One job's segments: fetched `concurrency` at a time, each its own task,
-//! and fed to the merge in index order as soon as each and all before it
-//! are resolved. ffmpeg starts when the first segment is ready to feed.
+//! and fed to the merge in index order within each track (the video's, a
+//! separate audio rendition's) as soon as each and all before it in its
+//! track are resolved. The two tracks are fetched interleaved by start
+//! time, so that both reach the merge together. ffmpeg starts when the
+//! first segment is ready to feed.
 //! A segment task that panics is a failure of its position, never a
 //! position left pending.
 
@@ -145,7 +148,8 @@ impl JobRun<'_> {
     }
 
     /// Fetches every position not already complete, in ascending order of
-    /// start, and sends each outcome. The tasks end with this future (a
+    /// start (a separate audio rendition's interleaved with the video's),
+    /// and sends each outcome. The tasks end with this future (a
     /// dropped JoinSet aborts them).
     async fn fetch_all(
         &self,
@@ -157,7 +161,11 @@ impl JobRun<'_> {
         let slots = Arc::new(Semaphore::new(job.concurrency as usize));
         let mut tasks = JoinSet::new();
         let mut positions = HashMap::new();
-        for p in 0..job.source.len() {
+        let order: Box<dyn Iterator<Item = u64> + Send> = match job.source.fetch_order() {
+            Some(order) => Box::new(order.into_iter()),
+            None => Box::new(0..job.source.len()),
+        };
+        for p in order {
             if req.ledger.complete.contains_key(&job.source.index_at(p)) {
                 let _ = tx.send((p, Arrival::Reused));
                 continue;
@@ -218,7 +226,9 @@ impl JobRun<'_> {
             held: Held::default(),
             interrupted: false,
         };
-        let mut next = 0usize;
+        // Each track's first position not yet resolved, and its end.
+        let video = (self.job.source.video_len() as usize).min(n);
+        let mut tracks = [(0usize, video), (video, n)];
         loop {
             let arrived = tokio::select! {
                 arrived = rx.recv() => arrived,
@@ -236,8 +246,10 @@ impl JobRun<'_> {
             let Some((p, arrival)) = arrived else { break };
             fed.last_landed = Some(Instant::now());
             self.record(&mut fed, ledger, p as usize, arrival);
-            if fed.fatal.is_none() {
-                next = self.feed_ready(&mut fed, next, ledger).await;
+            for (next, end) in &mut tracks {
+                if fed.fatal.is_none() {
+                    *next = self.feed_ready(&mut fed, *next, *end, ledger).await;
+                }
             }
         }
         fed
@@ -312,10 +324,17 @@ impl JobRun<'_> {
         self.stop.store(true, Ordering::Relaxed);
     }
 
-    /// Feeds every resolved position from `next` on; returns the first
-    /// position not yet resolved. Starts ffmpeg for the first ready one.
-    async fn feed_ready(&self, fed: &mut Fed, mut next: usize, ledger: &Ledger) -> usize {
-        while next < fed.slots.len() && fed.slots[next] != Slot::Pending {
+    /// Feeds every resolved position of a track from `next` on, up to
+    /// `end`; returns the first position not yet resolved. Starts ffmpeg
+    /// for the first ready one.
+    async fn feed_ready(
+        &self,
+        fed: &mut Fed,
+        mut next: usize,
+        end: usize,
+        ledger: &Ledger,
+    ) -> usize {
+        while next < end && fed.slots[next] != Slot::Pending {
             if fed.slots[next] == Slot::Ready {
                 if let Err(e) = self.feed_one(fed, ledger, next).await {
                     self.fail(fed, e);

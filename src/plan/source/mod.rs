@@ -62,6 +62,25 @@ impl SegmentSource {
         }
     }
 
+    /// How many positions, from the first, are of the video (or only)
+    /// track: a separate audio rendition's follow.
+    pub fn video_len(&self) -> u64 {
+        match self {
+            SegmentSource::Numbered(_) => self.len(),
+            SegmentSource::Playlist(p) => p.video_len(),
+        }
+    }
+
+    /// The positions in the order to fetch them, when not in order (a
+    /// separate audio rendition's interleaved with the video's by start
+    /// time): see [`PlaylistSource::fetch_order`].
+    pub fn fetch_order(&self) -> Option<Vec<u64>> {
+        match self {
+            SegmentSource::Numbered(_) => None,
+            SegmentSource::Playlist(p) => p.fetch_order(),
+        }
+    }
+
     /// Whether 404s after the last segment that answered are expected
     /// (the count came from duration math).
     pub fn trailing_misses_expected(&self) -> bool {

@@ -82,6 +82,32 @@ pub struct PeriodStart {
     pub after: Option<f64>,
 }
 
+/// The positions of two tracks (`video`'s from 0, `audio`'s after them),
+/// each given by its segments' start times, merged by start time; a tie
+/// (or a start that is not a number) goes to the video.
+fn interleave(video: &[f64], audio: &[f64]) -> Vec<u64> {
+    let (mut v, mut a) = (0usize, 0usize);
+    let mut order = Vec::with_capacity(video.len() + audio.len());
+    while v < video.len() || a < audio.len() {
+        let audio_first = match (video.get(v), audio.get(a)) {
+            (Some(vs), Some(at)) => at < vs,
+            (None, _) => true,
+            (Some(_), None) => false,
+        };
+        match audio_first {
+            true => {
+                order.push((video.len() + a) as u64);
+                a += 1;
+            }
+            false => {
+                order.push(v as u64);
+                v += 1;
+            }
+        }
+    }
+    order
+}
+
 /// AES-128 keys by URL. `Debug` shows only how many.
 #[derive(Clone, Default)]
 pub struct Keys(pub HashMap<String, [u8; 16]>);
@@ -245,6 +271,33 @@ impl PlaylistSource {
             .is_some_and(|r| position as usize >= r.segments.len())
     }
 
+    /// How many positions, from the first, are of the video (or only)
+    /// track.
+    pub fn video_len(&self) -> u64 {
+        self.resolved
+            .as_ref()
+            .map_or(0, |r| r.segments.len() as u64)
+    }
+
+    /// With a separate audio rendition, every position in the order to
+    /// fetch it: the two tracks' segments by start time (a tie goes to the
+    /// video), so that both reach the merge together (one ffmpeg reads both
+    /// in timestamp order, and waits for the one behind).
+    pub fn fetch_order(&self) -> Option<Vec<u64>> {
+        let r = self.resolved.as_ref()?;
+        let audio = r.audio.as_ref()?;
+        let starts = |s: &Segments| -> Vec<f64> {
+            let mut at = 0.0;
+            let mut starts = Vec::with_capacity(s.len());
+            for d in s.durations() {
+                starts.push(at);
+                at += d;
+            }
+            starts
+        };
+        Some(interleave(&starts(&r.segments), &starts(&audio.segments)))
+    }
+
     /// The audio rendition's init segment and format, if there is one.
     pub fn audio(&self) -> Option<(Option<&Part>, SegmentFormat)> {
         let audio = self.resolved.as_ref()?.audio.as_ref()?;
@@ -292,5 +345,22 @@ impl PlaylistSource {
                 s
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::interleave;
+
+    #[test]
+    fn two_tracks_are_fetched_by_start_time_the_video_first_on_a_tie() {
+        // Video of 4 s segments at positions 0-2; audio of 2 s at 3-8.
+        let video = [0.0, 4.0, 8.0];
+        let audio = [0.0, 2.0, 4.0, 6.0, 8.0, 10.0];
+        assert_eq!(interleave(&video, &audio), [0, 3, 4, 1, 5, 6, 2, 7, 8]);
+        assert_eq!(interleave(&[], &[0.0, 1.0]), [0, 1]);
+        assert_eq!(interleave(&[0.0], &[]), [0]);
+        // A start that is not a number never loses a position.
+        assert_eq!(interleave(&[f64::NAN, 1.0], &[0.5]), [0, 2, 1]);
     }
 }

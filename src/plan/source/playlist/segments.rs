@@ -286,6 +286,11 @@ impl Segments {
         (0..self.len()).map_while(|i| self.get(i))
     }
 
+    /// Each segment's `EXTINF`, in order.
+    pub fn durations(&self) -> impl Iterator<Item = f64> + '_ {
+        self.entries.iter().map(|e| f64::from(e.duration))
+    }
+
     /// The sum of `EXTINF`.
     pub fn duration(&self) -> f64 {
         self.entries.iter().map(|e| f64::from(e.duration)).sum()
