@@ -17,6 +17,7 @@ mod end_auto;
 mod errors;
 mod events;
 mod hls;
+mod joint_audio;
 mod layout;
 mod ledger;
 mod local_sources;

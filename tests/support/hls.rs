@@ -156,6 +156,32 @@ pub fn with_audio_rendition(name: &str, fmp4: bool) -> PathBuf {
 
 /// As [`with_audio_rendition`], of `secs` seconds.
 pub fn with_audio_rendition_of(name: &str, fmp4: bool, secs: u32) -> PathBuf {
+    rendition(
+        name,
+        fmp4,
+        secs,
+        &["-f", "lavfi", "-i", "testsrc2=size=160x90:rate=10"],
+        &[],
+    )
+}
+
+/// As [`with_audio_rendition`], of 8 s, with a heavy video (lossless
+/// 640x360 at 25 frames a second: several MB, far more than a pipe
+/// holds) beside a light audio track.
+pub fn with_heavy_video_and_audio(name: &str, fmp4: bool) -> PathBuf {
+    let input = ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25"];
+    rendition(name, fmp4, 8, &input, &["-qp", "0"])
+}
+
+/// The audio-rendition playlists of `video_input` beside a sine, encoded
+/// with `video_args` on top of the usual.
+fn rendition(
+    name: &str,
+    fmp4: bool,
+    secs: u32,
+    video_input: &[&str],
+    video_args: &[&str],
+) -> PathBuf {
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("hls/{name}"));
     let done = dir.join(".complete");
@@ -168,10 +194,11 @@ pub fn with_audio_rendition_of(name: &str, fmp4: bool, secs: u32) -> PathBuf {
     let mut cmd = Command::new("ffmpeg");
     cmd.current_dir(&dir)
         .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=160x90:rate=10"])
+        .args(video_input)
         .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=22050"])
         .args(["-t", &secs.to_string(), "-map", "0:v", "-map", "1:a"])
         .args(["-c:v", "libx264", "-preset", "ultrafast", "-g", "10"])
+        .args(video_args)
         .args(["-c:a", "aac", "-b:a", "32k", "-ac", "1"])
         .args(["-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod"])
         .args(["-master_pl_name", "master.m3u8"])
