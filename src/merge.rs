@@ -425,12 +425,7 @@ impl Merge {
             .take()
             .and_then(|t| t.join().ok())
             .unwrap_or_default();
-        let last = stderr
-            .trim()
-            .lines()
-            .last()
-            .unwrap_or("no message")
-            .to_string();
+        let last = error::last_words(&stderr);
         // ffmpeg 5.1 exits 0 after its last writes failed: its words
         // decide too.
         if let Some(fault) = error::write_fault(&stderr, &self.temp) {
@@ -456,6 +451,40 @@ impl Merge {
             true => self.close_inputs(),
             false => self.feeder.take().map_or(Ok(()), Feeder::close),
         }
+    }
+
+    /// After a segment could not be fed (ffmpeg stopped reading: it is
+    /// ending), what ffmpeg itself says once it ended. `None` when it does
+    /// not end within a moment (its input failed on snatch's side), and
+    /// for a merge with an audio merge of its own, whose video ffmpeg may
+    /// be well: it is stopped, as by [`Merge::abort`].
+    pub async fn stopped(mut self) -> Option<MergeError> {
+        if self.audio.is_some() {
+            self.abort().await;
+            return None;
+        }
+        let said = tokio::task::spawn_blocking(move || {
+            if let Some(child) = &mut self.child {
+                let ended = (0..100).any(|_| {
+                    let done = matches!(child.try_wait(), Ok(Some(_)) | Err(_));
+                    if !done {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                    done
+                });
+                if !ended {
+                    return None;
+                }
+            }
+            match self.finish_blocking() {
+                Ok(file) => {
+                    let _ = store::remove_file(&file);
+                    None
+                }
+                Err(e) => Some(e),
+            }
+        });
+        said.await.ok().flatten()
     }
 
     /// Stops ffmpeg and removes its file (a merge that was dropped

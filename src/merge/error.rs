@@ -105,8 +105,21 @@ pub(super) fn mux_verdict(done: &std::process::Output, out: &Path) -> Result<(),
     }
     Err(MergeError::Mux {
         status: done.status,
-        last: stderr.trim().lines().last().unwrap_or("no message").into(),
+        last: last_words(&stderr),
     })
+}
+
+/// The last line ffmpeg wrote that says what went wrong: its hint after
+/// a `-map` that matched nothing ("To ignore this, add a trailing '?'")
+/// is passed over for the line before it, which names the stream.
+pub(super) fn last_words(stderr: &str) -> String {
+    stderr
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("To ignore this"))
+        .unwrap_or("no message")
+        .to_string()
 }
 
 /// A failed write of `file` that ffmpeg's `stderr` reports, whatever its

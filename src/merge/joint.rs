@@ -99,9 +99,10 @@ impl Merge {
 
 impl AudioPipe {
     /// What the joint ffmpeg's end (`done`, its file or its failure) comes
-    /// to, the track at fault named: no audio at all, the audio's feeding
-    /// failed, ffmpeg's last words name the audio's pipe (its input #1),
-    /// else the mux of both.
+    /// to, the track at fault named. ffmpeg failed: its last words name the
+    /// video's pipe, else no audio came at all, else its words name the
+    /// audio (its pipe, input #1, `1:a`), else the mux of both failed.
+    /// ffmpeg ended well: no audio came, or the audio's feeding failed.
     pub(super) fn blame(self, done: Result<PathBuf, MergeError>) -> Result<PathBuf, MergeError> {
         let audio_error = match (self.fed, self.ended) {
             (false, _) => Some(MergeError::NoAudio),
@@ -114,28 +115,26 @@ impl AudioPipe {
                 let _ = store::remove_file(&file);
                 Err(e)
             }
-            (Err(MergeError::Failed { status, last }), audio) => {
-                Err(match (audio, last.contains("pipe:0")) {
-                    (Some(MergeError::NoAudio), _) => MergeError::NoAudio,
-                    (_, true) => MergeError::Failed { status, last },
-                    (Some(_), false) => {
-                        MergeError::Audio(Box::new(MergeError::Failed { status, last }))
-                    }
-                    (None, false) if names_audio(&last) => {
-                        MergeError::Audio(Box::new(MergeError::Failed { status, last }))
-                    }
-                    (None, false) => MergeError::Mux { status, last },
-                })
-            }
+            (Err(MergeError::Failed { status, last }), audio) => Err(if last.contains("pipe:0") {
+                MergeError::Failed { status, last }
+            } else if matches!(audio, Some(MergeError::NoAudio)) {
+                MergeError::NoAudio
+            } else if names_audio(&last) {
+                MergeError::Audio(Box::new(MergeError::Failed { status, last }))
+            } else {
+                MergeError::Mux { status, last }
+            }),
             (Err(e), _) => Err(e),
         }
     }
 }
 
-/// Whether ffmpeg's line names the audio's input: its pipe, or its
-/// input number.
+/// Whether ffmpeg's line names the audio's input: its pipe, its input
+/// number, or its streams (`-map 1:a`).
 fn names_audio(line: &str) -> bool {
-    line.contains("Input #1") || (line.contains("pipe:") && !line.contains("pipe:0"))
+    line.contains("Input #1")
+        || line.contains("'1:a'")
+        || (line.contains("pipe:") && !line.contains("pipe:0"))
 }
 
 /// The read end of the audio's pipe under a descriptor of at least 3
@@ -176,5 +175,73 @@ fn inherit(cmd: &mut std::process::Command, fd: std::os::fd::OwnedFd) {
             }
             Ok(())
         });
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    fn failed(last: &str) -> Result<PathBuf, MergeError> {
+        let status = std::process::ExitStatus::from_raw(256);
+        let last = last.to_string();
+        Err(MergeError::Failed { status, last })
+    }
+
+    fn pipe(fed: bool, ended: io::Result<()>) -> AudioPipe {
+        let ended = Some(ended);
+        AudioPipe {
+            feeder: None,
+            ended,
+            fed,
+        }
+    }
+
+    fn text(r: Result<PathBuf, MergeError>) -> String {
+        r.expect_err("a failure").to_string()
+    }
+
+    #[test]
+    fn a_failure_of_the_joint_ffmpeg_names_the_track_its_words_name() {
+        let broken = || Err(io::Error::from(io::ErrorKind::BrokenPipe));
+        let video = "pipe:0: Invalid data found when processing input";
+        assert_eq!(
+            text(pipe(true, broken()).blame(failed(video))),
+            format!("ffmpeg failed (exit status: 1): {video}")
+        );
+        let audio = "pipe:7: Invalid data found when processing input";
+        assert_eq!(
+            text(pipe(true, broken()).blame(failed(audio))),
+            format!("the audio rendition: ffmpeg failed (exit status: 1): {audio}")
+        );
+        let map = "Stream map '1:a' matches no streams.";
+        assert!(text(pipe(true, Ok(())).blame(failed(map))).starts_with("the audio rendition: "));
+        assert_eq!(
+            text(pipe(false, Ok(())).blame(failed(audio))),
+            "no segment of the audio rendition was merged"
+        );
+        let other = "Conversion failed!";
+        assert_eq!(
+            text(pipe(true, Ok(())).blame(failed(other))),
+            format!("ffmpeg could not add the audio rendition (exit status: 1): {other}")
+        );
+    }
+
+    #[test]
+    fn a_joint_ffmpeg_that_ended_well_is_not_whole_without_all_its_audio() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("out.mp4");
+        std::fs::write(&file, b"x").unwrap();
+        let r = pipe(false, Ok(())).blame(Ok(file.clone()));
+        assert_eq!(text(r), "no segment of the audio rendition was merged");
+        assert!(!file.exists(), "the file of a failed merge is removed");
+        std::fs::write(&file, b"x").unwrap();
+        let broken = io::Error::from(io::ErrorKind::BrokenPipe);
+        let r = pipe(true, Err(broken)).blame(Ok(file.clone()));
+        assert!(text(r).starts_with("the audio rendition: feeding ffmpeg failed"));
+        assert!(!file.exists());
+        std::fs::write(&file, b"x").unwrap();
+        assert_eq!(pipe(true, Ok(())).blame(Ok(file.clone())).unwrap(), file);
     }
 }

@@ -403,10 +403,16 @@ impl JobRun<'_> {
             true => merge.feed_audio(segment),
             false => merge.feed(segment),
         };
-        fed_one.map_err(|error| JobError::MergeStopped {
-            job: job.name.clone(),
-            index,
-            error,
+        let Err(error) = fed_one else { return Ok(()) };
+        // ffmpeg stopped reading: its own words say why, when it has some.
+        let merge = fed.merge.take().expect("started above");
+        Err(match merge.stopped().await {
+            Some(said) => JobError::merge(&job.name, said),
+            None => JobError::MergeStopped {
+                job: job.name.clone(),
+                index,
+                error,
+            },
         })
     }
 }

@@ -190,3 +190,33 @@ fn audio_served_long_after_a_heavy_ts_video_is_still_muxed_whole() {
 fn audio_served_long_after_a_heavy_fmp4_video_is_still_muxed_whole() {
     audio_long_after_the_video("heavy-fmp4", true);
 }
+
+/// The audio rendition's segments are video (they pass the byte checks):
+/// the one ffmpeg fails, and the job's error names the audio and what
+/// ffmpeg said of it.
+#[test]
+fn an_audio_rendition_of_video_fails_the_job_naming_the_audio() {
+    let made = support::hls::with_audio_rendition("audio-ts", false);
+    let (_root, server) = serve(&made);
+    let video = std::fs::read(made.join("stream_0/seg0.ts")).unwrap();
+    for seg in segment_names(&made, "stream_1") {
+        server.always(&format!("/r/stream_1/{seg}"), Fault::Body(video.clone()));
+    }
+    let job = Job::new(&playlist_job(
+        &format!("{}/r/master.m3u8", server.url()),
+        "",
+    ));
+    let out = job.run(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "job `v`: the audio rendition: ffmpeg failed (exit status: 1): \
+                      Stream map '1:a' matches no streams"
+        ),
+        "{err}"
+    );
+    assert!(!job.path("out/v.mp4").exists());
+    // Every segment is kept for a rerun.
+    assert_eq!(support::cli::saved(&job.path("out/.snatch/v")).len(), 7);
+}
