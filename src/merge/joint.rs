@@ -16,15 +16,21 @@
 //! inherits it.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use super::pipe::{Feeder, Piece};
-use super::{input_format, temp_path, Input, Merge, MergeError, Segment, Tools};
-use crate::common::Container;
-use crate::plan::source::SegmentFormat;
+use super::pipe::Feeder;
+use super::{Merge, MergeError, Segment};
 use crate::state::store;
 
-use super::audio::AudioInput;
+#[cfg(unix)]
+use {
+    super::audio::AudioInput,
+    super::pipe::Piece,
+    super::{input_format, temp_path, Input, Tools},
+    crate::common::Container,
+    crate::plan::source::SegmentFormat,
+    std::path::Path,
+};
 
 /// How many packets each input's reading thread may hold for ffmpeg
 /// (`-thread_queue_size`; 8 by default). ffmpeg 5.1 takes packets in
@@ -32,6 +38,7 @@ use super::audio::AudioInput;
 /// sleeps 10 ms: with 8 a sleep, reading both tracks of 300 MB already in
 /// the pipes took 31 s instead of 0.7 s. 256 packets (at most some MB of
 /// video) make it 0.73 s; 1024 no faster, and ffmpeg bigger by 20 MB.
+#[cfg(unix)]
 const QUEUE_PACKETS: &str = "256";
 
 /// The audio input of a joint merge: its feeding thread, and whether a
