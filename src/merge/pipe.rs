@@ -197,6 +197,20 @@ impl Feeder {
     }
 }
 
+/// The job's spool, opened for reading the first time a piece needs it.
+pub(super) fn open_spool<'a>(
+    file: &'a mut Option<std::fs::File>,
+    spool: Option<&Path>,
+) -> io::Result<&'a mut std::fs::File> {
+    match file {
+        Some(f) => Ok(f),
+        None => {
+            let path = spool.ok_or_else(|| io::Error::other("no spool"))?;
+            Ok(file.insert(store::open_read(path)?))
+        }
+    }
+}
+
 /// Writes the pieces that arrive into ffmpeg's stdin; ranges are read
 /// from `spool`, opened on the first that needs it.
 fn feed_pieces(
@@ -216,13 +230,7 @@ fn feed_pieces(
                 written?;
             }
             Piece::Spool { offset, len } => {
-                let file = match &mut spool_file {
-                    Some(f) => f,
-                    None => {
-                        let path = spool.ok_or_else(|| io::Error::other("no spool"))?;
-                        spool_file.insert(store::open_read(path)?)
-                    }
-                };
+                let file = open_spool(&mut spool_file, spool)?;
                 if !splice_range(file, offset, len, stdin)? {
                     file.seek(io::SeekFrom::Start(offset))?;
                     copy_big(&mut Read::by_ref(file).take(len), stdin, &mut buf, len)?;

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 
-use super::pipe::Piece;
+use super::pipe::{open_spool, Piece};
 use super::Segment;
 use crate::common::diag::display_path;
 use crate::state::store;
@@ -182,14 +182,7 @@ fn run(
                 done?;
             }
             Piece::Spool { offset, len } => {
-                let file = match &mut spool_file {
-                    Some(f) => f,
-                    None => {
-                        let path =
-                            spool.ok_or_else(|| RemuxError::Spool(io::Error::other("no spool")))?;
-                        spool_file.insert(store::open_read(path).map_err(RemuxError::Spool)?)
-                    }
-                };
+                let file = open_spool(&mut spool_file, spool).map_err(RemuxError::Spool)?;
                 read_range(muxer, file, offset, len, &mut buf, stop)?;
             }
             Piece::File(_) => return Err(RemuxError::Unsupported("an init segment".into())),
