@@ -9,8 +9,9 @@ use clap::Parser;
 use snatch::cli::{Cli, Command, Format, JobArgs, ReportCommand, RunArgs, SchemaArgs, ShardArgs};
 use snatch::common::diag::{self, Problem};
 use snatch::events::JsonLines;
-use snatch::manifest::{self, env::EnvPolicy};
-use snatch::plan::{self, Plan, PlanContext, Selection};
+use snatch::manifest;
+use snatch::plan::load::{Load, Unset};
+use snatch::plan::{self, Plan};
 use std::sync::Arc;
 
 fn main() -> ExitCode {
@@ -90,7 +91,7 @@ fn selection_text(args: &JobArgs) -> Option<String> {
 fn unset_in_plan(args: &snatch::cli::PlanArgs) -> Unset {
     match args.probe {
         true => Unset::Refuse,
-        false => Unset::Placeholder,
+        false => Unset::StandIn,
     }
 }
 
@@ -118,80 +119,30 @@ fn schema(args: &SchemaArgs, quiet: bool) -> ExitCode {
     }
 }
 
-/// What a variable that a job reads and the environment lacks does:
-/// refuse (a run, `validate`, `plan --probe`), or stand as a placeholder
-/// shown as `***` (`plan`, with a note naming it).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Unset {
-    Refuse,
-    Placeholder,
-}
-
+/// The plan of the job files `args` names; with stand-ins for unset
+/// variables (`plan`), a note names them.
 fn load_plan(args: &JobArgs, unset: Unset) -> Result<Plan, Vec<Problem>> {
-    let mut policy = EnvPolicy::from_process(&args.allow_env);
-    let selection = Selection::new(&args.jobs, &args.tags).map_err(|p| vec![p])?;
-    if let Some(d) = args.allow_local.iter().find(|d| !d.is_dir()) {
-        return Err(vec![Problem::bare(format!(
-            "--allow-local {}: no such folder",
-            diag::display_path(d)
-        ))]);
-    }
-    let manifest = manifest::load(&args.paths, &policy)?;
-    if unset == Unset::Placeholder {
-        stand_in_for_unset(&manifest, &mut policy);
-    }
-    let ctx = PlanContext {
-        date: chrono::Local::now().format("%Y-%m-%d").to_string(),
-        env: &policy,
+    let load = Load {
+        paths: &args.paths,
+        allow_env: &args.allow_env,
+        jobs: &args.jobs,
+        tags: &args.tags,
         output_dir: args.output_dir.clone(),
-        selection: &selection,
         allow_local: args.allow_local.clone(),
     };
-    let plan = plan::plan(&manifest, &ctx)?;
-    selects_something(args, &plan).map_err(|p| vec![p])?;
-    register_secrets(&plan);
-    Ok(plan)
-}
-
-/// Each variable the job files read that is not set gets a stand-in value,
-/// and a note names them: a job just written by `snatch new` can be
-/// reviewed before its secrets are exported.
-fn stand_in_for_unset(manifest: &manifest::Manifest, policy: &mut EnvPolicy) {
-    let unset: std::collections::BTreeSet<String> = manifest
-        .files
-        .iter()
-        .flat_map(|f| manifest::env::names_in(&f.text))
-        .filter(|n| policy.may_read(n) && !policy.values.contains_key(n))
-        .collect();
-    if unset.is_empty() {
-        return;
+    let loaded = plan::load::load(&load, unset)?;
+    let names = &loaded.stood_in;
+    if let Some(first) = names.first() {
+        let one = names.len() == 1;
+        eprintln!(
+            "note: {} {} not set: the plan shows {} as ***; `snatch run` needs {} (export {first}=… first)",
+            names.join(", "),
+            if one { "is" } else { "are" },
+            if one { "it" } else { "them" },
+            if one { "it" } else { "them" },
+        );
     }
-    for name in &unset {
-        let stand_in = format!("unset-{}", name.to_ascii_lowercase().replace('_', "-"));
-        policy.values.insert(name.clone(), stand_in);
-    }
-    let names: Vec<&str> = unset.iter().map(String::as_str).collect();
-    eprintln!(
-        "note: {} {} not set: the plan shows {} as ***; `snatch run` needs {} (export {}=… first)",
-        names.join(", "),
-        if names.len() == 1 { "is" } else { "are" },
-        if names.len() == 1 { "it" } else { "them" },
-        if names.len() == 1 { "it" } else { "them" },
-        names[0]
-    );
-}
-
-/// Every value the jobs read from the environment is masked wherever text
-/// leaves the process, in any spelling (see `snatch::common::mask`).
-fn register_secrets(plan: &Plan) {
-    use snatch::plan::source::SegmentSource;
-    for job in &plan.jobs {
-        let env = match &job.source {
-            SegmentSource::Numbered(n) => &n.env,
-            SegmentSource::Playlist(p) => &p.env,
-        };
-        snatch::common::mask::register(env.values().map(String::as_str));
-    }
+    Ok(loaded.plan)
 }
 
 /// The plan, cut to this machine's shard when `--shard` (or
@@ -289,57 +240,6 @@ fn totals_line(report: &snatch::events::RunReport) -> String {
         if t.retries == 1 { "y" } else { "ies" },
         report.elapsed_s
     )
-}
-
-/// A `--jobs` or `--tag` that matches no job is a mistake, not a green
-/// run that did nothing: name what there is to select.
-fn selects_something(args: &JobArgs, plan: &Plan) -> Result<(), Problem> {
-    let selecting = !args.jobs.is_empty() || !args.tags.is_empty();
-    let none = plan
-        .jobs
-        .iter()
-        .all(|j| j.skipped == Some(plan::SkipReason::NotSelected));
-    if !selecting || !none {
-        return Ok(());
-    }
-    let asked: Vec<String> = (args.jobs.iter().map(|g| format!("--jobs `{g}`")))
-        .chain(args.tags.iter().map(|t| format!("--tag `{t}`")))
-        .collect();
-    let names: Vec<&str> = plan.jobs.iter().map(|j| j.name.as_str()).collect();
-    let mut tags: Vec<&str> = plan
-        .jobs
-        .iter()
-        .flat_map(|j| j.tags.iter().map(String::as_str))
-        .collect();
-    tags.sort_unstable();
-    tags.dedup();
-    let listed = |v: &[&str]| {
-        if v.is_empty() {
-            "none".to_string()
-        } else {
-            v.join(", ")
-        }
-    };
-    let guesses: Vec<String> = (args
-        .jobs
-        .iter()
-        .filter_map(|g| diag::nearest(g, names.iter().copied()).map(|n| format!("--jobs `{n}`"))))
-    .chain(
-        args.tags
-            .iter()
-            .filter_map(|t| diag::nearest(t, tags.iter().copied()).map(|n| format!("--tag `{n}`"))),
-    )
-    .collect();
-    let mut help = String::new();
-    if !guesses.is_empty() {
-        help = format!("did you mean {}? ", guesses.join(", "));
-    }
-    help.push_str(&format!(
-        "jobs: {}; tags: {}",
-        listed(&names),
-        listed(&tags)
-    ));
-    Err(Problem::bare(format!("{} selects no job", asked.join(" "))).help(help))
 }
 
 fn print_plan(plan: &Plan, format: Format) -> ExitCode {

@@ -3,6 +3,7 @@
 //! no environment (the caller hands in the date and the readable variables).
 
 mod error;
+pub mod load;
 mod once;
 mod output;
 pub mod shard;

@@ -5,17 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use crate::common::diag::{self, Problem};
-use crate::manifest::{self, env::EnvPolicy};
-use crate::plan::{self, Plan, PlanContext, Selection};
+use crate::manifest;
+use crate::plan::load::Load;
+use crate::plan::Plan;
 
-/// What a variable a job reads, and the environment lacks, does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unset {
-    /// A run refuses it.
-    Refuse,
-    /// The page's list shows it as `***` (a stand-in value).
-    StandIn,
-}
+pub use crate::plan::load::Unset;
 
 /// The paths `snatch ui` was given that exist: the others are job files
 /// the Add form may create.
@@ -23,61 +17,23 @@ pub fn existing(paths: &[PathBuf]) -> Vec<PathBuf> {
     paths.iter().filter(|p| p.exists()).cloned().collect()
 }
 
-/// The plan of every job in `paths` (none when no file exists yet).
-/// `None` when no job file exists yet.
+/// The plan of every job in `paths`, as `snatch plan` and `snatch run`
+/// load it ([`crate::plan::load`]); `None` when no job file exists yet.
 pub fn plan(
     paths: &[PathBuf],
     allow_env: &[String],
     unset: Unset,
 ) -> Result<Option<Plan>, Vec<Problem>> {
-    let mut policy = EnvPolicy::from_process(allow_env);
     let paths = existing(paths);
     if paths.is_empty() {
         return Ok(None);
     }
-    let manifest = manifest::load(&paths, &policy)?;
-    if unset == Unset::StandIn {
-        stand_in(&manifest, &mut policy);
-    }
-    let selection = Selection::default();
-    let ctx = PlanContext {
-        date: chrono::Local::now().format("%Y-%m-%d").to_string(),
-        env: &policy,
-        output_dir: None,
-        selection: &selection,
-        allow_local: Vec::new(),
+    let load = Load {
+        paths: &paths,
+        allow_env,
+        ..Load::default()
     };
-    let plan = plan::plan(&manifest, &ctx)?;
-    register(&plan);
-    Ok(Some(plan))
-}
-
-/// Each variable the files read that is not set gets a stand-in value,
-/// masked like any other.
-fn stand_in(manifest: &manifest::Manifest, policy: &mut EnvPolicy) {
-    let unset: Vec<String> = manifest
-        .files
-        .iter()
-        .flat_map(|f| manifest::env::names_in(&f.text))
-        .filter(|n| policy.may_read(n) && !policy.values.contains_key(n))
-        .collect();
-    for name in unset {
-        let value = format!("unset-{}", name.to_ascii_lowercase().replace('_', "-"));
-        policy.values.insert(name, value);
-    }
-}
-
-/// Every value the jobs read from the environment is masked wherever text
-/// leaves the process.
-fn register(plan: &Plan) {
-    use crate::plan::source::SegmentSource;
-    for job in &plan.jobs {
-        let env = match &job.source {
-            SegmentSource::Numbered(n) => &n.env,
-            SegmentSource::Playlist(p) => &p.env,
-        };
-        crate::common::mask::register(env.values().map(String::as_str));
-    }
+    Ok(Some(crate::plan::load::load(&load, unset)?.plan))
 }
 
 /// Problems as the terminal shows them, without colour, masked.
