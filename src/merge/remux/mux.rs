@@ -122,7 +122,9 @@ impl Muxer {
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         let key = video.sample(data, &mut buf)?;
-        if buf.is_empty() {
+        // Pictures before the first random access point are left out, as
+        // ffmpeg's `-c copy` leaves them (they cannot be decoded).
+        if buf.is_empty() || (track.sizes.is_empty() && !key) {
             self.buf = buf;
             return Ok(());
         }

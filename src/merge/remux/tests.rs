@@ -166,3 +166,68 @@ proptest! {
         }
     }
 }
+
+/// Three seconds of H.264 (a picture with a key every second) and AAC in
+/// MPEG-TS, made by ffmpeg.
+fn three_seconds() -> Vec<u8> {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error"])
+        .args(["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10"])
+        .args(["-f", "lavfi", "-i", "sine=sample_rate=8000", "-t", "3"])
+        .args(["-c:v", "libx264", "-preset", "fast", "-bf", "2", "-g", "10"])
+        .args(["-c:a", "aac", "-f", "mpegts", "pipe:1"])
+        .output()
+        .expect("ffmpeg runs");
+    assert!(out.status.success());
+    out.stdout
+}
+
+/// The video packets' flags of `file` as ffprobe reads them, in order.
+fn video_flags(file: &std::path::Path) -> Vec<String> {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v"])
+        .args(["-show_entries", "packet=flags", "-of", "csv=p=0"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A stream that starts in the middle of a group of pictures (segments cut
+/// by bytes, a range that starts late): the pictures before its first key
+/// cannot be decoded, and ffmpeg's `-c copy` leaves them out; so does the
+/// remuxer.
+#[test]
+fn pictures_before_the_first_key_are_left_out_as_ffmpeg_does() {
+    let ts = three_seconds();
+    // Half way through, on a packet's edge: within a second's pictures.
+    let ts = &ts[ts.len() / 2 / 188 * 188..];
+    let dir = tempfile::tempdir().unwrap();
+    let (ours, input, theirs) = (
+        dir.path().join("ours.mp4"),
+        dir.path().join("in.ts"),
+        dir.path().join("theirs.mp4"),
+    );
+    let file = std::fs::File::create(&ours).unwrap();
+    let mut m = Muxer::new(file, ours.clone()).unwrap();
+    m.push(ts).unwrap();
+    m.finish().unwrap();
+    std::fs::write(&input, ts).unwrap();
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-f", "mpegts", "-i"])
+        .arg(&input)
+        .args(["-map", "0:v?", "-map", "0:a?", "-c", "copy"])
+        .args(["-bsf:a", "aac_adtstoasc"])
+        .arg(&theirs)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (a, b) = (video_flags(&ours), video_flags(&theirs));
+    assert!(b.len() < 30, "the cut is not in the middle of a group");
+    assert!(a.first().is_some_and(|f| f.starts_with('K')), "{a:?}");
+    assert_eq!(a, b);
+}
