@@ -9,8 +9,6 @@ const SEI: u8 = 6;
 const SPS: u8 = 7;
 const PPS: u8 = 8;
 const AUD: u8 = 9;
-/// SEI payload type of a recovery point: a random access point without IDR.
-const RECOVERY_POINT: u8 = 6;
 
 /// What the video stream told so far.
 #[derive(Debug, Default)]
@@ -56,7 +54,7 @@ impl Video {
             match nal[0] & 0x1F {
                 AUD => continue,
                 IDR => key = true,
-                SEI => key |= nal.get(1) == Some(&RECOVERY_POINT),
+                SEI => key |= recovery_point(nal),
                 SPS => keep(&mut self.sps, nal, "SPS")?,
                 PPS => keep(&mut self.pps, nal, "PPS")?,
                 _ => {}
@@ -80,6 +78,24 @@ impl Video {
             .map_err(|e| bad(&e))?;
         sps.pixel_dimensions().map_err(|e| bad(&e))
     }
+}
+
+/// Whether an SEI NAL unit holds a recovery point (a random access point
+/// without IDR) among its messages, wherever it comes among them, as
+/// ffmpeg's parser finds it.
+fn recovery_point(nal: &[u8]) -> bool {
+    use h264_reader::nal::sei::{HeaderType, SeiReader};
+    let Ok(rbsp) = h264_reader::rbsp::decode_nal(nal) else {
+        return false;
+    };
+    let mut scratch = Vec::new();
+    let mut messages = SeiReader::from_rbsp_bytes(&rbsp[..], &mut scratch);
+    while let Ok(Some(m)) = messages.next() {
+        if m.payload_type == HeaderType::RecoveryPoint {
+            return true;
+        }
+    }
+    false
 }
 
 /// Keeps the first SPS or PPS; another that differs ends the remux (the

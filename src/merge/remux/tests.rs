@@ -231,3 +231,88 @@ fn pictures_before_the_first_key_are_left_out_as_ffmpeg_does() {
     assert!(a.first().is_some_and(|f| f.starts_with('K')), "{a:?}");
     assert_eq!(a, b);
 }
+
+/// The sync samples (`stss`) of the first track that lists them.
+fn sync_samples(file: &std::path::Path) -> Vec<u32> {
+    let d = std::fs::read(file).unwrap();
+    let Some(i) = d.windows(4).position(|w| w == b"stss") else {
+        return Vec::new();
+    };
+    let word = |at: usize| u32::from_be_bytes(d[at..at + 4].try_into().unwrap());
+    (0..word(i + 8) as usize)
+        .map(|k| word(i + 12 + 4 * k))
+        .collect()
+}
+
+/// Runs ffmpeg with `args`; its output.
+fn ffmpeg(args: &[&str]) -> Vec<u8> {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(args)
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// x264's intra refresh: one IDR picture, then a recovery point SEI each
+/// second; here each recovery point put after a user data message in one
+/// SEI NAL unit, as encoders that write several messages to a unit do. The
+/// pictures it marks are random access points wherever it stands.
+#[test]
+fn a_recovery_point_after_another_sei_message_is_a_random_access_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    let raw = ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=64x48:rate=10",
+        "-t",
+        "3",
+        "-c:v",
+        "libx264",
+        "-bf",
+        "0",
+        "-x264-params",
+        "intra-refresh=1:keyint=10",
+        "-f",
+        "h264",
+        "pipe:1",
+    ]);
+    // `00 00 01 06 06`: an SEI NAL unit whose first message is a recovery
+    // point; a user data message (a 16-byte UUID and one byte) put first.
+    let mut edited = Vec::new();
+    let mut moved = 0;
+    let mut from = 0;
+    for i in 0..raw.len().saturating_sub(5) {
+        if raw[i..i + 5] == [0, 0, 1, 6, 6] {
+            edited.extend_from_slice(&raw[from..i + 4]);
+            edited.extend_from_slice(&[5, 17]);
+            edited.extend(0x41..0x51u8);
+            edited.push(b'x');
+            from = i + 4;
+            moved += 1;
+        }
+    }
+    edited.extend_from_slice(&raw[from..]);
+    assert!(moved >= 2, "x264 wrote {moved} recovery points");
+    std::fs::write(path("in.h264"), &edited).unwrap();
+    let bsf = "setts=pts=N*9000:dts=N*9000:time_base=1/90000";
+    let args = ["-framerate", "10", "-f", "h264", "-i"];
+    let tail = ["-c", "copy", "-bsf:v", bsf, "-f", "mpegts"];
+    let ts = ffmpeg(&[&args[..], &[path("in.h264").as_str()], &tail, &["pipe:1"]].concat());
+    std::fs::write(path("in.ts"), &ts).unwrap();
+    ffmpeg(&["-i", &path("in.ts"), "-c", "copy", &path("theirs.mp4")]);
+    let ours = dir.path().join("ours.mp4");
+    let mut m = Muxer::new(std::fs::File::create(&ours).unwrap(), ours.clone()).unwrap();
+    m.push(&ts).unwrap();
+    m.finish().unwrap();
+    let theirs = sync_samples(&dir.path().join("theirs.mp4"));
+    assert_eq!(theirs.len(), moved + 1, "{theirs:?}");
+    assert_eq!(sync_samples(&ours), theirs);
+}
