@@ -39,9 +39,11 @@ pub(super) struct VideoSetup {
     pub height: u32,
 }
 
-/// Ticks of `from` per second as ticks of `to`, rounded.
-fn rescale(v: i64, from: u32, to: u32) -> i64 {
-    ((i128::from(v) * i128::from(to) + i128::from(from) / 2) / i128::from(from)) as i64
+/// Ticks of `from` per second as ticks of `to`, rounded down (`up`:
+/// up), as ffmpeg rounds an edit's start (down) and length (up).
+fn rescale(v: i64, from: u32, to: u32, up: bool) -> i64 {
+    let add = if up { i128::from(from) - 1 } else { 0 };
+    ((i128::from(v) * i128::from(to) + add).div_euclid(i128::from(from))) as i64
 }
 
 /// The index: one track per stream; `start_90k` is where the earliest
@@ -132,8 +134,8 @@ fn mp4a(a: Setup) -> Codec {
 /// earliest track's start (an empty edit before it), and skips what its
 /// first decoding time leaves before its first presentation time.
 fn trak(t: &Track, len: u64, codec: Codec, size: Option<(u16, u16)>, start: i64, n: usize) -> Trak {
-    let late = rescale(t.start_90k - start, 90_000, MOVIE).max(0) as u64;
-    let shown = rescale(len as i64, t.timescale, MOVIE).max(0) as u64;
+    let late = rescale(t.start_90k - start, 90_000, MOVIE, false).max(0) as u64;
+    let shown = rescale(len as i64, t.timescale, MOVIE, true).max(0) as u64;
     let mut entries = Vec::new();
     if late > 0 {
         entries.push(ElstEntry {

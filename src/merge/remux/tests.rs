@@ -316,3 +316,66 @@ fn a_recovery_point_after_another_sei_message_is_a_random_access_point() {
     assert_eq!(theirs.len(), moved + 1, "{theirs:?}");
     assert_eq!(sync_samples(&ours), theirs);
 }
+
+/// Each stream's start as ffprobe tells it (to the microsecond).
+fn start_times(file: &std::path::Path) -> String {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "stream=start_time"])
+        .args(["-of", "csv=p=0"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Sound that starts 1.3 s after the pictures: its empty edit is as long
+/// as ffmpeg's to the millisecond (rounded down, as ffmpeg rounds it).
+#[test]
+fn a_late_stream_starts_where_ffmpeg_starts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    let ts = ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=64x48:rate=10",
+        "-itsoffset",
+        "1.3",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=sample_rate=48000",
+        "-t",
+        "3",
+        "-c:v",
+        "libx264",
+        "-bf",
+        "2",
+        "-c:a",
+        "aac",
+        "-f",
+        "mpegts",
+        "pipe:1",
+    ]);
+    std::fs::write(path("in.ts"), &ts).unwrap();
+    let bsf = ["-bsf:a", "aac_adtstoasc"];
+    ffmpeg(
+        &[
+            &["-i", &path("in.ts"), "-c", "copy"],
+            &bsf[..],
+            &[&path("theirs.mp4")],
+        ]
+        .concat(),
+    );
+    let ours = dir.path().join("ours.mp4");
+    let mut m = Muxer::new(std::fs::File::create(&ours).unwrap(), ours.clone()).unwrap();
+    m.push(&ts).unwrap();
+    m.finish().unwrap();
+    let theirs = start_times(&dir.path().join("theirs.mp4"));
+    assert!(
+        theirs.lines().nth(1).is_some_and(|s| s.starts_with("1.2")),
+        "{theirs}"
+    );
+    assert_eq!(start_times(&ours), theirs);
+}
