@@ -216,19 +216,23 @@ fn not_read(why: &str) -> String {
     )
 }
 
+/// What a playlist offers to choose from (`offers N things`), each
+/// choice a line, and how to take another than `best`.
+fn choice_lines(offers: &str, thing: &str, offered: &[Offered]) -> Vec<String> {
+    let mut out = vec![format!(
+        "{offers} {} {thing}{}; the job takes the one marked `best`:",
+        offered.len(),
+        if offered.len() == 1 { "" } else { "s" }
+    )];
+    out.extend(variant_lines(offered));
+    out.push("to take another, change `variant:` in the job as shown".into());
+    out
+}
+
 /// Lines that tell what the playlist holds.
 pub(super) fn details(peek: &Peek) -> Vec<String> {
     match peek {
-        Peek::Master(offered) => {
-            let mut out = vec![format!(
-                "the master playlist offers {} variant{}; the job takes the one marked `best`:",
-                offered.len(),
-                if offered.len() == 1 { "" } else { "s" }
-            )];
-            out.extend(variant_lines(offered));
-            out.push("to take another, change `variant:` in the job as shown".into());
-            out
-        }
+        Peek::Master(offered) => choice_lines("the master playlist offers", "variant", offered),
         Peek::Dash {
             offered,
             periods,
@@ -243,13 +247,7 @@ pub(super) fn details(peek: &Peek) -> Vec<String> {
                 if *audio { " and the audio" } else { "" }
             )];
             if !offered.is_empty() {
-                out.push(format!(
-                    "it offers {} video representation{}; the job takes the one marked `best`:",
-                    offered.len(),
-                    if offered.len() == 1 { "" } else { "s" }
-                ));
-                out.extend(variant_lines(offered));
-                out.push("to take another, change `variant:` in the job as shown".into());
+                out.extend(choice_lines("it offers", "video representation", offered));
             }
             out
         }
